@@ -1,0 +1,19 @@
+"""skbert: fine-tune transformer encoders for multi-label text classification
+behind the scikit-learn estimator API."""
+
+from ._cache import clear_fit_cache, set_fit_cache_limit
+from ._estimator import TransformerMultiLabelClassifier
+from ._thresholds import apply_thresholds, tune_thresholds
+from ._utils import DeviceWarning, SkbertWarning
+from ._version import __version__
+
+__all__ = [
+    "TransformerMultiLabelClassifier",
+    "tune_thresholds",
+    "apply_thresholds",
+    "clear_fit_cache",
+    "set_fit_cache_limit",
+    "SkbertWarning",
+    "DeviceWarning",
+    "__version__",
+]

@@ -1,0 +1,661 @@
+"""TransformerMultiLabelClassifier: the public estimator.
+
+This module only orchestrates: validation, tokenisation, the training loop,
+thresholds and persistence live in their own modules and never import it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from . import _cache
+from ._data import encode
+from ._modeling import (
+    DEFAULT_MODEL,
+    build_model,
+    load_tokenizer,
+    resolve_model_path,
+    resolve_pooling,
+)
+from ._persistence import dump_model, load_folder, read_settings, restore_model, save_folder
+from ._thresholds import check_threshold, tune_thresholds
+from ._training import TrainConfig, predict_logits, train
+from ._utils import (
+    DeviceWarning,
+    SkbertWarning,
+    resolve_device,
+    resolve_precision,
+    seed_from_random_state,
+)
+from ._validation import _is_hf_dataset, check_targets, check_texts
+from ._version import __version__
+
+logger = logging.getLogger(__name__)
+
+#: Texts tokenised and predicted at a time in predict*, so memory stays bounded.
+PREDICT_CHUNK = 4096
+
+#: Parameters read only at predict time: changing them needs no refit.
+PREDICT_TIME_PARAMS = frozenset({"threshold", "predict_batch_size", "verbose", "fit_cache"})
+
+
+class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
+    """Fine-tune a transformer encoder for multi-label text classification.
+
+    Parameters
+    ----------
+    model_name_or_path : str, default="sentence-transformers/all-MiniLM-L6-v2"
+        A local Hugging Face checkpoint folder or a hub name. The default is
+        the copy of all-MiniLM-L6-v2 installed with skbert, so it works offline.
+    max_length : int, default=128
+        Maximum tokens per text (per window with ``long_text="chunk"``),
+        special tokens included. Batches are padded to their longest text only.
+    batch_size : int, default=16
+        Texts per training step.
+    learning_rate : float, default=5e-5
+        Peak learning rate of AdamW.
+    max_epochs : int, default=3
+        Passes over the training data.
+    weight_decay : float, default=0.01
+        AdamW weight decay; biases and normalisation weights get none.
+    warmup_ratio : float, default=0.1
+        Fraction of the steps with a linear warm-up; the rate then decays
+        linearly to zero.
+    pooling : {"auto", "cls", "mean"}, default="auto"
+        ``"mean"`` averages token embeddings and adds a linear head; ``"cls"``
+        uses the model's own sequence-classification head. ``"auto"`` picks
+        ``"mean"`` for sentence-embedding checkpoints (those shipping a
+        sentence-transformers pooling config, like the default model) and
+        ``"cls"`` otherwise.
+    threshold : float, array-like of shape (n_labels,) or "auto", default=0.5
+        Decision threshold of ``predict`` (``proba >= threshold``), one for
+        all labels or one per label. Read at predict time: changing it with
+        ``set_params`` needs no refit. ``"auto"`` uses ``thresholds_``, tuned
+        per label on the validation split during fit.
+    threshold_metric : {"f1", "f1_micro"}, default="f1"
+        What ``threshold="auto"`` maximises: each label's F1, or micro-F1.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop after
+        ``n_iter_no_change`` epochs without improvement of the validation loss,
+        and restore the best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of the training texts held out (seeded, not stratified) when
+        ``early_stopping=True`` or ``threshold="auto"``.
+    n_iter_no_change : int, default=2
+        Epochs without improvement before early stopping.
+    tol : float, default=1e-4
+        Minimum decrease of the validation loss that counts as improvement.
+    pos_weight : None, "balanced" or array-like of shape (n_labels,), default=None
+        Weight of positive examples in the loss, per label. ``"balanced"`` uses
+        ``n_negative / n_positive`` of each label, capped at 100.
+    long_text : {"truncate", "chunk"}, default="truncate"
+        ``"chunk"`` splits long texts into overlapping windows of
+        ``max_length`` tokens and pools the window logits per text, in
+        training and prediction.
+    stride : int, default=32
+        Tokens shared by consecutive windows with ``long_text="chunk"``.
+    max_chunks : int or None, default=8
+        Maximum windows per text with ``long_text="chunk"``; memory grows with
+        ``batch_size * max_chunks``.
+    chunk_pooling : {"max", "mean"}, default="max"
+        How window logits are pooled into text logits.
+    predict_batch_size : int, default=64
+        Texts per forward pass in prediction and validation.
+    fit_cache : bool or str, default=True
+        Reuse fine-tuned weights when ``fit`` is called again with the same
+        data and the same training parameters, which only predict-time
+        parameters (``threshold``, ...) change: a grid search over thresholds
+        then fine-tunes once per fold. Only fits with an int ``random_state``
+        are reused. A str is a folder shared by processes (``n_jobs>1``);
+        ``False`` turns reuse off. See :func:`skbert.clear_fit_cache`.
+    device : str, default="auto"
+        ``"auto"`` picks CUDA, then MPS, then CPU; or ``"cpu"``, ``"cuda:0"`` ...
+    precision : {"auto", "bf16", "fp16", "fp32"}, default="auto"
+        Autocast precision. ``"auto"`` is bf16 where the hardware runs it
+        natively (CUDA Ampere or newer, CPUs with AMX or AVX-512 bf16), fp16
+        with a gradient scaler on older GPUs, fp32 otherwise.
+    model_kwargs : dict or None, default=None
+        Extra keyword arguments for ``from_pretrained`` of the model.
+    tokenizer_kwargs : dict or None, default=None
+        Extra keyword arguments for ``AutoTokenizer.from_pretrained``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the head's initialisation, dropout, shuffling and the validation
+        split. The same int gives identical predictions on the CPU.
+    verbose : int, default=0
+        0 is silent, 1 prints one line per epoch, 2 adds progress bars.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_labels,)
+        Label names: the columns of a DataFrame Y, else ``arange(n_labels)``.
+    model_ : torch.nn.Module
+        The fine-tuned network (encoder and head).
+    tokenizer_ : transformers tokenizer
+        The tokenizer used in fit.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``train_loss``, ``valid_loss``,
+        ``valid_f1`` (micro-F1 at 0.5; None without a validation split), ``lr``, ``dur``.
+    n_epochs_ : int
+        Epochs run.
+    best_epoch_ : int
+        The epoch whose weights were kept.
+    thresholds_ : ndarray of shape (n_labels,)
+        Per-label thresholds tuned on the validation split; only set when fit
+        held one out (``early_stopping=True`` or ``threshold="auto"``).
+    device_ : torch.device
+        Where the model lives.
+    precision_ : str
+        The resolved precision.
+    pooling_ : str
+        The resolved pooling.
+
+    See Also
+    --------
+    skbert.tune_thresholds : Per-label thresholds from held-out probabilities.
+    sklearn.preprocessing.MultiLabelBinarizer : Turn label lists into Y.
+
+    Notes
+    -----
+    Training runs on the GPU when there is one. Bitwise reproducibility with a
+    fixed ``random_state`` holds on the CPU; GPU kernels may differ slightly.
+    The default ``score`` is subset accuracy (ClassifierMixin); for
+    model selection use ``scoring="f1_micro"`` or ``"f1_samples"``.
+
+    Examples
+    --------
+    >>> from skbert import TransformerMultiLabelClassifier
+    >>> clf = TransformerMultiLabelClassifier(max_epochs=1, random_state=0)
+    >>> clf.fit(["great, thanks", "awful", "thanks, awful"],
+    ...         [[1, 0], [0, 1], [1, 1]])  # doctest: +SKIP
+    TransformerMultiLabelClassifier(max_epochs=1, random_state=0)
+    >>> clf.predict_proba(["thanks!"]).shape  # doctest: +SKIP
+    (1, 2)
+    """
+
+    _parameter_constraints: dict = {
+        "model_name_or_path": [str, os.PathLike],
+        "max_length": [Interval(Integral, 8, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
+        "pooling": [StrOptions({"auto", "cls", "mean"})],
+        "threshold": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both"), "array-like"],
+        "threshold_metric": [StrOptions({"f1", "f1_micro"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "pos_weight": [None, StrOptions({"balanced"}), "array-like"],
+        "long_text": [StrOptions({"truncate", "chunk"})],
+        "stride": [Interval(Integral, 0, None, closed="left")],
+        "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
+        "chunk_pooling": [StrOptions({"max", "mean"})],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "fit_cache": ["boolean", str],
+        "device": [str, torch.device],
+        "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],
+        "model_kwargs": [dict, None],
+        "tokenizer_kwargs": [dict, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        model_name_or_path=DEFAULT_MODEL,
+        *,
+        max_length=128,
+        batch_size=16,
+        learning_rate=5e-5,
+        max_epochs=3,
+        weight_decay=0.01,
+        warmup_ratio=0.1,
+        pooling="auto",
+        threshold=0.5,
+        threshold_metric="f1",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=2,
+        tol=1e-4,
+        pos_weight=None,
+        long_text="truncate",
+        stride=32,
+        max_chunks=8,
+        chunk_pooling="max",
+        predict_batch_size=64,
+        fit_cache=True,
+        device="auto",
+        precision="auto",
+        model_kwargs=None,
+        tokenizer_kwargs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.model_name_or_path = model_name_or_path
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.pooling = pooling
+        self.threshold = threshold
+        self.threshold_metric = threshold_metric
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.pos_weight = pos_weight
+        self.long_text = long_text
+        self.stride = stride
+        self.max_chunks = max_chunks
+        self.chunk_pooling = chunk_pooling
+        self.predict_batch_size = predict_batch_size
+        self.fit_cache = fit_cache
+        self.device = device
+        self.precision = precision
+        self.model_kwargs = model_kwargs
+        self.tokenizer_kwargs = tokenizer_kwargs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = False
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        return tags
+
+    # ------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, Y):
+        """Fine-tune the model on texts and their labels.
+
+        Parameters
+        ----------
+        X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
+            The texts (a single-column 2-D array or DataFrame is accepted too;
+            a ``datasets.Dataset`` must have a ``"text"`` column).
+        Y : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
+            0/1 label indicators, e.g. from ``MultiLabelBinarizer``. A
+            DataFrame's column names become ``classes_``.
+
+        Returns
+        -------
+        self : TransformerMultiLabelClassifier
+            The fitted estimator.
+        """
+        texts = check_texts(X)
+        Yf, classes, y_dtype = check_targets(Y, len(texts))
+        n_labels = Yf.shape[1]
+        self._check_cross_params(n_labels)
+        device = resolve_device(self.device)
+        precision = resolve_precision(self.precision, device)
+        rs = check_random_state(self.random_state)
+        seed = seed_from_random_state(rs)
+
+        cache_key = None
+        if self.fit_cache is not False and isinstance(self.random_state, Integral):
+            cache_key = _cache.make_key(self._training_params(),
+                                        resolve_model_path(str(self.model_name_or_path)),
+                                        texts, Yf, classes)
+            fitted = _cache.get(cache_key, self.fit_cache, device)
+            if fitted is not None:
+                logger.info("reusing fine-tuned weights from the fit cache")
+                self._set_fitted(fitted, classes, y_dtype)
+                return self
+
+        fitted = self._fit_model(texts, Yf, classes, device, precision, rs, seed)
+        if cache_key is not None and not fitted["interrupted"]:
+            _cache.put(cache_key, self.fit_cache, fitted)
+        self._set_fitted(fitted, classes, y_dtype)
+        self._warn_after_fit()
+        return self
+
+    def _training_params(self) -> dict:
+        """Every parameter that shapes the trained weights (cache key)."""
+        params = self.get_params(deep=False)
+        for name in PREDICT_TIME_PARAMS:
+            params.pop(name, None)
+        params["threshold_auto"] = isinstance(self.threshold, str)
+        params["device_type"] = resolve_device(self.device).type
+        return params
+
+    def _check_cross_params(self, n_labels: int) -> None:
+        if self.early_stopping and self.validation_fraction == 0:
+            raise ValueError(
+                "early_stopping=True needs a validation split, but validation_fraction=0. "
+                "Set validation_fraction>0 (e.g. 0.1) or early_stopping=False.")
+        if isinstance(self.threshold, str) and self.validation_fraction == 0:
+            raise ValueError(
+                "threshold='auto' tunes thresholds on a validation split, but "
+                "validation_fraction=0. Set validation_fraction>0 (e.g. 0.1) or pass a float "
+                "threshold.")
+        if not isinstance(self.threshold, str):
+            check_threshold(self.threshold, n_labels)
+        if self.pos_weight is not None and not isinstance(self.pos_weight, str):
+            pw = np.asarray(self.pos_weight, dtype=float)
+            if pw.shape != (n_labels,) or (pw <= 0).any():
+                raise ValueError(
+                    f"pos_weight has shape {pw.shape} (min {pw.min() if pw.size else None}); "
+                    f"expected {n_labels} positive floats, one per label, or "
+                    "pos_weight='balanced'.")
+
+    def _fit_model(self, texts, Y, classes, device, precision, rs, seed) -> dict:
+        path = resolve_model_path(str(self.model_name_or_path))
+        pooling = resolve_pooling(self.pooling, path)
+        tokenizer = load_tokenizer(path, self.tokenizer_kwargs)
+        self._check_lengths(tokenizer, path)
+        encoded = self._encode(tokenizer, texts)
+
+        n = len(texts)
+        valid_idx = None
+        if self.early_stopping or isinstance(self.threshold, str):
+            n_valid = int(np.ceil(self.validation_fraction * n))
+            if n_valid < 1 or n - n_valid < 1:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} of {n} texts leaves "
+                    f"{n - n_valid} for training and {n_valid} for validation; both need at "
+                    "least one. Use more texts or change validation_fraction.")
+            perm = rs.permutation(n)
+            valid_idx, train_idx = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+        else:
+            train_idx = np.arange(n)
+        train_enc = encoded if valid_idx is None else encoded.subset(train_idx)
+        valid_enc = None if valid_idx is None else encoded.subset(valid_idx)
+        Y_train = Y[train_idx]
+        Y_valid = None if valid_idx is None else Y[valid_idx]
+
+        model = build_model(path, pooling, classes, seed=seed, model_kwargs=self.model_kwargs)
+        config = self._train_config(device, precision, seed)
+        pos_weight = self._pos_weight(Y_train)
+        result = train(model, train_enc, Y_train, valid_enc, Y_valid,
+                       pad_id=_pad_id(tokenizer), config=config, pos_weight=pos_weight)
+        fitted = {
+            "model": model, "tokenizer": tokenizer, "history": result.history,
+            "best_epoch": result.best_epoch, "interrupted": result.interrupted,
+            "still_improving": result.still_improving, "pooling": pooling,
+            "device": device, "precision": precision, "thresholds": None,
+        }
+        if valid_enc is not None and result.history:
+            logits = predict_logits(model, valid_enc, _pad_id(tokenizer), config)
+            fitted["thresholds"] = tune_thresholds(Y_valid, _sigmoid(logits),
+                                                   metric=self.threshold_metric)
+        return fitted
+
+    def _set_fitted(self, fitted: dict, classes, y_dtype) -> None:
+        self.model_ = fitted["model"]
+        self.tokenizer_ = fitted["tokenizer"]
+        self.classes_ = classes
+        self.history_ = [dict(r) for r in fitted["history"]]
+        self.n_epochs_ = len(self.history_)
+        self.best_epoch_ = fitted["best_epoch"]
+        self.pooling_ = fitted["pooling"]
+        self.device_ = fitted["device"]
+        self.precision_ = fitted["precision"]
+        self._y_dtype = y_dtype
+        self._fit_report = (fitted["interrupted"], fitted["still_improving"])
+        if fitted["thresholds"] is not None:
+            self.thresholds_ = np.array(fitted["thresholds"])
+        elif hasattr(self, "thresholds_"):
+            del self.thresholds_
+
+    def _warn_after_fit(self) -> None:
+        interrupted, still_improving = self._fit_report
+        if interrupted:
+            warnings.warn(
+                f"Training was interrupted after {self.n_epochs_} complete epoch(s); the "
+                f"estimator keeps the weights of epoch {self.best_epoch_} (the best so far, or "
+                "the current ones without a validation split) and can predict.",
+                SkbertWarning, stacklevel=3)
+        elif self.early_stopping and still_improving and self.n_epochs_ == self.max_epochs:
+            warnings.warn(
+                f"max_epochs={self.max_epochs} reached while the validation loss was still "
+                "improving; the model may be under-trained. Increase max_epochs.",
+                ConvergenceWarning, stacklevel=3)
+
+    def _check_lengths(self, tokenizer, path: str) -> None:
+        limit = getattr(tokenizer, "model_max_length", None)
+        if limit is not None and limit < 1_000_000 and self.max_length > limit:
+            raise ValueError(
+                f"max_length={self.max_length} exceeds the {limit} tokens {path!r} supports. "
+                f"Use max_length<={limit}, and long_text='chunk' to read longer texts.")
+        if self.long_text == "chunk":
+            room = self.max_length - tokenizer.num_special_tokens_to_add()
+            if self.stride >= room:
+                raise ValueError(
+                    f"stride={self.stride} must be smaller than the {room} text tokens a "
+                    f"window of max_length={self.max_length} holds; lower stride (e.g. "
+                    f"{room // 4}).")
+
+    def _encode(self, tokenizer, texts):
+        return encode(tokenizer, texts, max_length=self.max_length, long_text=self.long_text,
+                      stride=self.stride, max_chunks=self.max_chunks)
+
+    def _train_config(self, device, precision, seed) -> TrainConfig:
+        return TrainConfig(
+            max_epochs=self.max_epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+            warmup_ratio=self.warmup_ratio, early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change, tol=self.tol, device=device,
+            precision=precision, chunk_pooling=self.chunk_pooling,
+            predict_batch_size=self.predict_batch_size, seed=seed, verbose=self.verbose)
+
+    def _pos_weight(self, Y: np.ndarray) -> np.ndarray | None:
+        if self.pos_weight is None:
+            return None
+        if isinstance(self.pos_weight, str):  # "balanced"
+            pos = Y.sum(axis=0)
+            return np.clip((len(Y) - pos) / np.maximum(pos, 1.0), 1.0, 100.0).astype(np.float32)
+        return np.asarray(self.pos_weight, dtype=np.float32)
+
+    # --------------------------------------------------------------- predict
+    def _iter_text_chunks(self, X):
+        if _is_hf_dataset(X):
+            for start in range(0, len(X), PREDICT_CHUNK):
+                yield check_texts(X.select(range(start, min(start + PREDICT_CHUNK, len(X)))))
+            return
+        texts = check_texts(X)
+        for start in range(0, len(texts), PREDICT_CHUNK):
+            yield texts[start:start + PREDICT_CHUNK]
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits of every label.
+
+        Parameters
+        ----------
+        X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
+            The texts.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_labels), float32
+            Logits; ``sigmoid(logits)`` equals ``predict_proba``.
+        """
+        check_is_fitted(self)
+        config = self._train_config(self.device_, self.precision_, 0)
+        pad = _pad_id(self.tokenizer_)
+        parts = []
+        for texts in self._iter_text_chunks(X):
+            parts.append(predict_logits(self.model_, self._encode(self.tokenizer_, texts),
+                                        pad, config))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probability of every label.
+
+        Parameters
+        ----------
+        X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
+            The texts.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_labels), float64
+            Independent per-label probabilities, strictly inside (0, 1).
+        """
+        return _sigmoid(self.decision_function(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels as an indicator matrix, ``proba >= threshold``.
+
+        Parameters
+        ----------
+        X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
+            The texts.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_labels)
+            0/1 indicators, with the dtype of the Y given to fit.
+        """
+        proba = self.predict_proba(X)
+        return (proba >= self._effective_threshold()).astype(self._y_dtype)
+
+    def _effective_threshold(self):
+        if isinstance(self.threshold, str):
+            if not hasattr(self, "thresholds_"):
+                raise ValueError(
+                    "threshold='auto' uses thresholds_ tuned during fit on a validation split, "
+                    "but this model was fitted without one. Refit with threshold='auto', or "
+                    "set a float threshold, or tune one with skbert.tune_thresholds.")
+            return self.thresholds_
+        return check_threshold(self.threshold, len(self.classes_))
+
+    # ----------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "model_" in state:
+            state["model_"] = dump_model(state["model_"], state.pop("tokenizer_"))
+            state["device_"] = str(state["device_"])
+        state["_skbert_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_skbert_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"This estimator was pickled with skbert {version} and is loaded with skbert "
+                f"{__version__}; it may not work. Re-save it with save_pretrained, a format "
+                "that lasts across versions.", SkbertWarning, stacklevel=2)
+        saved = state.get("model_")
+        if isinstance(saved, dict):
+            device = _load_device(state.get("device", "auto"), state.get("device_"))
+            state["model_"], state["tokenizer_"] = restore_model(saved, device)
+            state["device_"] = device
+            if state.get("precision", "auto") == "auto":
+                state["precision_"] = resolve_precision("auto", device)
+            elif state.get("precision_") == "fp16" and device.type == "cpu":
+                state["precision_"] = "fp32"
+        super().__setstate__(state)
+
+    def save_pretrained(self, folder) -> None:
+        """Write a Hugging Face model folder plus skbert's settings.
+
+        The folder holds ``config.json`` (with ``id2label``), safetensors
+        weights, the tokenizer, and ``skbert.json`` (threshold, ``classes_``,
+        parameters). Load it with :meth:`from_pretrained`; no pickle is used.
+        ``transformers.AutoModel.from_pretrained(folder)`` loads the
+        fine-tuned encoder, and with ``pooling_ == "cls"``
+        ``AutoModelForSequenceClassification.from_pretrained(folder)`` the whole
+        classifier.
+
+        Parameters
+        ----------
+        folder : str or path-like
+            Created if missing; files of the same names are overwritten.
+        """
+        check_is_fitted(self)
+        params = self.get_params(deep=False)
+        params["model_name_or_path"] = str(params["model_name_or_path"])
+        params["device"] = str(params["device"])
+        settings = {
+            "skbert_version": __version__,
+            "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
+            "y_dtype": np.dtype(self._y_dtype).str,
+            "thresholds_": getattr(self, "thresholds_", None),
+            "history_": self.history_,
+            "best_epoch_": self.best_epoch_,
+            "params": params,
+        }
+        save_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
+
+    @classmethod
+    def from_pretrained(cls, folder, *, device="auto"):
+        """Load an estimator written by :meth:`save_pretrained`.
+
+        Parameters
+        ----------
+        folder : str or path-like
+            The folder.
+        device : str, default="auto"
+            Where to put the model.
+
+        Returns
+        -------
+        TransformerMultiLabelClassifier
+            A fitted estimator, ready to predict.
+        """
+        folder = os.fspath(folder)
+        settings = read_settings(folder)
+        valid = cls().get_params(deep=False)
+        params = {k: v for k, v in settings["params"].items() if k in valid}
+        params["device"] = device
+        est = cls(**params)
+        dev = resolve_device(device)
+        est.model_, est.tokenizer_ = load_folder(folder, settings, dev)
+        classes = settings["classes"]
+        est.classes_ = (np.asarray(classes) if all(isinstance(c, int) for c in classes)
+                        else np.asarray(classes, dtype=object))
+        est.history_ = settings["history_"]
+        est.n_epochs_ = len(est.history_)
+        est.best_epoch_ = settings["best_epoch_"]
+        est.pooling_ = settings["pooling"]
+        est.device_ = dev
+        est.precision_ = resolve_precision(
+            params["precision"] if params.get("precision") != "fp16" or dev.type != "cpu"
+            else "auto", dev)
+        est._y_dtype = np.dtype(settings["y_dtype"])
+        est._fit_report = (False, False)
+        if settings.get("thresholds_") is not None:
+            est.thresholds_ = np.asarray(settings["thresholds_"], dtype=float)
+        return est
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    return np.clip(p, 1e-12, 1 - 1e-12)
+
+
+def _pad_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def _load_device(device_param, saved_device) -> torch.device:
+    """The device to load a pickle on, falling back to the CPU with a warning."""
+    try:
+        return resolve_device(device_param)
+    except ValueError:
+        warnings.warn(
+            f"The estimator was saved with device={device_param!r} (model on "
+            f"{saved_device}), which this machine lacks; loading it on the CPU. Use "
+            "set_params(device='cpu') to silence this.", DeviceWarning, stacklevel=3)
+        return torch.device("cpu")

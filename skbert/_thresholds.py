@@ -1,0 +1,180 @@
+"""Decision thresholds for multi-label probabilities (pure numpy, no torch).
+
+The rule everywhere is ``proba >= threshold``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+#: Candidate thresholds searched by :func:`tune_thresholds` (0.5 included).
+DEFAULT_CANDIDATES = np.round(np.arange(0.02, 0.99, 0.01), 2)
+
+_METRICS = ("f1", "f1_micro")
+
+
+def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
+    """Validate a scalar or per-label threshold against the number of labels.
+
+    Parameters
+    ----------
+    threshold : float or array-like of shape (n_labels,)
+    n_labels : int
+
+    Returns
+    -------
+    float or ndarray of shape (n_labels,)
+
+    Raises
+    ------
+    ValueError
+        If the array's length differs from ``n_labels`` or a value is NaN.
+
+    Examples
+    --------
+    >>> check_threshold(0.3, 4)
+    0.3
+    >>> check_threshold([0.2, 0.4], 2)
+    array([0.2, 0.4])
+    """
+    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
+        if np.isnan(threshold):
+            raise ValueError("threshold is NaN; use a number such as 0.5.")
+        return float(threshold)
+    t = np.asarray(threshold, dtype=float)
+    if t.ndim != 1 or t.shape[0] != n_labels:
+        raise ValueError(
+            f"threshold has shape {t.shape} but the model has {n_labels} labels; pass one "
+            f"float, or an array of {n_labels} floats (one per label, in classes_ order)."
+        )
+    if np.isnan(t).any():
+        raise ValueError(f"threshold holds NaN at label index {int(np.flatnonzero(np.isnan(t))[0])}"
+                         "; use numbers such as 0.5.")
+    return t
+
+
+def apply_thresholds(proba, threshold=0.5) -> np.ndarray:
+    """Turn probabilities into 0/1 indicators with ``proba >= threshold``.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_labels)
+    threshold : float or array-like of shape (n_labels,), default=0.5
+        One threshold for all labels, or one per label.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_labels), int
+
+    Examples
+    --------
+    >>> apply_thresholds([[0.2, 0.7], [0.6, 0.1]], [0.5, 0.8])
+    array([[0, 0],
+           [1, 0]])
+    """
+    proba = np.asarray(proba)
+    t = check_threshold(threshold, proba.shape[1])
+    return (proba >= t).astype(int)
+
+
+def _counts(y: np.ndarray, p: np.ndarray, candidates: np.ndarray):
+    """tp, fp, fn of one label at every candidate threshold."""
+    order = np.argsort(-p, kind="stable")
+    p_sorted, y_sorted = p[order], y[order]
+    cum_tp = np.concatenate([[0], np.cumsum(y_sorted)])
+    # number predicted positive at threshold t: count of p >= t
+    n_pos_pred = np.searchsorted(-p_sorted, -candidates, side="right")
+    tp = cum_tp[n_pos_pred]
+    fp = n_pos_pred - tp
+    fn = y_sorted.sum() - tp
+    return tp.astype(float), fp.astype(float), fn.astype(float)
+
+
+def _fbeta(tp, fp, fn, beta: float):
+    b2 = beta * beta
+    denom = (1 + b2) * tp + b2 * fn + fp
+    return np.divide((1 + b2) * tp, denom, out=np.zeros_like(tp, dtype=float), where=denom > 0)
+
+
+def _best(scores: np.ndarray, candidates: np.ndarray, default: float) -> float:
+    """Highest score; ties go to the candidate nearest the default."""
+    top = np.flatnonzero(scores >= scores.max() - 1e-12)
+    return float(candidates[top[np.argmin(np.abs(candidates[top] - default))]])
+
+
+def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
+                    candidates=None, min_positives: int = 3, default: float = 0.5,
+                    ) -> np.ndarray:
+    """Choose one threshold per label that maximises a metric on given data.
+
+    Use it on held-out probabilities, e.g. from
+    ``cross_val_predict(clf, X, Y, method="predict_proba")``, then pass the
+    result as ``clf.set_params(threshold=...)``; no retraining is needed.
+
+    Parameters
+    ----------
+    Y_true : array-like of shape (n_samples, n_labels)
+        0/1 indicator matrix.
+    proba : array-like of shape (n_samples, n_labels)
+        Predicted probabilities.
+    metric : {"f1", "f1_micro"}, default="f1"
+        ``"f1"`` maximises each label's own F-beta (and so macro-F-beta);
+        ``"f1_micro"`` maximises micro-F-beta over all labels by coordinate ascent
+        starting from ``default``.
+    beta : float, default=1.0
+        Weight of recall against precision (F-beta).
+    candidates : array-like of float, default=None
+        Thresholds to try; ``None`` tries 0.02, 0.03, ..., 0.98. ``default`` is always tried.
+    min_positives : int, default=3
+        Labels with fewer positive examples keep ``default``: too rare to tune.
+    default : float, default=0.5
+        Threshold for rare labels, the starting point, and the winner of ties.
+
+    Returns
+    -------
+    ndarray of shape (n_labels,)
+        Thresholds in [0, 1], in column order.
+
+    Examples
+    --------
+    >>> Y = [[1, 0], [1, 0], [0, 1], [0, 0]]
+    >>> proba = [[0.40, 0.2], [0.35, 0.1], [0.10, 0.9], [0.30, 0.3]]
+    >>> tune_thresholds(Y, proba, min_positives=1)
+    array([0.31, 0.5 ])
+    """
+    if metric not in _METRICS:
+        raise ValueError(f"metric={metric!r} is not supported; use one of {_METRICS}.")
+    Y = np.asarray(Y_true)
+    P = np.asarray(proba, dtype=float)
+    if Y.shape != P.shape or Y.ndim != 2:
+        raise ValueError(
+            f"Y_true has shape {Y.shape} and proba {P.shape}; both must be "
+            "(n_samples, n_labels) and equal.")
+    cands = DEFAULT_CANDIDATES if candidates is None else np.asarray(candidates, dtype=float)
+    cands = np.unique(np.concatenate([cands, [default]]))
+    n_labels = Y.shape[1]
+    counts = [_counts((Y[:, j] > 0).astype(np.int64), P[:, j], cands) for j in range(n_labels)]
+    tunable = (Y > 0).sum(axis=0) >= min_positives
+    thresholds = np.full(n_labels, float(default))
+    i_default = int(np.flatnonzero(cands == default)[0])
+    if metric == "f1":
+        for j in np.flatnonzero(tunable):
+            thresholds[j] = _best(_fbeta(*counts[j], beta), cands, default)
+        return thresholds
+    choice = np.full(n_labels, i_default)
+    totals = np.array([sum(c[k][i_default] for c in counts) for k in range(3)], dtype=float)
+    for _ in range(3):  # a few sweeps of coordinate ascent; each never lowers the score
+        changed = False
+        for j in np.flatnonzero(tunable):
+            tp, fp, fn = counts[j]
+            rest = totals - np.array([tp[choice[j]], fp[choice[j]], fn[choice[j]]])
+            scores = _fbeta(rest[0] + tp, rest[1] + fp, rest[2] + fn, beta)
+            if scores.max() > scores[choice[j]] + 1e-12:
+                new = int(np.flatnonzero(cands == _best(scores, cands, default))[0])
+                totals = rest + np.array([tp[new], fp[new], fn[new]])
+                choice[j], changed = new, True
+        if not changed:
+            break
+    return cands[choice].astype(float)

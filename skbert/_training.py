@@ -1,0 +1,273 @@
+"""The training loop and batched inference.
+
+Plain torch: no scikit-learn import here. The loop is split into small steps
+(:func:`make_optimizer`, :func:`train_step`, :func:`run_epoch`,
+:func:`predict_logits`) so that callbacks or multi-process training can be
+added around them later without reshaping it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._data import Encoded, collate, length_grouped_batches, sorted_batches
+from ._utils import autocast_dtype
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Everything the loop needs besides the model and the data."""
+
+    max_epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    early_stopping: bool = False
+    n_iter_no_change: int = 2
+    tol: float = 1e-4
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: str = "fp32"
+    chunk_pooling: str = "max"
+    predict_batch_size: int = 64
+    seed: int = 0
+    verbose: int = 0
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` hands back to the estimator."""
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    interrupted: bool = False
+    still_improving: bool = False
+
+
+def autocast(device: torch.device, precision: str):
+    """An autocast context for the resolved precision (a no-op for fp32)."""
+    dtype = autocast_dtype(precision)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def pool_windows(logits: torch.Tensor, window_doc: torch.Tensor, n_docs: int,
+                 how: str) -> torch.Tensor:
+    """Pool window logits into one row per text (``"max"`` or ``"mean"``)."""
+    if logits.shape[0] == n_docs:  # one window per text: nothing to pool
+        return logits
+    index = window_doc.to(logits.device).unsqueeze(1).expand_as(logits)
+    out = logits.new_zeros((n_docs, logits.shape[1]))
+    reduce = "amax" if how == "max" else "mean"
+    return out.scatter_reduce(0, index, logits, reduce=reduce, include_self=False)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW without weight decay on biases and norm weights, fused where torch has it."""
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if config.device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.AdamW(groups, lr=config.learning_rate, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            logger.debug("fused AdamW unavailable on %s, using the default", config.device)
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def make_scheduler(optimizer, total_steps: int, warmup_ratio: float):
+    """Linear warm-up then linear decay to zero."""
+    warmup = int(math.ceil(warmup_ratio * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _forward_docs(model, encoded: Encoded, docs: np.ndarray, pad_id: int,
+                  config: TrainConfig) -> torch.Tensor:
+    batch = collate(encoded, docs, pad_id)
+    dev = config.device
+    with autocast(dev, config.precision):
+        logits = model(batch["input_ids"].to(dev, non_blocking=True),
+                       batch["attention_mask"].to(dev, non_blocking=True))
+    return pool_windows(logits.float(), batch["window_doc"], len(docs), config.chunk_pooling)
+
+
+def train_step(model, optimizer, scheduler, scaler, loss_fn, encoded: Encoded,
+               Y: torch.Tensor, docs: np.ndarray, pad_id: int, config: TrainConfig) -> float:
+    """One optimisation step on the texts ``docs``; returns the batch loss."""
+    logits = _forward_docs(model, encoded, docs, pad_id, config)
+    loss = loss_fn(logits, Y[torch.as_tensor(docs)].to(config.device, non_blocking=True))
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+    scheduler.step()
+    return float(loss.detach())
+
+
+@torch.inference_mode()
+def predict_logits(model, encoded: Encoded, pad_id: int, config: TrainConfig) -> np.ndarray:
+    """Text-level logits, float32 of shape (n_texts, n_labels), in input order.
+
+    Texts are batched longest first, ``predict_batch_size`` texts a batch, so
+    that each batch pads little; with chunking a batch holds all their windows.
+    """
+    model.eval()
+    lengths = encoded.doc_lengths()
+    out = None
+    for docs in sorted_batches(lengths, config.predict_batch_size):
+        logits = _forward_docs(model, encoded, docs, pad_id, config).cpu().numpy()
+        if out is None:
+            out = np.empty((encoded.n_docs, logits.shape[1]), dtype=np.float32)
+        out[docs] = logits
+    return out
+
+
+def _micro_f1(Y: np.ndarray, logits: np.ndarray) -> float:
+    pred = logits >= 0.0
+    tp = float(np.logical_and(pred, Y > 0.5).sum())
+    denom = float(pred.sum() + (Y > 0.5).sum())
+    return 2 * tp / denom if denom else 0.0
+
+
+def _bce(Y: np.ndarray, logits: np.ndarray, pos_weight: np.ndarray | None) -> float:
+    t = torch.from_numpy(logits)
+    pw = None if pos_weight is None else torch.from_numpy(pos_weight)
+    return float(nn.functional.binary_cross_entropy_with_logits(
+        t, torch.from_numpy(Y), pos_weight=pw))
+
+
+def run_epoch(model, optimizer, scheduler, scaler, loss_fn, encoded: Encoded,
+              Y: torch.Tensor, pad_id: int, config: TrainConfig,
+              rng: np.random.Generator, progress=None) -> float:
+    """One pass over the training texts in length-grouped, shuffled batches."""
+    model.train()
+    lengths = encoded.doc_lengths()
+    total, n = 0.0, 0
+    for docs in length_grouped_batches(lengths, config.batch_size, rng):
+        total += train_step(model, optimizer, scheduler, scaler, loss_fn, encoded, Y, docs,
+                            pad_id, config) * len(docs)
+        n += len(docs)
+        if progress is not None:
+            progress.update(len(docs))
+    return total / max(n, 1)
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: Encoded | None,
+          Y_valid: np.ndarray | None, *, pad_id: int, config: TrainConfig,
+          pos_weight: np.ndarray | None = None) -> TrainResult:
+    """Fine-tune ``model`` in place and return its history.
+
+    With a validation set, the weights of the epoch with the lowest validation
+    loss are restored at the end (also after Ctrl-C), and training stops early
+    after ``n_iter_no_change`` epochs without an improvement larger than ``tol``
+    when ``early_stopping`` is set.
+    """
+    dev = config.device
+    model.to(dev)
+    result = TrainResult()
+    rng = np.random.default_rng(config.seed)
+    Y = torch.from_numpy(np.ascontiguousarray(Y_train, dtype=np.float32))
+    pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32,
+                                                         device=dev)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pw)
+    steps_per_epoch = math.ceil(train_enc.n_docs / config.batch_size)
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, steps_per_epoch * config.max_epochs,
+                               config.warmup_ratio)
+    scaler = torch.amp.GradScaler(dev.type) if config.precision == "fp16" else None
+    best_loss, best_state, no_improve = math.inf, None, 0
+    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(config.seed)
+        try:
+            for epoch in range(1, config.max_epochs + 1):
+                start = time.perf_counter()
+                lr = optimizer.param_groups[0]["lr"]
+                progress = None
+                if config.verbose >= 2:
+                    from tqdm.auto import tqdm
+
+                    progress = tqdm(total=train_enc.n_docs, desc=f"epoch {epoch}", unit="text",
+                                    leave=False)
+                try:
+                    train_loss = run_epoch(model, optimizer, scheduler, scaler, loss_fn,
+                                           train_enc, Y, pad_id, config, rng, progress)
+                finally:
+                    if progress is not None:
+                        progress.close()
+                record = {"epoch": epoch, "train_loss": train_loss, "valid_loss": None,
+                          "valid_f1": None, "lr": lr}
+                improved = True
+                if valid_enc is not None:
+                    logits = predict_logits(model, valid_enc, pad_id, config)
+                    record["valid_loss"] = _bce(Y_valid, logits, pos_weight)
+                    record["valid_f1"] = _micro_f1(Y_valid, logits)
+                    improved = record["valid_loss"] < best_loss - config.tol
+                    if record["valid_loss"] < best_loss:
+                        best_loss = record["valid_loss"]
+                        best_state = _cpu_state(model)
+                        result.best_epoch = epoch
+                    no_improve = 0 if improved else no_improve + 1
+                else:
+                    result.best_epoch = epoch
+                record["dur"] = time.perf_counter() - start
+                result.history.append(record)
+                result.still_improving = improved
+                _log_epoch(record, config)
+                if config.early_stopping and no_improve >= config.n_iter_no_change:
+                    logger.info("early stopping after epoch %d (best: %d)", epoch,
+                                result.best_epoch)
+                    break
+        except KeyboardInterrupt:
+            result.interrupted = True
+            result.still_improving = False
+    if best_state is not None and (result.interrupted
+                                   or result.best_epoch != len(result.history)):
+        model.load_state_dict(best_state)
+    model.eval()
+    return result
+
+
+def _log_epoch(record: dict, config: TrainConfig) -> None:
+    parts = [f"epoch {record['epoch']:>3d}/{config.max_epochs}",
+             f"train_loss {record['train_loss']:.4f}"]
+    if record["valid_loss"] is not None:
+        parts += [f"valid_loss {record['valid_loss']:.4f}", f"valid_f1 {record['valid_f1']:.4f}"]
+    parts += [f"lr {record['lr']:.2e}", f"{record['dur']:.1f}s"]
+    line = "  ".join(parts)
+    logger.debug(line)
+    if config.verbose >= 1:
+        print(line, flush=True)

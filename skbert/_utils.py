@@ -1,0 +1,148 @@
+"""Device and precision resolution, seeding helpers and warning classes.
+
+This module is the bottom of skbert's import graph: it imports torch but
+nothing else from skbert, and nothing from scikit-learn.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+class SkbertWarning(UserWarning):
+    """Base class for warnings emitted by skbert."""
+
+
+class DeviceWarning(SkbertWarning):
+    """A model could not be placed on the requested device and fell back to another."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn a ``device`` parameter into a :class:`torch.device`.
+
+    Parameters
+    ----------
+    device : str or torch.device, default="auto"
+        ``"auto"`` picks CUDA, then Apple MPS, then the CPU. Any other value is
+        passed to :class:`torch.device` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``).
+
+    Returns
+    -------
+    torch.device
+        The resolved device.
+
+    Raises
+    ------
+    ValueError
+        If a named accelerator is not available on this machine.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"device={device!r} is not a device torch understands. "
+                "Use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'."
+            ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but torch sees no CUDA GPU on this machine. "
+            "Use device='auto' to fall back to the CPU."
+        )
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but Apple MPS is not available. "
+                "Use device='auto' to fall back to the CPU."
+            )
+    return dev
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 matrix instructions (AVX-512 bf16 or AMX).
+
+    On CPUs without them, bf16 autocast is emulated and slower than float32.
+    """
+    cpu = getattr(torch._C, "_cpu", None)
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        fn = getattr(cpu, name, None)
+        if fn is not None:
+            try:
+                if fn():
+                    return True
+            except Exception:  # pragma: no cover - defensive, private torch API
+                pass
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Resolve the ``precision`` parameter to ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+
+    Parameters
+    ----------
+    precision : {"auto", "bf16", "fp16", "fp32"}
+        ``"auto"`` picks bf16 autocast where the hardware runs it natively
+        (CUDA compute capability 8.0 or newer; CPUs with AVX-512 bf16 or AMX),
+        fp16 with a gradient scaler on older CUDA GPUs, and fp32 otherwise.
+    device : torch.device
+        The device training and prediction run on.
+
+    Returns
+    -------
+    str
+        One of ``"bf16"``, ``"fp16"``, ``"fp32"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> resolve_precision("fp32", torch.device("cpu"))
+    'fp32'
+    """
+    if precision != "auto":
+        if precision == "fp16" and device.type == "cpu":
+            raise ValueError(
+                "precision='fp16' is only supported on GPUs; on the CPU use "
+                "precision='bf16' (fast on CPUs with AMX or AVX-512 bf16) or 'fp32'."
+            )
+        return precision
+    if device.type == "cuda":
+        major, _ = torch.cuda.get_device_capability(device)
+        return "bf16" if major >= 8 else "fp16"
+    if device.type == "cpu":
+        return "bf16" if cpu_supports_bf16() else "fp32"
+    return "fp32"
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype for a resolved precision, or None for fp32."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+
+def seed_from_random_state(random_state) -> int:
+    """Draw an int seed for torch from a numpy ``RandomState``."""
+    return int(random_state.randint(0, 2**31 - 1))
+

@@ -1,0 +1,174 @@
+"""Checks of texts (X) and multi-label targets (Y).
+
+Every message names what was received, what was expected and the one change
+that fixes it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.multiclass import type_of_target
+
+from ._utils import SkbertWarning
+
+_MLB_FIX = (
+    "Encode the labels as an indicator matrix first:\n"
+    "    from sklearn.preprocessing import MultiLabelBinarizer\n"
+    "    Y = MultiLabelBinarizer().fit_transform(label_lists)"
+)
+
+
+def _is_hf_dataset(X) -> bool:
+    return type(X).__module__.startswith("datasets.") and hasattr(X, "column_names")
+
+
+def check_texts(X, *, text_column: str = "text") -> list[str]:
+    """Validate texts and return them as a list of str.
+
+    Parameters
+    ----------
+    X : list, tuple, 1-D ndarray, pandas Series, single-column 2-D array or DataFrame, \
+            or datasets.Dataset
+        The texts. A ``datasets.Dataset`` must have a column named ``text_column``.
+    text_column : str, default="text"
+        The column read from a ``datasets.Dataset``.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    TypeError
+        If X is a bare string or holds a non-str element (reported by index).
+    ValueError
+        If X is empty, or is 2-D with more than one column.
+
+    Examples
+    --------
+    >>> check_texts(("a", "b"))
+    ['a', 'b']
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            "Iterable over raw text documents expected, string object received. "
+            "Wrap a single text in a list: X=[text]."
+        )
+    if _is_hf_dataset(X):
+        if text_column not in X.column_names:
+            raise ValueError(
+                f"The datasets.Dataset has no column {text_column!r}; its columns are "
+                f"{X.column_names}. Rename the text column to {text_column!r} "
+                "(dataset.rename_column(old, 'text'))."
+            )
+        X = X[text_column]
+    columns = getattr(X, "columns", None)
+    if columns is not None:  # pandas DataFrame
+        if len(columns) != 1:
+            raise ValueError(
+                f"X is a DataFrame with {len(columns)} columns {list(columns)[:5]}; a text "
+                "estimator needs one column of texts. Select the text column, e.g. X['text']."
+            )
+        X = X.iloc[:, 0]
+    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
+        X = X.to_numpy()
+    if isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X.ravel()
+        elif X.ndim != 1:
+            raise ValueError(
+                f"X has shape {X.shape}; expected a 1-D array of texts or a single column. "
+                "Select the text column, e.g. X[:, 0]."
+            )
+        X = X.tolist()
+    elif not isinstance(X, list):
+        try:
+            X = list(X)
+        except TypeError as exc:
+            raise TypeError(
+                f"X must be a list of str, got {type(X).__name__}. Pass the texts as a list."
+            ) from exc
+    if len(X) == 0:
+        raise ValueError("X is empty: pass at least one text.")
+    for i, x in enumerate(X):
+        if not isinstance(x, str):
+            raise TypeError(
+                f"X[{i}] is {type(x).__name__} ({x!r:.50}), but every element of X must be a "
+                "str. Convert or drop it, e.g. [str(x) for x in X] or fill missing texts with ''."
+            )
+    return X
+
+
+def check_targets(Y, n_samples: int):
+    """Validate a multi-label indicator matrix.
+
+    Parameters
+    ----------
+    Y : array-like or sparse matrix of shape (n_samples, n_labels), or DataFrame
+        0/1 indicators. A DataFrame's column names become the label names.
+    n_samples : int
+        The number of texts, which Y must match.
+
+    Returns
+    -------
+    Y : ndarray of shape (n_samples, n_labels), float32
+    classes : ndarray of shape (n_labels,)
+        Column names of a DataFrame, else ``arange(n_labels)``.
+    dtype : numpy dtype
+        The dtype ``predict`` should return.
+
+    Raises
+    ------
+    ValueError
+        If Y is not a multi-label indicator matrix, with the MultiLabelBinarizer fix.
+    """
+    classes = None
+    columns = getattr(Y, "columns", None)
+    if columns is not None:
+        classes = np.asarray(list(columns), dtype=object)
+        Y = Y.to_numpy()
+    if isinstance(Y, (list, tuple)) and len(Y) and isinstance(Y[0], (list, tuple, set)):
+        if any(isinstance(v, str) for row in Y for v in row) or len({len(r) for r in Y}) > 1:
+            raise ValueError(
+                "Y looks like a list of label lists (e.g. [['joy'], ['anger', 'fear']]); "
+                "expected a 2-D indicator matrix of shape (n_samples, n_labels). " + _MLB_FIX
+            )
+    if sp.issparse(Y):
+        Y = Y.toarray()
+    Y = np.asarray(Y)
+    if Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1):
+        raise ValueError(
+            f"Y has shape {Y.shape}: one label per text. This estimator is multi-label and "
+            "expects a 2-D 0/1 indicator matrix of shape (n_samples, n_labels). " + _MLB_FIX
+        )
+    if Y.ndim != 2:
+        raise ValueError(f"Y must be 2-D (n_samples, n_labels), got shape {Y.shape}.")
+    kind = type_of_target(Y)
+    if kind != "multilabel-indicator":
+        raise ValueError(
+            f"Y must be a multi-label indicator matrix of 0/1 values, but "
+            f"type_of_target(Y) is {kind!r}. " + _MLB_FIX
+        )
+    if Y.shape[0] != n_samples:
+        raise ValueError(
+            f"X has {n_samples} texts but Y has {Y.shape[0]} rows; they must match, one row "
+            "of labels per text."
+        )
+    if classes is None:
+        classes = np.arange(Y.shape[1])
+    dtype = Y.dtype
+    Yf = Y.astype(np.float32)
+    no_pos = np.flatnonzero(Yf.sum(axis=0) == 0)
+    if no_pos.size:
+        names = [str(classes[i]) for i in no_pos[:10]]
+        warnings.warn(
+            f"{no_pos.size} label(s) have no positive example in the training data "
+            f"({', '.join(names)}{', ...' if no_pos.size > 10 else ''}); the model can only "
+            "learn to never predict them. Drop those columns or add examples.",
+            SkbertWarning,
+            stacklevel=3,
+        )
+    return Yf, classes, dtype

@@ -1,0 +1,101 @@
+"""Shared fixtures: a tiny random BERT and WordLevel tokenizer, saved to disk.
+
+Nothing here touches the network: the estimator runs its real loading code on
+a local folder built at session start.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+LABELS = ["sports", "politics", "food", "tech"]
+KEYWORDS = {
+    "sports": ["football", "goal", "match", "team"],
+    "politics": ["election", "vote", "senate", "policy"],
+    "food": ["pizza", "recipe", "dinner", "cheese"],
+    "tech": ["laptop", "software", "robot", "code"],
+}
+FILLER = ["the", "a", "today", "we", "saw", "great", "news", "about", "and", "very", "new"]
+
+
+def make_corpus(n: int = 32, seed: int = 0):
+    """Short texts whose keywords decide their labels (1 or 2 labels each)."""
+    rng = random.Random(seed)
+    texts, Y = [], np.zeros((n, len(LABELS)), dtype=np.int64)
+    for i in range(n):
+        k = 1 if i % 3 else 2
+        chosen = rng.sample(range(len(LABELS)), k)
+        words = rng.sample(FILLER, 3)
+        for j in chosen:
+            words += rng.sample(KEYWORDS[LABELS[j]], 2)
+            Y[i, j] = 1
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    return texts, Y
+
+
+def build_tiny_bert(folder, *, sentence_transformers: bool = False, vocab_extra=()):
+    """Save a random 2-layer BERT and a whitespace WordLevel tokenizer into ``folder``."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    words = sorted({w for ws in KEYWORDS.values() for w in ws} | set(FILLER) | set(vocab_extra))
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {tok: i for i, tok in enumerate(specials + words)}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=37, max_position_embeddings=512,
+                        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    if sentence_transformers:
+        (folder / "modules.json").write_text(
+            '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},'
+            ' {"idx": 1, "name": "1", "path": "1_Pooling", "type": '
+            '"sentence_transformers.models.Pooling"}]')
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """Path of a tiny random BERT without a sentence-transformers config (cls pooling)."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_st_model(tmp_path_factory):
+    """Path of a tiny random BERT that looks like a sentence-embedding checkpoint."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_st"), sentence_transformers=True)
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    return make_corpus(48, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    np.random.seed(0)
+    random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _empty_fit_cache():
+    import skbert
+
+    skbert.clear_fit_cache()
+    yield
+    skbert.clear_fit_cache()

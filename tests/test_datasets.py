@@ -1,0 +1,408 @@
+"""Tests for skbert.datasets (bundled GoEmotions sample and file loading).
+
+These tests only read the data bundled in the package and files they write
+themselves; they never touch torch, transformers or the shared data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skbert.datasets import load_goemotions, load_texts_and_labels
+
+N_LABELS = 28
+FIRST_LABELS = ["admiration", "amusement", "anger"]
+
+
+# --------------------------------------------------------------------------
+# load_goemotions
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("subset, n", [("train", 3000), ("test", 1000), ("all", 4000)])
+def test_goemotions_shapes_and_types(subset, n):
+    bunch = load_goemotions(subset=subset)
+    assert isinstance(bunch.data, list) and len(bunch.data) == n
+    assert all(isinstance(t, str) and t for t in bunch.data)
+    assert bunch.target.shape == (n, N_LABELS)
+    assert bunch.target.dtype == np.int64
+    assert set(np.unique(bunch.target)) == {0, 1}
+    # GoEmotions documents always carry at least one label (neutral included).
+    assert bunch.target.sum(axis=1).min() >= 1
+    assert len(bunch.ids) == n and len(set(bunch.ids)) == n
+    assert bunch.frame is None
+    assert len(bunch.target_names) == N_LABELS
+
+
+def test_goemotions_target_names_order():
+    names = load_goemotions().target_names
+    assert names[:3] == FIRST_LABELS
+    assert names[-1] == "neutral"
+    assert len(set(names)) == N_LABELS
+    bundled = (
+        resources.files("skbert.datasets")
+        .joinpath("data", "goemotions_labels.txt")
+        .read_text(encoding="utf-8")
+        .split()
+    )
+    assert names == bundled
+
+
+@pytest.mark.parametrize("subset, minimum", [("train", 10), ("test", 5)])
+def test_goemotions_every_label_present(subset, minimum):
+    target = load_goemotions(subset=subset).target
+    counts = target.sum(axis=0)
+    assert counts.min() >= minimum, dict(zip(load_goemotions().target_names, counts))
+
+
+def test_goemotions_all_is_train_then_test_and_parts_disjoint():
+    train = load_goemotions(subset="train")
+    test = load_goemotions(subset="test")
+    both = load_goemotions(subset="all")
+    assert both.data == train.data + test.data
+    assert both.ids == train.ids + test.ids
+    np.testing.assert_array_equal(both.target, np.vstack([train.target, test.target]))
+    assert not set(train.ids) & set(test.ids)
+
+
+def test_goemotions_as_frame():
+    bunch = load_goemotions(subset="test", as_frame=True)
+    names = bunch.target_names
+    assert isinstance(bunch.data, pd.Series)
+    assert bunch.data.name == "text"
+    assert isinstance(bunch.target, pd.DataFrame)
+    assert list(bunch.target.columns) == names
+    assert isinstance(bunch.frame, pd.DataFrame)
+    assert list(bunch.frame.columns) == ["text"] + names
+    assert bunch.frame.shape == (1000, 1 + N_LABELS)
+    plain = load_goemotions(subset="test")
+    assert bunch.data.tolist() == plain.data
+    np.testing.assert_array_equal(bunch.target.to_numpy(), plain.target)
+    np.testing.assert_array_equal(bunch.frame[names].to_numpy(), plain.target)
+
+
+def test_goemotions_return_X_y():
+    X, Y = load_goemotions(subset="train", return_X_y=True)
+    bunch = load_goemotions(subset="train")
+    assert X == bunch.data
+    np.testing.assert_array_equal(Y, bunch.target)
+
+    X, Y = load_goemotions(subset="test", return_X_y=True, as_frame=True)
+    assert isinstance(X, pd.Series) and len(X) == 1000
+    assert isinstance(Y, pd.DataFrame) and Y.shape == (1000, N_LABELS)
+
+
+def test_goemotions_returns_fresh_copies():
+    first = load_goemotions(subset="test")
+    assert first.target.flags.writeable
+    first.target[:] = 7
+    first.data[0] = "changed"
+    first.ids.clear()
+    first.target_names[0] = "changed"
+
+    again = load_goemotions(subset="test")
+    assert set(np.unique(again.target)) == {0, 1}
+    assert again.data[0] != "changed"
+    assert len(again.ids) == 1000
+    assert again.target_names[0] == "admiration"
+
+
+def test_goemotions_descr_has_licence_and_citation():
+    descr = load_goemotions().DESCR
+    assert "Apache" in descr
+    assert "Demszky" in descr
+    assert "3,000" in descr
+
+
+def test_goemotions_licence_files_are_bundled():
+    data = resources.files("skbert.datasets").joinpath("data")
+    notice = " ".join(data.joinpath("GOEMOTIONS_LICENSE.txt").read_text(encoding="utf-8").split())
+    assert "Apache License, Version 2.0" in notice
+    assert "Demszky" in notice
+    assert "google-research" in notice
+    full = data.joinpath("APACHE-2.0.txt").read_text(encoding="utf-8")
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in full
+
+
+@pytest.mark.parametrize("bad", ["validation", "TRAIN", "", None, 1])
+def test_goemotions_bad_subset(bad):
+    with pytest.raises(ValueError, match=re.escape(f"subset={bad!r}")) as info:
+        load_goemotions(subset=bad)
+    assert "'train', 'test', 'all'" in str(info.value)
+
+
+# --------------------------------------------------------------------------
+# load_texts_and_labels: round trips
+# --------------------------------------------------------------------------
+
+ROWS = [
+    {"text": "great food, slow service", "labels": ["food", "service"]},
+    {"text": "nothing to say", "labels": []},
+    {"text": "cheap", "labels": ["price"]},
+]
+TEXTS = [r["text"] for r in ROWS]
+SORTED_NAMES = ["food", "price", "service"]
+Y_SORTED = np.array([[1, 0, 1], [0, 0, 0], [0, 1, 0]])
+
+
+def _write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _check(result, texts, y, names):
+    got_texts, got_y, got_names = result
+    assert got_texts == texts
+    assert got_names == names
+    assert isinstance(got_y, np.ndarray)
+    assert np.issubdtype(got_y.dtype, np.integer)
+    np.testing.assert_array_equal(got_y, y)
+
+
+def test_jsonl_label_lists(tmp_path):
+    path = _write_jsonl(tmp_path / "data.jsonl", ROWS)
+    _check(load_texts_and_labels(path), TEXTS, Y_SORTED, SORTED_NAMES)
+    # str paths work too
+    _check(load_texts_and_labels(str(path)), TEXTS, Y_SORTED, SORTED_NAMES)
+
+
+def test_json_array_file(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(ROWS), encoding="utf-8")
+    _check(load_texts_and_labels(path), TEXTS, Y_SORTED, SORTED_NAMES)
+
+
+def test_labels_fix_order_and_add_unseen_labels(tmp_path):
+    path = _write_jsonl(tmp_path / "data.jsonl", ROWS)
+    order = ["service", "ambience", "food", "price"]
+    texts, Y, names = load_texts_and_labels(path, labels=order)
+    assert names == order
+    expected = np.array([[1, 0, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1]])
+    np.testing.assert_array_equal(Y, expected)
+    assert texts == TEXTS
+
+
+def test_custom_column_names(tmp_path):
+    rows = [{"body": r["text"], "tags": r["labels"], "extra": 1} for r in ROWS]
+    path = _write_jsonl(tmp_path / "data.jsonl", rows)
+    result = load_texts_and_labels(path, text_column="body", label_column="tags")
+    _check(result, TEXTS, Y_SORTED, SORTED_NAMES)
+
+
+def test_csv_label_names_with_separators(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text(
+        "id,text,labels\n"
+        '1,"great food, slow service","food, service"\n'
+        "2,nothing to say,\n"
+        "3,cheap,price\n"
+        "4,tasty and cheap;ish,food;price\n"
+        "5,all of it,food|price|service\n",
+        encoding="utf-8",
+    )
+    texts, Y, names = load_texts_and_labels(path)
+    assert texts == TEXTS + ["tasty and cheap;ish", "all of it"]
+    assert names == SORTED_NAMES
+    np.testing.assert_array_equal(Y, np.vstack([Y_SORTED, [[1, 1, 0], [1, 1, 1]]]))
+
+
+def test_csv_indicator_columns(tmp_path):
+    path = tmp_path / "data.csv"
+    frame = pd.DataFrame(
+        {
+            "text": TEXTS,
+            "service": [1, 0, 0],
+            "food": [1, 0, 0],
+            "price": [0, 0, 1],
+            "other": [5, 6, 7],  # not a label column, must be ignored
+        }
+    )
+    frame.to_csv(path, index=False)
+    result = load_texts_and_labels(path, label_columns=["service", "food", "price"])
+    _check(result, TEXTS, np.array([[1, 1, 0], [0, 0, 0], [0, 0, 1]]),
+           ["service", "food", "price"])
+
+
+def test_tsv_file(tmp_path):
+    path = tmp_path / "data.tsv"
+    path.write_text(
+        "text\tlabels\n"
+        "great food, slow service\tfood,service\n"
+        "nothing to say\t\n"
+        "cheap\tprice\n",
+        encoding="utf-8",
+    )
+    _check(load_texts_and_labels(path), TEXTS, Y_SORTED, SORTED_NAMES)
+
+
+def test_parquet_label_lists(tmp_path):
+    path = tmp_path / "data.parquet"
+    pd.DataFrame(ROWS).to_parquet(path, index=False)
+    _check(load_texts_and_labels(path), TEXTS, Y_SORTED, SORTED_NAMES)
+
+
+def test_parquet_indicator_columns_bool(tmp_path):
+    path = tmp_path / "data.parquet"
+    pd.DataFrame(
+        {"text": TEXTS, "food": [True, False, False], "price": [False, False, True]}
+    ).to_parquet(path, index=False)
+    result = load_texts_and_labels(path, label_columns=["food", "price"])
+    _check(result, TEXTS, np.array([[1, 0], [0, 0], [0, 1]]), ["food", "price"])
+
+
+def test_goemotions_round_trip_through_jsonl(tmp_path):
+    bunch = load_goemotions(subset="test")
+    rows = [
+        {"text": text, "labels": [bunch.target_names[j] for j in np.flatnonzero(y)]}
+        for text, y in zip(bunch.data, bunch.target)
+    ]
+    path = _write_jsonl(tmp_path / "goemotions.jsonl", rows)
+    texts, Y, names = load_texts_and_labels(path, labels=bunch.target_names)
+    assert texts == bunch.data
+    assert names == bunch.target_names
+    np.testing.assert_array_equal(Y, bunch.target)
+
+
+# --------------------------------------------------------------------------
+# load_texts_and_labels: errors
+# --------------------------------------------------------------------------
+
+
+def test_error_missing_file(tmp_path):
+    missing = tmp_path / "nope.jsonl"
+    with pytest.raises(FileNotFoundError, match="nope.jsonl.*check the path"):
+        load_texts_and_labels(missing)
+
+
+def test_error_unsupported_extension(tmp_path):
+    path = tmp_path / "data.xlsx"
+    path.write_text("whatever", encoding="utf-8")
+    with pytest.raises(
+        ValueError, match=r"'\.xlsx'.*use one of \.jsonl, \.json, \.csv, \.tsv, \.parquet"
+    ):
+        load_texts_and_labels(path)
+
+
+def test_error_empty_file(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match="is empty"):
+        load_texts_and_labels(path)
+
+
+def test_error_missing_text_column(tmp_path):
+    rows = [{"body": r["text"], "labels": r["labels"]} for r in ROWS]
+    path = _write_jsonl(tmp_path / "data.jsonl", rows)
+    with pytest.raises(
+        ValueError,
+        match=r"'text' not found.*set text_column to one of the available "
+        r"columns: \['body', 'labels'\]",
+    ):
+        load_texts_and_labels(path)
+
+
+def test_error_missing_label_column(tmp_path):
+    rows = [{"text": r["text"], "tags": r["labels"]} for r in ROWS]
+    path = _write_jsonl(tmp_path / "data.jsonl", rows)
+    with pytest.raises(
+        ValueError, match=r"'labels' not found.*set label_column to one of .*'tags'"
+    ):
+        load_texts_and_labels(path)
+
+
+def test_error_missing_label_columns(tmp_path):
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"text": TEXTS, "food": [1, 0, 0]}).to_csv(path, index=False)
+    with pytest.raises(
+        ValueError,
+        match=r"\['price'\] not found.*label_columns must name columns among: "
+        r"\['text', 'food'\]",
+    ):
+        load_texts_and_labels(path, label_columns=["food", "price"])
+
+
+@pytest.mark.parametrize("bad", [2, -1, 0.5])
+def test_error_non_binary_label_columns(tmp_path, bad):
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"text": TEXTS, "food": [1, bad, 0]}).to_csv(path, index=False)
+    with pytest.raises(
+        ValueError, match=r"'food' holds .* at row 1; label_columns must hold only 0/1"
+    ):
+        load_texts_and_labels(path, label_columns=["food"])
+
+
+def test_error_missing_value_in_label_columns(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("text,food\na,1\nb,\nc,0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="at row 1; label_columns must hold only 0/1"):
+        load_texts_and_labels(path, label_columns=["food"])
+
+
+def test_error_non_str_text(tmp_path):
+    rows = [ROWS[0], {"text": None, "labels": ["food"]}, ROWS[2]]
+    path = _write_jsonl(tmp_path / "data.jsonl", rows)
+    with pytest.raises(ValueError, match="at row 1; every text must be a string"):
+        load_texts_and_labels(path)
+
+
+def test_error_empty_text_cell_in_csv(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("text,labels\nfine,food\n,price\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="at row 1; every text must be a string"):
+        load_texts_and_labels(path)
+
+
+def test_error_unknown_labels(tmp_path):
+    path = _write_jsonl(tmp_path / "data.jsonl", ROWS)
+    with pytest.raises(
+        ValueError,
+        match=r"labels not in `labels`: \['price', 'service'\]; add them to labels",
+    ):
+        load_texts_and_labels(path, labels=["food"])
+
+
+def test_error_non_str_label_names(tmp_path):
+    rows = [{"text": "a", "labels": [1, 2]}]
+    path = _write_jsonl(tmp_path / "data.jsonl", rows)
+    with pytest.raises(ValueError, match="Row 0 .* must hold label names"):
+        load_texts_and_labels(path)
+
+
+def test_error_numeric_label_column_suggests_label_columns(tmp_path):
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"text": TEXTS, "labels": [1, 0, 1]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"pass label_columns=\[\.\.\.\] instead"):
+        load_texts_and_labels(path)
+
+
+def test_error_labels_with_label_columns(tmp_path):
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"text": TEXTS, "food": [1, 0, 0]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="order of label_columns already fixes"):
+        load_texts_and_labels(path, label_columns=["food"], labels=["food"])
+
+
+def test_error_duplicate_labels(tmp_path):
+    path = _write_jsonl(tmp_path / "data.jsonl", ROWS)
+    with pytest.raises(ValueError, match=r"\['food'\] more than once; name each label once"):
+        load_texts_and_labels(path, labels=["food", "price", "food", "service"])
+
+
+def test_error_label_columns_as_string(tmp_path):
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"text": TEXTS, "food": [1, 0, 0]}).to_csv(path, index=False)
+    with pytest.raises(TypeError, match=r"write label_columns=\['food'\]"):
+        load_texts_and_labels(path, label_columns="food")
+
+
+def test_error_unparsable_file(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"text": "a", "labels": ["x"]}\nnot json at all\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="check that the file is valid JSON"):
+        load_texts_and_labels(path)
