@@ -321,6 +321,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             if fitted is not None:
                 logger.info("reusing fine-tuned weights from the fit cache")
                 self._set_fitted(fitted, classes, y_dtype)
+                self._warn_after_fit()
                 return self
 
         fitted = self._fit_model(texts, Yf, classes, device, precision, rs, seed)
@@ -385,6 +386,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Y_valid = None if valid_idx is None else Y[valid_idx]
 
         model = build_model(path, pooling, classes, seed=seed, model_kwargs=self.model_kwargs)
+        model.init_bias_to_priors(torch.from_numpy(Y_train.mean(axis=0)))
         config = self._train_config(device, precision, seed)
         pos_weight = self._pos_weight(Y_train)
         result = train(model, train_enc, Y_train, valid_enc, Y_valid,
@@ -425,12 +427,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                 f"Training was interrupted after {self.n_epochs_} complete epoch(s); the "
                 f"estimator keeps the weights of epoch {self.best_epoch_} (the best so far, or "
                 "the current ones without a validation split) and can predict.",
-                SkbertWarning, stacklevel=3)
+                SkbertWarning, stacklevel=4)
         elif self.early_stopping and still_improving and self.n_epochs_ == self.max_epochs:
             warnings.warn(
                 f"max_epochs={self.max_epochs} reached while the validation loss was still "
                 "improving; the model may be under-trained. Increase max_epochs.",
-                ConvergenceWarning, stacklevel=3)
+                ConvergenceWarning, stacklevel=4)
 
     def _check_lengths(self, tokenizer, path: str) -> None:
         limit = getattr(tokenizer, "model_max_length", None)
@@ -468,14 +470,31 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray(self.pos_weight, dtype=np.float32)
 
     # --------------------------------------------------------------- predict
-    def _iter_text_chunks(self, X):
+    def _predict_into(self, X, transform, dtype) -> np.ndarray:
+        """Tokenise and predict ``PREDICT_CHUNK`` texts at a time into one output array.
+
+        Memory beyond the output stays bounded by one chunk, whatever the
+        number of texts; a ``datasets.Dataset`` is read slice by slice.
+        """
+        check_is_fitted(self)
         if _is_hf_dataset(X):
-            for start in range(0, len(X), PREDICT_CHUNK):
-                yield check_texts(X.select(range(start, min(start + PREDICT_CHUNK, len(X)))))
-            return
-        texts = check_texts(X)
-        for start in range(0, len(texts), PREDICT_CHUNK):
-            yield texts[start:start + PREDICT_CHUNK]
+            n = len(X)
+            chunks = (check_texts(X.select(range(i, min(i + PREDICT_CHUNK, n))))
+                      for i in range(0, n, PREDICT_CHUNK))
+        else:
+            texts = check_texts(X)
+            n = len(texts)
+            chunks = (texts[i:i + PREDICT_CHUNK] for i in range(0, n, PREDICT_CHUNK))
+        config = self._train_config(self.device_, self.precision_, 0)
+        pad = _pad_id(self.tokenizer_)
+        out = np.empty((n, len(self.classes_)), dtype=dtype)
+        start = 0
+        for chunk in chunks:
+            logits = predict_logits(self.model_, self._encode(self.tokenizer_, chunk), pad,
+                                    config)
+            out[start:start + len(chunk)] = transform(logits)
+            start += len(chunk)
+        return out
 
     def decision_function(self, X) -> np.ndarray:
         """Logits of every label.
@@ -490,14 +509,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_labels), float32
             Logits; ``sigmoid(logits)`` equals ``predict_proba``.
         """
-        check_is_fitted(self)
-        config = self._train_config(self.device_, self.precision_, 0)
-        pad = _pad_id(self.tokenizer_)
-        parts = []
-        for texts in self._iter_text_chunks(X):
-            parts.append(predict_logits(self.model_, self._encode(self.tokenizer_, texts),
-                                        pad, config))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return self._predict_into(X, lambda z: z, np.float32)
 
     def predict_proba(self, X) -> np.ndarray:
         """Probability of every label.
@@ -512,7 +524,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_labels), float64
             Independent per-label probabilities, strictly inside (0, 1).
         """
-        return _sigmoid(self.decision_function(X))
+        return self._predict_into(X, _sigmoid, np.float64)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels as an indicator matrix, ``proba >= threshold``.
@@ -542,7 +554,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------- persistence
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: never edit the live __dict__
         if "model_" in state:
             state["model_"] = dump_model(state["model_"], state.pop("tokenizer_"))
             state["device_"] = str(state["device_"])
@@ -587,6 +599,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         params = self.get_params(deep=False)
         params["model_name_or_path"] = str(params["model_name_or_path"])
         params["device"] = str(params["device"])
+        if not isinstance(params["random_state"], (int, type(None))):
+            params["random_state"] = None  # a RandomState instance has no JSON form
         settings = {
             "skbert_version": __version__,
             "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],

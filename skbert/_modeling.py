@@ -104,6 +104,27 @@ class MultiLabelModel(nn.Module):
             self.dropout = nn.Dropout(dropout)
             self.head = nn.Linear(hidden, n_labels)
 
+    def output_layer(self) -> nn.Linear:
+        """The final linear layer that produces the label logits."""
+        if self.pooling == "mean":
+            return self.head
+        n_labels = self.backbone.config.num_labels
+        layers = [m for m in self.backbone.modules()
+                  if isinstance(m, nn.Linear) and m.out_features == n_labels]
+        return layers[-1]
+
+    @torch.no_grad()
+    def init_bias_to_priors(self, prior: torch.Tensor) -> None:
+        """Start every label's bias at the log-odds of its training frequency.
+
+        The untrained head then already predicts each label's base rate, so
+        the first steps are not spent learning that most labels are absent.
+        """
+        prior = prior.clamp(1e-4, 1 - 1e-4)
+        bias = self.output_layer().bias
+        if bias is not None:
+            bias.copy_(torch.log(prior / (1 - prior)).to(bias))
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits of shape (n_windows, n_labels)."""
         if self.pooling == "cls":

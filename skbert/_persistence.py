@@ -88,14 +88,16 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     cfg.id2label = {i: str(c) for i, c in enumerate(classes)}
     cfg.label2id = {str(c): i for i, c in enumerate(classes)}
     cfg.problem_type = "multi_label_classification"
-    model.backbone.save_pretrained(folder, safe_serialization=True)
+    with quiet_transformers():
+        model.backbone.save_pretrained(folder)
     if model.pooling == "mean":
         head = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}
         save_file(head, os.path.join(folder, HEAD_FILE))
     tokenizer.save_pretrained(folder)
+    text = json.dumps({"format": FORMAT_VERSION, "pooling": model.pooling, **settings},
+                      indent=2, default=_json_default)  # serialise fully before writing
     with open(os.path.join(folder, SETTINGS_FILE), "w", encoding="utf-8") as fh:
-        json.dump({"format": FORMAT_VERSION, "pooling": model.pooling, **settings}, fh,
-                  indent=2, default=_json_default)
+        fh.write(text)
 
 
 def _json_default(obj):

@@ -9,7 +9,6 @@ added around them later without reshaping it.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import math
 import time

