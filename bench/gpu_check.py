@@ -35,11 +35,14 @@ import numpy as np
 import torch
 
 
-def make_model_folder(tokenizer_dir: str, folder: str) -> str:
+def make_model_folder(tokenizer_dir: str, folder: str, tiny: bool = False) -> str:
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = BertConfig(vocab_size=tok.vocab_size)  # bert-base: 12 layers, 768 hidden
+    if tiny:  # only to smoke-test this script on a CPU
+        config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2,
+                            num_attention_heads=2, intermediate_size=37)
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -72,7 +75,7 @@ def sync():
 
 def reset_peak():
     if torch.cuda.is_available():
-        reset_peak()
+        torch.cuda.reset_peak_memory_stats()
 
 
 def peak_gib():
@@ -194,6 +197,7 @@ def main():
     ap.add_argument("--lengths", default="128,512")
     ap.add_argument("--skip-recipe", action="store_true")
     ap.add_argument("--device", default="cuda", help="'cpu' only to smoke-test this script")
+    ap.add_argument("--tiny", action="store_true", help="a 2-layer model, to smoke-test")
     args = ap.parse_args()
     global DEVICE
     DEVICE = args.device
@@ -207,16 +211,17 @@ def main():
     rows, results = [], {"env": env}
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as work:
-        path = make_model_folder(args.tokenizer, os.path.join(work, "bert-base-random"))
+        path = make_model_folder(args.tokenizer, os.path.join(work, "bert-base-random"),
+                                 tiny=args.tiny)
         for L in [int(x) for x in args.lengths.split(",")]:
             n_tr = args.n_train if L <= 128 else args.n_train // 2
             Xtr, Ytr = texts_for(L, n_tr, rng)
             Xte, _ = texts_for(L, args.n_test if L <= 128 else args.n_test // 2, rng)
-            for prec in ("fp32", "bf16"):
+            for prec in ("fp32", "bf16") if DEVICE == "cuda" else ("fp32",):
                 r, clf, proba = bench_skbert(path, Xtr, Ytr, Xte, L, prec, args.batch_size)
                 rows.append(("skbert", L, prec, r))
                 print(rows[-1], flush=True)
-                if L == 128 and prec == "bf16":
+                if L == 128 and prec == ("bf16" if DEVICE == "cuda" else "fp32"):
                     results["persistence"] = check_cpu_load(clf, Xte, proba, work)
                     print(results["persistence"], flush=True)
                 del clf

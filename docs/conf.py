@@ -72,7 +72,7 @@ def _make_plots() -> None:
     from make_plots import FIGURES, OUT
 
     sources = [HERE / "make_plots.py", ROOT / "skbert" / "plotting.py"]
-    newest = max(p.stat().st_mtime for p in sources)
+    newest = max(p.stat().st_mtime for p in sources if p.is_file())
     targets = [OUT / name for name in FIGURES]
     if all(t.is_file() and t.stat().st_mtime >= newest for t in targets):
         return

@@ -104,8 +104,12 @@ def encode(
     return Encoded(ids, offsets)
 
 
-def collate(encoded: Encoded, docs: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
+def collate(encoded: Encoded, docs: np.ndarray, pad_id: int,
+            pad_to_multiple_of: int = 1) -> dict[str, torch.Tensor]:
     """Pad the windows of ``docs`` to the longest one in the batch.
+
+    ``pad_to_multiple_of`` rounds that width up (8 on GPUs: fewer distinct
+    shapes for kernels that are planned per shape, and aligned tensor cores).
 
     Returns a dict with ``input_ids`` and ``attention_mask`` (long tensors of
     shape (n_windows, batch_max_len)) and ``window_doc`` (the batch-local text
@@ -118,6 +122,7 @@ def collate(encoded: Encoded, docs: np.ndarray, pad_id: int) -> dict[str, torch.
         rows.extend(encoded.input_ids[lo:hi])
         owner.extend([j] * (hi - lo))
     width = max(len(r) for r in rows)
+    width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, r in enumerate(rows):

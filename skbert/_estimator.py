@@ -64,7 +64,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     batch_size : int, default=16
         Texts per training step.
     learning_rate : float, default=5e-5
-        Peak learning rate of AdamW.
+        Peak learning rate of AdamW for the pretrained encoder.
+    head_learning_rate : float or None, default=None
+        Peak learning rate of the new output layer, which starts from random
+        weights; ``None`` uses ``10 * learning_rate``.
     max_epochs : int, default=3
         Passes over the training data.
     weight_decay : float, default=0.01
@@ -188,6 +191,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         "max_length": [Interval(Integral, 8, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "head_learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -220,6 +224,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         max_length=128,
         batch_size=16,
         learning_rate=5e-5,
+        head_learning_rate=None,
         max_epochs=3,
         weight_decay=0.01,
         warmup_ratio=0.1,
@@ -248,6 +253,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.max_length = max_length
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.head_learning_rate = head_learning_rate
         self.max_epochs = max_epochs
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
@@ -455,11 +461,15 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     def _train_config(self, device, precision, seed) -> TrainConfig:
         return TrainConfig(
             max_epochs=self.max_epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+            learning_rate=self.learning_rate,
+            head_learning_rate=(10 * self.learning_rate if self.head_learning_rate is None
+                                else self.head_learning_rate),
+            weight_decay=self.weight_decay,
             warmup_ratio=self.warmup_ratio, early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, device=device,
             precision=precision, chunk_pooling=self.chunk_pooling,
-            predict_batch_size=self.predict_batch_size, seed=seed, verbose=self.verbose)
+            predict_batch_size=self.predict_batch_size, seed=seed, verbose=self.verbose,
+            pad_to_multiple_of=8 if device.type == "cuda" else 1)
 
     def _pos_weight(self, Y: np.ndarray) -> np.ndarray | None:
         if self.pos_weight is None:

@@ -142,7 +142,7 @@ def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
     >>> Y = [[1, 0], [1, 0], [0, 1], [0, 0]]
     >>> proba = [[0.40, 0.2], [0.35, 0.1], [0.10, 0.9], [0.30, 0.3]]
     >>> tune_thresholds(Y, proba, min_positives=1)
-    array([0.31, 0.5 ])
+    array([0.35, 0.5 ])
     """
     if metric not in _METRICS:
         raise ValueError(f"metric={metric!r} is not supported; use one of {_METRICS}.")

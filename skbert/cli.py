@@ -201,6 +201,9 @@ def main(argv=None) -> int:
         warnings.showwarning = _show_warning
         try:
             return args.func(args) or 0
+        except BrokenPipeError:  # e.g. `skbert predict ... | head`: stop quietly
+            _silence_stdout()
+            return 0
         except USER_ERRORS as exc:
             if debug:
                 raise
@@ -211,6 +214,15 @@ def main(argv=None) -> int:
                 raise
             print("skbert: interrupted", file=sys.stderr)
             return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so Python's exit flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 def _one_line(exc: BaseException) -> str:
@@ -320,7 +332,7 @@ def cmd_train(args) -> int:
     clf = TransformerMultiLabelClassifier(random_state=args.random_state, device=args.device,
                                           verbose=args.verbose, **params)
     print(f"Training on {len(texts)} texts with {len(names)} labels from {args.data} "
-          f"(model: {clf.model_name_or_path})", flush=True)
+          f"(model: {_model_label(clf.model_name_or_path)})", flush=True)
     start = time.perf_counter()
     clf.fit(texts, pd.DataFrame(Y, columns=names))
     took = time.perf_counter() - start

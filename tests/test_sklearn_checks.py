@@ -115,6 +115,7 @@ BAD_PARAMS = [
     ("precision", "int8"),
     ("batch_size", 0),
     ("learning_rate", 0.0),
+    ("head_learning_rate", -1.0),
     ("max_length", 4),
     ("weight_decay", -1.0),
     ("warmup_ratio", 1.5),
