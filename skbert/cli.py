@@ -26,7 +26,7 @@ import warnings
 from pathlib import Path
 
 #: Fine-tuning settings of ``skbert demo`` (the default model on the bundled sample).
-DEMO_PARAMS = dict(max_epochs=2, learning_rate=2e-4, batch_size=16, max_length=64,
+DEMO_PARAMS = dict(max_epochs=3, learning_rate=3e-4, batch_size=16, max_length=64,
                    threshold="auto", validation_fraction=0.1, random_state=0, verbose=2)
 #: Training texts ``skbert demo`` uses (the bundled train part holds 3,000).
 DEMO_N_TRAIN = 3000
