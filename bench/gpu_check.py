@@ -205,7 +205,8 @@ def main():
         assert torch.cuda.is_available(), "this script needs a CUDA GPU"
     import transformers
 
-    env = {"gpu": torch.cuda.get_device_name(0) if DEVICE == "cuda" else "cpu", "torch": torch.__version__,
+    env = {"gpu": torch.cuda.get_device_name(0) if DEVICE == "cuda" else "cpu",
+           "torch": torch.__version__,
            "transformers": transformers.__version__}
     print(env, flush=True)
     rows, results = [], {"env": env}

@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--long-text", choices=["truncate", "chunk"],
                    help="texts longer than --max-length: keep the start, or read them in "
                         f"windows (default: {est['long_text']})")
+    p.add_argument("--stride", type=int, metavar="N",
+                   help=f"tokens shared by consecutive windows (default: {est['stride']})")
+    p.add_argument("--max-chunks", type=int, metavar="N",
+                   help=f"most windows read per text (default: {est['max_chunks']})")
+    p.add_argument("--chunk-pooling", choices=["max", "mean"],
+                   help=f"how window logits make a text's (default: {est['chunk_pooling']})")
     p.add_argument("--validation-fraction", type=float, metavar="F",
                    help="share held out for --early-stopping and --threshold auto "
                         f"(default: {est['validation_fraction']})")
@@ -324,6 +330,8 @@ def cmd_train(args) -> int:
     params = {"max_epochs": args.max_epochs, "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "max_length": args.max_length,
               "threshold": args.threshold, "long_text": args.long_text,
+              "stride": args.stride, "max_chunks": args.max_chunks,
+              "chunk_pooling": args.chunk_pooling,
               "validation_fraction": args.validation_fraction,
               "early_stopping": args.early_stopping}
     params = {k: v for k, v in params.items() if v is not None}

@@ -6,6 +6,7 @@ a local folder built at session start.
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -61,10 +62,12 @@ def build_tiny_bert(folder, *, sentence_transformers: bool = False, vocab_extra=
     BertModel(config).save_pretrained(folder)
     fast.save_pretrained(folder)
     if sentence_transformers:
-        (folder / "modules.json").write_text(
-            '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},'
-            ' {"idx": 1, "name": "1", "path": "1_Pooling", "type": '
-            '"sentence_transformers.models.Pooling"}]')
+        modules = [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling",
+             "type": "sentence_transformers.models.Pooling"},
+        ]
+        (folder / "modules.json").write_text(json.dumps(modules))
     return str(folder)
 
 
@@ -108,3 +111,19 @@ def _empty_fit_cache():
     skbert.clear_fit_cache()
     yield
     skbert.clear_fit_cache()
+
+
+@pytest.fixture
+def train_calls(monkeypatch):
+    """Count the fine-tuning runs: calls of the training loop made by the estimator."""
+    from skbert import _estimator
+
+    calls = []
+    real = _estimator.train
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_estimator, "train", counting)
+    return calls

@@ -47,17 +47,6 @@ def fitted(fitted_module):
     fitted_module.set_params(**params)
 
 
-@pytest.fixture
-def count_train(monkeypatch):
-    calls = []
-    real = _estimator.train
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_estimator, "train", counting)
-    return calls
 
 
 # ------------------------------------------------------------------ output contract
@@ -158,11 +147,11 @@ def _param_ptrs(model):
     return {p.data_ptr() for p in model.parameters()}
 
 
-def test_same_random_state_identical_without_cache(tiny_st_model, corpus, count_train):
+def test_same_random_state_identical_without_cache(tiny_st_model, corpus, train_calls):
     X, Y = corpus
     a = make_est(tiny_st_model, fit_cache=False).fit(X, Y)
     b = make_est(tiny_st_model, fit_cache=False).fit(X, Y)
-    assert len(count_train) == 2  # two real fine-tuning runs
+    assert len(train_calls) == 2  # two real fine-tuning runs
     assert not _param_ptrs(a.model_) & _param_ptrs(b.model_)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     assert [r["train_loss"] for r in a.history_] == [r["train_loss"] for r in b.history_]
@@ -171,12 +160,12 @@ def test_same_random_state_identical_without_cache(tiny_st_model, corpus, count_
     assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
 
 
-def test_same_random_state_identical_with_cache(tiny_st_model, corpus, count_train):
+def test_same_random_state_identical_with_cache(tiny_st_model, corpus, train_calls):
     X, Y = corpus
     hits = _cache.stats["hits"]
     a = make_est(tiny_st_model).fit(X, Y)
     b = make_est(tiny_st_model).fit(X, Y)
-    assert len(count_train) == 1 and _cache.stats["hits"] == hits + 1
+    assert len(train_calls) == 1 and _cache.stats["hits"] == hits + 1
     assert a.model_ is not b.model_
     assert not _param_ptrs(a.model_) & _param_ptrs(b.model_)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
@@ -374,7 +363,7 @@ def test_pos_weight_array_checked(pos_weight, tiny_st_model, corpus):
 
 
 def test_keyboard_interrupt_keeps_a_usable_estimator(tiny_st_model, corpus, monkeypatch,
-                                                    count_train):
+                                                    train_calls):
     X, Y = corpus
     real_run_epoch = _training.run_epoch
     calls = []
@@ -396,7 +385,7 @@ def test_keyboard_interrupt_keeps_a_usable_estimator(tiny_st_model, corpus, monk
     # An interrupted fit is not reused by the fit cache: fitting again trains again.
     monkeypatch.setattr(_training, "run_epoch", real_run_epoch)
     est2 = make_est(tiny_st_model, max_epochs=3).fit(X, Y)
-    assert est2.n_epochs_ == 3 and len(count_train) == 2
+    assert est2.n_epochs_ == 3 and len(train_calls) == 2
 
 
 def test_verbose_0_prints_nothing(tiny_st_model, corpus, capsys):
@@ -446,14 +435,14 @@ def test_predict_accepts_x_kind(kind, fitted, corpus):
     assert fitted.predict(X_kind).shape == (len(X), len(LABELS))
 
 
-def test_fit_accepts_every_x_kind(fitted, tiny_st_model, corpus, count_train):
+def test_fit_accepts_every_x_kind(fitted, tiny_st_model, corpus, train_calls):
     X, Y = corpus
     expected = fitted.predict_proba(X)
     for kind, X_kind in _x_variants(X).items():
         est = make_est(tiny_st_model).fit(X_kind, Y)
         np.testing.assert_array_equal(est.predict_proba(X), expected, err_msg=kind)
     # Every kind is the same list of texts, so the fit cache trains once.
-    assert len(count_train) == 1
+    assert len(train_calls) == 1
 
 
 def test_hf_dataset_without_text_column(fitted, corpus):

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import skbert
-from skbert import TransformerMultiLabelClassifier, _estimator, tune_thresholds
+from skbert import TransformerMultiLabelClassifier, tune_thresholds
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu")
 
@@ -33,18 +33,6 @@ def lowercase(X):
 
 
 
-@pytest.fixture
-def train_calls(monkeypatch):
-    """Count the fine-tuning runs (calls of skbert._training.train by the estimator)."""
-    calls = []
-    real = _estimator.train
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_estimator, "train", counting)
-    return calls
 
 
 def test_pipeline_with_text_cleaning_step(tiny_st_model, corpus):

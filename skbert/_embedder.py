@@ -1,0 +1,335 @@
+"""TransformerEmbedder: texts to fixed sentence embeddings with a frozen encoder.
+
+Nothing is trained: ``fit`` loads the encoder, ``transform`` runs it. Any
+scikit-learn estimator can then learn on the embeddings, in a Pipeline. It is
+the fast CPU path and the baseline to beat by fine-tuning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._data import collate, encode, sorted_batches
+from ._modeling import (
+    DEFAULT_MODEL,
+    load_tokenizer,
+    quiet_transformers,
+    resolve_model_path,
+    resolve_pooling,
+)
+from ._training import autocast
+from ._utils import DeviceWarning, SkbertWarning, resolve_device, resolve_precision
+from ._validation import check_texts
+from ._version import __version__
+
+logger = logging.getLogger(__name__)
+
+#: Texts tokenised and embedded at a time, so memory stays bounded.
+TRANSFORM_CHUNK = 4096
+
+
+class TransformerEmbedder(TransformerMixin, BaseEstimator):
+    """Embed texts with a frozen transformer encoder, for any scikit-learn model.
+
+    ``fit`` only loads the encoder (nothing is trained, and ``y`` is ignored);
+    ``transform`` turns texts into one fixed-size vector each. Put it in a
+    :class:`~sklearn.pipeline.Pipeline` in front of a classifier, e.g.
+    ``make_pipeline(TransformerEmbedder(), OneVsRestClassifier(LogisticRegression()))``:
+    a strong baseline that trains in seconds on a CPU, where fine-tuning with
+    :class:`~skbert.TransformerMultiLabelClassifier` takes minutes.
+
+    Parameters
+    ----------
+    model_name_or_path : str, default="sentence-transformers/all-MiniLM-L6-v2"
+        A local Hugging Face checkpoint folder or a hub name. The default is
+        the copy of all-MiniLM-L6-v2 installed with skbert, so it works offline.
+    pooling : {"auto", "mean", "cls"}, default="auto"
+        ``"mean"`` averages the token embeddings of the last layer over the
+        attention mask; ``"cls"`` takes the first token's. ``"auto"`` picks
+        ``"mean"`` for sentence-embedding checkpoints (those shipping a
+        sentence-transformers config, like the default model) and ``"cls"``
+        otherwise.
+    max_length : int, default=128
+        Maximum tokens per text, special tokens included; longer texts are
+        truncated.
+    batch_size : int, default=64
+        Texts per forward pass. Texts are sorted by length, longest first,
+        so that each batch pads little.
+    normalize : bool, default=True
+        Scale every embedding to unit L2 norm (dot products are then cosine
+        similarities).
+    device : str, default="auto"
+        ``"auto"`` picks CUDA, then MPS, then CPU; or ``"cpu"``, ``"cuda:0"`` ...
+    precision : {"auto", "bf16", "fp16", "fp32"}, default="auto"
+        Autocast precision of the forward pass. ``"auto"`` is bf16 where the
+        hardware runs it natively (CUDA Ampere or newer, CPUs with AMX or
+        AVX-512 bf16), fp16 on older GPUs, fp32 otherwise. Embeddings are
+        returned as float32 in every case.
+    model_kwargs : dict or None, default=None
+        Extra keyword arguments for ``AutoModel.from_pretrained``.
+    tokenizer_kwargs : dict or None, default=None
+        Extra keyword arguments for ``AutoTokenizer.from_pretrained``.
+
+    Attributes
+    ----------
+    model_ : transformers.PreTrainedModel
+        The frozen encoder (``eval`` mode, ``requires_grad=False``).
+    tokenizer_ : transformers tokenizer
+        Its tokenizer.
+    pooling_ : str
+        The resolved pooling, ``"mean"`` or ``"cls"``.
+    device_ : torch.device
+        Where the encoder runs.
+    precision_ : str
+        The resolved precision.
+    n_features_out_ : int
+        Length of an embedding (the encoder's hidden size).
+
+    See Also
+    --------
+    skbert.TransformerMultiLabelClassifier : Fine-tunes the encoder itself.
+
+    Notes
+    -----
+    The encoder is never trained, so a pickle holds no weights: pickling
+    keeps the parameters and the resolved settings, and unpickling loads the
+    encoder again from ``model_name_or_path``. That checkpoint must exist
+    where the pickle is loaded (the default model ships with skbert); if its
+    weights changed since pickling, a :class:`~skbert.SkbertWarning` says so.
+
+    With ``precision="fp32"`` the output is deterministic on the CPU. Under
+    bf16 autocast, embeddings differ from fp32 ones in about the third
+    significant digit.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.multiclass import OneVsRestClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skbert import TransformerEmbedder
+    >>> emb = TransformerEmbedder()
+    >>> emb.fit_transform(["great, thanks", "awful"]).shape  # doctest: +SKIP
+    (2, 384)
+    >>> clf = make_pipeline(TransformerEmbedder(), OneVsRestClassifier(LogisticRegression()))
+    >>> clf.fit(["great, thanks", "awful", "thanks, awful"],
+    ...         [[1, 0], [0, 1], [1, 1]]).predict(["thanks!"])  # doctest: +SKIP
+    array([[1, 0]])
+    """
+
+    _parameter_constraints: dict = {
+        "model_name_or_path": [str, os.PathLike],
+        "pooling": [StrOptions({"auto", "mean", "cls"})],
+        "max_length": [Interval(Integral, 2, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
+        "device": [str, torch.device],
+        "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],
+        "model_kwargs": [dict, None],
+        "tokenizer_kwargs": [dict, None],
+    }
+
+    def __init__(
+        self,
+        model_name_or_path=DEFAULT_MODEL,
+        *,
+        pooling="auto",
+        max_length=128,
+        batch_size=64,
+        normalize=True,
+        device="auto",
+        precision="auto",
+        model_kwargs=None,
+        tokenizer_kwargs=None,
+    ):
+        self.model_name_or_path = model_name_or_path
+        self.pooling = pooling
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.device = device
+        self.precision = precision
+        self.model_kwargs = model_kwargs
+        self.tokenizer_kwargs = tokenizer_kwargs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = []  # text in, float32 out
+        return tags
+
+    # ------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Load the encoder and its tokenizer; nothing is trained.
+
+        Parameters
+        ----------
+        X : list, tuple, 1-D ndarray or pandas Series of str
+            Texts; only checked (the encoder learns nothing from them).
+        y : None
+            Ignored, present for Pipeline compatibility.
+
+        Returns
+        -------
+        self : TransformerEmbedder
+            The fitted transformer.
+        """
+        check_texts(X)
+        device = resolve_device(self.device)
+        precision = resolve_precision(self.precision, device)
+        path = resolve_model_path(os.fspath(self.model_name_or_path))
+        self._load(path, device)
+        self.pooling_ = resolve_pooling(self.pooling, path)
+        self.device_ = device
+        self.precision_ = precision
+        self.n_features_out_ = int(self.model_.config.hidden_size)
+        return self
+
+    def _load(self, path: str, device: torch.device) -> None:
+        from transformers import AutoModel
+
+        tokenizer = load_tokenizer(path, self.tokenizer_kwargs)
+        limit = getattr(tokenizer, "model_max_length", None)
+        if limit is not None and limit < 1_000_000 and self.max_length > limit:
+            raise ValueError(
+                f"max_length={self.max_length} exceeds the {limit} tokens {path!r} supports. "
+                f"Use max_length<={limit}.")
+        with quiet_transformers():
+            model = AutoModel.from_pretrained(path, **(self.model_kwargs or {}))
+        model.requires_grad_(False)
+        model.eval()
+        self.model_ = model.to(device)
+        self.tokenizer_ = tokenizer
+        logger.debug("loaded frozen encoder %s on %s", path, device)
+
+    # ------------------------------------------------------------- transform
+    def transform(self, X) -> np.ndarray:
+        """Embed texts.
+
+        Parameters
+        ----------
+        X : list, tuple, 1-D ndarray or pandas Series of str
+            The texts.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, hidden_size), float32
+            One embedding per text, in input order; unit L2 norm when
+            ``normalize=True``.
+        """
+        check_is_fitted(self)
+        texts = check_texts(X)
+        out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
+        for start in range(0, len(texts), TRANSFORM_CHUNK):
+            chunk = texts[start:start + TRANSFORM_CHUNK]
+            out[start:start + len(chunk)] = self._embed(chunk)
+        return out
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        enc = encode(self.tokenizer_, texts, max_length=self.max_length, long_text="truncate")
+        pad = self.tokenizer_.pad_token_id if self.tokenizer_.pad_token_id is not None else 0
+        device = self.device_
+        multiple = 8 if device.type == "cuda" else 1
+        out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
+        with torch.inference_mode():
+            for docs in sorted_batches(enc.doc_lengths(), self.batch_size):
+                batch = collate(enc, docs, pad, pad_to_multiple_of=multiple)
+                ids = batch["input_ids"].to(device)
+                mask = batch["attention_mask"].to(device)
+                with autocast(device, self.precision_):
+                    hidden = self.model_(input_ids=ids, attention_mask=mask)[0]
+                hidden = hidden.float()
+                if self.pooling_ == "mean":
+                    m = mask.unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+                else:
+                    pooled = hidden[:, 0]
+                if self.normalize:
+                    pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+                out[docs] = pooled.cpu().numpy()
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the output columns: ``embedding0``, ``embedding1``, ...
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; texts have no feature names.
+
+        Returns
+        -------
+        ndarray of str objects, shape (hidden_size,)
+        """
+        check_is_fitted(self)
+        return np.asarray([f"embedding{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    # ----------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never edit the live __dict__
+        model = state.pop("model_", None)
+        state.pop("tokenizer_", None)
+        if model is not None:
+            state["_weights_fingerprint"] = _fingerprint(model)
+            state["device_"] = str(state["device_"])
+        state["_skbert_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_skbert_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"This TransformerEmbedder was pickled with skbert {version} and is loaded "
+                f"with skbert {__version__}; it may not work. Refit it.",
+                SkbertWarning, stacklevel=2)
+        fingerprint = state.pop("_weights_fingerprint", None)
+        super().__setstate__(state)
+        if fingerprint is None:  # pickled before fit
+            return
+        device = _load_device(self.device, self.device_)
+        path = resolve_model_path(os.fspath(self.model_name_or_path))
+        self._load(path, device)
+        self.device_ = device
+        if self.precision == "auto":
+            self.precision_ = resolve_precision("auto", device)
+        elif self.precision_ == "fp16" and device.type == "cpu":
+            self.precision_ = "fp32"
+        now = _fingerprint(self.model_)
+        if now.shape != fingerprint.shape or not np.allclose(now, fingerprint, rtol=1e-6,
+                                                              atol=1e-6):
+            warnings.warn(
+                f"The weights at {path!r} differ from those this TransformerEmbedder was "
+                "pickled with, so its embeddings differ too (a downstream classifier fitted on "
+                "the old ones may be off). Refit the pipeline, or restore the checkpoint.",
+                SkbertWarning, stacklevel=2)
+
+
+def _fingerprint(model) -> np.ndarray:
+    """One float per weight tensor (its sum): a cheap check that a reload is the same model."""
+    with torch.no_grad():
+        return np.asarray([float(t.detach().double().sum()) for t in model.state_dict().values()
+                           if t.is_floating_point()])
+
+
+def _load_device(device_param, saved_device) -> torch.device:
+    """The device to load on, falling back to the CPU with a warning."""
+    try:
+        return resolve_device(device_param)
+    except ValueError:
+        warnings.warn(
+            f"The TransformerEmbedder was saved with device={device_param!r} (encoder on "
+            f"{saved_device}), which this machine lacks; loading it on the CPU. Use "
+            "set_params(device='cpu') to silence this.", DeviceWarning, stacklevel=3)
+        return torch.device("cpu")

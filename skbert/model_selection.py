@@ -1,0 +1,210 @@
+"""Cross-validation for multi-label data.
+
+:class:`MultilabelStratifiedKFold` wraps the iterative stratification of the
+``iterative-stratification`` package (Sechidis et al., 2011) so that it takes
+texts as ``X`` and any label-indicator format as ``y``, and says what is wrong
+when the labels cannot be stratified.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.utils import check_consistent_length
+from sklearn.utils.multiclass import type_of_target
+
+from ._utils import SkbertWarning
+
+__all__ = ["MultilabelStratifiedKFold"]
+
+_MLB_FIX = (
+    "Encode the labels as an indicator matrix first:\n"
+    "    from sklearn.preprocessing import MultiLabelBinarizer\n"
+    "    Y = MultiLabelBinarizer().fit_transform(label_lists)"
+)
+
+
+def _iterstrat_kfold():
+    try:
+        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold as _Impl
+    except ImportError as exc:
+        raise ImportError(
+            "MultilabelStratifiedKFold needs the iterative-stratification package. Install it "
+            "with:\n    pip install iterative-stratification"
+        ) from exc
+    return _Impl
+
+
+def _indicator_matrix(y) -> tuple[np.ndarray, list]:
+    """``y`` as a dense 0/1 matrix, and the label names to show in messages."""
+    columns = getattr(y, "columns", None)
+    names = list(columns) if columns is not None else None
+    if columns is not None:
+        y = y.to_numpy()
+    if y is None:
+        raise ValueError(
+            "MultilabelStratifiedKFold.split needs y, the label indicator matrix of shape "
+            "(n_samples, n_labels): call split(X, Y).")
+    kind = type_of_target(y)
+    if kind != "multilabel-indicator":
+        shape = getattr(y, "shape", None) or (len(y),)
+        raise ValueError(
+            f"MultilabelStratifiedKFold needs a multi-label indicator matrix y of shape "
+            f"(n_samples, n_labels) with 0/1 values; got a {kind!r} target of shape {shape}. "
+            "For single-label targets use sklearn.model_selection.StratifiedKFold. " + _MLB_FIX)
+    Y = y.toarray() if sp.issparse(y) else np.asarray(y)
+    if names is None:
+        names = list(range(Y.shape[1]))
+    return Y.astype(bool), names
+
+
+class MultilabelStratifiedKFold(BaseCrossValidator):
+    """K-fold cross-validation that spreads every label's positives over the folds.
+
+    Plain :class:`~sklearn.model_selection.KFold` can leave a rare label out
+    of a test fold (that fold then cannot score it) or out of a training fold.
+    Iterative stratification (Sechidis et al., 2011) assigns texts label by
+    label, rarest label first, so that each fold receives its share of every
+    label's positives. The work is done by the ``iterative-stratification``
+    package (``iterstrat``); this class lets ``X`` be a list of texts and ``y``
+    a DataFrame or a sparse matrix, and checks ``y``.
+
+    Use it as ``cv=`` in :class:`~sklearn.model_selection.GridSearchCV`,
+    :func:`~sklearn.model_selection.cross_val_score`,
+    :func:`~sklearn.model_selection.cross_val_predict` and the like.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds, at least 2.
+    shuffle : bool, default=False
+        Shuffle the texts before stratifying.
+    random_state : int, RandomState instance or None, default=None
+        Breaks the ties of the stratification, and seeds the shuffle. Unlike
+        in :class:`~sklearn.model_selection.StratifiedKFold` it matters even
+        with ``shuffle=False``. With ``shuffle=False`` and ``None``, ties are
+        broken with a fixed seed, so ``split`` gives the same folds on every
+        call (as ``KFold(shuffle=False)`` does); with ``shuffle=True`` and
+        ``None`` the folds change from call to call: pass an int to fix them.
+
+    See Also
+    --------
+    sklearn.model_selection.KFold : Folds that ignore the labels.
+    sklearn.model_selection.StratifiedKFold : Stratified folds for single-label targets.
+
+    Notes
+    -----
+    Fold sizes may differ by a few texts. A label with fewer positives than
+    ``n_splits`` cannot be in every test fold; ``split`` then warns and
+    names it, as ``StratifiedKFold`` does for small classes.
+
+    The fit cache of :class:`~skbert.TransformerMultiLabelClassifier` reuses
+    a fine-tuning run only for identical training data, so give an int
+    ``random_state`` when two searches should share their fits.
+
+    References
+    ----------
+    Sechidis K., Tsoumakas G., Vlahavas I. (2011). On the Stratification of
+    Multi-Label Data. ECML PKDD 2011, LNCS 6913, pp. 145-158.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbert.model_selection import MultilabelStratifiedKFold
+    >>> texts = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    >>> Y = np.array([[0, 0], [0, 0], [0, 1], [0, 1], [1, 1], [1, 1], [1, 0], [1, 0]])
+    >>> cv = MultilabelStratifiedKFold(n_splits=2, random_state=0)
+    >>> for train, test in cv.split(texts, Y):
+    ...     print(test, Y[test].sum(axis=0))
+    [1 2 5 7] [2 2]
+    [0 3 4 6] [2 2]
+    """
+
+    def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
+        # Checked here, not in split, as scikit-learn's own splitters do: a
+        # splitter is not cloned or fitted, so this is the earliest useful place.
+        if not isinstance(n_splits, Integral) or isinstance(n_splits, bool) or n_splits < 2:
+            raise ValueError(
+                f"n_splits must be an int of at least 2, got {n_splits!r}. Use e.g. n_splits=5.")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}.")
+        _iterstrat_kfold()  # fail now, with the pip command, if the package is missing
+        self.n_splits = int(n_splits)
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Return the number of folds.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored, present for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+            The number of folds.
+        """
+        return self.n_splits
+
+    def split(self, X, y, groups=None):
+        """Generate train and test indices of each fold.
+
+        Parameters
+        ----------
+        X : sequence of length n_samples
+            The texts (or any features); only their number is used.
+        y : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
+            0/1 label indicators; the stratification follows them.
+        groups : object
+            Ignored, present for API compatibility.
+
+        Yields
+        ------
+        train : ndarray of int
+            The training indices of the fold.
+        test : ndarray of int
+            The test indices of the fold.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` is not a multi-label indicator matrix, if ``X`` and ``y``
+            have different lengths, or if there are fewer texts than folds.
+
+        Warns
+        -----
+        UserWarning
+            (a :class:`~skbert.SkbertWarning`) naming the labels with fewer
+            positives than ``n_splits``.
+        """
+        Y, names = _indicator_matrix(y)
+        if X is not None:
+            check_consistent_length(X, Y)
+        n = Y.shape[0]
+        if self.n_splits > n:
+            raise ValueError(
+                f"Cannot have number of splits n_splits={self.n_splits} greater than the number "
+                f"of samples: n_samples={n}. Lower n_splits.")
+        counts = Y.sum(axis=0)
+        rare = [(name, int(c)) for name, c in zip(names, counts) if c < self.n_splits]
+        if rare:
+            shown = ", ".join(f"{name!r} ({c})" for name, c in rare[:10])
+            more = f" and {len(rare) - 10} more" if len(rare) > 10 else ""
+            warnings.warn(
+                f"{len(rare)} label(s) have fewer positives than n_splits={self.n_splits}, so "
+                f"some test folds will not contain them: {shown}{more}. Lower n_splits, or "
+                "drop or merge these labels.", SkbertWarning, stacklevel=2)
+        impl = _iterstrat_kfold()(n_splits=self.n_splits, shuffle=self.shuffle)
+        # iterstrat breaks ties with random_state even without shuffling, but
+        # scikit-learn's _BaseKFold refuses random_state with shuffle=False in
+        # __init__; set it afterwards. Without shuffling, None means a fixed
+        # seed, so that split is deterministic as KFold(shuffle=False) is.
+        impl.random_state = (0 if self.random_state is None and not self.shuffle
+                             else self.random_state)
+        yield from impl.split(np.zeros((n, 1)), Y)
