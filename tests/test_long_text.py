@@ -350,3 +350,27 @@ def test_command_line_train_and_predict_with_chunk(capsys, model_path, tmp_path)
     truncated = clf.set_params(long_text="truncate").predict_proba(Xn)
     assert not np.allclose(truncated, cli_proba[:len(Xn)], atol=1e-4)
 
+
+
+def test_command_line_sets_stride_max_chunks_and_pooling(capsys, model_path, tmp_path):
+    # Short windows (max_length 16, 14 words) need a stride below 14: the command line sets it.
+    X, Y = make_twins(8, seed=4)
+    with open(tmp_path / "train.jsonl", "w") as fh:
+        for t, y in zip(X, Y):
+            fh.write(json.dumps({"text": t, "labels": [n for n, v in zip(LABEL_NAMES, y)
+                                                       if v]}) + "\n")
+    out = tmp_path / "model"
+    rc = main(["train", str(tmp_path / "train.jsonl"), "--out", str(out), "--model",
+               model_path, "--long-text", "chunk", "--max-length", "16", "--stride", "4",
+               "--max-chunks", "3", "--chunk-pooling", "mean", "--max-epochs", "1",
+               "--verbose", "0", "--device", "cpu"])
+    assert rc == 0, capsys.readouterr().err
+    clf = TransformerMultiLabelClassifier.from_pretrained(out, device="cpu")
+    assert (clf.long_text, clf.stride, clf.max_chunks, clf.chunk_pooling) == (
+        "chunk", 4, 3, "mean")
+    # The default stride (32) does not fit these windows: one clear line, exit code 2.
+    rc = main(["train", str(tmp_path / "train.jsonl"), "--out", str(tmp_path / "m2"),
+               "--model", model_path, "--long-text", "chunk", "--max-length", "16",
+               "--max-epochs", "1", "--verbose", "0", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "lower stride" in err and "Traceback" not in err
