@@ -104,6 +104,16 @@ def encode(
     return Encoded(ids, offsets)
 
 
+def pad_token_id(tokenizer) -> int:
+    """The tokenizer's padding id (0 when it defines none)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def pad_multiple(device: torch.device) -> int:
+    """Batch widths are rounded up to this: 8 on CUDA (see :func:`collate`), 1 elsewhere."""
+    return 8 if device.type == "cuda" else 1
+
+
 def collate(encoded: Encoded, docs: np.ndarray, pad_id: int,
             pad_to_multiple_of: int = 1) -> dict[str, torch.Tensor]:
     """Pad the windows of ``docs`` to the longest one in the batch.

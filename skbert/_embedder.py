@@ -18,17 +18,18 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._data import collate, encode, sorted_batches
+from ._data import collate, encode, pad_multiple, pad_token_id, sorted_batches
 from ._modeling import (
     DEFAULT_MODEL,
     load_tokenizer,
+    mean_pool,
     quiet_transformers,
     resolve_model_path,
     resolve_pooling,
 )
 from ._training import autocast
 from ._utils import DeviceWarning, SkbertWarning, resolve_device, resolve_precision
-from ._validation import check_texts
+from ._validation import check_texts, iter_text_chunks
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -220,8 +221,9 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : list, tuple, 1-D ndarray or pandas Series of str
-            The texts.
+        X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
+            The texts (a ``datasets.Dataset`` with a ``"text"`` column is read
+            4,096 rows at a time).
 
         Returns
         -------
@@ -230,18 +232,19 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
             ``normalize=True``.
         """
         check_is_fitted(self)
-        texts = check_texts(X)
-        out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
-        for start in range(0, len(texts), TRANSFORM_CHUNK):
-            chunk = texts[start:start + TRANSFORM_CHUNK]
+        n, chunks = iter_text_chunks(X, TRANSFORM_CHUNK)
+        out = np.empty((n, self.n_features_out_), dtype=np.float32)
+        start = 0
+        for chunk in chunks:
             out[start:start + len(chunk)] = self._embed(chunk)
+            start += len(chunk)
         return out
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         enc = encode(self.tokenizer_, texts, max_length=self.max_length, long_text="truncate")
-        pad = self.tokenizer_.pad_token_id if self.tokenizer_.pad_token_id is not None else 0
+        pad = pad_token_id(self.tokenizer_)
         device = self.device_
-        multiple = 8 if device.type == "cuda" else 1
+        multiple = pad_multiple(device)
         out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
         with torch.inference_mode():
             for docs in sorted_batches(enc.doc_lengths(), self.batch_size):
@@ -252,8 +255,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
                     hidden = self.model_(input_ids=ids, attention_mask=mask)[0]
                 hidden = hidden.float()
                 if self.pooling_ == "mean":
-                    m = mask.unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+                    pooled = mean_pool(hidden, mask)
                 else:
                     pooled = hidden[:, 0]
                 if self.normalize:

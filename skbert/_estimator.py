@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _cache
-from ._data import encode
+from ._data import encode, pad_multiple, pad_token_id
 from ._modeling import (
     DEFAULT_MODEL,
     build_model,
@@ -38,7 +38,7 @@ from ._utils import (
     resolve_precision,
     seed_from_random_state,
 )
-from ._validation import _is_hf_dataset, check_targets, check_texts
+from ._validation import check_targets, check_texts, iter_text_chunks
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -396,16 +396,15 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         config = self._train_config(device, precision, seed)
         pos_weight = self._pos_weight(Y_train)
         result = train(model, train_enc, Y_train, valid_enc, Y_valid,
-                       pad_id=_pad_id(tokenizer), config=config, pos_weight=pos_weight)
+                       pad_id=pad_token_id(tokenizer), config=config, pos_weight=pos_weight)
         fitted = {
             "model": model, "tokenizer": tokenizer, "history": result.history,
             "best_epoch": result.best_epoch, "interrupted": result.interrupted,
             "still_improving": result.still_improving, "pooling": pooling,
             "device": device, "precision": precision, "thresholds": None,
         }
-        if valid_enc is not None and result.history:
-            logits = predict_logits(model, valid_enc, _pad_id(tokenizer), config)
-            fitted["thresholds"] = tune_thresholds(Y_valid, _sigmoid(logits),
+        if result.valid_logits is not None:  # the kept epoch's validation pass, not redone
+            fitted["thresholds"] = tune_thresholds(Y_valid, _sigmoid(result.valid_logits),
                                                    metric=self.threshold_metric)
         return fitted
 
@@ -469,7 +468,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, device=device,
             precision=precision, chunk_pooling=self.chunk_pooling,
             predict_batch_size=self.predict_batch_size, seed=seed, verbose=self.verbose,
-            pad_to_multiple_of=8 if device.type == "cuda" else 1)
+            pad_to_multiple_of=pad_multiple(device))
 
     def _pos_weight(self, Y: np.ndarray) -> np.ndarray | None:
         if self.pos_weight is None:
@@ -487,16 +486,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         number of texts; a ``datasets.Dataset`` is read slice by slice.
         """
         check_is_fitted(self)
-        if _is_hf_dataset(X):
-            n = len(X)
-            chunks = (check_texts(X.select(range(i, min(i + PREDICT_CHUNK, n))))
-                      for i in range(0, n, PREDICT_CHUNK))
-        else:
-            texts = check_texts(X)
-            n = len(texts)
-            chunks = (texts[i:i + PREDICT_CHUNK] for i in range(0, n, PREDICT_CHUNK))
+        n, chunks = iter_text_chunks(X, PREDICT_CHUNK)
         config = self._train_config(self.device_, self.precision_, 0)
-        pad = _pad_id(self.tokenizer_)
+        pad = pad_token_id(self.tokenizer_)
         out = np.empty((n, len(self.classes_)), dtype=dtype)
         start = 0
         for chunk in chunks:
@@ -667,10 +659,6 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
     return np.clip(p, 1e-12, 1 - 1e-12)
-
-
-def _pad_id(tokenizer) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
 
 def _load_device(device_param, saved_device) -> torch.device:

@@ -81,6 +81,12 @@ def resolve_pooling(pooling: str, path: str) -> str:
     return "mean" if is_sentence_embedding_checkpoint(path) else "cls"
 
 
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average the token embeddings of each sequence over its attention mask."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
 class MultiLabelModel(nn.Module):
     """A transformer encoder with a multi-label head.
 
@@ -130,9 +136,7 @@ class MultiLabelModel(nn.Module):
         if self.pooling == "cls":
             return self.backbone(input_ids=input_ids, attention_mask=attention_mask).logits
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask)[0]
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.head(self.dropout(pooled))
+        return self.head(self.dropout(mean_pool(hidden, attention_mask)))
 
 
 def _labels_config(classes) -> dict:

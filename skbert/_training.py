@@ -55,6 +55,8 @@ class TrainResult:
     best_epoch: int = 0
     interrupted: bool = False
     still_improving: bool = False
+    #: Validation logits of the kept (best) epoch; None without a validation set.
+    valid_logits: np.ndarray | None = None
 
 
 @contextlib.contextmanager
@@ -273,6 +275,7 @@ def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: 
                         best_loss = record["valid_loss"]
                         best_state = _cpu_state(model)
                         result.best_epoch = epoch
+                        result.valid_logits = logits
                     no_improve = 0 if improved else no_improve + 1
                 else:
                     result.best_epoch = epoch

@@ -102,6 +102,27 @@ def check_texts(X, *, text_column: str = "text") -> list[str]:
     return X
 
 
+def iter_text_chunks(X, size: int):
+    """Validate texts and split them into lists of at most ``size`` texts.
+
+    A ``datasets.Dataset`` is read slice by slice, so a corpus larger than
+    memory is never materialised; anything else goes through :func:`check_texts`.
+
+    Returns
+    -------
+    n : int
+        The number of texts.
+    chunks : iterator of list of str
+        Consecutive chunks, in input order.
+    """
+    if _is_hf_dataset(X):
+        n = len(X)
+        return n, (check_texts(X.select(range(i, min(i + size, n))))
+                   for i in range(0, n, size))
+    texts = check_texts(X)
+    return len(texts), (texts[i:i + size] for i in range(0, len(texts), size))
+
+
 def check_targets(Y, n_samples: int):
     """Validate a multi-label indicator matrix.
 

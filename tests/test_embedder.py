@@ -111,6 +111,11 @@ def test_transform_streams_in_chunks(fitted_st, corpus, monkeypatch):
     Z = fitted_st.transform(X)
     monkeypatch.setattr(mod, "TRANSFORM_CHUNK", 5)
     np.testing.assert_allclose(fitted_st.transform(X), Z, atol=1e-6)
+    # A datasets.Dataset is read slice by slice and gives the same embeddings.
+    from datasets import Dataset
+
+    np.testing.assert_allclose(fitted_st.transform(Dataset.from_dict({"text": X})), Z,
+                               atol=1e-6)
 
 
 def test_pipeline_with_a_classifier_on_top(tiny_st_model, corpus):
