@@ -245,6 +245,11 @@ def run_child(spec_path: str, result_path: str) -> None:
         proba = _recipe.loop_predict_proba(model, tok, Xte, max_length=L)
         pred_s = time.perf_counter() - t
 
+    elif tool == "ceiling":
+        with open(result_path, "w") as fh:
+            json.dump(ceiling(spec["model"], Xte, L, spec["predict_batch_size"]), fh)
+        return
+
     elif tool == "tfidf":
         import warnings
 
@@ -276,6 +281,83 @@ def run_child(spec_path: str, result_path: str) -> None:
                peak_rss_mib=proc_status("VmHWM"))
     with open(result_path, "w") as fh:
         json.dump(out, fh)
+
+
+def ceiling(model: str, texts: list[str], max_length: int, batch: int) -> dict:
+    """The fp32 compute bound of predicting ``texts`` on this machine.
+
+    Counts the multiply-adds a BERT-like encoder cannot avoid (its linear
+    layers on every real token, attention on every real token pair; padding
+    and the tiny embedding/head work left out), and measures how fast this
+    machine's torch runs one layer's linear layers on ``batch`` texts of the
+    mean length stacked without padding. Their quotient is the most texts per
+    second any batching or padding scheme can reach at fp32 here.
+    """
+    import numpy as np
+    import torch
+    from transformers import AutoConfig, AutoTokenizer
+
+    cfg = AutoConfig.from_pretrained(model)
+    h = getattr(cfg, "hidden_size", None) or getattr(cfg, "dim", None)
+    inter = getattr(cfg, "intermediate_size", None) or getattr(cfg, "hidden_dim", None)
+    layers = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layers", None)
+    if not (h and inter and layers):
+        return {"available": False, "why": f"no hidden/intermediate/layer sizes in {model}"}
+    lengths = np.array([len(ids) for ids in AutoTokenizer.from_pretrained(model)(
+        texts, truncation=True, max_length=max_length)["input_ids"]], dtype=np.float64)
+    linear_per_token = layers * 2 * (4 * h * h + 2 * h * inter)
+    attention = layers * 4 * h * lengths ** 2  # QK^T and AV, 2 flops a multiply-add
+    flops_real = float((lengths * linear_per_token + attention).mean())
+    flops_padded = float(max_length * linear_per_token + layers * 4 * h * max_length ** 2)
+
+    rows = max(1, int(round(batch * lengths.mean())))
+    shapes = [(h, h)] * 4 + [(h, inter), (inter, h)]
+    gen = torch.Generator().manual_seed(0)
+    xs = {k: torch.randn(rows, k, generator=gen) for k in {h, inter}}
+    ws = {(k, n): (torch.randn(n, k, generator=gen), torch.randn(n, generator=gen))
+          for k, n in set(shapes)}
+    with torch.inference_mode():
+        def one_layer():
+            for k, n in shapes:
+                torch.nn.functional.linear(xs[k], *ws[(k, n)])
+
+        for _ in range(3):
+            one_layer()
+        best = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(5):
+                one_layer()
+            best = min(best, (time.perf_counter() - t) / 5)
+    gflops = 2 * rows * sum(k * n for k, n in shapes) / best / 1e9
+    return {"available": True, "mean_tokens": float(lengths.mean()),
+            "gflop_per_text": flops_real / 1e9, "gflop_per_text_padded": flops_padded / 1e9,
+            "linear_gflops": gflops, "gemm_rows": rows,
+            "ceiling_predict_sps": gflops / (flops_real / 1e9)}
+
+
+def ceiling_lines(c: dict, results: dict, max_length: int) -> list[str]:
+    if not c or not c.get("available"):
+        return [f"- fp32 ceiling: not computed ({(c or {}).get('why', 'no transformer tool')})"]
+    cap = c["ceiling_predict_sps"]
+    lines = [
+        f"- fp32 ceiling of prediction on this machine: the test texts average "
+        f"{c['mean_tokens']:.1f} tokens (truncated at {max_length}), "
+        f"{c['gflop_per_text']:.3f} GFLOP per text of unavoidable encoder work "
+        f"({c['gflop_per_text_padded']:.3f} when padded to {max_length}); one layer's linear "
+        f"layers on {c['gemm_rows']} unpadded token rows run at {c['linear_gflops']:.0f} "
+        f"GFLOP/s here, so no batching or padding scheme predicts more than {cap:.0f} texts/s "
+        f"at fp32"]
+    for tool, label in (("skbert", "skbert"), ("recipe", "trainer.predict"),
+                        ("loop", "the one-text loop")):
+        r = results.get(tool)
+        if r and r.get("predict_sps"):
+            sps = r["predict_sps"]
+            lines.append(
+                f"  - {label}: {sps:.1f} texts/s = {100 * sps / cap:.0f} % of the ceiling "
+                f"({sps * c['gflop_per_text']:.0f} GFLOP/s of necessary work); the ceiling "
+                f"is {cap / sps:.1f}x {label}")
+    return lines
 
 
 # ---------------------------------------------------------------- parent side
@@ -342,6 +424,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skbert-params", default="{}",
                     help="JSON dict of extra TransformerMultiLabelClassifier parameters, "
                          "e.g. '{\"predict_batch_size\": 128}', to measure one lever")
+    ap.add_argument("--no-ceiling", action="store_true",
+                    help="skip the fp32 compute-bound estimate (a few seconds)")
     ap.add_argument("--json", default=None, help="write every number to this JSON file")
     args = ap.parse_args(argv)
 
@@ -372,11 +456,14 @@ def main(argv=None) -> int:
               "each other), so the numbers will be noisy. Run it on a quiet machine.",
               file=sys.stderr, flush=True)
     results: dict = {}
+    ceil: dict = {}
     here = os.path.dirname(os.path.abspath(__file__))
     with tempfile.TemporaryDirectory(prefix="skbert-speed-") as work:
         run = list(order)
         if "loop" in run and "recipe" not in run:
             run.insert(run.index("loop"), "recipe")  # the loop needs the recipe's model
+        if set(run) & {"skbert", "recipe", "loop"} and not args.no_ceiling:
+            run.append("ceiling")
         for tool in run:
             spec = {"tool": tool, "train": args.train, "test": args.test,
                     "n_train": args.n_train, "n_test": args.n_test,
@@ -385,6 +472,8 @@ def main(argv=None) -> int:
                     "epochs": args.epochs, "learning_rate": args.learning_rate,
                     "model": model, "threads": args.threads, "workdir": work,
                     "save_for_loop": "loop" in run,
+                    "predict_batch_size": json.loads(args.skbert_params).get(
+                        "predict_batch_size", 64),
                     "skbert_params": json.loads(args.skbert_params)}
             spec_path = os.path.join(work, f"{tool}.spec.json")
             result_path = os.path.join(work, f"{tool}.result.json")
@@ -400,6 +489,9 @@ def main(argv=None) -> int:
                 return proc.returncode
             with open(result_path) as fh:
                 r = json.load(fh)
+            if tool == "ceiling":
+                ceil = r
+                continue
             if tool in order:
                 results[tool] = r
             print(f"[speed] {tool} done in {time.perf_counter() - t:.1f}s "
@@ -431,6 +523,7 @@ def main(argv=None) -> int:
         f"skbert {info['skbert']}, Python {info['python']}; 1-min load average "
         f"{info['loadavg_1min_start_end'][0]} at the start, "
         f"{info['loadavg_1min_start_end'][1]} at the end",
+        *ceiling_lines(ceil, results, args.max_length),
         "- macro-F1 over the labels present in the predicted documents; samples/s include "
         "tokenisation (and loading the tokenizer and weights in training, Python imports "
         "excluded); peak RSS is each tool's own process (VmHWM)",
@@ -441,7 +534,7 @@ def main(argv=None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "model_path": model, "labels": names,
-                       "machine": info, "results": results, "ratios": rat,
+                       "machine": info, "results": results, "ratios": rat, "ceiling": ceil,
                        "markdown": report}, fh, indent=1)
     return 0
 

@@ -43,6 +43,8 @@ class TrainConfig:
     chunk_pooling: str = "max"
     predict_batch_size: int = 64
     pad_to_multiple_of: int = 1
+    #: Keyword arguments of ``torch.compile``; None runs the model eagerly.
+    compile: dict | None = None
     seed: int = 0
     verbose: int = 0
 
@@ -77,6 +79,33 @@ def autocast(device: torch.device, precision: str):
             stack.enter_context(sdpa_kernel([SDPBackend.FLASH_ATTENTION,
                                              SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]))
         yield
+
+
+def compile_model(model: nn.Module, options: dict | None) -> nn.Module:
+    """``torch.compile(model, **options)``, or ``model`` itself when ``options`` is None.
+
+    The compiled module shares the parameters of ``model``; the optimizer, the
+    state dict and persistence keep working on ``model``. Compiled graphs are
+    cached by torch per code object, so wrapping the same model again (in each
+    ``predict_proba``) does not compile again. ``dynamic=True`` unless given:
+    dynamic padding makes every batch a new shape.
+    """
+    if options is None:
+        return model
+    options = {"dynamic": True, **options}
+    try:
+        return torch.compile(model, **options)
+    except TypeError as exc:
+        raise ValueError(
+            f"compile={options!r} is not accepted by torch.compile ({exc}). Pass True, or a "
+            "dict of torch.compile keyword arguments such as {'mode': 'max-autotune'}.") from exc
+
+
+def _compile_failed(exc: Exception) -> RuntimeError:
+    return RuntimeError(
+        f"torch.compile could not compile the model ({type(exc).__name__}: "
+        f"{str(exc).splitlines()[0] if str(exc) else ''}). Set compile=False to run eagerly; "
+        "on the CPU, inductor also needs a C++ compiler (gcc or clang) on the PATH.")
 
 
 def pool_windows(logits: torch.Tensor, window_doc: torch.Tensor, n_docs: int,
@@ -138,8 +167,13 @@ def _forward_docs(model, encoded: Encoded, docs: np.ndarray, pad_id: int,
     batch = collate(encoded, docs, pad_id, config.pad_to_multiple_of)
     dev = config.device
     with autocast(dev, config.precision):
-        logits = model(batch["input_ids"].to(dev, non_blocking=True),
-                       batch["attention_mask"].to(dev, non_blocking=True))
+        try:
+            logits = model(batch["input_ids"].to(dev, non_blocking=True),
+                           batch["attention_mask"].to(dev, non_blocking=True))
+        except Exception as exc:
+            if config.compile is not None and type(exc).__module__.startswith("torch._"):
+                raise _compile_failed(exc) from exc
+            raise
     return pool_windows(logits.float(), batch["window_doc"], len(docs), config.chunk_pooling)
 
 
@@ -176,6 +210,7 @@ def predict_logits(model, encoded: Encoded, pad_id: int, config: TrainConfig) ->
     that each batch pads little; with chunking a batch holds all their windows.
     """
     model.eval()
+    model = compile_model(model, config.compile)
     lengths = encoded.doc_lengths()
     out = None
     for docs in sorted_batches(lengths, config.predict_batch_size):
@@ -205,6 +240,7 @@ def run_epoch(model, optimizer, scheduler, scaler, loss_fn, encoded: Encoded,
               rng: np.random.Generator, progress=None) -> float:
     """One pass over the training texts in length-grouped, shuffled batches."""
     model.train()
+    model = compile_model(model, config.compile)
     lengths = encoded.doc_lengths()
     total, n = torch.zeros((), device=config.device), 0
     for docs in length_grouped_batches(lengths, config.batch_size, rng):

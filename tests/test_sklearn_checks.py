@@ -113,6 +113,7 @@ BAD_PARAMS = [
     ("threshold", -0.1),
     ("threshold", "best"),
     ("precision", "int8"),
+    ("compile", "yes"),
     ("batch_size", 0),
     ("learning_rate", 0.0),
     ("head_learning_rate", -1.0),
