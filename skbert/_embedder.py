@@ -27,7 +27,7 @@ from ._modeling import (
     resolve_model_path,
     resolve_pooling,
 )
-from ._training import autocast
+from ._training import autocast, compile_model, compile_options, explain_compile_errors
 from ._utils import DeviceWarning, SkbertWarning, resolve_device, resolve_precision
 from ._validation import check_texts, iter_text_chunks
 from ._version import __version__
@@ -75,6 +75,10 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         hardware runs it natively (CUDA Ampere or newer, CPUs with AMX or
         AVX-512 bf16), fp16 on older GPUs, fp32 otherwise. Embeddings are
         returned as float32 in every case.
+    compile : bool or dict, default=False
+        Run the encoder through ``torch.compile`` in ``transform`` (``True``:
+        ``dynamic=True``; a dict: its keyword arguments). The first call in a
+        process compiles (tens of seconds); it pays on large corpora.
     model_kwargs : dict or None, default=None
         Extra keyword arguments for ``AutoModel.from_pretrained``.
     tokenizer_kwargs : dict or None, default=None
@@ -134,6 +138,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         "normalize": ["boolean"],
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],
+        "compile": ["boolean", dict],
         "model_kwargs": [dict, None],
         "tokenizer_kwargs": [dict, None],
     }
@@ -148,6 +153,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         normalize=True,
         device="auto",
         precision="auto",
+        compile=False,
         model_kwargs=None,
         tokenizer_kwargs=None,
     ):
@@ -158,6 +164,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         self.normalize = normalize
         self.device = device
         self.precision = precision
+        self.compile = compile
         self.model_kwargs = model_kwargs
         self.tokenizer_kwargs = tokenizer_kwargs
 
@@ -188,6 +195,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         check_texts(X)
+        compile_options(self.compile)
         device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
         path = resolve_model_path(os.fspath(self.model_name_or_path))
@@ -246,13 +254,15 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         device = self.device_
         multiple = pad_multiple(device)
         out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
+        options = compile_options(self.compile)
+        model = compile_model(self.model_, options)
         with torch.inference_mode():
             for docs in sorted_batches(enc.doc_lengths(), self.batch_size):
                 batch = collate(enc, docs, pad, pad_to_multiple_of=multiple)
                 ids = batch["input_ids"].to(device)
                 mask = batch["attention_mask"].to(device)
-                with autocast(device, self.precision_):
-                    hidden = self.model_(input_ids=ids, attention_mask=mask)[0]
+                with autocast(device, self.precision_), explain_compile_errors(options):
+                    hidden = model(input_ids=ids, attention_mask=mask)[0]
                 hidden = hidden.float()
                 if self.pooling_ == "mean":
                     pooled = mean_pool(hidden, mask)

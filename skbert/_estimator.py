@@ -6,7 +6,6 @@ thresholds and persistence live in their own modules and never import it.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import warnings
@@ -31,7 +30,7 @@ from ._modeling import (
 )
 from ._persistence import dump_model, load_folder, read_settings, restore_model, save_folder
 from ._thresholds import check_threshold, tune_thresholds
-from ._training import TrainConfig, predict_logits, train
+from ._training import TrainConfig, compile_options, predict_logits, train
 from ._utils import (
     DeviceWarning,
     SkbertWarning,
@@ -370,13 +369,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                 "threshold.")
         if not isinstance(self.threshold, str):
             check_threshold(self.threshold, n_labels)
-        if isinstance(self.compile, dict):
-            accepted = set(inspect.signature(torch.compile).parameters) - {"model"}
-            unknown = sorted(set(self.compile) - accepted)
-            if unknown:
-                raise ValueError(
-                    f"compile={self.compile!r} has keys torch.compile does not take: "
-                    f"{unknown}. Use some of {sorted(accepted)}, or compile=True.")
+        compile_options(self.compile)
         if self.pos_weight is not None and not isinstance(self.pos_weight, str):
             pw = np.asarray(self.pos_weight, dtype=float)
             if pw.shape != (n_labels,) or (pw <= 0).any():
@@ -487,12 +480,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, device=device,
             precision=precision, chunk_pooling=self.chunk_pooling,
             predict_batch_size=self.predict_batch_size, seed=seed, verbose=self.verbose,
-            pad_to_multiple_of=pad_multiple(device), compile=self._compile_options())
-
-    def _compile_options(self) -> dict | None:
-        if self.compile is False:
-            return None
-        return {} if self.compile is True else dict(self.compile)
+            pad_to_multiple_of=pad_multiple(device), compile=compile_options(self.compile))
 
     def _pos_weight(self, Y: np.ndarray) -> np.ndarray | None:
         if self.pos_weight is None:

@@ -9,6 +9,7 @@ added around them later without reshaping it.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import math
 import time
@@ -81,6 +82,25 @@ def autocast(device: torch.device, precision: str):
         yield
 
 
+def compile_options(value) -> dict | None:
+    """The ``compile`` parameter (bool or dict) as ``torch.compile`` keyword arguments.
+
+    None means eager. A dict key ``torch.compile`` does not take is a
+    ValueError here, before any model is loaded or trained.
+    """
+    if value is False:
+        return None
+    if value is True:
+        return {}
+    accepted = set(inspect.signature(torch.compile).parameters) - {"model"}
+    unknown = sorted(set(value) - accepted)
+    if unknown:
+        raise ValueError(
+            f"compile={value!r} has keys torch.compile does not take: {unknown}. Use some "
+            f"of {sorted(accepted)}, or compile=True.")
+    return dict(value)
+
+
 def compile_model(model: nn.Module, options: dict | None) -> nn.Module:
     """``torch.compile(model, **options)``, or ``model`` itself when ``options`` is None.
 
@@ -101,11 +121,19 @@ def compile_model(model: nn.Module, options: dict | None) -> nn.Module:
             "dict of torch.compile keyword arguments such as {'mode': 'max-autotune'}.") from exc
 
 
-def _compile_failed(exc: Exception) -> RuntimeError:
-    return RuntimeError(
-        f"torch.compile could not compile the model ({type(exc).__name__}: "
-        f"{str(exc).splitlines()[0] if str(exc) else ''}). Set compile=False to run eagerly; "
-        "on the CPU, inductor also needs a C++ compiler (gcc or clang) on the PATH.")
+@contextlib.contextmanager
+def explain_compile_errors(options: dict | None):
+    """Turn a torch.compile failure inside the block into an error that says what to do."""
+    try:
+        yield
+    except Exception as exc:
+        if options is None or not type(exc).__module__.startswith("torch._"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise RuntimeError(
+            f"torch.compile could not compile the model ({type(exc).__name__}: {first}). Set "
+            "compile=False to run eagerly; on the CPU, inductor also needs a C++ compiler "
+            "(gcc or clang) on the PATH.") from exc
 
 
 def pool_windows(logits: torch.Tensor, window_doc: torch.Tensor, n_docs: int,
@@ -166,14 +194,9 @@ def _forward_docs(model, encoded: Encoded, docs: np.ndarray, pad_id: int,
                   config: TrainConfig) -> torch.Tensor:
     batch = collate(encoded, docs, pad_id, config.pad_to_multiple_of)
     dev = config.device
-    with autocast(dev, config.precision):
-        try:
-            logits = model(batch["input_ids"].to(dev, non_blocking=True),
-                           batch["attention_mask"].to(dev, non_blocking=True))
-        except Exception as exc:
-            if config.compile is not None and type(exc).__module__.startswith("torch._"):
-                raise _compile_failed(exc) from exc
-            raise
+    with autocast(dev, config.precision), explain_compile_errors(config.compile):
+        logits = model(batch["input_ids"].to(dev, non_blocking=True),
+                       batch["attention_mask"].to(dev, non_blocking=True))
     return pool_windows(logits.float(), batch["window_doc"], len(docs), config.chunk_pooling)
 
 

@@ -127,3 +127,17 @@ def test_cli_compile_flags_set_and_override_the_saved_setting(tiny_model, tmp_pa
     assert main(["predict", str(out), str(new), "--no-compile"]) == 0
     assert len(compile_calls) == n_fit + 1
     capsys.readouterr()
+
+
+def test_embedder_compiles_its_encoder_in_transform(tiny_st_model, corpus, compile_calls):
+    from skbert import TransformerEmbedder
+
+    X, _ = corpus
+    emb = TransformerEmbedder(tiny_st_model, compile=True, device="cpu").fit(X)
+    assert compile_calls == []  # fit only loads the encoder
+    out = emb.transform(X)
+    assert len(compile_calls) == 1 and compile_calls[0][1] == {"dynamic": True}
+    assert compile_calls[0][0] is emb.model_
+    np.testing.assert_array_equal(out, emb.set_params(compile=False).transform(X))
+    with pytest.raises(ValueError, match=r"\['modes'\]"):
+        TransformerEmbedder(tiny_st_model, compile={"modes": "x"}).fit(X)

@@ -168,7 +168,7 @@ def test_clone_get_params_and_defaults():
     assert emb.get_params() == {
         "model_name_or_path": DEFAULT_MODEL, "pooling": "auto", "max_length": 128,
         "batch_size": 64, "normalize": True, "device": "auto", "precision": "auto",
-        "model_kwargs": None, "tokenizer_kwargs": None}
+        "compile": False, "model_kwargs": None, "tokenizer_kwargs": None}
     assert set(TransformerEmbedder._parameter_constraints) == set(emb.get_params())
     other = clone(TransformerEmbedder("x", batch_size=3, model_kwargs={"a": 1}))
     assert other.get_params()["batch_size"] == 3 and other.model_kwargs == {"a": 1}
