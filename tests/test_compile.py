@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from skbert import TransformerMultiLabelClassifier
-from skbert import _training
+from skbert import TransformerMultiLabelClassifier, _training
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
             fit_cache=False)

@@ -17,8 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks as ec
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skbert import SkbertWarning
-from skbert import TransformerEmbedder
+from skbert import SkbertWarning, TransformerEmbedder
 from skbert._modeling import DEFAULT_MODEL
 
 FP32 = dict(device="cpu", precision="fp32")
