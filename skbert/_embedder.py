@@ -78,7 +78,8 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
     compile : bool or dict, default=False
         Run the encoder through ``torch.compile`` in ``transform`` (``True``:
         ``dynamic=True``; a dict: its keyword arguments). The first call in a
-        process compiles (tens of seconds); it pays on large corpora.
+        process compiles (tens of seconds); whether it then runs faster depends
+        on the hardware (meant for GPUs; on a 2-core CPU it did not).
     model_kwargs : dict or None, default=None
         Extra keyword arguments for ``AutoModel.from_pretrained``.
     tokenizer_kwargs : dict or None, default=None

@@ -132,9 +132,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Run the model through ``torch.compile`` in fit and predict. ``True``
         uses ``torch.compile(model, dynamic=True)``; a dict gives its keyword
         arguments (e.g. ``{"mode": "max-autotune"}``). Compiling takes tens of
-        seconds the first time a process sees a model (once for training, once
-        for inference) and then runs each batch faster, so it pays on large
-        data; see the performance page. The fitted weights, pickles and
+        seconds to minutes the first time a process sees a model (once for
+        training, once for inference); whether later batches run faster depends
+        on the hardware (on a 2-core CPU they did not; it is meant for GPUs):
+        measure before using it for long runs. The fitted weights, pickles and
         ``save_pretrained`` folders are the same as without it.
     model_kwargs : dict or None, default=None
         Extra keyword arguments for ``from_pretrained`` of the model.
