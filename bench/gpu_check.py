@@ -13,7 +13,7 @@ in a process that sees no GPU (and through save_pretrained / from_pretrained).
 
 Usage (on the GPU machine, from the repository root)::
 
-    PYTHONPATH=. python bench/gpu_check.py --tokenizer bench/_tok --out $OUT
+    PYTHONPATH=. python bench/gpu_check.py --tokenizer bench/_tok --out $OUT --compile
 
 ``--tokenizer`` is a folder holding a BERT WordPiece tokenizer (e.g. the one
 shipped with the default model: vocab.txt, tokenizer.json, tokenizer_config.json).
@@ -82,13 +82,15 @@ def peak_gib():
     return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
 
 
-def bench_skbert(path, Xtr, Ytr, Xte, max_length, precision, batch_size):
+def bench_skbert(path, Xtr, Ytr, Xte, max_length, precision, batch_size, compile=False):
+    """Training samples/s (with compile: compiling included) and prediction samples/s
+    after a 256-text warm-up call (with compile: the inference graph is compiled there)."""
     from skbert import TransformerMultiLabelClassifier
 
     clf = TransformerMultiLabelClassifier(
         path, pooling="cls", max_length=max_length, batch_size=batch_size, max_epochs=1,
         learning_rate=5e-5, precision=precision, device=DEVICE, random_state=0,
-        fit_cache=False, predict_batch_size=256)
+        fit_cache=False, predict_batch_size=256, compile=compile)
     reset_peak()
     sync()
     t = time.perf_counter()
@@ -196,6 +198,9 @@ def main():
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lengths", default="128,512")
     ap.add_argument("--skip-recipe", action="store_true")
+    ap.add_argument("--compile", action="store_true",
+                    help="also time skbert with compile=True (bf16 on CUDA); its training "
+                         "samples/s include compiling")
     ap.add_argument("--device", default="cuda", help="'cpu' only to smoke-test this script")
     ap.add_argument("--tiny", action="store_true", help="a 2-layer model, to smoke-test")
     args = ap.parse_args()
@@ -227,6 +232,13 @@ def main():
                     print(results["persistence"], flush=True)
                 del clf
                 torch.cuda.empty_cache()
+                if args.compile and prec == ("bf16" if DEVICE == "cuda" else "fp32"):
+                    r, clf, _ = bench_skbert(path, Xtr, Ytr, Xte, L, prec, args.batch_size,
+                                             compile=True)
+                    rows.append(("skbert+compile", L, prec, r))
+                    print(rows[-1], flush=True)
+                    del clf
+                    torch.cuda.empty_cache()
                 if not args.skip_recipe:
                     r = bench_recipe(path, Xtr, Ytr, Xte, L, prec, args.batch_size)
                     rows.append(("recipe", L, prec, r))
