@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -35,6 +37,10 @@ def compile_calls(monkeypatch):
     return calls
 
 
+HAS_CXX = any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++"))
+
+
+@pytest.mark.skipif(not HAS_CXX, reason="torch.compile's CPU backend needs a C++ compiler")
 def test_compile_true_matches_eager_and_saves_plain_weights(tiny_st_model, corpus, tmp_path):
     X, Y = corpus
     eager = TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y)
