@@ -135,8 +135,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         seconds to minutes the first time a process sees a model (once for
         training, once for inference); whether later batches run faster depends
         on the hardware (on a 2-core CPU they did not; it is meant for GPUs):
-        measure before using it for long runs. The fitted weights, pickles and
-        ``save_pretrained`` folders are the same as without it.
+        measure before using it for long runs. Pickles and ``save_pretrained``
+        folders hold the plain model either way (a compiled fit draws its
+        dropout masks with inductor's generator, so its weights are not bitwise
+        those of an eager fit).
     model_kwargs : dict or None, default=None
         Extra keyword arguments for ``from_pretrained`` of the model.
     tokenizer_kwargs : dict or None, default=None
