@@ -476,6 +476,7 @@ def main(argv=None) -> int:
               file=sys.stderr, flush=True)
     results: dict = {}
     ceil: dict = {}
+    skbert_params = json.loads(args.skbert_params)
     here = os.path.dirname(os.path.abspath(__file__))
     with tempfile.TemporaryDirectory(prefix="skbert-speed-") as work:
         run = list(order)
@@ -501,9 +502,8 @@ def main(argv=None) -> int:
                     "epochs": args.epochs, "learning_rate": args.learning_rate,
                     "model": model, "threads": args.threads, "workdir": work,
                     "save_for_loop": "loop" in run,
-                    "predict_batch_size": json.loads(args.skbert_params).get(
-                        "predict_batch_size", 64),
-                    "skbert_params": json.loads(args.skbert_params)}
+                    "predict_batch_size": skbert_params.get("predict_batch_size", 64),
+                    "skbert_params": skbert_params}
             spec_path = os.path.join(work, f"{tool}.spec.json")
             result_path = os.path.join(work, f"{tool}.result.json")
             with open(spec_path, "w") as fh:

@@ -85,40 +85,39 @@ def autocast(device: torch.device, precision: str):
 def compile_options(value) -> dict | None:
     """The ``compile`` parameter (bool or dict) as ``torch.compile`` keyword arguments.
 
-    None means eager. A dict key ``torch.compile`` does not take is a
+    None means eager; otherwise ``dynamic=True`` unless given (dynamic padding
+    makes every batch a new shape). The options are tried on a stand-in module
+    (wrapping is lazy: nothing compiles), so an unknown key or a bad value is a
     ValueError here, before any model is loaded or trained.
     """
     if value is False:
         return None
-    if value is True:
-        return {}
+    options = {"dynamic": True, **({} if value is True else value)}
     accepted = set(inspect.signature(torch.compile).parameters) - {"model"}
-    unknown = sorted(set(value) - accepted)
+    unknown = sorted(set(options) - accepted)
     if unknown:
         raise ValueError(
             f"compile={value!r} has keys torch.compile does not take: {unknown}. Use some "
             f"of {sorted(accepted)}, or compile=True.")
-    return dict(value)
+    try:
+        torch.compile(nn.Identity(), **options)
+    except Exception as exc:  # torch raises RuntimeError, AssertionError, AttributeError...
+        raise ValueError(
+            f"torch.compile rejects compile={value!r}: {exc}. Pass True, or a dict of valid "
+            "torch.compile keyword arguments such as {'mode': 'max-autotune'}.") from exc
+    return options
 
 
 def compile_model(model: nn.Module, options: dict | None) -> nn.Module:
     """``torch.compile(model, **options)``, or ``model`` itself when ``options`` is None.
 
-    The compiled module shares the parameters of ``model``; the optimizer, the
-    state dict and persistence keep working on ``model``. Compiled graphs are
-    cached by torch per code object, so wrapping the same model again (in each
-    ``predict_proba``) does not compile again. ``dynamic=True`` unless given:
-    dynamic padding makes every batch a new shape.
+    ``options`` come from :func:`compile_options`. The compiled module shares
+    the parameters of ``model``; the optimizer, the state dict and persistence
+    keep working on ``model``. Compiled graphs are cached by torch per code
+    object, so wrapping the same model again (each epoch, each
+    ``predict_proba``) does not compile again.
     """
-    if options is None:
-        return model
-    options = {"dynamic": True, **options}
-    try:
-        return torch.compile(model, **options)
-    except TypeError as exc:
-        raise ValueError(
-            f"compile={options!r} is not accepted by torch.compile ({exc}). Pass True, or a "
-            "dict of torch.compile keyword arguments such as {'mode': 'max-autotune'}.") from exc
+    return model if options is None else torch.compile(model, **options)
 
 
 @contextlib.contextmanager

@@ -76,6 +76,15 @@ def _add_label_options(p: argparse.ArgumentParser, *, default_label_column) -> N
                        help="comma-separated 0/1 columns, one per label, instead of --label-column")
 
 
+def _add_saved_model_options(p) -> None:
+    """Options of the commands that load a saved model (predict, evaluate)."""
+    p.add_argument("--threshold", type=_threshold, metavar="FLOAT|auto",
+                   help="override the saved decision threshold")
+    p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the model through torch.compile, or not (default: as saved)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``skbert`` command."""
     from ._estimator import TransformerMultiLabelClassifier
@@ -150,11 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (default: from the --output extension, else jsonl)")
     p.add_argument("--text-column", default="text", metavar="COL",
                    help="column holding the texts (default: text)")
-    p.add_argument("--threshold", type=_threshold, metavar="FLOAT|auto",
-                   help="override the saved decision threshold")
-    p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="run the model through torch.compile, or not (default: as saved)")
+    _add_saved_model_options(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", parents=[common], help="score a saved model on a labelled file",
@@ -163,12 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="FOLDER", help="model folder written by train or demo")
     p.add_argument("data", metavar="DATA", help=_DATA_HELP)
     _add_label_options(p, default_label_column=None)
-    p.add_argument("--threshold", type=_threshold, metavar="FLOAT|auto",
-                   help="override the saved decision threshold")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to FILE as JSON")
-    p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="run the model through torch.compile, or not (default: as saved)")
+    _add_saved_model_options(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", parents=[common],
@@ -268,14 +269,18 @@ def _check_out_folder(out: str) -> None:
             f"--out {out!r} is an existing file; give a folder path for the model.")
 
 
-def _load_model(folder: str, device: str):
+def _load_model(args):
+    """The saved model of ``args.folder``, with the command line's predict-time overrides."""
     from ._estimator import TransformerMultiLabelClassifier
 
+    folder = args.folder
     if not os.path.isdir(folder):
         raise FileNotFoundError(
             f"Model folder {folder!r} does not exist; train one with "
             f"'skbert train DATA --out {folder}' or 'skbert demo --out {folder}'.")
-    return TransformerMultiLabelClassifier.from_pretrained(folder, device=device)
+    clf = TransformerMultiLabelClassifier.from_pretrained(folder, device=args.device)
+    overrides = {"threshold": args.threshold, "compile": args.compile}
+    return clf.set_params(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def _save_model(clf, folder: str) -> None:
@@ -442,11 +447,7 @@ def cmd_predict(args) -> int:
     """``skbert predict``: labels and probabilities for new texts."""
     fmt = _output_format(args)
     texts = _read_texts(args.input, args.text_column)
-    clf = _load_model(args.folder, args.device)
-    if args.threshold is not None:
-        clf.set_params(threshold=args.threshold)
-    if args.compile is not None:
-        clf.set_params(compile=args.compile)
+    clf = _load_model(args)
     names = [str(c) for c in clf.classes_]
     proba = clf.predict_proba(texts) if texts else []
     pred = _apply_threshold(clf, proba) if texts else []
@@ -564,11 +565,7 @@ def score(Y_true, pred, proba, names) -> tuple[dict, str]:
 
 def cmd_evaluate(args) -> int:
     """``skbert evaluate``: per-label report, micro/macro F1 and LRAP on a labelled file."""
-    clf = _load_model(args.folder, args.device)
-    if args.threshold is not None:
-        clf.set_params(threshold=args.threshold)
-    if args.compile is not None:
-        clf.set_params(compile=args.compile)
+    clf = _load_model(args)
     names = [str(c) for c in clf.classes_]
     texts, Y = load_eval_data(args.data, names, text_column=args.text_column,
                               label_column=args.label_column, label_columns=args.label_columns)
