@@ -26,6 +26,33 @@ def _quiet_datasets():
         pass
 
 
+def _tokenised(columns, tokenize):
+    """``Dataset.from_dict(columns).map(tokenize, batched=True)``.
+
+    Where ``datasets`` is not installed (the lent GPU machine has no package
+    index), a plain ``torch`` dataset holding the same tokenisation stands in:
+    the model, ``Trainer`` and what it trains on are the same; only the container
+    differs, so use it for quality and GPU runs, not for CPU tokenisation timings.
+    """
+    try:
+        from datasets import Dataset
+    except ImportError:
+        return _TorchDataset(columns, tokenize(columns))
+    _quiet_datasets()
+    return Dataset.from_dict(columns).map(tokenize, batched=True)
+
+
+class _TorchDataset(torch.utils.data.Dataset):
+    def __init__(self, columns, encoded):
+        self.rows = {k: v for k, v in {**columns, **encoded}.items() if k != "text"}
+
+    def __len__(self):
+        return len(next(iter(self.rows.values())))
+
+    def __getitem__(self, i):
+        return {k: torch.tensor(v[i]) for k, v in self.rows.items()}
+
+
 def fit(model_path, texts, Y, label_names, *, max_length, batch_size, epochs, learning_rate,
         output_dir):
     """Tokenise, load the model and train it with Trainer; return (trainer, tokenizer).
@@ -33,7 +60,6 @@ def fit(model_path, texts, Y, label_names, *, max_length, batch_size, epochs, le
     Everything from raw texts to a trained model happens here, so a caller that
     times this call times tokenisation, model loading and training together.
     """
-    from datasets import Dataset
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -41,7 +67,6 @@ def fit(model_path, texts, Y, label_names, *, max_length, batch_size, epochs, le
         TrainingArguments,
     )
 
-    _quiet_datasets()
     tokenizer = AutoTokenizer.from_pretrained(model_path)
 
     def tokenize(batch):
@@ -49,8 +74,7 @@ def fit(model_path, texts, Y, label_names, *, max_length, batch_size, epochs, le
                          max_length=max_length)
 
     labels = np.asarray(Y, dtype=np.float32).tolist()  # float labels: BCE loss
-    train_ds = Dataset.from_dict({"text": list(texts), "labels": labels})
-    train_ds = train_ds.map(tokenize, batched=True)
+    train_ds = _tokenised({"text": list(texts), "labels": labels}, tokenize)
 
     id2label = {i: str(name) for i, name in enumerate(label_names)}
     label2id = {name: i for i, name in id2label.items()}
@@ -79,15 +103,11 @@ def fit(model_path, texts, Y, label_names, *, max_length, batch_size, epochs, le
 
 def predict_proba(trainer, tokenizer, texts, *, max_length):
     """``trainer.predict`` on a ``datasets.map``-tokenised test set, then sigmoid."""
-    from datasets import Dataset
-
-    _quiet_datasets()
-
     def tokenize(batch):
         return tokenizer(batch["text"], padding="max_length", truncation=True,
                          max_length=max_length)
 
-    test_ds = Dataset.from_dict({"text": list(texts)}).map(tokenize, batched=True)
+    test_ds = _tokenised({"text": list(texts)}, tokenize)
     output = trainer.predict(test_ds)
     logits = output.predictions
     if isinstance(logits, tuple):  # some heads return extra outputs

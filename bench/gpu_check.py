@@ -82,7 +82,8 @@ def peak_gib():
     return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
 
 
-def bench_skbert(path, Xtr, Ytr, Xte, max_length, precision, batch_size, compile=False):
+def bench_skbert(path, Xtr, Ytr, Xte, max_length, precision, batch_size, compile=False,
+                 model_kwargs=None):
     """Training samples/s (with compile: compiling included) and prediction samples/s
     after a 256-text warm-up call (with compile: the inference graph is compiled there)."""
     from skbert import TransformerMultiLabelClassifier
@@ -90,7 +91,7 @@ def bench_skbert(path, Xtr, Ytr, Xte, max_length, precision, batch_size, compile
     clf = TransformerMultiLabelClassifier(
         path, pooling="cls", max_length=max_length, batch_size=batch_size, max_epochs=1,
         learning_rate=5e-5, precision=precision, device=DEVICE, random_state=0,
-        fit_cache=False, predict_batch_size=256, compile=compile)
+        fit_cache=False, predict_batch_size=256, compile=compile, model_kwargs=model_kwargs)
     reset_peak()
     sync()
     t = time.perf_counter()
@@ -201,6 +202,11 @@ def main():
     ap.add_argument("--compile", action="store_true",
                     help="also time skbert with compile=True (bf16 on CUDA); its training "
                          "samples/s include compiling")
+    ap.add_argument("--compile-lengths", default=None,
+                    help="with --compile: only at these max_lengths (default: all of --lengths)")
+    ap.add_argument("--no-attention-dropout", action="store_true",
+                    help="also time skbert (bf16 on CUDA) with "
+                         "model_kwargs={'attention_probs_dropout_prob': 0.0}")
     ap.add_argument("--device", default="cuda", help="'cpu' only to smoke-test this script")
     ap.add_argument("--tiny", action="store_true", help="a 2-layer model, to smoke-test")
     args = ap.parse_args()
@@ -216,10 +222,13 @@ def main():
     print(env, flush=True)
     rows, results = [], {"env": env}
     rng = np.random.default_rng(0)
+    lengths = [int(x) for x in args.lengths.split(",")]
+    compile_lengths = (lengths if args.compile_lengths is None
+                       else [int(x) for x in args.compile_lengths.split(",")])
     with tempfile.TemporaryDirectory() as work:
         path = make_model_folder(args.tokenizer, os.path.join(work, "bert-base-random"),
                                  tiny=args.tiny)
-        for L in [int(x) for x in args.lengths.split(",")]:
+        for L in lengths:
             n_tr = args.n_train if L <= 128 else args.n_train // 2
             Xtr, Ytr = texts_for(L, n_tr, rng)
             Xte, _ = texts_for(L, args.n_test if L <= 128 else args.n_test // 2, rng)
@@ -232,7 +241,16 @@ def main():
                     print(results["persistence"], flush=True)
                 del clf
                 torch.cuda.empty_cache()
-                if args.compile and prec == ("bf16" if DEVICE == "cuda" else "fp32"):
+                main_prec = prec == ("bf16" if DEVICE == "cuda" else "fp32")
+                if args.no_attention_dropout and main_prec:
+                    r, clf, _ = bench_skbert(
+                        path, Xtr, Ytr, Xte, L, prec, args.batch_size,
+                        model_kwargs={"attention_probs_dropout_prob": 0.0})
+                    rows.append(("skbert, no attention dropout", L, prec, r))
+                    print(rows[-1], flush=True)
+                    del clf
+                    torch.cuda.empty_cache()
+                if args.compile and main_prec and L in compile_lengths:
                     r, clf, _ = bench_skbert(path, Xtr, Ytr, Xte, L, prec, args.batch_size,
                                              compile=True)
                     rows.append(("skbert+compile", L, prec, r))

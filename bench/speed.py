@@ -123,7 +123,14 @@ def machine(threads: int) -> dict:
     info = {"cpu": cpu, "logical_cpus": os.cpu_count(),
             "cpus_available": len(os.sched_getaffinity(0)), "torch_threads": threads,
             "bf16_flags": [f for f in ("avx512_bf16", "amx_bf16") if f" {f} " in flags],
-            "python": platform.python_version()}
+            "python": platform.python_version(), "gpu": None}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
     for mod in ("torch", "transformers", "datasets", "sklearn", "skbert", "accelerate"):
         try:
             info[mod] = __import__(mod).__version__
@@ -191,7 +198,10 @@ def run_child(spec_path: str, result_path: str) -> None:
 
         torch.set_num_threads(spec["threads"])
         if tool == "recipe":
-            import datasets  # noqa: F401
+            try:
+                import datasets  # noqa: F401
+            except ImportError:  # the lent GPU: _recipe falls back to a torch dataset
+                pass
             from transformers import Trainer, TrainingArguments  # noqa: F401
     out = {"tool": tool, "rss_before_mib": proc_status("VmRSS")}
     fit_s = None
@@ -547,7 +557,8 @@ def main(argv=None) -> int:
         + (f", skbert precision {sk['precision']}, pooling {sk['pooling']}" if sk else ""),
         f"- machine: {info['cpu']}, {info['cpus_available']} CPUs available "
         f"({info['logical_cpus']} logical), {args.threads} torch threads, bf16 flags: "
-        f"{', '.join(info['bf16_flags']) or 'none'}; torch {info['torch']}, transformers "
+        f"{', '.join(info['bf16_flags']) or 'none'}; GPU {info['gpu'] or 'none'}; "
+        f"torch {info['torch']}, transformers "
         f"{info['transformers']}, datasets {info['datasets']}, scikit-learn {info['sklearn']}, "
         f"skbert {info['skbert']}, Python {info['python']}; 1-min load average "
         f"{info['loadavg_1min_start_end'][0]} at the start, "
