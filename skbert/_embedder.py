@@ -79,7 +79,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         Run the encoder through ``torch.compile`` in ``transform`` (``True``:
         ``dynamic=True``; a dict: its keyword arguments). The first call in a
         process compiles (tens of seconds); whether it then runs faster depends
-        on the hardware (meant for GPUs; on a 2-core CPU it did not).
+        on the hardware (on a 2-core CPU it did not): measure it first.
     model_kwargs : dict or None, default=None
         Extra keyword arguments for ``AutoModel.from_pretrained``.
     tokenizer_kwargs : dict or None, default=None
