@@ -1,0 +1,231 @@
+"""Each speed lever of skbert turned off alone: what it is worth on this machine.
+
+Issue 5 lists levers to "measure each, keep what pays". This script fits and
+predicts with skbert as it is (``baseline``) and with one lever at a time put
+back to what the notebook recipe does, every variant in its own child process
+on the same texts, weights and settings:
+
+==================  ==========================================================
+variant             what changes (the notebook's way)
+==================  ==========================================================
+pad_to_max_length   every batch padded to ``max_length`` (no dynamic padding),
+                    in training and prediction
+random_batches      training batches drawn at random (no length grouping)
+unsorted_predict    prediction batches in input order (no length sorting)
+default_adamw       ``torch.optim.AdamW`` without ``fused=True``
+eager_attention     ``attn_implementation="eager"`` instead of SDPA
+predict_batch_16    ``predict_batch_size=16`` (the recipe's eval batch) vs 64
+no_attn_dropout     for reference, the documented option
+                    ``model_kwargs={"attention_probs_dropout_prob": 0.0}``
+==================  ==========================================================
+
+The patches live here, not in the package: they replace skbert's internal
+functions in the child process only. Tokenising once is measured directly:
+the time to tokenise the training texts, which a per-epoch tokeniser pays in
+every epoch. bf16 autocast is a lever only on CPUs with bf16 instructions
+(and GPUs); the script reports whether this one has them.
+
+Usage::
+
+    python bench/levers.py --train ../shared/data/goemotions/train.jsonl \\
+        --test ../shared/data/goemotions/validation.jsonl --n-train 1000 --n-test 1000
+
+Each child first fits on 32 texts (untimed warm-up). Columns: training samples/s
+over the one epoch's own time (``history_[0]["dur"]``,
+loading excluded), prediction samples/s (after a 64-text warm-up call), the
+largest difference in probability against the baseline's predictions (0 for
+levers that only reorder or repad exact arithmetic, up to float rounding), and
+each variant's speed as a fraction of the baseline's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+VARIANTS = ("baseline", "pad_to_max_length", "random_batches", "unsorted_predict",
+            "default_adamw", "eager_attention", "predict_batch_16", "no_attn_dropout")
+
+
+def patch(variant: str, max_length: int) -> dict:
+    """Apply ``variant``'s patch in this process; return extra estimator params."""
+    import numpy as np
+    import torch
+
+    from skbert import _training
+
+    if variant == "pad_to_max_length":
+        original = _training.collate
+
+        def collate(encoded, docs, pad_id, pad_to_multiple_of=1):
+            return original(encoded, docs, pad_id, max_length)  # width -> max_length
+
+        _training.collate = collate
+    elif variant == "random_batches":
+        original_groups = _training.length_grouped_batches
+
+        def random_batches(lengths, batch_size, rng, group_factor=50):
+            return original_groups(lengths, batch_size, rng, group_factor=1)
+
+        _training.length_grouped_batches = random_batches
+    elif variant == "unsorted_predict":
+        def in_order(lengths, batch_size):
+            order = np.arange(len(lengths))
+            for i in range(0, len(order), batch_size):
+                yield order[i:i + batch_size]
+
+        _training.sorted_batches = in_order
+    elif variant == "default_adamw":
+        adamw = torch.optim.AdamW
+
+        class PlainAdamW(adamw):
+            def __init__(self, params, *args, fused=None, **kwargs):
+                super().__init__(params, *args, **kwargs)
+
+        torch.optim.AdamW = PlainAdamW
+    elif variant == "eager_attention":
+        return {"model_kwargs": {"attn_implementation": "eager"}}
+    elif variant == "predict_batch_16":
+        return {"predict_batch_size": 16}
+    elif variant == "no_attn_dropout":
+        return {"model_kwargs": {"attention_probs_dropout_prob": 0.0}}
+    elif variant != "baseline":
+        raise SystemExit(f"unknown variant {variant!r}")
+    return {}
+
+
+def child(spec_path: str, out_path: str) -> None:
+    import numpy as np
+    import torch
+
+    with open(spec_path) as fh:
+        spec = json.load(fh)
+    torch.set_num_threads(spec["threads"])
+    extra = patch(spec["variant"], spec["max_length"])
+    from skbert import TransformerMultiLabelClassifier
+    from skbert._data import encode
+
+    data = np.load(spec["data"], allow_pickle=True)
+    Xtr, Ytr, Xte = data["Xtr"].tolist(), data["Ytr"], data["Xte"].tolist()
+    clf = TransformerMultiLabelClassifier(
+        spec["model"], max_epochs=1, batch_size=spec["batch_size"], max_length=spec["max_length"],
+        learning_rate=5e-5, random_state=0, fit_cache=False, **extra)
+    clf.fit(Xtr[:32], Ytr[:32])  # warm-up: first-call costs of torch's kernels and threads
+    t = time.perf_counter()
+    clf.fit(Xtr, Ytr)
+    fit_s = time.perf_counter() - t
+    epoch_s = clf.history_[0]["dur"]
+    clf.predict_proba(Xte[:64])
+    t = time.perf_counter()
+    proba = clf.predict_proba(Xte)
+    pred_s = time.perf_counter() - t
+    result = {"fit_s": fit_s, "epoch_s": epoch_s, "train_sps": len(Xtr) / epoch_s,
+              "predict_s": pred_s, "predict_sps": len(Xte) / pred_s}
+    if spec["variant"] == "baseline":
+        t = time.perf_counter()
+        encode(clf.tokenizer_, Xtr, max_length=spec["max_length"])
+        result["tokenise_train_s"] = time.perf_counter() - t
+    np.save(out_path + ".npy", proba)
+    with open(out_path, "w") as fh:
+        json.dump(result, fh)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--test", required=True)
+    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--n-test", type=int, default=1000)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    import numpy as np
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from speed import indicator, label_names, machine, read_jsonl, resolve_model
+
+    variants = [v for v in args.variants.split(",") if v]
+    bad = sorted(set(variants) - set(VARIANTS))
+    if bad:
+        ap.error(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+    if "baseline" not in variants:
+        variants.insert(0, "baseline")
+    args.labels = None
+    names = label_names(args)
+    Xtr, ltr = read_jsonl(args.train, 0, args.n_train)
+    Xte, _ = read_jsonl(args.test, 0, args.n_test)
+    Ytr, _ = indicator(ltr, names)
+    model = resolve_model(args.model)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    if os.getloadavg()[0] > 0.5:
+        print(f"[levers] warning: load average {os.getloadavg()[0]:.2f}; numbers will be noisy",
+              file=sys.stderr)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="skbert-levers-") as work:
+        data = os.path.join(work, "data.npz")
+        np.savez(data, Xtr=np.asarray(Xtr, dtype=object), Ytr=Ytr,
+                 Xte=np.asarray(Xte, dtype=object))
+        base_proba = None
+        for v in variants:
+            spec = {"variant": v, "model": model, "data": data, "threads": args.threads,
+                    "max_length": args.max_length, "batch_size": args.batch_size}
+            spec_path, out = os.path.join(work, v + ".json"), os.path.join(work, v + ".out")
+            with open(spec_path, "w") as fh:
+                json.dump(spec, fh)
+            print(f"[levers] {v} ...", file=sys.stderr, flush=True)
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
+                                   spec_path, out], env=env, stdout=sys.stderr)
+            if proc.returncode:
+                print(f"[levers] {v} failed ({proc.returncode})", file=sys.stderr)
+                return proc.returncode
+            with open(out) as fh:
+                r = json.load(fh)
+            proba = np.load(out + ".npy")
+            if base_proba is None:
+                base_proba = proba
+            r["max_abs_dp_vs_baseline"] = float(np.abs(proba - base_proba).max())
+            results[v] = r
+            print(f"[levers] {v}: {r}", file=sys.stderr, flush=True)
+    base = results["baseline"]
+    lines = ["| variant (lever off) | train samples/s | x baseline | predict samples/s | "
+             "x baseline | max abs dp |", "|---|---:|---:|---:|---:|---:|"]
+    for v, r in results.items():
+        lines.append(f"| {v} | {r['train_sps']:.1f} | {r['train_sps'] / base['train_sps']:.2f} "
+                     f"| {r['predict_sps']:.1f} | {r['predict_sps'] / base['predict_sps']:.2f} "
+                     f"| {r['max_abs_dp_vs_baseline']:.1e} |")
+    info = machine(args.threads)
+    lines += ["", f"- tokenising the {args.n_train} training texts once took "
+              f"{base['tokenise_train_s']:.2f} s = "
+              f"{100 * base['tokenise_train_s'] / base['epoch_s']:.1f} % of the baseline's epoch "
+              f"({base['epoch_s']:.1f} s): what tokenising in every epoch would add to each",
+              f"- workload: {args.n_train} training texts of {args.train}, {args.n_test} "
+              f"predicted from {args.test}, max_length {args.max_length}, batch "
+              f"{args.batch_size}, 1 epoch, lr 5e-5, model {args.model}",
+              f"- machine: {info['cpu']}, {args.threads} torch threads, bf16 flags: "
+              f"{', '.join(info['bf16_flags']) or 'none'} (without them bf16 autocast is no "
+              f"lever here); torch {info['torch']}, transformers {info['transformers']}"]
+    report = "\n".join(lines)
+    print(report)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"args": vars(args), "machine": info, "results": results,
+                       "markdown": report}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(main())
