@@ -30,12 +30,13 @@ Usage::
     python bench/levers.py --train ../shared/data/goemotions/train.jsonl \\
         --test ../shared/data/goemotions/validation.jsonl --n-train 1000 --n-test 1000
 
-Each child first fits on 32 texts (untimed warm-up). Columns: training samples/s
-over the one epoch's own time (``history_[0]["dur"]``,
-loading excluded), prediction samples/s (after a 64-text warm-up call), the
-largest difference in probability against the baseline's predictions (0 for
-levers that only reorder or repad exact arithmetic, up to float rounding), and
-each variant's speed as a fraction of the baseline's.
+The runs alternate, baseline, variant, baseline, variant, ..., baseline, and
+each variant's speed is set against the mean of the two baselines around it,
+so a drift of a shared machine's speed cancels; the baselines' spread is shown.
+Each child first fits on 32 texts (untimed warm-up). Columns: training
+samples/s over the one epoch's own time (``history_[0]["dur"]``, loading
+excluded), prediction samples/s (after a 64-text warm-up call), and the largest
+difference in probability against the first baseline's predictions.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 VARIANTS = ("baseline", "pad_to_max_length", "random_batches", "unsorted_predict",
             "default_adamw", "eager_attention", "predict_batch_16", "no_attn_dropout")
@@ -115,7 +117,9 @@ def child(spec_path: str, out_path: str) -> None:
     clf = TransformerMultiLabelClassifier(
         spec["model"], max_epochs=1, batch_size=spec["batch_size"], max_length=spec["max_length"],
         learning_rate=5e-5, random_state=0, fit_cache=False, **extra)
-    clf.fit(Xtr[:32], Ytr[:32])  # warm-up: first-call costs of torch's kernels and threads
+    with warnings.catch_warnings():  # warm-up: first-call costs of torch's kernels, threads
+        warnings.simplefilter("ignore")  # (32 texts lack some labels: a warning, not news)
+        clf.fit(Xtr[:32], Ytr[:32])
     t = time.perf_counter()
     clf.fit(Xtr, Ytr)
     fit_s = time.perf_counter() - t
@@ -154,12 +158,10 @@ def main() -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from speed import indicator, label_names, machine, read_jsonl, resolve_model
 
-    variants = [v for v in args.variants.split(",") if v]
+    variants = [v for v in args.variants.split(",") if v and v != "baseline"]
     bad = sorted(set(variants) - set(VARIANTS))
     if bad:
         ap.error(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
-    if "baseline" not in variants:
-        variants.insert(0, "baseline")
     args.labels = None
     names = label_names(args)
     Xtr, ltr = read_jsonl(args.train, 0, args.n_train)
@@ -171,16 +173,19 @@ def main() -> int:
     if os.getloadavg()[0] > 0.5:
         print(f"[levers] warning: load average {os.getloadavg()[0]:.2f}; numbers will be noisy",
               file=sys.stderr)
-    results = {}
+    # baseline, v1, baseline, v2, baseline, ...: each variant is set against the mean of the
+    # baselines run just before and just after it, so a drift of the machine's speed cancels
+    sequence = ["baseline"] + [x for v in variants for x in (v, "baseline")]
+    runs = []
     with tempfile.TemporaryDirectory(prefix="skbert-levers-") as work:
         data = os.path.join(work, "data.npz")
         np.savez(data, Xtr=np.asarray(Xtr, dtype=object), Ytr=Ytr,
                  Xte=np.asarray(Xte, dtype=object))
         base_proba = None
-        for v in variants:
+        for i, v in enumerate(sequence):
             spec = {"variant": v, "model": model, "data": data, "threads": args.threads,
                     "max_length": args.max_length, "batch_size": args.batch_size}
-            spec_path, out = os.path.join(work, v + ".json"), os.path.join(work, v + ".out")
+            spec_path, out = os.path.join(work, f"{i}.json"), os.path.join(work, f"{i}.out")
             with open(spec_path, "w") as fh:
                 json.dump(spec, fh)
             print(f"[levers] {v} ...", file=sys.stderr, flush=True)
@@ -194,16 +199,31 @@ def main() -> int:
             proba = np.load(out + ".npy")
             if base_proba is None:
                 base_proba = proba
+            r["variant"] = v
             r["max_abs_dp_vs_baseline"] = float(np.abs(proba - base_proba).max())
-            results[v] = r
+            runs.append(r)
             print(f"[levers] {v}: {r}", file=sys.stderr, flush=True)
-    base = results["baseline"]
+    bases = [r for r in runs if r["variant"] == "baseline"]
+    base = bases[0]
     lines = ["| variant (lever off) | train samples/s | x baseline | predict samples/s | "
              "x baseline | max abs dp |", "|---|---:|---:|---:|---:|---:|"]
-    for v, r in results.items():
-        lines.append(f"| {v} | {r['train_sps']:.1f} | {r['train_sps'] / base['train_sps']:.2f} "
-                     f"| {r['predict_sps']:.1f} | {r['predict_sps'] / base['predict_sps']:.2f} "
-                     f"| {r['max_abs_dp_vs_baseline']:.1e} |")
+    for k in ("train_sps", "predict_sps"):
+        vals = [r[k] for r in bases]
+        base[k + "_spread"] = [min(vals), max(vals)]
+    lines.append(f"| baseline ({len(bases)} runs: min-max) | {base['train_sps_spread'][0]:.1f}-"
+                 f"{base['train_sps_spread'][1]:.1f} | 1 | {base['predict_sps_spread'][0]:.1f}-"
+                 f"{base['predict_sps_spread'][1]:.1f} | 1 | "
+                 f"{max(r['max_abs_dp_vs_baseline'] for r in bases):.1e} |")
+    for i, r in enumerate(runs):
+        if r["variant"] == "baseline":
+            continue
+        before, after = runs[i - 1], runs[i + 1]
+        for k in ("train_sps", "predict_sps"):
+            r[k + "_ratio"] = r[k] / ((before[k] + after[k]) / 2)
+        lines.append(f"| {r['variant']} | {r['train_sps']:.1f} | {r['train_sps_ratio']:.2f} | "
+                     f"{r['predict_sps']:.1f} | {r['predict_sps_ratio']:.2f} | "
+                     f"{r['max_abs_dp_vs_baseline']:.1e} |")
+    results = {"runs": runs}
     info = machine(args.threads)
     lines += ["", f"- tokenising the {args.n_train} training texts once took "
               f"{base['tokenise_train_s']:.2f} s = "
@@ -212,6 +232,10 @@ def main() -> int:
               f"- workload: {args.n_train} training texts of {args.train}, {args.n_test} "
               f"predicted from {args.test}, max_length {args.max_length}, batch "
               f"{args.batch_size}, 1 epoch, lr 5e-5, model {args.model}",
+              "- x baseline: against the mean of the baseline runs just before and after the "
+              "variant; max abs dp: against the first baseline's probabilities (for levers that "
+              "change training it includes a different training run: batch order, dropout "
+              "draws)",
               f"- machine: {info['cpu']}, {args.threads} torch threads, bf16 flags: "
               f"{', '.join(info['bf16_flags']) or 'none'} (without them bf16 autocast is no "
               f"lever here); torch {info['torch']}, transformers {info['transformers']}"]
