@@ -186,16 +186,34 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
     return model
 
 
-def model_from_config(config_dict: dict, pooling: str, n_labels: int) -> MultiLabelModel:
-    """Rebuild the network's architecture (random weights) from a config dict."""
+def model_from_config(config_dict: dict, pooling: str, n_labels: int,
+                      attn_implementation: str | None = None) -> MultiLabelModel:
+    """Rebuild the network's architecture (random weights) from a config dict.
+
+    ``attn_implementation`` is the attention the fitted model ran (``"sdpa"``,
+    ``"eager"``, ...): a config dict does not carry it, and some transformers
+    releases (4.x) build a model from a config with eager attention, which is
+    slower and rounds differently. Where this installation cannot build it
+    (e.g. ``"flash_attention_2"`` without its package), the library's default
+    is used.
+    """
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
     cfg = dict(config_dict)
     model_type = cfg.pop("model_type")
-    config = AutoConfig.for_model(model_type, **cfg)
+    auto = AutoModelForSequenceClassification if pooling == "cls" else AutoModel
+
+    def build(**kwargs):  # a fresh config each time: a failed try may have edited it
+        return auto.from_config(AutoConfig.for_model(model_type, **cfg), **kwargs)
+
     with quiet_transformers():
-        if pooling == "cls":
-            backbone = AutoModelForSequenceClassification.from_config(config)
-        else:
-            backbone = AutoModel.from_config(config)
+        backbone = None
+        if attn_implementation is not None:
+            try:
+                backbone = build(attn_implementation=attn_implementation)
+            except (ImportError, ValueError, KeyError) as exc:  # KeyError: transformers 4.x
+                logger.debug("attention %r unavailable here (%s); using the default",
+                             attn_implementation, exc)
+        if backbone is None:
+            backbone = build()
     return MultiLabelModel(backbone, pooling, n_labels)

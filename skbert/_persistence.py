@@ -51,6 +51,7 @@ def dump_model(model: MultiLabelModel, tokenizer) -> dict:
     return {
         "format": FORMAT_VERSION,
         "config": model.backbone.config.to_dict(),
+        "attn_implementation": getattr(model.backbone.config, "_attn_implementation", None),
         "pooling": model.pooling,
         "n_labels": _n_labels(model),
         "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
@@ -60,7 +61,8 @@ def dump_model(model: MultiLabelModel, tokenizer) -> dict:
 
 def restore_model(state: dict, device: torch.device):
     """Rebuild ``(model, tokenizer)`` from :func:`dump_model`'s output on ``device``."""
-    model = model_from_config(state["config"], state["pooling"], state["n_labels"])
+    model = model_from_config(state["config"], state["pooling"], state["n_labels"],
+                              state.get("attn_implementation"))
     model.load_state_dict(state["state_dict"])
     model.to(device).eval()
     return model, _tokenizer_from_files(state["tokenizer_files"])

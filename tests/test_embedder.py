@@ -7,6 +7,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -16,6 +17,7 @@ from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks as ec
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.fixes import parse_version
 
 from skbert import SkbertWarning, TransformerEmbedder
 from skbert._modeling import DEFAULT_MODEL
@@ -136,6 +138,10 @@ def test_feature_names_and_pandas_output(fitted_st):
     emb = clone(fitted_st).set_output(transform="pandas").fit(["a"])
     frame = emb.transform(pd.Series(["football match", "pizza"], index=[10, 20]))
     assert list(frame.columns[:2]) == ["embedding0", "embedding1"]
+    if parse_version(sklearn.__version__) >= parse_version("1.8"):
+        # scikit-learn keeps a Series' index in pandas output from 1.8 on (a DataFrame's always)
+        assert frame.index.tolist() == [10, 20]
+    frame = emb.transform(pd.DataFrame({"text": ["football match", "pizza"]}, index=[10, 20]))
     assert frame.index.tolist() == [10, 20]
 
 

@@ -270,3 +270,25 @@ def test_deepcopy_predicts_the_same_and_shares_no_storage(fitted, corpus):
     assert not ptrs & {t.data_ptr() for t in dup.model_.state_dict().values()}
     np.testing.assert_array_equal(np.asarray(dup.threshold), [0.3, 0.4, 0.5, 0.6])
     assert list(dup.classes_) == LABELS
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_pickle_keeps_the_attention_implementation(tiny_st_model, corpus, attn):
+    # a config dict does not carry it, and transformers 4.x rebuilds eager attention from one
+    X, Y = corpus
+    est = make_est(tiny_st_model, max_epochs=1, model_kwargs={"attn_implementation": attn})
+    est.fit(X, Y)
+    back = pickle.loads(pickle.dumps(est))
+    assert back.model_.backbone.config._attn_implementation == attn
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+
+
+def test_pickle_falls_back_where_its_attention_is_missing(fitted, corpus):
+    X, _ = corpus
+    state = fitted.__getstate__()
+    key = next(k for k, v in state.items() if isinstance(v, dict) and "attn_implementation" in v)
+    state[key] = {**state[key], "attn_implementation": "no_such_attention"}
+    back = TransformerMultiLabelClassifier.__new__(TransformerMultiLabelClassifier)
+    back.__setstate__(state)
+    assert back.model_.backbone.config._attn_implementation != "no_such_attention"
+    np.testing.assert_allclose(back.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
