@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from speed import indicator, read_jsonl, resolve_model  # noqa: E402
+from speed import add_workload_arguments, load_workload  # noqa: E402
 
 
 def epoch_times(clf) -> tuple[float, float]:
@@ -37,16 +37,8 @@ def epoch_times(clf) -> tuple[float, float]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", required=True)
-    ap.add_argument("--test", required=True)
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-test", type=int, default=1000)
-    ap.add_argument("--max-length", type=int, default=128)
-    ap.add_argument("--batch-size", type=int, default=16)
+    add_workload_arguments(ap)
     ap.add_argument("--epochs", type=int, default=3, help="at least 2: epoch 1 compiles")
-    ap.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
-    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     if args.epochs < 2:
         ap.error("--epochs must be at least 2: the first compiled epoch includes compiling")
@@ -56,13 +48,9 @@ def main(argv=None) -> int:
     from skbert import TransformerMultiLabelClassifier
 
     torch.set_num_threads(args.threads)
-    Xtr, ltr = read_jsonl(args.train, 0, args.n_train)
-    Xte, _ = read_jsonl(args.test, 0, args.n_test)
-    names = sorted({x for row in ltr for x in row})
-    Ytr, _ = indicator(ltr, names)
+    Xtr, Ytr, Xte, model = load_workload(args)
     common = dict(max_epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length,
                   learning_rate=5e-5, random_state=0, fit_cache=False)
-    model = resolve_model(args.model)
     load = os.getloadavg()[0]
 
     rows = {}

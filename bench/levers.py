@@ -50,6 +50,9 @@ import tempfile
 import time
 import warnings
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from speed import add_workload_arguments, load_workload, machine  # noqa: E402
+
 VARIANTS = ("baseline", "pad_to_max_length", "random_batches", "unsorted_predict",
             "default_adamw", "eager_attention", "predict_batch_16", "no_attn_dropout")
 
@@ -141,33 +144,18 @@ def child(spec_path: str, out_path: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", required=True)
-    ap.add_argument("--test", required=True)
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-test", type=int, default=1000)
-    ap.add_argument("--max-length", type=int, default=128)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
-    ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    ap.add_argument("--json", default=None)
+    add_workload_arguments(ap)
+    ap.add_argument("--variants", default=",".join(VARIANTS[1:]),
+                    help="comma-separated subset of " + ",".join(VARIANTS[1:]))
     args = ap.parse_args()
 
     import numpy as np
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from speed import indicator, label_names, machine, read_jsonl, resolve_model
 
     variants = [v for v in args.variants.split(",") if v and v != "baseline"]
     bad = sorted(set(variants) - set(VARIANTS))
     if bad:
         ap.error(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
-    args.labels = None
-    names = label_names(args)
-    Xtr, ltr = read_jsonl(args.train, 0, args.n_train)
-    Xte, _ = read_jsonl(args.test, 0, args.n_test)
-    Ytr, _ = indicator(ltr, names)
-    model = resolve_model(args.model)
+    Xtr, Ytr, Xte, model = load_workload(args)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     if os.getloadavg()[0] > 0.5:

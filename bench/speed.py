@@ -92,6 +92,33 @@ def indicator(label_lists, names):
     return Y, unknown
 
 
+def add_workload_arguments(ap, *, n_train: int = 1000, n_test: int = 1000) -> None:
+    """The workload options of the one-tool scripts (compile_speed.py, levers.py)."""
+    ap.add_argument("--train", required=True, help="JSON Lines file of training documents")
+    ap.add_argument("--test", required=True, help="JSON Lines file of documents to predict")
+    ap.add_argument("--labels", default=None,
+                    help="label names, one a line (default: labels.txt next to --train, else "
+                         "the labels seen in the training documents)")
+    ap.add_argument("--n-train", type=int, default=n_train, help="first N documents of --train")
+    ap.add_argument("--n-test", type=int, default=n_test, help="first M documents of --test")
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--model", default=DEFAULT_MODEL,
+                    help="checkpoint folder or hub name (default: the bundled all-MiniLM-L6-v2)")
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                    help="torch threads (default: the CPUs this process may use)")
+    ap.add_argument("--json", default=None, help="write every number to this JSON file")
+
+
+def load_workload(args):
+    """``(train texts, train indicator matrix, test texts, model path)`` of
+    :func:`add_workload_arguments`' options."""
+    Xtr, ltr = read_jsonl(args.train, 0, args.n_train)
+    Xte, _ = read_jsonl(args.test, 0, args.n_test)
+    Ytr, _ = indicator(ltr, label_names(args))
+    return Xtr, Ytr, Xte, resolve_model(args.model)
+
+
 def proc_status(key: str) -> float:
     """A ``/proc/self/status`` memory field (VmHWM, VmRSS) in MiB."""
     with open("/proc/self/status") as fh:

@@ -137,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--early-stopping", action="store_true", default=None,
                    help="stop when the validation loss stops improving; keep the best epoch")
     p.add_argument("--compile", action="store_true", default=None,
-                   help="run the model through torch.compile (minutes to compile; meant for "
-                        "GPUs, it did not pay on a 2-core CPU)")
+                   help="run the model through torch.compile (a minute or more to compile; "
+                        "it paid neither on a 2-core CPU nor on an H200 here: measure first)")
     p.add_argument("--random-state", type=int, default=0, metavar="SEED",
                    help="seeds the head, shuffling and the split (default: 0)")
     p.add_argument("--device", default="auto", metavar="DEV",
