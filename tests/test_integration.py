@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import skbert
+from skbert import _cache
 from skbert import TransformerMultiLabelClassifier, tune_thresholds
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu")
@@ -127,7 +128,7 @@ def test_fit_cache_folder_is_reused_across_a_pickled_search(tiny_st_model, corpu
     search = _threshold_search(make_est(tiny_st_model, fit_cache=folder))
     first = search.fit(X, Y)
     assert len(train_calls) == 3 + 1
-    assert len([f for f in os.listdir(folder) if f.endswith(".skbert-fit")]) == 4
+    assert len([f for f in os.listdir(folder) if f.endswith(_cache.SUFFIX)]) == 4
     scores = first.cv_results_["mean_test_score"].copy()
 
     skbert.clear_fit_cache()  # the in-process cache is empty; only the folder remains
@@ -138,7 +139,7 @@ def test_fit_cache_folder_is_reused_across_a_pickled_search(tiny_st_model, corpu
     np.testing.assert_array_equal(again.cv_results_["mean_test_score"], scores)
 
     skbert.clear_fit_cache(folder)
-    assert not [f for f in os.listdir(folder) if f.endswith(".skbert-fit")]
+    assert not [f for f in os.listdir(folder) if f.endswith(_cache.SUFFIX)]
     make_est(tiny_st_model, fit_cache=folder).fit(X, Y)
     assert len(train_calls) == 5
 
