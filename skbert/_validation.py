@@ -7,6 +7,8 @@ that fixes it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import ItemsView, KeysView, Mapping, Set, ValuesView
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -85,6 +87,11 @@ def check_texts(X, *, text_column: str = "text") -> list[str]:
             )
         X = X.tolist()
     elif not isinstance(X, list):
+        if isinstance(X, (Set, Mapping, KeysView, ValuesView, ItemsView)):
+            raise TypeError(
+                f"X is a {type(X).__name__}, which has no fixed order, so its texts could not be "
+                "matched to the rows of Y. Pass an ordered sequence: a list, tuple, array or "
+                "pandas Series (e.g. list(texts) in the order of Y's rows).")
         try:
             X = list(X)
         except TypeError as exc:
@@ -149,12 +156,19 @@ def check_targets(Y, n_samples: int):
     classes = None
     columns = getattr(Y, "columns", None)
     if columns is not None:
-        classes = np.asarray(list(columns), dtype=object)
+        classes = _label_names(columns)
         if Y.isna().to_numpy().any():
             raise ValueError("Y has missing values; fill them with 0 (label absent), e.g. "
                              "Y.fillna(0), or drop those rows.")
         # pandas nullable dtypes (Int64, boolean) map to their plain numpy dtype
-        dtypes = [np.dtype(getattr(d, "numpy_dtype", d)) for d in Y.dtypes]
+        dtypes = [_numpy_dtype(d) for d in Y.dtypes]
+        for name, dt in zip(columns, dtypes):
+            if dt is None or dt.kind not in "biuf":
+                raise ValueError(
+                    f"Y's column {name!r} has dtype {Y[name].dtype} ({Y[name].iloc[0]!r:.30} in "
+                    "its first row); every column of Y must hold 0/1 (or True/False). Encode "
+                    "label lists with MultiLabelBinarizer, or convert the column, e.g. "
+                    "Y[col].astype(int).")
         Y = Y.to_numpy(dtype=np.result_type(*dtypes))
     if isinstance(Y, (list, tuple)) and len(Y) and isinstance(Y[0], (list, tuple, set)):
         if any(isinstance(v, str) for row in Y for v in row) or len({len(r) for r in Y}) > 1:
@@ -164,7 +178,12 @@ def check_targets(Y, n_samples: int):
             )
     if sp.issparse(Y):
         Y = Y.toarray()
-    Y = np.asarray(Y)
+    try:
+        Y = np.asarray(Y)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(
+            f"Y could not be read as a 2-D array ({exc}); expected an indicator matrix of shape "
+            "(n_samples, n_labels) with one row per text. " + _MLB_FIX) from None
     if Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1):
         raise ValueError(
             f"Y has shape {Y.shape}: one label per text. This estimator is multi-label and "
@@ -172,12 +191,29 @@ def check_targets(Y, n_samples: int):
         )
     if Y.ndim != 2:
         raise ValueError(f"Y must be 2-D (n_samples, n_labels), got shape {Y.shape}.")
+    if Y.dtype.kind not in "biuf":
+        raise ValueError(
+            f"Y has dtype {Y.dtype}; expected numbers 0/1 (or True/False) in a matrix of shape "
+            "(n_samples, n_labels). " + _MLB_FIX)
+    if Y.dtype.kind == "f" and not np.isfinite(Y).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(Y))[0])
+        raise ValueError(
+            f"Y holds {Y[bad]!r} at row {bad[0]}, column {bad[1]}; every value must be 0 or 1. "
+            "Fill missing labels with 0 (label absent), e.g. np.nan_to_num(Y, nan=0).")
     kind = type_of_target(Y)
     if kind != "multilabel-indicator":
         raise ValueError(
             f"Y must be a multi-label indicator matrix of 0/1 values, but "
             f"type_of_target(Y) is {kind!r}. " + _MLB_FIX
         )
+    values = np.unique(Y) if Y.size else np.zeros(0)
+    extra = values[~np.isin(values, (0, 1))]
+    if extra.size:
+        shown = ", ".join(repr(v.item()) for v in values[:6])
+        raise ValueError(
+            f"Y holds the values {{{shown}{', ...' if values.size > 6 else ''}}}; a multi-label "
+            "target must hold only 0 and 1 (or True/False), one column per label. Recode it, "
+            "e.g. (Y == positive_value).astype(int) for {-1, 1} or {1, 2} targets.")
     if Y.shape[0] != n_samples:
         raise ValueError(
             f"X has {n_samples} texts but Y has {Y.shape[0]} rows; they must match, one row "
@@ -198,3 +234,50 @@ def check_targets(Y, n_samples: int):
             stacklevel=4,
         )
     return Yf, classes, dtype
+
+
+def _numpy_dtype(dtype) -> np.dtype | None:
+    """The numpy dtype of a pandas column dtype (nullable Int64/boolean too), or None."""
+    try:
+        return np.dtype(getattr(dtype, "numpy_dtype", dtype))
+    except TypeError:  # pandas string, category, ... dtypes
+        return None
+
+
+def _label_names(columns) -> np.ndarray:
+    """A DataFrame's column names as ``classes_``: scalars (str or int), unique."""
+    if getattr(columns, "nlevels", 1) > 1:
+        raise ValueError(
+            f"Y's columns are a {columns.nlevels}-level MultiIndex ({list(columns)[:2]}...); "
+            "label names must be single str or int values. Flatten them, e.g. "
+            "Y.columns = ['_'.join(map(str, c)) for c in Y.columns].")
+    names = list(columns)
+    for name in names:
+        if not isinstance(name, (str, Integral)) or isinstance(name, bool):
+            raise ValueError(
+                f"Y has the column name {name!r} ({type(name).__name__}); label names must be "
+                "str or int. Rename the columns, e.g. Y.columns = [str(c) for c in Y.columns].")
+    seen = set()
+    dupes = [n for n in names if n in seen or seen.add(n)]
+    if dupes:
+        raise ValueError(
+            f"Y has the column name {dupes[0]!r} more than once; each label needs its own "
+            "unique name. Rename or merge the duplicated columns.")
+    return np.asarray([n if isinstance(n, str) else int(n) for n in names], dtype=object)
+
+
+def check_encodable(texts) -> None:
+    """Raise a ValueError naming the first text that is not valid Unicode.
+
+    Tokenizers reject a str holding a lone surrogate (e.g. ``"\\ud800"``, left
+    by a broken decode) with a TypeError that names no text; this finds it.
+    Called only after the tokenizer failed, so valid input costs nothing.
+    """
+    for i, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"X[{i}] holds {text[exc.start:exc.end]!r} at character {exc.start}, a lone "
+                "surrogate that is not valid Unicode, so it cannot be tokenised. Repair the "
+                "text, e.g. text.encode('utf-8', 'replace').decode('utf-8').") from None

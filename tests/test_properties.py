@@ -52,7 +52,9 @@ def test_apply_thresholds_is_monotone(P, t1, t2):
 @given(proba_matrices(), st.floats(1.0, 10.0, exclude_min=True))
 def test_apply_thresholds_extremes(P, above_one):
     assert apply_thresholds(P, 0.0).all()
-    assert not apply_thresholds(P, above_one).any()
+    assert not apply_thresholds(np.minimum(P, 1 - 1e-12), 1.0).any()
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        apply_thresholds(P, above_one)
     assert set(np.unique(apply_thresholds(P, 0.5))) <= {0, 1}
     assert apply_thresholds(P, 0.5).shape == P.shape
 
