@@ -21,8 +21,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._data import collate, encode, pad_multiple, pad_token_id, sorted_batches
 from ._modeling import (
     DEFAULT_MODEL,
+    check_model_source,
+    explain_load_errors,
     load_tokenizer,
     mean_pool,
+    no_remote_code,
     quiet_transformers,
     resolve_model_path,
     resolve_pooling,
@@ -210,14 +213,16 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
     def _load(self, path: str, device: torch.device) -> None:
         from transformers import AutoModel
 
+        check_model_source(path)
         tokenizer = load_tokenizer(path, self.tokenizer_kwargs)
         limit = getattr(tokenizer, "model_max_length", None)
         if limit is not None and limit < 1_000_000 and self.max_length > limit:
             raise ValueError(
                 f"max_length={self.max_length} exceeds the {limit} tokens {path!r} supports. "
                 f"Use max_length<={limit}.")
-        with quiet_transformers():
-            model = AutoModel.from_pretrained(path, **(self.model_kwargs or {}))
+        kwargs = no_remote_code(self.model_kwargs, "model_kwargs")
+        with quiet_transformers(), explain_load_errors(path):
+            model = AutoModel.from_pretrained(path, trust_remote_code=False, **kwargs)
         model.requires_grad_(False)
         model.eval()
         self.model_ = model.to(device)

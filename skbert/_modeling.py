@@ -243,7 +243,7 @@ def _labels_config(classes) -> dict:
     }
 
 
-def _no_remote_code(kwargs: dict | None, name: str) -> dict:
+def no_remote_code(kwargs: dict | None, name: str) -> dict:
     """A copy of user keyword arguments for ``from_pretrained``, refusing remote code."""
     kwargs = dict(kwargs or {})
     if kwargs.pop("trust_remote_code", False):
@@ -257,7 +257,7 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
     """Load a fast tokenizer from a folder or hub name."""
     from transformers import AutoTokenizer
 
-    kwargs = _no_remote_code(tokenizer_kwargs, "tokenizer_kwargs")
+    kwargs = no_remote_code(tokenizer_kwargs, "tokenizer_kwargs")
     if os.path.isdir(path) and not any(os.path.isfile(os.path.join(path, f))
                                        for f in _TOKENIZER_FILES):
         raise FileNotFoundError(
@@ -283,7 +283,7 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
     """
     from transformers import AutoModel, AutoModelForSequenceClassification
 
-    kwargs = _no_remote_code(model_kwargs, "model_kwargs")
+    kwargs = no_remote_code(model_kwargs, "model_kwargs")
     with torch.random.fork_rng(devices=[]), quiet_transformers(), explain_load_errors(path):
         torch.manual_seed(seed)
         if pooling == "cls":
