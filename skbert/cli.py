@@ -9,7 +9,10 @@ Usage::
 
 Every subcommand is also reachable as ``python -m skbert``. Mistakes in paths,
 columns or labels end with one line, ``skbert: error: <what to fix>``, and exit
-code 2; ``--debug`` shows the traceback instead.
+code 2; ``--debug`` shows the traceback instead. Output paths are checked before
+any training or predicting, a model is written to a temporary sibling folder and
+renamed into place only once complete, and an existing non-empty ``--out``
+folder is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,16 @@ import csv
 import io
 import json
 import os
+import re
+import secrets
+import shutil
+import socket
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import urlparse
 
 #: Fine-tuning settings of ``skbert demo`` (the default model on the bundled sample).
 DEMO_PARAMS = dict(max_epochs=3, learning_rate=3e-4, batch_size=16, max_length=64,
@@ -42,6 +51,13 @@ USER_ERRORS = (OSError, ValueError, KeyError)
 _DATA_HELP = "labelled file (.jsonl, .json, .csv, .tsv, .parquet)"
 _TEXT_FORMATS = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
 _OUTPUT_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
+#: Texts per ``predict_proba`` call of ``skbert predict`` (one progress-bar step).
+PREDICT_CHUNK = 4096
+#: Files of which a checkpoint folder needs at least one to have a tokenizer.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                    "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
+#: Exit code of a command stopped with Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 # --------------------------------------------------------------------------- parser
@@ -56,6 +72,20 @@ def _threshold(value: str):
     if not 0 <= t <= 1:
         raise argparse.ArgumentTypeError(f"threshold {t} is outside [0, 1]")
     return t
+
+
+def _pos_weight(value: str):
+    if value == "balanced":
+        return "balanced"
+    try:
+        weights = [float(v) for v in value.split(",")]
+    except ValueError:
+        weights = []
+    if not weights or not all(0 < w < float("inf") for w in weights):
+        raise argparse.ArgumentTypeError(
+            f"invalid --pos-weight {value!r}; use 'balanced' or positive numbers separated "
+            "by commas, one per label in the label order, e.g. 1,4.5,2")
+    return weights
 
 
 def _columns(value: str) -> list[str]:
@@ -106,7 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fine-tune on DATA (JSONL, CSV, TSV or Parquet) and save "
                                    "the model to --out.")
     p.add_argument("data", metavar="DATA", help=_DATA_HELP)
-    p.add_argument("--out", required=True, metavar="FOLDER", help="where to save the model")
+    p.add_argument("--out", required=True, metavar="FOLDER",
+                   help="where to save the model; a non-empty folder needs --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a non-empty --out folder (only once training has finished)")
     p.add_argument("--model", metavar="M",
                    help="Hugging Face checkpoint folder or hub name (default: the bundled "
                         "all-MiniLM-L6-v2)")
@@ -136,6 +169,25 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {est['validation_fraction']})")
     p.add_argument("--early-stopping", action="store_true", default=None,
                    help="stop when the validation loss stops improving; keep the best epoch")
+    p.add_argument("--pos-weight", type=_pos_weight, metavar="balanced|W1,W2,...",
+                   help="weight of the positives of each label in the loss: 'balanced' "
+                        "(negatives/positives, capped at 100) or one number per label in "
+                        "the sorted label order (default: none)")
+    p.add_argument("--weight-decay", type=float, metavar="WD",
+                   help=f"AdamW weight decay (default: {est['weight_decay']:g})")
+    p.add_argument("--warmup-ratio", type=float, metavar="F",
+                   help="share of the steps spent warming the learning rate up "
+                        f"(default: {est['warmup_ratio']:g})")
+    p.add_argument("--head-learning-rate", type=float, metavar="LR",
+                   help="learning rate of the new classification head (default: 10x "
+                        "--learning-rate)")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"],
+                   help="autocast precision; auto is bf16 where the hardware runs it fast, "
+                        f"else fp32 (default: {est['precision']})")
+    p.add_argument("--pooling", choices=["auto", "cls", "mean"],
+                   help="text vector: the [CLS] token or the mean of the tokens; auto "
+                        "follows the checkpoint's sentence-transformers config "
+                        f"(default: {est['pooling']})")
     p.add_argument("--compile", action="store_true", default=None,
                    help="run the model through torch.compile (a minute or more to compile; "
                         "it paid neither on a 2-core CPU nor on an H200 here: measure first)")
@@ -159,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (default: from the --output extension, else jsonl)")
     p.add_argument("--text-column", default="text", metavar="COL",
                    help="column holding the texts (default: text)")
+    p.add_argument("--verbose", action="store_true",
+                   help="show a progress bar on stderr while predicting")
     _add_saved_model_options(p)
     p.set_defaults(func=cmd_predict)
 
@@ -178,7 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "report per-label scores on its test part beside a TF-IDF + "
                                    "logistic regression baseline, and save the model.")
     p.add_argument("--out", default="skbert-demo-model", metavar="FOLDER",
-                   help="where to save the model (default: ./skbert-demo-model)")
+                   help="where to save the model (default: ./skbert-demo-model); a "
+                        "non-empty folder, such as an earlier demo's, needs --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a non-empty --out folder (only once training has finished)")
     p.add_argument("--model", metavar="M", help="checkpoint to fine-tune (default: bundled MiniLM)")
     p.add_argument("--n-train", type=int, metavar="N",
                    help=f"training texts (default: {DEMO_N_TRAIN})")
@@ -226,8 +283,10 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:
             if debug:
                 raise
-            print("skbert: interrupted", file=sys.stderr)
-            return 130
+            saves = args.command in ("train", "demo")
+            print(f"skbert: interrupted{'; nothing was saved' if saves else ''}",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def _silence_stdout() -> None:
@@ -252,21 +311,286 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 # --------------------------------------------------------------------------- helpers
 def _check_model_arg(model: str | None) -> None:
-    """Fail fast on a local model path that does not exist (hub names pass through)."""
-    if model is None or os.path.exists(model):
+    """Fail fast, before anything is loaded, on a ``--model`` that cannot work.
+
+    An existing path must be a folder with a ``config.json`` and tokenizer
+    files. A missing path must look like a hub name (``bert-base-uncased``,
+    ``org/name``) and be in the Hugging Face cache, or the hub must be
+    reachable to download it.
+    """
+    if model is None:
         return
-    looks_local = (os.path.isabs(model) or model.startswith((".", "~"))
-                   or model.count("/") > 1 or os.sep != "/" and os.sep in model)
-    if looks_local:
+    from ._modeling import resolve_model_path
+
+    path = resolve_model_path(model)
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise NotADirectoryError(
+                f"--model {model!r} is a file; pass a Hugging Face checkpoint folder "
+                "(config.json, weights and tokenizer files) or a hub name.")
+        missing = []
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            missing.append("config.json")
+        if not any(os.path.isfile(os.path.join(path, f)) for f in _TOKENIZER_FILES):
+            missing.append("tokenizer")
+        if missing:
+            raise FileNotFoundError(
+                f"--model folder {model!r} holds no {'/'.join(missing)}; pass a Hugging Face "
+                "checkpoint folder (config.json, weights and tokenizer files, as "
+                "save_pretrained writes them).")
+        return
+    if not _looks_like_hub_name(path):
         raise FileNotFoundError(
-            f"Model folder {model!r} does not exist; pass a local Hugging Face checkpoint "
-            "folder, or a hub name such as bert-base-uncased (needs internet the first time).")
+            f"--model {model!r} does not exist; a local checkpoint folder was expected (check "
+            "the path), or a hub name such as bert-base-uncased (needs internet the first "
+            "time).")
+    if not _in_hub_cache(path) and not _hub_reachable():
+        raise FileNotFoundError(
+            f"--model {model!r} is not a local folder and not in the Hugging Face cache, and "
+            "the hub cannot be reached to download it; pass a local checkpoint folder, or "
+            "connect to the internet (a hub name needs it the first time).")
 
 
-def _check_out_folder(out: str) -> None:
-    if os.path.exists(out) and not os.path.isdir(out):
+def _looks_like_hub_name(name: str) -> bool:
+    """Whether ``name`` can be a hub repo id rather than only a local path."""
+    if os.path.isabs(name) or name.startswith((".", "~")) or "\\" in name:
+        return False
+    try:
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+    except ImportError:  # pragma: no cover - a dependency of transformers
+        return re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name) is not None
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether the Hugging Face cache holds ``repo_id``'s config (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # a broken cache is the loader's business, not this check's
+        return False
+
+
+def _hub_reachable(timeout: float = 5.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection (True behind a proxy)."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover
+        return True
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                                       "all_proxy")):
+        return True  # the proxy decides; let the download try
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _check_out_folder(out: str, *, model: str | None = None, overwrite: bool = False) -> None:
+    """Check ``--out`` before training: a folder that may be written, and not the model's.
+
+    ``--out`` must not be an existing file; it must not be, lie inside or
+    contain the ``--model`` folder (even with ``--overwrite``); a non-empty
+    folder needs ``overwrite``; and its parent must be creatable and writable
+    (the model is written to a temporary sibling folder, then renamed).
+    """
+    if os.path.lexists(out) and not os.path.isdir(out):
         raise FileExistsError(
             f"--out {out!r} is an existing file; give a folder path for the model.")
+    target = os.path.realpath(out)
+    from ._modeling import DEFAULT_MODEL, resolve_model_path
+
+    model_path = resolve_model_path(model if model is not None else DEFAULT_MODEL)
+    if os.path.isdir(model_path):
+        base = os.path.realpath(model_path)
+        common = os.path.commonpath([target, base])
+        if common in (target, base):
+            relation = ("is" if target == base else "is inside" if common == base
+                        else "contains")
+            raise ValueError(
+                f"--out {out!r} {relation} the --model folder {model_path!r}; saving there "
+                "would destroy the checkpoint training starts from, so choose another --out "
+                "(--overwrite does not allow this).")
+    if os.path.isdir(target):
+        entries = sorted(os.listdir(target))
+        if entries and not overwrite:
+            shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+            raise FileExistsError(
+                f"--out {out!r} already holds {len(entries)} file(s) ({shown}); pass "
+                "--overwrite to replace that folder once training has finished, or choose a "
+                "new --out.")
+    _check_writable(target, "--out", out)
+
+
+def _check_output_file(path: str | None, flag: str, *, data: str, model: str) -> None:
+    """Check an output file path (``--output``, ``--json``) before any work is done.
+
+    It must not be a folder, the input file ``data`` or one of the files of
+    the ``model`` folder, and its folder must be creatable and writable.
+    """
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{flag} {path!r} is a folder; give a file path such as "
+            f"{os.path.join(path, 'predictions.jsonl')!r}.")
+    if os.path.exists(path):
+        protected = [(data, f"the input file {data!r}")]
+        if os.path.isdir(model):
+            protected += [(os.path.join(model, name), f"a file of the model folder {model!r}")
+                          for name in os.listdir(model)]
+        for other, what in protected:
+            if os.path.exists(other) and os.path.samefile(path, other):
+                raise ValueError(
+                    f"{flag} {path!r} is {what}; writing there would replace it, so choose "
+                    "another file name.")
+        if not os.access(path, os.W_OK):
+            raise PermissionError(
+                f"{flag} {path!r} is read-only; make it writable or choose another file.")
+    _check_writable(os.path.realpath(path), flag, path)
+
+
+def _check_writable(target: str, flag: str, shown: str) -> None:
+    """Check that ``target`` (an absolute path) can be created next to its siblings.
+
+    Walks up to the nearest existing folder and creates (then removes) a
+    temporary folder there: the one test that also catches read-only file
+    systems and pseudo file systems such as /proc.
+    """
+    probe = os.path.dirname(target)
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise NotADirectoryError(
+            f"{flag} {shown!r} cannot be created: {probe!r} is a file, not a folder; choose a "
+            "path inside a folder.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".skbert-write-check-", dir=probe))
+    except OSError as exc:
+        raise PermissionError(
+            f"{flag} {shown!r} cannot be written: creating a folder in {probe!r} failed "
+            f"({exc.strerror or exc}); choose a folder you can write to.") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_mode(target: str, default: int) -> int:
+    """The permissions to give a replacement of ``target``: its own, else the umask's."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        return default & ~_umask()
+
+
+def _sibling(target: str, tag: str) -> str:
+    """A fresh hidden path next to ``target``, e.g. ``.model.skbert-old-3fa2c1d0``."""
+    parent, name = os.path.split(target)
+    while True:
+        path = os.path.join(parent, f".{name}.skbert-{tag}-{secrets.token_hex(4)}")
+        if not os.path.lexists(path):
+            return path
+
+
+def _save_model(clf, out: str, *, overwrite: bool = False) -> str:
+    """Save ``clf`` to ``out`` atomically; returns the absolute folder path.
+
+    The model is written to a temporary sibling folder (same parent, so the
+    rename is atomic) and renamed to ``out`` when complete. An existing
+    ``out`` is renamed aside first and deleted only once the new folder is in
+    place. Any failure, Ctrl-C included, leaves ``out`` as it was and removes
+    the temporary folder.
+    """
+    from ._modeling import quiet_transformers
+
+    target = os.path.realpath(out)
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.skbert-tmp-", dir=parent)
+    try:
+        with quiet_transformers():
+            clf.save_pretrained(tmp)
+        os.chmod(tmp, _new_mode(target, 0o777))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if not overwrite and os.path.isdir(target) and os.listdir(target):
+        raise FileExistsError(  # filled while we trained: keep both, tell where the model is
+            f"--out {out!r} was filled by something else while training; the model is saved "
+            f"in {tmp!r} instead, so move it where you want it.")
+    try:
+        if os.path.lexists(target):
+            aside = _sibling(target, "old")
+            os.rename(target, aside)
+            try:
+                os.rename(tmp, target)
+            except BaseException:
+                os.rename(aside, target)
+                raise
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+@contextlib.contextmanager
+def _atomic_text_file(path: str):
+    """Open a temporary sibling of ``path`` for writing; rename it to ``path`` on success.
+
+    A failure (Ctrl-C included) removes the temporary file and leaves an
+    existing ``path`` as it was.
+    """
+    target = os.path.realpath(path)
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".skbert-tmp",
+                               dir=parent)
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        os.chmod(tmp, _new_mode(target, 0o666))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _fit(clf, texts, Y, names) -> bool:
+    """Fit ``clf``; returns False when training was interrupted (Ctrl-C).
+
+    The estimator catches KeyboardInterrupt itself, keeps the best weights
+    so far and warns that it can predict; the command line saves nothing
+    then, so that warning is not shown.
+    """
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Training was interrupted")
+        clf.fit(texts, pd.DataFrame(Y, columns=names))
+    return not getattr(clf, "_fit_report", (False, False))[0]
+
+
+def _report_interrupted(clf, out: str) -> int:
+    n = getattr(clf, "n_epochs_", 0)
+    print(f"skbert: interrupted after {n} complete epoch(s); nothing was saved ({out!r} is "
+          "as it was).", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _load_model(args):
@@ -281,13 +605,6 @@ def _load_model(args):
     clf = TransformerMultiLabelClassifier.from_pretrained(folder, device=args.device)
     overrides = {"threshold": args.threshold, "compile": args.compile}
     return clf.set_params(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def _save_model(clf, folder: str) -> None:
-    from ._modeling import quiet_transformers
-
-    with quiet_transformers():
-        clf.save_pretrained(folder)
 
 
 def _label_kwargs(args) -> dict:
@@ -323,14 +640,16 @@ def _fmt_seconds(s: float) -> str:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args) -> int:
-    """``skbert train``: fine-tune on a file and save the model."""
-    import pandas as pd
+    """``skbert train``: fine-tune on a file and save the model.
 
+    The model and output paths are checked before the data is read; when
+    training is interrupted, nothing is saved and the exit code is 130.
+    """
     from ._estimator import TransformerMultiLabelClassifier
     from .datasets import load_texts_and_labels
 
     _check_model_arg(args.model)
-    _check_out_folder(args.out)
+    _check_out_folder(args.out, model=args.model, overwrite=args.overwrite)
     texts, Y, names = load_texts_and_labels(args.data, text_column=args.text_column,
                                             **_label_kwargs(args))
     if not texts:
@@ -339,13 +658,21 @@ def cmd_train(args) -> int:
         raise ValueError(
             f"{args.data!r} holds no labels in column {args.label_column!r}; give each row "
             "at least one label name, or use --label-columns for 0/1 columns.")
+    if isinstance(args.pos_weight, list) and len(args.pos_weight) != len(names):
+        raise ValueError(
+            f"--pos-weight gives {len(args.pos_weight)} weight(s) but {args.data!r} has "
+            f"{len(names)} labels ({', '.join(map(str, names))}); give one weight per label "
+            "in that order, or --pos-weight balanced.")
     params = {"max_epochs": args.max_epochs, "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "max_length": args.max_length,
               "threshold": args.threshold, "long_text": args.long_text,
               "stride": args.stride, "max_chunks": args.max_chunks,
               "chunk_pooling": args.chunk_pooling,
               "validation_fraction": args.validation_fraction,
-              "early_stopping": args.early_stopping, "compile": args.compile}
+              "early_stopping": args.early_stopping, "compile": args.compile,
+              "pos_weight": args.pos_weight, "weight_decay": args.weight_decay,
+              "warmup_ratio": args.warmup_ratio, "precision": args.precision,
+              "pooling": args.pooling, "head_learning_rate": args.head_learning_rate}
     params = {k: v for k, v in params.items() if v is not None}
     if args.model is not None:
         params["model_name_or_path"] = args.model
@@ -354,12 +681,13 @@ def cmd_train(args) -> int:
     print(f"Training on {len(texts)} texts with {len(names)} labels from {args.data} "
           f"(model: {_model_label(clf.model_name_or_path)})", flush=True)
     start = time.perf_counter()
-    clf.fit(texts, pd.DataFrame(Y, columns=names))
+    if not _fit(clf, texts, Y, names):
+        return _report_interrupted(clf, args.out)
     took = time.perf_counter() - start
-    _save_model(clf, args.out)
+    folder = _save_model(clf, args.out, overwrite=args.overwrite)
     print(f"Trained {clf.n_epochs_} epoch(s) in {_fmt_seconds(took)} on {clf.device_}; "
           f"threshold: {_describe_threshold(clf)}")
-    print(f"Saved the model to {os.path.abspath(args.out)}")
+    print(f"Saved the model to {folder}")
     return 0
 
 
@@ -385,12 +713,12 @@ def _read_texts(path: str, text_column: str) -> list[str]:
         rows = [{text_column: v} for v in pq.read_table(p, columns=[text_column])
                 .column(text_column).to_pylist()]
     elif suffix in (".csv", ".tsv"):
-        with open(p, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            rows = list(reader)
-            names = reader.fieldnames or []
+        from .datasets._files import _read_csv
+
+        table, names, _ = _read_csv(p, [text_column])  # a row of the wrong width names its line
         if text_column not in names:
             raise ValueError(_missing_text_column(text_column, p.name, names))
+        return table[text_column]
     else:
         rows = _read_json_records(p)
     texts = []
@@ -444,22 +772,40 @@ def _output_format(args) -> str:
 
 
 def cmd_predict(args) -> int:
-    """``skbert predict``: labels and probabilities for new texts."""
+    """``skbert predict``: labels and probabilities for new texts.
+
+    ``--output`` is checked before the model is loaded and written through a
+    temporary sibling file, so a failure leaves an existing file as it was.
+    """
     fmt = _output_format(args)
+    _check_output_file(args.output, "--output", data=args.input, model=args.folder)
     texts = _read_texts(args.input, args.text_column)
     clf = _load_model(args)
     names = [str(c) for c in clf.classes_]
-    proba = clf.predict_proba(texts) if texts else []
+    proba = _predict_proba(clf, texts, verbose=args.verbose)
     pred = _apply_threshold(clf, proba) if texts else []
-    with contextlib.ExitStack() as stack:
-        if args.output is None:
-            out = sys.stdout
-        else:
-            out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
-        write_predictions(out, texts, pred, proba, names, fmt)
-    if args.output is not None:
+    if args.output is None:
+        write_predictions(sys.stdout, texts, pred, proba, names, fmt)
+    else:
+        with _atomic_text_file(args.output) as out:
+            write_predictions(out, texts, pred, proba, names, fmt)
         print(f"skbert: wrote {len(texts)} prediction(s) to {args.output}", file=sys.stderr)
     return 0
+
+
+def _predict_proba(clf, texts: list[str], *, verbose: bool = False):
+    """``clf.predict_proba`` on ``PREDICT_CHUNK`` texts at a time, with a bar on stderr."""
+    import numpy as np
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(texts), desc="predicting", unit="text", file=sys.stderr,
+              disable=not verbose, dynamic_ncols=True) as bar:
+        for start in range(0, len(texts), PREDICT_CHUNK):
+            chunk = texts[start:start + PREDICT_CHUNK]
+            parts.append(clf.predict_proba(chunk))
+            bar.update(len(chunk))
+    return np.concatenate(parts) if parts else np.zeros((0, len(clf.classes_)))
 
 
 def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -> None:
@@ -490,7 +836,7 @@ def _file_columns(path: str) -> list[str]:
     suffix = p.suffix.lower()
     try:
         if suffix in (".csv", ".tsv"):
-            with open(p, encoding="utf-8", newline="") as fh:
+            with open(p, encoding="utf-8-sig", newline="") as fh:
                 return next(csv.reader(fh, delimiter="\t" if suffix == ".tsv" else ","), [])
         if suffix == ".parquet":
             import pyarrow.parquet as pq
@@ -565,6 +911,7 @@ def score(Y_true, pred, proba, names) -> tuple[dict, str]:
 
 def cmd_evaluate(args) -> int:
     """``skbert evaluate``: per-label report, micro/macro F1 and LRAP on a labelled file."""
+    _check_output_file(args.json, "--json", data=args.data, model=args.folder)
     clf = _load_model(args)
     names = [str(c) for c in clf.classes_]
     texts, Y = load_eval_data(args.data, names, text_column=args.text_column,
@@ -581,7 +928,7 @@ def cmd_evaluate(args) -> int:
     print(f"micro-F1 {metrics['f1_micro']:.3f}   macro-F1 {metrics['f1_macro']:.3f}   "
           f"LRAP {metrics['lrap']:.3f}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
+        with _atomic_text_file(args.json) as fh:
             json.dump(metrics, fh, indent=2)
         print(f"Wrote the metrics to {args.json}")
     return 0
@@ -607,7 +954,7 @@ def cmd_demo(args) -> int:
     from .datasets import load_goemotions
 
     _check_model_arg(args.model)
-    _check_out_folder(args.out)
+    _check_out_folder(args.out, model=args.model, overwrite=args.overwrite)
     params = dict(DEMO_PARAMS)
     n_train, n_test = DEMO_N_TRAIN, None
     if args.quick:
@@ -638,10 +985,9 @@ def cmd_demo(args) -> int:
           f"{params['learning_rate']:g}, max_length {params['max_length']}; "
           f"{params['validation_fraction']:.0%} held out to tune the thresholds)...",
           flush=True)
-    import pandas as pd
-
     t = time.perf_counter()
-    clf.fit(X_train, pd.DataFrame(Y_train, columns=names))
+    if not _fit(clf, X_train, Y_train, names):
+        return _report_interrupted(clf, args.out)
     fit_s = time.perf_counter() - t
     print(f"      done in {_fmt_seconds(fit_s)} on {clf.device_} ({clf.precision_})", flush=True)
 
@@ -677,8 +1023,7 @@ def cmd_demo(args) -> int:
     gap = ours["f1_micro"] - theirs["f1_micro"]
     print(f"\nmicro-F1: the fine-tuned model is {abs(gap):.3f} "
           f"{'above' if gap >= 0 else 'below'} the TF-IDF baseline.")
-    _save_model(clf, args.out)
-    out = os.path.abspath(args.out)
+    out = _save_model(clf, args.out, overwrite=args.overwrite)
     print(f"Total time {_fmt_seconds(time.perf_counter() - t_total)}. Saved the fine-tuned "
           f"model to {out}")
     print(f"Next: skbert predict {args.out} texts.txt   |   skbert evaluate {args.out} data.jsonl")

@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,6 +167,13 @@ def test_python_dash_m_entry_point():
 def _cases(files, trained, tiny_model, tmp):
     missing = tmp / "missing.jsonl"
     (tmp / "bad.jsonl").write_text('{"text": "fine"}\n{not json\n')
+    (tmp / "bad_train.jsonl").write_text('{"text": "a goal", "labels": ["sports"]}\n'
+                                         '{"text": "a vote", "labels": ["politics"]\n')
+    (tmp / "shifted.csv").write_text("text,labels\ngoal team, match,sports\nvote,politics\n")
+    (tmp / "empty-model").mkdir()
+    (tmp / "config-only").mkdir()
+    (tmp / "config-only" / "config.json").write_text("{}")
+    (tmp / "a-file").write_text("not a folder")
     (tmp / "other.jsonl").write_text('{"text": "a goal", "labels": ["weather"]}\n')
     (tmp / "nums.jsonl").write_text('{"text": 3}\n')
     return {
@@ -182,6 +191,36 @@ def _cases(files, trained, tiny_model, tmp):
                                  "--model", tmp / "no-model"], "does not exist"),
         "train: out is a file": (["train", files / "train.jsonl", "--out", files / "new.txt",
                                   "--model", tiny_model], "is an existing file"),
+        "train: csv row shifted": (["train", tmp / "shifted.csv", "--out", tmp / "o",
+                                    "--model", tiny_model],
+                                   "Line 2 of 'shifted.csv' has 3 field(s) but the header has 2; "
+                                   "put double quotes around any field"),
+        "train: bad jsonl line": (["train", tmp / "bad_train.jsonl", "--out", tmp / "o",
+                                   "--model", tiny_model],
+                                  "Line 2 of 'bad_train.jsonl' is not valid JSON"),
+        "train: empty model folder": (["train", files / "train.jsonl", "--out", tmp / "o",
+                                       "--model", tmp / "empty-model"],
+                                      "empty-model' holds no config.json/tokenizer; pass a "
+                                      "Hugging Face checkpoint folder"),
+        "train: model without tokenizer": (["train", files / "train.jsonl", "--out", tmp / "o",
+                                            "--model", tmp / "config-only"],
+                                           "config-only' holds no tokenizer; pass a"),
+        "train: model is a file": (["train", files / "train.jsonl", "--out", tmp / "o",
+                                    "--model", tmp / "a-file"], "is a file; pass a Hugging Face"),
+        "train: model path, not a hub name": (["train", files / "train.jsonl", "--out",
+                                               tmp / "o", "--model", "my models/bert v2"],
+                                              "--model 'my models/bert v2' does not exist; a "
+                                              "local checkpoint folder was expected"),
+        "train: out under a file": (["train", files / "train.jsonl", "--out",
+                                     tmp / "a-file" / "model", "--model", tiny_model],
+                                    "a-file' is a file, not a folder"),
+        "train: out in /proc": (["train", files / "train.jsonl", "--out", "/proc/skbert-model",
+                                 "--model", tiny_model], "cannot be written: creating a folder"),
+        "train: pos weight count": (["train", files / "train.jsonl", "--out", tmp / "o",
+                                     "--model", tiny_model, "--pos-weight", "1,2,3"],
+                                    "--pos-weight gives 3 weight(s) but"),
+        "demo: out is the model": (["demo", "--quick", "--model", tiny_model, "--out",
+                                    tiny_model, "--overwrite"], "is the --model folder"),
         "predict: no model folder": (["predict", tmp / "nope", files / "new.txt"],
                                      "skbert train DATA --out"),
         "predict: not an skbert model": (["predict", tiny_model, files / "new.txt"],
@@ -189,6 +228,20 @@ def _cases(files, trained, tiny_model, tmp):
         "predict: no input": (["predict", trained, missing], "No such file"),
         "predict: output extension": (["predict", trained, files / "new.txt", "--output",
                                        tmp / "p.xlsx"], "FILE.jsonl or FILE.csv"),
+        "predict: output under a file": (["predict", trained, files / "new.txt", "--output",
+                                          tmp / "a-file" / "p.jsonl"], "is a file, not a folder"),
+        "predict: output is a folder": (["predict", trained, files / "new.txt", "--output",
+                                         tmp, "--format", "csv"], "is a folder; give a file path"),
+        "predict: output is the input": (["predict", trained, files / "new.csv", "--text-column",
+                                          "body", "--output", files / "new.csv"],
+                                         "is the input file"),
+        "evaluate: json in /proc": (["evaluate", trained, files / "train.jsonl", "--json",
+                                     "/proc/skbert-metrics.json"], "cannot be written"),
+        "evaluate: json is a model file": (["evaluate", trained, files / "train.jsonl",
+                                            "--json", trained / "skbert.json"],
+                                           "is a file of the model folder"),
+        "predict: csv row shifted": (["predict", trained, tmp / "shifted.csv"],
+                                     "Line 2 of 'shifted.csv' has 3 field(s)"),
         "predict: text column": (["predict", trained, files / "new.csv"],
                                  "set --text-column to one of"),
         "predict: bad json": (["predict", trained, tmp / "bad.jsonl"], "Line 2"),
@@ -202,14 +255,26 @@ def _cases(files, trained, tiny_model, tmp):
 
 CASES = ["train: no such data file", "train: unknown extension", "train: text column",
          "train: label column", "train: label columns", "train: model folder",
-         "train: out is a file", "predict: no model folder", "predict: not an skbert model",
-         "predict: no input", "predict: output extension", "predict: text column",
+         "train: out is a file", "train: csv row shifted", "train: bad jsonl line",
+         "train: empty model folder", "train: model without tokenizer",
+         "train: model is a file", "train: model path, not a hub name",
+         "train: out under a file", "train: out in /proc",
+         "train: pos weight count", "demo: out is the model",
+         "predict: no model folder", "predict: not an skbert model",
+         "predict: no input", "predict: output extension", "predict: output under a file",
+         "predict: output is a folder", "predict: output is the input", "predict: text column",
          "predict: bad json", "predict: text not a string", "evaluate: unknown labels",
-         "evaluate: no data"]
+         "evaluate: no data", "evaluate: json in /proc", "evaluate: json is a model file",
+         "predict: csv row shifted"]
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_errors_are_one_clean_line(case, capsys, files, trained, tiny_model, tmp_path):
+def test_errors_are_one_clean_line(case, capsys, files, trained, tiny_model, tmp_path,
+                                   train_calls, monkeypatch):
+    if "/proc" in case and not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc on this system")
+    before, model_before = _snapshot(files), _snapshot(trained)
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "predict_proba", _must_not_run)
     argv, expected = _cases(files, trained, tiny_model, tmp_path)[case]
     rc, out, err = run(capsys, *argv)
     assert rc == 2
@@ -218,6 +283,24 @@ def test_errors_are_one_clean_line(case, capsys, files, trained, tiny_model, tmp
     assert lines[0].startswith("skbert: error: ") and expected in lines[0]
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()  # nothing trained or written
+    assert train_calls == [] and _snapshot(files) == before
+    assert _snapshot(trained) == model_before
+    assert not _leftovers(tmp_path) and not _leftovers(files)
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("predicted although an error was due first")
+
+
+def _snapshot(folder) -> dict:
+    """Every file under ``folder`` with its bytes (to assert that nothing changed)."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _leftovers(folder) -> list[str]:
+    """Temporary files or folders of an atomic save left next to the outputs."""
+    return [p.name for p in folder.iterdir() if ".skbert-" in p.name]
 
 
 def test_usage_errors_return_2(capsys, trained, files):
@@ -225,6 +308,9 @@ def test_usage_errors_return_2(capsys, trained, files):
     assert rc == 2 and "outside [0, 1]" in err
     rc, _, err = run(capsys, "fly")
     assert rc == 2 and "invalid choice" in err
+    for bad in ("1,x", "0,1", "-2", ""):
+        rc, _, err = run(capsys, "train", "d.jsonl", "--out", "o", "--pos-weight", bad)
+        assert rc == 2 and f"invalid --pos-weight {bad!r}; use 'balanced' or positive" in err
 
 
 def test_debug_shows_the_exception(files, tmp_path):
@@ -244,3 +330,321 @@ def test_warnings_are_one_line(capsys, tiny_model, tmp_path):
     assert any(line.startswith("skbert: warning: ") and "(b)" in line
                for line in err.splitlines())
     assert os.path.isfile(tmp_path / "m" / "skbert.json")
+
+
+# ------------------------------------------------------- output folders and saving
+def _train_argv(files, tiny_model, out, *extra):
+    return ["train", files / "train.jsonl", "--out", out, "--model", tiny_model,
+            "--max-epochs", "1", "--threshold", "0.5", "--verbose", "0", *extra]
+
+
+def _user_folder(path):
+    """A folder holding the user's own files, as --out might name by mistake."""
+    path.mkdir(parents=True)
+    (path / "config.json").write_text('{"mine": true}')
+    (path / "notes.txt").write_text("keep me")
+    return _snapshot(path)
+
+
+def test_train_refuses_a_non_empty_out_without_overwrite(capsys, files, tiny_model, tmp_path,
+                                                         train_calls):
+    out = tmp_path / "out"
+    before = _user_folder(out)
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, out))
+    assert rc == 2 and train_calls == []  # refused before training
+    assert f"--out '{out}' already holds 2 file(s) (config.json, notes.txt); pass " \
+           "--overwrite" in err
+    assert _snapshot(out) == before
+
+    rc, stdout, err = run(capsys, *_train_argv(files, tiny_model, out, "--overwrite"))
+    assert rc == 0, err
+    assert f"Saved the model to {out}" in stdout
+    assert not (out / "notes.txt").exists() and "id2label" in (out / "config.json").read_text()
+    assert TransformerMultiLabelClassifier.from_pretrained(out).n_epochs_ == 1
+    assert not _leftovers(tmp_path)
+
+
+def test_train_into_an_empty_or_new_folder_needs_no_overwrite(capsys, files, tiny_model,
+                                                               tmp_path):
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "empty", tmp_path / "new" / "deeper" / "model"):
+        rc, _, err = run(capsys, *_train_argv(files, tiny_model, out))
+        assert rc == 0, err
+        assert (out / "skbert.json").is_file()
+        mode = os.stat(out).st_mode & 0o777
+        assert mode == 0o777 & ~_umask()  # not the 0o700 of a temporary folder
+    assert not _leftovers(tmp_path) and not _leftovers(tmp_path / "new" / "deeper")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "contains", "via a link"])
+def test_out_never_overlaps_the_model_folder(where, capsys, files, tmp_path, train_calls):
+    from conftest import build_tiny_bert
+
+    model = tmp_path / "base" / "bert"
+    model.mkdir(parents=True)
+    build_tiny_bert(model)
+    before = _snapshot(tmp_path / "base")
+    out = {"same": model, "inside": model / "finetuned", "contains": tmp_path / "base",
+           "via a link": tmp_path / "link"}[where]
+    if where == "via a link":
+        os.symlink(model, out)
+    rc, _, err = run(capsys, *_train_argv(files, str(model), out, "--overwrite"))
+    assert rc == 2 and train_calls == []
+    relation = {"same": "is", "inside": "is inside", "contains": "contains",
+                "via a link": "is"}[where]
+    assert f"{relation} the --model folder '{model}'" in err
+    assert "--overwrite does not allow this" in err
+    assert _snapshot(tmp_path / "base") == before
+
+
+def test_out_in_a_read_only_folder_fails_before_training(capsys, files, tiny_model, tmp_path,
+                                                         train_calls, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anyway: make the folder refuse as a read-only mount would
+        real_mkdtemp = tempfile.mkdtemp
+
+        def read_only(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir) == locked:
+                raise OSError(30, "Read-only file system")
+            return real_mkdtemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    try:
+        rc, _, err = run(capsys, *_train_argv(files, tiny_model, locked / "model"))
+    finally:
+        locked.chmod(0o755)
+    assert rc == 2 and train_calls == []
+    assert f"--out '{locked / 'model'}' cannot be written: creating a folder in '{locked}' " \
+           "failed" in err
+    assert list(locked.iterdir()) == []
+
+
+def test_a_failed_save_leaves_out_as_it_was(capsys, files, tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    before = _user_folder(out)
+
+    def failing_save(self, folder):
+        (Path(folder) / "config.json").write_text("half written")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "save_pretrained", failing_save)
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, out, "--overwrite"))
+    assert rc == 2 and "No space left on device" in err
+    assert _snapshot(out) == before
+    assert not _leftovers(tmp_path)  # the temporary folder is removed
+
+
+def test_overwrite_replaces_the_old_folder_only_once_the_new_one_is_complete(
+        capsys, files, tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    before = _user_folder(out)
+    real_save = TransformerMultiLabelClassifier.save_pretrained
+    seen = []
+
+    def watched_save(self, folder):
+        assert Path(folder).parent == tmp_path and Path(folder) != out  # a sibling
+        seen.append(_snapshot(out))  # the old folder is intact while the new one is written
+        real_save(self, folder)
+
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "save_pretrained", watched_save)
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, out, "--overwrite"))
+    assert rc == 0, err
+    assert seen == [before]
+    assert (out / "skbert.json").is_file() and not (out / "notes.txt").exists()
+    assert not _leftovers(tmp_path)
+
+
+def test_out_filled_while_training_is_not_replaced(capsys, files, tiny_model, tmp_path,
+                                                  monkeypatch):
+    """Without --overwrite, files that appear in --out during training survive the save."""
+    out = tmp_path / "out"
+    real_save = TransformerMultiLabelClassifier.save_pretrained
+
+    def racing_save(self, folder):
+        out.mkdir()
+        (out / "theirs.txt").write_text("written meanwhile")
+        real_save(self, folder)
+
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "save_pretrained", racing_save)
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, out))
+    assert rc == 2 and "was filled by something else while training" in err
+    assert _snapshot(out) == {"theirs.txt": b"written meanwhile"}
+    kept = [tmp_path / name for name in _leftovers(tmp_path)]
+    assert len(kept) == 1 and str(kept[0]) in err  # the model is kept, and the error says where
+    assert TransformerMultiLabelClassifier.from_pretrained(kept[0]).n_epochs_ == 1
+
+
+def test_out_through_a_link_replaces_the_linked_folder(capsys, files, tiny_model, tmp_path):
+    real = tmp_path / "real"
+    _user_folder(real)
+    os.symlink(real, tmp_path / "link")
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "link", "--overwrite"))
+    assert rc == 0, err
+    assert (tmp_path / "link").is_symlink() and (real / "skbert.json").is_file()
+    assert not _leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+def test_ctrl_c_saves_nothing_and_exits_130(command, capsys, files, tiny_model, tmp_path,
+                                            monkeypatch):
+    from skbert import _training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_training, "run_epoch", interrupted)
+    out = tmp_path / "out"
+    before = _user_folder(out)
+    argv = (_train_argv(files, tiny_model, out, "--overwrite") if command == "train" else
+            ["demo", "--quick", "--n-train", "30", "--model", tiny_model, "--out", out,
+             "--overwrite"])
+    rc, stdout, err = run(capsys, *argv)
+    assert rc == 130
+    assert err.strip().splitlines()[-1] == (
+        f"skbert: interrupted after 0 complete epoch(s); nothing was saved ('{out}' is as it "
+        "was).")
+    assert "can predict" not in err and "Saved" not in stdout  # no misleading warning
+    assert _snapshot(out) == before and not _leftovers(tmp_path)
+
+
+def test_demo_refuses_its_own_earlier_output_without_overwrite(capsys, trained, tmp_path,
+                                                               train_calls):
+    import shutil
+
+    out = tmp_path / "skbert-demo-model"
+    shutil.copytree(trained, out)
+    before = _snapshot(out)
+    rc, _, err = run(capsys, "demo", "--quick", "--out", out)
+    assert rc == 2 and train_calls == []
+    assert "pass --overwrite to replace that folder" in err
+    assert _snapshot(out) == before
+
+
+def test_predict_output_replaces_an_existing_file_atomically(capsys, trained, files, tmp_path,
+                                                            monkeypatch):
+    from skbert import cli
+
+    out_file = tmp_path / "pred.jsonl"
+    out_file.write_text("old predictions\n")
+    out_file.chmod(0o640)
+
+    def broken(out, *args, **kwargs):
+        out.write("partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "write_predictions", broken)
+    rc, _, err = run(capsys, "predict", trained, files / "new.txt", "--output", out_file)
+    assert rc == 2 and "No space left" in err
+    assert out_file.read_text() == "old predictions\n" and not _leftovers(tmp_path)
+    monkeypatch.undo()
+    rc, _, _ = run(capsys, "predict", trained, files / "new.txt", "--output", out_file)
+    assert rc == 0 and len(out_file.read_text().splitlines()) == 3
+    assert os.stat(out_file).st_mode & 0o777 == 0o640  # the replaced file's permissions
+    assert not _leftovers(tmp_path)
+
+
+# --------------------------------------------------------------------- model checks
+def test_hub_name_without_internet_fails_fast(capsys, files, tmp_path, monkeypatch,
+                                              train_calls):
+    from skbert import cli
+
+    monkeypatch.setattr(cli, "_in_hub_cache", lambda name: False)
+    monkeypatch.setattr(cli, "_hub_reachable", lambda *a, **k: False)
+    rc, _, err = run(capsys, "train", files / "train.jsonl", "--out", tmp_path / "o",
+                     "--model", "someone/no-such-model")
+    assert rc == 2 and train_calls == []
+    assert err.strip() == (
+        "skbert: error: --model 'someone/no-such-model' is not a local folder and not in the "
+        "Hugging Face cache, and the hub cannot be reached to download it; pass a local "
+        "checkpoint folder, or connect to the internet (a hub name needs it the first time).")
+    assert not (tmp_path / "o").exists()
+
+
+def test_hub_reachable_honours_offline_mode(monkeypatch):
+    from huggingface_hub import constants
+
+    from skbert import cli
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert cli._hub_reachable() is False
+    assert cli._looks_like_hub_name("bert-base-uncased")
+    assert cli._looks_like_hub_name("org/name-v2.1")
+    for local in ("./model", "/abs/model", "~/model", "a/b/c", "my model", "a..b"):
+        assert not cli._looks_like_hub_name(local), local
+
+
+# -------------------------------------------------------------------------- new flags
+def test_train_flags_reach_the_estimator(capsys, files, tiny_model, tmp_path):
+    rc, _, err = run(capsys, *_train_argv(
+        files, tiny_model, tmp_path / "m", "--pos-weight", "1,2,3.5,4", "--weight-decay", "0.05",
+        "--warmup-ratio", "0.2", "--precision", "fp32", "--pooling", "mean",
+        "--head-learning-rate", "0.01"))
+    assert rc == 0, err
+    clf = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+    params = clf.get_params()
+    assert params["pos_weight"] == [1.0, 2.0, 3.5, 4.0]
+    assert (params["weight_decay"], params["warmup_ratio"]) == (0.05, 0.2)
+    assert (params["precision"], params["pooling"], params["head_learning_rate"]) == \
+        ("fp32", "mean", 0.01)
+    assert clf.pooling_ == "mean"
+
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "b",
+                                          "--pos-weight", "balanced", "--precision", "fp32"))
+    assert rc == 0, err
+    assert TransformerMultiLabelClassifier.from_pretrained(tmp_path / "b").pos_weight == \
+        "balanced"
+
+
+def test_train_flag_out_of_range_is_one_line(capsys, files, tiny_model, tmp_path):
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "o",
+                                          "--warmup-ratio", "2"))
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "'warmup_ratio' parameter" in err and "Got 2.0 instead" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_predict_verbose_shows_a_bar_and_chunks_give_the_same_numbers(capsys, trained, files,
+                                                                      monkeypatch):
+    from skbert import cli
+
+    rc, plain, err = run(capsys, "predict", trained, files / "new.txt")
+    assert rc == 0 and "predicting" not in err  # no bar by default
+    calls = []
+    real = TransformerMultiLabelClassifier.predict_proba
+
+    def counting(self, X):
+        calls.append(len(X))
+        return real(self, X)
+
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "predict_proba", counting)
+    monkeypatch.setattr(cli, "PREDICT_CHUNK", 2)
+    rc, chunked, err = run(capsys, "predict", trained, files / "new.txt", "--verbose")
+    assert rc == 0 and calls == [2, 1]
+    assert "predicting" in err and "3/3" in err
+    for a, b in zip(plain.splitlines(), chunked.splitlines()):
+        a, b = json.loads(a), json.loads(b)
+        assert a["text"] == b["text"] and a["labels"] == b["labels"]
+        assert np.allclose(list(a["probabilities"].values()),
+                           list(b["probabilities"].values()), atol=1e-6)
+
+
+def test_ctrl_c_outside_the_training_loop_exits_130(capsys, files, tiny_model, tmp_path,
+                                                    monkeypatch):
+    """Ctrl-C while reading the data (before fit catches it) also saves nothing."""
+    import skbert.datasets
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(skbert.datasets, "load_texts_and_labels", interrupted)
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "out"))
+    assert rc == 130 and err.strip() == "skbert: interrupted; nothing was saved"
+    assert not (tmp_path / "out").exists() and not _leftovers(tmp_path)

@@ -401,8 +401,129 @@ def test_error_label_columns_as_string(tmp_path):
         load_texts_and_labels(path, label_columns="food")
 
 
-def test_error_unparsable_file(tmp_path):
+def test_error_unparsable_jsonl_line_names_it(tmp_path):
     path = tmp_path / "data.jsonl"
-    path.write_text('{"text": "a", "labels": ["x"]}\nnot json at all\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="check that the file is valid JSON"):
+    path.write_text('{"text": "a", "labels": ["x"]}\n\nnot json at all\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^Line 3 of 'data.jsonl' is not valid JSON "
+                                         r"\(Expecting value.*fix or remove that line"):
+        load_texts_and_labels(path)
+
+
+def test_error_unparsable_json_array_names_the_line(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text('[\n{"text": "a", "labels": ["x"]},\n{"text": "b" "labels": []}\n]\n',
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^Line 3 of 'data.json' is not valid JSON "
+                                         r"\(Expecting ',' delimiter, column 14\)"):
+        load_texts_and_labels(path)
+
+
+@pytest.mark.parametrize("line, kind", [('["a", "b"]', "list"), ('"just text"', "str")])
+def test_error_jsonl_record_not_an_object(tmp_path, line, kind):
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^Line 2 of 'data.jsonl' holds a JSON {kind}, "
+                                         "not an object"):
+        load_texts_and_labels(path)
+
+
+def test_jsonl_missing_keys_and_blank_lines(tmp_path):
+    """A record without the label key has no labels; blank lines are skipped."""
+    path = tmp_path / "data.jsonl"
+    path.write_text('\n{"text": "a", "labels": ["x"]}\n\n{"text": "b", "extra": 1}\n',
+                    encoding="utf-8")
+    _check(load_texts_and_labels(path), ["a", "b"], np.array([[1], [0]]), ["x"])
+
+
+# --------------------------------------------------------------------------
+# load_texts_and_labels: CSV rows of the wrong width and other CSV details
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv", "\t")])
+def test_error_row_with_an_extra_field_names_its_line(tmp_path, suffix, sep):
+    """An unquoted delimiter in the first row used to shift every column silently."""
+    path = tmp_path / f"data{suffix}"
+    path.write_text(f"text{sep}labels\ngreat food{sep} slow service{sep}food\n"
+                    f"cheap{sep}price\n", encoding="utf-8")
+    shown = "a tab" if sep == "\t" else "','"
+    with pytest.raises(ValueError) as info:
+        load_texts_and_labels(path)
+    assert str(info.value) == (
+        f"Line 2 of 'data{suffix}' has 3 field(s) but the header has 2; put double quotes "
+        f"around any field that contains {shown} (e.g. \"good, cheap\") or fix that line.")
+
+
+def test_error_short_row_counts_file_lines(tmp_path):
+    """Line numbers are file lines: a quoted multi-line field and blank lines count."""
+    path = tmp_path / "data.csv"
+    path.write_text('text,labels\n"two\nlines",food\n\nshort\nfine,price\n',
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^Line 5 of 'data.csv' has 1 field\(s\) but the "
+                                         "header has 2"):
+        load_texts_and_labels(path)
+
+
+def test_error_unclosed_quote_names_the_line_it_opens(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text('text,labels\nfine,food\n"never closed,price\nmore,food\n',
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^Line 3 of 'data.csv' is not valid CSV "
+                                         r"\(unexpected end of data\); close the quotes"):
+        load_texts_and_labels(path)
+
+
+def test_error_duplicate_column_in_csv_header(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("text,labels,text\na,x,b\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"names column 'text' 2 times \(fields 1, 3\); "
+                                         "rename the duplicates"):
+        load_texts_and_labels(path)
+
+
+def test_error_csv_not_utf8(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes("text,labels\ncaf\u00e9,food\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"'data.csv' is not UTF-8 text .*save it with UTF-8"):
+        load_texts_and_labels(path)
+
+
+def test_csv_cells_are_read_as_written(tmp_path):
+    """Only an empty cell is missing: 'NA', 'None' and numbers are texts and label names."""
+    path = tmp_path / "data.csv"
+    path.write_text("text,labels\nNA,None|x\n42,\nnull,NA\n", encoding="utf-8")
+    _check(load_texts_and_labels(path), ["NA", "42", "null"],
+           np.array([[0, 1, 1], [0, 0, 0], [1, 0, 0]]), ["NA", "None", "x"])
+
+
+def test_csv_bom_long_field_and_typed_indicator_columns(tmp_path):
+    import csv
+
+    limit = csv.field_size_limit()
+    long_text = "word " * 40_000  # 200,000 characters, above csv's default field limit
+    path = tmp_path / "data.csv"
+    path.write_text(f'text,a,b,c\n"{long_text}",true,1.0,1\nshort,FALSE,0.0,0\n',
+                    encoding="utf-8-sig")
+    texts, Y, names = load_texts_and_labels(path, label_columns=["a", "b", "c"])
+    assert texts == [long_text, "short"]  # the BOM is not part of the 'text' column name
+    _check((texts, Y, names), texts, np.array([[1, 1, 1], [0, 0, 0]]), ["a", "b", "c"])
+    assert csv.field_size_limit() == limit  # the module-wide limit is restored
+
+
+def test_parquet_reads_only_the_needed_columns_and_all_rows(tmp_path):
+    path = tmp_path / "data.parquet"
+    pd.DataFrame({"text": TEXTS, "labels": [r["labels"] for r in ROWS],
+                  "other": [[1.5]] * 3}).to_parquet(path, index=False)
+    from skbert.datasets._files import _read_parquet
+
+    table, available, n_rows = _read_parquet(path, ["text", "missing"])
+    assert table == {"text": TEXTS} and available == ["text", "labels", "other"]
+    assert n_rows == 3
+
+
+def test_error_damaged_parquet(tmp_path):
+    path = tmp_path / "data.parquet"
+    path.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(ValueError, match=r"Could not read 'data.parquet' as Parquet .*check "
+                                         "that the file is a complete Parquet file"):
         load_texts_and_labels(path)

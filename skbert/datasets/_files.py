@@ -1,85 +1,259 @@
-"""Load texts and multi-label targets from the user's own data files."""
+"""Load texts and multi-label targets from the user's own data files.
+
+CSV/TSV and JSON (Lines) files are read with Python's ``csv`` and ``json``
+modules, Parquet files with ``pyarrow``. Only the columns asked for are kept
+in memory, and a malformed row is an error that names its line: a CSV row with
+one field too many (an unquoted comma) must not shift every column silently.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from numbers import Number
 from pathlib import Path
 
 import numpy as np
 
-# Extension -> builder name of the `datasets` library (packaged builders, no hub access).
-_FORMATS = {
-    ".jsonl": "json",
-    ".json": "json",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".parquet": "parquet",
-}
+#: Supported extensions, in the order error messages list them.
+_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _LABEL_SEPARATORS = re.compile(r"[,;|]")
+# How a CSV cell becomes a number or a boolean (the spellings pandas accepts).
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_BOOLS = {"True": True, "TRUE": True, "true": True,
+          "False": False, "FALSE": False, "false": False}
+# csv's default limit (128 KiB per field) is below a long document.
+_FIELD_SIZE_LIMIT = 2**31 - 1
 
 
 @contextlib.contextmanager
-def _quiet_datasets() -> Iterator[None]:
-    """Hide the progress bars of `datasets`, restoring the previous setting."""
-    try:
-        from datasets.utils import logging as ds_logging
-
-        enabled = ds_logging.is_progress_bar_enabled()
-        ds_logging.disable_progress_bar()
-    except (ImportError, AttributeError):  # layout differs across versions
-        enabled = False
+def _large_csv_fields() -> Iterator[None]:
+    """Allow CSV fields up to 2 GiB, restoring the previous limit afterwards."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, _FIELD_SIZE_LIMIT))
     try:
         yield
     finally:
-        if enabled:
-            ds_logging.enable_progress_bar()
+        csv.field_size_limit(previous)
+
+
+def _not_utf8(path: Path, where: str) -> ValueError:
+    return ValueError(
+        f"{path.name!r} is not UTF-8 text ({where}); save it with UTF-8 encoding "
+        "(e.g. 'Save as: CSV UTF-8') and try again."
+    )
+
+
+def _read_csv(
+    path: Path, columns_needed: Sequence[str]
+) -> tuple[dict[str, list[str]], list[str], int]:
+    """Read the columns ``columns_needed`` of a CSV/TSV file as raw strings.
+
+    The file is streamed with :mod:`csv`; blank lines are skipped. Every row
+    must have as many fields as the header: otherwise a ``ValueError`` names
+    the row's 1-based line number in the file.
+
+    Returns
+    -------
+    table : dict of str to list of str
+        The cells of each column of ``columns_needed`` present in the header.
+    header : list of str
+        All column names, in file order.
+    n_rows : int
+        Number of data rows.
+    """
+    delimiter = _DELIMITERS[path.suffix.lower()]
+    shown = "a tab" if delimiter == "\t" else repr(delimiter)
+    header: list[str] | None = None
+    table: dict[str, list[str]] = {}
+    index: dict[str, int] = {}
+    n_rows = 0
+    line = 1  # first line of the record being read
+    with open(path, encoding="utf-8-sig", newline="") as fh, _large_csv_fields():
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        try:
+            for row in reader:
+                if not row:  # a blank line
+                    line = reader.line_num + 1
+                    continue
+                if header is None:
+                    header = row
+                    for name in columns_needed:
+                        positions = [i for i, h in enumerate(header) if h == name]
+                        if len(positions) > 1:
+                            raise ValueError(
+                                f"The header of {path.name!r} names column {name!r} "
+                                f"{len(positions)} times (fields "
+                                f"{', '.join(str(i + 1) for i in positions)}); rename the "
+                                "duplicates so each column name is unique."
+                            )
+                        if positions:
+                            index[name] = positions[0]
+                            table[name] = []
+                elif len(row) != len(header):
+                    raise ValueError(
+                        f"Line {line} of {path.name!r} has {len(row)} field(s) but the "
+                        f"header has {len(header)}; put double quotes around any field "
+                        f"that contains {shown} (e.g. \"good, cheap\") or fix that line."
+                    )
+                else:
+                    for name, i in index.items():
+                        table[name].append(row[i])
+                    n_rows += 1
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise ValueError(
+                f"Line {line} of {path.name!r} is not valid {path.suffix[1:].upper()} "
+                f"({exc}); close the quotes of that field, or double a quote inside a "
+                "quoted field (\"\")."
+            ) from None
+        except UnicodeDecodeError:
+            raise _not_utf8(path, f"near line {reader.line_num + 1}") from None
+    if header is None:
+        raise ValueError(f"{path.name!r} holds no header row; its first line must name "
+                         "the columns, e.g. text,labels.")
+    return table, header, n_rows
+
+
+def _typed_csv_column(cells: list[str]) -> list:
+    """Cells of a CSV column as None (empty), int, float, bool or str.
+
+    A column is numeric (or boolean) only when every non-empty cell is: one
+    stray word keeps the whole column as text, as pandas does.
+    """
+    present = {c for c in cells if c != ""}
+    if present and all(_INT.fullmatch(c) for c in present):
+        convert = int
+    elif present and all(_FLOAT.fullmatch(c) for c in present):
+        convert = float
+    elif present and present <= _BOOLS.keys():
+        convert = _BOOLS.__getitem__
+    else:
+        convert = str
+    return [None if c == "" else convert(c) for c in cells]
+
+
+def _read_json(
+    path: Path, columns_needed: Sequence[str]
+) -> tuple[dict[str, list], list[str], int]:
+    """Read JSON Lines (one object per line) or a JSON array of objects.
+
+    JSON Lines files are streamed; a malformed line is an error naming its
+    1-based line number. A key missing from a record reads as None.
+    """
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            first = ""
+            while not first.strip():
+                first = fh.read(1)
+                if not first:
+                    break
+    except UnicodeDecodeError:
+        raise _not_utf8(path, "at its start") from None
+    table: dict[str, list] = {name: [] for name in columns_needed}
+    seen: dict[str, None] = {}  # every key, in order of first appearance
+
+    def add(record, where: str) -> None:
+        if not isinstance(record, dict):
+            raise ValueError(
+                f"{where} of {path.name!r} holds a JSON {type(record).__name__}, not an "
+                'object; each record must be an object such as {"text": "...", '
+                '"labels": ["a", "b"]}.'
+            )
+        for name in record:
+            seen.setdefault(name)
+        for name in columns_needed:
+            table[name].append(record.get(name))
+
+    n_rows = 0
+    if first == "[":
+        with open(path, encoding="utf-8-sig") as fh:
+            try:
+                records = json.load(fh)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"Line {exc.lineno} of {path.name!r} is not valid JSON ({exc.msg}, "
+                    f"column {exc.colno}); fix the JSON array there, or save the file as "
+                    "JSON Lines (one object per line)."
+                ) from None
+            except UnicodeDecodeError:
+                raise _not_utf8(path, "somewhere in the array") from None
+        for i, record in enumerate(records):
+            add(record, f"Record {i}")
+        n_rows = len(records)
+    else:
+        with open(path, encoding="utf-8-sig") as fh:
+            n = 0
+            try:
+                for n, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise ValueError(
+                            f"Line {n} of {path.name!r} is not valid JSON ({exc.msg}, "
+                            f"column {exc.colno}); JSON Lines files hold one complete "
+                            "object per line, so fix or remove that line."
+                        ) from None
+                    add(record, f"Line {n}")
+                    n_rows += 1
+            except UnicodeDecodeError:
+                raise _not_utf8(path, f"line {n + 1}") from None
+    present = {name: values for name, values in table.items() if name in seen}
+    return present, list(seen), n_rows
+
+
+def _read_parquet(
+    path: Path, columns_needed: Sequence[str]
+) -> tuple[dict[str, list], list[str], int]:
+    """Read the columns ``columns_needed`` of a Parquet file with pyarrow."""
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        available = list(parquet.schema_arrow.names)
+        present = [c for c in dict.fromkeys(columns_needed) if c in available]
+        table = parquet.read(columns=present).to_pydict() if present else {}
+        n_rows = parquet.metadata.num_rows
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise ValueError(
+            f"Could not read {path.name!r} as Parquet ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}); check that the file is a complete Parquet "
+            "file and matches its extension."
+        ) from None
+    return table, available, n_rows
 
 
 def _read_table(
-    path: Path, columns_needed: Sequence[str]
+    path: Path, columns_needed: Sequence[str], text_column: str | None = None
 ) -> tuple[dict[str, list], list[str], int]:
-    """Read ``path`` with `datasets`.
+    """Read the columns ``columns_needed`` of ``path``.
 
     Returns the columns of ``columns_needed`` that exist, as Python lists,
-    the names of all columns of the file and its number of rows.
+    the names of all columns of the file and its number of rows. CSV cells are
+    typed by :func:`_typed_csv_column`, except those of ``text_column``, which
+    stay strings (an empty cell reads as None).
     """
-    import datasets
-
-    builder = _FORMATS[path.suffix.lower()]
-    kwargs = {}
-    if path.suffix.lower() == ".tsv":
-        kwargs["sep"] = "\t"
-    # A private cache directory: nothing is left in ~/.cache and a file edited
-    # in place is never served from a stale cache.
-    with tempfile.TemporaryDirectory(
-        prefix="skbert-load-", ignore_cleanup_errors=True
-    ) as cache_dir, _quiet_datasets():
-        try:
-            ds = datasets.load_dataset(
-                builder,
-                data_files=str(path),
-                split="train",
-                cache_dir=cache_dir,
-                keep_in_memory=True,
-                **kwargs,
-            )
-        except Exception as exc:  # parse errors come in many types
-            raise ValueError(
-                f"Could not read {str(path)!r} as {builder.upper()} "
-                f"({type(exc).__name__}: {exc}); check that the file is valid "
-                f"{builder.upper()} and matches its extension."
-            ) from exc
-        available = list(ds.column_names)
-        present = [c for c in columns_needed if c in available]
-        table = ds.select_columns(present).to_dict() if present else {}
-        n_rows = ds.num_rows
-    return table, available, n_rows
+    suffix = path.suffix.lower()
+    if suffix in _DELIMITERS:
+        raw, available, n_rows = _read_csv(path, columns_needed)
+        table = {
+            name: ([None if c == "" else c for c in cells] if name == text_column
+                   else _typed_csv_column(cells))
+            for name, cells in raw.items()
+        }
+        return table, available, n_rows
+    if suffix == ".parquet":
+        return _read_parquet(path, columns_needed)
+    return _read_json(path, columns_needed)
 
 
 def _is_missing(value) -> bool:
@@ -136,9 +310,9 @@ def load_texts_and_labels(
 ):
     """Load texts and a multi-label target from a JSON Lines, CSV or Parquet file.
 
-    The file is read with the Hugging Face ``datasets`` library, using its
-    built-in ``json``, ``csv`` and ``parquet`` readers on the local file only
-    (nothing is downloaded).
+    CSV/TSV and JSON files are read with Python's ``csv`` and ``json``
+    modules, Parquet files with ``pyarrow``; only the columns asked for are
+    kept in memory, and nothing is downloaded.
 
     Labels can be given in one of two ways:
 
@@ -152,7 +326,12 @@ def load_texts_and_labels(
     path : str or os.PathLike
         File to read. Supported extensions: ``.jsonl``, ``.json`` (JSON Lines
         or a JSON array of objects), ``.csv``, ``.tsv`` (tab-separated) and
-        ``.parquet``. CSV and TSV files need a header row.
+        ``.parquet``. CSV and TSV files need a header row, and every row must
+        have as many fields as the header: quote a field that holds the
+        delimiter (``"good, cheap"``). An empty CSV cell is a missing value
+        and any other cell is read as written (``NA`` is the text ``"NA"``);
+        a label column whose cells are all numbers, or all ``true``/``false``,
+        is read as numbers or booleans.
     text_column : str, default="text"
         Column holding the documents; every value must be a string.
     label_column : str, default="labels"
@@ -182,10 +361,11 @@ def load_texts_and_labels(
     FileNotFoundError
         If ``path`` is not an existing file.
     ValueError
-        If the extension is not supported, the file cannot be parsed, a
-        column is missing, a text is not a string, a label column holds
-        values other than 0/1, or the data holds label names missing from
-        ``labels``.
+        If the extension is not supported, the file cannot be parsed (the
+        message names the line of a malformed JSON line, or of a CSV row whose
+        field count differs from the header's), a column is missing, a text
+        is not a string, a label column holds values other than 0/1, or the
+        data holds label names missing from ``labels``.
 
     See Also
     --------
@@ -219,10 +399,10 @@ def load_texts_and_labels(
             f"resolved from the working directory {os.getcwd()!r})."
         )
     suffix = path.suffix.lower()
-    if suffix not in _FORMATS:
+    if suffix not in _SUFFIXES:
         raise ValueError(
             f"Unsupported file extension {path.suffix or '(none)'!r} for "
-            f"{path.name!r}; use one of {', '.join(_FORMATS)}."
+            f"{path.name!r}; use one of {', '.join(_SUFFIXES)}."
         )
     if path.stat().st_size == 0:
         raise ValueError(f"File {str(path)!r} is empty; it needs a header/rows of data.")
@@ -261,7 +441,7 @@ def load_texts_and_labels(
             )
 
     wanted = [text_column] + (label_columns if label_columns is not None else [label_column])
-    table, available, n_rows = _read_table(path, wanted)
+    table, available, n_rows = _read_table(path, wanted, text_column)
 
     if text_column not in available:
         raise ValueError(
