@@ -119,15 +119,17 @@ def clear_fit_cache(folder: str | None = None) -> None:
             pass
 
 
-def check_writable(folder: str) -> None:
-    """Make sure that fit-cache entries can be written to ``folder``.
+def check_writable(folder: str, name: str = "fit_cache") -> None:
+    """Make sure that files can be written to ``folder`` before any training runs.
 
     Creates the folder if it is missing, then writes and removes a probe file.
 
     Parameters
     ----------
     folder : str
-        The ``fit_cache`` parameter given as a str.
+        The ``fit_cache`` parameter given as a str, or another output folder.
+    name : str, default="fit_cache"
+        The parameter the folder came from, for the message.
 
     Raises
     ------
@@ -149,10 +151,11 @@ def check_writable(folder: str) -> None:
             os.close(fd)
         os.remove(probe)
     except OSError as exc:
+        fix = ("fit_cache=True to reuse fits within this process only, or fit_cache=False"
+               if name == "fit_cache" else f"{name}=None")
         raise ValueError(
-            f"fit_cache={folder!r} cannot be written ({type(exc).__name__}: "
-            f"{exc.strerror or exc}); pass a writable folder, fit_cache=True to reuse fits "
-            "within this process only, or fit_cache=False.") from exc
+            f"{name}={folder!r} cannot be written ({type(exc).__name__}: "
+            f"{exc.strerror or exc}); pass a writable folder, or {fix}.") from exc
 
 
 def _model_files_stamp(path: str):

@@ -19,8 +19,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _cache
+from . import _cache, _distributed
 from ._data import encode, pad_multiple, pad_token_id
+from ._hooks import Checkpointer, FitHooks, check_callbacks, run_callbacks
 from ._modeling import (
     DEFAULT_MODEL,
     build_model,
@@ -37,8 +38,16 @@ from ._persistence import (
     restore_model,
     save_folder,
 )
+from ._scoring import make_score_fn
 from ._thresholds import check_threshold, tune_thresholds
-from ._training import TrainConfig, compile_options, predict_logits, train
+from ._training import (
+    TrainConfig,
+    compile_options,
+    disable_gradient_checkpointing,
+    enable_gradient_checkpointing,
+    predict_logits,
+    train,
+)
 from ._utils import (
     DeviceWarning,
     SkbertWarning,
@@ -47,7 +56,14 @@ from ._utils import (
     resolve_precision,
     seed_from_random_state,
 )
-from ._validation import check_encodable, check_targets, check_texts, iter_text_chunks
+from ._validation import (
+    FitData,
+    check_encodable,
+    check_sample_weight,
+    check_targets,
+    check_texts,
+    iter_text_chunks,
+)
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -61,6 +77,9 @@ FOLDER_UNSAFE_PARAMS = frozenset({"compile", "fit_cache", "model_kwargs", "token
 
 #: Parameters read only at predict time: changing them needs no refit.
 PREDICT_TIME_PARAMS = frozenset({"threshold", "predict_batch_size", "verbose", "fit_cache"})
+
+#: Parameters that change neither the trained weights nor the predictions.
+OBSERVER_PARAMS = frozenset({"callbacks", "checkpoint_dir"})
 
 
 class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
@@ -111,7 +130,16 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     n_iter_no_change : int, default=2
         Epochs without improvement before early stopping.
     tol : float, default=1e-4
-        Minimum decrease of the validation loss that counts as improvement.
+        Minimum improvement of the validation objective (loss or ``scoring``)
+        that counts.
+    scoring : None, "loss", str or callable, default=None
+        What selects the kept epoch and drives early stopping: ``None`` or
+        ``"loss"`` follow the validation loss; a scorer name (scikit-learn's,
+        such as ``"f1_micro"``, ``"f1_macro"``, ``"roc_auc"``, or skbert's,
+        such as ``"r_precision"``, ``"precision_at_5"``) or a callable
+        ``scorer(estimator, X, Y)`` follows that score on the validation
+        outputs (``predict`` uses ``threshold``, or 0.5 with ``"auto"``). Its
+        value is recorded per epoch in ``history_`` as ``valid_score``.
     pos_weight : None, "balanced" or array-like of shape (n_labels,), default=None
         Weight of positive examples in the loss, per label. ``"balanced"`` uses
         ``n_negative / n_positive`` of each label, capped at 100.
@@ -153,6 +181,30 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         folders hold the plain model either way (a compiled fit draws its
         dropout masks with inductor's generator, so its weights are not bitwise
         those of an eager fit).
+    callbacks : list or None, default=None
+        Objects with any of ``on_fit_begin(estimator)``,
+        ``on_epoch_end(estimator, record)``, ``on_batch_end(estimator, batch)``
+        and ``on_fit_end(estimator)``, called in that order on the process
+        that prints (rank 0); see :mod:`skbert.callbacks` (``TensorBoard``,
+        ``MLflow``). Not called when the fit cache supplies the weights.
+    warm_start : bool, default=False
+        When True and the estimator is fitted with the same labels, ``fit``
+        continues training the fitted weights for ``max_epochs`` more epochs
+        (a new learning-rate schedule) and appends to ``history_``.
+    micro_batch_size : int or None, default=None
+        Texts per forward/backward pass: each ``batch_size`` batch runs in
+        micro-batches whose gradients add up to the whole batch's, so the
+        result is the same with less memory. On CUDA out-of-memory, fit halves
+        it (with a warning) and carries on.
+    gradient_checkpointing : bool, default=False
+        Recompute the encoder's activations in the backward pass instead of
+        storing them: the same result with less memory, about 30 % slower.
+    checkpoint_dir : str, path-like or None, default=None
+        After each epoch the full training state (weights, optimizer,
+        scheduler, random generators, history) is written there, atomically;
+        a later fit with the same parameters and data resumes after the last
+        completed epoch (bitwise the same result on the CPU). A checkpoint of
+        other parameters or data is ignored with a warning.
     model_kwargs : dict or None, default=None
         Extra keyword arguments for ``from_pretrained`` of the model.
     tokenizer_kwargs : dict or None, default=None
@@ -227,6 +279,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "scoring": [None, str, callable],
         "pos_weight": [None, StrOptions({"balanced"}), "array-like"],
         "long_text": [StrOptions({"truncate", "chunk"})],
         "stride": [Interval(Integral, 0, None, closed="left")],
@@ -237,6 +290,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],
         "compile": ["boolean", dict],
+        "callbacks": [None, list],
+        "warm_start": ["boolean"],
+        "micro_batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "gradient_checkpointing": ["boolean"],
+        "checkpoint_dir": [None, str, os.PathLike],
         "model_kwargs": [dict, None],
         "tokenizer_kwargs": [dict, None],
         "random_state": ["random_state"],
@@ -261,6 +319,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=2,
         tol=1e-4,
+        scoring=None,
         pos_weight=None,
         long_text="truncate",
         stride=32,
@@ -271,6 +330,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         device="auto",
         precision="auto",
         compile=False,
+        callbacks=None,
+        warm_start=False,
+        micro_batch_size=None,
+        gradient_checkpointing=False,
+        checkpoint_dir=None,
         model_kwargs=None,
         tokenizer_kwargs=None,
         random_state=None,
@@ -291,6 +355,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.scoring = scoring
         self.pos_weight = pos_weight
         self.long_text = long_text
         self.stride = stride
@@ -301,6 +366,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.precision = precision
         self.compile = compile
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.micro_batch_size = micro_batch_size
+        self.gradient_checkpointing = gradient_checkpointing
+        self.checkpoint_dir = checkpoint_dir
         self.model_kwargs = model_kwargs
         self.tokenizer_kwargs = tokenizer_kwargs
         self.random_state = random_state
@@ -320,7 +390,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, Y):
+    def fit(self, X, Y, *, sample_weight=None, X_val=None, Y_val=None):
         """Fine-tune the model on texts and their labels.
 
         Parameters
@@ -331,6 +401,15 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Y : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
             0/1 label indicators, e.g. from ``MultiLabelBinarizer``. A
             DataFrame's column names become ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each text in the loss (a weighted mean over each batch).
+            Routed by scikit-learn's metadata routing
+            (``set_fit_request(sample_weight=True)``).
+        X_val, Y_val : texts and 0/1 indicators, default=None
+            A validation set of your own. Given, it replaces the random
+            ``validation_fraction`` split: it is scored after every epoch
+            (``history_``), selects the kept epoch, drives early stopping and
+            tunes ``thresholds_`` for ``threshold="auto"``.
 
         Returns
         -------
@@ -339,49 +418,97 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """
         if isinstance(self.fit_cache, str):  # fail now, not after the epochs
             _cache.check_writable(self.fit_cache)
-        texts = check_texts(X)
-        Yf, classes, y_dtype = check_targets(Y, len(texts))
-        n_labels = Yf.shape[1]
-        self._check_cross_params(n_labels)
+        if self.checkpoint_dir is not None:
+            _cache.check_writable(os.fspath(self.checkpoint_dir), "checkpoint_dir")
+        data = self._check_fit_data(X, Y, sample_weight, X_val, Y_val)
+        n_labels = data.Y.shape[1]
+        self._check_cross_params(n_labels, has_validation_set=data.X_val is not None)
         device = resolve_device(self.device)
+        group = _distributed.join(use_cuda=device.type == "cuda")
+        device = _distributed.device_for(group, device)
         precision = resolve_precision(self.precision, device)
         rs = check_random_state(self.random_state)
         seed = seed_from_random_state(rs)
+        if group.active:  # one seed for all ranks, also with random_state=None
+            seed = _distributed.broadcast_int(seed, group)
+            rs = np.random.RandomState(seed)
+        warm = self._warm_start_ok(data.classes)
 
-        cache_key = None
-        if self.fit_cache is not False and isinstance(self.random_state, Integral):
-            cache_key = _cache.make_key(self._training_params(),
-                                        resolve_model_path(str(self.model_name_or_path)),
-                                        texts, Yf, classes)
-            fitted = _cache.get(cache_key, self.fit_cache, device)
-            if fitted is not None:
+        key = None
+        if self.fit_cache is not False and not warm:
+            key = _cache.make_key(self._training_params(),
+                                  resolve_model_path(str(self.model_name_or_path)),
+                                  (data.X, data.X_val), (data.Y, data.sample_weight, data.Y_val),
+                                  data.classes)
+        if key is not None and isinstance(self.random_state, Integral):
+            fitted = _cache.get(key, self.fit_cache, device)
+            if _distributed.all_ranks_agree(fitted is not None, group):
                 logger.info("reusing fine-tuned weights from the fit cache")
-                self._set_fitted(fitted, classes, y_dtype)
+                self._set_fitted(fitted, data.classes, data.y_dtype)
                 self._warn_after_fit()
                 return self
+        elif key is not None:
+            _warn_repeated_unseeded_fit(key)
 
-        fitted = self._fit_model(texts, Yf, classes, device, precision, rs, seed)
-        if cache_key is not None and not fitted["interrupted"]:
-            _cache.put(cache_key, self.fit_cache, fitted)
-        self._set_fitted(fitted, classes, y_dtype)
+        fitted = self._fit_model(data, device, precision, rs, seed, group, warm)
+        if (key is not None and isinstance(self.random_state, Integral)
+                and not fitted["interrupted"] and (group.is_main or self.fit_cache is True)):
+            _cache.put(key, self.fit_cache, fitted)
+        self._set_fitted(fitted, data.classes, data.y_dtype)
+        if group.is_main:
+            run_callbacks(self.callbacks, "on_fit_end", self)
         self._warn_after_fit()
         return self
+
+    def _check_fit_data(self, X, Y, sample_weight, X_val, Y_val) -> FitData:
+        texts = check_texts(X)
+        Yf, classes, y_dtype = check_targets(Y, len(texts))
+        weights = check_sample_weight(sample_weight, len(texts))
+        if (X_val is None) != (Y_val is None):
+            raise ValueError(
+                f"Got {'X_val' if Y_val is None else 'Y_val'} without "
+                f"{'Y_val' if Y_val is None else 'X_val'}; pass both (a validation set of texts "
+                "and their labels) or neither.")
+        val_texts = Yv = None
+        if X_val is not None:
+            val_texts = check_texts(X_val)
+            Yv, val_classes, _ = check_targets(Y_val, len(val_texts), warn_missing=False)
+            if Yv.shape[1] != Yf.shape[1] or (
+                    getattr(Y_val, "columns", None) is not None
+                    and list(val_classes) != list(classes)):
+                raise ValueError(
+                    f"Y_val has the labels {list(val_classes)[:6]} but Y has "
+                    f"{list(classes)[:6]}; Y_val needs the same columns in the same order.")
+        return FitData(texts, Yf, classes, y_dtype, weights, val_texts, Yv)
+
+    def _warm_start_ok(self, classes) -> bool:
+        if not self.warm_start or not hasattr(self, "model_"):
+            return False
+        if list(self.classes_) != list(classes):
+            raise ValueError(
+                f"warm_start=True continues a model fitted on the labels "
+                f"{list(self.classes_)[:6]}, but this Y has {list(classes)[:6]}. Fit with the "
+                "same label columns, or set warm_start=False to start a new model.")
+        return True
 
     def _training_params(self) -> dict:
         """Every parameter that shapes the trained weights (cache key)."""
         params = self.get_params(deep=False)
-        for name in PREDICT_TIME_PARAMS:
+        for name in PREDICT_TIME_PARAMS | OBSERVER_PARAMS:
             params.pop(name, None)
         params["threshold_auto"] = isinstance(self.threshold, str)
         params["device_type"] = resolve_device(self.device).type
         return params
 
-    def _check_cross_params(self, n_labels: int) -> None:
-        if self.early_stopping and self.validation_fraction == 0:
+    def _check_cross_params(self, n_labels: int, has_validation_set: bool = False) -> None:
+        if has_validation_set:
+            pass
+        elif self.early_stopping and self.validation_fraction == 0:
             raise ValueError(
                 "early_stopping=True needs a validation split, but validation_fraction=0. "
                 "Set validation_fraction>0 (e.g. 0.1) or early_stopping=False.")
-        if isinstance(self.threshold, str) and self.validation_fraction == 0:
+        if (isinstance(self.threshold, str) and self.validation_fraction == 0
+                and not has_validation_set):
             raise ValueError(
                 "threshold='auto' tunes thresholds on a validation split, but "
                 "validation_fraction=0. Set validation_fraction>0 (e.g. 0.1) or pass a float "
@@ -389,6 +516,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(self.threshold, str):
             check_threshold(self.threshold, n_labels)
         compile_options(self.compile)
+        check_callbacks(self.callbacks)
+        if self.scoring is not None:
+            try:
+                make_score_fn(self.scoring, 0.5, np.arange(n_labels))
+            except ValueError as exc:
+                raise ValueError(f"scoring={self.scoring!r} is not usable: {exc}") from None
         if self.pos_weight is not None and not isinstance(self.pos_weight, str):
             try:
                 pw = np.asarray(self.pos_weight, dtype=float)
@@ -399,17 +532,23 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                     f"pos_weight={self.pos_weight!r:.80} (shape {pw.shape}); expected {n_labels} "
                     "finite positive floats, one per label, or pos_weight='balanced'.")
 
-    def _fit_model(self, texts, Y, classes, device, precision, rs, seed) -> dict:
-        path = resolve_model_path(str(self.model_name_or_path))
-        check_model_source(path)
-        pooling = resolve_pooling(self.pooling, path)
-        tokenizer = load_tokenizer(path, self.tokenizer_kwargs)
-        self._check_lengths(tokenizer, path)
-        encoded = self._encode(tokenizer, texts)
+    def _fit_model(self, data: FitData, device, precision, rs, seed, group, warm) -> dict:
+        if warm:
+            path, pooling, tokenizer = None, self.pooling_, self.tokenizer_
+        else:
+            path = resolve_model_path(str(self.model_name_or_path))
+            check_model_source(path)
+            pooling = resolve_pooling(self.pooling, path)
+            tokenizer = load_tokenizer(path, self.tokenizer_kwargs)
+        self._check_lengths(tokenizer, path or "the fitted model")
+        encoded = self._encode(tokenizer, data.X)
+        Y, w = data.Y, data.sample_weight
 
-        n = len(texts)
-        valid_idx = None
-        if self.early_stopping or isinstance(self.threshold, str):
+        n = len(data.X)
+        if data.X_val is not None:
+            train_enc, Y_train, w_train = encoded, Y, w
+            valid_enc, Y_valid = self._encode(tokenizer, data.X_val), data.Y_val
+        elif self.early_stopping or isinstance(self.threshold, str):
             n_valid = int(np.ceil(self.validation_fraction * n))
             if n_valid < 1 or n - n_valid < 1:
                 raise ValueError(
@@ -418,30 +557,55 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                     "least one. Use more texts or change validation_fraction.")
             perm = rs.permutation(n)
             valid_idx, train_idx = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+            train_enc, valid_enc = encoded.subset(train_idx), encoded.subset(valid_idx)
+            Y_train, Y_valid = Y[train_idx], Y[valid_idx]
+            w_train = None if w is None else w[train_idx]
         else:
-            train_idx = np.arange(n)
-        train_enc = encoded if valid_idx is None else encoded.subset(train_idx)
-        valid_enc = None if valid_idx is None else encoded.subset(valid_idx)
-        Y_train = Y[train_idx]
-        Y_valid = None if valid_idx is None else Y[valid_idx]
+            train_enc, Y_train, w_train, valid_enc, Y_valid = encoded, Y, w, None, None
 
-        model = build_model(path, pooling, classes, seed=seed, model_kwargs=self.model_kwargs)
-        model.init_bias_to_priors(torch.from_numpy(Y_train.mean(axis=0)))
-        config = self._train_config(device, precision, seed)
-        pos_weight = self._pos_weight(Y_train)
+        if warm:
+            model = self.model_
+        else:
+            model = build_model(path, pooling, data.classes, seed=seed,
+                                model_kwargs=self.model_kwargs)
+            model.init_bias_to_priors(torch.from_numpy(Y_train.mean(axis=0)))
+        if self.gradient_checkpointing:
+            enable_gradient_checkpointing(model)
+        config = self._train_config(device, precision, seed, group)
+        config.score_fn = make_score_fn(self.scoring, self.threshold, data.classes)
+        hooks = FitHooks(self, self.callbacks if group.is_main else None,
+                         self._checkpointer(data, device) if self.checkpoint_dir else None)
         result = train(model, train_enc, Y_train, valid_enc, Y_valid,
-                       pad_id=pad_token_id(tokenizer), config=config, pos_weight=pos_weight)
+                       pad_id=pad_token_id(tokenizer), config=config,
+                       pos_weight=self._pos_weight(Y_train), sample_weight=w_train, hooks=hooks)
+        if self.gradient_checkpointing:
+            disable_gradient_checkpointing(model)
+        history, best = result.history, result.best_epoch
+        if warm:  # continue the epoch count of the earlier fit(s)
+            done = len(self.history_)
+            history = [dict(r) for r in self.history_] + [
+                {**r, "epoch": r["epoch"] + done} for r in history]
+            best += done
         fitted = {
-            "model": model, "tokenizer": tokenizer, "history": result.history,
-            "best_epoch": result.best_epoch, "interrupted": result.interrupted,
+            "model": model, "tokenizer": tokenizer, "history": history,
+            "best_epoch": best, "interrupted": result.interrupted,
             "still_improving": result.still_improving, "pooling": pooling,
             "diverged_epoch": result.diverged_epoch,
             "device": device, "precision": precision, "thresholds": None,
         }
+        self._fit_stats = {"n_forwarded": result.n_forwarded, "world_size": group.world_size}
         if result.valid_logits is not None:  # the kept epoch's validation pass, not redone
             fitted["thresholds"] = tune_thresholds(Y_valid, _sigmoid(result.valid_logits),
                                                    metric=self.threshold_metric)
         return fitted
+
+    def _checkpointer(self, data: FitData, device):
+        """Saves and restores the training state in ``checkpoint_dir`` (see _hooks)."""
+        key = _cache.make_key(self._training_params(),
+                              resolve_model_path(str(self.model_name_or_path)),
+                              (data.X, data.X_val), (data.Y, data.sample_weight, data.Y_val),
+                              data.classes)
+        return Checkpointer(os.fspath(self.checkpoint_dir), key)
 
     def _set_fitted(self, fitted: dict, classes, y_dtype) -> None:
         self.model_ = fitted["model"]
@@ -505,7 +669,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             check_encodable(texts)  # names a text that is not valid Unicode
             raise
 
-    def _train_config(self, device, precision, seed) -> TrainConfig:
+    def _train_config(self, device, precision, seed, group=None) -> TrainConfig:
+        group = _distributed.current() if group is None else group
         return TrainConfig(
             max_epochs=self.max_epochs, batch_size=self.batch_size,
             learning_rate=self.learning_rate,
@@ -515,8 +680,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             warmup_ratio=self.warmup_ratio, early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, device=device,
             precision=precision, chunk_pooling=self.chunk_pooling,
-            predict_batch_size=self.predict_batch_size, seed=seed, verbose=self.verbose,
-            pad_to_multiple_of=pad_multiple(device), compile=compile_options(self.compile))
+            predict_batch_size=self.predict_batch_size, seed=seed,
+            verbose=self.verbose if group.is_main else 0,
+            pad_to_multiple_of=pad_multiple(device), compile=compile_options(self.compile),
+            micro_batch_size=self.micro_batch_size, group=group,
+            prefetch=2 if device.type == "cuda" else 0)
 
     def _pos_weight(self, Y: np.ndarray) -> np.ndarray | None:
         if self.pos_weight is None:
@@ -738,6 +906,24 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         if settings.get("thresholds_") is not None:
             est.thresholds_ = np.asarray(settings["thresholds_"], dtype=float)
         return est
+
+
+#: Keys of fits already run with random_state=None in this process (see fit).
+_UNSEEDED_FITS: set[str] = set()
+_UNSEEDED_WARNED = {"done": False}
+
+
+def _warn_repeated_unseeded_fit(key: str) -> None:
+    """Warn once per process when an unseeded fit repeats an earlier one exactly."""
+    if key in _UNSEEDED_FITS and not _UNSEEDED_WARNED["done"]:
+        _UNSEEDED_WARNED["done"] = True
+        warnings.warn(
+            "fit was called again on the same data with the same training parameters and "
+            "random_state=None, so it fine-tuned the model again (GridSearchCV over threshold "
+            "or other predict-time parameters does this for every candidate). Pass an int "
+            "random_state (e.g. random_state=0) to reuse the fine-tuned weights instead.",
+            SkbertWarning, stacklevel=4)
+    _UNSEEDED_FITS.add(key)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -2,8 +2,15 @@
 
 Plain torch: no scikit-learn import here. The loop is split into small steps
 (:func:`make_optimizer`, :func:`train_step`, :func:`run_epoch`,
-:func:`predict_logits`) so that callbacks or multi-process training can be
-added around them later without reshaping it.
+:func:`predict_logits`). Whatever else happens during training plugs in
+through :class:`Hooks` (callbacks, checkpoints) and the process group in
+``config.group`` (data-parallel training, see :mod:`skbert._distributed`):
+there is one loop, with no branches for those concerns.
+
+The loss of a step is the weighted mean over the global batch: each
+micro-batch (and each rank's share) adds ``sum(w_i * loss_i) / (sum(w) *
+n_labels)`` of the whole batch, so the summed gradients equal those of the
+whole batch at once, whatever the split.
 """
 
 from __future__ import annotations
@@ -13,14 +20,25 @@ import inspect
 import logging
 import math
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._data import Encoded, collate, length_grouped_batches, sorted_batches
-from ._utils import TrainingDivergedError, autocast_dtype
+from ._data import Encoded, collate, length_grouped_batches, prefetch, sorted_batches
+from ._distributed import (
+    SINGLE,
+    ProcessGroup,
+    all_reduce_gradients,
+    all_reduce_sum,
+    broadcast_model,
+    gather_rows,
+    shard,
+)
+from ._utils import SkbertWarning, TrainingDivergedError, autocast_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +62,20 @@ class TrainConfig:
     chunk_pooling: str = "max"
     predict_batch_size: int = 64
     pad_to_multiple_of: int = 1
+    #: Batch widths that batches are padded up to (so shapes repeat); None pads
+    #: to each batch's longest window.
+    buckets: tuple[int, ...] | None = None
+    #: Batches collated ahead in a background thread (0: in the loop itself).
+    prefetch: int = 0
+    #: Texts per forward/backward pass; None: the whole share of a batch at once.
+    micro_batch_size: int | None = None
+    #: ``score_fn(Y_valid, logits) -> float``, higher is better: what selects the
+    #: kept epoch and drives early stopping; None follows the validation loss.
+    score_fn: Callable[[np.ndarray, np.ndarray], float] | None = None
     #: Keyword arguments of ``torch.compile``; None runs the model eagerly.
     compile: dict | None = None
+    #: The process group (data-parallel training); SINGLE without a launcher.
+    group: ProcessGroup = SINGLE
     seed: int = 0
     verbose: int = 0
 
@@ -63,6 +93,65 @@ class TrainResult:
     #: The epoch whose loss or outputs became non-finite, after which training
     #: stopped and the best earlier epoch was restored; None if it never happened.
     diverged_epoch: int | None = None
+    #: Texts this process forwarded in training (its share under a process group).
+    n_forwarded: int = 0
+
+
+@dataclass
+class Selection:
+    """Which epoch is kept: the best validation objective so far, and its weights."""
+
+    best_value: float = -math.inf
+    best_epoch: int = 0
+    best_state: dict | None = None
+    best_logits: np.ndarray | None = None
+    no_improve: int = 0
+
+
+@dataclass
+class LoopState:
+    """The loop's moving parts, handed to :class:`Hooks` (a checkpoint saves them)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: object
+    rng: np.random.Generator
+    config: TrainConfig
+    history: list[dict] = field(default_factory=list)
+    selection: Selection = field(default_factory=Selection)
+    #: Epochs completed (a hook restoring a checkpoint sets it, and training
+    #: continues with the next one).
+    epoch: int = 0
+    #: Micro-batch size in use (halved on CUDA out-of-memory).
+    micro_batch_size: int | None = None
+    #: Texts this process forwarded in training (its share under a process group).
+    n_forwarded: int = 0
+
+
+class Hooks:
+    """Points where the estimator plugs into the loop; every method is a no-op here.
+
+    ``on_train_begin`` may restore a saved state (a resumed fit sets
+    ``state.epoch``, ``state.history``, ``state.rng`` ...); ``on_epoch_end``
+    runs once the epoch's record is final; ``on_batch_end`` after every
+    optimizer step, only when ``wants_batches`` is True (its ``loss`` is a
+    device tensor: reading it waits for the device).
+    """
+
+    wants_batches = False
+
+    def on_train_begin(self, state: LoopState) -> None:
+        """Before the first epoch."""
+
+    def on_batch_end(self, state: LoopState, batch: dict) -> None:
+        """After each optimizer step."""
+
+    def on_epoch_end(self, state: LoopState, record: dict) -> None:
+        """After each epoch's record (validation included) is complete."""
+
+    def on_train_end(self, state: LoopState) -> None:
+        """After training stopped and the kept weights are in place."""
 
 
 @contextlib.contextmanager
@@ -192,39 +281,107 @@ def make_scheduler(optimizer, total_steps: int, warmup_ratio: float):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def enable_gradient_checkpointing(model: nn.Module) -> None:
+    """Recompute the encoder's activations in backward instead of storing them.
+
+    Non-reentrant checkpointing: the random state of dropout is replayed, so
+    the result equals a plain fit's.
+    """
+    backbone = getattr(model, "backbone", model)
+    if not getattr(backbone, "supports_gradient_checkpointing", False):
+        raise ValueError(
+            f"{type(backbone).__name__} does not support gradient checkpointing; set "
+            "gradient_checkpointing=False (or micro_batch_size to save memory).")
+    backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def disable_gradient_checkpointing(model: nn.Module) -> None:
+    """Undo :func:`enable_gradient_checkpointing` (the fitted model predicts normally)."""
+    backbone = getattr(model, "backbone", model)
+    if getattr(backbone, "is_gradient_checkpointing", False):
+        backbone.gradient_checkpointing_disable()
+
+
+def _batch_to(batch: dict, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    return (batch["input_ids"].to(dev, non_blocking=True),
+            batch["attention_mask"].to(dev, non_blocking=True))
+
+
+def _logits(model, batch: dict, n_docs: int, config: TrainConfig) -> torch.Tensor:
+    """Text-level float32 logits of one collated batch."""
+    ids, mask = _batch_to(batch, config.device)
+    with autocast(config.device, config.precision), explain_compile_errors(config.compile):
+        logits = model(ids, mask)
+    return pool_windows(logits.float(), batch["window_doc"], n_docs, config.chunk_pooling)
+
+
+def _collate(encoded: Encoded, docs: np.ndarray, pad_id: int, config: TrainConfig) -> dict:
+    return collate(encoded, docs, pad_id, config.pad_to_multiple_of, buckets=config.buckets)
+
+
 def _forward_docs(model, encoded: Encoded, docs: np.ndarray, pad_id: int,
                   config: TrainConfig) -> torch.Tensor:
-    batch = collate(encoded, docs, pad_id, config.pad_to_multiple_of)
-    dev = config.device
-    with autocast(dev, config.precision), explain_compile_errors(config.compile):
-        logits = model(batch["input_ids"].to(dev, non_blocking=True),
-                       batch["attention_mask"].to(dev, non_blocking=True))
-    return pool_windows(logits.float(), batch["window_doc"], len(docs), config.chunk_pooling)
+    """Text-level logits of the texts ``docs`` (collated here)."""
+    return _logits(model, _collate(encoded, docs, pad_id, config), len(docs), config)
+
+
+@dataclass
+class _Step:
+    """One optimizer step: this rank's micro-batches of a global batch."""
+
+    docs: np.ndarray  # the whole global batch
+    micro: list[np.ndarray]  # this rank's share, cut into micro-batches
+    batches: list[dict] | None = None  # collated micro-batches (None: collate in the loop)
+
+
+def _plan_step(docs: np.ndarray, config: TrainConfig, micro_batch_size: int | None) -> _Step:
+    mine = shard(docs, config.group)
+    size = micro_batch_size or max(len(mine), 1)
+    micro = [mine[i:i + size] for i in range(0, len(mine), size)]
+    return _Step(docs, micro)
 
 
 def train_step(model, optimizer, scheduler, scaler, loss_fn, encoded: Encoded,
-               Y: torch.Tensor, docs: np.ndarray, pad_id: int,
-               config: TrainConfig) -> torch.Tensor:
-    """One optimisation step on the texts ``docs``; returns the batch loss.
+               Y: torch.Tensor, docs: np.ndarray, pad_id: int, config: TrainConfig,
+               weights: torch.Tensor | None = None, step: _Step | None = None) -> torch.Tensor:
+    """One optimisation step on the global batch ``docs``; returns this rank's loss share.
 
-    The loss stays a device tensor: reading it with ``float()`` here would make
-    the host wait for the GPU at every step.
+    The returned loss stays a device tensor (reading it with ``float()`` here
+    would make the host wait for the GPU at every step); summed over the
+    ranks it is the batch's weighted mean loss.
     """
-    logits = _forward_docs(model, encoded, docs, pad_id, config)
-    loss = loss_fn(logits, Y[torch.as_tensor(docs)].to(config.device, non_blocking=True))
+    if step is None:
+        step = _plan_step(docs, config, config.micro_batch_size)
+    dev = config.device
+    w_all = weights[torch.as_tensor(docs)] if weights is not None else None
+    denom = (float(w_all.sum()) if w_all is not None else float(len(docs))) * Y.shape[1]
     optimizer.zero_grad(set_to_none=True)
+    total = torch.zeros((), device=dev)
+    for i, micro in enumerate(step.micro):
+        batch = step.batches[i] if step.batches is not None else _collate(
+            encoded, micro, pad_id, config)
+        logits = _logits(model, batch, len(micro), config)
+        index = torch.as_tensor(micro)
+        per_item = loss_fn(logits, Y[index].to(dev, non_blocking=True))
+        if weights is not None:
+            per_item = per_item * weights[index].to(dev, non_blocking=True).unsqueeze(1)
+        loss = per_item.sum() / denom
+        if scaler is not None:
+            scaler.scale(loss).backward()
+        else:
+            loss.backward()
+        total += loss.detach()
+    all_reduce_gradients(model, config.group)
     if scaler is not None:
-        scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
         nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         scaler.step(optimizer)
         scaler.update()
     else:
-        loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         optimizer.step()
     scheduler.step()
-    return loss.detach()
+    return total
 
 
 @torch.inference_mode()
@@ -233,17 +390,34 @@ def predict_logits(model, encoded: Encoded, pad_id: int, config: TrainConfig) ->
 
     Texts are batched longest first, ``predict_batch_size`` texts a batch, so
     that each batch pads little; with chunking a batch holds all their windows.
+    Under a process group each rank predicts every ``world_size``-th batch and
+    all ranks receive every row.
     """
     model.eval()
     model = compile_model(model, config.compile)
-    lengths = encoded.doc_lengths()
-    out = None
-    for docs in sorted_batches(lengths, config.predict_batch_size):
-        logits = _forward_docs(model, encoded, docs, pad_id, config).cpu().numpy()
-        if out is None:
-            out = np.empty((encoded.n_docs, logits.shape[1]), dtype=np.float32)
-        out[docs] = logits
-    return out
+    group = config.group
+    batches = list(sorted_batches(encoded.doc_lengths(), config.predict_batch_size))
+    mine = batches[group.rank::group.world_size] if group.active else batches
+    rows, index = [], []
+
+    def collate_one(docs):
+        return _collate(encoded, docs, pad_id, config)
+
+    collated = (prefetch(mine, collate_one, config.prefetch,
+                         pin_memory=config.device.type == "cuda")
+                if config.prefetch else map(collate_one, mine))
+    for docs, batch in zip(mine, collated):
+        rows.append(_logits(model, batch, len(docs), config).cpu().numpy())
+        index.append(docs)
+    n_labels = rows[0].shape[1] if rows else _n_outputs(model)
+    local = np.concatenate(rows) if rows else np.zeros((0, n_labels), dtype=np.float32)
+    idx = np.concatenate(index) if index else np.zeros(0, dtype=np.int64)
+    return gather_rows(local, idx, encoded.n_docs, group)
+
+
+def _n_outputs(model) -> int:
+    layer = model.output_layer() if hasattr(model, "output_layer") else None
+    return int(layer.out_features) if layer is not None else 0
 
 
 def _micro_f1(Y: np.ndarray, logits: np.ndarray) -> float:
@@ -260,21 +434,67 @@ def _bce(Y: np.ndarray, logits: np.ndarray, pos_weight: np.ndarray | None) -> fl
         t, torch.from_numpy(Y), pos_weight=pw))
 
 
+def _is_cuda_oom(exc: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(exc, oom) if oom else "out of memory" in str(exc)
+
+
 def run_epoch(model, optimizer, scheduler, scaler, loss_fn, encoded: Encoded,
               Y: torch.Tensor, pad_id: int, config: TrainConfig,
-              rng: np.random.Generator, progress=None) -> float:
-    """One pass over the training texts in length-grouped, shuffled batches."""
+              rng: np.random.Generator, progress=None, *, weights: torch.Tensor | None = None,
+              state: LoopState | None = None, hooks: Hooks | None = None,
+              epoch: int = 0) -> float:
+    """One pass over the training texts in length-grouped, shuffled batches.
+
+    Returns the epoch's weighted mean training loss (the same on every rank).
+    With ``micro_batch_size`` each step runs in micro-batches with accumulated
+    gradients; on CUDA out-of-memory the micro-batch is halved (with a
+    warning) and the step is run again.
+    """
     model.train()
-    model = compile_model(model, config.compile)
-    lengths = encoded.doc_lengths()
-    total, n = torch.zeros((), device=config.device), 0
-    for docs in length_grouped_batches(lengths, config.batch_size, rng):
-        total += train_step(model, optimizer, scheduler, scaler, loss_fn, encoded, Y, docs,
-                            pad_id, config) * len(docs)
-        n += len(docs)
+    compiled = compile_model(model, config.compile)
+    micro_size = state.micro_batch_size if state is not None else config.micro_batch_size
+    holder = {"micro": micro_size}
+    batches = length_grouped_batches(encoded.doc_lengths(), config.batch_size, rng)
+
+    def plan(docs):
+        step = _plan_step(docs, config, holder["micro"])
+        step.batches = [_collate(encoded, m, pad_id, config) for m in step.micro]
+        return step
+
+    steps = (prefetch(batches, plan, config.prefetch, pin_memory=config.device.type == "cuda")
+             if config.prefetch else map(plan, batches))
+    total = torch.zeros((), device=config.device)
+    for i, step in enumerate(steps):
+        while True:
+            try:
+                loss = train_step(compiled, optimizer, scheduler, scaler, loss_fn, encoded, Y,
+                                  step.docs, pad_id, config, weights=weights, step=step)
+                break
+            except RuntimeError as exc:
+                mine = sum(len(m) for m in step.micro)
+                if config.device.type != "cuda" or not _is_cuda_oom(exc) or mine <= 1:
+                    raise
+                optimizer.zero_grad(set_to_none=True)
+                torch.cuda.empty_cache()
+                holder["micro"] = max(1, (holder["micro"] or mine) // 2)
+                warnings.warn(
+                    f"CUDA ran out of memory on a step of {mine} texts; continuing with "
+                    f"micro-batches of {holder['micro']} texts (same result, less memory). "
+                    f"Set micro_batch_size={holder['micro']} to start there.",
+                    SkbertWarning, stacklevel=2)
+                step = plan(step.docs)
+        if state is not None:
+            state.micro_batch_size = holder["micro"]
+            state.n_forwarded += sum(len(m) for m in step.micro)
+        total += loss * len(step.docs)
         if progress is not None:
-            progress.update(len(docs))
-    return float(total) / max(n, 1)
+            progress.update(len(step.docs))
+        if hooks is not None and hooks.wants_batches:
+            hooks.on_batch_end(state, {"epoch": epoch, "step": i + 1,
+                                       "n_texts": len(step.docs), "loss": loss})
+    total = all_reduce_sum(total, config.group)
+    return float(total) / max(encoded.n_docs, 1)
 
 
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -283,87 +503,124 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: Encoded | None,
           Y_valid: np.ndarray | None, *, pad_id: int, config: TrainConfig,
-          pos_weight: np.ndarray | None = None) -> TrainResult:
+          pos_weight: np.ndarray | None = None, sample_weight: np.ndarray | None = None,
+          hooks: Hooks | None = None) -> TrainResult:
     """Fine-tune ``model`` in place and return its history.
 
-    With a validation set, the weights of the epoch with the lowest validation
-    loss are restored at the end (also after Ctrl-C), and training stops early
-    after ``n_iter_no_change`` epochs without an improvement larger than ``tol``
-    when ``early_stopping`` is set.
+    With a validation set, the weights of the epoch with the best validation
+    objective (lowest loss, or highest ``config.score_fn``) are restored at
+    the end (also after Ctrl-C), and training stops early after
+    ``n_iter_no_change`` epochs without an improvement larger than ``tol``
+    when ``early_stopping`` is set. ``sample_weight`` (n_texts,) weights each
+    text's loss.
     """
+    hooks = hooks or Hooks()
     dev = config.device
     model.to(dev)
+    broadcast_model(model, config.group)
     result = TrainResult()
-    rng = np.random.default_rng(config.seed)
     Y = torch.from_numpy(np.ascontiguousarray(Y_train, dtype=np.float32))
+    weights = (None if sample_weight is None
+               else torch.from_numpy(np.ascontiguousarray(sample_weight, dtype=np.float32)))
     pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32,
                                                          device=dev)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pw)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pw, reduction="none")
     steps_per_epoch = math.ceil(train_enc.n_docs / config.batch_size)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, steps_per_epoch * config.max_epochs,
                                config.warmup_ratio)
     scaler = torch.amp.GradScaler(dev.type) if config.precision == "fp16" else None
-    best_loss, best_state, no_improve = math.inf, None, 0
+    state = LoopState(model, optimizer, scheduler, scaler, np.random.default_rng(config.seed),
+                      config, micro_batch_size=config.micro_batch_size)
+    sel = state.selection
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(config.seed)
+        hooks.on_train_begin(state)
+        sel = state.selection
+        result.history = state.history
         try:
-            for epoch in range(1, config.max_epochs + 1):
-                start = time.perf_counter()
-                lr = optimizer.param_groups[0]["lr"]
-                progress = None
-                if config.verbose >= 2:
-                    from tqdm.auto import tqdm
-
-                    progress = tqdm(total=train_enc.n_docs, desc=f"epoch {epoch}", unit="text",
-                                    leave=False)
-                try:
-                    train_loss = run_epoch(model, optimizer, scheduler, scaler, loss_fn,
-                                           train_enc, Y, pad_id, config, rng, progress)
-                finally:
-                    if progress is not None:
-                        progress.close()
-                record = {"epoch": epoch, "train_loss": train_loss, "valid_loss": None,
-                          "valid_f1": None, "lr": lr}
-                improved = True
-                if valid_enc is not None:
-                    logits = predict_logits(model, valid_enc, pad_id, config)
-                    record["valid_loss"] = _bce(Y_valid, logits, pos_weight)
-                    record["valid_f1"] = _micro_f1(Y_valid, logits)
-                    improved = record["valid_loss"] < best_loss - config.tol
-                    if record["valid_loss"] < best_loss:
-                        best_loss = record["valid_loss"]
-                        best_state = _cpu_state(model)
-                        result.best_epoch = epoch
-                        result.valid_logits = logits
-                    no_improve = 0 if improved else no_improve + 1
-                else:
-                    result.best_epoch = epoch
-                record["dur"] = time.perf_counter() - start
-                result.history.append(record)
-                result.still_improving = improved
-                _log_epoch(record, config)
-                if not _finite(record, logits if valid_enc is not None else None):
-                    if best_state is None:
+            for epoch in range(state.epoch + 1, config.max_epochs + 1):
+                record, logits = _run_one_epoch(state, loss_fn, train_enc, Y, weights,
+                                                valid_enc, Y_valid, pad_id, pos_weight,
+                                                epoch, hooks, result)
+                if not _finite(record, logits):
+                    if sel.best_state is None:
                         raise _diverged(record, config)
                     result.diverged_epoch = epoch
                     result.still_improving = False
                     logger.info("non-finite loss in epoch %d; restoring epoch %d", epoch,
-                                result.best_epoch)
+                                sel.best_epoch)
                     break
-                if config.early_stopping and no_improve >= config.n_iter_no_change:
+                hooks.on_epoch_end(state, record)
+                if config.early_stopping and sel.no_improve >= config.n_iter_no_change:
                     logger.info("early stopping after epoch %d (best: %d)", epoch,
-                                result.best_epoch)
+                                sel.best_epoch)
                     break
         except KeyboardInterrupt:
             result.interrupted = True
             result.still_improving = False
-    if best_state is not None and (result.interrupted
-                                   or result.best_epoch != len(result.history)):
-        model.load_state_dict(best_state)
+    result.best_epoch = sel.best_epoch if valid_enc is not None else len(result.history)
+    result.valid_logits = sel.best_logits
+    result.n_forwarded = state.n_forwarded
+    if sel.best_state is not None and (result.interrupted
+                                       or sel.best_epoch != len(result.history)):
+        model.load_state_dict(sel.best_state)
     model.eval()
+    hooks.on_train_end(state)
     return result
+
+
+def _run_one_epoch(state: LoopState, loss_fn, train_enc, Y, weights, valid_enc, Y_valid,
+                   pad_id, pos_weight, epoch, hooks, result):
+    """Train one epoch, validate, update the kept epoch; returns (record, valid logits)."""
+    config = state.config
+    sel = state.selection
+    start = time.perf_counter()
+    lr = state.optimizer.param_groups[0]["lr"]
+    progress = None
+    if config.verbose >= 2 and config.group.is_main:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=train_enc.n_docs, desc=f"epoch {epoch}", unit="text", leave=False)
+    try:
+        train_loss = run_epoch(state.model, state.optimizer, state.scheduler, state.scaler,
+                               loss_fn, train_enc, Y, pad_id, config, state.rng, progress,
+                               weights=weights, state=state, hooks=hooks, epoch=epoch)
+    finally:
+        if progress is not None:
+            progress.close()
+    record = {"epoch": epoch, "train_loss": train_loss, "valid_loss": None, "valid_f1": None,
+              "valid_score": None, "lr": lr}
+    logits = None
+    improved = True
+    if valid_enc is not None:
+        logits = predict_logits(state.model, valid_enc, pad_id, config)
+        record["valid_loss"] = _bce(Y_valid, logits, pos_weight)
+        record["valid_f1"] = _micro_f1(Y_valid, logits)
+        if config.score_fn is not None and np.isfinite(logits).all():
+            record["valid_score"] = float(config.score_fn(Y_valid, logits))
+            value = record["valid_score"]
+        else:
+            value = -record["valid_loss"]
+        if math.isfinite(value):
+            improved = value > sel.best_value + config.tol
+            if value > sel.best_value:
+                sel.best_value = value
+                sel.best_state = _cpu_state(state.model)
+                sel.best_epoch = epoch
+                sel.best_logits = logits
+        else:
+            improved = False
+        sel.no_improve = 0 if improved else sel.no_improve + 1
+    else:
+        sel.best_epoch = epoch
+    record["dur"] = time.perf_counter() - start
+    state.history.append(record)
+    state.epoch = epoch
+    result.still_improving = improved
+    _log_epoch(record, config)
+    return record, logits
 
 
 def _finite(record: dict, valid_logits: np.ndarray | None) -> bool:
@@ -388,8 +645,10 @@ def _log_epoch(record: dict, config: TrainConfig) -> None:
              f"train_loss {record['train_loss']:.4f}"]
     if record["valid_loss"] is not None:
         parts += [f"valid_loss {record['valid_loss']:.4f}", f"valid_f1 {record['valid_f1']:.4f}"]
+    if record.get("valid_score") is not None:
+        parts.append(f"valid_score {record['valid_score']:.4f}")
     parts += [f"lr {record['lr']:.2e}", f"{record['dur']:.1f}s"]
     line = "  ".join(parts)
     logger.debug(line)
-    if config.verbose >= 1:
+    if config.verbose >= 1 and config.group.is_main:
         print(line, flush=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import ItemsView, KeysView, Mapping, Set, ValuesView
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -130,7 +131,52 @@ def iter_text_chunks(X, size: int):
     return len(texts), (texts[i:i + size] for i in range(0, len(texts), size))
 
 
-def check_targets(Y, n_samples: int):
+@dataclass
+class FitData:
+    """The checked inputs of one ``fit``."""
+
+    X: list
+    Y: np.ndarray
+    classes: np.ndarray
+    y_dtype: np.dtype
+    sample_weight: np.ndarray | None = None
+    X_val: list | None = None
+    Y_val: np.ndarray | None = None
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """Validate per-text weights: shape (n_samples,), finite, non-negative, not all zero.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), float32, or None
+    """
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"sample_weight={sample_weight!r:.60} is not an array of numbers; pass one "
+            "non-negative weight per text.") from None
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w))
+    if w.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight has shape {w.shape} but X has {n_samples} texts; pass one weight "
+            "per text, shape (n_samples,).")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise ValueError(
+            f"sample_weight[{bad[0]}] is {w[bad[0]]!r}; weights must be finite and >= 0. "
+            "Fix or drop that text.")
+    if not (w > 0).any():
+        raise ValueError("sample_weight is zero for every text; give at least one text a "
+                         "positive weight.")
+    return w.astype(np.float32)
+
+
+def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
     """Validate a multi-label indicator matrix.
 
     Parameters
@@ -224,14 +270,14 @@ def check_targets(Y, n_samples: int):
     dtype = Y.dtype
     Yf = Y.astype(np.float32)
     no_pos = np.flatnonzero(Yf.sum(axis=0) == 0)
-    if no_pos.size:
+    if no_pos.size and warn_missing:
         names = [str(classes[i]) for i in no_pos[:10]]
         warnings.warn(
             f"{no_pos.size} label(s) have no positive example in the training data "
             f"({', '.join(names)}{', ...' if no_pos.size > 10 else ''}); the model can only "
             "learn to never predict them. Drop those columns or add examples.",
             SkbertWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return Yf, classes, dtype
 

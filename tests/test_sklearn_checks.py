@@ -139,6 +139,12 @@ BAD_PARAMS = [
     ("verbose", -1),
     ("device", 3),
     ("model_name_or_path", 42),
+    ("scoring", 3),
+    ("callbacks", "tensorboard"),
+    ("warm_start", "yes"),
+    ("micro_batch_size", 0),
+    ("gradient_checkpointing", 1.5),
+    ("checkpoint_dir", 7),
 ]
 
 

@@ -1,0 +1,263 @@
+"""Data-parallel training over ``torch.distributed``: the one module that touches it.
+
+Without a launcher every function here is a no-op on :data:`SINGLE`, the group
+of one process. Under ``torchrun`` or ``accelerate launch`` (the environment
+variables ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
+``MASTER_PORT``), :func:`join` initialises the default process group (NCCL on
+GPUs, gloo on CPUs) and every rank
+
+* computes its share of each global batch (``batch_size`` texts a step in all),
+* adds its gradients to the others' with one all-reduce a step (the loss of a
+  share is already divided by the whole batch's size, so the sum is the
+  gradient of the one-process batch, up to float rounding),
+* predicts its share of the texts and gathers everyone's rows in input order,
+
+so that all ranks end with the same weights and the same decisions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProcessGroup:
+    """Where this process stands: its rank among ``world_size`` processes."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether there is more than one process."""
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process is rank 0, the one that prints and writes files."""
+        return self.rank == 0
+
+
+#: The group of one process (no launcher).
+SINGLE = ProcessGroup()
+
+
+def launched() -> bool:
+    """Whether a launcher started several processes, or a group already exists."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size() > 1
+    return _env_int("WORLD_SIZE", 1) > 1
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(
+            f"The environment variable {name}={value!r} is not an integer; it is set by "
+            "torchrun or accelerate launch. Unset it, or start the script with a launcher."
+        ) from None
+
+
+def current() -> ProcessGroup:
+    """The process group this process is in now (:data:`SINGLE` when there is none)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return SINGLE
+    world = dist.get_world_size()
+    if world <= 1:
+        return SINGLE
+    rank = dist.get_rank()
+    return ProcessGroup(rank, world, _env_int("LOCAL_RANK", rank))
+
+
+def join(use_cuda: bool) -> ProcessGroup:
+    """Join the process group a launcher prepared, initialising it if needed.
+
+    Parameters
+    ----------
+    use_cuda : bool
+        Whether this process trains on a CUDA device: NCCL is used then, gloo
+        otherwise. On CUDA the process's device becomes ``cuda:LOCAL_RANK``.
+
+    Returns
+    -------
+    ProcessGroup
+        :data:`SINGLE` when the process was not started by a launcher.
+    """
+    import torch.distributed as dist
+
+    if not launched():
+        return SINGLE
+    if not dist.is_available():
+        raise RuntimeError(
+            "WORLD_SIZE > 1 says this process was started by a launcher, but this torch build "
+            "has no torch.distributed. Install a torch build with distributed support, or run "
+            "the script without torchrun.")
+    local_rank = _env_int("LOCAL_RANK", _env_int("RANK", 0))
+    if use_cuda:
+        torch.cuda.set_device(local_rank % max(torch.cuda.device_count(), 1))
+    if not dist.is_initialized():
+        backend = "nccl" if use_cuda else "gloo"
+        dist.init_process_group(backend=backend)
+        logger.info("joined the process group: rank %d of %d (%s)", dist.get_rank(),
+                    dist.get_world_size(), backend)
+    return current()
+
+
+def device_for(group: ProcessGroup, device: torch.device) -> torch.device:
+    """One CUDA device per process: ``cuda`` becomes ``cuda:LOCAL_RANK`` in a group."""
+    if group.active and device.type == "cuda" and device.index is None:
+        return torch.device("cuda", group.local_rank % max(torch.cuda.device_count(), 1))
+    return device
+
+
+def shard(docs: np.ndarray, group: ProcessGroup) -> np.ndarray:
+    """This rank's contiguous share of a global batch (shares differ by one text at most)."""
+    if not group.active:
+        return docs
+    return np.array_split(docs, group.world_size)[group.rank]
+
+
+def _comm_device(group: ProcessGroup) -> torch.device:
+    import torch.distributed as dist
+
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def all_reduce_gradients(model: torch.nn.Module, group: ProcessGroup) -> None:
+    """Sum every parameter's gradient over the ranks, in one flat buffer.
+
+    A parameter with no gradient on this rank (a share with no texts) adds zeros.
+    """
+    if not group.active:
+        return
+    import torch.distributed as dist
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        return
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1).float() for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset:offset + n].view_as(p).to(p.dtype)
+        offset += n
+
+
+def all_reduce_sum(value: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
+    """The sum of a tensor over the ranks (the tensor itself without a group)."""
+    if not group.active:
+        return value
+    import torch.distributed as dist
+
+    out = value.detach().clone().to(_comm_device(group))
+    dist.all_reduce(out)
+    return out.to(value.device)
+
+
+def all_ranks_agree(flag: bool, group: ProcessGroup) -> bool:
+    """True only if ``flag`` is True on every rank (so all ranks take the same branch)."""
+    if not group.active:
+        return flag
+    return bool(all_reduce_sum(torch.tensor(int(bool(flag))), group).item() == group.world_size)
+
+
+def broadcast_int(value: int, group: ProcessGroup) -> int:
+    """Rank 0's ``value`` on every rank (e.g. a seed drawn from ``random_state=None``)."""
+    if not group.active:
+        return value
+    import torch.distributed as dist
+
+    t = torch.tensor([value], dtype=torch.int64, device=_comm_device(group))
+    dist.broadcast(t, src=0)
+    return int(t.item())
+
+
+def broadcast_model(model: torch.nn.Module, group: ProcessGroup) -> None:
+    """Copy rank 0's parameters and buffers to every rank."""
+    if not group.active:
+        return
+    import torch.distributed as dist
+
+    dev = _comm_device(group)
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            buf = t.detach().to(dev)
+            dist.broadcast(buf, src=0)
+            if buf is not t:
+                t.copy_(buf.to(t.device))
+
+
+def gather_rows(rows: np.ndarray, index: np.ndarray, n_total: int,
+                group: ProcessGroup) -> np.ndarray:
+    """Assemble every rank's ``rows`` (for texts ``index``) into one array in input order.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_local, n_labels), float32
+    index : ndarray of shape (n_local,)
+        The positions of those rows among all ``n_total`` texts.
+    n_total : int
+    group : ProcessGroup
+
+    Returns
+    -------
+    ndarray of shape (n_total, n_labels), float32
+        The same on every rank.
+    """
+    if not group.active:
+        out = np.empty((n_total, rows.shape[1]), dtype=np.float32)
+        out[index] = rows
+        return out
+    import torch.distributed as dist
+
+    dev = _comm_device(group)
+    n_labels = rows.shape[1]
+    sizes = [torch.zeros(1, dtype=torch.int64, device=dev) for _ in range(group.world_size)]
+    dist.all_gather(sizes, torch.tensor([len(index)], dtype=torch.int64, device=dev))
+    most = int(max(s.item() for s in sizes))
+    pad_rows = torch.zeros((most, n_labels), dtype=torch.float32, device=dev)
+    pad_rows[:len(index)] = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
+    pad_index = torch.full((most,), -1, dtype=torch.int64, device=dev)
+    pad_index[:len(index)] = torch.from_numpy(np.asarray(index, dtype=np.int64))
+    all_rows = [torch.empty_like(pad_rows) for _ in range(group.world_size)]
+    all_index = [torch.empty_like(pad_index) for _ in range(group.world_size)]
+    dist.all_gather(all_rows, pad_rows)
+    dist.all_gather(all_index, pad_index)
+    out = np.empty((n_total, n_labels), dtype=np.float32)
+    seen = 0
+    for r, i in zip(all_rows, all_index):
+        keep = i >= 0
+        out[i[keep].cpu().numpy()] = r[keep].cpu().numpy()
+        seen += int(keep.sum())
+    if seen != n_total:
+        raise RuntimeError(f"gathered {seen} rows for {n_total} texts; the ranks were given "
+                           "different inputs. Pass the same texts on every rank.")
+    return out
+
+
+def barrier(group: ProcessGroup) -> None:
+    """Wait for every rank (nothing without a group)."""
+    if group.active:
+        import torch.distributed as dist
+
+        dist.barrier()

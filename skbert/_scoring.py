@@ -1,0 +1,91 @@
+"""The validation score followed during fit (the ``scoring`` parameter).
+
+A scikit-learn scorer expects an estimator and texts. During fit there are
+only the epoch's validation logits, so the scorer is handed a small view of
+them that answers ``predict``, ``predict_proba`` and ``decision_function``:
+any scorer name (``"f1_micro"``, ``"roc_auc"``, skbert's ``"r_precision"``,
+``"precision_at_5"`` ...) or callable ``scorer(estimator, X, Y)`` works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from .metrics import get_scorer
+
+
+class EpochView(ClassifierMixin, BaseEstimator):
+    """What a scorer sees of the model after one epoch: its validation outputs.
+
+    ``X`` is ignored by every method: the outputs are those of the
+    validation texts, in their order.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_valid, n_labels)
+    threshold : float or ndarray of shape (n_labels,)
+        The decision threshold of ``predict``.
+    classes : ndarray of shape (n_labels,)
+    """
+
+    def __init__(self, logits=None, threshold=0.5, classes=None):
+        self.logits = logits
+        self.threshold = threshold
+        self.classes = classes
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.input_tags.string = True
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    @property
+    def classes_(self):
+        return self.classes
+
+    def decision_function(self, X=None) -> np.ndarray:
+        """The validation logits."""
+        return np.asarray(self.logits, dtype=np.float64)
+
+    def predict_proba(self, X=None) -> np.ndarray:
+        """Sigmoid of the validation logits."""
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-self.decision_function()))
+
+    def predict(self, X=None) -> np.ndarray:
+        """0/1 indicators, ``predict_proba >= threshold``."""
+        return (self.predict_proba() >= self.threshold).astype(int)
+
+
+def make_score_fn(scoring, threshold, classes) -> Callable[[np.ndarray, np.ndarray], float] | None:
+    """``score(Y_valid, logits) -> float`` (higher is better), or None to follow the loss.
+
+    Parameters
+    ----------
+    scoring : None, "loss", str or callable
+        A scorer name (skbert's or scikit-learn's) or ``scorer(estimator, X, Y)``.
+    threshold : float or ndarray
+        Used by scorers that call ``predict`` (``"auto"`` thresholds are tuned
+        only after fit, so 0.5 is used for them).
+    classes : ndarray of shape (n_labels,)
+
+    Raises
+    ------
+    ValueError
+        If ``scoring`` names no scorer.
+    """
+    if scoring is None or (isinstance(scoring, str) and scoring == "loss"):
+        return None
+    scorer = get_scorer(scoring)
+    t = 0.5 if isinstance(threshold, str) else threshold
+
+    def score(Y: np.ndarray, logits: np.ndarray) -> float:
+        return float(scorer(EpochView(logits, t, np.asarray(classes)), None, Y))
+
+    return score
