@@ -72,6 +72,15 @@ def _env_int(name: str, default: int) -> int:
         ) from None
 
 
+def env_rank() -> int:
+    """This process's rank: from the process group, else the launcher's ``RANK``, else 0."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return _env_int("RANK", 0) if launched() else 0
+
+
 def current() -> ProcessGroup:
     """The process group this process is in now (:data:`SINGLE` when there is none)."""
     import torch.distributed as dist

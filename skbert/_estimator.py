@@ -429,8 +429,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         precision = resolve_precision(self.precision, device)
         rs = check_random_state(self.random_state)
         seed = seed_from_random_state(rs)
-        if group.active:  # one seed for all ranks, also with random_state=None
-            seed = _distributed.broadcast_int(seed, group)
+        if group.active and not isinstance(self.random_state, Integral):
+            seed = _distributed.broadcast_int(seed, group)  # one seed for all ranks
             rs = np.random.RandomState(seed)
         warm = self._warm_start_ok(data.classes)
 
@@ -835,7 +835,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             "best_epoch_": self.best_epoch_,
             "params": params,
         }
-        save_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
+        if _distributed.current().is_main:  # under a process group only rank 0 writes
+            save_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
 
     @classmethod
     def from_pretrained(cls, folder, *, device="auto", precision=None):

@@ -268,6 +268,8 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else 2
     debug = getattr(args, "debug", False)
+    if not _is_main_process():  # under torchrun: rank 0 prints, the others only compute
+        _silence_stdout()
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
@@ -287,6 +289,13 @@ def main(argv=None) -> int:
             print(f"skbert: interrupted{'; nothing was saved' if saves else ''}",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
+
+
+def _is_main_process() -> bool:
+    """False on the ranks other than 0 of a torchrun / accelerate launch."""
+    from ._distributed import env_rank
+
+    return env_rank() == 0
 
 
 def _silence_stdout() -> None:
@@ -515,6 +524,8 @@ def _save_model(clf, out: str, *, overwrite: bool = False) -> str:
     """
     from ._modeling import quiet_transformers
 
+    if not _is_main_process():  # under torchrun only rank 0 writes
+        return os.path.abspath(out)
     target = os.path.realpath(out)
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
@@ -555,6 +566,10 @@ def _atomic_text_file(path: str):
     A failure (Ctrl-C included) removes the temporary file and leaves an
     existing ``path`` as it was.
     """
+    if not _is_main_process():  # under torchrun only rank 0 writes
+        with open(os.devnull, "w", encoding="utf-8") as fh:
+            yield fh
+        return
     target = os.path.realpath(path)
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)

@@ -1,0 +1,130 @@
+"""Issue 12: data-parallel fit under torchrun (2 CPU processes, gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_corpus
+from ddp_worker import params
+
+from skbert import TransformerMultiLabelClassifier
+from skbert import _distributed as dist
+
+HERE = os.path.dirname(__file__)
+
+
+def torchrun(args, tmp_path, nproc=2, timeout=240):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.path.dirname(HERE)}
+    env.pop("SKBERT_DDP_TEST", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", *args]
+    return subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tiny_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    proc = torchrun([os.path.join(HERE, "ddp_worker.py"), tiny_model, str(out)], out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    return out, ranks
+
+
+def test_two_ranks_end_with_the_same_model(ddp_run):
+    _, (r0, r1) = ddp_run
+    assert r0["world"] == r1["world"] == 2
+    np.testing.assert_array_equal(r0["proba"], r1["proba"])
+    assert r0["weights_sum"] == r1["weights_sum"]
+    assert r0["thresholds"] == r1["thresholds"] and r0["best_epoch"] == r1["best_epoch"]
+    assert [h["valid_loss"] for h in r0["history"]] == [h["valid_loss"] for h in r1["history"]]
+
+
+def test_two_ranks_equal_one_process(ddp_run, tiny_model):
+    _, (r0, _) = ddp_run
+    torch.set_num_threads(1)
+    X, Y = make_corpus(45, seed=0)
+    one = TransformerMultiLabelClassifier(**params(tiny_model)).fit(X, Y)
+    proba = one.predict_proba(X + ["football match", "pizza recipe"])
+    np.testing.assert_allclose(r0["proba"], proba, atol=1e-4)
+    np.testing.assert_allclose(r0["thresholds"], one.thresholds_)
+    assert r0["best_epoch"] == one.best_epoch_
+    np.testing.assert_allclose([h["train_loss"] for h in r0["history"]],
+                               [h["train_loss"] for h in one.history_], atol=1e-5)
+
+
+def test_each_rank_forwards_about_half_the_training_texts(ddp_run):
+    _, (r0, r1) = ddp_run
+    n_train, epochs = 45 - 12, 2  # validation_fraction=0.25 of 45 -> 12 held out
+    assert r0["n_forwarded"] + r1["n_forwarded"] == n_train * epochs
+    for r in (r0, r1):
+        assert abs(r["n_forwarded"] - n_train * epochs / 2) <= 5  # one text a batch at most
+
+
+def test_only_rank_zero_writes_and_the_folder_loads(ddp_run):
+    out, (r0, _) = ddp_run
+    loaded = TransformerMultiLabelClassifier.from_pretrained(out / "saved", device="cpu",
+                                                             precision="fp32")
+    X, _ = make_corpus(45, seed=0)
+    np.testing.assert_allclose(loaded.predict_proba(X + ["football match", "pizza recipe"]),
+                               r0["proba"], atol=1e-6)
+    assert not list(out.glob("saved*tmp*"))
+
+
+def test_without_a_launcher_nothing_changes(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert dist.join(use_cuda=False) is dist.SINGLE
+    assert not dist.launched()
+    docs = np.arange(7)
+    np.testing.assert_array_equal(dist.shard(docs, dist.SINGLE), docs)
+    rows = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_array_equal(dist.gather_rows(rows, np.array([2, 0, 1]), 3, dist.SINGLE),
+                                  rows[[1, 2, 0]])
+
+
+def test_shards_of_a_batch_cover_it_once():
+    docs = np.array([5, 3, 9, 1, 7])
+    parts = [dist.shard(docs, dist.ProcessGroup(r, 2)) for r in range(2)]
+    np.testing.assert_array_equal(np.concatenate(parts), docs)
+    assert [len(p) for p in parts] == [3, 2]
+    assert len(dist.shard(np.array([4]), dist.ProcessGroup(1, 2))) == 0
+
+
+def test_bad_world_size_variable_is_named(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ValueError, match="WORLD_SIZE='two'.*torchrun"):
+        dist.launched()
+
+
+def test_unseeded_fit_agrees_across_ranks(tiny_model, tmp_path):
+    out = tmp_path / "unseeded"
+    out.mkdir()
+    proc = torchrun([os.path.join(HERE, "ddp_worker.py"), tiny_model, str(out), "unseeded"],
+                    out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in range(2))
+    np.testing.assert_array_equal(r0["proba"], r1["proba"])
+    assert r0["thresholds"] == r1["thresholds"]
+
+
+def test_cli_train_under_torchrun_writes_once(tiny_model, tmp_path):
+    from conftest import LABELS
+
+    texts, Y = make_corpus(32, seed=2)
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "labels": [n for n, v in zip(LABELS, y) if v]})
+                            + "\n" for t, y in zip(texts, Y)))
+    proc = torchrun(["-m", "skbert", "train", str(data), "--out", str(tmp_path / "model"),
+                     "--model", tiny_model, "--max-epochs", "1", "--verbose", "0",
+                     "--precision", "fp32"], tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("Saved the model to") == 1  # rank 0 alone prints
+    loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "model")
+    assert loaded.predict_proba(texts).shape == (32, 4)
+    assert [p.name for p in tmp_path.iterdir() if "skbert-" in p.name] == []
