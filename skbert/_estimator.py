@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _cache, _distributed
 from ._data import encode, pad_multiple, pad_token_id
-from ._hooks import Checkpointer, FitHooks, check_callbacks, run_callbacks
+from ._hooks import Checkpointer, FitHooks
 from ._modeling import (
     DEFAULT_MODEL,
     build_model,
@@ -65,6 +65,7 @@ from ._validation import (
     iter_text_chunks,
 )
 from ._version import __version__
+from .callbacks import check_callbacks, run_callbacks
 
 logger = logging.getLogger(__name__)
 

@@ -8,37 +8,14 @@ training state after each epoch and restore it before the first one.
 from __future__ import annotations
 
 import logging
-import os
-import warnings
 
 import numpy as np
 import torch
 
 from ._training import Hooks, LoopState
-from ._utils import SkbertWarning
+from .callbacks import run_callbacks
 
 logger = logging.getLogger(__name__)
-
-CALLBACK_METHODS = ("on_fit_begin", "on_epoch_end", "on_batch_end", "on_fit_end")
-
-
-def check_callbacks(callbacks) -> None:
-    """Raise TypeError naming the first object that has none of the callback methods."""
-    for i, cb in enumerate(callbacks or ()):
-        if not any(callable(getattr(cb, m, None)) for m in CALLBACK_METHODS):
-            raise TypeError(
-                f"callbacks[{i}] is {cb!r:.60}, which has none of the methods "
-                f"{', '.join(CALLBACK_METHODS)}. Pass objects with at least one of them, e.g. "
-                "subclasses of skbert.callbacks.Callback.")
-
-
-def run_callbacks(callbacks, method: str, *args) -> None:
-    """Call ``method`` on every callback that has it."""
-    for cb in callbacks or ():
-        fn = getattr(cb, method, None)
-        if callable(fn):
-            fn(*args)
-
 
 class FitHooks(Hooks):
     """The loop's hooks during one ``fit``.
@@ -73,18 +50,13 @@ class FitHooks(Hooks):
         run_callbacks(self.callbacks, "on_epoch_end", self.estimator, dict(record))
 
 
-#: Name of the file that holds the kept (best) epoch's weights beside the checkpoint.
-BEST_FILE = "best.safetensors"
-
-
 class Checkpointer:
     """Save the full training state after each epoch in ``folder``; resume from it.
 
-    The state itself (weights, optimizer, scheduler, random generators,
-    history) is :mod:`skbert._checkpoint`'s; the kept epoch's weights and
-    validation logits (when a validation set selects an earlier epoch) are
-    stored beside it, so that a resumed fit keeps exactly what an
-    uninterrupted one would.
+    The state (weights, optimizer, scheduler, random generators, history,
+    the kept epoch's weights and validation logits, the early-stopping
+    counters) is written by :mod:`skbert._checkpoint`, whose fingerprint of
+    the parameters and data decides whether a saved state may be resumed.
     """
 
     def __init__(self, folder: str, data_key: str):
@@ -94,86 +66,69 @@ class Checkpointer:
         self.fingerprint = _checkpoint.fingerprint({}, data_key)
 
     def save(self, state: LoopState) -> None:
-        from safetensors.torch import save_file
-
         from . import _checkpoint
 
         sel = state.selection
-        extra = {"best_value": None if not np.isfinite(sel.best_value) else sel.best_value,
-                 "best_epoch": sel.best_epoch, "no_improve": sel.no_improve,
+        keep_best = sel.best_state is not None and sel.best_epoch != state.epoch
+        extra = {"best_value": float(sel.best_value) if np.isfinite(sel.best_value) else None,
+                 "best_epoch": int(sel.best_epoch), "no_improve": int(sel.no_improve),
+                 "best_is_current": sel.best_state is not None and not keep_best,
                  "micro_batch_size": state.micro_batch_size,
-                 "n_forwarded": state.n_forwarded}
-        if sel.best_state is not None and sel.best_epoch != state.epoch:
-            tensors = {f"w.{k}": v.contiguous() for k, v in sel.best_state.items()}
-            if sel.best_logits is not None:
-                tensors["logits"] = torch.from_numpy(np.ascontiguousarray(sel.best_logits))
-            tmp = os.path.join(self.folder, f".{BEST_FILE}.{os.getpid()}.tmp")
-            save_file(tensors, tmp, metadata={"fingerprint": self.fingerprint,
-                                              "epoch": str(sel.best_epoch)})
-            os.replace(tmp, os.path.join(self.folder, BEST_FILE))
-            extra["best_file"] = True
-        else:
-            extra["best_file"] = False
-            extra["best_is_current"] = sel.best_state is not None
-            extra["best_logits"] = None
-            if sel.best_logits is not None:
-                extra["best_logits"] = sel.best_logits.tolist()
+                 "n_forwarded": int(state.n_forwarded)}
+        tensors = None
+        if sel.best_logits is not None:
+            tensors = {"valid_logits": torch.from_numpy(np.ascontiguousarray(sel.best_logits))}
         _checkpoint.save_state(self.folder, self.fingerprint, epoch=state.epoch,
                                model=state.model, optimizer=state.optimizer,
                                scheduler=state.scheduler, scaler=state.scaler,
-                               np_rng=state.rng, history=state.history, extra=extra)
+                               np_rng=state.rng, history=state.history, extra=extra,
+                               best_state=sel.best_state if keep_best else None,
+                               extra_tensors=tensors)
 
     def restore(self, state: LoopState) -> None:
         from . import _checkpoint
 
-        saved = _checkpoint.load_state(self.folder, self.fingerprint)
+        saved = _checkpoint.load_state(self.folder, self.fingerprint, check_extra=_check_extra)
         if saved is None:
             return
-        try:
-            best = self._best(saved, state)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            warnings.warn(f"The checkpoint in {self.folder} is incomplete ({exc}); training "
-                          "starts from the first epoch.", SkbertWarning, stacklevel=2)
+        rng = _checkpoint.restore(saved, model=state.model, optimizer=state.optimizer,
+                                  scheduler=state.scheduler, scaler=state.scaler)
+        if rng is None:  # restore() warned and changed nothing
             return
-        state.rng = _checkpoint.restore(saved, model=state.model, optimizer=state.optimizer,
-                                        scheduler=state.scheduler, scaler=state.scaler)
+        extra = saved.extra
+        state.rng = rng
         state.epoch = saved.epoch
         state.history[:] = [dict(r) for r in saved.history]
-        extra = saved.extra
         sel = state.selection
-        sel.best_epoch = int(extra.get("best_epoch") or 0)
-        value = extra.get("best_value")
-        sel.best_value = -np.inf if value is None else float(value)
-        sel.no_improve = int(extra.get("no_improve") or 0)
-        sel.best_state, sel.best_logits = best
-        if sel.best_state is None and extra.get("best_is_current"):
+        sel.best_epoch = extra["best_epoch"]
+        sel.best_value = -np.inf if extra["best_value"] is None else extra["best_value"]
+        sel.no_improve = extra["no_improve"]
+        if saved.best_state:
+            sel.best_state = {k: v.detach().clone() for k, v in saved.best_state.items()}
+        elif extra["best_is_current"]:
             sel.best_state = {k: v.detach().to("cpu", copy=True)
                               for k, v in state.model.state_dict().items()}
+        logits = (saved.extra_tensors or {}).get("valid_logits")
+        sel.best_logits = None if logits is None else logits.numpy().copy()
         if extra.get("micro_batch_size"):
-            state.micro_batch_size = int(extra["micro_batch_size"])
-        state.n_forwarded = int(extra.get("n_forwarded") or 0)
-        logger.info("resuming from the checkpoint of epoch %d in %s", state.epoch, self.folder)
+            state.micro_batch_size = extra["micro_batch_size"]
+        state.n_forwarded = extra["n_forwarded"]
+        logger.info("resuming after epoch %d from %s", state.epoch, self.folder)
         if state.config.verbose >= 1 and state.config.group.is_main:
             print(f"resuming after epoch {state.epoch} from {self.folder}", flush=True)
 
-    def _best(self, saved, state: LoopState):
-        """The kept epoch's (weights, validation logits) saved beside the state."""
-        from safetensors import safe_open
 
-        extra = saved.extra
-        if extra.get("best_file"):
-            path = os.path.join(self.folder, BEST_FILE)
-            with safe_open(path, framework="pt") as fh:
-                meta = fh.metadata() or {}
-                if meta.get("fingerprint") != self.fingerprint:
-                    raise ValueError(f"{BEST_FILE} belongs to another fit")
-                tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-            weights = {k[2:]: v for k, v in tensors.items() if k.startswith("w.")}
-            expected = state.model.state_dict()
-            if set(weights) != set(expected) or any(
-                    weights[k].shape != expected[k].shape for k in weights):
-                raise ValueError(f"{BEST_FILE} does not match the model")
-            logits = tensors.get("logits")
-            return weights, None if logits is None else logits.numpy()
-        logits = extra.get("best_logits")  # the kept epoch is the saved one (or none)
-        return None, None if logits is None else np.asarray(logits, dtype=np.float32)
+def _check_extra(extra) -> None:
+    """Validate the loop's own fields of a saved state (raise ValueError if damaged)."""
+    ints = ("best_epoch", "no_improve", "n_forwarded")
+    if not isinstance(extra, dict) or any(
+            not isinstance(extra.get(k), int) or isinstance(extra.get(k), bool) or extra[k] < 0
+            for k in ints):
+        raise ValueError(f"extra fields {ints} must be non-negative ints")
+    if extra.get("best_value") is not None and not isinstance(extra["best_value"], float):
+        raise ValueError("best_value must be a float or null")
+    if not isinstance(extra.get("best_is_current"), bool):
+        raise ValueError("best_is_current must be a bool")
+    micro = extra.get("micro_batch_size")
+    if micro is not None and (not isinstance(micro, int) or micro < 1):
+        raise ValueError("micro_batch_size must be a positive int or null")

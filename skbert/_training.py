@@ -539,8 +539,9 @@ def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: 
         hooks.on_train_begin(state)
         sel = state.selection
         result.history = state.history
+        stopped = config.early_stopping and sel.no_improve >= config.n_iter_no_change
         try:
-            for epoch in range(state.epoch + 1, config.max_epochs + 1):
+            for epoch in range(state.epoch + 1, 1 if stopped else config.max_epochs + 1):
                 record, logits = _run_one_epoch(state, loss_fn, train_enc, Y, weights,
                                                 valid_enc, Y_valid, pad_id, pos_weight,
                                                 epoch, hooks, result)

@@ -301,3 +301,68 @@ def test_unseeded_repeat_fit_warns_once_naming_random_state(tiny_st_model, corpu
     with warnings.catch_warnings():
         warnings.simplefilter("error", SkbertWarning)
         TransformerMultiLabelClassifier(tiny_st_model, **kw).fit(X, Y)  # once per process
+
+
+# ----------------------------------------------------------------------- checkpoint_dir
+class StopAfter:
+    """Ctrl-C after ``n`` epochs (the checkpoint of epoch n is already written)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.epochs = []
+
+    def on_epoch_end(self, est, record):
+        self.epochs.append(record["epoch"])
+        if record["epoch"] == self.n:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("extra", [{}, {"early_stopping": True, "threshold": "auto",
+                                        "validation_fraction": 0.25, "n_iter_no_change": 5}])
+def test_interrupted_fit_resumes_from_checkpoint_bitwise(tiny_st_model, corpus, tmp_path, extra):
+    X, Y = corpus
+    kw = dict(max_epochs=3, **extra)
+    full = make_est(tiny_st_model, **kw).fit(X, Y)
+    stop = StopAfter(2)
+    with pytest.warns(SkbertWarning, match="interrupted after 2"):
+        make_est(tiny_st_model, checkpoint_dir=str(tmp_path), callbacks=[stop], **kw).fit(X, Y)
+    assert stop.epochs == [1, 2]
+    seen = StopAfter(99)
+    resumed = make_est(tiny_st_model, checkpoint_dir=str(tmp_path), callbacks=[seen],
+                       **kw).fit(X, Y)
+    assert seen.epochs == [3]  # only the third epoch ran
+    np.testing.assert_array_equal(resumed.predict_proba(X), full.predict_proba(X))
+    assert [r["train_loss"] for r in resumed.history_] == [r["train_loss"]
+                                                           for r in full.history_]
+    assert resumed.best_epoch_ == full.best_epoch_
+    if "threshold" in extra:
+        np.testing.assert_array_equal(resumed.thresholds_, full.thresholds_)
+
+
+def test_checkpoint_of_other_parameters_is_ignored_with_a_warning(tiny_st_model, corpus,
+                                                                  tmp_path):
+    X, Y = corpus
+    make_est(tiny_st_model, max_epochs=1, checkpoint_dir=str(tmp_path)).fit(X, Y)
+    seen = StopAfter(99)
+    with pytest.warns(SkbertWarning, match="other parameters or data"):
+        make_est(tiny_st_model, max_epochs=1, learning_rate=1e-3, callbacks=[seen],
+                 checkpoint_dir=str(tmp_path)).fit(X, Y)
+    assert seen.epochs == [1]  # trained from the start
+
+
+def test_finished_checkpoint_refits_nothing(tiny_st_model, corpus, tmp_path, train_calls):
+    X, Y = corpus
+    a = make_est(tiny_st_model, checkpoint_dir=str(tmp_path)).fit(X, Y)
+    seen = StopAfter(99)
+    b = make_est(tiny_st_model, checkpoint_dir=str(tmp_path), callbacks=[seen]).fit(X, Y)
+    assert seen.epochs == []
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_unwritable_checkpoint_dir_fails_before_training(tiny_st_model, corpus, tmp_path,
+                                                         train_calls):
+    X, Y = corpus
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="checkpoint_dir=.*cannot be written.*checkpoint_dir=None"):
+        make_est(tiny_st_model, checkpoint_dir=str(tmp_path / "file" / "ckpt")).fit(X, Y)
+    assert train_calls == []
