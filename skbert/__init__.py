@@ -5,7 +5,7 @@ from ._cache import clear_fit_cache, set_fit_cache_limit
 from ._embedder import TransformerEmbedder
 from ._estimator import TransformerMultiLabelClassifier
 from ._thresholds import apply_thresholds, tune_thresholds
-from ._utils import DeviceWarning, SkbertWarning
+from ._utils import DeviceWarning, SkbertWarning, TrainingDivergedError
 from ._version import __version__
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "set_fit_cache_limit",
     "SkbertWarning",
     "DeviceWarning",
+    "TrainingDivergedError",
     "__version__",
 ]
