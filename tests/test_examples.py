@@ -21,7 +21,8 @@ import pytest
 from conftest import LABELS, make_corpus
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-OFFLINE = ["quickstart.py", "grid_search.py", "thresholds.py", "persistence.py", "own_data.py"]
+OFFLINE = ["quickstart.py", "grid_search.py", "thresholds.py", "persistence.py", "own_data.py",
+           "scaling_out.py"]
 ALL = sorted(p.name for p in EXAMPLES.glob("*.py"))
 
 
