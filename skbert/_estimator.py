@@ -531,7 +531,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             if pw.shape != (n_labels,) or not (np.isfinite(pw) & (pw > 0)).all():
                 raise ValueError(
                     f"pos_weight={self.pos_weight!r:.80} (shape {pw.shape}); expected {n_labels} "
-                    "finite positive floats, one per label, or pos_weight='balanced'.")
+                    "finite positive floats, one per label. Pass e.g. "
+                    f"pos_weight=[1.0] * {n_labels}, or pos_weight='balanced'.")
 
     def _fit_model(self, data: FitData, device, precision, rs, seed, group, warm) -> dict:
         if warm:
@@ -661,13 +662,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                     f"window of max_length={self.max_length} holds; lower stride (e.g. "
                     f"{room // 4}).")
 
-    def _encode(self, tokenizer, texts):
+    def _encode(self, tokenizer, texts, offset: int = 0):
         try:
             return encode(tokenizer, texts, max_length=self.max_length,
                           long_text=self.long_text, stride=self.stride,
                           max_chunks=self.max_chunks)
         except TypeError:
-            check_encodable(texts)  # names a text that is not valid Unicode
+            check_encodable(texts, offset)  # names a text that is not valid Unicode
             raise
 
     def _train_config(self, device, precision, seed, group=None) -> TrainConfig:
@@ -703,14 +704,18 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         number of texts; a ``datasets.Dataset`` is read slice by slice.
         """
         check_is_fitted(self)
+        self._validate_params()  # set_params after fit is not checked by sklearn
+        self._check_lengths(self.tokenizer_, "the fitted model")
+        if not isinstance(self.threshold, str):
+            check_threshold(self.threshold, len(self.classes_))
         n, chunks = iter_text_chunks(X, PREDICT_CHUNK)
         config = self._train_config(self.device_, self._predict_precision(), 0)
         pad = pad_token_id(self.tokenizer_)
         out = np.empty((n, len(self.classes_)), dtype=dtype)
         start = 0
         for chunk in chunks:
-            logits = predict_logits(self.model_, self._encode(self.tokenizer_, chunk), pad,
-                                    config)
+            logits = predict_logits(self.model_, self._encode(self.tokenizer_, chunk, start),
+                                    pad, config)
             _check_finite(logits, start, config.precision)
             out[start:start + len(chunk)] = transform(logits)
             start += len(chunk)

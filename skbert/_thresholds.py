@@ -65,8 +65,9 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
     bad = np.flatnonzero((t < 0) | (t > 1))
     if bad.size:
         raise ValueError(
-            f"threshold holds {t[bad[0]]!r} at label index {int(bad[0])}, outside [0, 1] "
-            f"({bad.size} value(s) out of range); every per-label threshold must lie in [0, 1].")
+            f"threshold holds {float(t[bad[0]])!r} at label index {int(bad[0])}, outside "
+            f"[0, 1] ({bad.size} value(s) out of range). Use per-label thresholds in [0, 1], "
+            "e.g. 0.5 for every label.")
     return t
 
 

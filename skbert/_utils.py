@@ -67,6 +67,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
                 f"device={device!r} is not a device torch understands. "
                 "Use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'."
             ) from exc
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(
+            f"device={device!r} is a {dev.type!r} device, which skbert does not support. "
+            "Use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'.")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but torch sees no CUDA GPU on this machine. "

@@ -208,10 +208,15 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
                              "Y.fillna(0), or drop those rows.")
         # pandas nullable dtypes (Int64, boolean) map to their plain numpy dtype
         dtypes = [_numpy_dtype(d) for d in Y.dtypes]
+        if len(columns) == 0:
+            raise ValueError(
+                f"Y has no label columns (shape {Y.shape}); pass one 0/1 column per label, "
+                "e.g. from MultiLabelBinarizer.")
         for name, dt in zip(columns, dtypes):
             if dt is None or dt.kind not in "biuf":
+                first = repr(Y[name].iloc[0])[:30] if len(Y) else "no rows"
                 raise ValueError(
-                    f"Y's column {name!r} has dtype {Y[name].dtype} ({Y[name].iloc[0]!r:.30} in "
+                    f"Y's column {name!r} has dtype {Y[name].dtype} ({first} in "
                     "its first row); every column of Y must hold 0/1 (or True/False). Encode "
                     "label lists with MultiLabelBinarizer, or convert the column, e.g. "
                     "Y[col].astype(int).")
@@ -236,7 +241,13 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
             "expects a 2-D 0/1 indicator matrix of shape (n_samples, n_labels). " + _MLB_FIX
         )
     if Y.ndim != 2:
-        raise ValueError(f"Y must be 2-D (n_samples, n_labels), got shape {Y.shape}.")
+        raise ValueError(
+            f"Y must be 2-D (n_samples, n_labels), got shape {Y.shape} ({type(Y).__name__}). "
+            "Pass a 0/1 matrix with one row per text and one column per label. " + _MLB_FIX)
+    if Y.shape[1] == 0:
+        raise ValueError(
+            f"Y has no label columns (shape {Y.shape}); pass one 0/1 column per label, e.g. "
+            "from MultiLabelBinarizer.")
     if Y.dtype.kind not in "biuf":
         raise ValueError(
             f"Y has dtype {Y.dtype}; expected numbers 0/1 (or True/False) in a matrix of shape "
@@ -246,12 +257,6 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
         raise ValueError(
             f"Y holds {Y[bad]!r} at row {bad[0]}, column {bad[1]}; every value must be 0 or 1. "
             "Fill missing labels with 0 (label absent), e.g. np.nan_to_num(Y, nan=0).")
-    kind = type_of_target(Y)
-    if kind != "multilabel-indicator":
-        raise ValueError(
-            f"Y must be a multi-label indicator matrix of 0/1 values, but "
-            f"type_of_target(Y) is {kind!r}. " + _MLB_FIX
-        )
     values = np.unique(Y) if Y.size else np.zeros(0)
     extra = values[~np.isin(values, (0, 1))]
     if extra.size:
@@ -259,11 +264,18 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
         raise ValueError(
             f"Y holds the values {{{shown}{', ...' if values.size > 6 else ''}}}; a multi-label "
             "target must hold only 0 and 1 (or True/False), one column per label. Recode it, "
-            "e.g. (Y == positive_value).astype(int) for {-1, 1} or {1, 2} targets.")
+            "e.g. (Y == positive_value).astype(int) for {-1, 1} or {1, 2} targets."
+            + (" Class ids per text? " + _MLB_FIX if values.size > 2 else ""))
+    kind = type_of_target(Y)
+    if kind != "multilabel-indicator":
+        raise ValueError(
+            f"Y must be a multi-label indicator matrix of 0/1 values, but "
+            f"type_of_target(Y) is {kind!r}. " + _MLB_FIX
+        )
     if Y.shape[0] != n_samples:
         raise ValueError(
-            f"X has {n_samples} texts but Y has {Y.shape[0]} rows; they must match, one row "
-            "of labels per text."
+            f"X has {n_samples} texts but Y has {Y.shape[0]} rows; they must match. Pass one "
+            "row of Y per text, in the order of X."
         )
     if classes is None:
         classes = np.arange(Y.shape[1])
@@ -312,7 +324,7 @@ def _label_names(columns) -> np.ndarray:
     return np.asarray([n if isinstance(n, str) else int(n) for n in names], dtype=object)
 
 
-def check_encodable(texts) -> None:
+def check_encodable(texts, offset: int = 0) -> None:
     """Raise a ValueError naming the first text that is not valid Unicode.
 
     Tokenizers reject a str holding a lone surrogate (e.g. ``"\\ud800"``, left
@@ -324,6 +336,6 @@ def check_encodable(texts) -> None:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValueError(
-                f"X[{i}] holds {text[exc.start:exc.end]!r} at character {exc.start}, a lone "
-                "surrogate that is not valid Unicode, so it cannot be tokenised. Repair the "
+                f"X[{offset + i}] holds {text[exc.start:exc.end]!r} at character {exc.start}, a "
+                "lone surrogate that is not valid Unicode, so it cannot be tokenised. Repair the "
                 "text, e.g. text.encode('utf-8', 'replace').decode('utf-8').") from None
