@@ -67,7 +67,7 @@ def patch(variant: str, max_length: int) -> dict:
     if variant == "pad_to_max_length":
         original = _training.collate
 
-        def collate(encoded, docs, pad_id, pad_to_multiple_of=1):
+        def collate(encoded, docs, pad_id, pad_to_multiple_of=1, buckets=None):
             return original(encoded, docs, pad_id, max_length)  # width -> max_length
 
         _training.collate = collate

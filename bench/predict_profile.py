@@ -80,7 +80,7 @@ def main() -> None:
                           ("sort+collate", t2, t3), ("forward", t3, t4)):
             parts[key].append(b - a)
     total = statistics.median(parts["predict_proba"])
-    real = int(sum(len(r) for r in enc.input_ids))
+    real = enc.n_tokens
     padded = int(sum(b["input_ids"].numel() for b in batches))
     print(f"{len(texts)} texts, {real} tokens ({real / len(texts):.1f} a text), "
           f"{padded} after padding in batches of {bs} (+{100 * (padded / real - 1):.1f} %); "

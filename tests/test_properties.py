@@ -155,7 +155,7 @@ def encoded_docs(draw):
     offsets = np.concatenate([[0], np.cumsum([len(d) for d in per_doc])]).astype(np.int64)
     docs = draw(st.lists(st.integers(0, len(per_doc) - 1), min_size=1, max_size=len(per_doc),
                          unique=True))
-    return per_doc, Encoded(ids, offsets), np.asarray(docs)
+    return per_doc, Encoded.from_windows(ids, offsets), np.asarray(docs)
 
 
 @SETTINGS
