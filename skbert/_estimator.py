@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _cache, _distributed
-from ._data import encode, pad_multiple, pad_token_id
+from ._data import encode, encode_dataset, pad_multiple, pad_token_id
 from ._hooks import Checkpointer, FitHooks
 from ._modeling import (
     DEFAULT_MODEL,
@@ -61,7 +61,9 @@ from ._validation import (
     check_encodable,
     check_sample_weight,
     check_targets,
+    check_text_dataset,
     check_texts,
+    is_hf_dataset,
     iter_text_chunks,
 )
 from ._version import __version__
@@ -437,10 +439,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 
         key = None
         if self.fit_cache is not False and not warm:
-            key = _cache.make_key(self._training_params(),
-                                  resolve_model_path(str(self.model_name_or_path)),
-                                  (data.X, data.X_val), (data.Y, data.sample_weight, data.Y_val),
-                                  data.classes)
+            key = self._data_key(data)
         if key is not None and isinstance(self.random_state, Integral):
             fitted = _cache.get(key, self.fit_cache, device)
             if _distributed.all_ranks_agree(fitted is not None, group):
@@ -462,9 +461,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _check_fit_data(self, X, Y, sample_weight, X_val, Y_val) -> FitData:
-        texts = check_texts(X)
-        Yf, classes, y_dtype = check_targets(Y, len(texts))
-        weights = check_sample_weight(sample_weight, len(texts))
+        # a datasets.Dataset stays memory-mapped: it is checked while it is tokenised
+        texts = X if is_hf_dataset(X) else check_texts(X)
+        n = check_text_dataset(X) if is_hf_dataset(X) else len(texts)
+        Yf, classes, y_dtype = check_targets(Y, n)
+        weights = check_sample_weight(sample_weight, n)
         if (X_val is None) != (Y_val is None):
             raise ValueError(
                 f"Got {'X_val' if Y_val is None else 'Y_val'} without "
@@ -472,8 +473,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                 "and their labels) or neither.")
         val_texts = Yv = None
         if X_val is not None:
-            val_texts = check_texts(X_val)
-            Yv, val_classes, _ = check_targets(Y_val, len(val_texts), warn_missing=False)
+            val_texts = X_val if is_hf_dataset(X_val) else check_texts(X_val)
+            n_val = check_text_dataset(X_val) if is_hf_dataset(X_val) else len(val_texts)
+            Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False)
             if Yv.shape[1] != Yf.shape[1] or (
                     getattr(Y_val, "columns", None) is not None
                     and list(val_classes) != list(classes)):
@@ -546,7 +548,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         encoded = self._encode(tokenizer, data.X)
         Y, w = data.Y, data.sample_weight
 
-        n = len(data.X)
+        n = encoded.n_docs
         if data.X_val is not None:
             train_enc, Y_train, w_train = encoded, Y, w
             valid_enc, Y_valid = self._encode(tokenizer, data.X_val), data.Y_val
@@ -601,13 +603,19 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                                                    metric=self.threshold_metric)
         return fitted
 
+    def _data_key(self, data: FitData) -> str:
+        """A hash of the training parameters, the base model's files and the data."""
+        def texts(X):  # a Dataset by its fingerprint: hashing its rows would read them all
+            return ("datasets.Dataset", X._fingerprint, len(X)) if is_hf_dataset(X) else X
+
+        return _cache.make_key(self._training_params(),
+                               resolve_model_path(str(self.model_name_or_path)),
+                               (texts(data.X), None if data.X_val is None else texts(data.X_val)),
+                               (data.Y, data.sample_weight, data.Y_val), data.classes)
+
     def _checkpointer(self, data: FitData, device):
         """Saves and restores the training state in ``checkpoint_dir`` (see _hooks)."""
-        key = _cache.make_key(self._training_params(),
-                              resolve_model_path(str(self.model_name_or_path)),
-                              (data.X, data.X_val), (data.Y, data.sample_weight, data.Y_val),
-                              data.classes)
-        return Checkpointer(os.fspath(self.checkpoint_dir), key)
+        return Checkpointer(os.fspath(self.checkpoint_dir), self._data_key(data))
 
     def _set_fitted(self, fitted: dict, classes, y_dtype) -> None:
         self.model_ = fitted["model"]
@@ -663,6 +671,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                     f"{room // 4}).")
 
     def _encode(self, tokenizer, texts, offset: int = 0):
+        if is_hf_dataset(texts):  # tokenised into its Arrow cache, read slice by slice
+            return encode_dataset(tokenizer, texts, max_length=self.max_length,
+                                  long_text=self.long_text, stride=self.stride,
+                                  max_chunks=self.max_chunks)
         try:
             return encode(tokenizer, texts, max_length=self.max_length,
                           long_text=self.long_text, stride=self.stride,

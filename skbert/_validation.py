@@ -24,7 +24,8 @@ _MLB_FIX = (
 )
 
 
-def _is_hf_dataset(X) -> bool:
+def is_hf_dataset(X) -> bool:
+    """Whether X is a ``datasets.Dataset`` (checked by duck typing; no import)."""
     return type(X).__module__.startswith("datasets.") and hasattr(X, "column_names")
 
 
@@ -60,7 +61,7 @@ def check_texts(X, *, text_column: str = "text") -> list[str]:
             "Iterable over raw text documents expected, string object received. "
             "Wrap a single text in a list: X=[text]."
         )
-    if _is_hf_dataset(X):
+    if is_hf_dataset(X):
         if text_column not in X.column_names:
             raise ValueError(
                 f"The datasets.Dataset has no column {text_column!r}; its columns are "
@@ -123,7 +124,7 @@ def iter_text_chunks(X, size: int):
     chunks : iterator of list of str
         Consecutive chunks, in input order.
     """
-    if _is_hf_dataset(X):
+    if is_hf_dataset(X):
         n = len(X)
         return n, (check_texts(X.select(range(i, min(i + size, n))))
                    for i in range(0, n, size))
@@ -322,6 +323,22 @@ def _label_names(columns) -> np.ndarray:
             f"Y has the column name {dupes[0]!r} more than once; each label needs its own "
             "unique name. Rename or merge the duplicated columns.")
     return np.asarray([n if isinstance(n, str) else int(n) for n in names], dtype=object)
+
+
+def check_text_dataset(X, text_column: str = "text") -> int:
+    """Check that a ``datasets.Dataset`` has a text column and rows; returns its length.
+
+    The texts themselves are checked while they are tokenised (the dataset is
+    never turned into a list).
+    """
+    if text_column not in X.column_names:
+        raise ValueError(
+            f"The datasets.Dataset has no column {text_column!r}; its columns are "
+            f"{X.column_names}. Rename the text column to {text_column!r} "
+            "(dataset.rename_column(old, 'text')).")
+    if len(X) == 0:
+        raise ValueError("X is an empty datasets.Dataset: pass at least one text.")
+    return len(X)
 
 
 def check_encodable(texts, offset: int = 0) -> None:
