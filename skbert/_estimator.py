@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _cache, _distributed
-from ._data import encode, encode_dataset, pad_multiple, pad_token_id
+from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._hooks import Checkpointer, FitHooks
 from ._modeling import (
     DEFAULT_MODEL,
@@ -698,7 +698,16 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             verbose=self.verbose if group.is_main else 0,
             pad_to_multiple_of=pad_multiple(device), compile=compile_options(self.compile),
             micro_batch_size=self.micro_batch_size, group=group,
-            prefetch=2 if device.type == "cuda" else 0)
+            prefetch=2 if device.type == "cuda" else 0,
+            buckets=self._buckets(device))
+
+    def _buckets(self, device) -> tuple[int, ...] | None:
+        """Fixed batch widths when CUDA graphs replay shapes (compile's reduce-overhead)."""
+        options = compile_options(self.compile) or {}
+        if device.type == "cuda" and options.get("mode") in ("reduce-overhead",
+                                                             "max-autotune"):
+            return length_buckets(self.max_length, pad_multiple(device))
+        return None
 
     def _pos_weight(self, Y: np.ndarray) -> np.ndarray | None:
         if self.pos_weight is None:
