@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import math
@@ -37,6 +38,7 @@ import re
 import secrets
 import stat
 import threading
+import time
 from collections import OrderedDict
 
 import joblib
@@ -108,7 +110,7 @@ def clear_fit_cache(folder: str | None = None) -> None:
     if folder is None or not os.path.isdir(folder):
         return
     for item in os.scandir(folder):
-        if not (item.name.endswith((SUFFIX, OLD_SUFFIX, TMP_SUFFIX))
+        if not (item.name.endswith((SUFFIX, OLD_SUFFIX, TMP_SUFFIX, LOCK_SUFFIX))
                 or item.name.startswith(_PROBE_PREFIX)):
             continue
         if item.is_dir(follow_symlinks=False):
@@ -266,6 +268,79 @@ def get(key: str, where, device) -> dict | None:
 
 
 # ------------------------------------------------------------- in-process
+#: A training lock not refreshed for this long belongs to a process that died.
+LOCK_STALE_SECONDS = 120.0
+LOCK_SUFFIX = ".skbert-lock"
+
+
+@contextlib.contextmanager
+def training_lock(key: str, folder: str, *, poll: float = 0.5):
+    """Let one process at a time fine-tune ``key`` for a shared cache folder.
+
+    Parallel workers of a grid search over a predict-time parameter often
+    start the same fold together; without this they would all fine-tune it.
+    The first takes ``<key>.skbert-lock`` (created exclusively, and touched
+    every few seconds by a thread while held); the others wait until the
+    entry appears or the lock goes away, then read the entry. A lock not
+    touched for :data:`LOCK_STALE_SECONDS` belongs to a dead process and is
+    taken over.
+
+    Yields
+    ------
+    bool
+        True when this process holds the lock and should train (and
+        :func:`put`), False when another process finished the entry meanwhile
+        (read it with :func:`get`).
+    """
+    _check_key(key)
+    path = os.path.join(folder, key + LOCK_SUFFIX)
+    entry = os.path.join(folder, key + SUFFIX)
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            if os.path.isfile(entry):
+                yield False
+                return
+            try:
+                age = time.time() - os.path.getmtime(path)
+            except OSError:  # released just now
+                continue
+            if age > LOCK_STALE_SECONDS:
+                logger.info("taking over the stale training lock %s", path)
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+                continue
+            time.sleep(poll)
+            continue
+        except OSError:  # a folder we cannot lock in: train without coordination
+            yield True
+            return
+        os.close(fd)
+        if os.path.isfile(entry):  # finished while we waited for the lock
+            with contextlib.suppress(OSError):
+                os.remove(path)
+            yield False
+            return
+        break
+    stop = threading.Event()
+
+    def heartbeat():
+        while not stop.wait(min(10.0, LOCK_STALE_SECONDS / 4)):
+            with contextlib.suppress(OSError):
+                os.utime(path)
+
+    beat = threading.Thread(target=heartbeat, name="skbert-cache-lock", daemon=True)
+    beat.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        beat.join()
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
 def _check_key(key) -> None:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"key={key!r} is not a lowercase hex digest; build keys with "

@@ -6,6 +6,7 @@ thresholds and persistence live in their own modules and never import it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -21,9 +22,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _cache, _distributed
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
+from ._export import check_backend, load_onnx_folder, save_model_folder
+from ._export import push_to_hub as _push_to_hub
 from ._hooks import Checkpointer, FitHooks
 from ._modeling import (
     DEFAULT_MODEL,
+    MultiLabelModel,
     build_model,
     check_model_source,
     load_tokenizer,
@@ -36,7 +40,7 @@ from ._persistence import (
     load_folder,
     read_settings,
     restore_model,
-    save_folder,
+    saved_head,
 )
 from ._scoring import make_score_fn
 from ._thresholds import check_threshold, tune_thresholds
@@ -440,20 +444,23 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         key = None
         if self.fit_cache is not False and not warm:
             key = self._data_key(data)
-        if key is not None and isinstance(self.random_state, Integral):
-            fitted = _cache.get(key, self.fit_cache, device)
+        reusable = key is not None and isinstance(self.random_state, Integral)
+        if key is not None and not reusable:
+            _warn_repeated_unseeded_fit(key)
+        # a shared folder: one process trains a key while the others wait for its entry
+        shared = reusable and isinstance(self.fit_cache, str) and not group.active
+        with (_cache.training_lock(key, self.fit_cache) if shared
+              else contextlib.nullcontext(True)):
+            fitted = _cache.get(key, self.fit_cache, device) if reusable else None
             if _distributed.all_ranks_agree(fitted is not None, group):
                 logger.info("reusing fine-tuned weights from the fit cache")
                 self._set_fitted(fitted, data.classes, data.y_dtype)
                 self._warn_after_fit()
                 return self
-        elif key is not None:
-            _warn_repeated_unseeded_fit(key)
-
-        fitted = self._fit_model(data, device, precision, rs, seed, group, warm)
-        if (key is not None and isinstance(self.random_state, Integral)
-                and not fitted["interrupted"] and (group.is_main or self.fit_cache is True)):
-            _cache.put(key, self.fit_cache, fitted)
+            fitted = self._fit_model(data, device, precision, rs, seed, group, warm)
+            if (reusable and not fitted["interrupted"]
+                    and (group.is_main or self.fit_cache is True)):
+                _cache.put(key, self.fit_cache, fitted)
         self._set_fitted(fitted, data.classes, data.y_dtype)
         if group.is_main:
             run_callbacks(self.callbacks, "on_fit_end", self)
@@ -487,6 +494,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     def _warm_start_ok(self, classes) -> bool:
         if not self.warm_start or not hasattr(self, "model_"):
             return False
+        if not isinstance(self.model_, MultiLabelModel):
+            raise ValueError(
+                "warm_start=True continues the torch weights in memory, but this estimator "
+                "predicts with ONNX (from_pretrained(..., backend='onnx')). Set "
+                "warm_start=False: fit then starts from the saved folder "
+                f"{str(self.model_name_or_path)!r}, with its trained head for the same labels.")
         if list(self.classes_) != list(classes):
             raise ValueError(
                 f"warm_start=True continues a model fitted on the labels "
@@ -538,11 +551,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_model(self, data: FitData, device, precision, rs, seed, group, warm) -> dict:
         if warm:
-            path, pooling, tokenizer = None, self.pooling_, self.tokenizer_
+            path, pooling, tokenizer, saved = None, self.pooling_, self.tokenizer_, None
         else:
             path = resolve_model_path(str(self.model_name_or_path))
             check_model_source(path)
-            pooling = resolve_pooling(self.pooling, path)
+            saved = saved_head(path)  # a folder skbert saved: its pooling and trained head
+            pooling = resolve_pooling(self.pooling, path, saved)
             tokenizer = load_tokenizer(path, self.tokenizer_kwargs)
         self._check_lengths(tokenizer, path or "the fitted model")
         encoded = self._encode(tokenizer, data.X)
@@ -571,7 +585,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             model = self.model_
         else:
             model = build_model(path, pooling, data.classes, seed=seed,
-                                model_kwargs=self.model_kwargs)
+                                model_kwargs=self.model_kwargs, saved=saved)
             model.init_bias_to_priors(torch.from_numpy(Y_train.mean(axis=0)))
         if self.gradient_checkpointing:
             enable_gradient_checkpointing(model)
@@ -835,17 +849,22 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """Write a Hugging Face model folder plus skbert's settings.
 
         The folder holds ``config.json`` (with ``id2label``), safetensors
-        weights, the tokenizer, and ``skbert.json`` (threshold, ``classes_``,
-        parameters). Load it with :meth:`from_pretrained`; no pickle is used.
-        ``transformers.AutoModel.from_pretrained(folder)`` loads the
-        fine-tuned encoder, and with ``pooling_ == "cls"``
-        ``AutoModelForSequenceClassification.from_pretrained(folder)`` the whole
-        classifier.
+        weights, the tokenizer, ``skbert.json`` (threshold, ``classes_``,
+        parameters) and a model card, ``README.md``. Load it with
+        :meth:`from_pretrained`; no pickle is used. It also works without
+        skbert: with ``pooling_ == "mean"``,
+        ``sentence_transformers.SentenceTransformer(folder).encode(texts)``
+        returns the probabilities; with ``pooling_ == "cls"``,
+        ``AutoModelForSequenceClassification.from_pretrained(folder)`` and
+        ``pipeline("text-classification", model=folder)`` load the whole
+        classifier. A loader that could not reproduce the probabilities
+        refuses the folder (see :doc:`/user_guide/sharing`).
 
         Parameters
         ----------
         folder : str or path-like
-            Created if missing; files of the same names are overwritten.
+            Created if missing; files of the same names are overwritten,
+            except a ``README.md`` that skbert did not write.
         """
         check_is_fitted(self)
         params = self.get_params(deep=False)
@@ -863,10 +882,41 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             "params": params,
         }
         if _distributed.current().is_main:  # under a process group only rank 0 writes
-            save_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
+            save_model_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
+
+    def push_to_hub(self, repo_id, *, private=False, token=None,
+                    commit_message="Upload skbert model"):
+        """Upload the model to the Hugging Face Hub.
+
+        Writes the :meth:`save_pretrained` folder (weights, tokenizer,
+        ``skbert.json``, model card) to a temporary directory and uploads it
+        to ``repo_id`` in one commit, creating the repository if needed.
+        Needs ``huggingface_hub`` (``pip install "skbert[hub]"``) and a token
+        with write access.
+
+        Parameters
+        ----------
+        repo_id : str
+            ``"user/name"`` or ``"org/name"``.
+        private : bool, default=False
+            Create the repository as private.
+        token : str or None, default=None
+            None uses the saved login (``hf auth login``) or ``HF_TOKEN``.
+        commit_message : str, default="Upload skbert model"
+            The commit's title.
+
+        Returns
+        -------
+        huggingface_hub.CommitInfo
+            The commit; ``commit_url`` links to it.
+        """
+        check_is_fitted(self)
+        return _push_to_hub(self, repo_id, private=private, token=token,
+                            commit_message=commit_message)
 
     @classmethod
-    def from_pretrained(cls, folder, *, device="auto", precision=None):
+    def from_pretrained(cls, folder, *, device="auto", precision=None, backend="torch",
+                        quantize=False, overwrite_onnx=False):
         """Load an estimator written by :meth:`save_pretrained`.
 
         Loading reads JSON and safetensors only and runs no code from the
@@ -876,6 +926,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ``tokenizer_kwargs``) are never taken from the folder; they keep their
         defaults, and can be set afterwards with ``set_params``.
 
+        The loaded estimator's ``model_name_or_path`` is ``folder``, so
+        ``fit`` continues from the saved model (its pooling and, for the same
+        labels, its trained head) and never needs the checkpoint it was first
+        fine-tuned from.
+
         Parameters
         ----------
         folder : str or path-like
@@ -884,6 +939,18 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             Where to put the model.
         precision : {"auto", "bf16", "fp16", "fp32"} or None, default=None
             Autocast precision of prediction; None keeps the saved parameter.
+        backend : {"torch", "onnx"}, default="torch"
+            ``"onnx"`` predicts with onnxruntime (``pip install "skbert[onnx]"``):
+            the network is exported once to ``folder/onnx/model.onnx`` and
+            reused while it matches the saved weights; fp32, the probabilities
+            of torch within 1e-4.
+        quantize : bool, default=False
+            With ``backend="onnx"``, run an int8-quantised copy
+            (``folder/onnx/model_int8.onnx``): smaller and usually faster on
+            CPUs; probabilities move by up to a few hundredths.
+        overwrite_onnx : bool, default=False
+            Replace ONNX files in ``folder/onnx`` that skbert did not export
+            from these weights (otherwise a FileExistsError).
 
         Returns
         -------
@@ -898,6 +965,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             If a file is damaged or holds a value the estimator rejects.
         """
         folder = os.fspath(folder)
+        check_backend(backend, quantize=quantize, precision=precision,
+                      overwrite_onnx=overwrite_onnx)
         settings = read_settings(folder)
         valid = cls().get_params(deep=False)
         ignored = sorted(set(settings["params"]) & FOLDER_UNSAFE_PARAMS)
@@ -906,7 +975,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         params = {k: v for k, v in settings["params"].items()
                   if k in valid and k not in FOLDER_UNSAFE_PARAMS}
         params["device"] = device
-        if precision is not None:
+        params["model_name_or_path"] = folder  # a refit starts from here, not the base model
+        if backend == "onnx":
+            params["precision"] = "fp32"
+        elif precision is not None:
             params["precision"] = precision
         est = cls(**params)
         n_labels = len(settings["classes"])
@@ -918,8 +990,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                 f"{os.path.join(folder, SETTINGS_FILE)} holds a parameter value this estimator "
                 f"rejects: {exc} The file is damaged or was not written by skbert; save the "
                 "model again with save_pretrained.") from None
-        dev = resolve_device(device)
-        est.model_, est.tokenizer_ = load_folder(folder, settings, dev)
+        if backend == "onnx":  # onnxruntime takes CPU tensors, also with its CUDA provider
+            dev = torch.device("cpu")
+            est.model_, est.tokenizer_ = load_onnx_folder(
+                folder, settings, device, quantize=quantize, overwrite=overwrite_onnx)
+        else:
+            dev = resolve_device(device)
+            est.model_, est.tokenizer_ = load_folder(folder, settings, dev)
         classes = settings["classes"]
         est.classes_ = (np.asarray(classes) if all(isinstance(c, int) for c in classes)
                         else np.asarray(classes, dtype=object))

@@ -9,9 +9,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ._utils import SkbertWarning
 
 logger = logging.getLogger(__name__)
 
@@ -82,17 +86,31 @@ def explain_load_errors(path: str, what: str = "model"):
     """Turn transformers' loading errors into one message that names ``path`` and the fix."""
     try:
         yield
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         if getattr(exc, "skbert_explained", False):  # already says what to do
             raise
+        if isinstance(exc, RuntimeError) and not _is_size_mismatch(exc):
+            raise  # e.g. out of memory: not a loading problem to explain
         err = _explain(exc, path, what)
         err.skbert_explained = True
         raise err from exc
 
 
+def _is_size_mismatch(exc: Exception) -> bool:
+    text = str(exc)
+    return "ignore_mismatched_sizes" in text or "size mismatch" in text
+
+
 def _explain(exc: Exception, path: str, what: str) -> Exception:
     """The one-message error for a loading failure (see :func:`explain_load_errors`)."""
     text = str(exc)
+    if _is_size_mismatch(exc):
+        return ValueError(
+            f"The weights of {path!r} do not fit the {what} transformers builds for it: a tensor "
+            "has another shape (often a classification head with another number of labels, or "
+            "a folder skbert saved with mean pooling, whose checkpoint marks the sequence-"
+            "classification head as absent on purpose). Pass pooling='mean' for such a "
+            "folder, or a checkpoint whose head matches.")
     if "trust_remote_code" in text or "custom code" in text:
         return ValueError(
             f"{path!r} needs its own Python code to build its {what} (an auto_map or a "
@@ -146,10 +164,46 @@ def is_sentence_embedding_checkpoint(path: str) -> bool:
         return False
 
 
-def resolve_pooling(pooling: str, path: str) -> str:
-    """Resolve ``pooling="auto"`` to ``"mean"`` or ``"cls"`` for a checkpoint."""
+@dataclass(frozen=True)
+class SavedHead:
+    """What a folder written by ``save_pretrained`` hands to a new fit.
+
+    Built (and validated) by :func:`skbert._persistence.saved_head` from the
+    folder's ``skbert.json`` and head file; :func:`resolve_pooling` and
+    :func:`build_model` read it.
+
+    Attributes
+    ----------
+    pooling : {"cls", "mean"}
+        The pooling the saved model was trained with.
+    classes : tuple
+        Its label names, in column order.
+    head : dict of str to torch.Tensor or None
+        With mean pooling, the trained head's ``weight`` and ``bias``; with
+        cls pooling None (the head is part of the transformers checkpoint).
+    """
+
+    pooling: str
+    classes: tuple
+    head: dict | None = None
+
+    def same_labels(self, classes) -> bool:
+        """Whether ``classes`` are the saved labels, same names in the same order."""
+        names = [str(c.item() if hasattr(c, "item") else c) for c in classes]
+        return names == [str(c) for c in self.classes]
+
+
+def resolve_pooling(pooling: str, path: str, saved: SavedHead | None = None) -> str:
+    """Resolve ``pooling="auto"`` to ``"mean"`` or ``"cls"`` for a checkpoint.
+
+    A folder skbert saved (``saved`` given) keeps the pooling it was trained
+    with; any other checkpoint gets mean pooling when it ships a
+    sentence-transformers configuration, else cls pooling.
+    """
     if pooling != "auto":
         return pooling
+    if saved is not None:
+        return saved.pooling
     return "mean" if is_sentence_embedding_checkpoint(path) else "cls"
 
 
@@ -197,6 +251,8 @@ class MultiLabelModel(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.pooling = pooling
+        #: True when :func:`build_model` started the head from a saved, trained one.
+        self.trained_head = False
         if pooling == "mean":
             hidden = backbone.config.hidden_size
             self.dropout = nn.Dropout(dropout)
@@ -219,7 +275,11 @@ class MultiLabelModel(nn.Module):
 
         The untrained head then already predicts each label's base rate, so
         the first steps are not spent learning that most labels are absent.
+        Does nothing when the head was loaded trained (``trained_head``): a
+        fit that continues from a saved model keeps its biases.
         """
+        if self.trained_head:
+            return
         prior = prior.clamp(1e-4, 1 - 1e-4)
         bias = self.output_layer().bias
         if bias is not None:
@@ -275,25 +335,153 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
 
 
 def build_model(path: str, pooling: str, classes, *, seed: int,
-                model_kwargs: dict | None = None) -> MultiLabelModel:
-    """Load pretrained weights and attach a freshly initialised, seeded head.
+                model_kwargs: dict | None = None,
+                saved: SavedHead | None = None) -> MultiLabelModel:
+    """Load pretrained weights and attach the classification head.
 
-    The head is initialised inside :func:`torch.random.fork_rng`, so the
-    global torch RNG is left untouched.
+    The head is new, initialised inside :func:`torch.random.fork_rng` (the
+    global torch RNG is left untouched), unless ``path`` is a folder skbert
+    saved (``saved``) with the same pooling and the same labels: then the fit
+    continues from its trained head. A saved folder used with other labels or
+    another pooling keeps its fine-tuned encoder, starts a new head, and says
+    so with a :class:`~skbert.SkbertWarning`.
+
+    Parameters
+    ----------
+    path : str
+        Checkpoint folder or hub name.
+    pooling : {"cls", "mean"}
+    classes : sequence
+        Label names, one per output.
+    seed : int
+        Seeds the new head.
+    model_kwargs : dict or None, default=None
+        Keyword arguments of ``from_pretrained`` (never ``trust_remote_code``).
+    saved : SavedHead or None, default=None
+        What ``path`` holds when skbert saved it (:func:`skbert._persistence.saved_head`).
+
+    Returns
+    -------
+    MultiLabelModel
+        With ``trained_head`` True when the saved head was kept.
     """
     from transformers import AutoModel, AutoModelForSequenceClassification
 
     kwargs = no_remote_code(model_kwargs, "model_kwargs")
+    keep = saved is not None and saved.pooling == pooling and saved.same_labels(classes)
+    if saved is not None and not keep:
+        _warn_new_head(path, saved, pooling, classes)
+        if pooling == "cls":  # a saved head of another shape, or a mean folder's guard
+            kwargs = {"ignore_mismatched_sizes": True, **kwargs}
     with torch.random.fork_rng(devices=[]), quiet_transformers(), explain_load_errors(path):
         torch.manual_seed(seed)
-        if pooling == "cls":
+        if pooling == "cls" and saved is not None and saved.pooling == "mean":
+            backbone = _classifier_on_encoder(path, classes, kwargs)
+        elif pooling == "cls":
             backbone = AutoModelForSequenceClassification.from_pretrained(
                 path, trust_remote_code=False, **_labels_config(classes), **kwargs)
         else:
             backbone = AutoModel.from_pretrained(path, trust_remote_code=False, **kwargs)
         model = MultiLabelModel(backbone, pooling, len(classes))
-    logger.debug("loaded %s with %s pooling and a new %d-label head", path, pooling, len(classes))
+        if saved is not None and not keep and pooling == "cls":
+            _reset_linear(model.output_layer(), backbone.config)
+    if keep:
+        if pooling == "mean":
+            model.head.load_state_dict(saved.head)
+        model.trained_head = True
+        logger.debug("loaded %s with %s pooling and its trained %d-label head", path, pooling,
+                     len(classes))
+    else:
+        logger.debug("loaded %s with %s pooling and a new %d-label head", path, pooling,
+                     len(classes))
     return model
+
+
+def _warn_new_head(path: str, saved: SavedHead, pooling: str, classes) -> None:
+    def show(labels):
+        labels = [str(c.item() if hasattr(c, "item") else c) for c in labels]
+        return str(labels[:6])[:-1] + (", ...]" if len(labels) > 6 else "]")
+
+    if saved.pooling != pooling:
+        why = f"it was trained with {saved.pooling} pooling and this fit uses {pooling}"
+        fix = f"pooling={saved.pooling!r} (or 'auto')"
+    else:
+        why = (f"its {len(saved.classes)} labels {show(saved.classes)} differ from the "
+               f"{len(classes)} of this fit {show(classes)}")
+        fix = "Y with the saved labels (same names, same column order)"
+    warnings.warn(
+        f"{path!r} is a model skbert saved, but {why}: the fit keeps its fine-tuned encoder and "
+        f"starts a new, randomly initialised classification head. To continue from the trained "
+        f"head, fit with {fix}.", SkbertWarning, stacklevel=4)
+
+
+def _classifier_on_encoder(path: str, classes, kwargs: dict):
+    """A new sequence classifier around the encoder of a mean-pooling folder skbert saved.
+
+    ``AutoModelForSequenceClassification.from_pretrained`` refuses such a
+    folder by design (:func:`sequence_classification_guard`; transformers 4
+    calls it corrupted even with ``ignore_mismatched_sizes``), so the encoder
+    is loaded with ``AutoModel`` and its weights copied into a classifier built
+    from the same configuration.
+    """
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    kwargs = {k: v for k, v in kwargs.items() if k != "ignore_mismatched_sizes"}
+    encoder = AutoModel.from_pretrained(path, trust_remote_code=False, **kwargs)
+    config = encoder.config
+    for key, value in _labels_config(classes).items():
+        setattr(config, key, value)
+    backbone = AutoModelForSequenceClassification.from_config(config, trust_remote_code=False)
+    backbone.base_model.load_state_dict(encoder.state_dict())
+    return backbone.to(encoder.dtype)
+
+
+@torch.no_grad()
+def _reset_linear(layer: nn.Linear, config) -> None:
+    """Re-initialise an output layer as transformers initialises a new head."""
+    std = getattr(config, "initializer_range", 0.02)
+    layer.weight.normal_(mean=0.0, std=std if isinstance(std, float) else 0.02)
+    if layer.bias is not None:
+        layer.bias.zero_()
+
+
+def sequence_classification_guard(config) -> dict[str, torch.Tensor]:
+    """A tensor that makes ``AutoModelForSequenceClassification`` refuse a checkpoint.
+
+    A mean-pooling model stores its head outside the encoder checkpoint, so
+    ``AutoModelForSequenceClassification`` (and ``pipeline("text-classification")``)
+    would load that checkpoint with a *new, random* head and hand out
+    meaningless label scores. Writing an empty tensor under the name of the
+    first parameter of that head makes them refuse instead: transformers
+    raises on a tensor whose shape differs from the parameter's unless
+    ``ignore_mismatched_sizes=True`` is passed. ``AutoModel`` (and so
+    sentence-transformers) loads the checkpoint as before; it reports the one
+    key it does not use as ``UNEXPECTED``.
+
+    Parameters
+    ----------
+    config : transformers.PretrainedConfig
+        The encoder's configuration.
+
+    Returns
+    -------
+    dict
+        ``{name: empty float32 tensor}``, or ``{}`` for an architecture with no
+        sequence-classification class (which then cannot load the folder at all).
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        with torch.device("meta"), quiet_transformers():
+            seq = AutoModelForSequenceClassification.from_config(config,
+                                                                 trust_remote_code=False)
+    except (ValueError, KeyError, TypeError, RuntimeError, NotImplementedError) as exc:
+        logger.debug("no sequence-classification model for %s: %s",
+                     getattr(config, "model_type", None), exc)
+        return {}
+    prefix = f"{seq.base_model_prefix}."
+    head = [k for k in seq.state_dict() if not k.startswith(prefix)]
+    return {head[0]: torch.zeros(0)} if head else {}
 
 
 def model_from_config(config_dict: dict, pooling: str, n_labels: int,

@@ -8,6 +8,22 @@ Two formats:
 * a Hugging Face model folder (:func:`save_folder` / :func:`load_folder`):
   ``config.json`` with ``id2label``, ``model.safetensors``, the tokenizer, and
   ``skbert.json`` with skbert's settings. Loading it runs no pickle.
+
+The folder is laid out so that standard libraries reproduce skbert's
+probabilities without skbert, or refuse to load it:
+
+* cls pooling: a ``*ForSequenceClassification`` checkpoint, so
+  ``AutoModelForSequenceClassification`` and ``pipeline("text-classification")``
+  load the whole classifier;
+* mean pooling: a sentence-transformers model (``modules.json``: Transformer,
+  mean Pooling, a Dense layer with a sigmoid holding the head), so
+  ``SentenceTransformer(folder).encode(texts)`` returns the probabilities. Its
+  ``model.safetensors`` also holds an empty tensor named after the first
+  parameter of the sequence-classification head
+  (:func:`~skbert._modeling.sequence_classification_guard`) and its
+  ``config.json`` names no architecture, so that
+  ``AutoModelForSequenceClassification`` and ``pipeline`` raise instead of
+  scoring labels with a new random head.
 """
 
 from __future__ import annotations
@@ -22,11 +38,13 @@ import torch
 
 from ._modeling import (
     MultiLabelModel,
+    SavedHead,
     check_model_source,
     explain_load_errors,
     load_tokenizer,
     model_from_config,
     quiet_transformers,
+    sequence_classification_guard,
 )
 
 logger = logging.getLogger(__name__)
@@ -34,6 +52,18 @@ logger = logging.getLogger(__name__)
 SETTINGS_FILE = "skbert.json"
 HEAD_FILE = "skbert_head.safetensors"
 FORMAT_VERSION = 1
+
+#: The sentence-transformers modules of a mean-pooling folder (``modules.json``).
+SENTENCE_MODULES = [
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+]
+DENSE_WEIGHTS = os.path.join("2_Dense", "model.safetensors")
+#: Files :func:`save_folder` writes for sentence-transformers (mean pooling only).
+SENTENCE_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
+                  os.path.join("1_Pooling", "config.json"), os.path.join("2_Dense", "config.json"),
+                  DENSE_WEIGHTS)
 
 
 def _tokenizer_files(tokenizer) -> dict[str, bytes]:
@@ -55,7 +85,14 @@ def _tokenizer_from_files(files: dict[str, bytes]):
 
 
 def dump_model(model: MultiLabelModel, tokenizer) -> dict:
-    """A picklable, device-free description of a fitted network and its tokenizer."""
+    """A picklable, device-free description of a fitted network and its tokenizer.
+
+    A model that is not a :class:`MultiLabelModel` (the ONNX runner of
+    :mod:`skbert._export`) pickles itself and is stored as it is.
+    """
+    if not isinstance(model, MultiLabelModel):
+        return {"format": FORMAT_VERSION, "runner": model,
+                "tokenizer_files": _tokenizer_files(tokenizer)}
     return {
         "format": FORMAT_VERSION,
         "config": model.backbone.config.to_dict(),
@@ -69,6 +106,9 @@ def dump_model(model: MultiLabelModel, tokenizer) -> dict:
 
 def restore_model(state: dict, device: torch.device):
     """Rebuild ``(model, tokenizer)`` from :func:`dump_model`'s output on ``device``."""
+    if "runner" in state:
+        model = state["runner"].to(device).eval()
+        return model, _tokenizer_from_files(state["tokenizer_files"])
     model = model_from_config(state["config"], state["pooling"], state["n_labels"],
                               state.get("attn_implementation"))
     model.load_state_dict(state["state_dict"])
@@ -85,29 +125,137 @@ def _n_labels(model: MultiLabelModel) -> int:
 def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) -> None:
     """Write a Hugging Face model folder plus ``skbert.json``.
 
-    ``transformers.AutoModel.from_pretrained(folder)`` then loads the
-    fine-tuned encoder and, with ``pooling="cls"``,
-    ``AutoModelForSequenceClassification.from_pretrained(folder)`` the whole
-    classifier.
+    With ``pooling="cls"``, ``AutoModelForSequenceClassification.from_pretrained(folder)``
+    loads the whole classifier; with ``pooling="mean"``,
+    ``SentenceTransformer(folder).encode(texts)`` returns the probabilities and
+    ``AutoModelForSequenceClassification`` refuses the folder (see the module
+    docstring). ``AutoModel.from_pretrained(folder)`` loads the fine-tuned
+    encoder in both cases.
     """
     from safetensors.torch import save_file
 
+    if not isinstance(model, MultiLabelModel):
+        raise TypeError(
+            f"This estimator predicts with {type(model).__name__} (loaded with backend='onnx'), "
+            "which holds no torch weights to save. Load the folder with backend='torch' to save "
+            "it again, or copy the folder it was loaded from.")
     os.makedirs(folder, exist_ok=True)
     classes = settings["classes"]
     cfg = model.backbone.config
     cfg.id2label = {i: str(c) for i, c in enumerate(classes)}
     cfg.label2id = {str(c): i for i, c in enumerate(classes)}
     cfg.problem_type = "multi_label_classification"
-    with quiet_transformers():
-        model.backbone.save_pretrained(folder)
     if model.pooling == "mean":
-        head = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}
+        state = {**model.backbone.state_dict(), **sequence_classification_guard(cfg)}
+        with quiet_transformers():
+            model.backbone.save_pretrained(folder, state_dict=state)
+        _forget_architecture(folder)
+        head = {k: v.detach().cpu().float().contiguous()
+                for k, v in model.head.state_dict().items()}
         save_file(head, os.path.join(folder, HEAD_FILE))
+        _write_sentence_files(folder, head, settings)
+    else:
+        _remove_sentence_files(folder)
+        with quiet_transformers():
+            model.backbone.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     text = json.dumps({"format": FORMAT_VERSION, "pooling": model.pooling, **settings},
                       indent=2, default=_json_default)  # serialise fully before writing
     with open(os.path.join(folder, SETTINGS_FILE), "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+def _forget_architecture(folder: str) -> None:
+    """Drop ``architectures`` from ``config.json``.
+
+    ``pipeline("text-classification")`` tries the classes named there after
+    ``AutoModelForSequenceClassification``; with ``["BertModel"]`` it would
+    load the bare encoder instead of refusing the folder.
+    """
+    path = os.path.join(folder, "config.json")
+    with open(path, encoding="utf-8") as fh:
+        config = json.load(fh)
+    config.pop("architectures", None)
+    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _sentence_configs(hidden: int, n_labels: int, max_length) -> dict[str, object]:
+    """The JSON files of the sentence-transformers layout, by relative path."""
+    return {
+        "modules.json": SENTENCE_MODULES,
+        "sentence_bert_config.json": {"max_seq_length": max_length, "do_lower_case": False},
+        os.path.join("1_Pooling", "config.json"): {
+            "word_embedding_dimension": hidden, "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False, "pooling_mode_lasttoken": False,
+            "include_prompt": True},
+        os.path.join("2_Dense", "config.json"): {
+            "in_features": hidden, "out_features": n_labels, "bias": True,
+            "activation_function": "torch.nn.modules.activation.Sigmoid"},
+    }
+
+
+def _write_sentence_files(folder: str, head: dict[str, torch.Tensor], settings: dict) -> None:
+    """The sentence-transformers files that make the folder a SentenceTransformer.
+
+    Transformer (the encoder in the folder itself), mean Pooling, and a Dense
+    layer with a sigmoid holding the head, so ``encode`` returns the
+    ``(n_texts, n_labels)`` probabilities; ``max_seq_length`` is the
+    estimator's ``max_length``.
+    """
+    import transformers
+    from safetensors.torch import save_file
+
+    from ._version import __version__
+
+    n_labels, hidden = head["weight"].shape
+    files = _sentence_configs(hidden, n_labels, settings["params"].get("max_length"))
+    files["config_sentence_transformers.json"] = {
+        "model_type": "SentenceTransformer",
+        "__version__": {"skbert": __version__, "transformers": transformers.__version__,
+                        "pytorch": torch.__version__},
+        "prompts": {}, "default_prompt_name": None, "similarity_fn_name": None,
+    }
+    for name, content in files.items():
+        path = os.path.join(folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(content, indent=2) + "\n")
+    save_file({"linear.weight": head["weight"], "linear.bias": head["bias"]},
+              os.path.join(folder, DENSE_WEIGHTS), metadata={"format": "pt"})
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _remove_sentence_files(folder: str) -> None:
+    """Remove the mean-pooling files a previous save wrote into ``folder``.
+
+    A cls model saved over a mean one would otherwise leave a
+    ``modules.json`` behind, and ``SentenceTransformer(folder)`` would put the
+    old head on the new encoder. Only a layout skbert wrote (its exact
+    ``modules.json``) is removed; anything else is left alone.
+    """
+    if _read_json(os.path.join(folder, "modules.json")) != SENTENCE_MODULES:
+        return
+    for name in SENTENCE_FILES + (HEAD_FILE,):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            os.remove(path)
+    for sub in ("1_Pooling", "2_Dense"):
+        path = os.path.join(folder, sub)
+        if os.path.isdir(path) and not os.listdir(path):
+            os.rmdir(path)
+    logger.info("removed the sentence-transformers files of the mean-pooling model that %s "
+                "held before", folder)
 
 
 def _json_default(obj):
@@ -201,11 +349,21 @@ def check_settings(settings, path: str) -> dict:
     params = settings["params"]
     if not isinstance(params, dict):
         raise _bad(path, "params", params, "a JSON object of estimator parameters")
+    base = settings.get("base_model")
+    if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000):
+        raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned")
     return settings
 
 
 def load_folder(folder: str, settings: dict, device: torch.device):
-    """Load ``(model, tokenizer)`` from a folder written by :func:`save_folder`."""
+    """Load ``(model, tokenizer)`` from a folder written by :func:`save_folder`.
+
+    Folders of every skbert version load: a mean-pooling folder without the
+    sentence-transformers files (written before they existed) reads its head
+    from ``skbert_head.safetensors`` alone; one with them must hold the same
+    head in ``2_Dense``, so that skbert and sentence-transformers give the same
+    probabilities.
+    """
     from transformers import AutoModel, AutoModelForSequenceClassification
 
     pooling = settings["pooling"]
@@ -226,9 +384,38 @@ def load_folder(folder: str, settings: dict, device: torch.device):
             f"{n_labels} classes; the folder is damaged or mixed. Save the model again.")
     model = MultiLabelModel(backbone, pooling, n_labels)
     if pooling == "mean":
-        model.head.load_state_dict(_read_head(folder, model.head))
+        head = read_head(folder, _head_shapes(model.head))
+        _check_sentence_files(folder, head, settings)
+        model.head.load_state_dict(head)
     model.to(device).eval()
     return model, load_tokenizer(folder)
+
+
+def saved_head(path: str) -> SavedHead | None:
+    """What a folder written by ``save_pretrained`` offers a new fit; None for other checkpoints.
+
+    Everything is read from JSON and safetensors and validated as
+    :func:`load_folder` does: the pooling and labels from ``skbert.json`` and,
+    with mean pooling, the trained head.
+
+    Raises
+    ------
+    ValueError
+        If the folder holds a damaged ``skbert.json`` or head file.
+    """
+    if not os.path.isfile(os.path.join(path, SETTINGS_FILE)):
+        return None
+    settings = read_settings(path)
+    head = None
+    if settings["pooling"] == "mean":
+        from transformers import AutoConfig
+
+        with quiet_transformers(), explain_load_errors(path, "configuration"):
+            config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+        n = len(settings["classes"])
+        head = read_head(path, {"weight": (n, config.hidden_size), "bias": (n,)})
+        _check_sentence_files(path, head, settings)
+    return SavedHead(pooling=settings["pooling"], classes=tuple(settings["classes"]), head=head)
 
 
 def _check_loaded(folder: str, info: dict) -> None:
@@ -244,23 +431,31 @@ def _check_loaded(folder: str, info: dict) -> None:
             "again with save_pretrained.")
 
 
-def _read_head(folder: str, head: torch.nn.Linear) -> dict[str, torch.Tensor]:
-    """The mean-pooling head's weights from ``skbert_head.safetensors``, checked."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+def _head_shapes(head: torch.nn.Linear) -> dict[str, tuple]:
+    return {k: tuple(v.shape) for k, v in head.state_dict().items()}
 
+
+def read_head(folder: str, expected: dict[str, tuple]) -> dict[str, torch.Tensor]:
+    """The mean-pooling head's weights from ``skbert_head.safetensors``, checked.
+
+    Parameters
+    ----------
+    folder : str
+    expected : dict of str to tuple
+        The shape of every tensor the head needs (``weight`` and ``bias``).
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        Finite tensors of exactly the expected names and shapes.
+    """
     path = os.path.join(folder, HEAD_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"{path} is missing: it holds the classification head of this mean-pooling model, "
             "without which the labels would be scored at random. Copy the whole folder, or save "
             "the model again with save_pretrained.")
-    try:
-        weights = load_file(path)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path} is damaged ({exc}); save the model again with "
-                         "save_pretrained.") from None
-    expected = {k: tuple(v.shape) for k, v in head.state_dict().items()}
+    weights = _load_safetensors(path)
     found = {k: tuple(v.shape) for k, v in weights.items()}
     if found != expected:
         raise ValueError(
@@ -269,3 +464,46 @@ def _read_head(folder: str, head: torch.nn.Linear) -> dict[str, torch.Tensor]:
     if not all(torch.isfinite(v).all() for v in weights.values()):
         raise ValueError(f"{path} holds NaN or infinite weights; save a finite model again.")
     return weights
+
+
+def _load_safetensors(path: str) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path} is damaged ({exc}); save the model again with "
+                         "save_pretrained.") from None
+
+
+def _check_sentence_files(folder: str, head: dict[str, torch.Tensor], settings: dict) -> None:
+    """A mean folder's sentence-transformers files must describe skbert's own model.
+
+    Absent files are fine (folders saved before they were written); present
+    ones must be exactly what :func:`save_folder` writes, with the same head,
+    or sentence-transformers would give other probabilities than skbert.
+    """
+    if not os.path.isfile(os.path.join(folder, "modules.json")):
+        return
+    n_labels, hidden = head["weight"].shape
+    expected = _sentence_configs(hidden, n_labels, settings["params"].get("max_length"))
+    for name, content in expected.items():
+        if _read_json(os.path.join(folder, name)) != content:
+            raise _inconsistent(folder, name)
+    dense = os.path.join(folder, DENSE_WEIGHTS)
+    if not os.path.isfile(dense):
+        raise _inconsistent(folder, DENSE_WEIGHTS)
+    weights = _load_safetensors(dense)
+    pairs = {"linear.weight": head["weight"], "linear.bias": head["bias"]}
+    if set(weights) != set(pairs) or not all(
+            torch.equal(weights[k], v.to(weights[k].dtype)) for k, v in pairs.items()):
+        raise _inconsistent(folder, DENSE_WEIGHTS)
+
+
+def _inconsistent(folder: str, name: str) -> ValueError:
+    return ValueError(
+        f"{os.path.join(folder, name)} does not match the model skbert saved in {folder} "
+        f"({HEAD_FILE}, {SETTINGS_FILE}): sentence-transformers would compute other "
+        "probabilities than skbert. The folder was edited or mixed with another model; save "
+        "the model again with save_pretrained, or restore the folder from a copy.")

@@ -344,3 +344,42 @@ def test_check_writable_read_only_file_system(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "open", read_only)
     with pytest.raises(ValueError, match="Read-only file system.*fit_cache=True"):
         _cache.check_writable(str(tmp_path))
+
+
+# ------------------------------------------------------------------ training lock
+def test_training_lock_lets_one_process_train_and_the_others_wait(tmp_path):
+    import threading
+    import time
+
+    key = "ab" * 16
+    order = []
+
+    def first():
+        with _cache.training_lock(key, str(tmp_path)) as train:
+            order.append(("first", train))
+            time.sleep(0.6)
+            (tmp_path / (key + _cache.SUFFIX)).write_bytes(b"x")  # the entry appears
+            order.append(("first done", None))
+
+    t = threading.Thread(target=first)
+    t.start()
+    time.sleep(0.2)
+    with _cache.training_lock(key, str(tmp_path), poll=0.05) as train:
+        order.append(("second", train))
+    t.join()
+    assert order == [("first", True), ("first done", None), ("second", False)]
+    assert not list(tmp_path.glob("*" + _cache.LOCK_SUFFIX))
+
+
+def test_stale_training_lock_is_taken_over(tmp_path, monkeypatch):
+    import os
+    import time
+
+    key = "cd" * 16
+    lock = tmp_path / (key + _cache.LOCK_SUFFIX)
+    lock.write_text("dead")
+    old = time.time() - 2 * _cache.LOCK_STALE_SECONDS
+    os.utime(lock, (old, old))
+    with _cache.training_lock(key, str(tmp_path), poll=0.01) as train:
+        assert train is True
+    assert not lock.exists()
