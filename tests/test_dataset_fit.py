@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skbert import TransformerMultiLabelClassifier
-from skbert import _validation
+from skbert import TransformerMultiLabelClassifier, _validation
 
 datasets = pytest.importorskip("datasets")
 

@@ -17,8 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import skbert
-from skbert import _cache
-from skbert import TransformerMultiLabelClassifier, tune_thresholds
+from skbert import TransformerMultiLabelClassifier, _cache, tune_thresholds
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu")
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skbert import TransformerMultiLabelClassifier
-from skbert import _training
+from skbert import TransformerMultiLabelClassifier, _training
 from skbert._data import length_buckets
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
