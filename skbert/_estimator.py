@@ -28,8 +28,11 @@ from ._hooks import Checkpointer, FitHooks
 from ._modeling import (
     DEFAULT_MODEL,
     MultiLabelModel,
+    apply_peft,
     build_model,
     check_model_source,
+    check_peft_config,
+    is_peft,
     load_tokenizer,
     resolve_model_path,
     resolve_pooling,
@@ -80,7 +83,8 @@ PREDICT_CHUNK = 4096
 
 #: Parameters never read from a model folder: each reaches a code path by name
 #: (torch.compile's options, a cache folder, keyword arguments of the loaders).
-FOLDER_UNSAFE_PARAMS = frozenset({"compile", "fit_cache", "model_kwargs", "tokenizer_kwargs"})
+FOLDER_UNSAFE_PARAMS = frozenset({"compile", "fit_cache", "model_kwargs", "tokenizer_kwargs",
+                                  "peft_config", "callbacks", "checkpoint_dir"})
 
 #: Parameters read only at predict time: changing them needs no refit.
 PREDICT_TIME_PARAMS = frozenset({"threshold", "predict_batch_size", "verbose", "fit_cache"})
@@ -212,6 +216,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         a later fit with the same parameters and data resumes after the last
         completed epoch (bitwise the same result on the CPU). A checkpoint of
         other parameters or data is ignored with a warning.
+    peft_config : peft.PeftConfig or None, default=None
+        Fine-tune adapters only, e.g. ``peft.LoraConfig(r=8, lora_alpha=16)``
+        (``pip install "skbert[peft]"``): the pretrained weights stay frozen,
+        the adapters and the classification head train. Pickles and folders
+        hold the adapters merged into plain weights (they load without peft);
+        ``save_pretrained`` also writes the adapter alone to ``adapter/``.
     model_kwargs : dict or None, default=None
         Extra keyword arguments for ``from_pretrained`` of the model.
     tokenizer_kwargs : dict or None, default=None
@@ -302,6 +312,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         "micro_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "gradient_checkpointing": ["boolean"],
         "checkpoint_dir": [None, str, os.PathLike],
+        "peft_config": "no_validation",  # a peft config object or None: checked in fit
         "model_kwargs": [dict, None],
         "tokenizer_kwargs": [dict, None],
         "random_state": ["random_state"],
@@ -342,6 +353,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         micro_batch_size=None,
         gradient_checkpointing=False,
         checkpoint_dir=None,
+        peft_config=None,
         model_kwargs=None,
         tokenizer_kwargs=None,
         random_state=None,
@@ -378,6 +390,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.micro_batch_size = micro_batch_size
         self.gradient_checkpointing = gradient_checkpointing
         self.checkpoint_dir = checkpoint_dir
+        self.peft_config = peft_config
         self.model_kwargs = model_kwargs
         self.tokenizer_kwargs = tokenizer_kwargs
         self.random_state = random_state
@@ -533,6 +546,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             check_threshold(self.threshold, n_labels)
         compile_options(self.compile)
         check_callbacks(self.callbacks)
+        check_peft_config(self.peft_config)
         if self.scoring is not None:
             try:
                 make_score_fn(self.scoring, 0.5, np.arange(n_labels))
@@ -587,6 +601,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             model = build_model(path, pooling, data.classes, seed=seed,
                                 model_kwargs=self.model_kwargs, saved=saved)
             model.init_bias_to_priors(torch.from_numpy(Y_train.mean(axis=0)))
+            if self.peft_config is not None:
+                model = apply_peft(model, self.peft_config)
         if self.gradient_checkpointing:
             enable_gradient_checkpointing(model)
         config = self._train_config(device, precision, seed, group)
@@ -872,6 +888,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         params["device"] = str(params["device"])
         if not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None  # a RandomState instance has no JSON form
+        # for the record only (never read back: see FOLDER_UNSAFE_PARAMS)
+        params["callbacks"] = [type(c).__name__ for c in params["callbacks"] or ()] or None
+        if params["checkpoint_dir"] is not None:
+            params["checkpoint_dir"] = os.fspath(params["checkpoint_dir"])
+        if params["peft_config"] is not None:
+            params["peft_config"] = _jsonable(params["peft_config"].to_dict())
         settings = {
             "skbert_version": __version__,
             "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
@@ -883,6 +905,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         }
         if _distributed.current().is_main:  # under a process group only rank 0 writes
             save_model_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
+            if is_peft(self.model_):  # the adapter alone too, for peft users
+                self.model_.backbone.save_pretrained(os.path.join(os.fspath(folder), "adapter"))
 
     def push_to_hub(self, repo_id, *, private=False, token=None,
                     commit_message="Upload skbert model"):
@@ -1029,6 +1053,18 @@ def _warn_repeated_unseeded_fit(key: str) -> None:
             "random_state (e.g. random_state=0) to reuse the fine-tuned weights instead.",
             SkbertWarning, stacklevel=4)
     _UNSEEDED_FITS.add(key)
+
+
+def _jsonable(value):
+    """``value`` with sets and tuples as lists and other objects as their str (for JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

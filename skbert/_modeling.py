@@ -111,6 +111,11 @@ def _explain(exc: Exception, path: str, what: str) -> Exception:
             "a folder skbert saved with mean pooling, whose checkpoint marks the sequence-"
             "classification head as absent on purpose). Pass pooling='mean' for such a "
             "folder, or a checkpoint whose head matches.")
+    if isinstance(exc, TypeError) and "keyword argument" in text:
+        return ValueError(
+            f"model_kwargs (or tokenizer_kwargs) holds a key the {what} of {path!r} does not "
+            f"take: {' '.join(text.split())[:200]} Remove that key, or use one of the "
+            "checkpoint's configuration attributes (e.g. hidden_dropout_prob).")
     if "trust_remote_code" in text or "custom code" in text:
         return ValueError(
             f"{path!r} needs its own Python code to build its {what} (an auto_map or a "
@@ -303,6 +308,10 @@ def _labels_config(classes) -> dict:
     }
 
 
+#: Keys of ``model_kwargs`` that skbert sets itself from the labels.
+_LABEL_KWARGS = ("num_labels", "id2label", "label2id", "problem_type")
+
+
 def no_remote_code(kwargs: dict | None, name: str) -> dict:
     """A copy of user keyword arguments for ``from_pretrained``, refusing remote code."""
     kwargs = dict(kwargs or {})
@@ -310,6 +319,12 @@ def no_remote_code(kwargs: dict | None, name: str) -> dict:
         raise ValueError(
             f"{name} sets trust_remote_code=True; skbert never runs Python code shipped with a "
             "model. Remove that key and use a checkpoint of an architecture transformers ships.")
+    taken = [k for k in _LABEL_KWARGS if k in kwargs]
+    if name == "model_kwargs" and taken:
+        raise ValueError(
+            f"model_kwargs sets {taken}, which skbert derives from Y's columns. Remove "
+            f"{'it' if len(taken) == 1 else 'them'} from model_kwargs; the label names come from "
+            "a DataFrame Y's columns.")
     return kwargs
 
 
@@ -516,3 +531,60 @@ def model_from_config(config_dict: dict, pooling: str, n_labels: int,
         if backbone is None:
             backbone = build()
     return MultiLabelModel(backbone, pooling, n_labels)
+
+
+# ---------------------------------------------------------------------- adapters (peft)
+def check_peft_config(peft_config) -> None:
+    """Raise a clear error unless ``peft_config`` is a ``peft`` configuration (or None)."""
+    if peft_config is None:
+        return
+    try:
+        from peft import PeftConfig
+    except ImportError:
+        raise ImportError(
+            "peft_config needs the peft package: pip install \"skbert[peft]\"") from None
+    if not isinstance(peft_config, PeftConfig):
+        raise ValueError(
+            f"peft_config={peft_config!r:.80} is not a peft configuration. Pass e.g. "
+            "peft.LoraConfig(r=8, lora_alpha=16), or peft_config=None to fine-tune every weight.")
+
+
+def is_peft(model) -> bool:
+    """Whether the encoder of ``model`` carries peft adapters."""
+    return hasattr(getattr(model, "backbone", None), "peft_config")
+
+
+def apply_peft(model: MultiLabelModel, peft_config) -> MultiLabelModel:
+    """Wrap the encoder with adapters: only they and the classification head train.
+
+    The configuration is copied. With ``pooling="cls"`` its ``task_type``
+    defaults to sequence classification, so that peft keeps the classifier
+    trainable; with mean pooling skbert's own head stays outside the adapter
+    model and trains as usual. The pretrained weights are frozen.
+    """
+    import copy
+
+    from peft import get_peft_model
+
+    config = copy.deepcopy(peft_config)
+    if model.pooling == "cls" and getattr(config, "task_type", None) is None:
+        config.task_type = "SEQ_CLS"
+    model.backbone = get_peft_model(model.backbone, config)
+    for p in model.output_layer().parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def merged(model: MultiLabelModel) -> MultiLabelModel:
+    """``model`` itself, or for adapters a copy with them merged into plain weights.
+
+    Pickles, fit-cache entries and model folders hold the merged network, so
+    they load without peft and predict like the adapter model.
+    """
+    if not is_peft(model):
+        return model
+    import copy
+
+    clone = copy.deepcopy(model)
+    clone.backbone = clone.backbone.merge_and_unload()
+    return clone

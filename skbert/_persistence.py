@@ -42,6 +42,7 @@ from ._modeling import (
     check_model_source,
     explain_load_errors,
     load_tokenizer,
+    merged,
     model_from_config,
     quiet_transformers,
     sequence_classification_guard,
@@ -93,6 +94,7 @@ def dump_model(model: MultiLabelModel, tokenizer) -> dict:
     if not isinstance(model, MultiLabelModel):
         return {"format": FORMAT_VERSION, "runner": model,
                 "tokenizer_files": _tokenizer_files(tokenizer)}
+    model = merged(model)  # adapters (peft) are stored merged into plain weights
     return {
         "format": FORMAT_VERSION,
         "config": model.backbone.config.to_dict(),
@@ -139,6 +141,7 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
             f"This estimator predicts with {type(model).__name__} (loaded with backend='onnx'), "
             "which holds no torch weights to save. Load the folder with backend='torch' to save "
             "it again, or copy the folder it was loaded from.")
+    model = merged(model)  # adapters (peft) are saved merged into plain weights
     os.makedirs(folder, exist_ok=True)
     classes = settings["classes"]
     cfg = model.backbone.config
