@@ -202,10 +202,6 @@ class KnownBug:
 
 
 KNOWN_BUGS = {
-    "model_kwargs": KnownBug(
-        "a bad model_kwargs key is reported as 'Could not load the model ... Check that it "
-        "is a Hugging Face checkpoint folder', which blames the checkpoint, not model_kwargs",
-        r"Could not load the model"),
 }
 
 
@@ -1015,10 +1011,8 @@ def test_bug_unavailable_device_types_are_refused(tiny_model, corpus, device, tr
     assert train_calls == []
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN_BUGS['model_kwargs']: a bad model_kwargs key is "
-                   "blamed on the checkpoint")
 @pytest.mark.parametrize("kwargs", [{"foo": 1}, {"num_labels": 3}], ids=["foo", "num_labels"])
-def test_bug_bad_model_kwargs_are_named(tiny_model, corpus, kwargs):
+def test_bad_model_kwargs_are_named(tiny_model, corpus, kwargs):
     X, Y = corpus
     with pytest.raises(ValueError) as info:
         est_for(tiny_model, model_kwargs=kwargs).fit(X[:4], Y[:4])
