@@ -195,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text vector: the [CLS] token or the mean of the tokens; auto "
                         "follows the checkpoint's sentence-transformers config "
                         f"(default: {est['pooling']})")
+    p.add_argument("--micro-batch-size", type=int, metavar="N",
+                   help="texts per forward/backward pass; the gradients of a --batch-size "
+                        "batch add up over them (same result, less memory; default: the "
+                        "whole batch)")
+    p.add_argument("--gradient-checkpointing", action="store_true", default=None,
+                   help="recompute activations in the backward pass (less memory, slower)")
+    p.add_argument("--checkpoint-dir", metavar="FOLDER",
+                   help="save the training state after each epoch there; the same command "
+                        "run again resumes after the last completed epoch")
+    p.add_argument("--scoring", metavar="SCORER",
+                   help="what selects the kept epoch and drives --early-stopping: loss, or a "
+                        "scorer name such as f1_micro, f1_macro, r_precision (default: loss)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="run the model through torch.compile (a minute or more to compile; "
                         "it paid neither on a 2-core CPU nor on an H200 here: measure first)")
@@ -702,7 +714,10 @@ def cmd_train(args) -> int:
               "early_stopping": args.early_stopping, "compile": args.compile,
               "pos_weight": args.pos_weight, "weight_decay": args.weight_decay,
               "warmup_ratio": args.warmup_ratio, "precision": args.precision,
-              "pooling": args.pooling, "head_learning_rate": args.head_learning_rate}
+              "pooling": args.pooling, "head_learning_rate": args.head_learning_rate,
+              "micro_batch_size": args.micro_batch_size,
+              "gradient_checkpointing": args.gradient_checkpointing,
+              "checkpoint_dir": args.checkpoint_dir, "scoring": args.scoring}
     params = {k: v for k, v in params.items() if v is not None}
     if args.model is not None:
         params["model_name_or_path"] = args.model

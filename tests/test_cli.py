@@ -648,3 +648,26 @@ def test_ctrl_c_outside_the_training_loop_exits_130(capsys, files, tiny_model, t
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "out"))
     assert rc == 130 and err.strip() == "skbert: interrupted; nothing was saved"
     assert not (tmp_path / "out").exists() and not _leftovers(tmp_path)
+
+
+def test_train_training_control_flags_reach_the_estimator(capsys, files, tiny_model, tmp_path,
+                                                          monkeypatch):
+    seen = {}
+    real = TransformerMultiLabelClassifier.fit
+
+    def spy(self, *args, **kwargs):
+        seen.update(self.get_params())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "fit", spy)
+    rc, _, err = run(capsys, *_train_argv(
+        files, tiny_model, tmp_path / "m", "--micro-batch-size", "2", "--gradient-checkpointing",
+        "--checkpoint-dir", str(tmp_path / "ckpt"), "--scoring", "f1_macro", "--precision",
+        "fp32"))
+    assert rc == 0, err
+    assert seen["micro_batch_size"] == 2 and seen["gradient_checkpointing"] is True
+    assert seen["checkpoint_dir"] == str(tmp_path / "ckpt") and seen["scoring"] == "f1_macro"
+    assert (tmp_path / "ckpt").is_dir() and any((tmp_path / "ckpt").iterdir())
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "x", "--scoring",
+                                          "f2_micro"))
+    assert rc == 2 and "f2_micro" in err and len(err.strip().splitlines()) == 1
