@@ -716,6 +716,11 @@ def _decode_ints(value, where: str):
     if isinstance(value, list):
         return [_decode_ints(v, where) for v in value]
     if isinstance(value, str):
+        if _INT_STR.fullmatch(value) and value.startswith("-"):
+            # every field of numpy's bit-generator states is unsigned; older numpy (< 2)
+            # accepts a negative one with a DeprecationWarning instead of rejecting it
+            raise _Damaged(f"a numpy generator state that numpy rejects (the negative "
+                           f"integer {value} at {where})")
         return int(value) if _INT_STR.fullmatch(value) else value
     raise _Damaged(f"a numpy generator state with a {type(value).__name__} at {where}")
 

@@ -603,7 +603,9 @@ def encode_dataset(
     def tokenise(batch, indices):
         column = batch.column(text_column)
         if column.null_count:
-            row = indices[column.is_null().to_numpy(zero_copy_only=False).argmax()]
+            import pyarrow.compute as pc
+
+            row = indices[pc.index(column.is_null(), True).as_py()]
             raise ValueError(
                 f"Row {row} of column {text_column!r} is None, but every text must be a str. "
                 "Fill or drop missing texts first, e.g. dataset.filter(lambda r: r["

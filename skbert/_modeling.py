@@ -122,7 +122,8 @@ def _explain(exc: Exception, path: str, what: str) -> Exception:
             "model_type transformers does not know); skbert never runs code shipped with a "
             "model. Use a checkpoint of an architecture transformers ships (BERT, RoBERTa, "
             "DeBERTa, DistilBERT, ...).")
-    if not os.path.exists(path) and ("Repo id must" in text or "repo id" in text.lower()):
+    if not os.path.exists(path) and ("Repo id must" in text or "repo id" in text.lower()
+                                     or "Incorrect path_or_model_id" in text):
         return FileNotFoundError(
             f"model_name_or_path={path!r} is neither an existing folder nor a valid hub "
             "name. Pass a local checkpoint folder, or a hub name such as "

@@ -472,7 +472,7 @@ def as_dataset(texts, **extra):
 
 @pytest.fixture
 def disk_dataset(tmp_path, texts):
-    as_dataset(texts, label=list(range(len(texts)))).save_to_disk(tmp_path / "ds")
+    as_dataset(texts, label=list(range(len(texts)))).save_to_disk(str(tmp_path / "ds"))
     return datasets.load_from_disk(str(tmp_path / "ds"))
 
 

@@ -164,7 +164,8 @@ def test_clarity_rule_accepts_and_rejects_what_it_should():
     assert "not a ValueError" in error_problem(KeyError("X[3]"), ["X[3]"])
     assert "not a ValueError" in error_problem(
         UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed. Use"), [])
-    assert "numpy" in error_problem(np.exceptions.AxisError("Use e.g."), [])
+    axis_error = getattr(np, "exceptions", np).AxisError  # numpy < 1.25: np.AxisError
+    assert "numpy" in error_problem(axis_error("Use e.g."), [])
     sk = InvalidParameterError("The 'batch_size' parameter of Est must be an int in the range "
                                "[1, inf). Got 0 instead.")
     assert error_problem(sk, ["batch_size"]) is None
