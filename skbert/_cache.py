@@ -36,7 +36,6 @@ import math
 import os
 import re
 import secrets
-import stat
 import threading
 import time
 from collections import OrderedDict
@@ -45,6 +44,15 @@ import joblib
 
 from ._modeling import model_from_config
 from ._persistence import _tokenizer_from_files, dump_model, restore_model
+from ._safe_io import (
+    DamagedFile,
+    is_int,
+    is_number,
+    load_tensors,
+    metadata_document,
+    need,
+    read_regular_file,
+)
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -63,7 +71,6 @@ TMP_SUFFIX = ".skbert-tmp"
 _PROBE_PREFIX = ".skbert-probe-"
 ENTRY_FORMAT = 1
 _META_KEY = "skbert_fit"
-_MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
 _KEY = re.compile(r"[0-9a-f]{8,128}")
 _TOKENIZER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _TOKENIZER_EXTENSIONS = (".json", ".txt", ".model", ".jinja")
@@ -73,8 +80,7 @@ _MODEL_FIELDS = ("model", "tokenizer", "device")
 _reported: set[str] = set()
 
 
-class _Damaged(Exception):
-    """A folder entry that cannot be used; the message says why."""
+_Damaged = DamagedFile  # a folder entry that cannot be used; the message says why
 
 
 # --------------------------------------------------------------- public API
@@ -427,7 +433,7 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
 # ----------------------------------------------------------- folder: read
 def _read_entry(path: str, device) -> dict | None:
     try:
-        data, identity = _read_regular_file(path)
+        data, identity = read_regular_file(path)
     except FileNotFoundError:
         return None
     except _Damaged as exc:
@@ -441,65 +447,13 @@ def _read_entry(path: str, device) -> dict | None:
         return None
 
 
-def _read_regular_file(path: str) -> tuple[bytes, tuple]:
-    """The bytes of ``path``, refusing links, FIFOs, devices and folders.
-
-    O_NOFOLLOW and O_NONBLOCK keep a planted symlink (to /dev/zero, say) or
-    FIFO from being read forever or blocking the fit.
-    """
-    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-             | getattr(os, "O_BINARY", 0))
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:  # ELOOP for a symlink, EISDIR, EACCES, ...
-        raise _Damaged(f"cannot be opened as a regular file ({exc.strerror or exc})") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _Damaged("is not a regular file")
-        chunks, left = [], info.st_size
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    except OSError as exc:
-        raise _Damaged(f"cannot be read ({exc.strerror or exc})") from exc
-    finally:
-        os.close(fd)
-    return b"".join(chunks), (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _rebuild(data: bytes, device) -> dict:
     """Check an entry's bytes and build its fitted dict; :class:`_Damaged` if anything is off."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    if len(data) < 8:
-        raise _Damaged(f"is {len(data)} bytes long, shorter than a safetensors header")
-    n = int.from_bytes(data[:8], "little")
-    if n > min(len(data) - 8, _MAX_HEADER):
-        raise _Damaged(f"declares a {n}-byte header in a {len(data)}-byte file (truncated?)")
-    try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _Damaged(f"has an unreadable safetensors header ({exc})") from exc
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    text = metadata.get(_META_KEY) if isinstance(metadata, dict) else None
-    if not isinstance(text, str):
-        raise _Damaged(f"has no {_META_KEY!r} metadata, so it is not an skbert fit")
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        raise _Damaged(f"has metadata that is not JSON ({exc})") from exc
+    doc = metadata_document(data, _META_KEY, "an skbert fit")
     spec, fitted = _check_doc(doc)
-    try:
-        tensors = load(data)
-    except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise _Damaged(f"has unreadable tensors ({exc})") from exc
+    tensors = load_tensors(data)
 
     try:  # the checked config builds a network; any failure means the entry is unusable
         model = model_from_config(spec["config"], spec["pooling"], spec["n_labels"],
@@ -568,17 +522,10 @@ def _remove_if_unchanged(path: str, identity: tuple) -> None:
 
 
 # ------------------------------------------------------- folder: checking
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _need(ok: bool, what: str) -> None:
-    if not ok:
-        raise _Damaged(f"has {what}")
 
 
 def _check_doc(doc) -> tuple[dict, dict]:
@@ -586,47 +533,47 @@ def _check_doc(doc) -> tuple[dict, dict]:
 
     Every value is type- and range-checked here, before anything uses it.
     """
-    _need(isinstance(doc, dict), f"metadata of type {type(doc).__name__}, not an object")
-    _need(doc.get("format") == ENTRY_FORMAT,
+    need(isinstance(doc, dict), f"metadata of type {type(doc).__name__}, not an object")
+    need(doc.get("format") == ENTRY_FORMAT,
           f"format {doc.get('format')!r}; this skbert reads format {ENTRY_FORMAT}")
     model, fitted = doc.get("model"), doc.get("fitted")
-    _need(isinstance(model, dict), "no 'model' object")
-    _need(isinstance(fitted, dict), "no 'fitted' object")
+    need(isinstance(model, dict), "no 'model' object")
+    need(isinstance(fitted, dict), "no 'fitted' object")
 
     config = model.get("config")
-    _need(isinstance(config, dict) and isinstance(config.get("model_type"), str)
+    need(isinstance(config, dict) and isinstance(config.get("model_type"), str)
           and config["model_type"] != "", "a model config without a 'model_type' str")
     config = {k: v for k, v in config.items() if k != "auto_map"}  # never remote code
     attn = model.get("attn_implementation")
-    _need(attn is None or (isinstance(attn, str) and re.fullmatch(r"[A-Za-z0-9_]{1,64}", attn)),
+    need(attn is None or (isinstance(attn, str) and re.fullmatch(r"[A-Za-z0-9_]{1,64}", attn)),
           f"attn_implementation={attn!r}, not None or a name")
     pooling = model.get("pooling")
-    _need(pooling in _POOLINGS, f"pooling={pooling!r}, not one of {_POOLINGS}")
+    need(pooling in _POOLINGS, f"pooling={pooling!r}, not one of {_POOLINGS}")
     n_labels = model.get("n_labels")
-    _need(_is_int(n_labels) and 1 <= n_labels <= 1_000_000,
+    need(is_int(n_labels) and 1 <= n_labels <= 1_000_000,
           f"n_labels={n_labels!r}, not a positive int")
     spec = {"config": config, "attn_implementation": attn, "pooling": pooling,
             "n_labels": n_labels, "tokenizer_files": _check_tokenizer_files(
                 model.get("tokenizer_files"))}
 
     history = fitted.get("history")
-    _need(isinstance(history, list) and all(
-        isinstance(r, dict) and all(isinstance(k, str) and (v is None or _is_number(v))
+    need(isinstance(history, list) and all(
+        isinstance(r, dict) and all(isinstance(k, str) and (v is None or is_number(v))
                                     for k, v in r.items()) for r in history),
           "a history that is not a list of {str: number or null} records")
     best = fitted.get("best_epoch")
-    _need(_is_int(best) and 0 <= best <= len(history),
+    need(is_int(best) and 0 <= best <= len(history),
           f"best_epoch={best!r}, not an int in [0, {len(history)}]")
     for name in ("interrupted", "still_improving"):
-        _need(isinstance(fitted.get(name), bool), f"{name}={fitted.get(name)!r}, not a bool")
-    _need(fitted.get("pooling") == pooling,
+        need(isinstance(fitted.get(name), bool), f"{name}={fitted.get(name)!r}, not a bool")
+    need(fitted.get("pooling") == pooling,
           f"fitted pooling={fitted.get('pooling')!r}, not the model's {pooling!r}")
     precision = fitted.get("precision")
-    _need(precision in _PRECISIONS, f"precision={precision!r}, not one of {_PRECISIONS}")
+    need(precision in _PRECISIONS, f"precision={precision!r}, not one of {_PRECISIONS}")
     thresholds = fitted.get("thresholds")
-    _need(thresholds is None or (
+    need(thresholds is None or (
         isinstance(thresholds, list) and len(thresholds) == n_labels
-        and all(_is_number(t) and math.isfinite(t) and 0 <= t <= 1 for t in thresholds)),
+        and all(is_number(t) and math.isfinite(t) and 0 <= t <= 1 for t in thresholds)),
           f"thresholds that are not null or {n_labels} numbers in [0, 1]")
     out = dict(fitted)  # other fields: plain JSON data, passed on as they are
     out["history"] = [dict(r) for r in history]
@@ -635,16 +582,16 @@ def _check_doc(doc) -> tuple[dict, dict]:
 
 
 def _check_tokenizer_files(files) -> dict[str, bytes]:
-    _need(isinstance(files, dict) and files, "no tokenizer files")
-    _need("tokenizer.json" in files, "no tokenizer.json among the tokenizer files")
+    need(isinstance(files, dict) and files, "no tokenizer files")
+    need("tokenizer.json" in files, "no tokenizer.json among the tokenizer files")
     out = {}
     for name, text in files.items():
         # Plain names with data-file extensions only: no paths, no code (.py), no pickles.
-        _need(isinstance(name, str) and _TOKENIZER_NAME.fullmatch(name) is not None
+        need(isinstance(name, str) and _TOKENIZER_NAME.fullmatch(name) is not None
               and name.endswith(_TOKENIZER_EXTENSIONS),
               f"a tokenizer file named {name!r}; allowed are plain names ending in "
               f"{_TOKENIZER_EXTENSIONS}")
-        _need(isinstance(text, str), f"tokenizer file {name!r} that is not a base64 str")
+        need(isinstance(text, str), f"tokenizer file {name!r} that is not a base64 str")
         try:
             out[name] = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -655,6 +602,6 @@ def _check_tokenizer_files(files) -> dict[str, bytes]:
             parsed = json.loads(config.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise _Damaged(f"a tokenizer_config.json that is not JSON ({exc})") from exc
-        _need(isinstance(parsed, dict) and "auto_map" not in parsed,
+        need(isinstance(parsed, dict) and "auto_map" not in parsed,
               "a tokenizer_config.json that is not an object or names remote code (auto_map)")
     return out

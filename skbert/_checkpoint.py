@@ -55,7 +55,6 @@ import math
 import os
 import re
 import secrets
-import stat
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -63,6 +62,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._safe_io import (
+    DamagedFile,
+    is_int,
+    is_number,
+    load_tensors,
+    metadata_document,
+    need,
+    read_regular_file,
+)
 from ._utils import SkbertWarning
 from ._version import __version__
 
@@ -74,7 +82,6 @@ FILE_NAME = "training_state.safetensors"
 TMP_SUFFIX = ".skbert-tmp"
 STATE_FORMAT = 1
 _META_KEY = "skbert_training_state"
-_MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
 _HEX = re.compile(r"[0-9a-f]{64}")
 _INT_STR = re.compile(r"-?[0-9]{1,200}")
 _INDEX = re.compile(r"0|[1-9][0-9]{0,8}")  # canonical: "1", never "01"
@@ -82,8 +89,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
-class _Damaged(Exception):
-    """A state file that cannot be used; the message says why."""
+_Damaged = DamagedFile  # a state file that cannot be used; the message says why
 
 
 @dataclass
@@ -384,7 +390,7 @@ def _check_save_args(fp, epoch, history, extra, np_rng) -> None:
     if not isinstance(fp, str) or not _HEX.fullmatch(fp):
         raise ValueError(f"fp={fp!r} is not a fingerprint; build it with "
                          "skbert._checkpoint.fingerprint.")
-    if not _is_int(epoch) or epoch < 1:
+    if not is_int(epoch) or epoch < 1:
         raise ValueError(f"epoch={epoch!r} must be an int >= 1 (the epoch just completed).")
     if not isinstance(history, list) or len(history) != epoch:
         n = len(history) if isinstance(history, list) else type(history).__name__
@@ -537,7 +543,7 @@ def load_state(folder, fp: str, *, check_extra=None) -> TrainingState | None:
     """
     path = os.path.join(os.fspath(folder), FILE_NAME)
     try:
-        data = _read_regular_file(path)
+        data, _ = read_regular_file(path)
     except FileNotFoundError:
         return None
     except _Damaged as exc:
@@ -565,60 +571,12 @@ def _ignore(path: str, reason: str, other_fit: bool = False) -> None:
         "it.", SkbertWarning, stacklevel=3)
 
 
-def _read_regular_file(path: str) -> bytes:
-    """The bytes of ``path``, refusing links, FIFOs, devices and folders."""
-    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-             | getattr(os, "O_BINARY", 0))
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:  # ELOOP for a symlink, EISDIR, ENOTDIR, EACCES, ...
-        raise _Damaged(f"cannot be opened as a regular file ({exc.strerror or exc})") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _Damaged("is not a regular file")
-        chunks, left = [], info.st_size
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    except OSError as exc:
-        raise _Damaged(f"cannot be read ({exc.strerror or exc})") from exc
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
 
 
 def _parse(path: str, data: bytes, fp: str, check_extra) -> TrainingState:
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    if len(data) < 8:
-        raise _Damaged(f"is {len(data)} bytes long, shorter than a safetensors header")
-    n = int.from_bytes(data[:8], "little")
-    if n > min(len(data) - 8, _MAX_HEADER):
-        raise _Damaged(f"declares a {n}-byte header in a {len(data)}-byte file (truncated?)")
-    try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _Damaged(f"has an unreadable safetensors header ({exc})") from exc
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    text = metadata.get(_META_KEY) if isinstance(metadata, dict) else None
-    if not isinstance(text, str):
-        raise _Damaged(f"has no {_META_KEY!r} metadata, so it is not an skbert training state")
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise _Damaged(f"has metadata that is not JSON ({exc})") from exc
+    doc = metadata_document(data, _META_KEY, "an skbert training state")
     doc = _check_doc(doc, fp)
-    try:
-        tensors = load(data)
-    except (SafetensorError, ValueError, RuntimeError, OverflowError) as exc:
-        raise _Damaged(f"has unreadable tensors ({exc})") from exc
+    tensors = load_tensors(data)
     state = _assemble(path, doc, tensors)
     if check_extra is not None:
         try:
@@ -628,82 +586,75 @@ def _parse(path: str, data: bytes, fp: str, check_extra) -> TrainingState:
     return state
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _need(ok: bool, what: str) -> None:
-    if not ok:
-        raise _Damaged(f"has {what}")
 
 
 def _check_doc(doc, fp: str) -> dict:
     """Check the JSON document on its own; raise :class:`_Damaged` or :class:`_Mismatch`."""
-    _need(isinstance(doc, dict), f"metadata of type {type(doc).__name__}, not an object")
-    _need(doc.get("format") == STATE_FORMAT,
+    need(isinstance(doc, dict), f"metadata of type {type(doc).__name__}, not an object")
+    need(doc.get("format") == STATE_FORMAT,
           f"format {doc.get('format')!r}; this skbert reads format {STATE_FORMAT}")
     got = doc.get("fingerprint")
-    _need(isinstance(got, str) and _HEX.fullmatch(got) is not None,
+    need(isinstance(got, str) and _HEX.fullmatch(got) is not None,
           f"fingerprint {got!r}, not 64 hex digits")
     if got != fp:
         raise _Mismatch(f"has fingerprint {got[:12]}..., this fit {fp[:12]}...")
     epoch = doc.get("epoch")
-    _need(_is_int(epoch) and 1 <= epoch <= 10_000_000, f"epoch={epoch!r}, not an int >= 1")
+    need(is_int(epoch) and 1 <= epoch <= 10_000_000, f"epoch={epoch!r}, not an int >= 1")
     history = doc.get("history")
-    _need(isinstance(history, list) and len(history) == epoch,
+    need(isinstance(history, list) and len(history) == epoch,
           f"a history that is not a list of {epoch} records")
     for i, record in enumerate(history):
-        _need(isinstance(record, dict) and all(v is None or _is_number(v)
+        need(isinstance(record, dict) and all(v is None or is_number(v)
                                                for v in record.values()),
               f"history[{i}] that is not an object of numbers and nulls")
-    _need(doc.get("extra") is None or isinstance(doc["extra"], dict),
+    need(doc.get("extra") is None or isinstance(doc["extra"], dict),
           "an 'extra' that is not an object or null")
 
     opt = doc.get("optimizer")
-    _need(isinstance(opt, dict), "no 'optimizer' object")
+    need(isinstance(opt, dict), "no 'optimizer' object")
     groups, opt_state = opt.get("param_groups"), opt.get("state")
-    _need(isinstance(groups, list) and len(groups) >= 1
+    need(isinstance(groups, list) and len(groups) >= 1
           and all(isinstance(g, dict) for g in groups),
           "optimizer param_groups that are not a non-empty list of objects")
     indices = []
     for g, group in enumerate(groups):
         params = group.get("params")
-        _need(isinstance(params, list) and all(_is_int(p) and p >= 0 for p in params),
+        need(isinstance(params, list) and all(is_int(p) and p >= 0 for p in params),
               f"param_groups[{g}]['params'] that is not a list of parameter indices")
         indices += params
-    _need(sorted(indices) == list(range(len(indices))),
+    need(sorted(indices) == list(range(len(indices))),
           "param_groups whose parameter indices are not 0..n-1, each once")
-    _need(isinstance(opt_state, dict), "an optimizer 'state' that is not an object")
+    need(isinstance(opt_state, dict), "an optimizer 'state' that is not an object")
     for index, entry in opt_state.items():
-        _need(_INDEX.fullmatch(index) is not None and int(index) < len(indices),
+        need(_INDEX.fullmatch(index) is not None and int(index) < len(indices),
               f"optimizer state for parameter {index!r}, which no group holds")
-        _need(isinstance(entry, dict) and isinstance(entry.get("tensors"), list)
+        need(isinstance(entry, dict) and isinstance(entry.get("tensors"), list)
               and isinstance(entry.get("values"), dict),
               f"optimizer state {index!r} without 'tensors' and 'values'")
         names = entry["tensors"] + list(entry["values"])
-        _need(all(isinstance(k, str) and _NAME.fullmatch(k) for k in names)
+        need(all(isinstance(k, str) and _NAME.fullmatch(k) for k in names)
               and len(set(names)) == len(names),
               f"optimizer state {index!r} with bad or repeated names")
-        _need(all(v is None or isinstance(v, (bool, int, float, str))
+        need(all(v is None or isinstance(v, (bool, int, float, str))
                   for v in entry["values"].values()),
               f"optimizer state {index!r} with values that are not numbers, bools or strings")
     for key in ("scheduler", "scaler"):
-        _need(doc.get(key) is None or isinstance(doc[key], dict),
+        need(doc.get(key) is None or isinstance(doc[key], dict),
               f"a {key!r} that is not an object or null")
     scaler = doc.get("scaler")
     if scaler is not None:
-        _need(all(_is_number(v) and math.isfinite(v) for v in scaler.values()),
+        need(all(is_number(v) and math.isfinite(v) for v in scaler.values()),
               "a scaler state with values that are not finite numbers")
     devices = doc.get("cuda_rng_devices")
-    _need(isinstance(devices, list) and all(_is_int(i) and 0 <= i < 1024 for i in devices)
+    need(isinstance(devices, list) and all(is_int(i) and 0 <= i < 1024 for i in devices)
           and len(set(devices)) == len(devices), "'cuda_rng_devices' that are not device ids")
-    _need(isinstance(doc.get("has_best"), bool), "no 'has_best' bool")
+    need(isinstance(doc.get("has_best"), bool), "no 'has_best' bool")
     names = doc.get("extra_tensors")
-    _need(isinstance(names, list) and all(isinstance(k, str) and _NAME.fullmatch(k)
+    need(isinstance(names, list) and all(isinstance(k, str) and _NAME.fullmatch(k)
                                           for k in names) and len(set(names)) == len(names),
           "'extra_tensors' that are not a list of names")
     doc["numpy_rng"] = _rng_from_json(doc.get("numpy_rng"))
@@ -727,9 +678,9 @@ def _decode_ints(value, where: str):
 
 def _rng_from_json(value) -> dict:
     """The bit generator state, checked by building a generator from it."""
-    _need(isinstance(value, dict), "no 'numpy_rng' object")
+    need(isinstance(value, dict), "no 'numpy_rng' object")
     name = value.get("bit_generator")
-    _need(name in _BIT_GENERATORS, f"a numpy bit generator {name!r}, not one of "
+    need(name in _BIT_GENERATORS, f"a numpy bit generator {name!r}, not one of "
           f"{_BIT_GENERATORS}")
     state = _decode_ints(value, "numpy_rng")
     try:
@@ -754,7 +705,7 @@ def _assemble(path: str, doc: dict, tensors: dict[str, torch.Tensor]) -> Trainin
             extra[rest] = t
         elif kind == "optim":
             index, _, key = rest.partition("/")
-            _need(_INDEX.fullmatch(index) is not None and key != "",
+            need(_INDEX.fullmatch(index) is not None and key != "",
                   f"the optimizer tensor {name!r}, not optim/<index>/<key>")
             optim.setdefault(index, {})[key] = t
         elif name == "rng/torch_cpu":
@@ -763,33 +714,33 @@ def _assemble(path: str, doc: dict, tensors: dict[str, torch.Tensor]) -> Trainin
             cuda[int(rest[5:])] = t
         else:
             raise _Damaged(f"has the unexpected tensor {name!r}")
-    _need(bool(model), "no model tensors")
-    _need(cpu_rng is not None and _is_rng_tensor(cpu_rng),
+    need(bool(model), "no model tensors")
+    need(cpu_rng is not None and _is_rng_tensor(cpu_rng),
           "no torch CPU generator state (a 1-D uint8 tensor 'rng/torch_cpu')")
-    _need(sorted(cuda) == sorted(doc["cuda_rng_devices"])
+    need(sorted(cuda) == sorted(doc["cuda_rng_devices"])
           and all(_is_rng_tensor(t) for t in cuda.values()),
           "CUDA generator states that do not match 'cuda_rng_devices'")
     if doc["has_best"]:
-        _need(sorted(best) == sorted(model), "best weights whose names are not the model's")
+        need(sorted(best) == sorted(model), "best weights whose names are not the model's")
         for name, t in best.items():
-            _need(t.shape == model[name].shape and t.dtype == model[name].dtype,
+            need(t.shape == model[name].shape and t.dtype == model[name].dtype,
                   f"best weights {name!r} of shape {tuple(t.shape)} and {t.dtype}, the model "
                   f"tensor {tuple(model[name].shape)} and {model[name].dtype}")
     else:
-        _need(not best, "best weights that the document does not declare")
-    _need(sorted(extra) == sorted(doc["extra_tensors"]),
+        need(not best, "best weights that the document does not declare")
+    need(sorted(extra) == sorted(doc["extra_tensors"]),
           "extra tensors that do not match 'extra_tensors'")
 
     declared = doc["optimizer"]["state"]
-    _need(sorted(optim) == sorted(k for k, e in declared.items() if e["tensors"]),
+    need(sorted(optim) == sorted(k for k, e in declared.items() if e["tensors"]),
           "optimizer tensors for other parameters than the document declares")
     state = {}
     for index, entry in declared.items():
         got = optim.get(index, {})
-        _need(sorted(got) == sorted(entry["tensors"]),
+        need(sorted(got) == sorted(entry["tensors"]),
               f"optimizer tensors {sorted(got)} for parameter {index}, declared "
               f"{sorted(entry['tensors'])}")
-        _need(all(t.dtype.is_floating_point for t in got.values()),
+        need(all(t.dtype.is_floating_point for t in got.values()),
               f"optimizer state for parameter {index} that is not floating point")
         state[int(index)] = {**got, **entry["values"]}
     return TrainingState(
@@ -868,44 +819,44 @@ def restore(state: TrainingState, *, model: torch.nn.Module,
 
 def _check_tensors(what: str, got: dict, live: dict) -> None:
     missing, unexpected = sorted(set(live) - set(got)), sorted(set(got) - set(live))
-    _need(not missing and not unexpected,
+    need(not missing and not unexpected,
           f"{what} that do not match the model: missing {missing[:3]}, unexpected "
           f"{unexpected[:3]}")
     for name, want in live.items():
         t = got[name]
-        _need(t.shape == want.shape, f"{what} {name!r} of shape {tuple(t.shape)}; the model "
+        need(t.shape == want.shape, f"{what} {name!r} of shape {tuple(t.shape)}; the model "
               f"has {tuple(want.shape)}")
-        _need(t.dtype == want.dtype, f"{what} {name!r} of dtype {t.dtype}; the model has "
+        need(t.dtype == want.dtype, f"{what} {name!r} of dtype {t.dtype}; the model has "
               f"{want.dtype}")
 
 
 def _like(saved, live, where: str, finite: bool = False):
     """``saved`` checked to have the kind and layout of ``live``, tuples restored."""
     if isinstance(live, dict):
-        _need(isinstance(saved, dict) and set(saved) == set(live),
+        need(isinstance(saved, dict) and set(saved) == set(live),
               f"{where} with keys {sorted(saved) if isinstance(saved, dict) else saved!r}; "
               f"expected {sorted(live)}")
         return {k: _like(saved[k], v, f"{where}[{k!r}]", finite) for k, v in live.items()}
     if isinstance(live, (list, tuple)):
-        _need(isinstance(saved, list) and len(saved) == len(live),
+        need(isinstance(saved, list) and len(saved) == len(live),
               f"{where}={saved!r:.60}; expected a list of {len(live)}")
         out = [_like(s, v, f"{where}[{i}]", finite) for i, (s, v) in enumerate(zip(saved, live))]
         return tuple(out) if isinstance(live, tuple) else out
     if live is None:
-        _need(saved is None, f"{where}={saved!r:.60}; expected null")
+        need(saved is None, f"{where}={saved!r:.60}; expected null")
         return None
     if isinstance(live, bool):
-        _need(isinstance(saved, bool), f"{where}={saved!r:.60}; expected a bool")
+        need(isinstance(saved, bool), f"{where}={saved!r:.60}; expected a bool")
         return saved
     if isinstance(live, int):
-        _need(_is_int(saved), f"{where}={saved!r:.60}; expected an int")
+        need(is_int(saved), f"{where}={saved!r:.60}; expected an int")
         return saved
     if isinstance(live, float):
-        _need(isinstance(saved, float) and (math.isfinite(saved) or not finite),
+        need(isinstance(saved, float) and (math.isfinite(saved) or not finite),
               f"{where}={saved!r:.60}; expected a {'finite ' if finite else ''}float")
         return saved
     if isinstance(live, str):
-        _need(isinstance(saved, str), f"{where}={saved!r:.60}; expected a str")
+        need(isinstance(saved, str), f"{where}={saved!r:.60}; expected a str")
         return saved
     raise _Damaged(f"{where} that the live object holds as a {type(live).__name__}, which "
                    "the training state does not store")
@@ -920,13 +871,13 @@ def _plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
 
     live_opt = optimizer.state_dict()
     saved_groups = state.optimizer_state["param_groups"]
-    _need(len(saved_groups) == len(live_opt["param_groups"]),
+    need(len(saved_groups) == len(live_opt["param_groups"]),
           f"{len(saved_groups)} optimizer parameter groups; the optimizer has "
           f"{len(live_opt['param_groups'])}")
     groups = []
     for g, (saved, group) in enumerate(zip(saved_groups, live_opt["param_groups"])):
         for key in ("params", "param_names"):
-            _need(saved.get(key) == group.get(key),
+            need(saved.get(key) == group.get(key),
                   f"param_groups[{g}][{key!r}]={saved.get(key)!r:.60}; the optimizer has "
                   f"{group.get(key)!r:.60}")
         groups.append(_like(saved, _to_json_live(group), f"param_groups[{g}]", finite=True))
@@ -937,7 +888,7 @@ def _plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
         out = {}
         for key, value in values.items():
             if isinstance(value, torch.Tensor):
-                _need(value.ndim == 0 or value.shape == p.shape,
+                need(value.ndim == 0 or value.shape == p.shape,
                       f"optimizer state {key!r} of parameter {index} with shape "
                       f"{tuple(value.shape)}; the parameter has {tuple(p.shape)}")
                 value = value.clone()  # the optimizer may keep it and update it in place
@@ -946,26 +897,26 @@ def _plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
 
     sched = None
     if scheduler is not None:
-        _need(state.scheduler_state is not None, "no scheduler state; this fit uses a scheduler")
+        need(state.scheduler_state is not None, "no scheduler state; this fit uses a scheduler")
         sched = _like(state.scheduler_state, _drop_callables(scheduler.state_dict()),
                       "scheduler state")
     else:
-        _need(state.scheduler_state is None, "a scheduler state; this fit uses no scheduler")
+        need(state.scheduler_state is None, "a scheduler state; this fit uses no scheduler")
     live_scaler = {} if scaler is None else scaler.state_dict()
     saved_scaler = state.scaler_state or {}
-    _need(set(saved_scaler) == set(live_scaler),
+    need(set(saved_scaler) == set(live_scaler),
           f"gradient scaler state {sorted(saved_scaler)}; this fit's scaler has "
           f"{sorted(live_scaler)} (precision='fp16' uses one, other precisions none)")
     scaler_state = _like(saved_scaler, live_scaler, "scaler state", finite=True)
     n = torch.get_rng_state().numel()
-    _need(state.torch_rng_state.numel() == n,
+    need(state.torch_rng_state.numel() == n,
           f"a torch CPU generator state of {state.torch_rng_state.numel()} bytes, not {n}")
     on = set(_cuda_devices(model))
     cuda = []
     for i, t in state.cuda_rng_states.items():
         if i in on and torch.cuda.is_available() and i < torch.cuda.device_count():
             n = torch.cuda.get_rng_state(i).numel()
-            _need(t.numel() == n, f"a CUDA generator state of {t.numel()} bytes, not {n}")
+            need(t.numel() == n, f"a CUDA generator state of {t.numel()} bytes, not {n}")
             cuda.append(i)
         else:
             logger.debug("checkpoint: not restoring the generator of cuda:%d (model not on it)",
