@@ -30,6 +30,7 @@ from ._modeling import (
     resolve_model_path,
     resolve_pooling,
 )
+from ._persistence import saved_head
 from ._training import autocast, compile_model, compile_options, explain_compile_errors
 from ._utils import DeviceWarning, SkbertWarning, resolve_device, resolve_precision
 from ._validation import check_texts, iter_text_chunks
@@ -204,7 +205,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         precision = resolve_precision(self.precision, device)
         path = resolve_model_path(os.fspath(self.model_name_or_path))
         self._load(path, device)
-        self.pooling_ = resolve_pooling(self.pooling, path)
+        self.pooling_ = resolve_pooling(self.pooling, path, saved_head(path))
         self.device_ = device
         self.precision_ = precision
         self.n_features_out_ = int(self.model_.config.hidden_size)

@@ -271,3 +271,24 @@ def test_pipeline_memory_embeds_training_texts_once(tmp_path, tiny_st_model, cor
     second = clone(pipe).set_params(onevsrestclassifier__estimator__C=0.5).fit(X, Y)
     assert len(calls) == n_first  # the cached fit_transform: no new embedding
     assert second.predict_proba(X).shape == first.shape
+
+
+def test_embedder_keeps_the_mean_pooling_of_a_folder_skbert_saved(tiny_model, corpus, tmp_path):
+    import os
+
+    from skbert import TransformerMultiLabelClassifier
+
+    X, Y = corpus
+    clf = TransformerMultiLabelClassifier(tiny_model, pooling="mean", max_epochs=1,
+                                          random_state=0, device="cpu").fit(X, Y)
+    clf.save_pretrained(tmp_path / "m")
+    import shutil
+
+    for name in ("modules.json", "sentence_bert_config.json",  # the older folder layout
+                 "config_sentence_transformers.json"):
+        if (tmp_path / "m" / name).exists():
+            os.remove(tmp_path / "m" / name)
+    for sub in ("1_Pooling", "2_Dense"):
+        shutil.rmtree(tmp_path / "m" / sub, ignore_errors=True)
+    emb = TransformerEmbedder(str(tmp_path / "m"), device="cpu").fit(X)
+    assert emb.pooling_ == "mean"
