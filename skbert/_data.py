@@ -889,8 +889,30 @@ def length_grouped_batches(
     return batches
 
 
-def sorted_batches(lengths: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
-    """Batches of texts sorted by length (longest first), for prediction."""
+def sorted_batches(lengths: np.ndarray, batch_size: int,
+                   token_budget: int | None = None) -> Iterator[np.ndarray]:
+    """Batches of texts sorted by length (longest first), for prediction.
+
+    With ``token_budget``, a batch holds as many texts as fit in that many
+    padded tokens (its first, longest text's length times the count), up to
+    ``batch_size`` texts: short texts then travel in large batches, long ones
+    in small. Without it, every batch holds ``batch_size`` texts.
+
+    Examples
+    --------
+    >>> [b.tolist() for b in sorted_batches(np.array([3, 9, 4, 2]), 2)]
+    [[1, 2], [0, 3]]
+    >>> [b.tolist() for b in sorted_batches(np.array([3, 9, 4, 2]), 4, token_budget=12)]
+    [[1], [2, 0, 3]]
+    """
     order = np.argsort(-lengths, kind="stable")
-    for i in range(0, len(order), batch_size):
-        yield order[i:i + batch_size]
+    if token_budget is None:
+        for i in range(0, len(order), batch_size):
+            yield order[i:i + batch_size]
+        return
+    i = 0
+    while i < len(order):
+        longest = max(int(lengths[order[i]]), 1)
+        n = max(1, min(batch_size, token_budget // longest))
+        yield order[i:i + n]
+        i += n

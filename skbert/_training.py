@@ -67,6 +67,12 @@ class TrainConfig:
     buckets: tuple[int, ...] | None = None
     #: Batches collated ahead in a background thread (0: in the loop itself).
     prefetch: int = 0
+    #: Prediction batches hold up to this many padded tokens (and at most
+    #: ``predict_batch_size * predict_batch_growth`` texts); None: a fixed count.
+    predict_token_budget: int | None = None
+    #: With a token budget, a prediction batch may hold this many times
+    #: ``predict_batch_size`` short texts.
+    predict_batch_growth: int = 8
     #: Texts per forward/backward pass; None: the whole share of a batch at once.
     micro_batch_size: int | None = None
     #: ``score_fn(Y_valid, logits) -> float``, higher is better: what selects the
@@ -396,7 +402,12 @@ def predict_logits(model, encoded: Encoded, pad_id: int, config: TrainConfig) ->
     model.eval()
     model = compile_model(model, config.compile)
     group = config.group
-    batches = list(sorted_batches(encoded.doc_lengths(), config.predict_batch_size))
+    if config.predict_token_budget:
+        batches = list(sorted_batches(encoded.doc_lengths(),
+                                      config.predict_batch_size * config.predict_batch_growth,
+                                      token_budget=config.predict_token_budget))
+    else:
+        batches = list(sorted_batches(encoded.doc_lengths(), config.predict_batch_size))
     mine = batches[group.rank::group.world_size] if group.active else batches
     rows, index = [], []
 

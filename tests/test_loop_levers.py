@@ -86,3 +86,26 @@ def test_prediction_with_prefetch_and_buckets_is_unchanged(tiny_st_model, corpus
     plain = est.predict_proba(X)
     loop_config(prefetch=2, buckets=(8, 16, 32))
     np.testing.assert_allclose(est.predict_proba(X), plain, atol=1e-5)
+
+
+def test_token_budget_prediction_batches_change_no_probability(tiny_st_model, corpus,
+                                                               loop_config, monkeypatch):
+    from skbert import _data
+
+    X, Y = corpus
+    X = [x + " the" * (i % 9) for i, x in enumerate(X)]
+    est = fit(tiny_st_model, X, Y)
+    plain = est.predict_proba(X)
+    sizes = []
+    real = _data.sorted_batches
+
+    def spy(lengths, batch_size, token_budget=None):
+        for b in real(lengths, batch_size, token_budget=token_budget):
+            sizes.append(len(b))
+            yield b
+
+    monkeypatch.setattr(_training, "sorted_batches", spy)
+    loop_config(predict_token_budget=64, predict_batch_size=4)
+    np.testing.assert_allclose(est.predict_proba(X), plain, atol=1e-5)
+    assert len(set(sizes)) > 1 and max(sizes) > 4  # short texts went in bigger batches
+    assert sum(sizes) == len(X)
