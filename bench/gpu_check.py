@@ -330,7 +330,7 @@ def profile_variants(max_lengths, overrides=None) -> tuple[list, dict]:
     for L in lengths[1:]:
         variants.append((f"{main_prec}-{L}", {"precision": main_prec, "max_length": L}))
     levers, off_all = {}, {}
-    for lever in ("prefetch", "buckets"):
+    for lever in ("prefetch", "buckets", "predict_token_budget"):
         values = lever_values(lever)
         if values is not None and lever in (overrides or {}):
             values = {**values, **overrides[lever]}
@@ -338,10 +338,12 @@ def profile_variants(max_lengths, overrides=None) -> tuple[list, dict]:
             levers[lever] = "not in the installed skbert"
             continue
         levers[lever] = {k: repr(v) for k, v in values.items()}
-        flip = values["on"] if not values["default"] else values["off"]
-        state = "on" if not values["default"] else "off"
-        variants.append((f"{main_prec}-{first} {lever} {state}",
-                         {"precision": main_prec, "max_length": first, lever: flip}))
+        # the estimator may switch a lever on by itself on CUDA (prefetch, token budget),
+        # whatever the config field's default: measure both states explicitly
+        for state in ("off", "on"):
+            variants.append((f"{main_prec}-{first} {lever} {state}",
+                             {"precision": main_prec, "max_length": first,
+                              lever: values[state]}))
         off_all[lever] = values["off"]
     if len(off_all) > 1:
         variants.append((f"{main_prec}-{first} all levers off",

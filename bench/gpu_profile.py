@@ -342,8 +342,11 @@ class Instrument:
         import skbert._data as data
         import skbert._training as training
 
+        # the loop's forward of a collated batch: _logits (collation is its own step) in
+        # current skbert, _forward_docs (collate + forward) in older releases
+        forward = "_logits" if hasattr(training, "_logits") else "_forward_docs"
         for mod, name, label in ((training, "train_step", "train_step"),
-                                 (training, "_forward_docs", "forward_docs"),
+                                 (training, forward, "forward_docs"),
                                  (data, "collate", "collate")):
             fn = getattr(mod, name, None)
             if fn is not None:

@@ -26,7 +26,11 @@ T0=$(date +%s)
 timeout 15 python bench/gpu_profile.py --self-test >> $S 2>&1
 echo "gpu_profile self-test rc=$? in $(( $(date +%s) - T0 )) s" >> $S
 T0=$(date +%s)
+# explicit lever values: prefetch depth 2 vs inline collation, fixed width buckets vs
+# per-batch widths, token-budget prediction batches (64 x 128 tokens) vs 64 texts a batch
+LEVERS='{"prefetch": {"on": 2, "off": 0}, "buckets": {"on": [8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512], "off": null}, "predict_token_budget": {"on": 8192, "off": null}}'
 timeout 460 python bench/gpu_check.py --tokenizer bench/_tok --out $OUT --budget 430 \
+  --lever-values "$LEVERS" \
   > $OUT/gpu_check.log 2>&1
 echo "gpu_check rc=$? in $(( $(date +%s) - T0 )) s" >> $OUT/gpu_check.log
 grep -v USDT $OUT/gpu_check.log | tail -40
