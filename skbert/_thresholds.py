@@ -12,7 +12,7 @@ import numpy as np
 #: Candidate thresholds searched by :func:`tune_thresholds` (0.5 included).
 DEFAULT_CANDIDATES = np.round(np.arange(0.02, 0.99, 0.01), 2)
 
-_METRICS = ("f1", "f1_micro")
+_METRICS = ("f1", "f1_micro", "f1_micro_global")
 
 
 def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
@@ -135,16 +135,22 @@ def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
         0/1 indicator matrix.
     proba : array-like of shape (n_samples, n_labels)
         Predicted probabilities.
-    metric : {"f1", "f1_micro"}, default="f1"
+    metric : {"f1", "f1_micro", "f1_micro_global"}, default="f1"
         ``"f1"`` maximises each label's own F-beta (and so macro-F-beta);
         ``"f1_micro"`` maximises micro-F-beta over all labels by coordinate ascent
-        starting from ``default``.
+        starting from ``default``; ``"f1_micro_global"`` chooses one threshold,
+        shared by every label, that maximises micro-F-beta. One value fitted
+        instead of one per label overfits less: tuned on validation splits of
+        200 to 1,000 texts it scored better on unseen data than per-label
+        thresholds, in micro- and in macro-F1 (see "Getting good results" in
+        the user guide).
     beta : float, default=1.0
         Weight of recall against precision (F-beta).
     candidates : array-like of float, default=None
         Thresholds to try; ``None`` tries 0.02, 0.03, ..., 0.98. ``default`` is always tried.
     min_positives : int, default=3
-        Labels with fewer positive examples keep ``default``: too rare to tune.
+        Labels with fewer positive examples keep ``default``: too rare to tune
+        (``"f1_micro_global"`` tunes one threshold from every label and ignores it).
     default : float, default=0.5
         Threshold for rare labels, the starting point, and the winner of ties.
 
@@ -159,6 +165,8 @@ def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
     >>> proba = [[0.40, 0.2], [0.35, 0.1], [0.10, 0.9], [0.30, 0.3]]
     >>> tune_thresholds(Y, proba, min_positives=1)
     array([0.35, 0.5 ])
+    >>> tune_thresholds(Y, proba, metric="f1_micro_global")
+    array([0.35, 0.35])
     """
     if metric not in _METRICS:
         raise ValueError(f"metric={metric!r} is not supported; use one of {_METRICS}.")
@@ -175,6 +183,9 @@ def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
     tunable = (Y > 0).sum(axis=0) >= min_positives
     thresholds = np.full(n_labels, float(default))
     i_default = int(np.flatnonzero(cands == default)[0])
+    if metric == "f1_micro_global":
+        tp, fp, fn = (sum(c[k] for c in counts) for k in range(3))
+        return np.full(n_labels, _best(_fbeta(tp, fp, fn, beta), cands, default))
     if metric == "f1":
         for j in np.flatnonzero(tunable):
             thresholds[j] = _best(_fbeta(*counts[j], beta), cands, default)

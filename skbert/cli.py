@@ -35,8 +35,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 #: Fine-tuning settings of ``skbert demo`` (the default model on the bundled sample).
-DEMO_PARAMS = dict(max_epochs=3, learning_rate=3e-4, batch_size=16, max_length=64,
-                   threshold="auto", validation_fraction=0.1, random_state=0, verbose=2)
+DEMO_PARAMS = dict(max_epochs=3, batch_size=16, max_length=64, threshold="auto",
+                   validation_fraction=0.1, random_state=0, verbose=2)
 #: Training texts ``skbert demo`` uses (the bundled train part holds 3,000).
 DEMO_N_TRAIN = 3000
 #: Sizes of ``skbert demo --quick``: a smoke test, not a meaningful model.
@@ -72,6 +72,21 @@ def _threshold(value: str):
     if not 0 <= t <= 1:
         raise argparse.ArgumentTypeError(f"threshold {t} is outside [0, 1]")
     return t
+
+
+def _learning_rate(value: str):
+    if value == "auto":
+        return "auto"
+    try:
+        lr = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid learning rate {value!r}; use a positive number such as 2e-4, or 'auto'"
+        ) from None
+    if not lr > 0 or lr == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"learning rate {value} must be a positive finite number, e.g. 2e-4")
+    return lr
 
 
 def _pos_weight(value: str):
@@ -155,13 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"passes over the data (default: {est['max_epochs']})")
     p.add_argument("--batch-size", type=int, metavar="N",
                    help=f"texts per step (default: {est['batch_size']})")
-    p.add_argument("--learning-rate", type=float, metavar="LR",
-                   help=f"peak AdamW learning rate (default: {est['learning_rate']:g})")
+    p.add_argument("--learning-rate", type=_learning_rate, metavar="LR|auto",
+                   help="peak AdamW learning rate; auto: 2e-4 for models of up to 50M "
+                        f"parameters, else 5e-5 (default: {est['learning_rate']})")
     p.add_argument("--max-length", type=int, metavar="N",
                    help=f"tokens per text, or per window (default: {est['max_length']})")
     p.add_argument("--threshold", type=_threshold, metavar="FLOAT|auto",
-                   help="decision threshold; 'auto' tunes one per label on a validation split "
-                        f"(default: {est['threshold']})")
+                   help="decision threshold; 'auto' tunes it on a validation split (see "
+                        f"--threshold-metric; default: {est['threshold']})")
+    p.add_argument("--threshold-metric", choices=["f1_micro_global", "f1", "f1_micro"],
+                   help="how --threshold auto tunes: one threshold for all labels "
+                        "maximising micro-F1, one per label maximising its F1, or one per "
+                        f"label maximising micro-F1 (default: {est['threshold_metric']})")
     p.add_argument("--long-text", choices=["truncate", "chunk"],
                    help="texts longer than --max-length: keep the start, or read them in "
                         f"windows (default: {est['long_text']})")
@@ -175,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share held out for --early-stopping and --threshold auto "
                         f"(default: {est['validation_fraction']})")
     p.add_argument("--early-stopping", action="store_true", default=None,
-                   help="stop when the validation loss stops improving; keep the best epoch")
+                   help="stop when the validation score (--scoring) stops improving; keep the best "
+                        "epoch")
     p.add_argument("--pos-weight", type=_pos_weight, metavar="balanced|W1,W2,...",
                    help="weight of the positives of each label in the loss: 'balanced' "
                         "(negatives/positives, capped at 100) or one number per label in "
@@ -206,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "run again resumes after the last completed epoch")
     p.add_argument("--scoring", metavar="SCORER",
                    help="what selects the kept epoch and drives --early-stopping: loss, or a "
-                        "scorer name such as f1_micro, f1_macro, r_precision (default: loss)")
+                        "scorer name such as f1_micro, f1_macro, r_precision (default: "
+                        f"{est['scoring']})")
     p.add_argument("--compile", action="store_true", default=None,
                    help="run the model through torch.compile (a minute or more to compile; "
                         "it paid neither on a 2-core CPU nor on an H200 here: measure first)")
@@ -670,7 +692,9 @@ def _apply_threshold(clf, proba):
 
 def _describe_threshold(clf) -> str:
     if isinstance(clf.threshold, str):
-        return "auto (one per label, tuned on the validation split)"
+        scope = ("one for all labels" if clf.threshold_metric == "f1_micro_global"
+                 else "one per label")
+        return f"auto ({scope}, tuned on the validation split)"
     if hasattr(clf.threshold, "__len__"):
         return "one per label"
     return f"{clf.threshold:g}"
@@ -707,7 +731,8 @@ def cmd_train(args) -> int:
             "in that order, or --pos-weight balanced.")
     params = {"max_epochs": args.max_epochs, "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "max_length": args.max_length,
-              "threshold": args.threshold, "long_text": args.long_text,
+              "threshold": args.threshold, "threshold_metric": args.threshold_metric,
+              "long_text": args.long_text,
               "stride": args.stride, "max_chunks": args.max_chunks,
               "chunk_pooling": args.chunk_pooling,
               "validation_fraction": args.validation_fraction,
@@ -1026,8 +1051,9 @@ def cmd_demo(args) -> int:
     print(f"[1/4] Bundled GoEmotions sample: {len(X_train)} training and {len(X_test)} test "
           f"texts, {len(names)} labels (Reddit comments; emotions + neutral).")
     print(f"[2/4] Fine-tuning {_model_label(clf.model_name_or_path)} for "
-          f"{params['max_epochs']} epoch(s) (batch {params['batch_size']}, lr "
-          f"{params['learning_rate']:g}, max_length {params['max_length']}; "
+          f"{params['max_epochs']} epoch(s) (batch {params['batch_size']}, learning rate "
+          f"{params.get('learning_rate', clf.learning_rate)}, max_length "
+          f"{params['max_length']}; "
           f"{params['validation_fraction']:.0%} held out to tune the thresholds)...",
           flush=True)
     t = time.perf_counter()

@@ -304,7 +304,7 @@ def test_early_stopping_restores_best_weights(tiny_st_model, corpus, scripted_va
     X, Y = corpus
     snapshots = scripted_valid_losses([0.50, 0.40, 0.45, 0.47, 0.30, 0.20])
     est = make_est(tiny_st_model, early_stopping=True, validation_fraction=0.25, max_epochs=6,
-                   n_iter_no_change=2, fit_cache=False)
+                   n_iter_no_change=2, fit_cache=False, scoring="loss")
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # stopped early: no warning
         est.fit(X, Y)
@@ -321,7 +321,7 @@ def test_convergence_warning_when_still_improving_at_max_epochs(tiny_st_model, c
     X, Y = corpus
     scripted_valid_losses([0.50, 0.40])
     est = make_est(tiny_st_model, early_stopping=True, validation_fraction=0.25, max_epochs=2,
-                   n_iter_no_change=10, fit_cache=False)
+                   n_iter_no_change=10, fit_cache=False, scoring="loss")
     with pytest.warns(ConvergenceWarning, match="Increase max_epochs"):
         est.fit(X, Y)
     assert est.n_epochs_ == 2 and est.best_epoch_ == 2
@@ -503,7 +503,7 @@ def test_keyboard_interrupt_restores_best_weights_so_far(tiny_st_model, corpus, 
 
     monkeypatch.setattr(_training, "run_epoch", interrupted)
     est = make_est(tiny_st_model, early_stopping=True, validation_fraction=0.25, max_epochs=5,
-                   n_iter_no_change=5, fit_cache=False)
+                   n_iter_no_change=5, fit_cache=False, scoring="loss")
     with pytest.warns(SkbertWarning, match="keeps the weights of epoch 1"):
         est.fit(X, Y)
     assert est.n_epochs_ == 2 and est.best_epoch_ == 1
@@ -735,7 +735,7 @@ def test_fit_warnings_point_at_the_callers_line(tiny_st_model, corpus, scripted_
     Y[:, 3] = 0
     scripted_valid_losses([0.5, 0.4])
     est = make_est(tiny_st_model, early_stopping=True, validation_fraction=0.25,
-                   n_iter_no_change=5, fit_cache=False)
+                   n_iter_no_change=5, fit_cache=False, scoring="loss")
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         est.fit(X, Y)

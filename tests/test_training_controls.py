@@ -96,8 +96,10 @@ def test_validation_set_tunes_thresholds_and_fills_history(tiny_st_model, corpus
     Xv, Yv = make_corpus(24, seed=5)
     est = make_est(tiny_st_model, threshold="auto").fit(X, Y, X_val=Xv, Y_val=Yv)
     assert all(r["valid_loss"] is not None for r in est.history_)
-    expected = tune_thresholds(Yv, est.predict_proba(Xv))
-    np.testing.assert_allclose(est.thresholds_, expected)
+    for metric in ("f1_micro_global", "f1"):
+        est.set_params(threshold_metric=metric).fit(X, Y, X_val=Xv, Y_val=Yv)
+        expected = tune_thresholds(Yv, est.predict_proba(Xv), metric=metric)
+        np.testing.assert_allclose(est.thresholds_, expected)
 
 
 def test_validation_set_replaces_the_random_split(tiny_st_model, corpus, monkeypatch):
@@ -153,13 +155,17 @@ def test_scoring_accepts_scorer_names_and_callables(tiny_st_model, corpus, scori
     assert all(np.isfinite(r["valid_score"]) for r in est.history_)
 
 
-def test_scoring_loss_is_the_default(tiny_st_model, corpus):
+def test_scoring_none_follows_the_loss_and_the_default_is_micro_f1(tiny_st_model, corpus):
     X, Y = corpus
-    a = make_est(tiny_st_model, early_stopping=True).fit(X, Y)
+    a = make_est(tiny_st_model, early_stopping=True, scoring=None).fit(X, Y)
     b = make_est(tiny_st_model, early_stopping=True, scoring="loss").fit(X, Y)
     assert [r["valid_score"] for r in a.history_] == [None, None]
     assert a.best_epoch_ == b.best_epoch_
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = make_est(tiny_st_model, early_stopping=True).fit(X, Y)
+    d = make_est(tiny_st_model, early_stopping=True, scoring="f1_micro").fit(X, Y)
+    assert [r["valid_score"] for r in c.history_] == [r["valid_score"] for r in d.history_]
+    assert all(s is not None for s in (r["valid_score"] for r in c.history_))
 
 
 def test_unknown_scoring_is_named(tiny_st_model, corpus, train_calls):
