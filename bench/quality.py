@@ -70,7 +70,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -483,24 +482,11 @@ def _busy_processes(exclude: set[int]) -> list[str]:
 
 
 def machine(threads: int) -> dict:
-    cpu, flags = platform.processor() or "?", ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            lines = fh.read().splitlines()
-        cpu = next((ln.split(":", 1)[1].strip() for ln in lines
-                    if ln.startswith("model name")), cpu)
-        flags = next((ln for ln in lines if ln.startswith("flags")), "") + " "
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cpus_available": len(os.sched_getaffinity(0)), "threads": threads,
-            "bf16_flags": [f for f in ("avx512_bf16", "amx_bf16") if f" {f} " in flags],
-            "python": platform.python_version()}
-    for mod in ("torch", "transformers", "sklearn", "skbert"):
-        try:
-            info[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - not installed: not reported
-            info[mod] = None
-    return info
+    """CPU, its bf16 flags and the library versions (``bench/speed.py``'s record)."""
+    sys.path.insert(0, HERE)
+    from speed import machine as speed_machine
+
+    return speed_machine(threads)
 
 
 def parse_variants(items: list[str], with_defaults: bool) -> dict:
