@@ -447,8 +447,6 @@ def _read_entry(path: str, device) -> dict | None:
         return None
 
 
-
-
 def _rebuild(data: bytes, device) -> dict:
     """Check an entry's bytes and build its fitted dict; :class:`_Damaged` if anything is off."""
     doc = metadata_document(data, _META_KEY, "an skbert fit")
@@ -524,10 +522,6 @@ def _remove_if_unchanged(path: str, identity: tuple) -> None:
 # ------------------------------------------------------- folder: checking
 
 
-
-
-
-
 def _check_doc(doc) -> tuple[dict, dict]:
     """Check an entry's JSON document; return the model spec and the fitted fields.
 
@@ -535,23 +529,23 @@ def _check_doc(doc) -> tuple[dict, dict]:
     """
     need(isinstance(doc, dict), f"metadata of type {type(doc).__name__}, not an object")
     need(doc.get("format") == ENTRY_FORMAT,
-          f"format {doc.get('format')!r}; this skbert reads format {ENTRY_FORMAT}")
+         f"format {doc.get('format')!r}; this skbert reads format {ENTRY_FORMAT}")
     model, fitted = doc.get("model"), doc.get("fitted")
     need(isinstance(model, dict), "no 'model' object")
     need(isinstance(fitted, dict), "no 'fitted' object")
 
     config = model.get("config")
     need(isinstance(config, dict) and isinstance(config.get("model_type"), str)
-          and config["model_type"] != "", "a model config without a 'model_type' str")
+         and config["model_type"] != "", "a model config without a 'model_type' str")
     config = {k: v for k, v in config.items() if k != "auto_map"}  # never remote code
     attn = model.get("attn_implementation")
     need(attn is None or (isinstance(attn, str) and re.fullmatch(r"[A-Za-z0-9_]{1,64}", attn)),
-          f"attn_implementation={attn!r}, not None or a name")
+         f"attn_implementation={attn!r}, not None or a name")
     pooling = model.get("pooling")
     need(pooling in _POOLINGS, f"pooling={pooling!r}, not one of {_POOLINGS}")
     n_labels = model.get("n_labels")
     need(is_int(n_labels) and 1 <= n_labels <= 1_000_000,
-          f"n_labels={n_labels!r}, not a positive int")
+         f"n_labels={n_labels!r}, not a positive int")
     spec = {"config": config, "attn_implementation": attn, "pooling": pooling,
             "n_labels": n_labels, "tokenizer_files": _check_tokenizer_files(
                 model.get("tokenizer_files"))}
@@ -560,21 +554,24 @@ def _check_doc(doc) -> tuple[dict, dict]:
     need(isinstance(history, list) and all(
         isinstance(r, dict) and all(isinstance(k, str) and (v is None or is_number(v))
                                     for k, v in r.items()) for r in history),
-          "a history that is not a list of {str: number or null} records")
+         "a history that is not a list of {str: number or null} records")
     best = fitted.get("best_epoch")
     need(is_int(best) and 0 <= best <= len(history),
-          f"best_epoch={best!r}, not an int in [0, {len(history)}]")
+         f"best_epoch={best!r}, not an int in [0, {len(history)}]")
     for name in ("interrupted", "still_improving"):
         need(isinstance(fitted.get(name), bool), f"{name}={fitted.get(name)!r}, not a bool")
     need(fitted.get("pooling") == pooling,
-          f"fitted pooling={fitted.get('pooling')!r}, not the model's {pooling!r}")
+         f"fitted pooling={fitted.get('pooling')!r}, not the model's {pooling!r}")
     precision = fitted.get("precision")
     need(precision in _PRECISIONS, f"precision={precision!r}, not one of {_PRECISIONS}")
     thresholds = fitted.get("thresholds")
     need(thresholds is None or (
         isinstance(thresholds, list) and len(thresholds) == n_labels
         and all(is_number(t) and math.isfinite(t) and 0 <= t <= 1 for t in thresholds)),
-          f"thresholds that are not null or {n_labels} numbers in [0, 1]")
+         f"thresholds that are not null or {n_labels} numbers in [0, 1]")
+    lr = fitted.get("learning_rate")  # absent in entries written before learning_rate_
+    need(lr is None or (is_number(lr) and math.isfinite(lr) and lr > 0),
+         f"learning_rate={lr!r}, not null or a positive finite number")
     out = dict(fitted)  # other fields: plain JSON data, passed on as they are
     out["history"] = [dict(r) for r in history]
     out["thresholds"] = None if thresholds is None else [float(t) for t in thresholds]
@@ -588,9 +585,9 @@ def _check_tokenizer_files(files) -> dict[str, bytes]:
     for name, text in files.items():
         # Plain names with data-file extensions only: no paths, no code (.py), no pickles.
         need(isinstance(name, str) and _TOKENIZER_NAME.fullmatch(name) is not None
-              and name.endswith(_TOKENIZER_EXTENSIONS),
-              f"a tokenizer file named {name!r}; allowed are plain names ending in "
-              f"{_TOKENIZER_EXTENSIONS}")
+             and name.endswith(_TOKENIZER_EXTENSIONS),
+             f"a tokenizer file named {name!r}; allowed are plain names ending in "
+             f"{_TOKENIZER_EXTENSIONS}")
         need(isinstance(text, str), f"tokenizer file {name!r} that is not a base64 str")
         try:
             out[name] = base64.b64decode(text, validate=True)
@@ -603,5 +600,5 @@ def _check_tokenizer_files(files) -> dict[str, bytes]:
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise _Damaged(f"a tokenizer_config.json that is not JSON ({exc})") from exc
         need(isinstance(parsed, dict) and "auto_map" not in parsed,
-              "a tokenizer_config.json that is not an object or names remote code (auto_map)")
+             "a tokenizer_config.json that is not an object or names remote code (auto_map)")
     return out

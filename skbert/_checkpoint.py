@@ -571,8 +571,6 @@ def _ignore(path: str, reason: str, other_fit: bool = False) -> None:
         "it.", SkbertWarning, stacklevel=3)
 
 
-
-
 def _parse(path: str, data: bytes, fp: str, check_extra) -> TrainingState:
     doc = metadata_document(data, _META_KEY, "an skbert training state")
     doc = _check_doc(doc, fp)
@@ -586,77 +584,71 @@ def _parse(path: str, data: bytes, fp: str, check_extra) -> TrainingState:
     return state
 
 
-
-
-
-
-
-
 def _check_doc(doc, fp: str) -> dict:
     """Check the JSON document on its own; raise :class:`_Damaged` or :class:`_Mismatch`."""
     need(isinstance(doc, dict), f"metadata of type {type(doc).__name__}, not an object")
     need(doc.get("format") == STATE_FORMAT,
-          f"format {doc.get('format')!r}; this skbert reads format {STATE_FORMAT}")
+         f"format {doc.get('format')!r}; this skbert reads format {STATE_FORMAT}")
     got = doc.get("fingerprint")
     need(isinstance(got, str) and _HEX.fullmatch(got) is not None,
-          f"fingerprint {got!r}, not 64 hex digits")
+         f"fingerprint {got!r}, not 64 hex digits")
     if got != fp:
         raise _Mismatch(f"has fingerprint {got[:12]}..., this fit {fp[:12]}...")
     epoch = doc.get("epoch")
     need(is_int(epoch) and 1 <= epoch <= 10_000_000, f"epoch={epoch!r}, not an int >= 1")
     history = doc.get("history")
     need(isinstance(history, list) and len(history) == epoch,
-          f"a history that is not a list of {epoch} records")
+         f"a history that is not a list of {epoch} records")
     for i, record in enumerate(history):
         need(isinstance(record, dict) and all(v is None or is_number(v)
                                                for v in record.values()),
-              f"history[{i}] that is not an object of numbers and nulls")
+             f"history[{i}] that is not an object of numbers and nulls")
     need(doc.get("extra") is None or isinstance(doc["extra"], dict),
-          "an 'extra' that is not an object or null")
+         "an 'extra' that is not an object or null")
 
     opt = doc.get("optimizer")
     need(isinstance(opt, dict), "no 'optimizer' object")
     groups, opt_state = opt.get("param_groups"), opt.get("state")
     need(isinstance(groups, list) and len(groups) >= 1
-          and all(isinstance(g, dict) for g in groups),
-          "optimizer param_groups that are not a non-empty list of objects")
+         and all(isinstance(g, dict) for g in groups),
+         "optimizer param_groups that are not a non-empty list of objects")
     indices = []
     for g, group in enumerate(groups):
         params = group.get("params")
         need(isinstance(params, list) and all(is_int(p) and p >= 0 for p in params),
-              f"param_groups[{g}]['params'] that is not a list of parameter indices")
+             f"param_groups[{g}]['params'] that is not a list of parameter indices")
         indices += params
     need(sorted(indices) == list(range(len(indices))),
-          "param_groups whose parameter indices are not 0..n-1, each once")
+         "param_groups whose parameter indices are not 0..n-1, each once")
     need(isinstance(opt_state, dict), "an optimizer 'state' that is not an object")
     for index, entry in opt_state.items():
         need(_INDEX.fullmatch(index) is not None and int(index) < len(indices),
-              f"optimizer state for parameter {index!r}, which no group holds")
+             f"optimizer state for parameter {index!r}, which no group holds")
         need(isinstance(entry, dict) and isinstance(entry.get("tensors"), list)
-              and isinstance(entry.get("values"), dict),
-              f"optimizer state {index!r} without 'tensors' and 'values'")
+             and isinstance(entry.get("values"), dict),
+             f"optimizer state {index!r} without 'tensors' and 'values'")
         names = entry["tensors"] + list(entry["values"])
         need(all(isinstance(k, str) and _NAME.fullmatch(k) for k in names)
-              and len(set(names)) == len(names),
-              f"optimizer state {index!r} with bad or repeated names")
+             and len(set(names)) == len(names),
+             f"optimizer state {index!r} with bad or repeated names")
         need(all(v is None or isinstance(v, (bool, int, float, str))
                   for v in entry["values"].values()),
-              f"optimizer state {index!r} with values that are not numbers, bools or strings")
+             f"optimizer state {index!r} with values that are not numbers, bools or strings")
     for key in ("scheduler", "scaler"):
         need(doc.get(key) is None or isinstance(doc[key], dict),
-              f"a {key!r} that is not an object or null")
+             f"a {key!r} that is not an object or null")
     scaler = doc.get("scaler")
     if scaler is not None:
         need(all(is_number(v) and math.isfinite(v) for v in scaler.values()),
-              "a scaler state with values that are not finite numbers")
+             "a scaler state with values that are not finite numbers")
     devices = doc.get("cuda_rng_devices")
     need(isinstance(devices, list) and all(is_int(i) and 0 <= i < 1024 for i in devices)
-          and len(set(devices)) == len(devices), "'cuda_rng_devices' that are not device ids")
+         and len(set(devices)) == len(devices), "'cuda_rng_devices' that are not device ids")
     need(isinstance(doc.get("has_best"), bool), "no 'has_best' bool")
     names = doc.get("extra_tensors")
     need(isinstance(names, list) and all(isinstance(k, str) and _NAME.fullmatch(k)
                                           for k in names) and len(set(names)) == len(names),
-          "'extra_tensors' that are not a list of names")
+         "'extra_tensors' that are not a list of names")
     doc["numpy_rng"] = _rng_from_json(doc.get("numpy_rng"))
     return doc
 
@@ -681,7 +673,7 @@ def _rng_from_json(value) -> dict:
     need(isinstance(value, dict), "no 'numpy_rng' object")
     name = value.get("bit_generator")
     need(name in _BIT_GENERATORS, f"a numpy bit generator {name!r}, not one of "
-          f"{_BIT_GENERATORS}")
+         f"{_BIT_GENERATORS}")
     state = _decode_ints(value, "numpy_rng")
     try:
         bit_generator = getattr(np.random, name)()
@@ -706,7 +698,7 @@ def _assemble(path: str, doc: dict, tensors: dict[str, torch.Tensor]) -> Trainin
         elif kind == "optim":
             index, _, key = rest.partition("/")
             need(_INDEX.fullmatch(index) is not None and key != "",
-                  f"the optimizer tensor {name!r}, not optim/<index>/<key>")
+                 f"the optimizer tensor {name!r}, not optim/<index>/<key>")
             optim.setdefault(index, {})[key] = t
         elif name == "rng/torch_cpu":
             cpu_rng = t
@@ -716,32 +708,32 @@ def _assemble(path: str, doc: dict, tensors: dict[str, torch.Tensor]) -> Trainin
             raise _Damaged(f"has the unexpected tensor {name!r}")
     need(bool(model), "no model tensors")
     need(cpu_rng is not None and _is_rng_tensor(cpu_rng),
-          "no torch CPU generator state (a 1-D uint8 tensor 'rng/torch_cpu')")
+         "no torch CPU generator state (a 1-D uint8 tensor 'rng/torch_cpu')")
     need(sorted(cuda) == sorted(doc["cuda_rng_devices"])
-          and all(_is_rng_tensor(t) for t in cuda.values()),
-          "CUDA generator states that do not match 'cuda_rng_devices'")
+         and all(_is_rng_tensor(t) for t in cuda.values()),
+         "CUDA generator states that do not match 'cuda_rng_devices'")
     if doc["has_best"]:
         need(sorted(best) == sorted(model), "best weights whose names are not the model's")
         for name, t in best.items():
             need(t.shape == model[name].shape and t.dtype == model[name].dtype,
-                  f"best weights {name!r} of shape {tuple(t.shape)} and {t.dtype}, the model "
-                  f"tensor {tuple(model[name].shape)} and {model[name].dtype}")
+                 f"best weights {name!r} of shape {tuple(t.shape)} and {t.dtype}, the model "
+                 f"tensor {tuple(model[name].shape)} and {model[name].dtype}")
     else:
         need(not best, "best weights that the document does not declare")
     need(sorted(extra) == sorted(doc["extra_tensors"]),
-          "extra tensors that do not match 'extra_tensors'")
+         "extra tensors that do not match 'extra_tensors'")
 
     declared = doc["optimizer"]["state"]
     need(sorted(optim) == sorted(k for k, e in declared.items() if e["tensors"]),
-          "optimizer tensors for other parameters than the document declares")
+         "optimizer tensors for other parameters than the document declares")
     state = {}
     for index, entry in declared.items():
         got = optim.get(index, {})
         need(sorted(got) == sorted(entry["tensors"]),
-              f"optimizer tensors {sorted(got)} for parameter {index}, declared "
-              f"{sorted(entry['tensors'])}")
+             f"optimizer tensors {sorted(got)} for parameter {index}, declared "
+             f"{sorted(entry['tensors'])}")
         need(all(t.dtype.is_floating_point for t in got.values()),
-              f"optimizer state for parameter {index} that is not floating point")
+             f"optimizer state for parameter {index} that is not floating point")
         state[int(index)] = {**got, **entry["values"]}
     return TrainingState(
         path=path, fingerprint=doc["fingerprint"], epoch=doc["epoch"],
@@ -820,26 +812,26 @@ def restore(state: TrainingState, *, model: torch.nn.Module,
 def _check_tensors(what: str, got: dict, live: dict) -> None:
     missing, unexpected = sorted(set(live) - set(got)), sorted(set(got) - set(live))
     need(not missing and not unexpected,
-          f"{what} that do not match the model: missing {missing[:3]}, unexpected "
-          f"{unexpected[:3]}")
+         f"{what} that do not match the model: missing {missing[:3]}, unexpected "
+         f"{unexpected[:3]}")
     for name, want in live.items():
         t = got[name]
         need(t.shape == want.shape, f"{what} {name!r} of shape {tuple(t.shape)}; the model "
-              f"has {tuple(want.shape)}")
+             f"has {tuple(want.shape)}")
         need(t.dtype == want.dtype, f"{what} {name!r} of dtype {t.dtype}; the model has "
-              f"{want.dtype}")
+             f"{want.dtype}")
 
 
 def _like(saved, live, where: str, finite: bool = False):
     """``saved`` checked to have the kind and layout of ``live``, tuples restored."""
     if isinstance(live, dict):
         need(isinstance(saved, dict) and set(saved) == set(live),
-              f"{where} with keys {sorted(saved) if isinstance(saved, dict) else saved!r}; "
-              f"expected {sorted(live)}")
+             f"{where} with keys {sorted(saved) if isinstance(saved, dict) else saved!r}; "
+             f"expected {sorted(live)}")
         return {k: _like(saved[k], v, f"{where}[{k!r}]", finite) for k, v in live.items()}
     if isinstance(live, (list, tuple)):
         need(isinstance(saved, list) and len(saved) == len(live),
-              f"{where}={saved!r:.60}; expected a list of {len(live)}")
+             f"{where}={saved!r:.60}; expected a list of {len(live)}")
         out = [_like(s, v, f"{where}[{i}]", finite) for i, (s, v) in enumerate(zip(saved, live))]
         return tuple(out) if isinstance(live, tuple) else out
     if live is None:
@@ -853,7 +845,7 @@ def _like(saved, live, where: str, finite: bool = False):
         return saved
     if isinstance(live, float):
         need(isinstance(saved, float) and (math.isfinite(saved) or not finite),
-              f"{where}={saved!r:.60}; expected a {'finite ' if finite else ''}float")
+             f"{where}={saved!r:.60}; expected a {'finite ' if finite else ''}float")
         return saved
     if isinstance(live, str):
         need(isinstance(saved, str), f"{where}={saved!r:.60}; expected a str")
@@ -872,14 +864,14 @@ def _plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
     live_opt = optimizer.state_dict()
     saved_groups = state.optimizer_state["param_groups"]
     need(len(saved_groups) == len(live_opt["param_groups"]),
-          f"{len(saved_groups)} optimizer parameter groups; the optimizer has "
-          f"{len(live_opt['param_groups'])}")
+         f"{len(saved_groups)} optimizer parameter groups; the optimizer has "
+         f"{len(live_opt['param_groups'])}")
     groups = []
     for g, (saved, group) in enumerate(zip(saved_groups, live_opt["param_groups"])):
         for key in ("params", "param_names"):
             need(saved.get(key) == group.get(key),
-                  f"param_groups[{g}][{key!r}]={saved.get(key)!r:.60}; the optimizer has "
-                  f"{group.get(key)!r:.60}")
+                 f"param_groups[{g}][{key!r}]={saved.get(key)!r:.60}; the optimizer has "
+                 f"{group.get(key)!r:.60}")
         groups.append(_like(saved, _to_json_live(group), f"param_groups[{g}]", finite=True))
     params = [p for group in optimizer.param_groups for p in group["params"]]
     opt_state = {}
@@ -889,8 +881,8 @@ def _plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
         for key, value in values.items():
             if isinstance(value, torch.Tensor):
                 need(value.ndim == 0 or value.shape == p.shape,
-                      f"optimizer state {key!r} of parameter {index} with shape "
-                      f"{tuple(value.shape)}; the parameter has {tuple(p.shape)}")
+                     f"optimizer state {key!r} of parameter {index} with shape "
+                     f"{tuple(value.shape)}; the parameter has {tuple(p.shape)}")
                 value = value.clone()  # the optimizer may keep it and update it in place
             out[key] = value
         opt_state[index] = out
@@ -905,12 +897,12 @@ def _plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
     live_scaler = {} if scaler is None else scaler.state_dict()
     saved_scaler = state.scaler_state or {}
     need(set(saved_scaler) == set(live_scaler),
-          f"gradient scaler state {sorted(saved_scaler)}; this fit's scaler has "
-          f"{sorted(live_scaler)} (precision='fp16' uses one, other precisions none)")
+         f"gradient scaler state {sorted(saved_scaler)}; this fit's scaler has "
+         f"{sorted(live_scaler)} (precision='fp16' uses one, other precisions none)")
     scaler_state = _like(saved_scaler, live_scaler, "scaler state", finite=True)
     n = torch.get_rng_state().numel()
     need(state.torch_rng_state.numel() == n,
-          f"a torch CPU generator state of {state.torch_rng_state.numel()} bytes, not {n}")
+         f"a torch CPU generator state of {state.torch_rng_state.numel()} bytes, not {n}")
     on = set(_cuda_devices(model))
     cuda = []
     for i, t in state.cuda_rng_states.items():

@@ -61,32 +61,29 @@ EXIT_INTERRUPTED = 130
 
 
 # --------------------------------------------------------------------------- parser
-def _threshold(value: str):
+def _number_or_auto(value: str, what: str, ok, rule: str, bad: str):
+    """``"auto"``, or ``value`` as a float for which ``ok`` holds; else an argparse error
+    (``rule``: what is expected; ``bad``: what a number failing ``ok`` is)."""
     if value == "auto":
         return "auto"
     try:
-        t = float(value)
+        x = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"invalid threshold {value!r}; use a number in [0, 1] or 'auto'") from None
-    if not 0 <= t <= 1:
-        raise argparse.ArgumentTypeError(f"threshold {t} is outside [0, 1]")
-    return t
+            f"invalid {what} {value!r}; use {rule} or 'auto'") from None
+    if not ok(x):
+        raise argparse.ArgumentTypeError(f"{what} {value} is {bad}; use {rule}")
+    return x
+
+
+def _threshold(value: str):
+    return _number_or_auto(value, "threshold", lambda t: 0 <= t <= 1, "a number in [0, 1]",
+                           "outside [0, 1]")
 
 
 def _learning_rate(value: str):
-    if value == "auto":
-        return "auto"
-    try:
-        lr = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid learning rate {value!r}; use a positive number such as 2e-4, or 'auto'"
-        ) from None
-    if not lr > 0 or lr == float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"learning rate {value} must be a positive finite number, e.g. 2e-4")
-    return lr
+    return _number_or_auto(value, "learning rate", lambda x: 0 < x < float("inf"),
+                           "a positive finite number such as 2e-4", "not positive and finite")
 
 
 def _pos_weight(value: str):

@@ -200,6 +200,8 @@ DAMAGE = {
     "ill-typed best_epoch": _doc(_set("fitted", "best_epoch", "1")),
     "history not records": _doc(_set("fitted", "history", [["epoch", 1]])),
     "thresholds out of range": _doc(_set("fitted", "thresholds", [2.0, 0.5, 0.5, 0.5])),
+    "learning rate not a number": _doc(_set("fitted", "learning_rate", "fast")),
+    "learning rate not finite": _doc(_set("fitted", "learning_rate", float("inf"))),
     "bool as n_labels": _doc(_set("model", "n_labels", True)),
     "n_labels not matching": _doc(_set("model", "n_labels", 5)),
     "unknown model_type": _doc(_set("model", "config", "model_type", "no-such-model")),
