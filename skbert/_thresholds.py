@@ -142,8 +142,8 @@ def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
         shared by every label, that maximises micro-F-beta. One value fitted
         instead of one per label overfits less: tuned on validation splits of
         200 to 1,000 texts it scored better on unseen data than per-label
-        thresholds, in micro- and in macro-F1 (see "Getting good results" in
-        the user guide).
+        thresholds in micro-F1 in every run measured, and in macro-F1 in all
+        but one (see "Getting good results" in the user guide).
     beta : float, default=1.0
         Weight of recall against precision (F-beta).
     candidates : array-like of float, default=None
