@@ -17,6 +17,7 @@ so that all ranks end with the same weights and the same decisions.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from dataclasses import dataclass
@@ -123,9 +124,18 @@ def join(use_cuda: bool) -> ProcessGroup:
     if not dist.is_initialized():
         backend = "nccl" if use_cuda else "gloo"
         dist.init_process_group(backend=backend)
+        # the group skbert opened is closed at exit: a gloo group left open can abort
+        # the process at interpreter shutdown ("terminate called", exit code -6)
+        atexit.register(_leave, dist)
         logger.info("joined the process group: rank %d of %d (%s)", dist.get_rank(),
                     dist.get_world_size(), backend)
     return current()
+
+
+def _leave(dist) -> None:
+    """Destroy the process group :func:`join` created, unless someone already did."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def device_for(group: ProcessGroup, device: torch.device) -> torch.device:
