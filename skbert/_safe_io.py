@@ -1,4 +1,4 @@
-"""Reading skbert's own safetensors files (fit-cache entries, training states) as data only.
+"""The one file layer: reading skbert's files as data only, and every write skbert makes.
 
 Both files may sit in folders other people can write. They are read as plain
 bytes (never followed through a link, never a FIFO or device), their header
@@ -9,8 +9,11 @@ here unpickles or imports anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import shutil
 import stat
 
 #: safetensors' own limit on the JSON header.
@@ -122,3 +125,257 @@ def load_tensors(data: bytes) -> dict:
         return load(data)
     except (SafetensorError, ValueError, RuntimeError, OverflowError) as exc:
         raise DamagedFile(f"has unreadable tensors ({exc})") from exc
+
+
+# ------------------------------------------------------------------ writing
+# The one writer of the package. Every file skbert writes (model folders,
+# ONNX exports and their metadata, fit-cache entries, training states, CLI
+# outputs) goes through :func:`atomic_writer` or :func:`staging_folder`:
+#
+# * atomic: the bytes go to a fresh temporary sibling that is renamed over the
+#   target only when complete (and fsynced), so a reader never sees half a file;
+# * never through a link: the temporary file is created with ``O_EXCL |
+#   O_NOFOLLOW`` in a folder opened with ``O_NOFOLLOW``, every folder between
+#   ``root`` and the file is checked the same way, and the rename replaces a
+#   link at the target instead of writing where it points;
+# * one mode policy: files ``0o666``, folders ``0o777``, both less the umask
+#   (what ``open`` and ``mkdir`` give), never the ``0o600`` of ``mkstemp``;
+# * clean on Ctrl-C: any exception, KeyboardInterrupt included, removes the
+#   temporary file or folder and leaves the target as it was.
+
+TMP_TAG = ".skbert-tmp"
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_NEW_FILE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                   | getattr(os, "O_BINARY", 0))
+
+
+class UnsafePath(OSError):
+    """A path skbert refuses to write through (a link, or a non-folder where a folder must be)."""
+
+
+def umask() -> int:
+    """The process umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)  # pragma: no cover - systems without /proc
+    os.umask(old)
+    return old
+
+
+def file_mode() -> int:
+    """The mode of every file skbert creates: ``0o666`` less the umask."""
+    return 0o666 & ~umask()
+
+
+def folder_mode() -> int:
+    """The mode of every folder skbert creates: ``0o777`` less the umask."""
+    return 0o777 & ~umask()
+
+
+def _open_folder(path: str, root: str | None, create: bool) -> int:
+    """A descriptor of folder ``path``, reached from ``root`` without following links.
+
+    ``root`` itself (a folder the caller chose) may be a link; no component
+    below it may be. Missing components are created when ``create``.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if root is None:
+        root = path
+    root = os.path.abspath(os.fspath(root))
+    rel = os.path.relpath(path, root)
+    if rel == os.curdir:
+        parts = []
+    elif rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        raise UnsafePath(f"{path!r} is not inside {root!r}")
+    else:
+        parts = rel.split(os.sep)
+    if create:
+        os.makedirs(root, mode=0o777, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        for i, part in enumerate(parts):
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+            try:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                where = os.path.join(root, *parts[:i + 1])
+                if os.path.islink(where):
+                    raise UnsafePath(f"{where!r} is a link; skbert does not write through "
+                                     "links. Remove it or choose another folder.") from exc
+                raise
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def make_folders(path, *, root=None) -> str:
+    """Create folder ``path`` (and those above it, up to ``root``) without following links."""
+    os.close(_open_folder(path, root, create=True))
+    return os.fspath(path)
+
+
+@contextlib.contextmanager
+def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8"):
+    """Open ``path`` for writing through a temporary sibling; rename into place on success.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write. An existing file is replaced only when the block
+        ends without an exception; an existing link is replaced, never
+        written through; an existing folder is an error.
+    root : str or path-like, optional
+        The folder the caller chose (a model folder, a cache folder). Folders
+        between ``root`` and ``path`` are created as needed and may not be
+        links. ``None`` checks only the folder that holds ``path``.
+    text : bool, default=False
+        Yield a text file (``encoding``, ``newline=""``) instead of a binary one.
+
+    Yields
+    ------
+    file object
+    """
+    path = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(path)
+    dfd = _open_folder(folder, root if root is not None else folder, create=True)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISDIR(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
+                raise IsADirectoryError(f"{path!r} is a folder; skbert writes a file there "
+                                        "only in place of a file.")
+        tmp = f".{name[:100]}.{secrets.token_hex(6)}{TMP_TAG}"
+        fd = os.open(tmp, _NEW_FILE_FLAGS, 0o666, dir_fd=dfd)
+        try:
+            with os.fdopen(fd, "w" if text else "wb", closefd=True,
+                           **({"encoding": encoding, "newline": ""} if text else {})) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:  # Ctrl-C included: no temporary file left behind
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+            raise
+        with contextlib.suppress(OSError):
+            os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def write_bytes(path, data: bytes, *, root=None) -> str:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`); returns the path."""
+    with atomic_writer(path, root=root) as fh:
+        fh.write(data)
+    return os.fspath(path)
+
+
+def write_text(path, text: str, *, root=None) -> str:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_writer`)."""
+    return write_bytes(path, text.encode("utf-8"), root=root)
+
+
+def write_json(path, doc, *, root=None, indent: int | None = 2) -> str:
+    """Write ``doc`` as UTF-8 JSON (ending in a newline) to ``path`` atomically."""
+    return write_text(path, json.dumps(doc, indent=indent, ensure_ascii=False) + "\n", root=root)
+
+
+def read_json(path, *, what: str = "file", max_bytes: int = 50_000_000):
+    """Read a JSON document from a regular file (never a link, FIFO or device).
+
+    The one JSON reader: UTF-8 with an optional byte-order mark, bounded size,
+    no recursion error escaping. Raises :class:`DamagedFile` with the reason,
+    or FileNotFoundError when there is no file.
+    """
+    data, _ = read_regular_file(os.fspath(path))
+    if len(data) > max_bytes:
+        raise DamagedFile(f"is {len(data)} bytes, more than the {max_bytes} a {what} may have")
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DamagedFile(f"is not valid JSON ({exc})") from exc
+
+
+def fix_modes(folder) -> None:
+    """Give every file and folder under ``folder`` (links untouched) skbert's mode policy."""
+    fmode, dmode = file_mode(), folder_mode()
+    for here, dirs, files in os.walk(folder):
+        os.chmod(here, dmode)
+        for name in files:
+            p = os.path.join(here, name)
+            if not os.path.islink(p):
+                os.chmod(p, fmode)
+
+
+@contextlib.contextmanager
+def staging_folder(target, *, replace: bool = False, may_replace=None):
+    """Build a folder next to ``target`` and rename it into place when the block succeeds.
+
+    Parameters
+    ----------
+    target : str or path-like
+        The folder to create. Its parent is created if needed.
+    replace : bool, default=False
+        Replace an existing non-empty ``target``. Without it, a non-empty
+        ``target`` is :class:`FileExistsError` (before or after the block).
+    may_replace : callable, optional
+        ``may_replace(target) -> str or None``: called before an existing
+        non-empty ``target`` is replaced; a returned message refuses it
+        (:class:`FileExistsError`), so only what the caller recognises is replaced.
+
+    Yields
+    ------
+    str
+        The staging folder (private while written; given the mode policy
+        before the rename). A failure, Ctrl-C included, removes it and leaves
+        ``target`` as it was.
+    """
+    target = os.path.abspath(os.fspath(target))
+    parent, name = os.path.split(target)
+    make_folders(parent)
+    if os.path.islink(target):
+        raise UnsafePath(f"{target!r} is a link; skbert does not write through links. "
+                         "Remove it or choose another folder.")
+
+    def check_target():
+        if os.path.lexists(target):
+            if not os.path.isdir(target):
+                raise FileExistsError(f"{target!r} exists and is not a folder.")
+            if os.listdir(target):
+                if not replace:
+                    raise FileExistsError(f"{target!r} exists and is not empty.")
+                if may_replace is not None:
+                    why = may_replace(target)
+                    if why:
+                        raise FileExistsError(why)
+
+    check_target()
+    tmp = os.path.join(parent, f".{name[:100]}.{secrets.token_hex(6)}{TMP_TAG}")
+    os.mkdir(tmp, 0o700)
+    try:
+        yield tmp
+        fix_modes(tmp)
+        check_target()
+        if os.path.lexists(target):
+            aside = os.path.join(parent, f".{name[:100]}.{secrets.token_hex(6)}.skbert-old")
+            os.rename(target, aside)
+            try:
+                os.rename(tmp, target)
+            except BaseException:
+                os.rename(aside, target)
+                raise
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,131 @@
+"""The one file layer (skbert._safe_io): atomic, never through a link, one mode policy, clean on Ctrl-C."""
+
+import os
+import stat
+
+import pytest
+
+from skbert import _safe_io as sio
+
+
+def _mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_write_bytes_is_atomic_and_takes_the_mode_policy(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = sio.write_bytes(tmp_path / "a.bin", b"abc")
+    finally:
+        os.umask(old)
+    assert open(p, "rb").read() == b"abc"
+    assert _mode(p) == 0o644  # not mkstemp's 0o600
+    assert [f for f in os.listdir(tmp_path) if sio.TMP_TAG in f] == []
+
+
+def test_existing_link_at_target_is_replaced_not_written_through(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    (tmp_path / "out").mkdir()
+    os.symlink(victim, tmp_path / "out" / "file.json")
+    sio.write_json(tmp_path / "out" / "file.json", {"a": 1}, root=tmp_path / "out")
+    assert victim.read_bytes() == b"keep"
+    assert not os.path.islink(tmp_path / "out" / "file.json")
+    assert sio.read_json(tmp_path / "out" / "file.json") == {"a": 1}
+
+
+def test_planted_links_at_temporary_names_are_never_followed(tmp_path, monkeypatch):
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    folder = tmp_path / "f"
+    folder.mkdir()
+    # predictable temporary names cannot be planted: a name collision fails O_EXCL instead
+    monkeypatch.setattr(sio.secrets, "token_hex", lambda n: "0" * (2 * n))
+    os.symlink(victim, folder / f".x.{'0' * 12}{sio.TMP_TAG}")
+    with pytest.raises(FileExistsError):
+        sio.write_bytes(folder / "x", b"attack")
+    assert victim.read_bytes() == b"keep"
+
+
+def test_link_between_root_and_file_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = tmp_path / "model"
+    root.mkdir()
+    os.symlink(elsewhere, root / "onnx")
+    with pytest.raises(sio.UnsafePath, match="is a link"):
+        sio.write_bytes(root / "onnx" / "model.onnx", b"x", root=root)
+    assert os.listdir(elsewhere) == []
+
+
+def test_path_outside_root_is_refused(tmp_path):
+    with pytest.raises(sio.UnsafePath, match="not inside"):
+        sio.write_bytes(tmp_path / "b" / "x", b"x", root=tmp_path / "a")
+
+
+def test_folder_at_target_is_an_error(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(IsADirectoryError):
+        sio.write_bytes(tmp_path / "d", b"x")
+
+
+def test_interrupt_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "t.txt"
+    target.write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with sio.atomic_writer(target, text=True) as fh:
+            fh.write("half")
+            raise KeyboardInterrupt
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["t.txt"]
+
+
+def test_make_folders_refuses_a_linked_component(tmp_path):
+    os.symlink(tmp_path, tmp_path / "loop")
+    with pytest.raises(sio.UnsafePath):
+        sio.make_folders(tmp_path / "loop" / "a", root=tmp_path)
+    assert sio.make_folders(tmp_path / "ok" / "a", root=tmp_path)
+    assert os.path.isdir(tmp_path / "ok" / "a")
+
+
+def test_staging_folder_publishes_replaces_and_cleans_up(tmp_path):
+    target = tmp_path / "m"
+    with sio.staging_folder(target) as tmp:
+        open(os.path.join(tmp, "f"), "w").write("1")
+    assert (target / "f").read_text() == "1"
+    with pytest.raises(FileExistsError, match="not empty"):
+        with sio.staging_folder(target):
+            pass
+    with pytest.raises(FileExistsError, match="not ours"):
+        with sio.staging_folder(target, replace=True, may_replace=lambda t: "not ours"):
+            pass
+    with pytest.raises(KeyboardInterrupt):
+        with sio.staging_folder(target, replace=True) as tmp:
+            open(os.path.join(tmp, "f"), "w").write("2")
+            raise KeyboardInterrupt
+    assert (target / "f").read_text() == "1"
+    with sio.staging_folder(target, replace=True) as tmp:
+        open(os.path.join(tmp, "g"), "w").write("2")
+    assert sorted(os.listdir(target)) == ["g"]
+    assert sorted(os.listdir(tmp_path)) == ["m"]
+    assert _mode(target) == sio.folder_mode()
+
+
+def test_staging_folder_refuses_a_link_target(tmp_path):
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "ln")
+    with pytest.raises(sio.UnsafePath):
+        with sio.staging_folder(tmp_path / "ln"):
+            pass
+
+
+def test_read_json_takes_a_byte_order_mark_and_refuses_links_and_junk(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_bytes(b"\xef\xbb\xbf{\"a\": 2}")
+    assert sio.read_json(p) == {"a": 2}
+    os.symlink(p, tmp_path / "l.json")
+    with pytest.raises(sio.DamagedFile):
+        sio.read_json(tmp_path / "l.json")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(sio.DamagedFile, match="not valid JSON"):
+        sio.read_json(tmp_path / "deep.json")
