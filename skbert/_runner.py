@@ -1,0 +1,448 @@
+"""The fit runner: everything between validated inputs and fitted attributes.
+
+scikit-learn's ``HistGradientBoostingClassifier.fit`` validates and hands the
+work to ``_BinMapper`` and ``TreeGrower``; here the estimator validates and
+calls :func:`run_fit`, which owns data preparation (tokenising, the
+validation split), the fit cache (key, lock, get, put), checkpoints, the
+process group, the loop, epoch selection and thresholds, and returns a
+:class:`FitResult`. It only reads the estimator's parameters (and, for
+``warm_start``, its fitted ``model_``, ``tokenizer_``, ``classes_``,
+``pooling_`` and ``history_``); it never sets an attribute on it.
+
+Contract
+--------
+``run_fit(estimator, data: FitData) -> FitResult``
+    ``estimator``'s parameters are already validated (``_validate_params`` and
+    the cross-parameter checks). Callbacks get ``on_fit_begin`` (and, on a fit
+    served from the cache, ``on_fit_reused``), ``on_batch_end`` and
+    ``on_epoch_end`` here; ``on_fit_end`` is the estimator's, after it has set
+    its attributes from the result. Ctrl-C during the epochs does not
+    propagate: the result has ``interrupted=True`` and the best weights so
+    far; the caller re-raises.
+``inference_config(estimator, device, precision) -> TrainConfig``
+    The loop settings prediction needs (``predict_logits``).
+``train_config(estimator, device, precision, seed, group, learning_rate)``
+    The settings of a fit (tests and bench set fields the estimator does not
+    expose by wrapping it).
+``encode_texts(estimator, tokenizer, texts, offset=0)`` and
+``check_lengths(estimator, tokenizer, where)``
+    Tokenising with the estimator's ``max_length`` / ``long_text`` settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from . import _cache, _distributed
+from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
+from ._hooks import Checkpointer, FitHooks
+from ._modeling import (
+    MultiLabelModel,
+    apply_peft,
+    build_model,
+    check_model_source,
+    load_tokenizer,
+    resolve_model_path,
+    resolve_pooling,
+)
+from ._persistence import saved_head
+from ._scoring import make_score_fn
+from ._thresholds import tune_thresholds
+from ._training import (
+    TrainConfig,
+    compile_options,
+    disable_gradient_checkpointing,
+    enable_gradient_checkpointing,
+    resolve_learning_rate,
+    train,
+)
+from ._utils import SkbertWarning, resolve_device, resolve_precision, seed_from_random_state
+from ._validation import FitData, check_encodable, is_hf_dataset
+from .callbacks import run_callbacks
+
+logger = logging.getLogger(__name__)
+
+#: Parameters read only at predict time: changing them needs no refit.
+PREDICT_TIME_PARAMS = frozenset({"threshold", "predict_batch_size", "verbose", "fit_cache"})
+
+#: Parameters that change neither the trained weights nor the predictions.
+OBSERVER_PARAMS = frozenset({"callbacks", "checkpoint_dir"})
+
+
+@dataclass
+class FitResult:
+    """What one fit produced; the estimator's fitted attributes are set from it."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    classes: np.ndarray
+    y_dtype: np.dtype
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    pooling: str = "mean"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: str = "fp32"
+    #: The encoder's peak learning rate used (``"auto"`` resolved).
+    learning_rate: float = 0.0
+    #: Tuned on the kept epoch's validation outputs; None without a validation split.
+    thresholds: np.ndarray | None = None
+    #: Ctrl-C stopped the epochs; the model holds the best weights so far.
+    interrupted: bool = False
+    still_improving: bool = False
+    #: The epoch whose loss became non-finite (training stopped there), or None.
+    diverged_epoch: int | None = None
+    #: The fit cache supplied the weights: nothing was trained.
+    from_cache: bool = False
+    #: Texts trained on, and texts in the validation split (0 without one).
+    n_train: int = 0
+    n_valid: int = 0
+    #: The training-state file a resumed fit would start from (with checkpoint_dir), or None.
+    checkpoint: str | None = None
+
+    def cache_entry(self) -> dict:
+        """The fields :func:`skbert._cache.put` stores (JSON-able but model and tokenizer)."""
+        return {"model": self.model, "tokenizer": self.tokenizer, "device": self.device,
+                "history": [dict(r) for r in self.history], "best_epoch": int(self.best_epoch),
+                "interrupted": bool(self.interrupted),
+                "still_improving": bool(self.still_improving), "pooling": self.pooling,
+                "diverged_epoch": self.diverged_epoch, "precision": self.precision,
+                "thresholds": None if self.thresholds is None else np.asarray(self.thresholds),
+                "learning_rate": float(self.learning_rate),
+                "n_train": int(self.n_train), "n_valid": int(self.n_valid)}
+
+
+def run_fit(estimator, data: FitData) -> FitResult:
+    """Fine-tune (or fetch from the fit cache) the model ``estimator`` describes.
+
+    Parameters
+    ----------
+    estimator : TransformerMultiLabelClassifier
+        Read only; its parameters are already validated.
+    data : FitData
+        The checked inputs of ``fit``.
+
+    Returns
+    -------
+    FitResult
+    """
+    est = estimator
+    if isinstance(est.fit_cache, str):  # fail now, not after the epochs
+        _cache.check_writable(est.fit_cache)
+    if est.checkpoint_dir is not None:
+        _cache.check_writable(os.fspath(est.checkpoint_dir), "checkpoint_dir")
+    device = resolve_device(est.device)
+    group = _distributed.join(use_cuda=device.type == "cuda")
+    device = _distributed.device_for(group, device)
+    precision = resolve_precision(est.precision, device)
+    rs = check_random_state(est.random_state)
+    seed = seed_from_random_state(rs)
+    if group.active and not isinstance(est.random_state, Integral):
+        seed = _distributed.broadcast_int(seed, group)  # one seed for all ranks
+        rs = np.random.RandomState(seed)
+    warm = warm_start_ok(est, data.classes)
+
+    key = None
+    if (est.fit_cache is not False and not warm) or est.checkpoint_dir is not None:
+        key = data_key(est, data)
+    cache_key = key if est.fit_cache is not False and not warm else None
+    reusable = cache_key is not None and isinstance(est.random_state, Integral)
+    if cache_key is not None and not reusable:
+        _warn_repeated_unseeded_fit(cache_key)
+    # a shared folder: one process trains a key while the others wait for its entry
+    shared = reusable and isinstance(est.fit_cache, str) and not group.active
+    with (_cache.training_lock(cache_key, est.fit_cache) if shared
+          else contextlib.nullcontext(True)):
+        cached = _cache.get(cache_key, est.fit_cache, device) if reusable else None
+        if _distributed.all_ranks_agree(cached is not None, group):
+            return _reuse(est, data, cached, group)
+        result = _train(est, data, device, precision, rs, seed, group, warm, key)
+        if (reusable and not result.interrupted
+                and (group.is_main or est.fit_cache is True)):
+            _cache.put(cache_key, est.fit_cache, result.cache_entry())
+    return result
+
+
+def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
+    """The fit cache's entry as a result; callbacks and the log are told (issue 20 item 16)."""
+    result = FitResult(
+        model=cached["model"], tokenizer=cached["tokenizer"], classes=data.classes,
+        y_dtype=data.y_dtype, history=[dict(r) for r in cached["history"]],
+        best_epoch=int(cached["best_epoch"]), pooling=cached["pooling"],
+        device=cached["device"], precision=cached["precision"],
+        # an entry written before learning_rate_ existed lacks it
+        learning_rate=float(cached.get("learning_rate")
+                            or resolve_learning_rate(est.learning_rate, cached["model"])),
+        thresholds=(None if cached.get("thresholds") is None
+                    else np.asarray(cached["thresholds"], dtype=float)),
+        interrupted=bool(cached["interrupted"]), still_improving=bool(cached["still_improving"]),
+        diverged_epoch=_int_or_none(cached.get("diverged_epoch")), from_cache=True,
+        n_train=_count(cached.get("n_train")), n_valid=_count(cached.get("n_valid")))
+    message = (f"reusing the fine-tuned weights of an identical earlier fit from the fit cache "
+               f"({result.best_epoch} of {len(result.history)} epoch(s) kept); nothing was "
+               "trained. Set fit_cache=False to train again.")
+    logger.info(message)
+    if group.is_main:
+        if est.verbose >= 1:
+            print(message, flush=True)
+        callbacks = list(est.callbacks or ())
+        run_callbacks(callbacks, "on_fit_begin", est)
+        info = {"history": [dict(r) for r in result.history], "best_epoch": result.best_epoch,
+                "learning_rate": result.learning_rate}
+        for cb in callbacks:
+            hook = getattr(cb, "on_fit_reused", None)
+            if hook is not None:
+                hook(est, info)
+    return result
+
+
+def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) -> FitResult:
+    """Tokenise, split, build the model, run the loop, tune the thresholds."""
+    if warm:
+        path, pooling, tokenizer, saved = None, est.pooling_, est.tokenizer_, None
+    else:
+        path = resolve_model_path(str(est.model_name_or_path))
+        check_model_source(path)
+        saved = saved_head(path)  # a folder skbert saved: its pooling and trained head
+        pooling = resolve_pooling(est.pooling, path, saved)
+        tokenizer = load_tokenizer(path, est.tokenizer_kwargs)
+    check_lengths(est, tokenizer, path or "the fitted model")
+    split = _split(est, data, encode_texts(est, tokenizer, data.X), rs, tokenizer)
+    train_enc, Y_train, w_train, valid_enc, Y_valid = split
+
+    if warm:
+        model = est.model_
+    else:
+        model = build_model(path, pooling, data.classes, seed=seed,
+                            model_kwargs=est.model_kwargs, saved=saved)
+        model.init_bias_to_priors(torch.from_numpy(Y_train.mean(axis=0)))
+        if est.peft_config is not None:
+            model = apply_peft(model, est.peft_config)
+    if est.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+    config = train_config(est, device, precision, seed, group,
+                          learning_rate=resolve_learning_rate(est.learning_rate, model))
+    config.score_fn = make_score_fn(est.scoring, est.threshold, data.classes)
+    checkpointer = None
+    if est.checkpoint_dir is not None:
+        checkpointer = Checkpointer(os.fspath(est.checkpoint_dir), key)
+    hooks = FitHooks(est, est.callbacks if group.is_main else None, checkpointer)
+    out = train(model, train_enc, Y_train, valid_enc, Y_valid,
+                pad_id=pad_token_id(tokenizer), config=config,
+                pos_weight=pos_weight(est, Y_train), sample_weight=w_train, hooks=hooks)
+    if est.gradient_checkpointing:
+        disable_gradient_checkpointing(model)
+    history, best = out.history, out.best_epoch
+    if warm:  # continue the epoch count of the earlier fit(s)
+        done = len(est.history_)
+        history = [dict(r) for r in est.history_] + [
+            {**r, "epoch": r["epoch"] + done} for r in history]
+        best += done
+    thresholds = None
+    if out.valid_logits is not None:  # the kept epoch's validation pass, not redone
+        thresholds = tune_thresholds(Y_valid, _sigmoid(out.valid_logits),
+                                     metric=est.threshold_metric)
+    checkpoint = None
+    if checkpointer is not None:
+        from ._checkpoint import FILE_NAME
+
+        path_ = os.path.join(checkpointer.folder, FILE_NAME)
+        checkpoint = path_ if os.path.isfile(path_) else None
+    return FitResult(
+        model=model, tokenizer=tokenizer, classes=data.classes, y_dtype=data.y_dtype,
+        history=history, best_epoch=best, pooling=pooling, device=device, precision=precision,
+        learning_rate=config.learning_rate, thresholds=thresholds,
+        interrupted=out.interrupted, still_improving=out.still_improving,
+        diverged_epoch=out.diverged_epoch, n_train=train_enc.n_docs,
+        n_valid=0 if valid_enc is None else valid_enc.n_docs, checkpoint=checkpoint)
+
+
+def _split(est, data: FitData, encoded, rs, tokenizer):
+    """(train_enc, Y_train, w_train, valid_enc, Y_valid): ``X_val``, a seeded split, or none."""
+    Y, w = data.Y, normalise_weights(data.sample_weight)
+    if data.X_val is not None:
+        return encoded, Y, w, encode_texts(est, tokenizer, data.X_val), data.Y_val
+    if not (est.early_stopping or isinstance(est.threshold, str)):
+        return encoded, Y, w, None, None
+    n = encoded.n_docs
+    n_valid = int(np.ceil(est.validation_fraction * n))
+    if n_valid < 1 or n - n_valid < 1:
+        raise ValueError(
+            f"validation_fraction={est.validation_fraction} of {n} texts leaves "
+            f"{n - n_valid} for training and {n_valid} for validation; both need at "
+            "least one. Use more texts or change validation_fraction.")
+    perm = rs.permutation(n)
+    valid_idx, train_idx = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+    return (encoded.subset(train_idx), Y[train_idx], None if w is None else w[train_idx],
+            encoded.subset(valid_idx), Y[valid_idx])
+
+
+def normalise_weights(sample_weight):
+    """``sample_weight`` scaled by a power of two so that its largest weight is in [0.5, 1).
+
+    A step's loss is the weighted mean over its batch, which a common factor
+    does not change; scaling by a power of two is exact, so ordinary weights
+    train bitwise as before, and huge ones (``1e300``) no longer overflow
+    float32. None stays None.
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    top = float(w.max()) if w.size else 0.0
+    if not np.isfinite(top) or top <= 0:
+        return w.astype(np.float32)
+    return np.ldexp(w, -np.frexp(top)[1]).astype(np.float32)
+
+
+def warm_start_ok(est, classes) -> bool:
+    """Whether this fit continues the fitted weights (``warm_start``); refuses what cannot."""
+    if not est.warm_start or not hasattr(est, "model_"):
+        return False
+    if not isinstance(est.model_, MultiLabelModel):
+        raise ValueError(
+            "warm_start=True continues the torch weights in memory, but this estimator "
+            "predicts with ONNX (from_pretrained(..., backend='onnx')). Set "
+            "warm_start=False: fit then starts from the saved folder "
+            f"{str(est.model_name_or_path)!r}, with its trained head for the same labels.")
+    if list(est.classes_) != list(classes):
+        raise ValueError(
+            f"warm_start=True continues a model fitted on the labels "
+            f"{list(est.classes_)[:6]}, but this Y has {list(classes)[:6]}. Fit with the "
+            "same label columns, or set warm_start=False to start a new model.")
+    return True
+
+
+def training_params(est) -> dict:
+    """Every parameter that shapes the trained weights (the cache key's part)."""
+    params = est.get_params(deep=False)
+    for name in PREDICT_TIME_PARAMS | OBSERVER_PARAMS:
+        params.pop(name, None)
+    params["threshold_auto"] = isinstance(est.threshold, str)
+    params["device_type"] = resolve_device(est.device).type
+    return params
+
+
+def data_key(est, data: FitData) -> str:
+    """A hash of the training parameters, the base model's files and the data."""
+    def texts(X):  # a Dataset by its fingerprint: hashing its rows would read them all
+        return ("datasets.Dataset", X._fingerprint, len(X)) if is_hf_dataset(X) else X
+
+    return _cache.make_key(training_params(est),
+                           resolve_model_path(str(est.model_name_or_path)),
+                           (texts(data.X), None if data.X_val is None else texts(data.X_val)),
+                           (data.Y, data.sample_weight, data.Y_val), data.classes)
+
+
+def check_lengths(est, tokenizer, where: str) -> None:
+    """Refuse a ``max_length`` the tokenizer cannot give, or a ``stride`` a window cannot hold."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if limit is not None and limit < 1_000_000 and est.max_length > limit:
+        raise ValueError(
+            f"max_length={est.max_length} exceeds the {limit} tokens {where!r} supports. "
+            f"Use max_length<={limit}, and long_text='chunk' to read longer texts.")
+    if est.long_text == "chunk":
+        room = est.max_length - tokenizer.num_special_tokens_to_add()
+        if est.stride >= room:
+            raise ValueError(
+                f"stride={est.stride} must be smaller than the {room} text tokens a "
+                f"window of max_length={est.max_length} holds; lower stride (e.g. "
+                f"{room // 4}).")
+
+
+def encode_texts(est, tokenizer, texts, offset: int = 0):
+    """Tokenise ``texts`` (a list or a ``datasets.Dataset``) with the estimator's settings."""
+    if is_hf_dataset(texts):  # tokenised into its Arrow cache, read slice by slice
+        return encode_dataset(tokenizer, texts, max_length=est.max_length,
+                              long_text=est.long_text, stride=est.stride,
+                              max_chunks=est.max_chunks)
+    try:
+        return encode(tokenizer, texts, max_length=est.max_length, long_text=est.long_text,
+                      stride=est.stride, max_chunks=est.max_chunks)
+    except TypeError:
+        check_encodable(texts, offset)  # names a text that is not valid Unicode
+        raise
+
+
+def pos_weight(est, Y: np.ndarray) -> np.ndarray | None:
+    """The loss's per-label positive weights (``"balanced"``: negatives / positives, <= 100)."""
+    if est.pos_weight is None:
+        return None
+    if isinstance(est.pos_weight, str):  # "balanced"
+        pos = Y.sum(axis=0)
+        return np.clip((len(Y) - pos) / np.maximum(pos, 1.0), 1.0, 100.0).astype(np.float32)
+    return np.asarray(est.pos_weight, dtype=np.float32)
+
+
+def _shared_settings(est, device) -> dict:
+    """The TrainConfig fields fit and predict share."""
+    options = compile_options(est.compile)
+    buckets = None  # fixed batch widths when CUDA graphs replay shapes
+    if device.type == "cuda" and (options or {}).get("mode") in ("reduce-overhead",
+                                                                 "max-autotune"):
+        buckets = length_buckets(est.max_length, pad_multiple(device))
+    return dict(
+        device=device, chunk_pooling=est.chunk_pooling,
+        predict_batch_size=est.predict_batch_size, pad_to_multiple_of=pad_multiple(device),
+        compile=options, prefetch=2 if device.type == "cuda" else 0, buckets=buckets,
+        # on GPUs, short texts predict in large batches: as many padded tokens as
+        # predict_batch_size texts of max_length (on the CPU it measured slower)
+        predict_token_budget=(est.predict_batch_size * est.max_length
+                              if device.type == "cuda" else None))
+
+
+def train_config(est, device, precision, seed, group, learning_rate: float) -> TrainConfig:
+    """The loop's settings for a fit at the resolved encoder ``learning_rate``."""
+    return TrainConfig(
+        max_epochs=est.max_epochs, batch_size=est.batch_size, learning_rate=learning_rate,
+        head_learning_rate=(10 * learning_rate if est.head_learning_rate is None
+                            else est.head_learning_rate),
+        weight_decay=est.weight_decay, warmup_ratio=est.warmup_ratio,
+        early_stopping=est.early_stopping, n_iter_no_change=est.n_iter_no_change, tol=est.tol,
+        precision=precision, seed=seed, verbose=est.verbose if group.is_main else 0,
+        micro_batch_size=est.micro_batch_size, group=group, **_shared_settings(est, device))
+
+
+def inference_config(estimator, device, precision) -> TrainConfig:
+    """The loop's settings for :func:`~skbert._training.predict_logits`."""
+    return TrainConfig(precision=precision, group=_distributed.current(),
+                       **_shared_settings(estimator, device))
+
+
+#: Keys of fits already run with random_state=None in this process (see run_fit).
+_UNSEEDED_FITS: set[str] = set()
+_UNSEEDED_WARNED = {"done": False}
+
+
+def _warn_repeated_unseeded_fit(key: str) -> None:
+    """Warn once per process when an unseeded fit repeats an earlier one exactly."""
+    if key in _UNSEEDED_FITS and not _UNSEEDED_WARNED["done"]:
+        _UNSEEDED_WARNED["done"] = True
+        warnings.warn(
+            "fit was called again on the same data with the same training parameters and "
+            "random_state=None, so it fine-tuned the model again (GridSearchCV over threshold "
+            "or other predict-time parameters does this for every candidate). Pass an int "
+            "random_state (e.g. random_state=0) to reuse the fine-tuned weights instead.",
+            SkbertWarning, stacklevel=5)
+    _UNSEEDED_FITS.add(key)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: p = 0
+        p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    return np.clip(p, 1e-12, 1 - 1e-12)
+
+
+def _int_or_none(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
