@@ -10,14 +10,13 @@ import contextlib
 import logging
 import os
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _cache, _distributed
@@ -36,6 +35,13 @@ from ._modeling import (
     load_tokenizer,
     resolve_model_path,
     resolve_pooling,
+)
+from ._params import (
+    FOLDER_UNSAFE_PARAMS,
+    PARAMETER_CONSTRAINTS,
+    folder_params,
+    record_params,
+    training_params,
 )
 from ._persistence import (
     SETTINGS_FILE,
@@ -82,16 +88,6 @@ logger = logging.getLogger(__name__)
 #: Texts tokenised and predicted at a time in predict*, so memory stays bounded.
 PREDICT_CHUNK = 4096
 
-#: Parameters never read from a model folder: each reaches a code path by name
-#: (torch.compile's options, a cache folder, keyword arguments of the loaders).
-FOLDER_UNSAFE_PARAMS = frozenset({"compile", "fit_cache", "model_kwargs", "tokenizer_kwargs",
-                                  "peft_config", "callbacks", "checkpoint_dir"})
-
-#: Parameters read only at predict time: changing them needs no refit.
-PREDICT_TIME_PARAMS = frozenset({"threshold", "predict_batch_size", "verbose", "fit_cache"})
-
-#: Parameters that change neither the trained weights nor the predictions.
-OBSERVER_PARAMS = frozenset({"callbacks", "checkpoint_dir"})
 
 
 class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
@@ -297,44 +293,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     (1, 2)
     """
 
-    _parameter_constraints: dict = {
-        "model_name_or_path": [str, os.PathLike],
-        "max_length": [Interval(Integral, 8, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "head_learning_rate": [Interval(Real, 0, None, closed="neither"), None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "warmup_ratio": [Interval(Real, 0, 1, closed="both")],
-        "pooling": [StrOptions({"auto", "cls", "mean"})],
-        "threshold": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both"), "array-like"],
-        "threshold_metric": [StrOptions({"f1_micro_global", "f1", "f1_micro"})],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "scoring": [None, str, callable],
-        "pos_weight": [None, StrOptions({"balanced"}), "array-like"],
-        "long_text": [StrOptions({"truncate", "chunk"})],
-        "stride": [Interval(Integral, 0, None, closed="left")],
-        "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
-        "chunk_pooling": [StrOptions({"max", "mean"})],
-        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "fit_cache": ["boolean", str],
-        "device": [str, torch.device],
-        "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],
-        "compile": ["boolean", dict],
-        "callbacks": [None, list],
-        "warm_start": ["boolean"],
-        "micro_batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "gradient_checkpointing": ["boolean"],
-        "checkpoint_dir": [None, str, os.PathLike],
-        "peft_config": "no_validation",  # a peft config object or None: checked in fit
-        "model_kwargs": [dict, None],
-        "tokenizer_kwargs": [dict, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)  # from the table in _params
 
     def __init__(
         self,
@@ -539,12 +498,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 
     def _training_params(self) -> dict:
         """Every parameter that shapes the trained weights (cache key)."""
-        params = self.get_params(deep=False)
-        for name in PREDICT_TIME_PARAMS | OBSERVER_PARAMS:
-            params.pop(name, None)
-        params["threshold_auto"] = isinstance(self.threshold, str)
-        params["device_type"] = resolve_device(self.device).type
-        return params
+        return training_params(self.get_params(deep=False), resolve_device(self.device).type)
 
     def _check_cross_params(self, n_labels: int, has_validation_set: bool = False) -> None:
         if has_validation_set:
@@ -912,17 +866,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             except a ``README.md`` that skbert did not write.
         """
         check_is_fitted(self)
-        params = self.get_params(deep=False)
-        params["model_name_or_path"] = str(params["model_name_or_path"])
-        params["device"] = str(params["device"])
-        if not isinstance(params["random_state"], (int, type(None))):
-            params["random_state"] = None  # a RandomState instance has no JSON form
-        # for the record only (never read back: see FOLDER_UNSAFE_PARAMS)
-        params["callbacks"] = [type(c).__name__ for c in params["callbacks"] or ()] or None
-        if params["checkpoint_dir"] is not None:
-            params["checkpoint_dir"] = os.fspath(params["checkpoint_dir"])
-        if params["peft_config"] is not None:
-            params["peft_config"] = _jsonable(params["peft_config"].to_dict())
+        params = record_params(self.get_params(deep=False))
         settings = {
             "skbert_version": __version__,
             "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
@@ -1021,12 +965,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         check_backend(backend, quantize=quantize, precision=precision,
                       overwrite_onnx=overwrite_onnx)
         settings = read_settings(folder)
-        valid = cls().get_params(deep=False)
+        settings_file = os.path.join(folder, SETTINGS_FILE)
         ignored = sorted(set(settings["params"]) & FOLDER_UNSAFE_PARAMS)
         if ignored:
             logger.info("not taking %s from %s (set them with set_params)", ignored, folder)
-        params = {k: v for k, v in settings["params"].items()
-                  if k in valid and k not in FOLDER_UNSAFE_PARAMS}
+        params = folder_params(settings, settings_file)
         params["device"] = device
         params["model_name_or_path"] = folder  # a refit starts from here, not the base model
         if backend == "onnx":
@@ -1040,7 +983,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             est._check_cross_params(n_labels)
         except ValueError as exc:
             raise ValueError(
-                f"{os.path.join(folder, SETTINGS_FILE)} holds a parameter value this estimator "
+                f"{settings_file} holds a parameter value this estimator "
                 f"rejects: {exc} The file is damaged or was not written by skbert; save the "
                 "model again with save_pretrained.") from None
         if backend == "onnx":  # onnxruntime takes CPU tensors, also with its CUDA provider
@@ -1082,18 +1025,6 @@ def _warn_repeated_unseeded_fit(key: str) -> None:
             "random_state (e.g. random_state=0) to reuse the fine-tuned weights instead.",
             SkbertWarning, stacklevel=4)
     _UNSEEDED_FITS.add(key)
-
-
-def _jsonable(value):
-    """``value`` with sets and tuples as lists and other objects as their str (for JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_jsonable(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -1,0 +1,471 @@
+"""The estimator's parameters, each described once.
+
+``PARAMS`` is the one table of :class:`~skbert.TransformerMultiLabelClassifier`'s
+parameters, in the order of its signature. Everything else that lists
+parameters is generated from it; a new parameter touches this table, the
+signature and docstring (kept in step by ``tests/test_params_table.py``), and
+the code that uses it.
+
+API
+---
+``PARAMS`` : tuple of :class:`Param`
+    One row per parameter: ``name``, ``default``, ``constraint`` (a list for
+    scikit-learn's ``_param_validation``, or ``"no_validation"``), ``help``
+    (one line), ``flag`` (the ``skbert train`` option, or None), ``when``
+    (``"fit"``: shapes the trained weights; ``"predict"``: read at predict
+    time, changing it needs no refit; ``"observer"``: changes neither weights
+    nor predictions), ``cache_key`` (part of the fit-cache key), ``card``
+    (shown on the model card), ``from_folder`` (read back from a saved
+    folder's ``skbert.json``), plus CLI details (``metavar``, ``cli_default``).
+``PARAM`` : dict, name -> :class:`Param`.
+``DEFAULTS`` : dict, name -> default.
+``PARAMETER_CONSTRAINTS`` : dict, the estimator's ``_parameter_constraints``.
+``FOLDER_UNSAFE_PARAMS``, ``PREDICT_TIME_PARAMS``, ``OBSERVER_PARAMS``,
+``CACHE_KEY_PARAMS``, ``CARD_PARAMS`` : the sets (tuple for the card, in
+table order) that each column defines.
+``training_params(params, resolved_device_type)`` -> dict
+    The parameters that shape the trained weights: the fit-cache key's part.
+``folder_params(settings, path)`` -> dict
+    The parameters of a folder's ``skbert.json`` that may be read back, each
+    value checked against the table's constraint (``ValueError`` naming the
+    file, the parameter, the value and the fix).
+``record_params(params)`` -> dict
+    The parameters as JSON values for ``skbert.json`` (a record; what is read
+    back is decided by ``folder_params``).
+``cli_params()`` -> iterator of :class:`CliOption`
+    ``(name, flag, help, default, parse, metavar, choices, boolean)`` for every
+    parameter with a flag; ``parse(text)`` turns the command line's string into
+    the value, or raises ``argparse.ArgumentTypeError`` naming the flag.
+``add_cli_arguments(parser, names=None)``, ``cli_values(args)``
+    Add those options to an ``argparse`` parser (each absent unless given, or
+    its ``cli_default``), and collect the given ones as estimator parameters.
+``flag_for(name)`` -> str
+    The CLI flag of a parameter (``"--max-epochs"``), for errors that speak in
+    flags; the parameter's own name when it has none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+import torch
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    make_constraint,
+    validate_parameter_constraints,
+)
+
+from ._modeling import DEFAULT_MODEL
+
+_WHEN = ("fit", "predict", "observer")
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of the estimator (see the module docstring for the fields)."""
+
+    name: str
+    default: Any
+    constraint: list | str
+    help: str
+    flag: str | None = None
+    when: str = "fit"
+    card: bool = False
+    from_folder: bool = True
+    metavar: str | None = None
+    cli_default: Any = _UNSET
+
+    def __post_init__(self):
+        if self.when not in _WHEN:
+            raise ValueError(f"{self.name}: when={self.when!r} is not one of {_WHEN}")
+
+    @property
+    def cache_key(self) -> bool:
+        """Part of the fit-cache key: only parameters that shape the weights are."""
+        return self.when == "fit"
+
+
+def _pos(kind) -> Interval:
+    return Interval(kind, 1, None, closed="left")
+
+
+def _nonneg(kind) -> Interval:
+    return Interval(kind, 0, None, closed="left")
+
+
+def _options(*names: str) -> StrOptions:
+    return StrOptions(set(names))
+
+
+PARAMS: tuple[Param, ...] = (
+    Param("model_name_or_path", DEFAULT_MODEL, [str, os.PathLike],
+          "Hugging Face checkpoint folder or hub name (default: the bundled all-MiniLM-L6-v2)",
+          flag="--model", metavar="M"),
+    Param("max_length", 128, [Interval(Integral, 8, None, closed="left")],
+          "tokens per text, or per window with long_text='chunk'",
+          flag="--max-length", card=True, metavar="N"),
+    Param("batch_size", 16, [_pos(Integral)], "texts per training step",
+          flag="--batch-size", card=True, metavar="N"),
+    Param("learning_rate", "auto",
+          [Interval(Real, 0, None, closed="neither"), _options("auto")],
+          "peak AdamW learning rate; auto: 2e-4 for models of up to 50M parameters, else 5e-5",
+          flag="--learning-rate", card=True, metavar="LR|auto"),
+    Param("head_learning_rate", None, [Interval(Real, 0, None, closed="neither"), None],
+          "learning rate of the new classification head (none: 10x the learning rate)",
+          flag="--head-learning-rate", card=True, metavar="LR"),
+    Param("max_epochs", 3, [_pos(Integral)], "passes over the training data",
+          flag="--max-epochs", card=True, metavar="N"),
+    Param("weight_decay", 0.01, [_nonneg(Real)],
+          "AdamW weight decay (none on biases and normalisation weights)",
+          flag="--weight-decay", card=True, metavar="WD"),
+    Param("warmup_ratio", 0.1, [Interval(Real, 0, 1, closed="both")],
+          "share of the steps spent warming the learning rate up",
+          flag="--warmup-ratio", card=True, metavar="F"),
+    Param("pooling", "auto", [_options("auto", "cls", "mean")],
+          "text vector: the [CLS] head or the mean of the tokens; auto follows the checkpoint",
+          flag="--pooling"),
+    Param("threshold", 0.5,
+          [_options("auto"), Interval(Real, 0, 1, closed="both"), "array-like"],
+          "decision threshold of predict; auto tunes thresholds_ on the validation split",
+          flag="--threshold", when="predict", card=True, metavar="FLOAT|auto"),
+    Param("threshold_metric", "f1_micro_global", [_options("f1_micro_global", "f1", "f1_micro")],
+          "how threshold='auto' tunes: one shared threshold maximising micro-F1, one per label "
+          "maximising its F1, or one per label maximising micro-F1",
+          flag="--threshold-metric", card=True),
+    Param("early_stopping", False, ["boolean"],
+          "stop when the validation score stops improving and keep the best epoch",
+          flag="--early-stopping", card=True),
+    Param("validation_fraction", 0.1, [Interval(Real, 0, 1, closed="left")],
+          "share of the texts held out for early stopping and threshold='auto'",
+          flag="--validation-fraction", card=True, metavar="F"),
+    Param("n_iter_no_change", 2, [_pos(Integral)], "epochs without improvement before stopping",
+          flag="--n-iter-no-change", metavar="N"),
+    Param("tol", 1e-4, [_nonneg(Real)], "least improvement of the validation objective that counts",
+          flag="--tol", metavar="TOL"),
+    Param("scoring", "f1_micro", [None, str, callable],
+          "what selects the kept epoch: loss, or a scorer name such as f1_micro, f1_macro, "
+          "r_precision", flag="--scoring", metavar="SCORER"),
+    Param("pos_weight", None, [None, _options("balanced"), "array-like"],
+          "weight of each label's positives in the loss: balanced (negatives/positives, "
+          "capped at 100) or one number per label", flag="--pos-weight", card=True,
+          metavar="balanced|W1,W2,..."),
+    Param("long_text", "truncate", [_options("truncate", "chunk")],
+          "texts longer than max_length: keep the start, or read them in windows",
+          flag="--long-text", card=True),
+    Param("stride", 32, [_nonneg(Integral)], "tokens shared by consecutive windows",
+          flag="--stride", metavar="N"),
+    Param("max_chunks", 8, [_pos(Integral), None], "most windows read per text",
+          flag="--max-chunks", metavar="N"),
+    Param("chunk_pooling", "max", [_options("max", "mean")],
+          "how window logits make a text's", flag="--chunk-pooling"),
+    Param("predict_batch_size", 64, [_pos(Integral)],
+          "texts per forward pass in prediction and validation",
+          flag="--predict-batch-size", when="predict", metavar="N"),
+    Param("fit_cache", True, ["boolean", str],
+          "reuse fine-tuned weights of an identical earlier fit (a str: a shared folder)",
+          when="observer", from_folder=False),
+    Param("device", "auto", [str, torch.device], "auto, cpu, cuda, cuda:1, mps",
+          flag="--device", metavar="DEV"),
+    Param("precision", "auto", [_options("auto", "bf16", "fp16", "fp32")],
+          "autocast precision; auto is bf16 where the hardware runs it natively, else fp32",
+          flag="--precision"),
+    Param("compile", False, ["boolean", dict],
+          "run the model through torch.compile (minutes to compile: measure first)",
+          flag="--compile", from_folder=False),
+    Param("callbacks", None, [None, list], "objects told of the fit's progress",
+          when="observer", from_folder=False),
+    Param("warm_start", False, ["boolean"],
+          "continue training the fitted weights for the same labels"),
+    Param("micro_batch_size", None, [_pos(Integral), None],
+          "texts per forward/backward pass; a batch's gradients add up over them",
+          flag="--micro-batch-size", metavar="N"),
+    Param("gradient_checkpointing", False, ["boolean"],
+          "recompute activations in the backward pass (less memory, slower)",
+          flag="--gradient-checkpointing"),
+    Param("checkpoint_dir", None, [None, str, os.PathLike],
+          "save the training state after each epoch there; a rerun resumes",
+          flag="--checkpoint-dir", when="observer", from_folder=False, metavar="FOLDER"),
+    Param("peft_config", None, "no_validation",
+          "a peft config: fine-tune adapters only (checked in fit)", from_folder=False),
+    Param("model_kwargs", None, [dict, None], "extra keyword arguments of the model loader",
+          from_folder=False),
+    Param("tokenizer_kwargs", None, [dict, None],
+          "extra keyword arguments of the tokenizer loader", from_folder=False),
+    Param("random_state", None, ["random_state"],
+          "seeds the head, dropout, shuffling and the validation split",
+          flag="--random-state", card=True, metavar="SEED", cli_default=0),
+    Param("verbose", 0, ["verbose"], "0 silent, 1 one line per epoch, 2 progress bars",
+          flag="--verbose", when="observer", metavar="N", cli_default=1),
+)
+
+PARAM: dict[str, Param] = {p.name: p for p in PARAMS}
+DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
+PARAMETER_CONSTRAINTS: dict = {p.name: p.constraint for p in PARAMS}
+#: Never read from a model folder: each reaches a code path by name (torch.compile's
+#: options, a cache folder, keyword arguments of the loaders) or names a local path.
+FOLDER_UNSAFE_PARAMS = frozenset(p.name for p in PARAMS if not p.from_folder)
+#: Read only at predict time: changing them needs no refit.
+PREDICT_TIME_PARAMS = frozenset(p.name for p in PARAMS if p.when == "predict")
+#: Change neither the trained weights nor the predictions.
+OBSERVER_PARAMS = frozenset(p.name for p in PARAMS if p.when == "observer")
+#: Shape the trained weights: the fit-cache key's parameters.
+CACHE_KEY_PARAMS = frozenset(p.name for p in PARAMS if p.cache_key)
+#: Shown on the model card, in table order.
+CARD_PARAMS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.card)
+
+
+def training_params(params: dict, device_type: str) -> dict:
+    """The parameters that shape the trained weights, for the fit-cache key.
+
+    Parameters
+    ----------
+    params : dict
+        ``estimator.get_params(deep=False)``.
+    device_type : str
+        The resolved device's type (``"cpu"``, ``"cuda"``): the same parameters
+        give other weights on another device.
+
+    Returns
+    -------
+    dict
+        The ``CACHE_KEY_PARAMS`` values, ``threshold_auto`` (whether fit holds
+        out a validation split for ``threshold="auto"``) and ``device_type``.
+    """
+    out = {k: v for k, v in params.items() if k in CACHE_KEY_PARAMS}
+    out["threshold_auto"] = isinstance(params.get("threshold"), str)
+    out["device_type"] = device_type
+    return out
+
+
+def folder_params(settings: dict, path: str) -> dict:
+    """The parameters of a folder's ``skbert.json`` that may be read back, checked.
+
+    Parameters in ``FOLDER_UNSAFE_PARAMS`` and names the estimator does not
+    have are left out (they keep their defaults); every other value must pass
+    its constraint in the table, as a value a user passes would.
+
+    Parameters
+    ----------
+    settings : dict
+        The folder's settings, already checked for shape by
+        ``_persistence.check_settings`` (``settings["params"]`` is a dict).
+    path : str
+        The settings file, named in errors.
+
+    Returns
+    -------
+    dict
+        Parameter name -> value.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the parameter, the value and what it must be.
+    """
+    raw = settings.get("params")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: 'params' holds {raw!r:.80}, not a JSON object of estimator "
+                         "parameters; the file is damaged or was not written by skbert. Save "
+                         "the model again with save_pretrained.")
+    out = {}
+    for name, value in raw.items():
+        param = PARAM.get(name)
+        if param is None or not param.from_folder:
+            continue
+        if param.constraint != "no_validation":
+            try:
+                validate_parameter_constraints({name: param.constraint}, {name: value},
+                                               caller_name="TransformerMultiLabelClassifier")
+            except InvalidParameterError as exc:
+                raise ValueError(
+                    f"{path} holds a parameter value this estimator rejects: {exc} The file is "
+                    "damaged or was not written by skbert; save the model again with "
+                    "save_pretrained.") from None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{path}: {name}={value!r} is not finite; the file is damaged. "
+                                 "Save the model again with save_pretrained.")
+        out[name] = value
+    return out
+
+
+def _jsonable(value):
+    """``value`` with sets and tuples as lists and other objects as their str (for JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return _jsonable(value.tolist())
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def record_params(params: dict) -> dict:
+    """The parameters as JSON values, for the record in ``skbert.json``.
+
+    A ``RandomState`` becomes None, callbacks their class names, a peft
+    config its dict, paths and devices their str; ``folder_params`` decides
+    what is read back.
+    """
+    out = dict(params)
+    out["model_name_or_path"] = os.fspath(out["model_name_or_path"])
+    out["device"] = str(out["device"])
+    if not isinstance(out["random_state"], (int, type(None))):
+        out["random_state"] = None  # a RandomState instance has no JSON form
+    out["callbacks"] = [type(c).__name__ for c in out["callbacks"] or ()] or None
+    if out["checkpoint_dir"] is not None:
+        out["checkpoint_dir"] = os.fspath(out["checkpoint_dir"])
+    if out["peft_config"] is not None:
+        out["peft_config"] = _jsonable(out["peft_config"].to_dict())
+    return out
+
+
+# ------------------------------------------------------------------------- CLI
+@dataclass(frozen=True)
+class CliOption:
+    """A ``skbert train`` option generated from a :class:`Param`."""
+
+    name: str
+    flag: str
+    help: str
+    default: Any
+    parse: Callable[[str], Any] = field(repr=False)
+    metavar: str | None
+    choices: tuple[str, ...] | None
+    boolean: bool
+
+
+def flag_for(name: str) -> str:
+    """The CLI flag of parameter ``name``, or ``name`` itself when it has none.
+
+    Examples
+    --------
+    >>> flag_for("max_epochs")
+    '--max-epochs'
+    >>> flag_for("callbacks")
+    'callbacks'
+    """
+    param = PARAM.get(name)
+    return param.flag if param is not None and param.flag else name
+
+
+def _choices(param: Param) -> tuple[str, ...] | None:
+    """The str options of a parameter that takes nothing else (default first)."""
+    if not isinstance(param.constraint, list) or len(param.constraint) != 1:
+        return None
+    c = param.constraint[0]
+    if not isinstance(c, StrOptions):
+        return None
+    return (param.default, *sorted(c.options - {param.default}))
+
+
+def _describe(param: Param) -> str:
+    return " or ".join(
+        "a comma-separated list of numbers" if c == "array-like"
+        else "'none'" if c is None
+        else " or ".join(repr(o) for o in sorted(c.options)) if isinstance(c, StrOptions)
+        else str(make_constraint(c))
+        for c in param.constraint if c not in (dict, list, callable, torch.device, os.PathLike))
+
+
+def _parse_as(c, text: str):
+    """``text`` as a value of constraint ``c``, or _UNSET."""
+    if c is None:
+        return None if text.lower() == "none" else _UNSET
+    if isinstance(c, StrOptions):
+        return text if text in c.options else _UNSET
+    if c in ("boolean",):
+        return {"true": True, "false": False}.get(text.lower(), _UNSET)
+    if isinstance(c, Interval) or c in ("random_state", "verbose"):
+        integral = c in ("random_state", "verbose") or c.type is Integral
+        try:
+            value = int(text) if integral else float(text)
+        except ValueError:
+            return _UNSET
+        if not integral and not math.isfinite(value):
+            return _UNSET
+        return value if make_constraint(c).is_satisfied_by(value) else _UNSET
+    if c == "array-like":  # one number per label
+        try:
+            values = [float(v) for v in text.split(",")]
+        except ValueError:
+            return _UNSET
+        return values if all(math.isfinite(v) for v in values) else _UNSET
+    if c is str:
+        return text
+    return _UNSET
+
+
+def _parser(param: Param) -> Callable[[str], Any]:
+    scalar = any(isinstance(c, Interval) for c in param.constraint)
+
+    def parse(text: str):
+        for c in param.constraint:
+            if c == "array-like" and "," not in text and scalar:
+                continue  # one number is the interval's (--threshold 1.5 is out of range)
+            value = _parse_as(c, text)
+            if value is not _UNSET:
+                return value
+        raise argparse.ArgumentTypeError(
+            f"invalid {param.name.replace('_', ' ')} {text!r} for {param.flag}; use "
+            f"{_describe(param)}")
+
+    parse.__name__ = param.name  # argparse names the type in some messages
+    return parse
+
+
+def cli_params() -> Iterator[CliOption]:
+    """The ``skbert train`` options: one per parameter with a flag, in table order.
+
+    Yields
+    ------
+    CliOption
+        ``default`` is the CLI's default (``cli_default`` where the command line
+        differs from the estimator, e.g. ``--random-state 0``), else the
+        estimator's; ``boolean`` options are on/off switches.
+    """
+    for p in PARAMS:
+        if p.flag is None:
+            continue
+        default = p.default if p.cli_default is _UNSET else p.cli_default
+        boolean = isinstance(p.constraint, list) and "boolean" in p.constraint
+        help_ = f"{p.help} (default: {default})"
+        yield CliOption(p.name, p.flag, help_, default, _parser(p), p.metavar, _choices(p),
+                        boolean)
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser, names=None) -> None:
+    """Add the table's options to ``parser`` (all, or those in ``names``).
+
+    An option not given leaves no attribute on the parsed namespace (so the
+    estimator's default applies), except those with a ``cli_default``.
+    """
+    for opt in cli_params():
+        if names is not None and opt.name not in names:
+            continue
+        given = PARAM[opt.name].cli_default
+        default = argparse.SUPPRESS if given is _UNSET else given
+        if opt.boolean:
+            parser.add_argument(opt.flag, dest=opt.name, action=argparse.BooleanOptionalAction,
+                                default=default, help=opt.help)
+        else:
+            parser.add_argument(opt.flag, dest=opt.name, type=opt.parse, default=default,
+                                metavar=opt.metavar if opt.choices is None else None,
+                                choices=opt.choices, help=opt.help)
+
+
+def cli_values(args: argparse.Namespace) -> dict:
+    """The estimator parameters given on the command line (see :func:`add_cli_arguments`)."""
+    given = vars(args)
+    return {p.name: given[p.name] for p in PARAMS if p.flag is not None and p.name in given}
