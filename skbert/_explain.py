@@ -1,0 +1,623 @@
+"""Why this label: per-word, per-label attributions of a fitted estimator.
+
+:func:`explain` is the engine behind ``TransformerMultiLabelClassifier.explain``.
+Two methods:
+
+``"integrated_gradients"``
+    Integrated gradients (Sundararajan et al., 2017) on the input word
+    embeddings, from a baseline text of padding tokens (the special tokens kept),
+    with Gauss-Legendre quadrature over ``n_steps`` points. One forward pass
+    covers every step of several windows at once; one backward pass per label
+    slot gives that label's gradients for all of them. The attributions of a
+    label add up to ``logit(text) - logit(baseline)`` up to the quadrature
+    error, which is reported as ``completeness_gap`` (never hidden).
+``"occlusion"``
+    Word deletion, model-agnostic: a word's attribution is
+    ``logit(text) - logit(text without that word)``, computed with the
+    estimator's own ``decision_function`` (so chunking, pooling and any backend
+    are the ones of prediction).
+
+Sub-word pieces are merged back into the words of the text, with character
+offsets from the fast tokenizer's offset mapping. With ``long_text="chunk"``
+every window is explained and mapped back to the whole text through those
+offsets: with ``chunk_pooling="mean"`` a word's attribution is the mean over
+windows (a word in two overlapping windows collects both), with ``"max"`` it
+comes from the window whose logit is the text's logit for that label.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+__all__ = ["Explanation", "Explanations", "explain", "METHODS"]
+
+METHODS = ("integrated_gradients", "occlusion")
+
+#: Explanation records carry this format tag (JSON Lines output, HTML data).
+FORMAT = "skbert-explain-1"
+
+#: Padded tokens per forward/backward pass of integrated gradients (bounds memory:
+#: about 200 kB of activations per token for MiniLM-L6 in fp32).
+IG_TOKEN_BUDGET = 8192
+
+#: Texts passed to ``decision_function`` at once by occlusion.
+OCCLUSION_CHUNK = 1024
+
+
+# ------------------------------------------------------------------ results
+@dataclass
+class Explanation:
+    """Why a text got its labels: one attribution per word for each label asked.
+
+    Attributes
+    ----------
+    text : str
+        The text explained.
+    words : list of str
+        Its words as the model saw them (sub-word pieces merged), in order.
+        With ``long_text="truncate"`` words past the first window are absent.
+    offsets : ndarray of shape (n_words, 2), int
+        Character ``[start, end)`` of each word in ``text``:
+        ``text[start:end] == words[i]``.
+    labels : list
+        The labels explained (names from ``classes_``).
+    label_index : ndarray of shape (n_labels_asked,), int
+        Their columns in ``classes_``.
+    attributions : ndarray of shape (n_labels_asked, n_words), float
+        Contribution of each word to each label's logit; positive pushes the
+        label on.
+    probabilities : ndarray of shape (n_labels_asked,), float
+        ``predict_proba`` of the labels asked.
+    threshold : ndarray of shape (n_labels_asked,), float
+        The decision threshold in force for each label.
+    predicted : ndarray of shape (n_labels_asked,), bool
+        ``probabilities >= threshold``.
+    method : str
+        ``"integrated_gradients"`` or ``"occlusion"``.
+    logit : ndarray of shape (n_labels_asked,), float
+        The logit that was explained, computed in float32 (integrated
+        gradients) or by ``decision_function`` (occlusion).
+    baseline_logit : ndarray of shape (n_labels_asked,) or None
+        Integrated gradients: the logit of the baseline (all words replaced by
+        padding).
+    completeness_gap : ndarray of shape (n_labels_asked,) or None
+        Integrated gradients: ``|sum(attributions) - (logit - baseline_logit)|``
+        relative to ``|logit - baseline_logit|`` (0.05 is 5 %). ``None`` for
+        occlusion, which has no such identity.
+    seen_chars : int
+        Characters of ``text`` the model read (the end of the last word seen).
+    windows : list of tuple of int
+        Character spans of the windows read (one with ``long_text="truncate"``).
+    all_probabilities : ndarray of shape (n_classes,)
+        ``predict_proba`` of every label.
+    """
+
+    text: str
+    words: list
+    offsets: np.ndarray
+    labels: list
+    label_index: np.ndarray
+    attributions: np.ndarray
+    probabilities: np.ndarray
+    threshold: np.ndarray
+    predicted: np.ndarray
+    method: str
+    logit: np.ndarray
+    baseline_logit: np.ndarray | None = None
+    completeness_gap: np.ndarray | None = None
+    seen_chars: int = 0
+    windows: list = field(default_factory=list)
+    all_probabilities: np.ndarray | None = None
+
+    def _row(self, label) -> int:
+        for i, name in enumerate(self.labels):
+            if name == label or str(name) == str(label):
+                return i
+        raise KeyError(
+            f"label {label!r} was not explained for this text; explained: "
+            f"{[str(x) for x in self.labels]}. Pass labels=[{label!r}] to explain().")
+
+    def top_words(self, label, k: int = 5, *, positive_only: bool = True) -> list:
+        """The ``k`` words with the largest attribution to ``label``.
+
+        Parameters
+        ----------
+        label : label name
+            One of ``labels``.
+        k : int, default=5
+        positive_only : bool, default=True
+            Only words that push the label on; otherwise ranked by absolute value.
+
+        Returns
+        -------
+        list of (str, float)
+            ``(word, attribution)``, strongest first.
+        """
+        a = self.attributions[self._row(label)]
+        order = np.argsort(-(a if positive_only else np.abs(a)), kind="stable")
+        out = [(self.words[i], float(a[i])) for i in order[:k]]
+        return [w for w in out if w[1] > 0] if positive_only else out
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (one line of ``skbert explain --json``)."""
+        def num(v):
+            return None if v is None else [float(x) for x in np.asarray(v).ravel()]
+
+        return {
+            "format": FORMAT,
+            "text": self.text,
+            "method": self.method,
+            "words": list(self.words),
+            "offsets": [[int(s), int(e)] for s, e in self.offsets],
+            "seen_chars": int(self.seen_chars),
+            "windows": [[int(s), int(e)] for s, e in self.windows],
+            "labels": [
+                {"label": _plain(name),
+                 "probability": float(self.probabilities[i]),
+                 "threshold": float(self.threshold[i]),
+                 "predicted": bool(self.predicted[i]),
+                 "logit": float(self.logit[i]),
+                 "baseline_logit": (None if self.baseline_logit is None
+                                    else float(self.baseline_logit[i])),
+                 "completeness_gap": (None if self.completeness_gap is None
+                                      else float(self.completeness_gap[i])),
+                 "attributions": [round(float(x), 6) for x in self.attributions[i]]}
+                for i, name in enumerate(self.labels)],
+        }
+
+    def _repr_html_(self) -> str:
+        from ._explain_html import explanation_html
+
+        return explanation_html(self)
+
+
+class Explanations(list):
+    """A list of :class:`Explanation`, one per text, that renders and saves itself."""
+
+    def _repr_html_(self) -> str:
+        from ._explain_html import explanations_html
+
+        return explanations_html(self)
+
+    def to_html(self, path, *, overwrite: bool = False) -> str:
+        """Write one standalone page (no network: inline CSS and script) for all texts.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.html`` file. An existing file that skbert did not write is
+            kept unless ``overwrite=True``.
+        overwrite : bool, default=False
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        from ._explain_html import page_html
+        from ._safe_io import write_text
+
+        _check_overwrite(path, overwrite, _HTML_MARK)
+        return write_text(path, page_html(self))
+
+    def to_jsonl(self, path, *, overwrite: bool = False) -> str:
+        """Write one JSON object per text (see :meth:`Explanation.to_dict`).
+
+        An existing file that skbert did not write is kept unless
+        ``overwrite=True``.
+        """
+        import json
+
+        from ._safe_io import write_text
+
+        _check_overwrite(path, overwrite, f'"format": "{FORMAT}"')
+        lines = [json.dumps(e.to_dict(), ensure_ascii=False) for e in self]
+        return write_text(path, "".join(line + "\n" for line in lines))
+
+    def completeness_gaps(self) -> np.ndarray:
+        """Every (text, label) completeness gap of integrated gradients, flat."""
+        gaps = [e.completeness_gap for e in self if e.completeness_gap is not None]
+        return np.concatenate(gaps) if gaps else np.zeros(0)
+
+
+_HTML_MARK = '<meta name="generator" content="skbert explain">'
+
+
+def _check_overwrite(path, overwrite: bool, mark: str) -> None:
+    """Refuse to replace a file skbert did not write (it may be the user's)."""
+    import os
+
+    path = os.fspath(path)
+    if overwrite or not os.path.lexists(path):
+        return
+    head = b""
+    if os.path.isfile(path) and not os.path.islink(path):
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    if mark.encode() not in head:
+        raise FileExistsError(
+            f"{path!r} exists and was not written by skbert explain; choose another path, or "
+            "pass overwrite=True (--overwrite on the command line) to replace it.")
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+# ---------------------------------------------------------------- words
+def _is_cjk(ch: str) -> bool:
+    return ord(ch) >= 0x2E80 and ch.isalpha()
+
+
+def _is_punct(s: str) -> bool:
+    return bool(s) and all(unicodedata.category(c)[0] in "PS" for c in s)
+
+
+def _merge_words(text: str, spans: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list]:
+    """Merge the tokenizer's pre-tokenised words into the words of the text.
+
+    Pre-tokenizers split ``don't`` into ``don ' t``; contiguous pieces are
+    joined back, except punctuation at either end of a run (``pizza!`` stays
+    ``pizza`` and ``!``) and CJK characters (one word each).
+
+    Returns the merged spans and, for each input span, its merged word index.
+    """
+    merged: list[list[int]] = []
+    owner = []
+    runs: list[list[int]] = []
+    for i, (s, e) in enumerate(spans):
+        if runs and spans[runs[-1][-1]][1] == s and not (
+                _is_cjk(text[s:s + 1]) or _is_cjk(text[s - 1:s])):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    owner = [0] * len(spans)
+    for run in runs:
+        lo, hi = 0, len(run)
+        while lo < hi and _is_punct(text[slice(*spans[run[lo]])]):
+            lo += 1
+        while hi > lo and _is_punct(text[slice(*spans[run[hi - 1]])]):
+            hi -= 1
+        groups = [[j] for j in run[:lo]] + ([run[lo:hi]] if hi > lo else []) + \
+            [[j] for j in run[hi:]]
+        for g in groups:
+            for j in g:
+                owner[j] = len(merged)
+            merged.append([spans[g[0]][0], spans[g[-1]][1]])
+    return [tuple(m) for m in merged], owner
+
+
+@dataclass
+class _Window:
+    doc: int
+    ids: np.ndarray            # token ids, special tokens included
+    word: np.ndarray           # merged word index of each token, -1 for special tokens
+
+
+@dataclass
+class _Doc:
+    text: str
+    spans: list                # merged word spans
+    windows: list              # indices into the window list
+    window_chars: list
+
+
+def _tokenise(estimator, texts: list[str]) -> tuple[list[_Doc], list[_Window]]:
+    """Tokenise as prediction does (same truncation, stride, max_chunks), with offsets."""
+    tok = estimator.tokenizer_
+    if not getattr(tok, "is_fast", False):
+        raise ValueError("explain needs a fast (Rust) tokenizer for character offsets; this "
+                         "model's tokenizer is not one.")
+    chunk = getattr(estimator, "long_text", "truncate") == "chunk"
+    kwargs = dict(truncation=True, max_length=estimator.max_length, return_offsets_mapping=True,
+                  return_attention_mask=False, return_token_type_ids=False)
+    if chunk:
+        kwargs.update(stride=estimator.stride, return_overflowing_tokens=True)
+    enc = tok(list(texts), **kwargs)
+    n_win = len(enc["input_ids"])
+    mapping = (np.asarray(enc["overflow_to_sample_mapping"]) if chunk
+               else np.arange(n_win))
+    max_chunks = getattr(estimator, "max_chunks", None) if chunk else None
+    docs = [_Doc(t, [], [], []) for t in texts]
+    raw: list[tuple[int, list, list, list]] = []
+    per_doc_spans: list[dict] = [dict() for _ in texts]
+    for w in range(n_win):
+        d = int(mapping[w])
+        if max_chunks is not None and len(docs[d].windows) >= max_chunks:
+            continue
+        word_ids = enc.word_ids(w)
+        offs = enc["offset_mapping"][w]
+        spans = per_doc_spans[d]
+        for wid, (s, e) in zip(word_ids, offs):
+            if wid is None or e <= s:
+                continue
+            lo, hi = spans.get(wid, (s, e))
+            spans[wid] = (min(lo, s), max(hi, e))
+        docs[d].windows.append(len(raw))
+        chars = [(s, e) for wid, (s, e) in zip(word_ids, offs) if wid is not None and e > s]
+        docs[d].window_chars.append((chars[0][0], chars[-1][1]) if chars else (0, 0))
+        raw.append((d, enc["input_ids"][w], word_ids, offs))
+    owners = []
+    for d, doc in enumerate(docs):
+        wids = sorted(per_doc_spans[d])
+        spans = [per_doc_spans[d][k] for k in wids]
+        merged, owner = _merge_words(doc.text, spans)
+        doc.spans = merged
+        owners.append(dict(zip(wids, owner)))
+    windows = []
+    for d, ids, word_ids, offs in raw:
+        word = np.array([owners[d][wid] if wid is not None and e > s else -1
+                         for wid, (s, e) in zip(word_ids, offs)], dtype=np.int64)
+        windows.append(_Window(d, np.asarray(ids, dtype=np.int64), word))
+    return docs, windows
+
+
+# ----------------------------------------------------------- label choice
+def _resolve_labels(estimator, proba: np.ndarray, labels, top_k) -> list[np.ndarray]:
+    """The columns to explain for each text."""
+    classes = list(estimator.classes_)
+    n = len(proba)
+    if labels is not None and top_k is not None:
+        raise ValueError("Pass labels or top_k, not both: labels names the labels to explain, "
+                         "top_k explains each text's k most probable labels.")
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise ValueError(f"top_k={top_k!r} must be a positive int (e.g. top_k=3) or None.")
+        k = min(int(top_k), len(classes))
+        return [np.sort(np.argsort(-p, kind="stable")[:k]) for p in proba]
+    if labels is None:
+        thr = _thresholds(estimator)
+        out = []
+        for p in proba:
+            cols = np.flatnonzero(p >= thr)
+            out.append(cols if cols.size else np.array([int(np.argmax(p))]))
+        return out
+    if isinstance(labels, str) and labels == "all" and "all" not in [str(c) for c in classes]:
+        return [np.arange(len(classes))] * n
+    if isinstance(labels, (str, int, np.integer)) or not hasattr(labels, "__iter__"):
+        labels = [labels]
+    cols = []
+    for lab in labels:
+        hit = [i for i, c in enumerate(classes) if c == lab or str(c) == str(lab)]
+        if not hit:
+            shown = ", ".join(repr(_plain(c)) for c in classes[:10])
+            more = ", ..." if len(classes) > 10 else ""
+            raise ValueError(f"labels holds {lab!r}, which is not a label of this model; its "
+                             f"labels (classes_) are [{shown}{more}].")
+        cols.append(hit[0])
+    if not cols:
+        raise ValueError("labels is empty; pass None (the predicted labels), 'all', or names "
+                         "from classes_.")
+    return [np.array(sorted(set(cols)))] * n
+
+
+def _thresholds(estimator) -> np.ndarray:
+    thr = estimator._effective_threshold()
+    return np.broadcast_to(np.asarray(thr, dtype=float), (len(estimator.classes_),)).copy()
+
+
+# ------------------------------------------------------------------ engine
+def explain(estimator, X, labels=None, *, method="integrated_gradients", n_steps=32,
+            top_k=None) -> Explanations:
+    """Explain which words drove each label of each text.
+
+    Parameters
+    ----------
+    estimator : TransformerMultiLabelClassifier
+        A fitted estimator.
+    X : list of str
+        The texts.
+    labels : None, label name, list of label names, or "all", default=None
+        The labels to explain. None explains each text's predicted labels,
+        plus its most probable label when none is predicted.
+    method : {"integrated_gradients", "occlusion"}, default="integrated_gradients"
+    n_steps : int, default=32
+        Integration points of integrated gradients (Gauss-Legendre).
+    top_k : int or None, default=None
+        Explain each text's ``top_k`` most probable labels instead
+        (not with ``labels``).
+
+    Returns
+    -------
+    Explanations
+        One :class:`Explanation` per text.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._validation import check_texts
+
+    check_is_fitted(estimator)
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))}.")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"n_steps={n_steps!r} must be a positive int, e.g. 32.")
+    texts = list(check_texts(X))
+    proba = estimator.predict_proba(texts)
+    thr = _thresholds(estimator)
+    cols = _resolve_labels(estimator, proba, labels, top_k)
+    docs, windows = _tokenise(estimator, texts)
+    if method == "integrated_gradients":
+        parts = _integrated_gradients(estimator, docs, windows, cols, int(n_steps))
+    else:
+        parts = _occlusion(estimator, docs, cols)
+    out = Explanations()
+    for d, doc in enumerate(docs):
+        c = cols[d]
+        attr, logit, base, gap = parts[d]
+        offsets = np.asarray(doc.spans, dtype=np.int64).reshape(-1, 2)
+        out.append(Explanation(
+            text=doc.text, words=[doc.text[s:e] for s, e in doc.spans], offsets=offsets,
+            labels=[_plain(estimator.classes_[i]) for i in c], label_index=c,
+            attributions=attr, probabilities=proba[d, c], threshold=thr[c],
+            predicted=proba[d, c] >= thr[c], method=method, logit=logit,
+            baseline_logit=base, completeness_gap=gap,
+            seen_chars=int(offsets[-1, 1]) if len(offsets) else 0,
+            windows=list(doc.window_chars), all_probabilities=proba[d]))
+    return out
+
+
+def _torch_model(estimator):
+    model = estimator.model_
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "backbone"):
+        raise ValueError(
+            "method='integrated_gradients' needs the torch model (gradients); this estimator "
+            "predicts with another backend (e.g. ONNX). Use method='occlusion', or load the "
+            "folder with backend='torch'.")
+    return model
+
+
+def _integrated_gradients(estimator, docs, windows, cols, n_steps):
+    """Per document: (attributions, logit, baseline logit, completeness gap)."""
+    from ._data import pad_token_id
+
+    model = _torch_model(estimator)
+    device = next(model.parameters()).device
+    emb_layer = model.backbone.get_input_embeddings()
+    pad = pad_token_id(estimator.tokenizer_)
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    alphas = torch.tensor(np.concatenate([(nodes + 1) / 2, [0.0, 1.0]]), dtype=torch.float32,
+                          device=device)
+    w_steps = torch.tensor(weights / 2, dtype=torch.float32, device=device)
+    rows_per = n_steps + 2  # the quadrature points, then the baseline and the text
+    # per window: token attributions (n_labels_of_doc, T), logit and baseline logit per label
+    win_attr: list = [None] * len(windows)
+    win_logit: list = [None] * len(windows)
+    win_base: list = [None] * len(windows)
+    order = sorted(range(len(windows)), key=lambda w: -len(windows[w].ids))
+    state: dict = {}
+
+    def hook(module, inputs, output):
+        return state["embeds"] if "embeds" in state else output
+
+    handle = emb_layer.register_forward_hook(hook)
+    was_training = model.training
+    model.eval()
+    try:
+        start = 0
+        while start < len(order):
+            width = len(windows[order[start]].ids)
+            per_batch = max(1, IG_TOKEN_BUDGET // (rows_per * width))
+            batch = order[start:start + per_batch]
+            start += len(batch)
+            _ig_batch(model, emb_layer, windows, batch, cols, alphas, w_steps, rows_per, pad,
+                      device, state, win_attr, win_logit, win_base)
+    finally:
+        handle.remove()
+        state.clear()
+        model.train(was_training)
+    return [_pool_doc(estimator, doc, cols[d], windows, win_attr, win_logit, win_base)
+            for d, doc in enumerate(docs)]
+
+
+def _ig_batch(model, emb_layer, windows, batch, cols, alphas, w_steps, rows_per, pad, device,
+              state, win_attr, win_logit, win_base):
+    width = max(len(windows[w].ids) for w in batch)
+    n = len(batch)
+    ids = torch.full((n, width), pad, dtype=torch.long)
+    mask = torch.zeros((n, width), dtype=torch.long)
+    base = torch.full((n, width), pad, dtype=torch.long)
+    for i, w in enumerate(batch):
+        win = windows[w]
+        t = len(win.ids)
+        ids[i, :t] = torch.from_numpy(win.ids)
+        mask[i, :t] = 1
+        special = torch.from_numpy(win.word < 0)
+        base[i, :t] = torch.where(special, torch.from_numpy(win.ids), torch.tensor(pad))
+    ids, mask, base = ids.to(device), mask.to(device), base.to(device)
+    with torch.no_grad(), torch.autocast(device_type=device.type, enabled=False):
+        x = emb_layer(ids).float()
+        x0 = emb_layer(base).float()
+    diff = x - x0                                              # (n, T, H)
+    a = alphas.view(1, -1, 1, 1)
+    embeds = (x0.unsqueeze(1) + a * diff.unsqueeze(1)).reshape(n * rows_per, width, -1)
+    embeds = embeds.to(emb_layer.weight.dtype).requires_grad_(True)
+    rep_ids = ids.repeat_interleave(rows_per, 0)
+    rep_mask = mask.repeat_interleave(rows_per, 0)
+    state["embeds"] = embeds
+    with torch.enable_grad(), torch.autocast(device_type=device.type, enabled=False):
+        logits = model(input_ids=rep_ids, attention_mask=rep_mask).float()
+    state.pop("embeds", None)
+    logits3 = logits.detach().view(n, rows_per, -1)
+    labs = [cols[windows[w].doc] for w in batch]
+    n_slots = max(len(c) for c in labs)
+    n_steps = rows_per - 2
+    token_attr = [np.zeros((len(c), width), dtype=np.float64) for c in labs]
+    for j in range(n_slots):
+        grad_out = torch.zeros_like(logits)
+        view = grad_out.view(n, rows_per, -1)
+        for i, c in enumerate(labs):
+            if j < len(c):
+                view[i, :n_steps, int(c[j])] = w_steps
+        (g,) = torch.autograd.grad(logits, embeds, grad_outputs=grad_out,
+                                   retain_graph=j < n_slots - 1)
+        avg = g.float().view(n, rows_per, width, -1)[:, :n_steps].sum(1)   # weighted already
+        tok = (avg * diff).sum(-1).cpu().numpy()                          # (n, T)
+        for i, c in enumerate(labs):
+            if j < len(c):
+                token_attr[i][j] = tok[i]
+    for i, w in enumerate(batch):
+        t = len(windows[w].ids)
+        c = labs[i]
+        win_attr[w] = token_attr[i][:, :t]
+        win_logit[w] = logits3[i, n_steps + 1, c].cpu().numpy().astype(np.float64)
+        win_base[w] = logits3[i, n_steps, c].cpu().numpy().astype(np.float64)
+
+
+def _pool_doc(estimator, doc, c, windows, win_attr, win_logit, win_base):
+    """Map window attributions back to the words of the text, as the windows are pooled."""
+    n_words = len(doc.spans)
+    n_lab = len(c)
+    ws = doc.windows
+    per_win = []
+    for w in ws:
+        word = windows[w].word
+        a = np.zeros((n_lab, n_words))
+        keep = word >= 0
+        for row in range(n_lab):
+            np.add.at(a[row], word[keep], win_attr[w][row][keep])
+        per_win.append(a)
+    if not ws:  # an empty text: nothing to attribute
+        z = np.zeros(n_lab)
+        return np.zeros((n_lab, 0)), z, z, z
+    logits = np.stack([win_logit[w] for w in ws])              # (n_windows, n_lab)
+    bases = np.stack([win_base[w] for w in ws])
+    stack = np.stack(per_win)                                   # (n_windows, n_lab, n_words)
+    if len(ws) == 1 or getattr(estimator, "chunk_pooling", "max") == "max":
+        pick = np.argmax(logits, axis=0)                        # per label
+        attr = stack[pick, np.arange(n_lab)]
+        logit = logits[pick, np.arange(n_lab)]
+        base = bases[pick, np.arange(n_lab)]
+    else:
+        attr, logit, base = stack.mean(0), logits.mean(0), bases.mean(0)
+    target = logit - base
+    gap = np.abs(attr.sum(1) - target) / np.maximum(np.abs(target), 1e-6)
+    return attr, logit, base, gap
+
+
+def _occlusion(estimator, docs, cols):
+    """Per document: word-deletion attributions from ``decision_function``."""
+    variants, owner = [], []
+    for d, doc in enumerate(docs):
+        variants.append(doc.text)
+        owner.append((d, -1))
+        for k, (s, e) in enumerate(doc.spans):
+            variants.append(doc.text[:s] + doc.text[e:])
+            owner.append((d, k))
+    logits = np.concatenate([
+        estimator.decision_function(variants[i:i + OCCLUSION_CHUNK])
+        for i in range(0, len(variants), OCCLUSION_CHUNK)]).astype(np.float64)
+    out = []
+    pos = 0
+    for d, doc in enumerate(docs):
+        c = cols[d]
+        full = logits[pos, c]
+        k = len(doc.spans)
+        dropped = logits[pos + 1:pos + 1 + k][:, c]            # (n_words, n_lab)
+        out.append(((full[None, :] - dropped).T.copy(), full, None, None))
+        pos += 1 + k
+    return out
+
