@@ -18,10 +18,13 @@ whose metadata carries one JSON document (the model config, the tokenizer's
 files in base64 and the fit's history and settings). Reading one runs no
 pickle. Every field is checked before use, and a damaged entry (empty,
 truncated, foreign, or not matching the network its config builds) is a cache
-miss: the fit retrains, and its entry replaces the damaged one. Entries are
-written to a temporary file in the same folder and moved into place with
-:func:`os.replace`, so readers never see half an entry. Files of the former
-pickle format (``*.skbert-fit``) are never read; :func:`clear_fit_cache`
+miss: the fit retrains, and its entry replaces the damaged one. An entry's
+sizes are checked against a model built on the meta device before any memory
+is allocated for it, so a small entry cannot ask for gigabytes. Entries are
+written through :mod:`skbert._safe_io` (a temporary sibling renamed into
+place, never through a link), so readers never see half an entry and a link
+planted at an entry's name is replaced, not written through. Files of the
+former pickle format (``*.skbert-fit``) are never read; :func:`clear_fit_cache`
 deletes them.
 """
 
@@ -36,15 +39,19 @@ import math
 import os
 import re
 import secrets
+import socket
+import stat
 import threading
 import time
 from collections import OrderedDict
 
 import joblib
+import torch
 
 from ._modeling import model_from_config
 from ._persistence import _tokenizer_from_files, dump_model, restore_model
 from ._safe_io import (
+    TMP_TAG,
     DamagedFile,
     is_int,
     is_number,
@@ -52,6 +59,7 @@ from ._safe_io import (
     metadata_document,
     need,
     read_regular_file,
+    write_bytes,
 )
 from ._version import __version__
 
@@ -66,8 +74,8 @@ stats = {"hits": 0, "misses": 0}
 SUFFIX = ".skbert-fit.safetensors"
 #: Suffix of the former pickle entries: never read, deleted by clear_fit_cache.
 OLD_SUFFIX = ".skbert-fit"
-#: Suffix of an entry being written (moved into place when complete).
-TMP_SUFFIX = ".skbert-tmp"
+#: Suffix of a file being written (by skbert._safe_io; moved into place when complete).
+TMP_SUFFIX = TMP_TAG
 _PROBE_PREFIX = ".skbert-probe-"
 ENTRY_FORMAT = 1
 _META_KEY = "skbert_fit"
@@ -150,13 +158,7 @@ def check_writable(folder: str, name: str = "fit_cache") -> None:
         raise TypeError(f"folder must be a str; got {type(folder).__name__} {folder!r}.")
     probe = os.path.join(folder, _PROBE_PREFIX + secrets.token_hex(8))
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o600)
-        try:
-            os.write(fd, b"skbert")
-        finally:
-            os.close(fd)
+        write_bytes(probe, b"skbert", root=folder)  # creates the folder too
         os.remove(probe)
     except OSError as exc:
         fix = ("fit_cache=True to reuse fits within this process only, or fit_cache=False"
@@ -273,68 +275,67 @@ def get(key: str, where, device) -> dict | None:
     return fitted
 
 
-# ------------------------------------------------------------- in-process
-#: A training lock not refreshed for this long belongs to a process that died.
+# ------------------------------------------------------------ training lock
+#: A lock whose file has not changed (no heartbeat) for this long is stale.
 LOCK_STALE_SECONDS = 120.0
+#: How often a waiting process looks at the lock again.
+LOCK_POLL_SECONDS = 0.5
+#: The longest a process waits for another's lock before training without it.
+LOCK_MAX_WAIT_SECONDS = 3600.0
 LOCK_SUFFIX = ".skbert-lock"
+_LOCK_FORMAT = 1
+_LOCK_MAX_BYTES = 4096
 
 
 @contextlib.contextmanager
-def training_lock(key: str, folder: str, *, poll: float = 0.5):
+def training_lock(key: str, folder: str, *, poll: float | None = None):
     """Let one process at a time fine-tune ``key`` for a shared cache folder.
 
     Parallel workers of a grid search over a predict-time parameter often
     start the same fold together; without this they would all fine-tune it.
-    The first takes ``<key>.skbert-lock`` (created exclusively, and touched
-    every few seconds by a thread while held); the others wait until the
-    entry appears or the lock goes away, then read the entry. A lock not
-    touched for :data:`LOCK_STALE_SECONDS` belongs to a dead process and is
-    taken over.
+    The first takes ``<key>.skbert-lock``: a small JSON file (its pid, host
+    and a random token) written through :mod:`skbert._safe_io` and linked
+    into place, so it appears whole or not at all, and touched every few
+    seconds by a thread while held. The others wait until the entry appears
+    or the lock goes away, then read the entry.
+
+    The folder may be shared, so the lock file is data from others. A lock
+    that is not a regular file with skbert's content (a link, a folder, a
+    FIFO, garbage), whose holder on this host has exited, or that has not
+    changed for :data:`LOCK_STALE_SECONDS` is removed with a warning and
+    taken over; one that cannot be removed, or that keeps a process waiting
+    for :data:`LOCK_MAX_WAIT_SECONDS`, is ignored with a warning and the fit
+    trains without it. A wait never spins and never lasts unboundedly.
+
+    Parameters
+    ----------
+    key : str
+        A hex digest from :func:`make_key`.
+    folder : str
+        The ``fit_cache`` folder.
+    poll : float or None, default=None
+        Seconds between looks at a held lock (:data:`LOCK_POLL_SECONDS`).
 
     Yields
     ------
     bool
-        True when this process holds the lock and should train (and
-        :func:`put`), False when another process finished the entry meanwhile
+        True when this process should train (and :func:`put`): it holds the
+        lock, or trains without one. False when the entry appeared meanwhile
         (read it with :func:`get`).
     """
     _check_key(key)
     path = os.path.join(folder, key + LOCK_SUFFIX)
-    entry = os.path.join(folder, key + SUFFIX)
-    while True:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            if os.path.isfile(entry):
-                yield False
-                return
-            try:
-                age = time.time() - os.path.getmtime(path)
-            except OSError:  # released just now
-                continue
-            if age > LOCK_STALE_SECONDS:
-                logger.info("taking over the stale training lock %s", path)
-                with contextlib.suppress(OSError):
-                    os.remove(path)
-                continue
-            time.sleep(poll)
-            continue
-        except OSError:  # a folder we cannot lock in: train without coordination
-            yield True
-            return
-        os.close(fd)
-        if os.path.isfile(entry):  # finished while we waited for the lock
-            with contextlib.suppress(OSError):
-                os.remove(path)
-            yield False
-            return
-        break
+    token = _acquire(path, os.path.join(folder, key + SUFFIX),
+                     LOCK_POLL_SECONDS if poll is None else poll)
+    if token is False or token is None:
+        yield token is None
+        return
     stop = threading.Event()
 
     def heartbeat():
         while not stop.wait(min(10.0, LOCK_STALE_SECONDS / 4)):
-            with contextlib.suppress(OSError):
-                os.utime(path)
+            with contextlib.suppress(OSError, NotImplementedError):
+                os.utime(path, follow_symlinks=False)
 
     beat = threading.Thread(target=heartbeat, name="skbert-cache-lock", daemon=True)
     beat.start()
@@ -343,8 +344,137 @@ def training_lock(key: str, folder: str, *, poll: float = 0.5):
     finally:
         stop.set()
         beat.join()
+        if _lock_state(path)[2] == token:  # not a lock another process took over
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def _acquire(path: str, entry: str, poll: float):
+    """Take the lock at ``path``: its token; False if ``entry`` appeared; None to train unlocked."""
+    deadline = time.monotonic() + LOCK_MAX_WAIT_SECONDS
+    seen, since = None, time.monotonic()
+    while True:
+        if _is_file(entry):
+            return False
+        token = secrets.token_hex(16)
+        try:
+            _create_lock(path, token)
+        except FileExistsError:
+            pass
+        except OSError as exc:  # a folder we cannot lock in: train without coordination
+            _warn_once(f"fit cache: cannot take the training lock {path} ({exc.strerror or exc});"
+                       " training without it, so identical parallel fits may each train.")
+            return None
+        else:
+            if _is_file(entry):  # finished while we waited for the lock
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+                return False
+            return token
+        now = time.monotonic()
+        if now > deadline:
+            _warn_once(f"fit cache: waited {LOCK_MAX_WAIT_SECONDS:.0f} s for the training "
+                       f"lock {path}; training without it.")
+            return None
+        verdict, identity, _ = _lock_state(path)
+        if verdict is None:  # released just now
+            continue
+        if verdict == "live":
+            if identity != seen:
+                seen, since = identity, now
+            elif now - since > LOCK_STALE_SECONDS:
+                verdict = f"has not changed for {now - since:.0f} s (no heartbeat)"
+        if verdict != "live":
+            if not _remove_lock(path, identity):
+                _warn_once(f"fit cache: ignoring the training lock {path}, which {verdict} and "
+                           "cannot be removed; training without it.")
+                return None
+            _warn_once(f"fit cache: removed the training lock {path}, which {verdict}.")
+            continue
+        time.sleep(poll)
+
+
+def _create_lock(path: str, token: str) -> None:
+    """Write a lock file whole, then link it to ``path``; FileExistsError if ``path`` exists."""
+    folder, name = os.path.split(path)
+    doc = {"skbert_lock": _LOCK_FORMAT, "pid": os.getpid(), "host": socket.gethostname(),
+           "token": token}
+    tmp = os.path.join(folder, f".{name}.{token}{TMP_SUFFIX}")
+    write_bytes(tmp, json.dumps(doc).encode("utf-8"), root=folder)
+    try:  # link() fails on any existing name (a dangling link included) and follows none
+        os.link(tmp, path, follow_symlinks=False)
+    finally:
         with contextlib.suppress(OSError):
+            os.remove(tmp)
+
+
+def _lock_state(path: str):
+    """``(verdict, identity, token)``: verdict None (no lock), ``"live"`` or why it is not."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None, None, None
+    except OSError as exc:
+        return f"cannot be examined ({exc.strerror or exc})", None, None
+    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_mode)
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file (a link, folder, FIFO or device)", identity, None
+    if info.st_size > _LOCK_MAX_BYTES:
+        return "is not a lock skbert wrote (too large)", identity, None
+    try:
+        doc = json.loads(read_regular_file(path)[0].decode("utf-8"))
+    except FileNotFoundError:
+        return None, None, None
+    except _Damaged:  # another user's lock we may not read: judged by its heartbeat alone
+        return "live", identity, None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        doc = None
+    if not (isinstance(doc, dict) and doc.get("skbert_lock") == _LOCK_FORMAT
+            and is_int(doc.get("pid")) and doc["pid"] > 0 and isinstance(doc.get("host"), str)
+            and isinstance(doc.get("token"), str)):
+        return "is not a lock skbert wrote", identity, None
+    if doc["host"] == socket.gethostname() and not _pid_alive(doc["pid"]):
+        return f"belongs to process {doc['pid']}, which has exited", identity, doc["token"]
+    age = time.time() - info.st_mtime
+    if abs(age) > LOCK_STALE_SECONDS:
+        return f"has had no heartbeat for {abs(age):.0f} s", identity, doc["token"]
+    return "live", identity, doc["token"]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or a pid we cannot ask about
+    return True
+
+
+def _remove_lock(path: str, identity) -> bool:
+    """Remove what is at ``path`` (never what a link points to) if it is still ``identity``."""
+    try:
+        info = os.lstat(path)
+        if identity is not None and identity != (info.st_dev, info.st_ino, info.st_size,
+                                                 info.st_mtime_ns, info.st_mode):
+            return True  # replaced meanwhile: look again
+        if stat.S_ISDIR(info.st_mode):
+            os.rmdir(path)  # only an empty folder; another one's contents are not ours
+        else:
             os.remove(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _is_file(path: str) -> bool:
+    """A regular file at ``path`` (not a link to one)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _check_key(key) -> None:
@@ -405,26 +535,11 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
                    "reused from the folder.")
         return
     final = os.path.join(folder, key + SUFFIX)
-    tmp = os.path.join(folder, f".{key}.{os.getpid()}.{secrets.token_hex(6)}{TMP_SUFFIX}")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, final)
+    try:  # a link planted at the entry's name is replaced, never written through
+        write_bytes(final, data, root=folder)
     except OSError as exc:
         _warn_once(f"fit cache: could not write to {folder!r} ({exc.strerror or exc}); fits "
                    "will not be reused from it. Pass a writable fit_cache folder.")
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
         return
     _reported.discard(final)
     logger.debug("fit cache: wrote %s (%d bytes)", final, len(data))
@@ -453,13 +568,18 @@ def _rebuild(data: bytes, device) -> dict:
     spec, fitted = _check_doc(doc)
     tensors = load_tensors(data)
 
-    try:  # the checked config builds a network; any failure means the entry is unusable
-        model = model_from_config(spec["config"], spec["pooling"], spec["n_labels"],
-                                  spec["attn_implementation"])
-    except Exception as exc:
+    def build():
+        return model_from_config(spec["config"], spec["pooling"], spec["n_labels"],
+                                 spec["attn_implementation"])
+
+    # sizes first, on the meta device: a small entry whose config asks for a
+    # 4096-wide or 10M-token network is refused before anything is allocated
+    check_sizes_on_meta(build, spec["config"], tensors)
+    try:
+        model = build()
+    except Exception as exc:  # the same build worked on the meta device
         raise _Damaged(f"has a model config that builds no network "
                        f"({type(exc).__name__}: {exc})") from exc
-    _check_tensors(tensors, model.state_dict())
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:
@@ -472,6 +592,57 @@ def _rebuild(data: bytes, device) -> dict:
     model.to(device).eval()
     fitted.update(model=model, tokenizer=tokenizer, device=device)
     return fitted
+
+
+#: Config keys that count repeated blocks; each block holds at least one tensor.
+_BLOCK_COUNT = re.compile(r"(num|n)_(hidden_|encoder_|decoder_)?(layers?|blocks?)"
+                          r"|(encoder|decoder)_layers|n_layer")
+#: Bytes a network may hold beyond its saved tensors (buffers such as position ids).
+_SLACK_BYTES = 64 * 1024**2
+
+
+def check_sizes_on_meta(build, config: dict, tensors: dict) -> None:
+    """Check that ``build()`` makes a network of exactly ``tensors``' sizes, allocating nothing.
+
+    A config is data from others: ``hidden_size=4096`` or ``vocab_size=10**7``
+    in a small file would make a plain build allocate gigabytes before any
+    shape check. Here the network is built on the meta device (shapes only),
+    its state dict compared with the saved tensors (names, shapes, dtypes),
+    and its buffers outside the state dict bounded, before the caller builds
+    it for real. Block counts (``num_hidden_layers`` ...) are bounded by the
+    number of tensors first, so that even the meta build stays small.
+
+    Parameters
+    ----------
+    build : callable
+        ``build() -> torch.nn.Module``, as the caller will call it.
+    config : dict
+        The config the network is built from (its block counts are checked).
+    tensors : dict of str to Tensor
+        The saved tensors (or meta tensors of the shapes a file's header
+        lists), with the names of ``build().state_dict()``.
+
+    Raises
+    ------
+    DamagedFile
+        Saying which size or tensor does not match.
+    """
+    for key, value in config.items():
+        if _BLOCK_COUNT.fullmatch(key) and is_int(value) and value > len(tensors):
+            raise _Damaged(f"has a config with {key}={value} but only {len(tensors)} tensors")
+    try:
+        with torch.device("meta"):
+            model = build()
+    except Exception as exc:
+        raise _Damaged(f"has a model config that builds no network "
+                       f"({type(exc).__name__}: {exc})") from exc
+    _check_tensors(tensors, model.state_dict())
+    saved = sum(t.numel() * t.element_size() for t in tensors.values())
+    held = sum(t.numel() * t.element_size()
+               for t in list(model.parameters()) + list(model.buffers()))
+    if held > 2 * saved + _SLACK_BYTES:
+        raise _Damaged(f"has a model config whose network holds {held} bytes for "
+                       f"{saved} bytes of weights")
 
 
 def _check_tensors(tensors: dict, expected: dict) -> None:

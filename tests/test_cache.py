@@ -338,10 +338,10 @@ def test_check_writable_read_only_file_system(tmp_path, monkeypatch):
     """As root the test above skips, so a read-only mount is simulated here."""
     real_open = os.open
 
-    def read_only(path, flags, *args):
+    def read_only(path, flags, *args, **kwargs):
         if flags & os.O_CREAT:
             raise OSError(30, "Read-only file system", path)
-        return real_open(path, flags, *args)
+        return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", read_only)
     with pytest.raises(ValueError, match="Read-only file system.*fit_cache=True"):
