@@ -1,0 +1,262 @@
+"""Why this label (issue 23): explanations are correct on a planted task, complete,
+mapped to the text's characters, mapped back from chunk windows, and rendered safely.
+
+The planted task: label k is switched on by one keyword (football, election,
+pizza, laptop) among neutral words; a tiny BERT learns it in about two seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from conftest import FILLER, KEYWORDS, build_tiny_bert
+from skbert import TransformerMultiLabelClassifier
+from skbert._explain import Explanations, _merge_words, _tokenise, explain
+
+KEY = ["football", "election", "pizza", "laptop"]
+NEUTRAL = FILLER + [w for ws in KEYWORDS.values() for w in ws if w not in KEY]
+METHODS = ["integrated_gradients", "occlusion"]
+
+
+def planted(n, seed):
+    """Texts of 4-8 neutral words with the keywords of 1 or 2 labels inserted."""
+    rng = random.Random(seed)
+    texts, Y = [], np.zeros((n, len(KEY)), dtype=int)
+    for i in range(n):
+        words = rng.sample(NEUTRAL, rng.randint(4, 8))
+        for k in rng.sample(range(len(KEY)), rng.choice([1, 1, 2])):
+            words.insert(rng.randrange(len(words) + 1), KEY[k])
+            Y[i, k] = 1
+        texts.append(" ".join(words))
+    return texts, Y
+
+
+@pytest.fixture(scope="module", params=["cls", "mean"])
+def planted_clf(request, tmp_path_factory):
+    import torch
+
+    folder = build_tiny_bert(tmp_path_factory.mktemp(f"planted_{request.param}"),
+                             sentence_transformers=request.param == "mean")
+    X, Y = planted(300, 0)
+    with torch.random.fork_rng(devices=[]):
+        clf = TransformerMultiLabelClassifier(
+            folder, max_epochs=15, learning_rate=3e-3, batch_size=16, max_length=32,
+            precision="fp32", device="cpu", random_state=0, fit_cache=False)
+        clf.fit(X, Y)
+    Xt, Yt = planted(100, 1)
+    assert (clf.predict(Xt) == Yt).all(axis=1).mean() >= 0.95  # the task was learned
+    return clf
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return planted(100, 1)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_planted_keyword_gets_top_attribution(planted_clf, test_set, method):
+    X, Y = test_set
+    ex = explain(planted_clf, X, method=method)
+    hits = total = 0
+    for e, y in zip(ex, Y):
+        for row, lab in enumerate(e.labels):
+            if y[lab]:
+                total += 1
+                hits += e.words[int(np.argmax(e.attributions[row]))] == KEY[lab]
+    assert total >= 100
+    assert hits / total >= 0.95, (method, hits, total)
+
+
+def test_completeness_gap_small_and_reported(planted_clf, test_set):
+    X = test_set[0][:30]
+    ex = explain(planted_clf, X, n_steps=32)
+    for e in ex:
+        target = e.logit - e.baseline_logit
+        gap = np.abs(e.attributions.sum(1) - target) / np.maximum(np.abs(target), 1e-6)
+        np.testing.assert_allclose(e.completeness_gap, gap, rtol=1e-9, atol=1e-12)
+    assert ex.completeness_gaps().max() < 0.05
+    coarse = explain(planted_clf, X, n_steps=1).completeness_gaps()
+    assert coarse.max() > ex.completeness_gaps().max()  # one point: a visible gap, reported
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_logit_is_the_models(planted_clf, test_set, method):
+    X = test_set[0][:20]
+    logits = planted_clf.decision_function(X)
+    for e, row in zip(explain(planted_clf, X, method=method), logits):
+        np.testing.assert_allclose(e.logit, row[e.label_index], atol=1e-4)
+        np.testing.assert_allclose(e.probabilities,
+                                   planted_clf.predict_proba([e.text])[0, e.label_index])
+
+
+def test_offsets_map_to_the_text(planted_clf):
+    X = ["  pizza   today\tthe  laptop ", "football"]
+    for method in METHODS:
+        for e in explain(planted_clf, X, method=method):
+            assert e.words == [e.text[s:t] for s, t in e.offsets]
+            assert e.words == e.text.split()
+            assert e.attributions.shape == (len(e.labels), len(e.words))
+
+
+def test_subword_pieces_merge_into_words():
+    """With a WordPiece tokenizer, pieces and split punctuation join into the text's words."""
+    from skbert._modeling import load_tokenizer, resolve_model_path
+
+    class Fitted:
+        tokenizer_ = load_tokenizer(resolve_model_path("all-MiniLM-L6-v2"))
+        max_length, long_text, stride, max_chunks = 128, "truncate", 0, None
+
+    text = "Unbelievably wonderful pizzas! I don't know (really)."
+    docs, windows = _tokenise(Fitted, [text])
+    words = [text[s:e] for s, e in docs[0].spans]
+    assert words == ["Unbelievably", "wonderful", "pizzas", "!", "I", "don't", "know", "(",
+                     "really", ")", "."]
+    assert len(windows[0].ids) > len(words)  # pieces were merged
+    assert (windows[0].word[[0, -1]] == -1).all()  # [CLS] and [SEP] belong to no word
+
+
+def test_merge_keeps_cjk_characters_apart():
+    text = "我爱披萨"
+    spans, owner = _merge_words(text, [(i, i + 1) for i in range(4)])
+    assert spans == [(0, 1), (1, 2), (2, 3), (3, 4)] and owner == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean"])
+@pytest.mark.parametrize("method", METHODS)
+def test_chunk_windows_map_back_to_the_text(planted_clf, pooling, method):
+    rng = random.Random(3)
+    words = rng.choices(["the", "a", "today", "we", "saw", "news", "about"], k=40)
+    words[33] = "pizza"
+    text = " ".join(words)
+    saved = planted_clf.get_params()
+    clf = planted_clf.set_params(long_text="chunk", max_length=12, stride=3, max_chunks=None,
+                                 chunk_pooling=pooling)
+    try:
+        (e,) = explain(clf, [text], labels=[2], method=method)
+        logit = clf.decision_function([text])[0, 2]
+    finally:
+        clf.set_params(**saved)
+    assert len(e.windows) > 3
+    assert e.words == words  # every window's words, each once, in order
+    assert e.words[int(np.argmax(e.attributions[0]))] == "pizza"
+    s, t = e.offsets[33]
+    assert text[s:t] == "pizza"
+    np.testing.assert_allclose(e.logit[0], logit, atol=1e-4)
+    if method == "integrated_gradients":
+        assert e.completeness_gap[0] < 0.05
+
+
+def test_truncated_words_are_left_out(planted_clf):
+    text = " ".join(["the"] * 40 + ["pizza"])
+    (e,) = explain(planted_clf, [text], labels=[2])
+    assert len(e.words) == 30  # max_length=32 less [CLS] and [SEP]
+    assert e.seen_chars < len(text)
+
+
+def test_default_labels_are_predicted_else_the_top_one(planted_clf):
+    (e,) = explain(planted_clf, ["football and pizza"])
+    assert e.labels == [0, 2] and e.predicted.all()
+    np.testing.assert_allclose(e.threshold, [0.5, 0.5])
+    clf = planted_clf.set_params(threshold=0.9999)  # now no label is predicted
+    try:
+        (e,) = explain(clf, ["football and pizza"])
+        P = clf.predict_proba(["football and pizza"])[0]
+    finally:
+        clf.set_params(threshold=0.5)
+    assert e.labels == [int(np.argmax(P))] and not e.predicted.any()
+    np.testing.assert_allclose(e.threshold, [0.9999])
+
+
+def test_label_choice_and_errors(planted_clf):
+    X = ["football today"]
+    assert explain(planted_clf, X, labels="all")[0].labels == [0, 1, 2, 3]
+    assert explain(planted_clf, X, labels=[3, 1])[0].labels == [1, 3]
+    assert explain(planted_clf, X, labels=2)[0].labels == [2]
+    assert len(explain(planted_clf, X, top_k=2)[0].labels) == 2
+    with pytest.raises(ValueError, match=r"labels holds 7.*classes_"):
+        explain(planted_clf, X, labels=[7])
+    with pytest.raises(ValueError, match="labels or top_k"):
+        explain(planted_clf, X, labels=[1], top_k=1)
+    with pytest.raises(ValueError, match="top_k=0"):
+        explain(planted_clf, X, top_k=0)
+    with pytest.raises(ValueError, match="method='shap'"):
+        explain(planted_clf, X, method="shap")
+    with pytest.raises(ValueError, match="n_steps=0"):
+        explain(planted_clf, X, n_steps=0)
+    with pytest.raises(TypeError):
+        explain(planted_clf, "football today")  # a bare string, not a list of texts
+
+
+def test_threshold_in_force_is_reported(planted_clf):
+    clf = planted_clf.set_params(threshold=[0.9, 0.5, 0.2, 0.5])
+    try:
+        (e,) = explain(clf, ["football"], labels="all")
+    finally:
+        clf.set_params(threshold=0.5)
+    np.testing.assert_allclose(e.threshold, [0.9, 0.5, 0.2, 0.5])
+    np.testing.assert_array_equal(e.predicted, e.probabilities >= e.threshold)
+
+
+def test_top_words_and_dict(planted_clf):
+    (e,) = explain(planted_clf, ["we saw the election today"])
+    assert e.top_words(1, k=1)[0][0] == "election"
+    with pytest.raises(KeyError, match="labels=\\[3\\]"):
+        e.top_words(3)
+    d = json.loads(json.dumps(e.to_dict()))
+    assert d["format"] == "skbert-explain-1" and d["words"] == e.words
+    assert d["labels"][0]["label"] == 1 and len(d["labels"][0]["attributions"]) == 5
+
+
+# ----------------------------------------------------------------------- html
+def test_repr_html_highlights_each_label(planted_clf):
+    (e,) = explain(planted_clf, ["football and pizza <b>&"])
+    page = e._repr_html_()
+    assert page.count('class="skx-row"') == 2
+    assert "&lt;" in page and "&gt;&amp;" in page and "<b>" not in page  # escaped
+    assert "rgba(214,39,40," in page  # a word pushed a label on (red)
+    assert f"p = {e.probabilities[0]:.3f} (threshold 0.5)" in page
+    many = explain(planted_clf, ["pizza"] * 3)._repr_html_()
+    assert many.count('class="skx-card"') == 3
+
+
+def test_to_html_is_one_offline_page(planted_clf, tmp_path):
+    X = ["football and pizza", "election <script>alert(1)</script>", "laptop " * 3]
+    ex = explain(planted_clf, X)
+    path = tmp_path / "why.html"
+    ex.to_html(path)
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "default-src 'none'" in page  # nothing may be loaded
+    assert "http://" not in page and "https://" not in page and " src=" not in page
+    assert page.count("<script") == 2 and page.count("&lt;") == 2  # the page's own two
+    assert page.count('class="skx-card"') == 3
+    assert page.count("<option") == 1 + len({lab for e in ex for lab in e.labels})
+    ex.to_html(path)  # its own page: replaced
+
+
+def test_outputs_never_replace_a_users_file(planted_clf, tmp_path):
+    ex = explain(planted_clf, ["pizza"])
+    for name, write in (("a.html", ex.to_html), ("a.jsonl", ex.to_jsonl)):
+        mine = tmp_path / name
+        mine.write_text("my notes\n")
+        with pytest.raises(FileExistsError, match="overwrite=True"):
+            write(mine)
+        assert mine.read_text() == "my notes\n"
+        write(mine, overwrite=True)
+        write(mine)  # now skbert's: replaced without asking
+
+
+def test_to_jsonl_round_trips(planted_clf, tmp_path):
+    ex = explain(planted_clf, ["pizza today", "vote laptop"], method="occlusion")
+    ex.to_jsonl(tmp_path / "e.jsonl")
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    assert [json.loads(x)["text"] for x in lines] == ["pizza today", "vote laptop"]
+    assert json.loads(lines[0])["labels"][0]["completeness_gap"] is None
+
+
+def test_empty_result_type(planted_clf):
+    assert isinstance(explain(planted_clf, ["pizza"]), Explanations)
