@@ -1,47 +1,41 @@
 """TransformerMultiLabelClassifier: the public estimator.
 
-This module only orchestrates: validation, tokenisation, the training loop,
-thresholds and persistence live in their own modules and never import it.
+The estimator keeps its parameters, validates them and the data, and hands
+the work to the fit runner (:func:`skbert._runner.run_fit`); one method,
+``_set_fitted``, sets the fitted attributes from the runner's
+:class:`~skbert._runner.FitResult`, for a fit, a fit-cache hit and
+:meth:`~TransformerMultiLabelClassifier.from_pretrained` alike. Tokenising,
+the loop, thresholds and persistence live in their own modules and never
+import this one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import math
 import os
 import warnings
-from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _cache, _distributed
-from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
+from . import _distributed
+from ._data import pad_token_id
 from ._export import check_backend, load_onnx_folder, save_model_folder
 from ._export import push_to_hub as _push_to_hub
-from ._hooks import Checkpointer, FitHooks
 from ._modeling import (
     DEFAULT_MODEL,
-    MultiLabelModel,
-    apply_peft,
-    build_model,
-    check_model_source,
     check_peft_config,
-    is_peft,
-    load_tokenizer,
     resolve_model_path,
-    resolve_pooling,
 )
 from ._params import (
     FOLDER_UNSAFE_PARAMS,
     PARAMETER_CONSTRAINTS,
     folder_params,
     record_params,
-    training_params,
 )
 from ._persistence import (
     SETTINGS_FILE,
@@ -49,30 +43,20 @@ from ._persistence import (
     load_folder,
     read_settings,
     restore_model,
-    saved_head,
 )
+from ._runner import FitResult, check_lengths, encode_texts, inference_config, run_fit
 from ._scoring import make_score_fn
-from ._thresholds import check_threshold, tune_thresholds
-from ._training import (
-    TrainConfig,
-    compile_options,
-    disable_gradient_checkpointing,
-    enable_gradient_checkpointing,
-    predict_logits,
-    resolve_learning_rate,
-    train,
-)
+from ._thresholds import check_threshold
+from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
     DeviceWarning,
     SkbertWarning,
     TrainingDivergedError,
     resolve_device,
     resolve_precision,
-    seed_from_random_state,
 )
 from ._validation import (
     FitData,
-    check_encodable,
     check_sample_weight,
     check_targets,
     check_text_dataset,
@@ -87,7 +71,6 @@ logger = logging.getLogger(__name__)
 
 #: Texts tokenised and predicted at a time in predict*, so memory stays bounded.
 PREDICT_CHUNK = 4096
-
 
 
 class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
@@ -412,48 +395,16 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self : TransformerMultiLabelClassifier
             The fitted estimator.
         """
-        if isinstance(self.fit_cache, str):  # fail now, not after the epochs
-            _cache.check_writable(self.fit_cache)
-        if self.checkpoint_dir is not None:
-            _cache.check_writable(os.fspath(self.checkpoint_dir), "checkpoint_dir")
         data = self._check_fit_data(X, Y, sample_weight, X_val, Y_val)
-        n_labels = data.Y.shape[1]
-        self._check_cross_params(n_labels, has_validation_set=data.X_val is not None)
-        device = resolve_device(self.device)
-        group = _distributed.join(use_cuda=device.type == "cuda")
-        device = _distributed.device_for(group, device)
-        precision = resolve_precision(self.precision, device)
-        rs = check_random_state(self.random_state)
-        seed = seed_from_random_state(rs)
-        if group.active and not isinstance(self.random_state, Integral):
-            seed = _distributed.broadcast_int(seed, group)  # one seed for all ranks
-            rs = np.random.RandomState(seed)
-        warm = self._warm_start_ok(data.classes)
-
-        key = None
-        if self.fit_cache is not False and not warm:
-            key = self._data_key(data)
-        reusable = key is not None and isinstance(self.random_state, Integral)
-        if key is not None and not reusable:
-            _warn_repeated_unseeded_fit(key)
-        # a shared folder: one process trains a key while the others wait for its entry
-        shared = reusable and isinstance(self.fit_cache, str) and not group.active
-        with (_cache.training_lock(key, self.fit_cache) if shared
-              else contextlib.nullcontext(True)):
-            fitted = _cache.get(key, self.fit_cache, device) if reusable else None
-            if _distributed.all_ranks_agree(fitted is not None, group):
-                logger.info("reusing fine-tuned weights from the fit cache")
-                self._set_fitted(fitted, data.classes, data.y_dtype)
-                self._warn_after_fit()
-                return self
-            fitted = self._fit_model(data, device, precision, rs, seed, group, warm)
-            if (reusable and not fitted["interrupted"]
-                    and (group.is_main or self.fit_cache is True)):
-                _cache.put(key, self.fit_cache, fitted)
-        self._set_fitted(fitted, data.classes, data.y_dtype)
-        if group.is_main:
+        self._check_cross_params(data.Y.shape[1], has_validation_set=data.X_val is not None)
+        _check_checkpoint_dir(self.checkpoint_dir, self.model_name_or_path)
+        result = run_fit(self, data)
+        self._set_fitted(result)
+        self._warn_after_fit(result)
+        if _distributed.current().is_main:
             run_callbacks(self.callbacks, "on_fit_end", self)
-        self._warn_after_fit()
+        if result.interrupted:  # the model stays usable; a search or a script stops
+            raise KeyboardInterrupt
         return self
 
     def _check_fit_data(self, X, Y, sample_weight, X_val, Y_val) -> FitData:
@@ -479,26 +430,6 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                     f"Y_val has the labels {list(val_classes)[:6]} but Y has "
                     f"{list(classes)[:6]}; Y_val needs the same columns in the same order.")
         return FitData(texts, Yf, classes, y_dtype, weights, val_texts, Yv)
-
-    def _warm_start_ok(self, classes) -> bool:
-        if not self.warm_start or not hasattr(self, "model_"):
-            return False
-        if not isinstance(self.model_, MultiLabelModel):
-            raise ValueError(
-                "warm_start=True continues the torch weights in memory, but this estimator "
-                "predicts with ONNX (from_pretrained(..., backend='onnx')). Set "
-                "warm_start=False: fit then starts from the saved folder "
-                f"{str(self.model_name_or_path)!r}, with its trained head for the same labels.")
-        if list(self.classes_) != list(classes):
-            raise ValueError(
-                f"warm_start=True continues a model fitted on the labels "
-                f"{list(self.classes_)[:6]}, but this Y has {list(classes)[:6]}. Fit with the "
-                "same label columns, or set warm_start=False to start a new model.")
-        return True
-
-    def _training_params(self) -> dict:
-        """Every parameter that shapes the trained weights (cache key)."""
-        return training_params(self.get_params(deep=False), resolve_device(self.device).type)
 
     def _check_cross_params(self, n_labels: int, has_validation_set: bool = False) -> None:
         if has_validation_set:
@@ -534,201 +465,55 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                     "finite positive floats, one per label. Pass e.g. "
                     f"pos_weight=[1.0] * {n_labels}, or pos_weight='balanced'.")
 
-    def _fit_model(self, data: FitData, device, precision, rs, seed, group, warm) -> dict:
-        if warm:
-            path, pooling, tokenizer, saved = None, self.pooling_, self.tokenizer_, None
-        else:
-            path = resolve_model_path(str(self.model_name_or_path))
-            check_model_source(path)
-            saved = saved_head(path)  # a folder skbert saved: its pooling and trained head
-            pooling = resolve_pooling(self.pooling, path, saved)
-            tokenizer = load_tokenizer(path, self.tokenizer_kwargs)
-        self._check_lengths(tokenizer, path or "the fitted model")
-        encoded = self._encode(tokenizer, data.X)
-        Y, w = data.Y, data.sample_weight
-
-        n = encoded.n_docs
-        if data.X_val is not None:
-            train_enc, Y_train, w_train = encoded, Y, w
-            valid_enc, Y_valid = self._encode(tokenizer, data.X_val), data.Y_val
-        elif self.early_stopping or isinstance(self.threshold, str):
-            n_valid = int(np.ceil(self.validation_fraction * n))
-            if n_valid < 1 or n - n_valid < 1:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} of {n} texts leaves "
-                    f"{n - n_valid} for training and {n_valid} for validation; both need at "
-                    "least one. Use more texts or change validation_fraction.")
-            perm = rs.permutation(n)
-            valid_idx, train_idx = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
-            train_enc, valid_enc = encoded.subset(train_idx), encoded.subset(valid_idx)
-            Y_train, Y_valid = Y[train_idx], Y[valid_idx]
-            w_train = None if w is None else w[train_idx]
-        else:
-            train_enc, Y_train, w_train, valid_enc, Y_valid = encoded, Y, w, None, None
-
-        if warm:
-            model = self.model_
-        else:
-            model = build_model(path, pooling, data.classes, seed=seed,
-                                model_kwargs=self.model_kwargs, saved=saved)
-            model.init_bias_to_priors(torch.from_numpy(Y_train.mean(axis=0)))
-            if self.peft_config is not None:
-                model = apply_peft(model, self.peft_config)
-        if self.gradient_checkpointing:
-            enable_gradient_checkpointing(model)
-        config = self._train_config(device, precision, seed, group,
-                                    learning_rate=resolve_learning_rate(self.learning_rate, model))
-        config.score_fn = make_score_fn(self.scoring, self.threshold, data.classes)
-        hooks = FitHooks(self, self.callbacks if group.is_main else None,
-                         self._checkpointer(data, device) if self.checkpoint_dir else None)
-        result = train(model, train_enc, Y_train, valid_enc, Y_valid,
-                       pad_id=pad_token_id(tokenizer), config=config,
-                       pos_weight=self._pos_weight(Y_train), sample_weight=w_train, hooks=hooks)
-        if self.gradient_checkpointing:
-            disable_gradient_checkpointing(model)
-        history, best = result.history, result.best_epoch
-        if warm:  # continue the epoch count of the earlier fit(s)
-            done = len(self.history_)
-            history = [dict(r) for r in self.history_] + [
-                {**r, "epoch": r["epoch"] + done} for r in history]
-            best += done
-        fitted = {
-            "model": model, "tokenizer": tokenizer, "history": history,
-            "best_epoch": best, "interrupted": result.interrupted,
-            "still_improving": result.still_improving, "pooling": pooling,
-            "diverged_epoch": result.diverged_epoch,
-            "device": device, "precision": precision, "thresholds": None,
-            "learning_rate": config.learning_rate,
-        }
-        self._fit_stats = {"n_forwarded": result.n_forwarded, "world_size": group.world_size}
-        if result.valid_logits is not None:  # the kept epoch's validation pass, not redone
-            fitted["thresholds"] = tune_thresholds(Y_valid, _sigmoid(result.valid_logits),
-                                                   metric=self.threshold_metric)
-        return fitted
-
-    def _data_key(self, data: FitData) -> str:
-        """A hash of the training parameters, the base model's files and the data."""
-        def texts(X):  # a Dataset by its fingerprint: hashing its rows would read them all
-            return ("datasets.Dataset", X._fingerprint, len(X)) if is_hf_dataset(X) else X
-
-        return _cache.make_key(self._training_params(),
-                               resolve_model_path(str(self.model_name_or_path)),
-                               (texts(data.X), None if data.X_val is None else texts(data.X_val)),
-                               (data.Y, data.sample_weight, data.Y_val), data.classes)
-
-    def _checkpointer(self, data: FitData, device):
-        """Saves and restores the training state in ``checkpoint_dir`` (see _hooks)."""
-        return Checkpointer(os.fspath(self.checkpoint_dir), self._data_key(data))
-
-    def _set_fitted(self, fitted: dict, classes, y_dtype) -> None:
-        self.model_ = fitted["model"]
-        self.tokenizer_ = fitted["tokenizer"]
-        self.classes_ = classes
-        self.history_ = [dict(r) for r in fitted["history"]]
+    def _set_fitted(self, result: FitResult) -> None:
+        """Set every fitted attribute from ``result``: the one place that does (fit,
+        a fit-cache hit, from_pretrained)."""
+        self.model_ = result.model
+        self.tokenizer_ = result.tokenizer
+        self.classes_ = result.classes
+        self.history_ = [dict(r) for r in result.history]
         self.n_epochs_ = len(self.history_)
-        self.best_epoch_ = fitted["best_epoch"]
-        self.pooling_ = fitted["pooling"]
-        # a fit-cache entry written before learning_rate_ existed lacks it
-        self.learning_rate_ = float(fitted.get("learning_rate")
-                                    or resolve_learning_rate(self.learning_rate, self.model_))
-        self.device_ = fitted["device"]
-        self.precision_ = fitted["precision"]
-        self._y_dtype = y_dtype
-        self._fit_report = (fitted["interrupted"], fitted["still_improving"],
-                            fitted.get("diverged_epoch"))
-        if fitted["thresholds"] is not None:
-            self.thresholds_ = np.array(fitted["thresholds"])
+        self.best_epoch_ = int(result.best_epoch)
+        self.pooling_ = result.pooling
+        self.learning_rate_ = float(result.learning_rate)
+        self.device_ = result.device
+        self.precision_ = result.precision
+        self.interrupted_ = bool(result.interrupted)
+        self.fit_cache_hit_ = bool(result.from_cache)
+        self._y_dtype = np.dtype(result.y_dtype)
+        self._fit_info = {"n_train": result.n_train, "n_valid": result.n_valid,
+                          "still_improving": result.still_improving,
+                          "diverged_epoch": result.diverged_epoch,
+                          "checkpoint": result.checkpoint}
+        if result.thresholds is not None:
+            self.thresholds_ = np.array(result.thresholds, dtype=float)
         elif hasattr(self, "thresholds_"):
             del self.thresholds_
 
-    def _warn_after_fit(self) -> None:
-        interrupted, still_improving, diverged = self._fit_report
-        if diverged is not None:
+    def _warn_after_fit(self, result: FitResult) -> None:
+        if result.diverged_epoch is not None:
             warnings.warn(
-                f"Training diverged in epoch {diverged} (the loss became NaN or infinite); "
-                f"training stopped and the estimator keeps the weights of epoch "
+                f"Training diverged in epoch {result.diverged_epoch} (the loss became NaN or "
+                f"infinite); training stopped and the estimator keeps the weights of epoch "
                 f"{self.best_epoch_}, the best earlier one. Lower learning_rate (now "
                 f"{self.learning_rate_:g}) or use precision='fp32' to train further.",
                 SkbertWarning, stacklevel=4)
-        elif interrupted:
+        elif result.interrupted:
+            resume = (f" Fitting again resumes from {result.checkpoint}."
+                      if result.checkpoint else "")
             warnings.warn(
                 f"Training was interrupted after {self.n_epochs_} complete epoch(s); the "
                 f"estimator keeps the weights of epoch {self.best_epoch_} (the best so far, or "
-                "the current ones without a validation split) and can predict.",
+                "the current ones without a validation split) and can predict "
+                f"(interrupted_ is True); fit re-raises KeyboardInterrupt.{resume}",
                 SkbertWarning, stacklevel=4)
-        elif self.early_stopping and still_improving and self.n_epochs_ == self.max_epochs:
+        elif (self.early_stopping and result.still_improving
+              and self.n_epochs_ == self.max_epochs):
             warnings.warn(
                 f"max_epochs={self.max_epochs} reached while the validation "
                 f"{'loss' if self.scoring in (None, 'loss') else 'score'} was still "
                 "improving; the model may be under-trained. Increase max_epochs.",
                 ConvergenceWarning, stacklevel=4)
-
-    def _check_lengths(self, tokenizer, path: str) -> None:
-        limit = getattr(tokenizer, "model_max_length", None)
-        if limit is not None and limit < 1_000_000 and self.max_length > limit:
-            raise ValueError(
-                f"max_length={self.max_length} exceeds the {limit} tokens {path!r} supports. "
-                f"Use max_length<={limit}, and long_text='chunk' to read longer texts.")
-        if self.long_text == "chunk":
-            room = self.max_length - tokenizer.num_special_tokens_to_add()
-            if self.stride >= room:
-                raise ValueError(
-                    f"stride={self.stride} must be smaller than the {room} text tokens a "
-                    f"window of max_length={self.max_length} holds; lower stride (e.g. "
-                    f"{room // 4}).")
-
-    def _encode(self, tokenizer, texts, offset: int = 0):
-        if is_hf_dataset(texts):  # tokenised into its Arrow cache, read slice by slice
-            return encode_dataset(tokenizer, texts, max_length=self.max_length,
-                                  long_text=self.long_text, stride=self.stride,
-                                  max_chunks=self.max_chunks)
-        try:
-            return encode(tokenizer, texts, max_length=self.max_length,
-                          long_text=self.long_text, stride=self.stride,
-                          max_chunks=self.max_chunks)
-        except TypeError:
-            check_encodable(texts, offset)  # names a text that is not valid Unicode
-            raise
-
-    def _train_config(self, device, precision, seed, group=None,
-                      learning_rate: float = 0.0) -> TrainConfig:
-        """The loop's settings; ``learning_rate``: the resolved rate (0 when predicting)."""
-        group = _distributed.current() if group is None else group
-        return TrainConfig(
-            max_epochs=self.max_epochs, batch_size=self.batch_size,
-            learning_rate=learning_rate,
-            head_learning_rate=(10 * learning_rate if self.head_learning_rate is None
-                                else self.head_learning_rate),
-            weight_decay=self.weight_decay,
-            warmup_ratio=self.warmup_ratio, early_stopping=self.early_stopping,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol, device=device,
-            precision=precision, chunk_pooling=self.chunk_pooling,
-            predict_batch_size=self.predict_batch_size, seed=seed,
-            verbose=self.verbose if group.is_main else 0,
-            pad_to_multiple_of=pad_multiple(device), compile=compile_options(self.compile),
-            micro_batch_size=self.micro_batch_size, group=group,
-            prefetch=2 if device.type == "cuda" else 0,
-            buckets=self._buckets(device),
-            # on GPUs, short texts predict in large batches: as many padded tokens as
-            # predict_batch_size texts of max_length (on the CPU it measured slower)
-            predict_token_budget=(self.predict_batch_size * self.max_length
-                                  if device.type == "cuda" else None))
-
-    def _buckets(self, device) -> tuple[int, ...] | None:
-        """Fixed batch widths when CUDA graphs replay shapes (compile's reduce-overhead)."""
-        options = compile_options(self.compile) or {}
-        if device.type == "cuda" and options.get("mode") in ("reduce-overhead",
-                                                             "max-autotune"):
-            return length_buckets(self.max_length, pad_multiple(device))
-        return None
-
-    def _pos_weight(self, Y: np.ndarray) -> np.ndarray | None:
-        if self.pos_weight is None:
-            return None
-        if isinstance(self.pos_weight, str):  # "balanced"
-            pos = Y.sum(axis=0)
-            return np.clip((len(Y) - pos) / np.maximum(pos, 1.0), 1.0, 100.0).astype(np.float32)
-        return np.asarray(self.pos_weight, dtype=np.float32)
 
     # --------------------------------------------------------------- predict
     def _predict_into(self, X, transform, dtype) -> np.ndarray:
@@ -739,27 +524,28 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self._validate_params()  # set_params after fit is not checked by sklearn
-        self._check_lengths(self.tokenizer_, "the fitted model")
+        check_lengths(self, self.tokenizer_, "the fitted model")
         if not isinstance(self.threshold, str):
             check_threshold(self.threshold, len(self.classes_))
         n, chunks = iter_text_chunks(X, PREDICT_CHUNK)
-        config = self._train_config(self.device_, self._predict_precision(), 0)
+        config = inference_config(self, self.device_, self._predict_precision(self.device_))
         pad = pad_token_id(self.tokenizer_)
         out = np.empty((n, len(self.classes_)), dtype=dtype)
         start = 0
         for chunk in chunks:
-            logits = predict_logits(self.model_, self._encode(self.tokenizer_, chunk, start),
+            logits = predict_logits(self.model_, encode_texts(self, self.tokenizer_, chunk, start),
                                     pad, config)
             _check_finite(logits, start, config.precision)
             out[start:start + len(chunk)] = transform(logits)
             start += len(chunk)
         return out
 
-    def _predict_precision(self) -> str:
-        """The ``precision`` parameter as it is now (set_params after fit counts)."""
-        if self.precision == "fp16" and self.device_.type == "cpu":
+    def _predict_precision(self, device) -> str:
+        """The precision of prediction: the ``precision`` parameter as it is now (set_params
+        after fit counts); ``"auto"`` is fp32 on the CPU (issue 20 item 19)."""
+        if self.precision in ("auto", "fp16") and device.type == "cpu":
             return "fp32"
-        return resolve_precision(self.precision, self.device_)
+        return resolve_precision(self.precision, device)
 
     def decision_function(self, X) -> np.ndarray:
         """Logits of every label.
@@ -842,6 +628,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                 state["precision_"] = resolve_precision("auto", device)
             elif state.get("precision_") == "fp16" and device.type == "cpu":
                 state["precision_"] = "fp32"
+            # pickles of earlier versions lack these fitted attributes
+            state.setdefault("interrupted_", False)
+            state.setdefault("fit_cache_hit_", False)
+            if "learning_rate_" not in state:
+                state["learning_rate_"] = _saved_learning_rate(
+                    {}, state.get("learning_rate", "auto"), state["model_"])
         super().__setstate__(state)
 
     def save_pretrained(self, folder) -> None:
@@ -866,7 +658,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             except a ``README.md`` that skbert did not write.
         """
         check_is_fitted(self)
-        params = record_params(self.get_params(deep=False))
+        info = getattr(self, "_fit_info", {})
         settings = {
             "skbert_version": __version__,
             "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
@@ -874,12 +666,14 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             "thresholds_": getattr(self, "thresholds_", None),
             "history_": self.history_,
             "best_epoch_": self.best_epoch_,
-            "params": params,
+            "learning_rate_": self.learning_rate_ if math.isfinite(self.learning_rate_) else None,
+            "interrupted_": self.interrupted_,
+            "n_train_": info.get("n_train"),
+            "n_valid_": info.get("n_valid"),
+            "params": record_params(self.get_params(deep=False)),
         }
         if _distributed.current().is_main:  # under a process group only rank 0 writes
             save_model_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
-            if is_peft(self.model_):  # the adapter alone too, for peft users
-                self.model_.backbone.save_pretrained(os.path.join(os.fspath(folder), "adapter"))
 
     def push_to_hub(self, repo_id, *, private=False, token=None,
                     commit_message="Upload skbert model"):
@@ -969,7 +763,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ignored = sorted(set(settings["params"]) & FOLDER_UNSAFE_PARAMS)
         if ignored:
             logger.info("not taking %s from %s (set them with set_params)", ignored, folder)
-        params = folder_params(settings, settings_file)
+        params = folder_params(settings, settings_file)  # checked against the table
         params["device"] = device
         params["model_name_or_path"] = folder  # a refit starts from here, not the base model
         if backend == "onnx":
@@ -977,54 +771,34 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         elif precision is not None:
             params["precision"] = precision
         est = cls(**params)
-        n_labels = len(settings["classes"])
         try:
             est._validate_params()
-            est._check_cross_params(n_labels)
+            est._check_cross_params(len(settings["classes"]))
         except ValueError as exc:
             raise ValueError(
-                f"{settings_file} holds a parameter value this estimator "
-                f"rejects: {exc} The file is damaged or was not written by skbert; save the "
-                "model again with save_pretrained.") from None
+                f"{settings_file} holds a parameter value this estimator rejects: {exc} The "
+                "file is damaged or was not written by skbert; save the model again with "
+                "save_pretrained.") from None
         if backend == "onnx":  # onnxruntime takes CPU tensors, also with its CUDA provider
             dev = torch.device("cpu")
-            est.model_, est.tokenizer_ = load_onnx_folder(
+            model, tokenizer = load_onnx_folder(
                 folder, settings, device, quantize=quantize, overwrite=overwrite_onnx)
         else:
             dev = resolve_device(device)
-            est.model_, est.tokenizer_ = load_folder(folder, settings, dev)
+            model, tokenizer = load_folder(folder, settings, dev)
         classes = settings["classes"]
-        est.classes_ = (np.asarray(classes) if all(isinstance(c, int) for c in classes)
-                        else np.asarray(classes, dtype=object))
-        est.history_ = [dict(r) for r in settings["history_"]]
-        est.n_epochs_ = len(est.history_)
-        est.best_epoch_ = settings["best_epoch_"]
-        est.pooling_ = settings["pooling"]
-        est.device_ = dev
-        est.precision_ = est._predict_precision()
-        est._y_dtype = np.dtype(settings["y_dtype"])
-        est._fit_report = (False, False, None)
-        if settings.get("thresholds_") is not None:
-            est.thresholds_ = np.asarray(settings["thresholds_"], dtype=float)
+        est._set_fitted(FitResult(
+            model=model, tokenizer=tokenizer,
+            classes=(np.asarray(classes) if all(isinstance(c, int) for c in classes)
+                     else np.asarray(classes, dtype=object)),
+            y_dtype=np.dtype(settings["y_dtype"]), history=settings["history_"],
+            best_epoch=settings["best_epoch_"], pooling=settings["pooling"], device=dev,
+            precision=est._predict_precision(dev),
+            learning_rate=_saved_learning_rate(settings, est.learning_rate, model),
+            thresholds=settings.get("thresholds_"),
+            interrupted=settings.get("interrupted_") is True,
+            n_train=_count(settings.get("n_train_")), n_valid=_count(settings.get("n_valid_"))))
         return est
-
-
-#: Keys of fits already run with random_state=None in this process (see fit).
-_UNSEEDED_FITS: set[str] = set()
-_UNSEEDED_WARNED = {"done": False}
-
-
-def _warn_repeated_unseeded_fit(key: str) -> None:
-    """Warn once per process when an unseeded fit repeats an earlier one exactly."""
-    if key in _UNSEEDED_FITS and not _UNSEEDED_WARNED["done"]:
-        _UNSEEDED_WARNED["done"] = True
-        warnings.warn(
-            "fit was called again on the same data with the same training parameters and "
-            "random_state=None, so it fine-tuned the model again (GridSearchCV over threshold "
-            "or other predict-time parameters does this for every candidate). Pass an int "
-            "random_state (e.g. random_state=0) to reuse the fine-tuned weights instead.",
-            SkbertWarning, stacklevel=4)
-    _UNSEEDED_FITS.add(key)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -1055,3 +829,58 @@ def _load_device(device_param, saved_device) -> torch.device:
             f"{saved_device}), which this machine lacks; loading it on the CPU. Use "
             "set_params(device='cpu') to silence this.", DeviceWarning, stacklevel=3)
         return torch.device("cpu")
+
+
+def _saved_learning_rate(settings: dict, learning_rate, model) -> float:
+    """``learning_rate_`` of a saved model: as recorded, else what the parameter gives.
+
+    Folders and pickles of earlier versions did not record it: ``"auto"`` is
+    then resolved on the loaded model's size (NaN for an ONNX model, whose
+    parameters torch cannot count).
+    """
+    rate = settings.get("learning_rate_")
+    if _is_real(rate) and math.isfinite(rate) and rate > 0:
+        return float(rate)
+    if not isinstance(learning_rate, str):
+        return float(learning_rate)
+    if any(True for _ in model.parameters()):
+        return resolve_learning_rate(learning_rate, model)
+    return float("nan")
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _count(value) -> int:
+    """A count read from a file: a non-negative int, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _check_checkpoint_dir(checkpoint_dir, model_name_or_path) -> None:
+    """Refuse a ``checkpoint_dir`` that is, contains or sits inside the model folder.
+
+    Training state written into the model folder changes the folder (and the
+    fingerprint a resume matches against), so resuming would never work
+    again, and the folder no longer holds only the model (issue 20 item 12).
+    """
+    if checkpoint_dir is None:
+        return
+    model = resolve_model_path(os.fspath(model_name_or_path)
+                               if isinstance(model_name_or_path, os.PathLike)
+                               else str(model_name_or_path))
+    if not os.path.isdir(model):
+        return  # a hub name: nothing local to protect
+    ckpt, real = os.path.realpath(os.fspath(checkpoint_dir)), os.path.realpath(model)
+    try:
+        common = os.path.commonpath([ckpt, real])
+    except ValueError:  # other drives (Windows)
+        return
+    if common not in (ckpt, real):
+        return
+    how = ("is" if ckpt == real else "sits inside" if common == real else "contains")
+    raise ValueError(
+        f"checkpoint_dir={os.fspath(checkpoint_dir)!r} {how} the model folder {model!r}: "
+        "training state written there would change the model folder, and a later fit could "
+        "never resume from it. Choose a checkpoint_dir outside the model folder, e.g. "
+        f"{os.path.join(os.path.dirname(real.rstrip(os.sep)), 'checkpoints')!r}.")

@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import f1_score
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skbert import TransformerMultiLabelClassifier, tune_thresholds
+from skbert import TransformerMultiLabelClassifier, _runner, tune_thresholds
 from skbert._thresholds import DEFAULT_CANDIDATES
 from skbert._training import (
     LARGE_MODEL_LEARNING_RATE,
@@ -87,14 +87,14 @@ def test_auto_learning_rate_depends_on_the_model_size():
 def test_fit_records_the_learning_rate_it_used(tiny_st_model, corpus, monkeypatch):
     X, Y = corpus
     seen = []
-    real = TransformerMultiLabelClassifier._train_config
+    real = _runner.train_config
 
-    def spy(self, *args, **kwargs):
-        config = real(self, *args, **kwargs)
+    def spy(*args, **kwargs):
+        config = real(*args, **kwargs)
         seen.append((config.learning_rate, config.head_learning_rate))
         return config
 
-    monkeypatch.setattr(TransformerMultiLabelClassifier, "_train_config", spy)
+    monkeypatch.setattr(_runner, "train_config", spy)
     clf = TransformerMultiLabelClassifier(tiny_st_model, **FAST)
     assert clf.get_params()["learning_rate"] == "auto"
     clf.fit(X, Y)

@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skbert
-from skbert import SkbertWarning, TransformerMultiLabelClassifier, _cache, _estimator, _training
+from skbert import SkbertWarning, TransformerMultiLabelClassifier, _cache, _estimator, _runner, _training
 from skbert._data import encode
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu")
@@ -29,6 +29,15 @@ FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, devi
 
 def make_est(path, **kwargs):
     return TransformerMultiLabelClassifier(path, **{**FAST, **kwargs})
+
+
+@pytest.fixture
+def train_calls(monkeypatch):
+    """Count the fine-tuning runs (the runner's calls of the loop)."""
+    calls = []
+    real = _runner.train
+    monkeypatch.setattr(_runner, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
 
 
 
@@ -189,7 +198,7 @@ def test_threshold_set_params_after_fit_needs_no_refit(fitted, corpus, monkeypat
     def no_training(*args, **kwargs):
         raise AssertionError("set_params(threshold=...) must not retrain")
 
-    monkeypatch.setattr(_estimator, "train", no_training)
+    monkeypatch.setattr(_runner, "train", no_training)
     model = fitted.model_
     proba = fitted.predict_proba(X)
     assert fitted.predict(X).sum() < proba.size  # not all ones at 0.5 ...
@@ -285,8 +294,9 @@ def scripted_valid_losses(monkeypatch):
     snapshots = []
     real_run_epoch = _training.run_epoch
 
-    def run_epoch(model, *args, **kwargs):
-        out = real_run_epoch(model, *args, **kwargs)
+    def run_epoch(state, *args, **kwargs):
+        out = real_run_epoch(state, *args, **kwargs)
+        model = getattr(state, "model", state)  # the loop's state object holds the model
         snapshots.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         return out
 
@@ -376,8 +386,10 @@ def test_keyboard_interrupt_keeps_a_usable_estimator(tiny_st_model, corpus, monk
 
     monkeypatch.setattr(_training, "run_epoch", interrupted_run_epoch)
     est = make_est(tiny_st_model, max_epochs=3)
-    with pytest.warns(SkbertWarning, match="interrupted"):
+    # the model is kept (interrupted_) and Ctrl-C goes on up (issue 20 item 15)
+    with pytest.warns(SkbertWarning, match="interrupted"), pytest.raises(KeyboardInterrupt):
         est.fit(X, Y)
+    assert est.interrupted_ is True
     assert est.n_epochs_ == 1 and len(est.history_) == 1
     proba = est.predict_proba(X)
     assert proba.shape == Y.shape and np.all((proba > 0) & (proba < 1))
@@ -504,7 +516,8 @@ def test_keyboard_interrupt_restores_best_weights_so_far(tiny_st_model, corpus, 
     monkeypatch.setattr(_training, "run_epoch", interrupted)
     est = make_est(tiny_st_model, early_stopping=True, validation_fraction=0.25, max_epochs=5,
                    n_iter_no_change=5, fit_cache=False, scoring="loss")
-    with pytest.warns(SkbertWarning, match="keeps the weights of epoch 1"):
+    with (pytest.warns(SkbertWarning, match="keeps the weights of epoch 1"),
+          pytest.raises(KeyboardInterrupt)):
         est.fit(X, Y)
     assert est.n_epochs_ == 2 and est.best_epoch_ == 1
     final = est.model_.state_dict()
@@ -516,13 +529,13 @@ def test_keyboard_interrupt_restores_best_weights_so_far(tiny_st_model, corpus, 
 def test_texts_are_tokenised_once_per_fit(tiny_st_model, corpus, monkeypatch):
     X, Y = corpus
     calls = []
-    real = _estimator.encode
+    real = _runner.encode
 
     def counting(tokenizer, texts, **kwargs):
         calls.append(len(texts))
         return real(tokenizer, texts, **kwargs)
 
-    monkeypatch.setattr(_estimator, "encode", counting)
+    monkeypatch.setattr(_runner, "encode", counting)
     make_est(tiny_st_model, early_stopping=True, validation_fraction=0.25, max_epochs=2,
              fit_cache=False).fit(X, Y)
     # One call for all texts: the validation split and every epoch reuse the ids.

@@ -13,8 +13,7 @@ import re
 
 import pytest
 
-from skbert import TransformerMultiLabelClassifier
-from skbert import _params
+from skbert import TransformerMultiLabelClassifier, _params
 from skbert._params import PARAMS
 
 NAMES = [p.name for p in PARAMS]
