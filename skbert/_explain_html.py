@@ -124,7 +124,7 @@ def explanations_html(explanations) -> str:
             "</div>")
 
 
-_SCRIPT = """
+_SCRIPT = r"""
 (function () {
   var select = document.getElementById("skx-select");
   function show() {
@@ -145,13 +145,21 @@ _SCRIPT = """
     document.getElementById("skx-count").textContent = shown + " of " + cards.length + " texts";
   }
   select.addEventListener("change", show);
+  var hash = /^#label=(\d+)$/.exec(window.location.hash);
+  if (hash && select.querySelector('option[value="' + hash[1] + '"]')) {
+    select.value = hash[1];
+  }
   show();
 })();
 """
 
 
 def page_html(explanations, title: str = "Why this label") -> str:
-    """One standalone page for many texts, with a label selector (no network)."""
+    """One standalone page for many texts, with a label selector (no network).
+
+    The selector starts on label ``i`` of its list when the address ends in
+    ``#label=i``.
+    """
     from ._explain import _HTML_MARK
 
     items = list(explanations)
