@@ -260,3 +260,62 @@ def test_to_jsonl_round_trips(planted_clf, tmp_path):
 
 def test_empty_result_type(planted_clf):
     assert isinstance(explain(planted_clf, ["pizza"]), Explanations)
+
+
+# ------------------------------------------------------------------------ cli
+def _cli(argv):
+    import argparse
+
+    from skbert._cli_explain import add_parser
+
+    parser = argparse.ArgumentParser(prog="skbert")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def saved_model(planted_clf, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved") / "model"
+    planted_clf.save_pretrained(folder)
+    return str(folder)
+
+
+def test_cli_explain_writes_page_and_json_lines(saved_model, tmp_path, capsys):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("we saw the football match\n\nvote pizza today\n", encoding="utf-8")
+    html, jsonl = tmp_path / "out.html", tmp_path / "out.jsonl"
+    assert _cli(["explain", saved_model, str(texts), "--html", str(html),
+                 "--json", str(jsonl), "--device", "cpu"]) == 0
+    records = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert [r["text"] for r in records] == ["we saw the football match", "vote pizza today"]
+    assert records[0]["labels"][0]["label"] == 0
+    assert "completeness gap max" in capsys.readouterr().err
+    assert 'content="skbert explain"' in html.read_text()
+    # stdout when no file is named; occlusion; a label chosen by name; a .jsonl input
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"body": "pizza and laptop"}) + "\n")
+    assert _cli(["explain", saved_model, str(src), "--text-column", "body", "--method",
+                 "occlusion", "--labels", "3", "--device", "cpu"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    rec = json.loads(line)
+    assert rec["method"] == "occlusion" and [x["label"] for x in rec["labels"]] == [3]
+
+
+def test_cli_explain_errors_name_the_fix(saved_model, tmp_path):
+    texts = tmp_path / "t.txt"
+    texts.write_text("pizza\n")
+    with pytest.raises(ValueError, match="--labels holds 'cake'"):
+        _cli(["explain", saved_model, str(texts), "--labels", "cake", "--device", "cpu"])
+    mine = tmp_path / "mine.html"
+    mine.write_text("mine")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        _cli(["explain", saved_model, str(texts), "--html", str(mine)])
+    assert mine.read_text() == "mine"
+    with pytest.raises(FileNotFoundError, match="TEXTS"):
+        _cli(["explain", saved_model, str(tmp_path / "missing.txt")])
+    with pytest.raises(ValueError, match="--threshold"):
+        _cli(["explain", saved_model, str(texts), "--threshold", "2"])
+    (tmp_path / "bad.jsonl").write_text('{"text": 3}\n')
+    with pytest.raises(ValueError, match="Line 1"):
+        _cli(["explain", saved_model, str(tmp_path / "bad.jsonl")])

@@ -1,0 +1,158 @@
+"""``skbert explain MODEL TEXTS --html out.html --json out.jsonl``: why each label.
+
+:func:`add_parser` registers the subcommand on the ``skbert`` parser's
+subparsers; :func:`run` carries it out and returns the exit code. Errors are
+raised (ValueError, FileNotFoundError, FileExistsError) for the command line's
+one-line error report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+#: Largest texts file read (bytes): explanations cost a model pass per word or step.
+MAX_INPUT_BYTES = 200 * 2**20
+
+
+def add_parser(subparsers, parents=()) -> argparse.ArgumentParser:
+    """Add the ``explain`` subcommand to ``subparsers`` and return its parser."""
+    p = subparsers.add_parser(
+        "explain", parents=list(parents), help="show which words drove each label",
+        description="Explain the labels of the texts in TEXTS with a saved model: one "
+                    "attribution per word for each label. Writes a standalone HTML page "
+                    "(--html) and/or JSON Lines (--json; stdout when neither is given).")
+    p.add_argument("folder", metavar="MODEL", help="model folder written by train, demo or "
+                                                   "save_pretrained")
+    p.add_argument("input", metavar="TEXTS",
+                   help="texts: .txt (one per line) or .jsonl (one object per line)")
+    p.add_argument("--html", metavar="FILE", help="write one offline page with a label selector")
+    p.add_argument("--json", metavar="FILE", help="write one JSON object per text (JSON Lines)")
+    p.add_argument("--method", choices=["integrated_gradients", "occlusion"],
+                   default="integrated_gradients", help="(default: integrated_gradients)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--labels", metavar="A,B",
+                       help="comma-separated labels to explain, or 'all' (default: the "
+                            "predicted labels, else the most probable one)")
+    group.add_argument("--top-k", type=int, metavar="K",
+                       help="explain each text's K most probable labels instead")
+    p.add_argument("--n-steps", type=int, default=32, metavar="N",
+                   help="integration steps of integrated gradients (default: 32)")
+    p.add_argument("--threshold", metavar="FLOAT|auto",
+                   help="override the saved decision threshold")
+    p.add_argument("--text-column", default="text", metavar="COL",
+                   help="key of the text in .jsonl records (default: text)")
+    p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files that skbert did not write")
+    p.set_defaults(func=run)
+    return p
+
+
+def read_texts(path: str, text_column: str = "text") -> list[str]:
+    """Texts from a .txt file (one per non-blank line) or a .jsonl file."""
+    from ._safe_io import read_regular_file
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such file: {path!r}; check the path of TEXTS.")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".txt", ".jsonl"):
+        raise ValueError(f"TEXTS {path!r} must end in .txt (one text per line) or .jsonl "
+                         f"(one object per line with a {text_column!r} key).")
+    if os.path.getsize(path) > MAX_INPUT_BYTES:
+        raise ValueError(f"{path!r} is larger than {MAX_INPUT_BYTES // 2**20} MiB; explain a "
+                         "sample of the texts (explanations cost many model passes per text).")
+    data, _ = read_regular_file(path)
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path!r} is not UTF-8 text (byte {exc.start}); save it as "
+                         "UTF-8.") from None
+    lines = content.splitlines()
+    if suffix == ".txt":
+        texts = [line for line in lines if line.strip()]
+    else:
+        texts = []
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"Line {i} of {path!r} is not valid JSON ({exc.msg}); fix or "
+                                 "remove that line.") from None
+            text = row.get(text_column) if isinstance(row, dict) else row
+            if not isinstance(text, str):
+                raise ValueError(f"Line {i} of {path!r} has no string {text_column!r}; every "
+                                 "record needs its text (set --text-column for another key).")
+            texts.append(text)
+    if not texts:
+        raise ValueError(f"{path!r} holds no text; put one text per line.")
+    return texts
+
+
+def _threshold(value: str | None):
+    if value is None or value == "auto":
+        return value
+    try:
+        t = float(value)
+    except ValueError:
+        t = float("nan")
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"--threshold {value!r} must be a number in [0, 1] or 'auto'.")
+    return t
+
+
+def run(args) -> int:
+    """Explain the texts of ``args.input`` with the model of ``args.folder``."""
+    from ._estimator import TransformerMultiLabelClassifier
+    from ._explain import Explanations, _check_overwrite, _HTML_MARK, FORMAT, explain
+
+    threshold = _threshold(args.threshold)
+    for flag, path, mark in (("--html", args.html, _HTML_MARK),
+                             ("--json", args.json, f'"format": "{FORMAT}"')):
+        if path is not None:  # before the model pass, which may take minutes
+            if os.path.isdir(path):
+                raise ValueError(f"{flag} {path!r} is a folder; name a file inside it.")
+            _check_overwrite(path, args.overwrite, mark)
+    texts = read_texts(args.input, args.text_column)
+    if not os.path.isdir(args.folder):
+        raise FileNotFoundError(f"Model folder {args.folder!r} does not exist; train one with "
+                                f"'skbert train DATA --out {args.folder}'.")
+    clf = TransformerMultiLabelClassifier.from_pretrained(args.folder, device=args.device)
+    if threshold is not None:
+        clf.set_params(threshold=threshold)
+    labels = None
+    if args.labels is not None:
+        labels = "all" if args.labels == "all" else [
+            _as_class(clf, s.strip()) for s in args.labels.split(",") if s.strip()]
+    start = time.perf_counter()
+    ex: Explanations = explain(clf, texts, labels=labels, method=args.method,
+                               n_steps=args.n_steps, top_k=args.top_k)
+    took = time.perf_counter() - start
+    if args.html:
+        ex.to_html(args.html, overwrite=args.overwrite)
+    if args.json:
+        ex.to_jsonl(args.json, overwrite=args.overwrite)
+    if not args.html and not args.json:
+        for e in ex:
+            print(json.dumps(e.to_dict(), ensure_ascii=False))
+    gaps = ex.completeness_gaps()
+    gap = f"; completeness gap max {100 * gaps.max():.1f}%" if gaps.size else ""
+    written = ", ".join(p for p in (args.html, args.json) if p)
+    print(f"explained {len(ex)} texts with {args.method} in {took:.1f} s{gap}"
+          + (f"; wrote {written}" if written else ""), file=sys.stderr)
+    return 0
+
+
+def _as_class(clf, name: str):
+    """A label name from the command line as the model's class (names or int labels)."""
+    for c in clf.classes_:
+        if str(c) == name:
+            return c.item() if hasattr(c, "item") else c
+    shown = ", ".join(str(c) for c in list(clf.classes_)[:10])
+    raise ValueError(f"--labels holds {name!r}, which is not a label of this model; its labels "
+                     f"are {shown}{', ...' if len(clf.classes_) > 10 else ''}.")
