@@ -26,6 +26,7 @@ from ._modeling import (
     load_tokenizer,
     mean_pool,
     no_remote_code,
+    pretrained_kwargs,
     quiet_transformers,
     resolve_model_path,
     resolve_pooling,
@@ -223,7 +224,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
                 f"Use max_length<={limit}.")
         kwargs = no_remote_code(self.model_kwargs, "model_kwargs")
         with quiet_transformers(), explain_load_errors(path):
-            model = AutoModel.from_pretrained(path, trust_remote_code=False, **kwargs)
+            model = AutoModel.from_pretrained(path, **pretrained_kwargs(path, AutoModel, kwargs))
         model.requires_grad_(False)
         model.eval()
         self.model_ = model.to(device)

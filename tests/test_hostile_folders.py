@@ -1,0 +1,409 @@
+"""Hostile model folders (issue 20, items 5, 6, 13 and 20; issue 21's one model-path check).
+
+Every case is a folder generated here from the tiny BERT fixture, then planted: a
+config that picks code (``auto_map`` in each file that honours it, a Hub attention
+kernel), pickled weights only, sizes that do not match the weights, truncated or
+forged safetensors, token ids past the embedding rows, links to devices. Each must
+be refused before anything heavy is built, with an error naming the file, the key
+and the fix; the same loaders keep working on honest folders (links as in the
+Hugging Face cache included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import LABELS
+from safetensors.torch import load_file, save_file
+
+from skbert import TransformerEmbedder, TransformerMultiLabelClassifier, _modeling
+
+FAST = dict(max_epochs=1, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
+            precision="fp32", fit_cache=False)
+
+
+def make_est(path, **kwargs):
+    return TransformerMultiLabelClassifier(str(path), **{**FAST, **kwargs})
+
+
+def loaders(folder):
+    """Every public way a folder reaches transformers: fit (both poolings) and the embedder."""
+    return {
+        "fit cls": lambda X, Y: make_est(folder, pooling="cls").fit(X, Y),
+        "fit mean": lambda X, Y: make_est(folder, pooling="mean").fit(X, Y),
+        "embedder": lambda X, Y: TransformerEmbedder(str(folder), device="cpu").fit(X),
+    }
+
+
+@pytest.fixture
+def folder(tiny_model, tmp_path):
+    """A private copy of the tiny BERT checkpoint, to plant things in."""
+    return shutil.copytree(tiny_model, tmp_path / "planted")
+
+
+@pytest.fixture(scope="module")
+def saved_mean(tiny_st_model, corpus, tmp_path_factory):
+    """A mean-pooling folder skbert saved (from_pretrained's input)."""
+    X, Y = corpus
+    est = make_est(tiny_st_model).fit(X, pd.DataFrame(Y, columns=LABELS))
+    folder = tmp_path_factory.mktemp("saved") / "mean"
+    est.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def saved_copy(saved_mean, tmp_path):
+    return shutil.copytree(saved_mean, tmp_path / "saved")
+
+
+def edit_json(path, **changes):
+    doc = json.loads(path.read_text())
+    doc.update(changes)
+    path.write_text(json.dumps(doc))
+
+
+@pytest.fixture
+def no_weights_loaded(monkeypatch):
+    """Fail the test if transformers is asked to build or load a model."""
+    import transformers
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was built before the folder was checked")
+
+    for cls in (transformers.AutoModel, transformers.AutoModelForSequenceClassification):
+        monkeypatch.setattr(cls, "from_pretrained", refuse)
+
+
+def refused_everywhere(folder, corpus, match, error=ValueError):
+    X, Y = corpus
+    for name, load in loaders(folder).items():
+        with pytest.raises(error, match=match):
+            load(X, Y)
+
+
+# ------------------------------------------------------------ 5. a folder can choose code
+@pytest.mark.parametrize("key", ["attn_implementation", "_attn_implementation"])
+def test_item05_attention_kernel_from_the_hub_is_refused(folder, corpus, key,
+                                                         no_weights_loaded):
+    edit_json(folder / "config.json", **{key: "attacker/evil-kernel"})
+    refused_everywhere(folder, corpus, rf"config\.json sets {key}='attacker/evil-kernel'")
+
+
+def test_item05_attention_kernel_in_a_saved_folder_is_refused(saved_copy, no_weights_loaded):
+    edit_json(saved_copy / "config.json", attn_implementation="kernels-community/x:y")
+    with pytest.raises(ValueError, match="config.json sets attn_implementation"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+
+
+def test_item05_a_folder_never_picks_the_attention(folder, corpus):
+    """A built-in attention in config.json is allowed but skbert passes its own choice."""
+    X, Y = corpus
+    edit_json(folder / "config.json", attn_implementation="eager")
+    est = make_est(folder).fit(X, Y)
+    assert est.model_.backbone.config._attn_implementation == "sdpa"
+    emb = TransformerEmbedder(str(folder), device="cpu").fit(X)
+    assert emb.model_.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize("file", ["config.json", "tokenizer_config.json"])
+def test_item05_auto_map_is_refused_in_each_file(folder, corpus, file, no_weights_loaded):
+    # model_type stays "bert": transformers would load its own class and ignore the map
+    edit_json(folder / file, auto_map={"AutoModel": "evil.EvilModel",
+                                       "AutoTokenizer": ["evil.EvilTokenizer", None]})
+    (folder / "evil.py").write_text("raise SystemExit('ran the folder code')\n")
+    refused_everywhere(folder, corpus, rf"{file} sets 'auto_map'.*never runs code")
+
+
+@pytest.mark.parametrize("file", ["config.json", "tokenizer_config.json"])
+def test_item05_auto_map_in_a_saved_folder_is_refused(saved_copy, file, no_weights_loaded):
+    edit_json(saved_copy / file, auto_map={"AutoModel": "evil.EvilModel"})
+    with pytest.raises(ValueError, match=rf"{file} sets 'auto_map'"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+
+
+def test_item05_auto_map_in_a_cached_hub_config_is_refused(folder, corpus, monkeypatch):
+    edit_json(folder / "config.json", auto_map={"AutoModel": "evil.EvilModel"})
+    monkeypatch.setattr(_modeling, "_cached_hub_file",
+                        lambda repo, name: str(folder / name) if repo == "org/evil" else None)
+    X, Y = corpus
+    with pytest.raises(ValueError, match="org/evil/config.json sets 'auto_map'"):
+        make_est("org/evil").fit(X, Y)
+
+
+def test_item05_pickled_weights_are_never_loaded(folder, corpus, monkeypatch):
+    state = load_file(folder / "model.safetensors")
+    torch.save(state, folder / "pytorch_model.bin")
+    os.remove(folder / "model.safetensors")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("unpickled the weights"))
+    refused_everywhere(folder, corpus,
+                       r"pytorch_model\.bin.*safetensors.*save_pretrained\(folder\)")
+
+
+def test_item05_saved_folder_with_pickled_weights_only_is_refused(saved_copy, monkeypatch):
+    torch.save(load_file(saved_copy / "model.safetensors"), saved_copy / "pytorch_model.bin")
+    os.remove(saved_copy / "model.safetensors")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("unpickled the weights"))
+    with pytest.raises(ValueError, match=r"pytorch_model\.bin.*convert"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+
+
+def test_item05_model_kwargs_cannot_turn_pickles_on(tiny_model, corpus):
+    X, Y = corpus
+    with pytest.raises(ValueError, match="use_safetensors=False.*safetensors weights only"):
+        make_est(tiny_model, model_kwargs={"use_safetensors": False}).fit(X, Y)
+
+
+def test_item05_every_load_asks_for_safetensors_and_its_own_attention(tiny_model):
+    from transformers import AutoModel
+
+    for path in (tiny_model, "org/not-cached"):
+        kwargs = _modeling.pretrained_kwargs(path, AutoModel)
+        assert kwargs["use_safetensors"] is True and kwargs["trust_remote_code"] is False
+        assert kwargs["attn_implementation"] in ("sdpa", "eager")
+    assert _modeling.pretrained_kwargs(tiny_model, AutoModel, {"attn_implementation": "eager"})[
+        "attn_implementation"] == "eager"
+
+
+@pytest.mark.parametrize("name, target", [("model.safetensors", "/dev/zero"),
+                                          ("tokenizer.json", "/dev/null"),
+                                          ("config.json", "/dev/null"),
+                                          ("vocab.txt", "/")])
+def test_item05_files_linked_to_devices_are_refused(folder, corpus, name, target):
+    if not os.path.exists(target):
+        pytest.skip(f"no {target} here")
+    path = folder / name
+    if path.exists():
+        os.remove(path)
+    os.symlink(target, path)
+    refused_everywhere(folder, corpus, rf"{name} is not a regular file")
+
+
+def test_item05_folder_of_links_like_the_hub_cache_still_loads(tiny_model, corpus, tmp_path):
+    """The Hugging Face cache stores every file as a link to a blob: that must keep working."""
+    blobs, snapshot = tmp_path / "blobs", tmp_path / "snapshots" / "abc"
+    blobs.mkdir()
+    snapshot.mkdir(parents=True)
+    for i, name in enumerate(sorted(os.listdir(tiny_model))):
+        shutil.copy(os.path.join(tiny_model, name), blobs / str(i))
+        os.symlink(os.path.join("..", "..", "blobs", str(i)), snapshot / name)
+    X, Y = corpus
+    proba = make_est(snapshot).fit(X, Y).predict_proba(X[:3])
+    assert proba.shape == (3, len(LABELS))
+
+
+# ---------------------------------------------------------------- 6. memory before checks
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"hidden_size": 4096},
+     r"config\.json does not describe the weights in .*model\.safetensors: tensor "
+     r"'embeddings\.word_embeddings\.weight' is \[\d+, 32\] there, but the config "
+     r"\(hidden_size=4096.*\) makes it \[\d+, 4096\]"),
+    ({"vocab_size": 100_000}, r"tensor 'embeddings\.word_embeddings\.weight'.*vocab_size=100000"),
+    ({"intermediate_size": 8192}, r"intermediate\.dense\.weight.*intermediate_size=8192"),
+    ({"max_position_embeddings": 100_000}, r"position_embeddings.*max_position_embeddings"),
+    ({"num_hidden_layers": 48}, r"describes a model of .* holds only"),
+    ({"vocab_size": 10_000_000}, r"vocab_size=10000000, outside \[0, 2,000,000\]"),
+    ({"num_hidden_layers": 10**9}, r"num_hidden_layers=1000000000, outside"),
+    ({"hidden_size": "4096"}, r"hidden_size=4096, outside"),
+    ({"hidden_size": 30}, r"builds no model"),  # not a multiple of num_attention_heads
+])
+def test_item06_config_sizes_are_checked_against_the_weights_first(folder, corpus, changes,
+                                                                   match, no_weights_loaded):
+    edit_json(folder / "config.json", **changes)
+    before, start = _peak_rss_mb(), time.perf_counter()
+    refused_everywhere(folder, corpus, match)
+    assert time.perf_counter() - start < 30  # 12 s and 2.1 GB each on 1adb55c
+    assert _peak_rss_mb() - before < 500
+
+
+def test_item06_saved_folder_with_a_bigger_config_is_refused(saved_copy, no_weights_loaded):
+    edit_json(saved_copy / "config.json", hidden_size=4096)
+    with pytest.raises(ValueError, match="does not describe the weights"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+
+
+def test_item06_sharded_weights_are_checked_too(folder, corpus, no_weights_loaded):
+    state = load_file(folder / "model.safetensors")
+    names = sorted(state)
+    half = len(names) // 2
+    save_file({k: state[k] for k in names[:half]}, folder / "model-00001-of-00002.safetensors")
+    save_file({k: state[k] for k in names[half:]}, folder / "model-00002-of-00002.safetensors")
+    os.remove(folder / "model.safetensors")
+    index = {"metadata": {}, "weight_map": {
+        k: f"model-0000{1 if i < half else 2}-of-00002.safetensors" for i, k in enumerate(names)}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    edit_json(folder / "config.json", hidden_size=4096)
+    refused_everywhere(folder, corpus, "does not describe the weights")
+
+
+def test_item06_sharded_index_cannot_point_outside_the_folder(folder, corpus):
+    os.remove(folder / "model.safetensors")
+    (folder / "model.safetensors.index.json").write_text(json.dumps(
+        {"weight_map": {"a": "../../elsewhere.safetensors"}}))
+    refused_everywhere(folder, corpus, "has no valid weight_map")
+
+
+def _real_shapes(tiny_model, pooling, n_labels):
+    config = json.loads(open(os.path.join(tiny_model, "config.json")).read())
+    config.update(id2label={str(i): f"l{i}" for i in range(n_labels)})
+    model = _modeling.model_from_config(config, pooling, n_labels)
+    return config, {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_item06_model_from_config_checks_the_tensor_shapes_first(tiny_model, pooling,
+                                                                 monkeypatch):
+    config, shapes = _real_shapes(tiny_model, pooling, 3)
+    model = _modeling.model_from_config(config, pooling, 3, shapes=shapes)  # honest: builds
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == shapes
+
+    import transformers
+
+    auto = (transformers.AutoModelForSequenceClassification if pooling == "cls"
+            else transformers.AutoModel)
+    real = auto.from_config
+    built = []
+
+    def spy(*args, **kwargs):  # building on the meta device (the check) takes no memory
+        if torch.get_default_device().type != "meta":
+            built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(auto, "from_config", spy)
+    with pytest.raises(ValueError, match=r"hidden_size=4096.*makes it \[\d+, 4096\]"):
+        _modeling.model_from_config({**config, "hidden_size": 4096}, pooling, 3,
+                                    shapes=shapes, source="a cache entry")
+    assert not built
+
+
+def test_item06_model_from_config_refuses_code_and_absurd_sizes(tiny_model):
+    config, shapes = _real_shapes(tiny_model, "mean", 3)
+    with pytest.raises(ValueError, match="sets 'auto_map'"):
+        _modeling.model_from_config({**config, "auto_map": {"AutoModel": "x.Y"}}, "mean", 3)
+    with pytest.raises(ValueError, match="sets attn_implementation='evil/kernel'"):
+        _modeling.model_from_config({**config, "attn_implementation": "evil/kernel"}, "mean", 3)
+    with pytest.raises(ValueError, match="num_hidden_layers=100000, outside"):
+        _modeling.model_from_config({**config, "num_hidden_layers": 100_000}, "mean", 3)
+    with pytest.raises(ValueError, match="lacks tensor"):
+        _modeling.model_from_config(config, "mean", 3, shapes={})
+    with pytest.raises(ValueError, match="has no place for"):
+        _modeling.model_from_config(config, "mean", 3, shapes={**shapes, "extra": (1,)})
+    # a recorded attention that is a Hub kernel is never passed to transformers
+    model = _modeling.model_from_config(config, "mean", 3, "evil/kernel")
+    assert model.backbone.config._attn_implementation in ("sdpa", "eager")
+
+
+# ------------------------------------------------------------------ 13. errors, not tracebacks
+@pytest.mark.parametrize("cut", ["half", "header", "tiny"])
+def test_item13_truncated_safetensors_names_the_file(folder, corpus, cut):
+    path = folder / "model.safetensors"
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    keep = {"half": len(data) // 2, "header": 8 + n // 2, "tiny": 5}[cut]
+    path.write_bytes(data[:keep])
+    refused_everywhere(folder, corpus, r"model\.safetensors is damaged or truncated.*again")
+
+
+def test_item13_forged_safetensors_header_names_the_file(folder, corpus):
+    path = folder / "model.safetensors"
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    name = next(k for k in header if k != "__metadata__")
+    header[name]["shape"] = [10**6, 10**6]  # far more bytes than its offsets hold
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + n:])
+    refused_everywhere(folder, corpus, rf"damaged or truncated \(tensor '{name}' has")
+
+
+def test_item13_saved_folder_with_truncated_weights(saved_copy):
+    path = saved_copy / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=r"model\.safetensors is damaged or truncated"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+
+
+def test_item13_raw_safetensor_errors_are_explained():
+    from safetensors import SafetensorError
+
+    with pytest.raises(ValueError, match="'m' are damaged or truncated.*save_pretrained"):
+        with _modeling.explain_load_errors("m"):
+            raise SafetensorError("Error while deserializing header: MetadataIncompleteBuffer")
+
+
+def test_item13_token_ids_past_the_embedding_rows_are_refused_at_load(folder, corpus):
+    doc = json.loads((folder / "tokenizer.json").read_text())
+    rows = json.loads((folder / "config.json").read_text())["vocab_size"]
+    doc["model"]["vocab"]["football"] = rows + 5
+    (folder / "tokenizer.json").write_text(json.dumps(doc))
+    refused_everywhere(folder, corpus,
+                       rf"gives token 'football' the id {rows + 5}, but the model has {rows} "
+                       r"embedding rows")
+
+
+# ---------------------------------------------- 20. loaders that cannot use a mean folder
+def test_item20_sequence_classification_loaders_are_told_what_the_folder_is(saved_mean, caplog,
+                                                                          capfd):
+    import transformers
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    keys = load_file(saved_mean / "model.safetensors")
+    assert keys[_modeling.GUARD_NOTE].numel() == 0
+    assert "TransformerMultiLabelClassifier.from_pretrained" in _modeling.GUARD_NOTE
+    assert "SentenceTransformer" in _modeling.GUARD_NOTE
+    with pytest.raises((RuntimeError, ValueError, OSError)):
+        AutoModelForSequenceClassification.from_pretrained(saved_mean)
+    if int(transformers.__version__.split(".")[0]) >= 5:  # 5.x prints its load report
+        said = caplog.text + capfd.readouterr().err
+        assert "TransformerMultiLabelClassifier.from_pretrained" in said
+    AutoModel.from_pretrained(saved_mean)  # the encoder still loads
+    clf = TransformerMultiLabelClassifier.from_pretrained(saved_mean)
+    assert clf.pooling_ == "mean"
+
+
+# ------------------------------------------------------------- issue 21: one model-path check
+def test_one_model_path_check_names_the_argument(tmp_path, tiny_model, monkeypatch):
+    check = _modeling.check_model_source
+    check(tiny_model)  # an honest folder passes
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileNotFoundError, match="--model .*is a file"):
+        check(str(tmp_path / "file"), label="--model")
+    with pytest.raises(FileNotFoundError, match=r"does not exist.*hub name"):
+        check(str(tmp_path / "missing"), label="--model")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        check("not a/valid repo!!", label="--model", hub_check=True)
+    check("not a/valid repo!!")  # left to transformers, which names it
+    monkeypatch.setattr(_modeling, "in_hub_cache", lambda name: False)
+    monkeypatch.setattr(_modeling, "hub_reachable", lambda *a, **k: False)
+    with pytest.raises(FileNotFoundError, match="not in the Hugging Face cache"):
+        check("org/name", label="--model", hub_check=True)
+    check("org/name")  # without hub_check, the hub decides
+    assert _modeling.looks_like_hub_name("org/name-v2.1")
+    assert not _modeling.looks_like_hub_name("./here")
+    assert not _modeling.looks_like_hub_name("/abs/path")
+
+
+def test_a_folder_without_weights_says_what_it_needs(folder, corpus):
+    os.remove(folder / "model.safetensors")
+    refused_everywhere(folder, corpus, r"holds no weights \(model\.safetensors\)",
+                       FileNotFoundError)
+
+
+def test_honest_folders_still_give_the_same_model(tiny_model, corpus):
+    X, Y = corpus
+    a = make_est(tiny_model).fit(X, Y).predict_proba(X)
+    b = make_est(tiny_model).fit(X, Y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
