@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ["Explanation", "Explanations", "explain", "METHODS"]
+__all__ = ["Explanation", "Explanations", "explain", "word_totals", "METHODS"]
 
 METHODS = ("integrated_gradients", "occlusion")
 
@@ -621,3 +621,48 @@ def _occlusion(estimator, docs, cols):
         pos += 1 + k
     return out
 
+
+
+def word_totals(explanations, label, *, aggregate: str = "sum", lowercase: bool = True,
+                min_count: int = 1) -> list[tuple[str, float, int]]:
+    """Each word's attribution to ``label`` over many texts, strongest first.
+
+    Parameters
+    ----------
+    explanations : iterable of Explanation
+        Texts where ``label`` was not explained are skipped.
+    label : label name
+    aggregate : {"sum", "mean"}, default="sum"
+        Add a word's attributions over its occurrences (frequent, strong words
+        first), or average them.
+    lowercase : bool, default=True
+        Count ``Anger`` and ``anger`` as one word.
+    min_count : int, default=1
+        Leave out words seen fewer times.
+
+    Returns
+    -------
+    list of (word, value, count)
+        Sorted by value, largest first.
+    """
+    if aggregate not in ("sum", "mean"):
+        raise ValueError(f"aggregate={aggregate!r} is not one of 'sum', 'mean'.")
+    totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    seen = False
+    for e in explanations:
+        try:
+            row = e._row(label)
+        except KeyError:
+            continue
+        seen = True
+        for word, value in zip(e.words, e.attributions[row]):
+            key = word.lower() if lowercase else word
+            totals[key] = totals.get(key, 0.0) + float(value)
+            counts[key] = counts.get(key, 0) + 1
+    if not seen:
+        raise ValueError(f"label {label!r} was explained for none of these texts; explain them "
+                         f"with labels=[{label!r}].")
+    out = [(w, totals[w] / (counts[w] if aggregate == "mean" else 1), counts[w])
+           for w in totals if counts[w] >= min_count]
+    return sorted(out, key=lambda t: (-t[1], t[0]))

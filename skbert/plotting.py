@@ -1,4 +1,5 @@
-"""Plots for looking at a fine-tuned model: training curves, precision-recall, thresholds.
+"""Plots for looking at a fine-tuned model: training curves, precision-recall, thresholds,
+the words behind a label.
 
 matplotlib is an optional dependency (``pip install "skbert[plot]"``) and is
 imported only when a function here is called. Every function draws on the
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_precision_recall", "plot_threshold_curve", "threshold_curve"]
+__all__ = ["plot_history", "plot_precision_recall", "plot_threshold_curve", "plot_top_words",
+           "threshold_curve"]
 
 _THRESHOLD_METRICS = ("f1_micro", "f1_macro", "f1_samples")
 
@@ -276,4 +278,62 @@ def plot_threshold_curve(Y_true, proba, ax=None, metric="f1_micro"):
     ax.set_ylim(0, max(1e-3, float(scores.max())) * 1.1)
     ax.legend(loc="best")
     ax.set_title(f"{label} against the decision threshold")
+    return ax
+
+
+def plot_top_words(explanations, label, k=15, ax=None, *, aggregate="sum", min_count=1,
+                   lowercase=True):
+    """Bar chart of the words that drive ``label`` over a set of texts.
+
+    Each word's attributions to the label (from ``clf.explain``) are added up
+    over every text where the label was explained; the ``k`` largest are
+    drawn as horizontal bars, strongest at the top (red: pushes the label on,
+    blue: pushes it off). What drives "anger" overall, not in one text.
+
+    Parameters
+    ----------
+    explanations : list of Explanation
+        What ``clf.explain(X, labels=[label])`` returned.
+    label : label name
+        A label explained in at least one of them.
+    k : int, default=15
+        Bars to draw.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure if None.
+    aggregate : {"sum", "mean"}, default="sum"
+        Total attribution (frequent, strong words first) or the mean per
+        occurrence (pair it with ``min_count`` to leave out rare words).
+    min_count : int, default=1
+        Leave out words seen fewer times.
+    lowercase : bool, default=True
+        Count ``Anger`` and ``anger`` as one word.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes.
+
+    Raises
+    ------
+    ValueError
+        If ``label`` was explained for none of the texts, or ``k < 1``.
+    """
+    from ._explain import word_totals
+    from ._explain_html import NEGATIVE, POSITIVE
+
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k={k!r} must be a positive int, e.g. 15.")
+    rows = word_totals(explanations, label, aggregate=aggregate, lowercase=lowercase,
+                       min_count=min_count)[:k]
+    ax = _axes(ax)
+    words = [w for w, _, _ in rows][::-1]
+    values = np.array([v for _, v, _ in rows][::-1])
+    colours = [tuple(c / 255 for c in (POSITIVE if v > 0 else NEGATIVE)) for v in values]
+    ax.barh(np.arange(len(words)), values, color=colours)
+    ax.set_yticks(np.arange(len(words)))
+    ax.set_yticklabels([f"{w} ({n})" for w, _, n in rows][::-1])
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel(f"{'total' if aggregate == 'sum' else 'mean'} attribution to {label!r}")
+    n_texts = sum(1 for e in explanations if any(str(x) == str(label) for x in e.labels))
+    ax.set_title(f"Words behind {label!r} over {n_texts} texts (occurrences in brackets)")
     return ax

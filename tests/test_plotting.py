@@ -141,3 +141,51 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, data):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "skbert\[plot\]"'):
         plot_threshold_curve(*data)
+
+
+def _explanation(text, labels, attributions):
+    from skbert._explain import Explanation
+
+    words = text.split()
+    offsets, pos = [], 0
+    for w in words:
+        pos = text.index(w, pos)
+        offsets.append((pos, pos + len(w)))
+        pos += len(w)
+    n = len(labels)
+    return Explanation(text=text, words=words, offsets=np.array(offsets), labels=labels,
+                       label_index=np.arange(n), attributions=np.array(attributions, float),
+                       probabilities=np.full(n, 0.9), threshold=np.full(n, 0.5),
+                       predicted=np.ones(n, bool), method="occlusion", logit=np.ones(n))
+
+
+def test_plot_top_words_adds_up_a_label_over_texts():
+    from skbert.plotting import plot_top_words
+
+    ex = [_explanation("I am so Angry", ["anger"], [[0.3, -0.2, 0.3, 2.0]]),
+          _explanation("angry again so", ["anger", "joy"], [[1.5, 0.1, 0.2], [0, 0, 1]]),
+          _explanation("nice day", ["joy"], [[1.0, 0.5]])]
+    ax = plot_top_words(ex, "anger", k=3)
+    bars = ax.patches
+    assert [round(b.get_width(), 6) for b in bars] == [0.3, 0.5, 3.5]  # strongest at the top
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["i (1)", "so (2)", "angry (2)"]
+    assert "over 2 texts" in ax.get_title()
+    ax = plot_top_words(ex, "anger", k=10, aggregate="mean", min_count=2)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["so (2)", "angry (2)"]
+    negative = [b for b in ax.patches if b.get_width() < 0]
+    assert not negative
+    ax = plot_top_words(ex, "anger", k=10)
+    colours = {b.get_width() < 0: b.get_facecolor()[:3] for b in ax.patches}
+    assert colours[True] != colours[False]  # pushes off (blue) vs on (red)
+
+
+def test_plot_top_words_errors():
+    from skbert.plotting import plot_top_words
+
+    ex = [_explanation("nice day", ["joy"], [[1.0, 0.5]])]
+    with pytest.raises(ValueError, match="explained for none"):
+        plot_top_words(ex, "anger")
+    with pytest.raises(ValueError, match="k=0"):
+        plot_top_words(ex, "joy", k=0)
+    with pytest.raises(ValueError, match="aggregate='max'"):
+        plot_top_words(ex, "joy", aggregate="max")
