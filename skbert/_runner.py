@@ -44,7 +44,6 @@ from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
-from ._hooks import Checkpointer, FitHooks
 from ._modeling import (
     MultiLabelModel,
     apply_peft,
@@ -57,17 +56,16 @@ from ._modeling import (
 from ._persistence import saved_head
 from ._scoring import make_score_fn
 from ._thresholds import tune_thresholds
-from ._training import (
-    TrainConfig,
-    compile_options,
-    disable_gradient_checkpointing,
-    enable_gradient_checkpointing,
-    resolve_learning_rate,
-    train,
+from ._training import TrainConfig, compile_options, resolve_learning_rate, train
+from ._utils import (
+    SkbertWarning,
+    TrainingDivergedError,
+    resolve_device,
+    resolve_precision,
+    seed_from_random_state,
 )
-from ._utils import SkbertWarning, resolve_device, resolve_precision, seed_from_random_state
 from ._validation import FitData, check_encodable, is_hf_dataset
-from .callbacks import run_callbacks
+from .callbacks import Checkpoint, notify
 
 logger = logging.getLogger(__name__)
 
@@ -194,13 +192,10 @@ def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
         if est.verbose >= 1:
             print(message, flush=True)
         callbacks = list(est.callbacks or ())
-        run_callbacks(callbacks, "on_fit_begin", est)
-        info = {"history": [dict(r) for r in result.history], "best_epoch": result.best_epoch,
-                "learning_rate": result.learning_rate}
-        for cb in callbacks:
-            hook = getattr(cb, "on_fit_reused", None)
-            if hook is not None:
-                hook(est, info)
+        notify(callbacks, "on_fit_begin", est)
+        notify(callbacks, "on_fit_reused", est, {
+            "history": [dict(r) for r in result.history], "best_epoch": result.best_epoch,
+            "learning_rate": result.learning_rate})
     return result
 
 
@@ -231,13 +226,14 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
     config = train_config(est, device, precision, seed, group,
                           learning_rate=resolve_learning_rate(est.learning_rate, model))
     config.score_fn = make_score_fn(est.scoring, est.threshold, data.classes)
-    checkpointer = None
-    if est.checkpoint_dir is not None:
-        checkpointer = Checkpointer(os.fspath(est.checkpoint_dir), key)
-    hooks = FitHooks(est, est.callbacks if group.is_main else None, checkpointer)
+    # the checkpoint restores on every rank before the user's on_fit_begin; they run on rank 0
+    checkpoint = None if est.checkpoint_dir is None else Checkpoint(est.checkpoint_dir, key)
+    callbacks = ([checkpoint] if checkpoint else []) + (
+        list(est.callbacks or ()) if group.is_main else [])
     out = train(model, train_enc, Y_train, valid_enc, Y_valid,
                 pad_id=pad_token_id(tokenizer), config=config,
-                pos_weight=pos_weight(est, Y_train), sample_weight=w_train, hooks=hooks)
+                pos_weight=pos_weight(est, Y_train), sample_weight=w_train,
+                callbacks=callbacks, estimator=est)
     if est.gradient_checkpointing:
         disable_gradient_checkpointing(model)
     history, best = out.history, out.best_epoch
@@ -250,24 +246,19 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
     if out.valid_logits is not None:  # the kept epoch's validation pass, not redone
         thresholds = tune_thresholds(Y_valid, _sigmoid(out.valid_logits),
                                      metric=est.threshold_metric)
-    checkpoint = None
-    if checkpointer is not None:
-        from ._checkpoint import FILE_NAME
-
-        path_ = os.path.join(checkpointer.folder, FILE_NAME)
-        checkpoint = path_ if os.path.isfile(path_) else None
     return FitResult(
         model=model, tokenizer=tokenizer, classes=data.classes, y_dtype=data.y_dtype,
         history=history, best_epoch=best, pooling=pooling, device=device, precision=precision,
         learning_rate=config.learning_rate, thresholds=thresholds,
         interrupted=out.interrupted, still_improving=out.still_improving,
         diverged_epoch=out.diverged_epoch, n_train=train_enc.n_docs,
-        n_valid=0 if valid_enc is None else valid_enc.n_docs, checkpoint=checkpoint)
+        n_valid=0 if valid_enc is None else valid_enc.n_docs,
+        checkpoint=checkpoint.path if checkpoint and os.path.isfile(checkpoint.path) else None)
 
 
 def _split(est, data: FitData, encoded, rs, tokenizer):
     """(train_enc, Y_train, w_train, valid_enc, Y_valid): ``X_val``, a seeded split, or none."""
-    Y, w = data.Y, normalise_weights(data.sample_weight)
+    Y, w = data.Y, data.sample_weight
     if data.X_val is not None:
         return encoded, Y, w, encode_texts(est, tokenizer, data.X_val), data.Y_val
     if not (est.early_stopping or isinstance(est.threshold, str)):
@@ -283,23 +274,6 @@ def _split(est, data: FitData, encoded, rs, tokenizer):
     valid_idx, train_idx = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
     return (encoded.subset(train_idx), Y[train_idx], None if w is None else w[train_idx],
             encoded.subset(valid_idx), Y[valid_idx])
-
-
-def normalise_weights(sample_weight):
-    """``sample_weight`` scaled by a power of two so that its largest weight is in [0.5, 1).
-
-    A step's loss is the weighted mean over its batch, which a common factor
-    does not change; scaling by a power of two is exact, so ordinary weights
-    train bitwise as before, and huge ones (``1e300``) no longer overflow
-    float32. None stays None.
-    """
-    if sample_weight is None:
-        return None
-    w = np.asarray(sample_weight, dtype=np.float64)
-    top = float(w.max()) if w.size else 0.0
-    if not np.isfinite(top) or top <= 0:
-        return w.astype(np.float32)
-    return np.ldexp(w, -np.frexp(top)[1]).astype(np.float32)
 
 
 def warm_start_ok(est, classes) -> bool:
@@ -414,6 +388,49 @@ def inference_config(estimator, device, precision) -> TrainConfig:
     """The loop's settings for :func:`~skbert._training.predict_logits`."""
     return TrainConfig(precision=precision, group=_distributed.current(),
                        **_shared_settings(estimator, device))
+
+
+def check_finite_logits(logits: np.ndarray, offset: int, precision: str) -> None:
+    """Refuse to hand out NaN or infinite scores (broken weights or an overflow).
+
+    The advice fits the case: ``precision='fp32'`` is suggested only when the
+    model does not already predict in fp32.
+    """
+    bad = ~np.isfinite(logits)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad.any(axis=1))
+    if precision == "fp32":
+        fix = ("The model predicts in fp32 already, so its weights are not finite: refit it "
+               "with a lower learning_rate (or load a saved copy that predicts).")
+    else:
+        fix = ("Its weights are not finite or the arithmetic overflowed: set "
+               "precision='fp32' with set_params and predict again, or refit with a lower "
+               "learning_rate.")
+    raise TrainingDivergedError(
+        f"The model gave NaN or infinite logits for {rows.size} text(s) (first: "
+        f"X[{offset + rows[0]}]) at precision {precision!r}. {fix}")
+
+
+def enable_gradient_checkpointing(model: torch.nn.Module) -> None:
+    """Recompute the encoder's activations in backward instead of storing them.
+
+    Non-reentrant checkpointing: the random state of dropout is replayed, so
+    the result equals a plain fit's.
+    """
+    backbone = getattr(model, "backbone", model)
+    if not getattr(backbone, "supports_gradient_checkpointing", False):
+        raise ValueError(
+            f"{type(backbone).__name__} does not support gradient checkpointing; set "
+            "gradient_checkpointing=False (or micro_batch_size to save memory).")
+    backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def disable_gradient_checkpointing(model: torch.nn.Module) -> None:
+    """Undo :func:`enable_gradient_checkpointing` (the fitted model predicts normally)."""
+    backbone = getattr(model, "backbone", model)
+    if getattr(backbone, "is_gradient_checkpointing", False):
+        backbone.gradient_checkpointing_disable()
 
 
 #: Keys of fits already run with random_state=None in this process (see run_fit).

@@ -2,10 +2,13 @@
 
 Plain torch: no scikit-learn import here. The loop is split into small steps
 (:func:`make_optimizer`, :func:`train_step`, :func:`run_epoch`,
-:func:`predict_logits`). Whatever else happens during training plugs in
-through :class:`Hooks` (callbacks, checkpoints) and the process group in
-``config.group`` (data-parallel training, see :mod:`skbert._distributed`):
-there is one loop, with no branches for those concerns.
+:func:`predict_logits`) that take the :class:`LoopState`. Whatever else
+happens during training plugs in through the callback protocol of
+:mod:`skbert.callbacks` (the user's callbacks, the loggers, the checkpoint)
+and the process group in ``config.group`` (data-parallel training, see
+:mod:`skbert._distributed`): there is one loop, with no branches for those
+concerns. Epoch selection and early stopping are the loop's one rule
+(:class:`Selection`).
 
 The loss of a step is the weighted mean over the global batch: each
 micro-batch (and each rank's share) adds ``sum(w_i * loss_i) / (sum(w) *
@@ -39,6 +42,7 @@ from ._distributed import (
     shard,
 )
 from ._utils import SkbertWarning, TrainingDivergedError, autocast_dtype
+from .callbacks import notify
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +126,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` hands back to the estimator."""
+    """What :func:`train` hands back to the runner."""
 
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
@@ -133,24 +137,89 @@ class TrainResult:
     #: The epoch whose loss or outputs became non-finite, after which training
     #: stopped and the best earlier epoch was restored; None if it never happened.
     diverged_epoch: int | None = None
-    #: Texts this process forwarded in training (its share under a process group).
+    #: Transitional, always 0: read by an estimator that predates skbert._runner.
     n_forwarded: int = 0
 
 
 @dataclass
 class Selection:
-    """Which epoch is kept: the best validation objective so far, and its weights."""
+    """Which epoch is kept: the best validation objective so far, and its weights.
+
+    The loop changes it through :meth:`consider` only; a checkpoint reads it
+    with :meth:`export` and puts it back with :meth:`load`.
+    """
 
     best_value: float = -math.inf
     best_epoch: int = 0
     best_state: dict | None = None
     best_logits: np.ndarray | None = None
+    #: Epochs since the objective last improved by more than ``tol``.
     no_improve: int = 0
+
+    def consider(self, epoch: int, value: float | None, model: nn.Module,
+                 logits: np.ndarray | None, tol: float) -> None:
+        """Take in an epoch's objective (higher is better; None without validation)."""
+        if value is None:  # no validation split: the last epoch is kept
+            self.best_epoch = epoch
+            return
+        improved = math.isfinite(value) and value > self.best_value + tol
+        if math.isfinite(value) and value > self.best_value:
+            self.best_value = value
+            self.best_state = _cpu_state(model)
+            self.best_epoch = epoch
+            self.best_logits = logits
+        self.no_improve = 0 if improved else self.no_improve + 1
+
+    @property
+    def improving(self) -> bool:
+        """Whether the last epoch improved the objective by more than ``tol``."""
+        return self.no_improve == 0
+
+    def export(self, epoch: int) -> tuple[dict, dict | None, np.ndarray | None]:
+        """(fields, kept weights unless they are the current ones, kept logits) for a save."""
+        keep_best = self.best_state is not None and self.best_epoch != epoch
+        fields = {"best_value": float(self.best_value) if np.isfinite(self.best_value) else None,
+                  "best_epoch": int(self.best_epoch), "no_improve": int(self.no_improve),
+                  "best_is_current": self.best_state is not None and not keep_best}
+        return fields, self.best_state if keep_best else None, self.best_logits
+
+    def load(self, fields: dict, best_state: dict | None, logits: np.ndarray | None,
+             model: nn.Module) -> None:
+        """Put back what :meth:`export` gave (``model`` holds the saved epoch's weights)."""
+        self.best_epoch = fields["best_epoch"]
+        self.best_value = -math.inf if fields["best_value"] is None else fields["best_value"]
+        self.no_improve = fields["no_improve"]
+        self.best_state = None
+        if best_state:
+            self.best_state = {k: v.detach().clone() for k, v in best_state.items()}
+        elif fields["best_is_current"]:
+            self.best_state = _cpu_state(model)
+        self.best_logits = None if logits is None else np.array(logits, copy=True)
+
+
+@dataclass
+class LoopData:
+    """The fixed inputs of the loop."""
+
+    train: Encoded
+    #: Training labels, float32 on the CPU.
+    Y: torch.Tensor
+    #: Per-text loss weights, float32 on the CPU, or None.
+    weights: torch.Tensor | None
+    valid: Encoded | None
+    Y_valid: np.ndarray | None
+    pad_id: int
+    pos_weight: np.ndarray | None
+    loss_fn: nn.Module
 
 
 @dataclass
 class LoopState:
-    """The loop's moving parts, handed to :class:`Hooks` (a checkpoint saves them)."""
+    """The loop's moving parts: what every loop function and a checkpoint work on.
+
+    Callbacks get ``estimator``; those that declare ``uses_loop_state = True``
+    (the checkpoint) also get this object (see :func:`skbert.callbacks.notify`).
+    """
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -158,40 +227,30 @@ class LoopState:
     scaler: object
     rng: np.random.Generator
     config: TrainConfig
+    data: LoopData
+    estimator: object = None
+    callbacks: list = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     selection: Selection = field(default_factory=Selection)
-    #: Epochs completed (a hook restoring a checkpoint sets it, and training
-    #: continues with the next one).
+    #: Epochs completed (a restored checkpoint sets it; training continues with the next).
     epoch: int = 0
     #: Micro-batch size in use (halved on CUDA out-of-memory).
     micro_batch_size: int | None = None
-    #: Texts this process forwarded in training (its share under a process group).
-    n_forwarded: int = 0
+    #: The largest encoder learning rate of the current epoch's steps (its record's ``lr``).
+    peak_lr: float = 0.0
 
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.data.train.n_docs / self.config.batch_size)
 
-class Hooks:
-    """Points where the estimator plugs into the loop; every method is a no-op here.
-
-    ``on_train_begin`` may restore a saved state (a resumed fit sets
-    ``state.epoch``, ``state.history``, ``state.rng`` ...); ``on_epoch_end``
-    runs once the epoch's record is final; ``on_batch_end`` after every
-    optimizer step, only when ``wants_batches`` is True (its ``loss`` is a
-    device tensor: reading it waits for the device).
-    """
-
-    wants_batches = False
-
-    def on_train_begin(self, state: LoopState) -> None:
-        """Before the first epoch."""
-
-    def on_batch_end(self, state: LoopState, batch: dict) -> None:
-        """After each optimizer step."""
-
-    def on_epoch_end(self, state: LoopState, record: dict) -> None:
-        """After each epoch's record (validation included) is complete."""
-
-    def on_train_end(self, state: LoopState) -> None:
-        """After training stopped and the kept weights are in place."""
+    def resume(self, epoch: int, history: list[dict], rng: np.random.Generator,
+               micro_batch_size: int | None) -> None:
+        """Continue after ``epoch`` (the weights and optimizer are restored by the caller)."""
+        self.epoch = epoch
+        self.history[:] = [dict(r) for r in history]
+        self.rng = rng
+        if micro_batch_size:
+            self.micro_batch_size = micro_batch_size
 
 
 @contextlib.contextmanager
@@ -321,27 +380,6 @@ def make_scheduler(optimizer, total_steps: int, warmup_ratio: float):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def enable_gradient_checkpointing(model: nn.Module) -> None:
-    """Recompute the encoder's activations in backward instead of storing them.
-
-    Non-reentrant checkpointing: the random state of dropout is replayed, so
-    the result equals a plain fit's.
-    """
-    backbone = getattr(model, "backbone", model)
-    if not getattr(backbone, "supports_gradient_checkpointing", False):
-        raise ValueError(
-            f"{type(backbone).__name__} does not support gradient checkpointing; set "
-            "gradient_checkpointing=False (or micro_batch_size to save memory).")
-    backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-
-
-def disable_gradient_checkpointing(model: nn.Module) -> None:
-    """Undo :func:`enable_gradient_checkpointing` (the fitted model predicts normally)."""
-    backbone = getattr(model, "backbone", model)
-    if getattr(backbone, "is_gradient_checkpointing", False):
-        backbone.gradient_checkpointing_disable()
-
-
 def _batch_to(batch: dict, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return (batch["input_ids"].to(dev, non_blocking=True),
             batch["attention_mask"].to(dev, non_blocking=True))
@@ -357,12 +395,6 @@ def _logits(model, batch: dict, n_docs: int, config: TrainConfig) -> torch.Tenso
 
 def _collate(encoded: Encoded, docs: np.ndarray, pad_id: int, config: TrainConfig) -> dict:
     return collate(encoded, docs, pad_id, config.pad_to_multiple_of, buckets=config.buckets)
-
-
-def _forward_docs(model, encoded: Encoded, docs: np.ndarray, pad_id: int,
-                  config: TrainConfig) -> torch.Tensor:
-    """Text-level logits of the texts ``docs`` (collated here)."""
-    return _logits(model, _collate(encoded, docs, pad_id, config), len(docs), config)
 
 
 @dataclass
@@ -381,46 +413,48 @@ def _plan_step(docs: np.ndarray, config: TrainConfig, micro_batch_size: int | No
     return _Step(docs, micro)
 
 
-def train_step(model, optimizer, scheduler, scaler, loss_fn, encoded: Encoded,
-               Y: torch.Tensor, docs: np.ndarray, pad_id: int, config: TrainConfig,
-               weights: torch.Tensor | None = None, step: _Step | None = None) -> torch.Tensor:
-    """One optimisation step on the global batch ``docs``; returns this rank's loss share.
+def train_step(state: LoopState, step: _Step, model: nn.Module | None = None) -> torch.Tensor:
+    """One optimisation step on the global batch ``step.docs``; returns this rank's loss share.
 
+    ``model`` is the module to run (the compiled one; default ``state.model``).
     The returned loss stays a device tensor (reading it with ``float()`` here
     would make the host wait for the GPU at every step); summed over the
-    ranks it is the batch's weighted mean loss.
+    ranks it is the batch's weighted mean loss. A batch whose weights are all
+    zero adds a loss of zero (no gradient) rather than 0/0.
     """
-    if step is None:
-        step = _plan_step(docs, config, config.micro_batch_size)
+    config, data = state.config, state.data
+    model = state.model if model is None else model
     dev = config.device
-    w_all = weights[torch.as_tensor(docs)] if weights is not None else None
-    denom = (float(w_all.sum()) if w_all is not None else float(len(docs))) * Y.shape[1]
-    optimizer.zero_grad(set_to_none=True)
+    weights = data.weights
+    w_all = weights[torch.as_tensor(step.docs)] if weights is not None else None
+    denom = (float(w_all.sum()) if w_all is not None else float(len(step.docs)))
+    denom = (denom if denom > 0 else 1.0) * data.Y.shape[1]  # all-zero weights: loss 0
+    state.optimizer.zero_grad(set_to_none=True)
     total = torch.zeros((), device=dev)
     for i, micro in enumerate(step.micro):
         batch = step.batches[i] if step.batches is not None else _collate(
-            encoded, micro, pad_id, config)
+            data.train, micro, data.pad_id, config)
         logits = _logits(model, batch, len(micro), config)
         index = torch.as_tensor(micro)
-        per_item = loss_fn(logits, Y[index].to(dev, non_blocking=True))
+        per_item = data.loss_fn(logits, data.Y[index].to(dev, non_blocking=True))
         if weights is not None:
             per_item = per_item * weights[index].to(dev, non_blocking=True).unsqueeze(1)
         loss = per_item.sum() / denom
-        if scaler is not None:
-            scaler.scale(loss).backward()
+        if state.scaler is not None:
+            state.scaler.scale(loss).backward()
         else:
             loss.backward()
         total += loss.detach()
-    all_reduce_gradients(model, config.group)
-    if scaler is not None:
-        scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
+    all_reduce_gradients(state.model, config.group)
+    if state.scaler is not None:
+        state.scaler.unscale_(state.optimizer)
+        nn.utils.clip_grad_norm_(state.model.parameters(), config.max_grad_norm)
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
     else:
-        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        optimizer.step()
-    scheduler.step()
+        nn.utils.clip_grad_norm_(state.model.parameters(), config.max_grad_norm)
+        state.optimizer.step()
+    state.scheduler.step()
     return total
 
 
@@ -481,121 +515,135 @@ def _is_cuda_oom(exc: BaseException) -> bool:
     return isinstance(exc, oom) if oom else "out of memory" in str(exc)
 
 
-def run_epoch(model, optimizer, scheduler, scaler, loss_fn, encoded: Encoded,
-              Y: torch.Tensor, pad_id: int, config: TrainConfig,
-              rng: np.random.Generator, progress=None, *, weights: torch.Tensor | None = None,
-              state: LoopState | None = None, hooks: Hooks | None = None,
-              epoch: int = 0) -> float:
+def run_epoch(state: LoopState, epoch: int, progress=None) -> float:
     """One pass over the training texts in length-grouped, shuffled batches.
 
-    Returns the epoch's weighted mean training loss (the same on every rank).
-    With ``micro_batch_size`` each step runs in micro-batches with accumulated
-    gradients; on CUDA out-of-memory the micro-batch is halved (with a
-    warning) and the step is run again.
+    Returns the epoch's weighted mean training loss (the same on every rank)
+    and records in ``state.history``'s next record nothing: see
+    :func:`_run_one_epoch`. With ``micro_batch_size`` each step runs in
+    micro-batches with accumulated gradients; on CUDA out-of-memory the
+    micro-batch is halved (with a warning) and the step is run again.
+    ``state.peak_lr`` becomes the largest encoder learning rate of the epoch's steps.
     """
-    model.train()
-    compiled = compile_model(model, config.compile)
-    micro_size = state.micro_batch_size if state is not None else config.micro_batch_size
-    holder = {"micro": micro_size}
-    batches = length_grouped_batches(encoded.doc_lengths(), config.batch_size, rng)
+    config, data = state.config, state.data
+    state.model.train()
+    compiled = compile_model(state.model, config.compile)
+    batches = length_grouped_batches(data.train.doc_lengths(), config.batch_size, state.rng)
+    wants_batches = any(callable(getattr(cb, "on_batch_end", None)) for cb in state.callbacks)
 
     def plan(docs):
-        step = _plan_step(docs, config, holder["micro"])
-        step.batches = [_collate(encoded, m, pad_id, config) for m in step.micro]
+        step = _plan_step(docs, config, state.micro_batch_size)
+        step.batches = [_collate(data.train, m, data.pad_id, config) for m in step.micro]
         return step
 
     steps = (prefetch(batches, plan, config.prefetch, pin_memory=config.device.type == "cuda")
              if config.prefetch else map(plan, batches))
     total = torch.zeros((), device=config.device)
+    state.peak_lr = 0.0
     for i, step in enumerate(steps):
+        state.peak_lr = max(state.peak_lr, float(state.optimizer.param_groups[0]["lr"]))
         while True:
             try:
-                loss = train_step(compiled, optimizer, scheduler, scaler, loss_fn, encoded, Y,
-                                  step.docs, pad_id, config, weights=weights, step=step)
+                loss = train_step(state, step, compiled)
                 break
             except RuntimeError as exc:
                 mine = sum(len(m) for m in step.micro)
                 if config.device.type != "cuda" or not _is_cuda_oom(exc) or mine <= 1:
                     raise
-                optimizer.zero_grad(set_to_none=True)
+                state.optimizer.zero_grad(set_to_none=True)
                 torch.cuda.empty_cache()
-                holder["micro"] = max(1, (holder["micro"] or mine) // 2)
+                state.micro_batch_size = max(1, (state.micro_batch_size or mine) // 2)
                 warnings.warn(
                     f"CUDA ran out of memory on a step of {mine} texts; continuing with "
-                    f"micro-batches of {holder['micro']} texts (same result, less memory). "
-                    f"Set micro_batch_size={holder['micro']} to start there.",
+                    f"micro-batches of {state.micro_batch_size} texts (same result, less "
+                    f"memory). Set micro_batch_size={state.micro_batch_size} to start there.",
                     SkbertWarning, stacklevel=2)
                 step = plan(step.docs)
-        if state is not None:
-            state.micro_batch_size = holder["micro"]
-            state.n_forwarded += sum(len(m) for m in step.micro)
         total += loss * len(step.docs)
         if progress is not None:
             progress.update(len(step.docs))
-        if hooks is not None and hooks.wants_batches:
-            hooks.on_batch_end(state, {"epoch": epoch, "step": i + 1,
-                                       "n_texts": len(step.docs), "loss": loss})
+        if wants_batches:
+            notify(state.callbacks, "on_batch_end", state.estimator,
+                   {"epoch": epoch, "step": (epoch - 1) * state.steps_per_epoch + i + 1,
+                    "n_texts": len(step.docs), "loss": loss}, state=state)
     total = all_reduce_sum(total, config.group)
-    return float(total) / max(encoded.n_docs, 1)
+    return float(total) / max(data.train.n_docs, 1)
 
 
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+def _normalised_weights(sample_weight) -> torch.Tensor | None:
+    """``sample_weight`` as float32, scaled by a power of two so its largest weight is < 1.
+
+    A step's loss is the weighted mean over its batch, which a common factor
+    does not change; a power of two scales exactly, so ordinary weights train
+    bitwise as before, and huge ones (``1e300``) no longer overflow float32.
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    top = float(w.max()) if w.size else 0.0
+    if np.isfinite(top) and top > 0:
+        w = np.ldexp(w, -np.frexp(top)[1])
+    return torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+
+
 def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: Encoded | None,
           Y_valid: np.ndarray | None, *, pad_id: int, config: TrainConfig,
           pos_weight: np.ndarray | None = None, sample_weight: np.ndarray | None = None,
-          hooks: Hooks | None = None) -> TrainResult:
+          callbacks=None, estimator=None, hooks=None) -> TrainResult:
     """Fine-tune ``model`` in place and return its history.
 
     With a validation set, the weights of the epoch with the best validation
     objective (lowest loss, or highest ``config.score_fn``) are restored at
-    the end (also after Ctrl-C), and training stops early after
-    ``n_iter_no_change`` epochs without an improvement larger than ``tol``
-    when ``early_stopping`` is set. ``sample_weight`` (n_texts,) weights each
-    text's loss.
+    the end (also after Ctrl-C, which ends training with ``interrupted``),
+    and training stops early after ``n_iter_no_change`` epochs without an
+    improvement larger than ``tol`` when ``early_stopping`` is set.
+    ``sample_weight`` (n_texts,) weights each text's loss. ``callbacks`` get
+    ``on_fit_begin``, ``on_batch_end`` and ``on_epoch_end`` with
+    ``estimator`` (see :func:`skbert.callbacks.notify`). ``hooks`` is
+    transitional (a ``skbert._hooks.FitHooks`` list, which carries both).
     """
-    hooks = hooks or Hooks()
+    if hooks is not None:
+        callbacks, estimator = list(hooks), hooks.estimator
     dev = config.device
     model.to(dev)
     broadcast_model(model, config.group)
-    result = TrainResult()
-    Y = torch.from_numpy(np.ascontiguousarray(Y_train, dtype=np.float32))
-    weights = (None if sample_weight is None
-               else torch.from_numpy(np.ascontiguousarray(sample_weight, dtype=np.float32)))
     pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32,
                                                          device=dev)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pw, reduction="none")
-    steps_per_epoch = math.ceil(train_enc.n_docs / config.batch_size)
+    data = LoopData(train_enc, torch.from_numpy(np.ascontiguousarray(Y_train, dtype=np.float32)),
+                    _normalised_weights(sample_weight), valid_enc, Y_valid, pad_id, pos_weight,
+                    nn.BCEWithLogitsLoss(pos_weight=pw, reduction="none"))
     optimizer = make_optimizer(model, config)
+    steps_per_epoch = math.ceil(train_enc.n_docs / config.batch_size)
     scheduler = make_scheduler(optimizer, steps_per_epoch * config.max_epochs,
                                config.warmup_ratio)
     scaler = torch.amp.GradScaler(dev.type) if config.precision == "fp16" else None
     state = LoopState(model, optimizer, scheduler, scaler, np.random.default_rng(config.seed),
-                      config, micro_batch_size=config.micro_batch_size)
-    sel = state.selection
+                      config, data, estimator=estimator, callbacks=list(callbacks or ()),
+                      micro_batch_size=config.micro_batch_size)
+    result = TrainResult(history=state.history)
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(config.seed)
-        hooks.on_train_begin(state)
+        notify(state.callbacks, "on_fit_begin", estimator, state=state)
         sel = state.selection
-        result.history = state.history
         stopped = config.early_stopping and sel.no_improve >= config.n_iter_no_change
         try:
             for epoch in range(state.epoch + 1, 1 if stopped else config.max_epochs + 1):
-                record, logits = _run_one_epoch(state, loss_fn, train_enc, Y, weights,
-                                                valid_enc, Y_valid, pad_id, pos_weight,
-                                                epoch, hooks, result)
+                record, logits = _run_one_epoch(state, epoch)
+                result.still_improving = sel.improving
                 if not _finite(record, logits):
                     if sel.best_state is None:
-                        raise _diverged(record, config)
+                        raise _diverged(record, config, sample_weight is not None)
                     result.diverged_epoch = epoch
                     result.still_improving = False
                     logger.info("non-finite loss in epoch %d; restoring epoch %d", epoch,
                                 sel.best_epoch)
                     break
-                hooks.on_epoch_end(state, record)
+                notify(state.callbacks, "on_epoch_end", estimator, dict(record), state=state)
                 if config.early_stopping and sel.no_improve >= config.n_iter_no_change:
                     logger.info("early stopping after epoch %d (best: %d)", epoch,
                                 sel.best_epoch)
@@ -603,65 +651,47 @@ def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: 
         except KeyboardInterrupt:
             result.interrupted = True
             result.still_improving = False
-    result.best_epoch = sel.best_epoch if valid_enc is not None else len(result.history)
+    result.history = state.history
+    result.best_epoch = sel.best_epoch if valid_enc is not None else len(state.history)
     result.valid_logits = sel.best_logits
-    result.n_forwarded = state.n_forwarded
     if sel.best_state is not None and (result.interrupted
-                                       or sel.best_epoch != len(result.history)):
+                                       or sel.best_epoch != len(state.history)):
         model.load_state_dict(sel.best_state)
     model.eval()
-    hooks.on_train_end(state)
     return result
 
 
-def _run_one_epoch(state: LoopState, loss_fn, train_enc, Y, weights, valid_enc, Y_valid,
-                   pad_id, pos_weight, epoch, hooks, result):
+def _run_one_epoch(state: LoopState, epoch: int) -> tuple[dict, np.ndarray | None]:
     """Train one epoch, validate, update the kept epoch; returns (record, valid logits)."""
-    config = state.config
-    sel = state.selection
+    config, data = state.config, state.data
     start = time.perf_counter()
-    lr = state.optimizer.param_groups[0]["lr"]
     progress = None
     if config.verbose >= 2 and config.group.is_main:
         from tqdm.auto import tqdm
 
-        progress = tqdm(total=train_enc.n_docs, desc=f"epoch {epoch}", unit="text", leave=False)
+        progress = tqdm(total=data.train.n_docs, desc=f"epoch {epoch}", unit="text",
+                        leave=False)
     try:
-        train_loss = run_epoch(state.model, state.optimizer, state.scheduler, state.scaler,
-                               loss_fn, train_enc, Y, pad_id, config, state.rng, progress,
-                               weights=weights, state=state, hooks=hooks, epoch=epoch)
+        train_loss = run_epoch(state, epoch, progress)
     finally:
         if progress is not None:
             progress.close()
     record = {"epoch": epoch, "train_loss": train_loss, "valid_loss": None, "valid_f1": None,
-              "valid_score": None, "lr": lr}
-    logits = None
-    improved = True
-    if valid_enc is not None:
-        logits = predict_logits(state.model, valid_enc, pad_id, config)
-        record["valid_loss"] = _bce(Y_valid, logits, pos_weight)
-        record["valid_f1"] = _micro_f1(Y_valid, logits)
+              "valid_score": None, "lr": state.peak_lr}
+    logits = value = None
+    if data.valid is not None:
+        logits = predict_logits(state.model, data.valid, data.pad_id, config)
+        record["valid_loss"] = _bce(data.Y_valid, logits, data.pos_weight)
+        record["valid_f1"] = _micro_f1(data.Y_valid, logits)
         if config.score_fn is not None and np.isfinite(logits).all():
-            record["valid_score"] = float(config.score_fn(Y_valid, logits))
+            record["valid_score"] = float(config.score_fn(data.Y_valid, logits))
             value = record["valid_score"]
         else:
             value = -record["valid_loss"]
-        if math.isfinite(value):
-            improved = value > sel.best_value + config.tol
-            if value > sel.best_value:
-                sel.best_value = value
-                sel.best_state = _cpu_state(state.model)
-                sel.best_epoch = epoch
-                sel.best_logits = logits
-        else:
-            improved = False
-        sel.no_improve = 0 if improved else sel.no_improve + 1
-    else:
-        sel.best_epoch = epoch
+    state.selection.consider(epoch, value, state.model, logits, config.tol)
     record["dur"] = time.perf_counter() - start
     state.history.append(record)
     state.epoch = epoch
-    result.still_improving = improved
     _log_epoch(record, config)
     return record, logits
 
@@ -674,14 +704,23 @@ def _finite(record: dict, valid_logits: np.ndarray | None) -> bool:
     return valid_logits is None or bool(np.isfinite(valid_logits).all())
 
 
-def _diverged(record: dict, config: TrainConfig) -> TrainingDivergedError:
+def _diverged(record: dict, config: TrainConfig, weighted: bool = False) -> TrainingDivergedError:
+    lr = config.learning_rate
+    fixes = [f"lower learning_rate (now {lr:g}; e.g. {lr / 4:g})", "check pos_weight"]
+    if weighted:
+        fixes.append("check sample_weight")
+    if config.precision != "fp32":
+        fixes.append(f"use precision='fp32' (now {config.precision!r})")
     return TrainingDivergedError(
         f"Training diverged: in epoch {record['epoch']} the training loss was "
         f"{record['train_loss']} (validation loss {record['valid_loss']}), so the weights are no "
-        f"longer usable and no earlier epoch was kept. Lower learning_rate (now "
-        f"{config.learning_rate:g}; e.g. {config.learning_rate / 4:g}), check pos_weight, "
-        "or use precision='fp32'. A "
-        "validation split (early_stopping=True) keeps the best finite epoch instead.")
+        f"longer usable and no earlier epoch was kept. {_advice(fixes)}. A validation split "
+        "(early_stopping=True) keeps the best finite epoch instead.")
+
+
+def _advice(fixes: list[str]) -> str:
+    text = ", ".join(fixes[:-1]) + (f" or {fixes[-1]}" if len(fixes) > 1 else fixes[-1])
+    return text[:1].upper() + text[1:]
 
 
 def _log_epoch(record: dict, config: TrainConfig) -> None:

@@ -1,12 +1,17 @@
 """Training hooks and loggers for :class:`~skbert.TransformerMultiLabelClassifier`.
 
-A callback is any object with one or more of the methods below; subclassing
-:class:`Callback` (whose methods do nothing) is the easy way to get them all.
-The estimator calls them in this order::
+The one hook system of skbert (skorch's shape: ``Callback`` and ``notify``):
+the user's callbacks, the loggers and the training-state checkpoint of
+``checkpoint_dir`` all plug into the loop here. A callback is any object with
+one or more of the methods below; subclassing :class:`Callback` (whose
+methods do nothing) is the easy way to get them all. The estimator calls them
+in this order::
 
     on_fit_begin(estimator)             once, before the first epoch
     on_batch_end(estimator, batch)      after every optimisation step
     on_epoch_end(estimator, record)     after every epoch, with its history record
+    on_fit_reused(estimator, info)      instead of the epochs, when the fit cache
+                                        supplied the weights (nothing is trained)
     on_fit_end(estimator)               once, after the fitted attributes are set
 
 ``on_fit_end`` runs when ``fit`` completes, also after Ctrl-C (the estimator
@@ -39,12 +44,12 @@ import warnings
 
 from ._utils import SkbertWarning
 
-__all__ = ["Callback", "MLflow", "TensorBoard", "check_callbacks", "run_callbacks"]
+__all__ = ["Callback", "MLflow", "TensorBoard", "check_callbacks", "notify", "run_callbacks"]
 
 logger = logging.getLogger(__name__)
 
 #: The hook names the estimator calls, in the order of a fit.
-HOOKS = ("on_fit_begin", "on_batch_end", "on_epoch_end", "on_fit_end")
+HOOKS = ("on_fit_begin", "on_batch_end", "on_epoch_end", "on_fit_reused", "on_fit_end")
 
 
 class Callback:
@@ -98,6 +103,23 @@ class Callback:
             The epoch's entry of ``history_``: ``epoch`` (int), ``train_loss``,
             ``valid_loss``, ``valid_f1``, ``valid_score``, ``lr`` and ``dur``
             (seconds); each a float, or None when there is no validation split.
+            ``lr`` is the peak learning rate of the encoder in the epoch (the
+            largest rate of its steps: with warm-up, the rate warm-up reached).
+        """
+
+    def on_fit_reused(self, estimator, info: dict) -> None:
+        """Called when the fit cache supplied the weights of an identical earlier fit.
+
+        Nothing is trained then: no ``on_batch_end`` or ``on_epoch_end``
+        follows; ``on_fit_begin`` came before and ``on_fit_end`` follows.
+
+        Parameters
+        ----------
+        estimator : TransformerMultiLabelClassifier
+            The estimator being fitted.
+        info : dict
+            ``history`` (the records of the fit that trained the weights),
+            ``best_epoch`` (int) and ``learning_rate`` (float, the rate used).
         """
 
     def on_fit_end(self, estimator) -> None:
@@ -244,6 +266,15 @@ class TensorBoard(Callback):
             self._writer.add_scalar(f"skbert/{key}", value, global_step=step)
         self._writer.flush()
 
+    def on_fit_reused(self, estimator, info: dict) -> None:
+        """Log the reused fit's history, and a text ``skbert/fit_cache`` saying it was reused."""
+        if self._writer is None:
+            return
+        self._writer.add_text("skbert/fit_cache", "reused: the weights of an identical "
+                              "earlier fit; nothing was trained")
+        for record in info.get("history", ()):
+            self.on_epoch_end(estimator, record)
+
     def on_fit_end(self, estimator) -> None:
         """Flush and close the writer."""
         self._close()
@@ -259,10 +290,13 @@ class MLflow(Callback):
 
     At :meth:`on_fit_begin` the estimator's scalar parameters
     (``get_params()``; None and bools as strings, lists, dicts and objects
-    left out) are logged. After every epoch the numeric fields of the history
-    record are logged as metrics at ``step=epoch``. At :meth:`on_fit_end`, with
-    ``log_model=True``, the folder written by ``estimator.save_pretrained``
-    is logged as the run's ``model`` artifacts.
+    left out) are logged; ``learning_rate="auto"`` is logged at
+    :meth:`on_fit_end` as the rate used (``learning_rate_``). After every
+    epoch the numeric fields of the history record are logged as metrics at
+    ``step=epoch``. A fit served from the fit cache logs the reused fit's
+    history and the tag ``skbert.fit_cache=reused``. At :meth:`on_fit_end`,
+    with ``log_model=True``, the folder written by
+    ``estimator.save_pretrained`` is logged as the run's ``model`` artifacts.
 
     The run in progress (``mlflow.active_run()``) is used when there is one;
     otherwise the callback starts a run, and it ends only a run it started.
@@ -363,12 +397,23 @@ class MLflow(Callback):
         if metrics:
             self._client.log_batch(self._run_id, metrics=metrics)
 
+    def on_fit_reused(self, estimator, info: dict) -> None:
+        """Tag the run ``skbert.fit_cache=reused`` and log the reused fit's history."""
+        if self._client is None:
+            return
+        self._client.set_tag(self._run_id, "skbert.fit_cache", "reused")
+        for record in info.get("history", ()):
+            self.on_epoch_end(estimator, record)
+
     def on_fit_end(self, estimator) -> None:
         """Log the model folder (with ``log_model``) and end the run if this callback started it."""
         if self._client is None:
             return
         status = "FAILED"
         try:
+            rate = getattr(estimator, "learning_rate_", None)
+            if getattr(estimator, "learning_rate", None) == "auto" and rate is not None:
+                self._log_params(estimator, {"learning_rate": rate})
             if self.log_model:
                 with tempfile.TemporaryDirectory(prefix="skbert-mlflow-") as folder:
                     estimator.save_pretrained(folder)
@@ -390,11 +435,15 @@ class MLflow(Callback):
                 raise
             return found.experiment_id
 
-    def _log_params(self, estimator) -> None:
+    def _log_params(self, estimator, values: dict | None = None) -> None:
+        """Log ``values`` (default: the estimator's parameters but learning_rate="auto")."""
         from mlflow.entities import Param
 
+        if values is None:
+            values = {k: v for k, v in estimator.get_params().items()
+                      if not (k == "learning_rate" and v == "auto")}  # logged as used, at the end
         params = {}
-        for key, value in estimator.get_params().items():
+        for key, value in values.items():
             if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
                 value = value.item()  # numpy scalar
             if value is None or isinstance(value, (bool, numbers.Real, str)):
@@ -480,16 +529,59 @@ def check_callbacks(callbacks) -> list:
     return list(callbacks)
 
 
-def run_callbacks(callbacks, method_name: str, *args) -> None:
-    """Call ``method_name(*args)`` on every callback that has that method, in order.
+def notify(callbacks, method_name: str, estimator, *args, state=None) -> None:
+    """Call ``method_name(estimator, *args)`` on every callback that has it, in order.
+
+    The one place skbert calls callbacks (skorch's ``notify``). A callback
+    whose class sets ``uses_loop_state = True`` (the training-state
+    :class:`Checkpoint`) also gets ``state=``, the loop's
+    :class:`~skbert._training.LoopState`; the hooks of other callbacks keep
+    their public signatures.
 
     Parameters
     ----------
     callbacks : list or None
         Callbacks as returned by :func:`check_callbacks`.
     method_name : str
-        One of ``"on_fit_begin"``, ``"on_batch_end"``, ``"on_epoch_end"``
-        and ``"on_fit_end"``.
+        One of :data:`HOOKS`.
+    estimator : TransformerMultiLabelClassifier
+        The estimator being fitted.
+    *args
+        The hook's other arguments.
+    state : LoopState or None, default=None
+        Handed to callbacks that use the loop state.
+
+    Raises
+    ------
+    ValueError
+        If ``method_name`` is not one of the hook names.
+    """
+    if method_name not in HOOKS:
+        raise ValueError(f"method_name={method_name!r} is not a callback hook; use one of "
+                         f"{HOOKS}.")
+    for cb in callbacks or ():
+        method = getattr(cb, method_name, None)
+        if method is None:
+            continue
+        if getattr(cb, "uses_loop_state", False):
+            method(estimator, *args, state=state)
+        else:
+            method(estimator, *args)
+
+
+def run_callbacks(callbacks, method_name: str, *args) -> None:
+    """Call ``method_name(*args)`` on every callback that has that method, in order.
+
+    The same as :func:`notify` without a loop state (kept for code written
+    against it).
+
+    Parameters
+    ----------
+    callbacks : list or None
+        Callbacks as returned by :func:`check_callbacks`.
+    method_name : str
+        One of ``"on_fit_begin"``, ``"on_batch_end"``, ``"on_epoch_end"``,
+        ``"on_fit_reused"`` and ``"on_fit_end"``.
     *args
         The hook's arguments (the estimator first).
 
@@ -512,8 +604,97 @@ def run_callbacks(callbacks, method_name: str, *args) -> None:
     if method_name not in HOOKS:
         raise ValueError(f"method_name={method_name!r} is not a callback hook; use one of "
                          f"{HOOKS}.")
-    for cb in callbacks or ():
-        method = getattr(cb, method_name, None)
-        if method is not None:
-            method(*args)
+    notify(callbacks, method_name, *args)
 
+
+class Checkpoint:
+    """Save the full training state in ``folder`` after each epoch; resume from it.
+
+    What ``checkpoint_dir`` adds to a fit (the runner builds it, first in the
+    callback list, on every rank). The state (weights, optimizer, scheduler,
+    random generators, history, the kept epoch's weights and validation
+    logits, the early-stopping counters) is written by
+    :mod:`skbert._checkpoint`, whose fingerprint of the parameters and data
+    decides whether a saved state may be resumed. It reads and restores the
+    loop through the state's API (``LoopState.resume``,
+    ``Selection.export`` / ``load``). It has only the two hooks it uses, each
+    taking the loop state (``uses_loop_state``).
+
+    Parameters
+    ----------
+    folder : str
+        The ``checkpoint_dir``.
+    data_key : str
+        The hash of the training parameters and data (``_runner.data_key``).
+    """
+
+    uses_loop_state = True
+
+    def __init__(self, folder, data_key: str):
+        from . import _checkpoint
+
+        self.folder = os.fspath(folder)
+        self.fingerprint = _checkpoint.fingerprint({}, data_key)
+
+    @property
+    def path(self) -> str:
+        """The training-state file."""
+        from ._checkpoint import FILE_NAME
+
+        return os.path.join(self.folder, FILE_NAME)
+
+    def on_fit_begin(self, estimator, *, state=None) -> None:
+        """Restore a saved state that fits this fit (a damaged or foreign one is ignored)."""
+        from . import _checkpoint
+
+        saved = _checkpoint.load_state(self.folder, self.fingerprint, check_extra=_check_extra)
+        if saved is None:
+            return
+        rng = _checkpoint.restore(saved, model=state.model, optimizer=state.optimizer,
+                                  scheduler=state.scheduler, scaler=state.scaler)
+        if rng is None:  # restore() warned and changed nothing
+            return
+        logits = (saved.extra_tensors or {}).get("valid_logits")
+        state.selection.load(saved.extra, saved.best_state,
+                             None if logits is None else logits.numpy(), state.model)
+        state.resume(saved.epoch, saved.history, rng, saved.extra.get("micro_batch_size"))
+        logger.info("resuming after epoch %d from %s", state.epoch, self.folder)
+        if state.config.verbose >= 1 and state.config.group.is_main:
+            print(f"resuming after epoch {state.epoch} from {self.folder}", flush=True)
+
+    def on_epoch_end(self, estimator, record: dict, *, state=None) -> None:
+        """Write the state after the epoch (only rank 0 writes)."""
+        if not state.config.group.is_main:
+            return
+        import numpy as np
+        import torch
+
+        from . import _checkpoint
+
+        fields, best_state, logits = state.selection.export(state.epoch)
+        extra = {**fields, "micro_batch_size": state.micro_batch_size}
+        tensors = None
+        if logits is not None:
+            tensors = {"valid_logits": torch.from_numpy(np.ascontiguousarray(logits))}
+        _checkpoint.save_state(self.folder, self.fingerprint, epoch=state.epoch,
+                               model=state.model, optimizer=state.optimizer,
+                               scheduler=state.scheduler, scaler=state.scaler,
+                               np_rng=state.rng, history=state.history, extra=extra,
+                               best_state=best_state, extra_tensors=tensors)
+
+
+def _check_extra(extra) -> None:
+    """Validate the loop's own fields of a saved state (raise ValueError if damaged)."""
+    ints = ("best_epoch", "no_improve")
+    if not isinstance(extra, dict) or any(
+            not isinstance(extra.get(k), int) or isinstance(extra.get(k), bool) or extra[k] < 0
+            for k in ints):
+        raise ValueError(f"extra fields {ints} must be non-negative ints")
+    if extra.get("best_value") is not None and not isinstance(extra["best_value"], float):
+        raise ValueError("best_value must be a float or null")
+    if not isinstance(extra.get("best_is_current"), bool):
+        raise ValueError("best_is_current must be a bool")
+    micro = extra.get("micro_batch_size")
+    if micro is not None and (not isinstance(micro, int) or isinstance(micro, bool)
+                              or micro < 1):
+        raise ValueError("micro_batch_size must be a positive int or null")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skbert import TransformerMultiLabelClassifier, _training
+from skbert import TransformerMultiLabelClassifier, _runner, _training
 from skbert._data import length_buckets
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
@@ -20,15 +20,21 @@ FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, devi
 def loop_config(monkeypatch):
     """Set TrainConfig fields the estimator does not expose (prefetch, buckets)."""
     def apply(**fields):
-        real = TransformerMultiLabelClassifier._train_config
-
-        def patched(self, *args, **kwargs):
-            config = real(self, *args, **kwargs)
-            for k, v in fields.items():
-                setattr(config, k, v)
+        def patched(real):
+            def config(*args, **kwargs):
+                out = real(*args, **kwargs)
+                for k, v in fields.items():
+                    setattr(out, k, v)
+                return out
             return config
 
-        monkeypatch.setattr(TransformerMultiLabelClassifier, "_train_config", patched)
+        from skbert import _estimator
+
+        for name in ("train_config", "inference_config"):
+            real = getattr(_runner, name)
+            for module in (_runner, _estimator):  # where it is called from
+                if getattr(module, name, None) is real:
+                    monkeypatch.setattr(module, name, patched(real))
     return apply
 
 
@@ -56,7 +62,7 @@ def test_prefetching_thread_sees_every_batch_once_in_order(tiny_st_model, corpus
     real = _training.train_step
 
     def spy(*args, **kwargs):
-        steps[key].append(tuple(int(d) for d in kwargs["step"].docs))
+        steps[key].append(tuple(int(d) for d in args[1].docs))  # train_step(state, step)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_training, "train_step", spy)
