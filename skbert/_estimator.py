@@ -65,7 +65,7 @@ from ._validation import (
     iter_text_chunks,
 )
 from ._version import __version__
-from .callbacks import check_callbacks, run_callbacks
+from .callbacks import check_callbacks, notify
 
 logger = logging.getLogger(__name__)
 
@@ -165,13 +165,19 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         parameters (``threshold``, ...) change: a grid search over thresholds
         then fine-tunes once per fold. Only fits with an int ``random_state``
         are reused. A str is a folder shared by processes (``n_jobs>1``);
-        ``False`` turns reuse off. See :func:`skbert.clear_fit_cache`.
+        ``False`` turns reuse off. A reused fit sets ``fit_cache_hit_`` and
+        says so at ``verbose>=1``. See :func:`skbert.clear_fit_cache`.
     device : str, default="auto"
         ``"auto"`` picks CUDA, then MPS, then CPU; or ``"cpu"``, ``"cuda:0"`` ...
     precision : {"auto", "bf16", "fp16", "fp32"}, default="auto"
-        Autocast precision. ``"auto"`` is bf16 where the hardware runs it
-        natively (CUDA Ampere or newer, CPUs with AMX or AVX-512 bf16), fp16
-        with a gradient scaler on older GPUs, fp32 otherwise.
+        Autocast precision. ``"auto"`` trains in bf16 where the hardware runs
+        it natively (CUDA Ampere or newer, CPUs with AMX or AVX-512 bf16), in
+        fp16 with a gradient scaler on older GPUs, in fp32 otherwise; it
+        predicts like that on GPUs and in fp32 on every CPU, so that the same
+        folder gives the same probabilities on any CPU and through
+        sentence-transformers or transformers (bf16 moved them by about 1e-3).
+        Set ``"bf16"`` to predict in bf16 on a CPU that has it (faster there;
+        that speed-up was not measured for skbert).
     compile : bool or dict, default=False
         Run the model through ``torch.compile`` in fit and predict. ``True``
         uses ``torch.compile(model, dynamic=True)``; a dict gives its keyword
@@ -189,7 +195,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ``on_epoch_end(estimator, record)``, ``on_batch_end(estimator, batch)``
         and ``on_fit_end(estimator)``, called in that order on the process
         that prints (rank 0); see :mod:`skbert.callbacks` (``TensorBoard``,
-        ``MLflow``). Not called when the fit cache supplies the weights.
+        ``MLflow``). When the fit cache supplies the weights they get
+        ``on_fit_begin``, ``on_fit_reused(estimator, info)`` and
+        ``on_fit_end`` (no epochs run).
     warm_start : bool, default=False
         When True and the estimator is fitted with the same labels, ``fit``
         continues training the fitted weights for ``max_epochs`` more epochs
@@ -207,7 +215,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         scheduler, random generators, history) is written there, atomically;
         a later fit with the same parameters and data resumes after the last
         completed epoch (bitwise the same result on the CPU). A checkpoint of
-        other parameters or data is ignored with a warning.
+        other parameters or data is ignored with a warning. It may not be,
+        contain or sit inside the model folder (``model_name_or_path``).
     peft_config : peft.PeftConfig or None, default=None
         Fine-tune adapters only, e.g. ``peft.LoraConfig(r=8, lora_alpha=16)``
         (``pip install "skbert[peft]"``): the pretrained weights stay frozen,
@@ -249,7 +258,15 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     device_ : torch.device
         Where the model lives.
     precision_ : str
-        The resolved precision.
+        The resolved precision of training (of prediction for a model from
+        :meth:`from_pretrained`).
+    interrupted_ : bool
+        Whether Ctrl-C stopped the last fit. The estimator then keeps the
+        best weights so far and can predict, and ``fit`` re-raises
+        ``KeyboardInterrupt`` (so that a search or a script stops).
+    fit_cache_hit_ : bool
+        Whether the last fit's weights came from the fit cache (nothing was
+        trained; see ``fit_cache``).
     pooling_ : str
         The resolved pooling.
 
@@ -394,42 +411,24 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : TransformerMultiLabelClassifier
             The fitted estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C during the epochs, after the estimator has kept the best
+            weights so far (``interrupted_`` is True; it can predict).
         """
-        data = self._check_fit_data(X, Y, sample_weight, X_val, Y_val)
+        data = _check_fit_data(X, Y, sample_weight, X_val, Y_val)
         self._check_cross_params(data.Y.shape[1], has_validation_set=data.X_val is not None)
         _check_checkpoint_dir(self.checkpoint_dir, self.model_name_or_path)
         result = run_fit(self, data)
         self._set_fitted(result)
-        self._warn_after_fit(result)
+        _warn_after_fit(self, result)
         if _distributed.current().is_main:
-            run_callbacks(self.callbacks, "on_fit_end", self)
+            notify(self.callbacks, "on_fit_end", self)
         if result.interrupted:  # the model stays usable; a search or a script stops
             raise KeyboardInterrupt
         return self
-
-    def _check_fit_data(self, X, Y, sample_weight, X_val, Y_val) -> FitData:
-        # a datasets.Dataset stays memory-mapped: it is checked while it is tokenised
-        texts = X if is_hf_dataset(X) else check_texts(X)
-        n = check_text_dataset(X) if is_hf_dataset(X) else len(texts)
-        Yf, classes, y_dtype = check_targets(Y, n)
-        weights = check_sample_weight(sample_weight, n)
-        if (X_val is None) != (Y_val is None):
-            raise ValueError(
-                f"Got {'X_val' if Y_val is None else 'Y_val'} without "
-                f"{'Y_val' if Y_val is None else 'X_val'}; pass both (a validation set of texts "
-                "and their labels) or neither.")
-        val_texts = Yv = None
-        if X_val is not None:
-            val_texts = X_val if is_hf_dataset(X_val) else check_texts(X_val)
-            n_val = check_text_dataset(X_val) if is_hf_dataset(X_val) else len(val_texts)
-            Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False)
-            if Yv.shape[1] != Yf.shape[1] or (
-                    getattr(Y_val, "columns", None) is not None
-                    and list(val_classes) != list(classes)):
-                raise ValueError(
-                    f"Y_val has the labels {list(val_classes)[:6]} but Y has "
-                    f"{list(classes)[:6]}; Y_val needs the same columns in the same order.")
-        return FitData(texts, Yf, classes, y_dtype, weights, val_texts, Yv)
 
     def _check_cross_params(self, n_labels: int, has_validation_set: bool = False) -> None:
         if has_validation_set:
@@ -489,31 +488,6 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             self.thresholds_ = np.array(result.thresholds, dtype=float)
         elif hasattr(self, "thresholds_"):
             del self.thresholds_
-
-    def _warn_after_fit(self, result: FitResult) -> None:
-        if result.diverged_epoch is not None:
-            warnings.warn(
-                f"Training diverged in epoch {result.diverged_epoch} (the loss became NaN or "
-                f"infinite); training stopped and the estimator keeps the weights of epoch "
-                f"{self.best_epoch_}, the best earlier one. Lower learning_rate (now "
-                f"{self.learning_rate_:g}) or use precision='fp32' to train further.",
-                SkbertWarning, stacklevel=4)
-        elif result.interrupted:
-            resume = (f" Fitting again resumes from {result.checkpoint}."
-                      if result.checkpoint else "")
-            warnings.warn(
-                f"Training was interrupted after {self.n_epochs_} complete epoch(s); the "
-                f"estimator keeps the weights of epoch {self.best_epoch_} (the best so far, or "
-                "the current ones without a validation split) and can predict "
-                f"(interrupted_ is True); fit re-raises KeyboardInterrupt.{resume}",
-                SkbertWarning, stacklevel=4)
-        elif (self.early_stopping and result.still_improving
-              and self.n_epochs_ == self.max_epochs):
-            warnings.warn(
-                f"max_epochs={self.max_epochs} reached while the validation "
-                f"{'loss' if self.scoring in (None, 'loss') else 'score'} was still "
-                "improving; the model may be under-trained. Increase max_epochs.",
-                ConvergenceWarning, stacklevel=4)
 
     # --------------------------------------------------------------- predict
     def _predict_into(self, X, transform, dtype) -> np.ndarray:
@@ -799,6 +773,59 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             interrupted=settings.get("interrupted_") is True,
             n_train=_count(settings.get("n_train_")), n_valid=_count(settings.get("n_valid_"))))
         return est
+
+
+def _check_fit_data(X, Y, sample_weight, X_val, Y_val) -> FitData:
+    """The inputs of ``fit``, checked (skbert._validation), as one FitData."""
+    # a datasets.Dataset stays memory-mapped: it is checked while it is tokenised
+    texts = X if is_hf_dataset(X) else check_texts(X)
+    n = check_text_dataset(X) if is_hf_dataset(X) else len(texts)
+    Yf, classes, y_dtype = check_targets(Y, n)
+    weights = check_sample_weight(sample_weight, n)
+    if (X_val is None) != (Y_val is None):
+        raise ValueError(
+            f"Got {'X_val' if Y_val is None else 'Y_val'} without "
+            f"{'Y_val' if Y_val is None else 'X_val'}; pass both (a validation set of texts "
+            "and their labels) or neither.")
+    val_texts = Yv = None
+    if X_val is not None:
+        val_texts = X_val if is_hf_dataset(X_val) else check_texts(X_val)
+        n_val = check_text_dataset(X_val) if is_hf_dataset(X_val) else len(val_texts)
+        Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False)
+        if Yv.shape[1] != Yf.shape[1] or (
+                getattr(Y_val, "columns", None) is not None
+                and list(val_classes) != list(classes)):
+            raise ValueError(
+                f"Y_val has the labels {list(val_classes)[:6]} but Y has "
+                f"{list(classes)[:6]}; Y_val needs the same columns in the same order.")
+    return FitData(texts, Yf, classes, y_dtype, weights, val_texts, Yv)
+
+
+def _warn_after_fit(est, result: FitResult) -> None:
+    """The warnings a finished fit owes its user (divergence, Ctrl-C, under-training)."""
+    if result.diverged_epoch is not None:
+        warnings.warn(
+            f"Training diverged in epoch {result.diverged_epoch} (the loss became NaN or "
+            f"infinite); training stopped and the estimator keeps the weights of epoch "
+            f"{est.best_epoch_}, the best earlier one. Lower learning_rate (now "
+            f"{est.learning_rate_:g}) or use precision='fp32' to train further.",
+            SkbertWarning, stacklevel=4)
+    elif result.interrupted:
+        resume = (f" Fitting again resumes from {result.checkpoint}."
+                  if result.checkpoint else "")
+        warnings.warn(
+            f"Training was interrupted after {est.n_epochs_} complete epoch(s); the "
+            f"estimator keeps the weights of epoch {est.best_epoch_} (the best so far, or "
+            "the current ones without a validation split) and can predict "
+            f"(interrupted_ is True); fit re-raises KeyboardInterrupt.{resume}",
+            SkbertWarning, stacklevel=4)
+    elif (est.early_stopping and result.still_improving
+          and est.n_epochs_ == est.max_epochs):
+        warnings.warn(
+            f"max_epochs={est.max_epochs} reached while the validation "
+            f"{'loss' if est.scoring in (None, 'loss') else 'score'} was still "
+            "improving; the model may be under-trained. Increase max_epochs.",
+            ConvergenceWarning, stacklevel=4)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ The rule everywhere is ``proba >= threshold``.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -13,6 +14,10 @@ import numpy as np
 DEFAULT_CANDIDATES = np.round(np.arange(0.02, 0.99, 0.01), 2)
 
 _METRICS = ("f1", "f1_micro", "f1_micro_global")
+#: tune_thresholds' default metric: the estimator's ``threshold_metric`` default, so that
+#: ``clf.thresholds_ == tune_thresholds(Y_val, clf.predict_proba(X_val))`` with defaults.
+DEFAULT_METRIC = "f1_micro_global"
+_DEFAULT_NOTICE = {"shown": False}
 
 
 def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
@@ -120,7 +125,7 @@ def _best(scores: np.ndarray, candidates: np.ndarray, default: float) -> float:
     return float(candidates[top[np.argmin(np.abs(candidates[top] - default))]])
 
 
-def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
+def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1.0,
                     candidates=None, min_positives: int = 3, default: float = 0.5,
                     ) -> np.ndarray:
     """Choose one threshold per label that maximises a metric on given data.
@@ -135,7 +140,10 @@ def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
         0/1 indicator matrix.
     proba : array-like of shape (n_samples, n_labels)
         Predicted probabilities.
-    metric : {"f1", "f1_micro", "f1_micro_global"}, default="f1"
+    metric : {"f1_micro_global", "f1", "f1_micro"} or None, default=None
+        None is ``"f1_micro_global"``, the default of the estimator's
+        ``threshold_metric``, so that ``clf.thresholds_`` equals
+        ``tune_thresholds(Y_val, clf.predict_proba(X_val))`` with defaults.
         ``"f1"`` maximises each label's own F-beta (and so macro-F-beta);
         ``"f1_micro"`` maximises micro-F-beta over all labels by coordinate ascent
         starting from ``default``; ``"f1_micro_global"`` chooses one threshold,
@@ -144,6 +152,12 @@ def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
         200 to 1,000 texts it scored better on unseen data than per-label
         thresholds in micro-F1 in every run measured, and in macro-F1 in all
         but one (see "Getting good results" in the user guide).
+
+        .. versionchanged:: 0.1.1
+           The default was ``"f1"`` (one threshold per label) up to skbert
+           0.1.0; where that
+           would have chosen other thresholds, a ``FutureWarning`` says so
+           once per process. Pass ``metric`` to silence it.
     beta : float, default=1.0
         Weight of recall against precision (F-beta).
     candidates : array-like of float, default=None
@@ -163,11 +177,27 @@ def tune_thresholds(Y_true, proba, *, metric: str = "f1", beta: float = 1.0,
     --------
     >>> Y = [[1, 0], [1, 0], [0, 1], [0, 0]]
     >>> proba = [[0.40, 0.2], [0.35, 0.1], [0.10, 0.9], [0.30, 0.3]]
-    >>> tune_thresholds(Y, proba, min_positives=1)
+    >>> tune_thresholds(Y, proba, metric="f1", min_positives=1)
     array([0.35, 0.5 ])
     >>> tune_thresholds(Y, proba, metric="f1_micro_global")
     array([0.35, 0.35])
     """
+    if metric is None:
+        chosen = tune_thresholds(Y_true, proba, metric=DEFAULT_METRIC, beta=beta,
+                                 candidates=candidates, min_positives=min_positives,
+                                 default=default)
+        if not _DEFAULT_NOTICE["shown"]:
+            old = tune_thresholds(Y_true, proba, metric="f1", beta=beta, candidates=candidates,
+                                  min_positives=min_positives, default=default)
+            if not np.array_equal(old, chosen):
+                _DEFAULT_NOTICE["shown"] = True
+                warnings.warn(
+                    "tune_thresholds now defaults to metric='f1_micro_global' (one threshold "
+                    "shared by all labels, as the estimator's threshold_metric); up to skbert "
+                    "0.1.0 it defaulted to metric='f1' (one per label), which would have chosen "
+                    "other thresholds here. Pass metric='f1_micro_global' or metric='f1' to "
+                    "silence this.", FutureWarning, stacklevel=2)
+        return chosen
     if metric not in _METRICS:
         raise ValueError(f"metric={metric!r} is not supported; use one of {_METRICS}.")
     Y = np.asarray(Y_true)

@@ -21,7 +21,14 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skbert
-from skbert import SkbertWarning, TransformerMultiLabelClassifier, _cache, _estimator, _runner, _training
+from skbert import (
+    SkbertWarning,
+    TransformerMultiLabelClassifier,
+    _cache,
+    _estimator,
+    _runner,
+    _training,
+)
 from skbert._data import encode
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu")
