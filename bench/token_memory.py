@@ -157,13 +157,8 @@ def run_child(spec_path: str, result_path: str) -> None:
             clf.fit(X, Y)
             out["train_loss"] = clf.history_[0]["train_loss"]
         else:
-            from skbert._data import (
-                collate,
-                encode,
-                encode_dataset,
-                length_grouped_batches,
-                pad_token_id,
-            )
+            from skbert._batches import collate, length_grouped_batches, pad_token_id
+            from skbert._data import encode, encode_dataset
 
             kw = dict(max_length=spec["max_length"])
             enc = encode_dataset(tok, X, **kw) if spec["kind"] == "dataset" else \
