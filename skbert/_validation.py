@@ -6,6 +6,7 @@ that fixes it.
 
 from __future__ import annotations
 
+import reprlib
 import warnings
 from collections.abc import ItemsView, KeysView, Mapping, Set, ValuesView
 from dataclasses import dataclass
@@ -22,6 +23,31 @@ _MLB_FIX = (
     "    from sklearn.preprocessing import MultiLabelBinarizer\n"
     "    Y = MultiLabelBinarizer().fit_transform(label_lists)"
 )
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def brief(value, width: int = 50) -> str:
+    """A repr of ``value`` cut to ``width`` characters, safe on any input.
+
+    ``repr`` of a list nested 100,000 deep raises RecursionError, and of a
+    huge container costs its whole size; :mod:`reprlib` stops at 3 levels
+    and a few items, so an error message about a hostile value stays an
+    error message.
+
+    Examples
+    --------
+    >>> brief([[[[[1]]]]])
+    '[[[[...]]]]'
+    """
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a __repr__ that raises: name the type only
+        text = f"<{type(value).__name__}>"
+    return text[:width]
 
 
 def is_hf_dataset(X) -> bool:
@@ -105,7 +131,7 @@ def check_texts(X, *, text_column: str = "text") -> list[str]:
     for i, x in enumerate(X):
         if not isinstance(x, str):
             raise TypeError(
-                f"X[{i}] is {type(x).__name__} ({x!r:.50}), but every element of X must be a "
+                f"X[{i}] is {type(x).__name__} ({brief(x)}), but every element of X must be a "
                 "str. Convert or drop it, e.g. [str(x) for x in X] or fill missing texts with ''."
             )
     return X
@@ -145,12 +171,29 @@ class FitData:
     Y_val: np.ndarray | None = None
 
 
+#: Largest weights outside this range are scaled to 1 (see :func:`check_sample_weight`).
+WEIGHT_RANGE = (1e-6, 1e6)
+
+
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     """Validate per-text weights: shape (n_samples,), finite, non-negative, not all zero.
+
+    The loss is the weighted mean over each batch, so multiplying every
+    weight by the same factor changes nothing. Weights whose largest value is
+    outside :data:`WEIGHT_RANGE` are therefore divided by that largest value
+    (which becomes 1) before they are stored as float32, where ``1e300``
+    would overflow and ``1e-300`` vanish; weights inside the range are kept
+    as given.
 
     Returns
     -------
     ndarray of shape (n_samples,), float32, or None
+
+    Raises
+    ------
+    ValueError
+        If the weights are not numbers, have the wrong shape, hold a negative
+        or non-finite value (the first is named), or are all zero.
     """
     if sample_weight is None:
         return None
@@ -158,7 +201,7 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
         w = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(
-            f"sample_weight={sample_weight!r:.60} is not an array of numbers; pass one "
+            f"sample_weight={brief(sample_weight, 60)} is not an array of numbers; pass one "
             "non-negative weight per text.") from None
     if w.ndim == 0:
         w = np.full(n_samples, float(w))
@@ -172,8 +215,14 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
             f"sample_weight[{bad[0]}] is {w[bad[0]]!r}; weights must be finite and >= 0. "
             "Fix or drop that text.")
     if not (w > 0).any():
-        raise ValueError("sample_weight is zero for every text; give at least one text a "
-                         "positive weight.")
+        raise ValueError("sample_weight is zero for every text, so no text would count in the "
+                         "loss; pass a positive weight for at least one text, or "
+                         "sample_weight=None to weigh all texts equally.")
+    top = float(w.max())
+    if not WEIGHT_RANGE[0] <= top <= WEIGHT_RANGE[1]:
+        # the loss is a weighted mean, so only ratios matter: bring the largest to 1
+        # before float32 (1e300 would become inf, 1e-300 zero, and their sums 0/0)
+        w = w / top
     return w.astype(np.float32)
 
 
@@ -215,7 +264,7 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
                 "e.g. from MultiLabelBinarizer.")
         for name, dt in zip(columns, dtypes):
             if dt is None or dt.kind not in "biuf":
-                first = repr(Y[name].iloc[0])[:30] if len(Y) else "no rows"
+                first = brief(Y[name].iloc[0], 30) if len(Y) else "no rows"
                 raise ValueError(
                     f"Y's column {name!r} has dtype {Y[name].dtype} ({first} in "
                     "its first row); every column of Y must hold 0/1 (or True/False). Encode "
@@ -314,7 +363,7 @@ def _label_names(columns) -> np.ndarray:
     for name in names:
         if not isinstance(name, (str, Integral)) or isinstance(name, bool):
             raise ValueError(
-                f"Y has the column name {name!r} ({type(name).__name__}); label names must be "
+                f"Y has the column name {brief(name)} ({type(name).__name__}); label names must be "
                 "str or int. Rename the columns, e.g. Y.columns = [str(c) for c in Y.columns].")
     seen = set()
     dupes = [n for n in names if n in seen or seen.add(n)]
@@ -322,7 +371,33 @@ def _label_names(columns) -> np.ndarray:
         raise ValueError(
             f"Y has the column name {dupes[0]!r} more than once; each label needs its own "
             "unique name. Rename or merge the duplicated columns.")
+    check_distinct_names(names, "Y's column names")
     return np.asarray([n if isinstance(n, str) else int(n) for n in names], dtype=object)
+
+
+def check_distinct_names(names, what: str = "The label names") -> None:
+    """Refuse label names that are different values but the same text.
+
+    ``1`` and ``"1"`` are distinct DataFrame columns, but a model's
+    ``id2label``/``label2id``, the CLI's JSON keys and CSV headers all write a
+    name as ``str(name)``: one of the two labels would silently vanish there.
+
+    Raises
+    ------
+    ValueError
+        Naming the colliding names and how to rename them.
+    """
+    by_text: dict[str, list] = {}
+    for name in names:
+        by_text.setdefault(str(name), []).append(name)
+    clash = next((group for group in by_text.values() if len(group) > 1), None)
+    if clash is not None:
+        shown = " and ".join(f"{n!r} ({type(n).__name__})" for n in clash[:3])
+        raise ValueError(
+            f"{what} {shown} are the same name once written as text ({str(clash[0])!r}), "
+            "which is how label2id, skbert.json and the CLI's JSON and CSV outputs store "
+            "them: one label would be lost. Give each label a distinct text name, e.g. "
+            "Y.columns = ['label_' + str(c) for c in Y.columns] or rename the clashing ones.")
 
 
 def check_text_dataset(X, text_column: str = "text") -> int:

@@ -43,7 +43,10 @@ Categories (one test each, parametrized over the kind so every kind gets example
   wrong (one column, 1-D, row count, {0, 2}, 0.5, NaN, strings, MultiIndex, 3-D, ...);
 * ``params fit``: each constructor parameter set to a valid or invalid value, with up to
   two others, on 1-6 texts (validation splits of tiny data, thresholds, pos_weight, ...);
-* ``params predict``: parameters read at predict time, changed by ``set_params`` after fit.
+* ``params predict``: parameters read at predict time, changed by ``set_params`` after fit;
+* ``hostile fit``: values built to break the checks themselves (issue 20 items 9, 10, 13):
+  lists nested 100,000 deep as a text, as Y, as sample_weight and as a column name, label
+  names equal as text (``1`` and ``"1"``), and weights of 1e300, 1e-300, inf, -1 or all 0.
 
 Tallies (tried / worked / clear error / known bug, per category) are printed at the end of
 the pytest run by the ``pytest_terminal_summary`` hook in conftest.py.
@@ -614,16 +617,18 @@ def target_cases(draw, how: str, enc: str | None = None):
         error([repr(_py(names[j]))])
     elif how == "column names":
         form = draw(st.sampled_from(["MultiIndex", "tuples", "duplicate", "float", "None",
-                                     "bool"]))
+                                     "bool", "same text"]))
         names = _names("str", k)
         cols = {"MultiIndex": pd.MultiIndex.from_tuples([(nm, "x") for nm in names]),
                 "tuples": pd.Index([(nm, 1) for nm in names], tupleize_cols=False),
                 "duplicate": names[:-1] + names[:1], "float": [j + 0.5 for j in range(k)],
-                "None": [None] + names[1:], "bool": [True, False] + names[2:]}[form]
+                "None": [None] + names[1:], "bool": [True, False] + names[2:],
+                # 1 and "1" are distinct columns but one label2id key (issue 20 item 10)
+                "same text": [1, "1"] + names[2:]}[form]
         needle = {"MultiIndex": "MultiIndex", "tuples": repr((names[0], 1)),
                   "duplicate": repr(names[0]), "float": "0.5",
                   "None": "None|nan",  # pandas' str Index holds None as NaN
-                  "bool": "True"}[form]
+                  "bool": "True", "same text": "'1' (str)"}[form]
         case.Y = pd.DataFrame(M, columns=cols)
         case.label = f"DataFrame with {form} column names"
         error(needle.split("|"))
@@ -951,6 +956,65 @@ def predict_params(fitted, case):
 # ------------------------------------------------------------------ known bugs
 # One strict xfail per entry of KNOWN_BUGS: each asserts the behaviour the bug breaks, so
 # a fix makes it XPASS (a failure under strict=True) and asks for the entry to be removed.
+# ---------------------------------------------- hostile values (issue 20 items 9, 10, 13)
+def _deep(depth: int = 100_000):
+    """A list nested ``depth`` deep: its plain repr raises RecursionError."""
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _hostile_cases(n: int, k: int) -> dict:
+    """label -> (X, Y, sample_weight, expect, needles), on ``n`` texts and ``k`` labels."""
+    X, Y = make_corpus(n, seed=3)
+    Y = Y[:, :k]
+    deep = _deep()
+    return {
+        "X holds a deeply nested list": (X[:-1] + [deep], Y, None, "error", (f"X[{n - 1}]",)),
+        "Y is a deeply nested list": (X, deep, None, "error", ("shape", "2-D")),
+        "Y rows hold deep lists": (X, [[deep] * k] * n, None, "error",
+                                   ("could not be read", "dtype", "shape")),
+        "sample_weight is a deeply nested list": (X, Y, deep, "error", ("sample_weight",)),
+        "column name is a deep tuple": (
+            X, pd.DataFrame(Y, columns=pd.Index([tuple(_deep(2000))] + list(range(1, k)),
+                                                tupleize_cols=False)),
+            None, "error", ("column name",)),
+        "columns 1 and '1'": (X, pd.DataFrame(Y, columns=[1, "1"] + [f"c{j}" for j in
+                                                                     range(2, k)]),
+                              None, "error", ("'1' (str)",)),
+        "columns np.int64(2) and '2'": (X, pd.DataFrame(Y, columns=[np.int64(2), "2"] + [
+            f"c{j}" for j in range(2, k)]), None, "error", ("'2' (str)",)),
+        "sample_weight 1e300": (X, Y, np.full(n, 1e300), "ok", ()),
+        "sample_weight 1e-300": (X, Y, np.full(n, 1e-300), "ok", ()),
+        "sample_weight 1e300 and 1": (X, Y, np.r_[1e300, np.ones(n - 1)], "ok", ()),
+        "sample_weight inf": (X, Y, np.r_[np.ones(n - 1), np.inf], "error",
+                              (f"sample_weight[{n - 1}]",)),
+        "sample_weight negative": (X, Y, np.r_[-1.0, np.ones(n - 1)], "error",
+                                   ("sample_weight[0]",)),
+        "sample_weight all zero": (X, Y, np.zeros(n), "error", ("zero",)),
+    }
+
+
+HOSTILE = sorted(_hostile_cases(6, 3))
+
+
+@pytest.mark.parametrize("label", HOSTILE)
+def test_hostile_values_work_or_are_refused_clearly(tiny_model, label):
+    X, Y, w, expect, needles = _hostile_cases(6, 3)[label]
+    case = Case("hostile fit", label, expect, needles, n=6, k=3, make_X=lambda: X, Y=Y)
+
+    def fit():
+        est = TransformerMultiLabelClassifier(tiny_model, **BASE)
+        est.fit(X, Y, sample_weight=w)
+        return est, est.predict_proba(X), est.predict(X)
+
+    out = run_case(case, fit)
+    if out is not None:
+        est, proba, pred = out
+        check_outputs(proba, pred, 6, 3, np.asarray(Y).dtype, label)
+
+
 def assert_clear(exc_info, *needles):
     problem = error_problem(exc_info.value, needles)
     assert problem is None, f"{type(exc_info.value).__name__}: {exc_info.value}\n-> {problem}"
