@@ -18,6 +18,7 @@ so that all ranks end with the same weights and the same decisions.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -280,3 +281,124 @@ def barrier(group: ProcessGroup) -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+# ------------------------------------------------------------ same data on every rank
+#: int64 slots of one rank's record in :func:`check_same_data`: texts, labels,
+#: the label names' hash and the data digest's first 32 bytes.
+_RECORD = 7
+
+
+def _hash_into(h, value) -> None:
+    """Feed ``value`` to the hash ``h`` unambiguously (type, length, content)."""
+    if value is None:
+        h.update(b"N")
+    elif isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        h.update(b"S%d:" % len(raw) + raw)
+    elif isinstance(value, np.ndarray):
+        arr = np.ascontiguousarray(value)
+        h.update(b"A" + str((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+    elif hasattr(value, "_fingerprint") and hasattr(value, "column_names"):
+        # a datasets.Dataset: its fingerprint names its content without reading it
+        h.update(b"D" + str((value._fingerprint, len(value))).encode())
+    elif isinstance(value, (list, tuple)):
+        h.update(b"L%d:" % len(value))
+        for item in value:
+            _hash_into(h, item)
+    else:
+        h.update(b"R" + repr(value).encode())
+
+
+def data_digest(*parts) -> bytes:
+    """A 32-byte SHA-256 of the training data, to compare across ranks.
+
+    Parameters
+    ----------
+    *parts : list of str, ndarray, datasets.Dataset or None
+        E.g. ``(X, Y, sample_weight, X_val, Y_val)``. A list of texts is read
+        whole (about 1 s per GB); a ``datasets.Dataset`` enters by its
+        fingerprint and length, which depend on how it was built and so are
+        equal on ranks that built it the same way.
+
+    Returns
+    -------
+    bytes
+    """
+    h = hashlib.sha256()
+    for part in parts:
+        _hash_into(h, part)
+    return h.digest()
+
+
+def check_same_data(group: ProcessGroup, n_samples: int, classes, digest: bytes) -> None:
+    """Refuse to train when the ranks were given different data.
+
+    Every rank of a data-parallel fit must hold the same texts and labels: each
+    trains on its share of every batch, chosen by position. A rank with other
+    data would silently train the model on a mix, and one with another number
+    of texts or labels would make the later collectives disagree in size (gloo
+    then aborts the process with no message). So before any of them, each rank
+    sends a fixed-size record (number of texts, number of labels, a hash of
+    the label names, ``digest``) to all (one ``all_gather``, whatever the data),
+    and every rank raises the same error when the records differ.
+
+    Parameters
+    ----------
+    group : ProcessGroup
+        Nothing happens without a process group (:data:`SINGLE`).
+    n_samples : int
+        The number of training texts on this rank.
+    classes : array-like of shape (n_labels,)
+        The label names on this rank.
+    digest : bytes
+        A hash of this rank's training data, e.g. :func:`data_digest` of
+        ``(X, Y, sample_weight, X_val, Y_val)``; its first 32 bytes count.
+
+    Raises
+    ------
+    ValueError
+        On every rank, naming what differs and on which ranks.
+    """
+    if not group.active:
+        return
+    import torch.distributed as dist
+
+    names = [str(c) for c in classes]
+    label_hash = hashlib.sha256("\x00".join(names).encode("utf-8", "surrogatepass")).digest()
+    raw = bytes(digest)[:32].ljust(32, b"\x00")
+    record = [int(n_samples), len(names), int.from_bytes(label_hash[:8], "little", signed=True),
+              *(int.from_bytes(raw[i:i + 8], "little", signed=True) for i in range(0, 32, 8))]
+    dev = _comm_device(group)
+    mine = torch.tensor(record, dtype=torch.int64, device=dev)
+    table = [torch.empty_like(mine) for _ in range(group.world_size)]
+    dist.all_gather(table, mine)
+    rows = [t.cpu().tolist() for t in table]
+    if all(r == rows[0] for r in rows):
+        return
+    problems = []
+    for what, slots in (("number of texts", (0,)), ("number of labels", (1,))):
+        values = [r[slots[0]] for r in rows]
+        if len(set(values)) > 1:
+            problems.append(f"the {what} differs: " + ", ".join(
+                f"rank {k} has {v}" for k, v in enumerate(values)))
+    for what, slots, hint in (
+            ("label names", (2,), f"rank {group.rank} has {names[:8]}"
+                                  f"{' ...' if len(names) > 8 else ''}"),
+            ("texts, labels or weights", tuple(range(3, _RECORD)), "")):
+        values = [tuple(r[i] for i in slots) for r in rows]
+        if len(set(values)) > 1:
+            groups: dict = {}
+            for k, v in enumerate(values):
+                groups.setdefault(v, []).append(k)
+            parts = " and ".join(("rank " if len(ks) == 1 else "ranks ") + ", ".join(map(str, ks))
+                                 for ks in groups.values())
+            problems.append(f"the {what} differ between {parts}" + (f" ({hint})" if hint
+                                                                   else ""))
+    raise ValueError(
+        "The ranks of this data-parallel fit were given different training data: "
+        + "; ".join(problems) + ". Every process started by torchrun or accelerate launch "
+        "must call fit with the same X, Y (same label columns, same order) and sample_weight; "
+        "load or split the data the same way on every rank (e.g. with a fixed seed), and let "
+        "skbert share the batches out.")

@@ -128,3 +128,75 @@ def test_cli_train_under_torchrun_writes_once(tiny_model, tmp_path):
     loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "model")
     assert loaded.predict_proba(texts).shape == (32, 4)
     assert [p.name for p in tmp_path.iterdir() if "skbert-" in p.name] == []
+
+
+# ------------------------------------------------ issue 20: item 11 (ranks that disagree)
+def _read(out, name):
+    return [json.loads((out / f"{name}-rank{r}.json").read_text()) for r in range(2)]
+
+
+def test_item11_ranks_with_other_data_are_refused_on_every_rank(tmp_path):
+    proc = torchrun([os.path.join(HERE, "ddp_data_worker.py"), "check", str(tmp_path)],
+                    tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = _read(tmp_path, "check")
+    assert r0["world"] == r1["world"] == 2
+    assert r0["same"] is None and r1["same"] is None
+    for name in ("texts", "labels", "names", "n_labels", "length", "weights"):
+        for r in (r0, r1):  # one clear error on every rank, not a hang or an abort
+            assert r[name] is not None, name
+            assert "different training data" in r[name] and "same X, Y" in r[name], name
+    assert "number of texts differs: rank 0 has 24, rank 1 has 23" in r1["length"]
+    assert "number of labels differs: rank 0 has 4, rank 1 has 5" in r0["n_labels"]
+    assert "label names differ between rank 0 and rank 1 (rank 1 has ['a', 'b', 'c', 'x'])" \
+        in r1["names"]
+    assert "texts, labels or weights differ" in r0["texts"]
+    assert "texts, labels or weights differ" in r0["weights"]
+
+
+def test_check_same_data_without_a_group_does_nothing():
+    dist.check_same_data(dist.SINGLE, 3, ["a"], b"x")
+    X, Y = make_corpus(6, seed=0)
+    assert dist.data_digest(X, Y, None) == dist.data_digest(list(X), Y.copy(), None)
+    assert len(dist.data_digest(X, Y)) == 32
+    changed = [dist.data_digest(X[:-1] + ["pizza"], Y), dist.data_digest(X, 1 - Y),
+               dist.data_digest(X, Y, np.ones(6)), dist.data_digest(X, Y.astype(np.float32)),
+               dist.data_digest(["ab", "c"]), dist.data_digest(X, None, Y)]
+    assert dist.data_digest(["a", "bc"]) != dist.data_digest(["ab", "c"])
+    assert len({dist.data_digest(X, Y), *changed}) == len(changed) + 1
+
+
+@pytest.fixture(scope="module")
+def ddp_fits(tiny_model, tiny_st_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp_fits")
+    proc = torchrun([os.path.join(HERE, "ddp_data_worker.py"), "fits", str(out), tiny_model,
+                     tiny_st_model], out)
+    return out, proc
+
+
+def test_item11_fit_with_other_labels_on_one_rank_is_one_clear_error(ddp_fits):
+    out, proc = ddp_fits
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for r in _read(out, "other-labels"):
+        assert r["error"] is not None and "number of labels differs" in r["error"]
+
+
+# ------------------------------- issue 20: item 22 (torchrun with the defaults' path)
+@pytest.mark.parametrize("which", ["cls", "mean"])
+def test_item22_defaults_path_two_ranks_equal_one_process(ddp_fits, which, tiny_model,
+                                                          tiny_st_model):
+    """No validation split, float threshold: the path a fit with the defaults takes."""
+    from ddp_data_worker import defaults_params
+
+    out, proc = ddp_fits
+    model = tiny_model if which == "cls" else tiny_st_model
+    assert (out / "defaults-rank0.json").exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = (r[model] for r in _read(out, "defaults"))
+    np.testing.assert_array_equal(r0["proba"], r1["proba"])
+    torch.set_num_threads(1)
+    X, Y = make_corpus(40, seed=0)
+    one = TransformerMultiLabelClassifier(**defaults_params(model)).fit(X, Y)
+    # the first epoch's loss is the starting model's on its first batches: equal first
+    np.testing.assert_allclose(r0["train_loss"], [h["train_loss"] for h in one.history_],
+                               rtol=1e-5)
+    np.testing.assert_allclose(r0["proba"], one.predict_proba(X), atol=1e-5)
