@@ -634,7 +634,7 @@ class Checkpoint:
         from . import _checkpoint
 
         self.folder = os.fspath(folder)
-        self.fingerprint = _checkpoint.fingerprint({}, data_key)
+        self.fingerprint = _checkpoint.fingerprint(data_key)
 
     @property
     def path(self) -> str:
@@ -647,7 +647,8 @@ class Checkpoint:
         """Restore a saved state that fits this fit (a damaged or foreign one is ignored)."""
         from . import _checkpoint
 
-        saved = _checkpoint.load_state(self.folder, self.fingerprint, check_extra=_check_extra)
+        saved = _checkpoint.load_state(self.folder, self.fingerprint, check_extra=_check_extra,
+                                        max_epochs=state.config.max_epochs)
         if saved is None:
             return
         rng = _checkpoint.restore(saved, model=state.model, optimizer=state.optimizer,

@@ -300,3 +300,86 @@ def test_open_writer_and_run_are_not_copied(tmp_path, mlflow_store):
     run_callbacks([tb, ml], "on_fit_end", est)
     assert _scalars(tmp_path / "tb")["skbert/train_loss"] == [(1, float(np.float32(0.6931)))]
     assert _only_run(mlflow_store).info.status == "FINISHED"
+
+
+# ------------------------------------------------ issue 20: what loggers record
+class AutoRateEstimator(FakeEstimator):
+    """learning_rate='auto', and the rate fit used in learning_rate_ (set before on_fit_end)."""
+
+    def __init__(self):
+        super().__init__(learning_rate="auto")
+        self.learning_rate_ = 2e-4
+
+
+def test_item20_mlflow_logs_the_learning_rate_used_not_auto(mlflow_store):
+    simulate_fit([MLflow(log_model=False)], AutoRateEstimator())
+    assert _only_run(mlflow_store).data.params["learning_rate"] == "0.0002"
+
+
+def test_item16_loggers_record_a_fit_served_from_the_cache(mlflow_store, tmp_path):
+    pytest.importorskip("tensorboard")
+    est = FakeEstimator()
+    tb, ml = TensorBoard(log_dir=str(tmp_path / "tb")), MLflow(log_model=False)
+    run_callbacks([tb, ml], "on_fit_begin", est)
+    run_callbacks([tb, ml], "on_fit_reused", est,
+                  {"history": RECORDS, "best_epoch": 2, "learning_rate": 5e-5})
+    run_callbacks([tb, ml], "on_fit_end", est)
+    run = _only_run(mlflow_store)
+    assert run.data.tags["skbert.fit_cache"] == "reused"
+    history = mlflow_store.MlflowClient().get_metric_history(run.info.run_id, "train_loss")
+    assert sorted(m.step for m in history) == [1, 2, 3]
+    assert [s for s, _ in _scalars(tmp_path / "tb")["skbert/train_loss"]] == [1, 2, 3]
+
+
+# --------------------------------------------------- the protocol in a real fit
+class Counter(Callback):
+    """Counts the texts of every step, and the steps, as the loop reports them."""
+
+    def __init__(self):
+        self.n_texts, self.steps, self.records = 0, [], []
+
+    def on_batch_end(self, estimator, batch):
+        self.n_texts += batch["n_texts"]
+        self.steps.append((batch["epoch"], batch["step"]))
+
+    def on_epoch_end(self, estimator, record):
+        self.records.append(record)
+
+
+def test_a_fit_reports_every_text_once_per_epoch_and_global_steps(tiny_st_model, corpus):
+    from skbert import TransformerMultiLabelClassifier
+
+    X, Y = corpus
+    counter = Counter()
+    est = TransformerMultiLabelClassifier(
+        tiny_st_model, max_epochs=2, batch_size=10, random_state=0, device="cpu",
+        fit_cache=False, callbacks=[counter], micro_batch_size=3).fit(X, Y)
+    assert counter.n_texts == 2 * len(X)  # micro-batches or not, each text once an epoch
+    steps = [s for _, s in counter.steps]
+    assert steps == list(range(1, len(steps) + 1))  # counted across the whole fit
+    assert [e for e, _ in counter.steps] == [1] * 5 + [2] * 5
+    assert counter.records == est.history_
+
+
+def test_checkpoint_is_a_callback_on_the_same_protocol(tiny_st_model, corpus, tmp_path):
+    from skbert import TransformerMultiLabelClassifier
+    from skbert.callbacks import Checkpoint, notify
+
+    assert Checkpoint.uses_loop_state
+    seen = []
+
+    class Probe:
+        uses_loop_state = True
+
+        def on_epoch_end(self, estimator, record, *, state):
+            seen.append((record["epoch"], state.epoch, state.selection.best_epoch))
+
+    notify([Probe()], "on_epoch_end", None, {"epoch": 7},
+           state=type("S", (), {"epoch": 7, "selection": type("Sel", (), {"best_epoch": 6})}))
+    assert seen == [(7, 7, 6)]
+    X, Y = corpus
+    est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, random_state=0,
+                                          device="cpu", fit_cache=False,
+                                          checkpoint_dir=tmp_path)
+    est.fit(X, Y)
+    assert (tmp_path / "training_state.safetensors").is_file()
