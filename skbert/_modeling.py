@@ -516,12 +516,11 @@ def check_sizes(config: dict, shapes: dict[str, tuple], where: str, weights: str
         else:
             present += math.prod(shape)
     if missing > present:
+        sizes = ", ".join(f"{k}={config[k]}" for k in SIZE_LIMITS if is_int(config.get(k)))
         raise ValueError(
             f"{where} describes a model of {present + missing:,} weights, but {weights} holds "
             f"only {present:,} of them (missing e.g. {absent[:3]}): the config is not the one "
-            f"saved with these weights ({_size_keys(config, ())}"
-            f"{', num_hidden_layers=' + str(config.get('num_hidden_layers')) if 'num_hidden_layers' in config else ''}). "
-            + _fix_folder())
+            f"saved with these weights ({sizes}). " + _fix_folder())
 
 
 def check_model_folder(folder: str, *, label: str = "model_name_or_path") -> dict:
@@ -609,7 +608,10 @@ def check_tokenizer_fits(tokenizer, rows: int, source: str) -> None:
 
 
 def _attention_for(path: str, auto) -> str:
-    """skbert's attention for ``auto.from_pretrained(path)``: sdpa where the class has it, else eager."""
+    """skbert's attention for ``auto.from_pretrained(path)``: sdpa where the class has it.
+
+    Eager where it has not, or where the configuration cannot be read here.
+    """
     try:
         from transformers import CONFIG_MAPPING
 
