@@ -20,7 +20,31 @@ import pytest
 from conftest import LABELS, make_corpus
 
 from skbert import TransformerMultiLabelClassifier
+from skbert._safe_io import file_mode, folder_mode
 from skbert.cli import main
+
+
+@pytest.fixture
+def train_calls(monkeypatch):
+    """Count the fine-tuning runs (the training loop, wherever the fit runner calls it)."""
+    import importlib
+
+    calls = []
+    for name in ("skbert._runner", "skbert._estimator"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "train"):
+            real = module.train
+
+            def counting(*args, _real=real, **kwargs):
+                calls.append(1)
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(module, "train", counting)
+            return calls
+    raise AssertionError("no training loop to count")
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +196,7 @@ def _cases(files, trained, tiny_model, tmp):
     (tmp / "shifted.csv").write_text("text,labels\ngoal team, match,sports\nvote,politics\n")
     (tmp / "empty-model").mkdir()
     (tmp / "config-only").mkdir()
-    (tmp / "config-only" / "config.json").write_text("{}")
+    (tmp / "config-only" / "config.json").write_text('{"model_type": "bert"}')
     (tmp / "a-file").write_text("not a folder")
     (tmp / "other.jsonl").write_text('{"text": "a goal", "labels": ["weather"]}\n')
     (tmp / "nums.jsonl").write_text('{"text": 3}\n')
@@ -200,17 +224,18 @@ def _cases(files, trained, tiny_model, tmp):
                                   "Line 2 of 'bad_train.jsonl' is not valid JSON"),
         "train: empty model folder": (["train", files / "train.jsonl", "--out", tmp / "o",
                                        "--model", tmp / "empty-model"],
-                                      "empty-model' holds no config.json/tokenizer; pass a "
-                                      "Hugging Face checkpoint folder"),
+                                      "empty-model' (--model) holds no config.json, so it is "
+                                      "not a Hugging Face checkpoint"),
         "train: model without tokenizer": (["train", files / "train.jsonl", "--out", tmp / "o",
                                             "--model", tmp / "config-only"],
-                                           "config-only' holds no tokenizer; pass a"),
+                                           "config-only' holds no tokenizer files"),
         "train: model is a file": (["train", files / "train.jsonl", "--out", tmp / "o",
-                                    "--model", tmp / "a-file"], "is a file; pass a Hugging Face"),
+                                    "--model", tmp / "a-file"], "is a file, not a checkpoint "
+                                                                "folder"),
         "train: model path, not a hub name": (["train", files / "train.jsonl", "--out",
                                                tmp / "o", "--model", "my models/bert v2"],
-                                              "--model 'my models/bert v2' does not exist; a "
-                                              "local checkpoint folder was expected"),
+                                              "'my models/bert v2' (--model) does not exist. "
+                                              "Check the path"),
         "train: out under a file": (["train", files / "train.jsonl", "--out",
                                      tmp / "a-file" / "model", "--model", tiny_model],
                                     "a-file' is a file, not a folder"),
@@ -235,10 +260,10 @@ def _cases(files, trained, tiny_model, tmp):
         "predict: output is the input": (["predict", trained, files / "new.csv", "--text-column",
                                           "body", "--output", files / "new.csv"],
                                          "is the input file"),
-        "evaluate: json in /proc": (["evaluate", trained, files / "train.jsonl", "--json",
+        "evaluate: json in /proc": (["evaluate", trained, files / "train.jsonl", "--output",
                                      "/proc/skbert-metrics.json"], "cannot be written"),
         "evaluate: json is a model file": (["evaluate", trained, files / "train.jsonl",
-                                            "--json", trained / "skbert.json"],
+                                            "--output", trained / "skbert.json"],
                                            "is a file of the model folder"),
         "predict: csv row shifted": (["predict", trained, tmp / "shifted.csv"],
                                      "Line 2 of 'shifted.csv' has 3 field(s)"),
@@ -305,12 +330,13 @@ def _leftovers(folder) -> list[str]:
 
 def test_usage_errors_return_2(capsys, trained, files):
     rc, _, err = run(capsys, "predict", trained, files / "new.txt", "--threshold", "2")
-    assert rc == 2 and "outside [0, 1]" in err
+    assert rc == 2 and "invalid threshold '2' for --threshold; use" in err and "[0.0, 1.0]" in err
+    assert len(err.strip().splitlines()) == 1  # usage errors are one line too
     rc, _, err = run(capsys, "fly")
     assert rc == 2 and "invalid choice" in err
-    for bad in ("1,x", "0,1", "-2", ""):
+    for bad in ("1,x", "x", ""):
         rc, _, err = run(capsys, "train", "d.jsonl", "--out", "o", "--pos-weight", bad)
-        assert rc == 2 and f"invalid --pos-weight {bad!r}; use 'balanced' or positive" in err
+        assert rc == 2 and f"invalid pos weight {bad!r} for --pos-weight; use" in err
 
 
 def test_debug_shows_the_exception(files, tmp_path):
@@ -346,6 +372,17 @@ def _user_folder(path):
     return _snapshot(path)
 
 
+def _skbert_folder(path, files, tiny_model, capsys):
+    """A model folder skbert wrote (what --overwrite may replace), plus a marker file.
+
+    Its seed differs from the tests' fits, so they are not fit-cache hits of it.
+    """
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, path, "--random-state", "7"))
+    assert rc == 0, err
+    (path / "old-marker.txt").write_text("from the earlier model")
+    return path
+
+
 def test_train_refuses_a_non_empty_out_without_overwrite(capsys, files, tiny_model, tmp_path,
                                                          train_calls):
     out = tmp_path / "out"
@@ -356,11 +393,16 @@ def test_train_refuses_a_non_empty_out_without_overwrite(capsys, files, tiny_mod
            "--overwrite" in err
     assert _snapshot(out) == before
 
+    # --overwrite replaces only a folder skbert wrote (issue 20 item 4): not this one
     rc, stdout, err = run(capsys, *_train_argv(files, tiny_model, out, "--overwrite"))
+    assert rc == 2 and train_calls == [] and "holds files skbert did not write" in err
+    assert _snapshot(out) == before
+
+    mine = _skbert_folder(tmp_path / "mine", files, tiny_model, capsys)
+    rc, stdout, err = run(capsys, *_train_argv(files, tiny_model, mine, "--overwrite"))
     assert rc == 0, err
-    assert f"Saved the model to {out}" in stdout
-    assert not (out / "notes.txt").exists() and "id2label" in (out / "config.json").read_text()
-    assert TransformerMultiLabelClassifier.from_pretrained(out).n_epochs_ == 1
+    assert f"Saved the model to {mine}" in stdout
+    assert TransformerMultiLabelClassifier.from_pretrained(mine).n_epochs_ == 1
     assert not _leftovers(tmp_path)
 
 
@@ -372,14 +414,8 @@ def test_train_into_an_empty_or_new_folder_needs_no_overwrite(capsys, files, tin
         assert rc == 0, err
         assert (out / "skbert.json").is_file()
         mode = os.stat(out).st_mode & 0o777
-        assert mode == 0o777 & ~_umask()  # not the 0o700 of a temporary folder
+        assert mode == folder_mode()  # not the 0o700 of a temporary folder
     assert not _leftovers(tmp_path) and not _leftovers(tmp_path / "new" / "deeper")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 @pytest.mark.parametrize("where", ["same", "inside", "contains", "via a link"])
@@ -428,8 +464,8 @@ def test_out_in_a_read_only_folder_fails_before_training(capsys, files, tiny_mod
 
 
 def test_a_failed_save_leaves_out_as_it_was(capsys, files, tiny_model, tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    before = _user_folder(out)
+    out = _skbert_folder(tmp_path / "out", files, tiny_model, capsys)
+    before = _snapshot(out)
 
     def failing_save(self, folder):
         (Path(folder) / "config.json").write_text("half written")
@@ -444,8 +480,8 @@ def test_a_failed_save_leaves_out_as_it_was(capsys, files, tiny_model, tmp_path,
 
 def test_overwrite_replaces_the_old_folder_only_once_the_new_one_is_complete(
         capsys, files, tiny_model, tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    before = _user_folder(out)
+    out = _skbert_folder(tmp_path / "out", files, tiny_model, capsys)
+    before = _snapshot(out)
     real_save = TransformerMultiLabelClassifier.save_pretrained
     seen = []
 
@@ -458,7 +494,7 @@ def test_overwrite_replaces_the_old_folder_only_once_the_new_one_is_complete(
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, out, "--overwrite"))
     assert rc == 0, err
     assert seen == [before]
-    assert (out / "skbert.json").is_file() and not (out / "notes.txt").exists()
+    assert (out / "skbert.json").is_file() and not (out / "old-marker.txt").exists()
     assert not _leftovers(tmp_path)
 
 
@@ -482,13 +518,15 @@ def test_out_filled_while_training_is_not_replaced(capsys, files, tiny_model, tm
     assert TransformerMultiLabelClassifier.from_pretrained(kept[0]).n_epochs_ == 1
 
 
-def test_out_through_a_link_replaces_the_linked_folder(capsys, files, tiny_model, tmp_path):
-    real = tmp_path / "real"
-    _user_folder(real)
+def test_out_through_a_link_is_refused(capsys, files, tiny_model, tmp_path, train_calls):
+    """A link at --out is refused before training (it used to replace the linked folder)."""
+    real = _skbert_folder(tmp_path / "real", files, tiny_model, capsys)
+    before = _snapshot(real)
     os.symlink(real, tmp_path / "link")
+    train_calls.clear()
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "link", "--overwrite"))
-    assert rc == 0, err
-    assert (tmp_path / "link").is_symlink() and (real / "skbert.json").is_file()
+    assert rc == 2 and train_calls == [] and "is a link; skbert does not write through" in err
+    assert (tmp_path / "link").is_symlink() and _snapshot(real) == before
     assert not _leftovers(tmp_path)
 
 
@@ -500,9 +538,9 @@ def test_ctrl_c_saves_nothing_and_exits_130(command, capsys, files, tiny_model, 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
+    out = _skbert_folder(tmp_path / "out", files, tiny_model, capsys)
+    before = _snapshot(out)
     monkeypatch.setattr(_training, "run_epoch", interrupted)
-    out = tmp_path / "out"
-    before = _user_folder(out)
     argv = (_train_argv(files, tiny_model, out, "--overwrite") if command == "train" else
             ["demo", "--quick", "--n-train", "30", "--model", tiny_model, "--out", out,
              "--overwrite"])
@@ -534,7 +572,7 @@ def test_predict_output_replaces_an_existing_file_atomically(capsys, trained, fi
 
     out_file = tmp_path / "pred.jsonl"
     out_file.write_text("old predictions\n")
-    out_file.chmod(0o640)
+    out_file.chmod(0o600)
 
     def broken(out, *args, **kwargs):
         out.write("partial")
@@ -547,17 +585,17 @@ def test_predict_output_replaces_an_existing_file_atomically(capsys, trained, fi
     monkeypatch.undo()
     rc, _, _ = run(capsys, "predict", trained, files / "new.txt", "--output", out_file)
     assert rc == 0 and len(out_file.read_text().splitlines()) == 3
-    assert os.stat(out_file).st_mode & 0o777 == 0o640  # the replaced file's permissions
+    assert os.stat(out_file).st_mode & 0o777 == file_mode()  # the one mode policy
     assert not _leftovers(tmp_path)
 
 
 # --------------------------------------------------------------------- model checks
 def test_hub_name_without_internet_fails_fast(capsys, files, tmp_path, monkeypatch,
                                               train_calls):
-    from skbert import cli
+    from skbert import _modeling
 
-    monkeypatch.setattr(cli, "_in_hub_cache", lambda name: False)
-    monkeypatch.setattr(cli, "_hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(_modeling, "in_hub_cache", lambda name: False)
+    monkeypatch.setattr(_modeling, "hub_reachable", lambda *a, **k: False)
     rc, _, err = run(capsys, "train", files / "train.jsonl", "--out", tmp_path / "o",
                      "--model", "someone/no-such-model")
     assert rc == 2 and train_calls == []
@@ -571,14 +609,14 @@ def test_hub_name_without_internet_fails_fast(capsys, files, tmp_path, monkeypat
 def test_hub_reachable_honours_offline_mode(monkeypatch):
     from huggingface_hub import constants
 
-    from skbert import cli
+    from skbert import _modeling
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert cli._hub_reachable() is False
-    assert cli._looks_like_hub_name("bert-base-uncased")
-    assert cli._looks_like_hub_name("org/name-v2.1")
+    assert _modeling.hub_reachable() is False
+    assert _modeling.looks_like_hub_name("bert-base-uncased")
+    assert _modeling.looks_like_hub_name("org/name-v2.1")
     for local in ("./model", "/abs/model", "~/model", "a/b/c", "my model", "a..b"):
-        assert not cli._looks_like_hub_name(local), local
+        assert not _modeling.looks_like_hub_name(local), local
 
 
 # -------------------------------------------------------------------------- new flags
@@ -607,7 +645,7 @@ def test_train_flag_out_of_range_is_one_line(capsys, files, tiny_model, tmp_path
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "o",
                                           "--warmup-ratio", "2"))
     assert rc == 2 and len(err.strip().splitlines()) == 1
-    assert "'warmup_ratio' parameter" in err and "Got 2.0 instead" in err
+    assert "invalid warmup ratio '2' for --warmup-ratio; use" in err and "warmup_ratio" not in err
     assert not (tmp_path / "o").exists()
 
 
@@ -639,12 +677,12 @@ def test_predict_verbose_shows_a_bar_and_chunks_give_the_same_numbers(capsys, tr
 def test_ctrl_c_outside_the_training_loop_exits_130(capsys, files, tiny_model, tmp_path,
                                                     monkeypatch):
     """Ctrl-C while reading the data (before fit catches it) also saves nothing."""
-    import skbert.datasets
+    from skbert import _cli_io
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(skbert.datasets, "load_texts_and_labels", interrupted)
+    monkeypatch.setattr(_cli_io, "load_labelled", interrupted)
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "out"))
     assert rc == 130 and err.strip() == "skbert: interrupted; nothing was saved"
     assert not (tmp_path / "out").exists() and not _leftovers(tmp_path)

@@ -32,6 +32,16 @@ _BOOLS = {"True": True, "TRUE": True, "true": True,
 # csv's default limit (128 KiB per field) is below a long document.
 _FIELD_SIZE_LIMIT = 2**31 - 1
 
+#: How messages name the loader's parameters: as Python keywords here; the
+#: command line passes its own spelling (flags), so its errors name flags.
+PYTHON_SPELLING = {
+    "text_column": "text_column",
+    "label_column": "label_column",
+    "label_columns": "label_columns",
+    "label_columns=": "label_columns=[...]",
+    "label_column=": "label_column=",
+}
+
 
 @contextlib.contextmanager
 def _large_csv_fields() -> Iterator[None]:
@@ -141,12 +151,14 @@ def _typed_csv_column(cells: list[str]) -> list:
 
 
 def _read_json(
-    path: Path, columns_needed: Sequence[str]
+    path: Path, columns_needed: Sequence[str], bare_strings: str | None = None
 ) -> tuple[dict[str, list], list[str], int]:
     """Read JSON Lines (one object per line) or a JSON array of objects.
 
     JSON Lines files are streamed; a malformed line is an error naming its
-    1-based line number. A key missing from a record reads as None.
+    1-based line number, and so is one nested too deeply for Python's parser.
+    A key missing from a record reads as None. With ``bare_strings``, a record
+    that is a plain string reads as ``{bare_strings: record}`` (a list of texts).
     """
     try:
         with open(path, encoding="utf-8-sig") as fh:
@@ -161,6 +173,8 @@ def _read_json(
     seen: dict[str, None] = {}  # every key, in order of first appearance
 
     def add(record, where: str) -> None:
+        if bare_strings is not None and isinstance(record, str):
+            record = {bare_strings: record}
         if not isinstance(record, dict):
             raise ValueError(
                 f"{where} of {path.name!r} holds a JSON {type(record).__name__}, not an "
@@ -185,6 +199,11 @@ def _read_json(
                 ) from None
             except UnicodeDecodeError:
                 raise _not_utf8(path, "somewhere in the array") from None
+            except RecursionError:
+                raise _too_deep(path, "The JSON array") from None
+        if not isinstance(records, list):
+            raise ValueError(f"{path.name!r} holds a JSON {type(records).__name__} after its "
+                             "'['; a JSON file must hold an array of records.")
         for i, record in enumerate(records):
             add(record, f"Record {i}")
         n_rows = len(records)
@@ -203,12 +222,22 @@ def _read_json(
                             f"column {exc.colno}); JSON Lines files hold one complete "
                             "object per line, so fix or remove that line."
                         ) from None
+                    except RecursionError:
+                        raise _too_deep(path, f"Line {n}") from None
                     add(record, f"Line {n}")
                     n_rows += 1
             except UnicodeDecodeError:
                 raise _not_utf8(path, f"line {n + 1}") from None
     present = {name: values for name, values in table.items() if name in seen}
     return present, list(seen), n_rows
+
+
+def _too_deep(path: Path, where: str) -> ValueError:
+    return ValueError(
+        f"{where} of {path.name!r} nests JSON arrays or objects too deeply for Python's "
+        "parser; records are flat objects such as {\"text\": \"...\", \"labels\": "
+        "[\"a\"]}, so fix or remove it."
+    )
 
 
 def _read_parquet(
@@ -233,7 +262,8 @@ def _read_parquet(
 
 
 def _read_table(
-    path: Path, columns_needed: Sequence[str], text_column: str | None = None
+    path: Path, columns_needed: Sequence[str], text_column: str | None = None,
+    bare_strings: str | None = None,
 ) -> tuple[dict[str, list], list[str], int]:
     """Read the columns ``columns_needed`` of ``path``.
 
@@ -253,14 +283,15 @@ def _read_table(
         return table, available, n_rows
     if suffix == ".parquet":
         return _read_parquet(path, columns_needed)
-    return _read_json(path, columns_needed)
+    return _read_json(path, columns_needed, bare_strings)
 
 
 def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _parse_label_cell(value, row: int, label_column: str) -> list[str]:
+def _parse_label_cell(value, row: int, label_column: str,
+                      spell: dict = PYTHON_SPELLING) -> list[str]:
     """Turn one cell of the label column into a list of label names."""
     if _is_missing(value):
         return []
@@ -283,20 +314,20 @@ def _parse_label_cell(value, row: int, label_column: str) -> list[str]:
         f"Row {row} of label column {label_column!r} holds {value!r} "
         f"({type(value).__name__}); the column must hold a list of label names "
         "or a string of names separated by ',', ';' or '|' (for 0/1 columns, "
-        "pass label_columns=[...] instead)."
+        f"pass {spell['label_columns=']} instead)."
     )
 
 
-def _indicator_value(value, row: int, column: str) -> int:
+def _indicator_value(value, row: int, column: str, spell: dict = PYTHON_SPELLING) -> int:
     """Validate one cell of a 0/1 label column."""
     if isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, Number) and not _is_missing(value) and value in (0, 1):
         return int(value)
     raise ValueError(
-        f"Label column {column!r} holds {value!r} at row {row}; label_columns "
+        f"Label column {column!r} holds {value!r} at row {row}; {spell['label_columns']} "
         "must hold only 0/1 (or true/false) values, so recode that column or "
-        "use label_column= for a column of label names."
+        f"use {spell['label_column=']} for a column of label names."
     )
 
 
@@ -387,6 +418,17 @@ def load_texts_and_labels(
     [[1, 1], [0, 0]]
     >>> tmpdir.cleanup()
     """
+    return load_table(path, text_column=text_column, label_column=label_column,
+                      label_columns=label_columns, labels=labels)
+
+
+def load_table(path, *, text_column="text", label_column="labels", label_columns=None,
+               labels=None, spell: dict = PYTHON_SPELLING):
+    """:func:`load_texts_and_labels`, with messages naming parameters as ``spell`` says.
+
+    The command line passes ``spell`` mapping each parameter to its flag
+    (``"text_column": "--text-column"``), so its errors speak in flags.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
             f"path must be a str or os.PathLike, got {type(path).__name__}; "
@@ -446,7 +488,7 @@ def load_texts_and_labels(
     if text_column not in available:
         raise ValueError(
             f"Text column {text_column!r} not found in {path.name!r}; set "
-            f"text_column to one of the available columns: {available}."
+            f"{spell['text_column']} to one of the available columns: {available}."
         )
     texts = table[text_column]
     for i, text in enumerate(texts):
@@ -462,22 +504,22 @@ def load_texts_and_labels(
         if missing:
             raise ValueError(
                 f"Label columns {missing} not found in {path.name!r}; "
-                f"label_columns must name columns among: {available}."
+                f"{spell['label_columns']} must name columns among: {available}."
             )
         Y = np.zeros((n_rows, len(label_columns)), dtype=np.int64)
         for j, column in enumerate(label_columns):
             for i, value in enumerate(table[column]):
-                Y[i, j] = _indicator_value(value, i, column)
+                Y[i, j] = _indicator_value(value, i, column, spell)
         return list(texts), Y, list(label_columns)
 
     if label_column not in available:
         raise ValueError(
             f"Label column {label_column!r} not found in {path.name!r}; set "
-            f"label_column to one of the available columns {available}, or "
-            "pass label_columns=[...] for 0/1 columns."
+            f"{spell['label_column']} to one of the available columns {available}, or "
+            f"pass {spell['label_columns=']} for 0/1 columns."
         )
     row_labels = [
-        _parse_label_cell(value, i, label_column)
+        _parse_label_cell(value, i, label_column, spell)
         for i, value in enumerate(table[label_column])
     ]
     found = {name for names in row_labels for name in names}

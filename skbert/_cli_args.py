@@ -1,0 +1,296 @@
+"""The ``skbert`` argument parser, built from the one parameter table (:mod:`skbert._params`).
+
+``skbert train`` has one option per estimator parameter with a ``flag`` in the
+table; ``predict`` and ``evaluate`` take the table's options that apply to a
+saved model. The same flag has the same type and action in every command. Errors
+speak in flags: :func:`speak_flags` rewrites the estimator's messages, which name
+Python parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+import warnings
+
+from ._params import PARAM, PARAMS, cli_params, cli_values
+
+_DATA_HELP = "labelled file (.jsonl, .json, .csv, .tsv, .parquet), or - for stdin"
+#: Input formats of ``--input-format`` (for ``-``, stdin).
+INPUT_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt")
+#: Options of a saved model's commands (predict, evaluate), taken from the table.
+SAVED_MODEL_FLAGS = ("--threshold", "--predict-batch-size", "--device", "--compile",
+                     "--verbose")
+#: Help of the saved model's options where it differs from training's.
+_SAVED_HELP = {
+    "--threshold": "decision threshold: a number in [0, 1], or auto for the thresholds tuned "
+                   "in training (default: as saved)",
+    "--predict-batch-size": "texts per forward pass (default: as saved)",
+    "--device": "auto, cpu, cuda, cuda:1, mps (default: auto)",
+    "--compile": "run the model through PyTorch's compiler (default: no)",
+    "--verbose": "0 quiet (default); 1 or more (--verbose alone) a progress bar on stderr",
+}
+#: Options that may be given without a value, and the value they then take.
+_BARE = {"--verbose": 2}
+#: Deprecated spellings of an option, and the option they stand for.
+DEPRECATED = {"--json": "--output"}
+
+
+def _columns(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one column name, e.g. a,b,c")
+    return names
+
+
+class _Deprecated(argparse.Action):
+    """Store under the new option's name and warn that the old spelling is deprecated."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        warnings.warn(f"{option_string} is deprecated; use {DEPRECATED[option_string]} "
+                      "(the same meaning)", FutureWarning, stacklevel=2)
+        setattr(namespace, self.dest, values)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors about a subcommand's option say which subcommand takes it."""
+
+    def error(self, message):
+        """One line, ``skbert: error: ...`` naming where the help is, and exit code 2."""
+        hint = self._subcommand_hint() if self.prog == "skbert" else None
+        self.exit(2, f"skbert: error: {hint or message} (see '{self.prog} --help')\n")
+
+    def _subcommand_hint(self) -> str | None:
+        """For an unknown option before the subcommand: the subcommands that take it."""
+        subs = next((a.choices for a in self._actions
+                     if isinstance(a, argparse._SubParsersAction)), {})
+        argv = getattr(self, "argv", None)
+        for arg in sys.argv[1:] if argv is None else argv:
+            if arg in subs:
+                return None
+            flag = arg.split("=", 1)[0]
+            if not flag.startswith("--") or flag in self._option_string_actions:
+                continue
+            takers = [f"skbert {name}" for name, p in subs.items()
+                      if flag in p._option_string_actions]
+            if takers:
+                return (f"{flag} is an option of {' and '.join(takers)}; put it after the "
+                        f"subcommand, e.g. '{takers[0]} ... {flag} ...'")
+            known = sorted({f for p in subs.values() for f in p._option_string_actions
+                            if f.startswith("--")})
+            close = difflib.get_close_matches(flag, known, n=3, cutoff=0.7)
+            close = (close + [f for f in known if flag[2:] in f and f not in close])[:3]
+            if close:
+                takes = {f: "/".join(n for n, p in subs.items() if f in p._option_string_actions)
+                         for f in close}
+                shown = ", ".join(f"{f} (skbert {takes[f]})" for f in close)
+                return f"unknown option {flag}; did you mean {shown}?"
+            return (f"unknown option {flag}; options follow a subcommand (train, predict, "
+                    "evaluate, demo): see 'skbert COMMAND --help'")
+        return None
+
+
+def _add_table_options(p: argparse.ArgumentParser, flags=None) -> None:
+    """Add the parameter table's options: all with a flag, or those in ``flags``.
+
+    An option not given leaves no attribute (the estimator's default applies,
+    or a saved model's setting), except where the command line has its own
+    default (``skbert train --random-state 0``).
+    """
+    for opt in cli_params():
+        if flags is not None and opt.flag not in flags:
+            continue
+        help_ = speak_flags(_SAVED_HELP.get(opt.flag, opt.help) if flags == SAVED_MODEL_FLAGS
+                            else opt.help)
+        if help_.count("(default:") > 1:  # the table's help already names the default
+            help_ = help_.rsplit(" (default:", 1)[0]
+        if opt.boolean:
+            p.add_argument(opt.flag, dest=opt.name, action=argparse.BooleanOptionalAction,
+                           default=argparse.SUPPRESS, help=help_)
+            continue
+        extra = {"nargs": "?", "const": _BARE[opt.flag]} if opt.flag in _BARE else {}
+        p.add_argument(opt.flag, dest=opt.name, type=opt.parse, choices=opt.choices,
+                       metavar=opt.metavar if opt.choices is None else None,
+                       default=argparse.SUPPRESS, help=help_, **extra)
+    if flags is None:
+        p.set_defaults(**{o.name: o.default for o in cli_params()
+                          if o.default != PARAM[o.name].default})
+
+
+def _add_label_options(p, *, default_label_column) -> None:
+    p.add_argument("--text-column", default="text", metavar="COL",
+                   help="column holding the texts (default: text)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--label-column", default=default_label_column, metavar="COL",
+                       help="column holding a list of label names per row, or names separated "
+                            "by ',', ';' or '|' (default: labels)")
+    group.add_argument("--label-columns", type=_columns, metavar="A,B,C",
+                       help="comma-separated 0/1 columns, one per label, instead of --label-column")
+
+
+def _add_input_format(p, default: str) -> None:
+    p.add_argument("--input-format", choices=INPUT_FORMATS, metavar="FMT",
+                   help=f"format of the input when it is - (stdin): {', '.join(INPUT_FORMATS)} "
+                        f"(default: {default})")
+
+
+def _add_saved_model_options(p) -> None:
+    """Options of the commands that load a saved model (predict, evaluate)."""
+    _add_table_options(p, SAVED_MODEL_FLAGS)
+    p.set_defaults(**{o.name: 0 for o in cli_params() if o.flag in _BARE})
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="predict with torch, or with onnxruntime from an ONNX export made once "
+                        "into FOLDER/onnx and reused (pip install \"skbert[onnx]\"; "
+                        "default: torch)")
+    p.add_argument("--quantize", action="store_true",
+                   help="with --backend onnx: an int8-quantised copy, faster on most CPUs; "
+                        "probabilities move (measure on your data before relying on it)")
+
+
+def _add_out(p, default=None) -> None:
+    p.add_argument("--out", required=default is None, default=default, metavar="FOLDER",
+                   help="where to save the model; a non-empty folder is replaced only with "
+                        "--overwrite, and only if skbert wrote it"
+                        + (f" (default: ./{default})" if default else ""))
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a model folder skbert saved at --out (once training has "
+                        "finished)")
+
+
+def build_parser(commands: dict) -> Parser:
+    """The argument parser of the ``skbert`` command.
+
+    Parameters
+    ----------
+    commands : dict
+        ``{"train": cmd_train, ...}``: the function each subcommand runs.
+    """
+    from ._version import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks instead of one-line errors")
+    parser = Parser(
+        prog="skbert", parents=[common],
+        description="Fine-tune transformer encoders for multi-label text classification.",
+        epilog="Run 'skbert demo' for a first fine-tuning on the bundled GoEmotions sample.")
+    parser.add_argument("--version", action="version", version=f"skbert {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=Parser)
+
+    p = sub.add_parser("train", parents=[common], help="fine-tune a model on a labelled file",
+                       description="Fine-tune on DATA (JSONL, CSV, TSV or Parquet) and save "
+                                   "the model to --out. Every option but --out, --overwrite, "
+                                   "the column and input options is a parameter of "
+                                   "TransformerMultiLabelClassifier.")
+    p.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    _add_out(p)
+    _add_label_options(p, default_label_column="labels")
+    _add_input_format(p, "jsonl")
+    _add_table_options(p)
+    p.set_defaults(func=commands["train"])
+
+    p = sub.add_parser("predict", parents=[common], help="label new texts with a saved model",
+                       description="Predict labels and probabilities for the texts in INPUT.")
+    p.add_argument("folder", metavar="FOLDER", help="model folder written by train or demo")
+    p.add_argument("input", metavar="INPUT",
+                   help="texts: .jsonl, .json, .csv, .tsv, .parquet, .txt (one per line), "
+                        "or - for stdin")
+    p.add_argument("--output", metavar="FILE",
+                   help="FILE.jsonl or FILE.csv (default: JSON Lines on stdout)")
+    p.add_argument("--format", choices=["jsonl", "csv"],
+                   help="output format (default: from the --output extension, else jsonl)")
+    p.add_argument("--text-column", default="text", metavar="COL",
+                   help="column holding the texts (default: text)")
+    _add_input_format(p, "txt")
+    _add_saved_model_options(p)
+    p.set_defaults(func=commands["predict"])
+
+    p = sub.add_parser("evaluate", parents=[common], help="score a saved model on a labelled file",
+                       description="Per-label P/R/F1, micro and macro F1 and LRAP of "
+                                   "FOLDER's model on DATA.")
+    p.add_argument("folder", metavar="FOLDER", help="model folder written by train or demo")
+    p.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    _add_label_options(p, default_label_column=None)
+    _add_input_format(p, "jsonl")
+    p.add_argument("--output", metavar="FILE", help="also write the metrics to FILE as JSON")
+    p.add_argument("--json", dest="output", action=_Deprecated, metavar="FILE",
+                   help="deprecated spelling of --output")
+    _add_saved_model_options(p)
+    p.set_defaults(func=commands["evaluate"])
+
+    p = sub.add_parser("demo", parents=[common],
+                       help="fine-tune on the bundled GoEmotions sample and compare with TF-IDF",
+                       description="Fine-tune the default model on the bundled GoEmotions sample, "
+                                   "report per-label scores on its test part beside a TF-IDF + "
+                                   "logistic regression baseline, and save the model.")
+    _add_out(p, default="skbert-demo-model")
+    p.add_argument("--n-train", type=int, metavar="N", help="training texts (default: 3000)")
+    p.add_argument("--quick", action="store_true", help="a smoke test: 200 texts, 1 epoch")
+    _add_table_options(p, ("--model", "--max-epochs", "--device"))
+    p.set_defaults(func=commands["demo"])
+    return parser
+
+
+# ------------------------------------------------------------ parsed values
+_BY_FLAG = {p.flag: p.name for p in PARAMS if p.flag}
+
+
+def given(values: dict, flag: str):
+    """The value of the parameter behind ``flag`` in ``values`` (``cli_values``), or None."""
+    return values.get(_BY_FLAG[flag])
+
+
+def table_values(flags) -> dict:
+    """Estimator parameters from ``skbert train`` options, e.g. ``("--max-epochs", "3")``."""
+    p = argparse.ArgumentParser(add_help=False)
+    _add_table_options(p)
+    return cli_values(p.parse_args(list(flags)))
+
+
+def saved_model_options(args) -> tuple[dict, dict, bool]:
+    """A saved model's command options: ``from_pretrained`` keywords, parameters to set
+    on the loaded model, and whether to show a progress bar."""
+    values = cli_values(args)
+    load = {"device": values.pop(_BY_FLAG["--device"], "auto"), "backend": args.backend,
+            "quantize": args.quantize}
+    if args.backend == "onnx" and given(values, "--compile"):
+        raise ValueError("--compile applies to --backend torch; drop it with --backend onnx.")
+    if args.quantize and args.backend != "onnx":
+        raise ValueError("--quantize applies to ONNX models; add --backend onnx.")
+    return load, values, bool(given(values, "--verbose"))
+
+
+# --------------------------------------------------------------- errors in flags
+_FLAGS = {p.name: p.flag for p in PARAMS if p.flag}
+_NAMES = "|".join(sorted(map(re.escape, _FLAGS), key=len, reverse=True))
+_PATTERNS = [
+    # sklearn: "The 'name' parameter of TransformerMultiLabelClassifier must be ..."
+    (rf"The '({_NAMES})' parameter of \w+", lambda m: _FLAGS[m[1]]),
+    (rf"\b({_NAMES})=(?:'([^']*)'|\"([^\"]*)\"|([\w.+-]+))",
+     lambda m: f"{_FLAGS[m[1]]} {m[2] or m[3] or m[4] or ''}".rstrip()),
+    (rf"\b({_NAMES})='?\[?\.\.\.\]?'?", lambda m: _FLAGS[m[1]]),
+    (rf"(?<![\w-])'({_NAMES})'(?!\w)", lambda m: _FLAGS[m[1]]),
+    (rf"\b(set|pass|lower|raise|give|use|with) ({_NAMES})\b",
+     lambda m: f"{m[1]} {_FLAGS[m[2]]}"),
+    # a name with an underscore is an identifier, never an English word
+    (rf"(?<![\w'-])({'|'.join(n for n in _FLAGS if '_' in n)})(?![\w'=])",
+     lambda m: _FLAGS[m[1]]),
+]
+
+
+def speak_flags(message: str) -> str:
+    """``message`` with the estimator's parameter names replaced by their flags.
+
+    Examples
+    --------
+    >>> speak_flags("The 'threshold' parameter of X must be <= 1. Got 2.0 instead.")
+    '--threshold must be <= 1. Got 2.0 instead.'
+    >>> speak_flags("Refit with threshold='auto', or set a float threshold.")
+    'Refit with --threshold auto, or set a float threshold.'
+    """
+    for pattern, repl in _PATTERNS:
+        message = re.sub(pattern, repl, message)
+    return message

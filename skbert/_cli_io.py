@@ -1,0 +1,212 @@
+"""What the command line reads (data files, stdin) and the records it writes.
+
+Files are read by :mod:`skbert.datasets._files`, with messages that name the
+command line's flags. ``-`` reads stdin: its bytes are kept in a private
+temporary file named after the input format, so every reader works on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ._safe_io import write_bytes
+from .datasets._files import _read_table, load_table
+
+_TEXT_FORMATS = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
+_OUTPUT_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
+#: How the command line names the loader's parameters in its errors.
+FLAG_SPELLING = {
+    "text_column": "--text-column",
+    "label_column": "--label-column",
+    "label_columns": "--label-columns",
+    "label_columns=": "--label-columns A,B,C",
+    "label_column=": "--label-column",
+}
+#: Most bytes read from stdin (1 GiB): a runaway pipe ends with an error, not a hang.
+MAX_STDIN = 1 << 30
+
+
+def stdin_as_file(path: str, fmt: str | None, default: str, stack: contextlib.ExitStack) -> str:
+    """``path``, or for ``-`` a private temporary copy of stdin named ``stdin.<fmt>``.
+
+    Raises
+    ------
+    ValueError
+        If ``fmt`` (``--input-format``) is given for a file path, or stdin is
+        a terminal (nothing piped in).
+    """
+    if path != "-":
+        if fmt is not None:
+            raise ValueError(f"--input-format applies to - (stdin); the extension of {path!r} "
+                             "gives its format, so drop --input-format or rename the file.")
+        return path
+    stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None
+    if stream is None or sys.stdin.isatty():
+        raise ValueError("- reads the input from stdin, but nothing is piped in; pipe a file "
+                         "(cat data.jsonl | skbert ...) or give its path instead of -.")
+    data = stream.read(MAX_STDIN + 1)
+    if len(data) > MAX_STDIN:
+        raise ValueError(f"stdin holds more than {MAX_STDIN} bytes; save it to a file and give "
+                         "its path instead of -.")
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="skbert-stdin-"))
+    return write_bytes(os.path.join(folder, f"stdin.{fmt or default}"), data)
+
+
+def load_labelled(path: str, **columns):
+    """Texts, label matrix and names of a labelled file; errors name the flags."""
+    return load_table(path, spell=FLAG_SPELLING, **columns)
+
+
+def _missing_text_column(column: str, where: str, available) -> str:
+    return (f"Text column {column!r} not found in {where!r}; set --text-column to one of the "
+            f"available columns: {list(available)}.")
+
+
+def read_texts(path: str, text_column: str) -> list[str]:
+    """Texts from a .txt (one per line), JSON Lines, JSON array, CSV/TSV or Parquet file.
+
+    JSON records may be objects holding ``text_column`` or plain strings.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"No such file: {path!r}; check the path of INPUT.")
+    suffix = p.suffix.lower()
+    if suffix not in _TEXT_FORMATS:
+        raise ValueError(f"Unsupported input extension {p.suffix or '(none)'!r} for {p.name!r}; "
+                         f"use one of {', '.join(_TEXT_FORMATS)}.")
+    if suffix == ".txt":
+        try:
+            with open(p, encoding="utf-8-sig") as fh:
+                return [line.rstrip("\r\n") for line in fh if line.strip()]
+        except UnicodeDecodeError:
+            raise ValueError(f"{p.name!r} is not UTF-8 text; save it with UTF-8 encoding and "
+                             "try again.") from None
+    table, available, _ = _read_table(p, [text_column], text_column, bare_strings=text_column)
+    if text_column not in available:
+        raise ValueError(_missing_text_column(text_column, p.name, available))
+    texts = table[text_column]
+    if suffix in (".csv", ".tsv"):  # an empty cell is an empty text, as written
+        return ["" if t is None else t for t in texts]
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"Record {i} of {p.name!r} has {text!r} as its text; every text "
+                             "must be a string, so fill in or drop that record.")
+    return texts
+
+
+def output_format(fmt: str | None, output: str | None) -> str:
+    """The predictions' format: ``fmt`` (``--format``), else the ``output`` file's extension."""
+    if fmt:
+        return fmt
+    if output is None or output == "-":
+        return "jsonl"
+    suffix = Path(output).suffix.lower()
+    if suffix not in _OUTPUT_FORMATS:
+        raise ValueError(f"Cannot tell the output format from {output!r}; name it "
+                         "FILE.jsonl or FILE.csv, or pass --format jsonl|csv.")
+    return _OUTPUT_FORMATS[suffix]
+
+
+def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -> None:
+    """Write one record per text: the text, its labels and every label's probability.
+
+    JSON Lines records are ``{"text", "labels": [...], "probabilities": {label: p}}``;
+    CSV rows hold ``text``, ``labels`` (names joined by ``|``, the separator
+    :func:`skbert.datasets.load_texts_and_labels` reads back) and one
+    ``proba_<label>`` column per label.
+    """
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(["text", "labels"] + [f"proba_{n}" for n in names])
+        for text, row, p in zip(texts, pred, proba):
+            labels = [n for n, on in zip(names, row) if on]
+            writer.writerow([text, "|".join(labels)] + [f"{float(v):.6g}" for v in p])
+        return
+    for text, row, p in zip(texts, pred, proba):
+        record = {"text": text, "labels": [n for n, on in zip(names, row) if on],
+                  "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}}
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def file_columns(path: str) -> list[str]:
+    """Column names of a data file, or [] if they cannot be read cheaply."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv"):
+            with open(p, encoding="utf-8-sig", newline="") as fh:
+                return next(csv.reader(fh, delimiter="\t" if suffix == ".tsv" else ","), [])
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(p).names)
+        if suffix in (".jsonl", ".json"):
+            with open(p, encoding="utf-8-sig") as fh:
+                for line in fh:
+                    if line.strip():
+                        first = json.loads(line)
+                        return list(first) if isinstance(first, dict) else []
+    except (OSError, ValueError, StopIteration, RecursionError):
+        pass
+    return []
+
+
+def load_eval_data(path: str, names: list[str], *, text_column="text", label_column=None,
+                   label_columns=None):
+    """Texts and a 0/1 matrix whose columns follow the model's label names ``names``.
+
+    Without ``label_column``/``label_columns``, a ``labels`` column is used if
+    the file has one, else the 0/1 columns named like the model's labels.
+    """
+    import numpy as np
+
+    if label_columns is None and label_column is None:
+        columns = file_columns(path)
+        if "labels" not in columns and columns and all(n in columns for n in names):
+            label_columns = list(names)
+        else:
+            label_column = "labels"
+    kwargs = ({"label_columns": label_columns} if label_columns is not None
+              else {"label_column": label_column})
+    texts, Y, found = load_labelled(path, text_column=text_column, **kwargs)
+    unknown = [n for n in found if n not in names]
+    if unknown:
+        raise ValueError(
+            f"{os.path.basename(path)!r} holds label(s) the model was not trained on: "
+            f"{unknown}; the model knows {names}. Fix the labels or evaluate a model trained "
+            "with them.")
+    Y_full = np.zeros((len(texts), len(names)), dtype=np.int64)
+    index = {n: j for j, n in enumerate(names)}
+    for j, n in enumerate(found):
+        Y_full[:, index[n]] = Y[:, j]
+    return texts, Y_full
+
+
+def score(Y_true, pred, proba, names) -> tuple[dict, str]:
+    """Metrics as a dict, and sklearn's per-label classification report as text."""
+    from sklearn.metrics import (
+        classification_report,
+        f1_score,
+        label_ranking_average_precision_score,
+    )
+
+    report = classification_report(Y_true, pred, target_names=names, zero_division=0, digits=3)
+    per_label = classification_report(Y_true, pred, target_names=names, zero_division=0,
+                                      output_dict=True)
+    metrics = {
+        "n_texts": int(len(Y_true)),
+        "f1_micro": float(f1_score(Y_true, pred, average="micro", zero_division=0)),
+        "f1_macro": float(f1_score(Y_true, pred, average="macro", zero_division=0)),
+        "f1_samples": float(f1_score(Y_true, pred, average="samples", zero_division=0)),
+        "lrap": float(label_ranking_average_precision_score(Y_true, proba)),
+        "labels": {n: {k.replace("-score", ""): float(v) for k, v in per_label[n].items()}
+                   for n in names},
+    }
+    return metrics, report

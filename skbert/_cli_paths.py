@@ -1,0 +1,262 @@
+"""The command line's paths: what it may read and where it may write, checked before any work.
+
+An output (``--out`` model folder, ``--output`` file) may never be, contain or
+sit inside an input file, the ``--model`` folder, the model folder being used,
+the ``--checkpoint-dir`` or the current folder; it may not be a link; and
+``--overwrite`` replaces only a folder skbert wrote (a valid ``skbert.json``).
+Every write goes through :mod:`skbert._safe_io`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+
+from ._safe_io import DamagedFile, UnsafePath, atomic_writer, fix_modes, read_json, staging_folder
+
+
+# ------------------------------------------------------------------ relations
+def relation(path: str, other: str) -> str | None:
+    """How ``path`` stands to ``other`` after resolving links: "is", "is inside", "contains"."""
+    a, b = os.path.realpath(path), os.path.realpath(other)
+    if a == b:
+        return "is"
+    common = os.path.commonpath([a, b])
+    if common == b:
+        return "is inside"
+    if common == a:
+        return "contains"
+    return None
+
+
+def _refuse_link(path: str, flag: str) -> None:
+    if os.path.islink(path):
+        raise UnsafePath(
+            f"{flag} {path!r} is a link; skbert does not write through links (it could "
+            "replace what the link points to). Give the real path, or remove the link.")
+
+
+def protected_folders(*, model: str | None = None, folder: str | None = None,
+                      ckpt: str | None = None) -> list[tuple[str, str]]:
+    """The folders no output may touch, each with how messages name it."""
+    out = [(os.getcwd(), "the current folder")]
+    if model is not None and os.path.isdir(model):
+        out.append((model, f"the --model folder {model!r}"))
+    if folder is not None and os.path.isdir(folder):
+        out.append((folder, f"the model folder {folder!r}"))
+    if ckpt is not None:
+        out.append((ckpt, f"the --checkpoint-dir {ckpt!r}"))
+    return out
+
+
+# ------------------------------------------------------------- model folders
+def is_skbert_folder(folder: str) -> str | None:
+    """None when ``folder`` holds a valid ``skbert.json`` (a folder skbert wrote), else why not."""
+    from ._persistence import SETTINGS_FILE, check_settings
+
+    path = os.path.join(folder, SETTINGS_FILE)
+    try:
+        check_settings(read_json(path, what=SETTINGS_FILE), path)
+    except FileNotFoundError:
+        return f"it holds no {SETTINGS_FILE}"
+    except (DamagedFile, ValueError) as exc:
+        return f"its {SETTINGS_FILE} is not one skbert wrote ({' '.join(str(exc).split())[:120]})"
+    return None
+
+
+def check_out_folder(out: str, *, inputs=(), model: str | None = None,
+                     ckpt: str | None = None, overwrite: bool = False) -> None:
+    """Check ``--out`` before training (see the module docstring).
+
+    Parameters
+    ----------
+    out : str
+        The folder to save the model in.
+    inputs : sequence of str
+        Input files (the training data) that ``out`` may not be or contain.
+    model, ckpt : str, optional
+        Folders ``out`` may not be, sit inside or contain.
+    overwrite : bool
+        Whether a non-empty ``out`` may be replaced (only if skbert wrote it).
+    """
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise FileExistsError(
+            f"--out {out!r} is an existing file; give a folder path for the model.")
+    for path in inputs:
+        if os.path.exists(path) and relation(out, path) == "contains":
+            raise ValueError(
+                f"--out {out!r} contains the input file {path!r}; saving there would "
+                "delete it, so choose another --out (--overwrite does not allow this).")
+    for folder, what in protected_folders(model=model, ckpt=ckpt):
+        how = relation(out, folder)
+        if how and not (how == "is inside" and what == "the current folder"):
+            harm = ("destroy the checkpoint training starts from" if "--model" in what
+                    else "delete the training state" if "--checkpoint" in what
+                    else "delete your files")
+            raise ValueError(
+                f"--out {out!r} {how} {what}; saving there would {harm}, so choose "
+                "another --out (--overwrite does not allow this).")
+    _refuse_link(out, "--out")
+    if os.path.isdir(out):
+        entries = sorted(os.listdir(out))
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        if entries and not overwrite:
+            raise FileExistsError(
+                f"--out {out!r} already holds {len(entries)} file(s) ({shown}); pass "
+                "--overwrite to replace that folder once training has finished, or choose a "
+                "new --out.")
+        why = is_skbert_folder(out) if entries else None
+        if why:
+            raise FileExistsError(_not_ours(out, why, shown))
+    check_writable(os.path.abspath(out), "--out", out)
+
+
+def _not_ours(out: str, why: str, shown: str) -> str:
+    return (f"--out {out!r} holds files skbert did not write ({shown}): {why}. "
+            "--overwrite replaces only a model folder skbert saved; choose a new --out, or "
+            "empty that folder yourself.")
+
+
+def check_checkpoint_dir(ckpt: str | None, *, model: str | None,
+                         inputs=()) -> None:
+    """``--checkpoint-dir`` may not be, sit inside or contain the ``--model`` folder or an input."""
+    if ckpt is None:
+        return
+    if model is not None and os.path.isdir(model):
+        how = relation(ckpt, model)
+        if how:
+            raise ValueError(
+                f"--checkpoint-dir {ckpt!r} {how} the --model folder {model!r}; "
+                "training state written there would change the checkpoint training starts "
+                "from (and resuming would never match it again). Choose a separate folder.")
+    for path in inputs:
+        if os.path.exists(path) and relation(ckpt, path) in ("is", "contains"):
+            raise ValueError(
+                f"--checkpoint-dir {ckpt!r} is or contains the input file "
+                f"{path!r}; choose a separate folder for the training state.")
+    if os.path.lexists(ckpt) and not os.path.isdir(ckpt):
+        raise FileExistsError(
+            f"--checkpoint-dir {ckpt!r} is an existing file; give a folder path.")
+    check_writable(os.path.abspath(ckpt), "--checkpoint-dir", ckpt)
+
+
+def check_output_file(path: str | None, flag: str, *, inputs=(), folder: str | None = None
+                      ) -> None:
+    """Check an output file (``--output``) before any work is done.
+
+    It may not be a folder, a link, an input file, or sit inside the model
+    ``folder`` (or be one of its files); its folder must be creatable and writable.
+    """
+    if path is None or path == "-":
+        return
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{flag} {path!r} is a folder; give a file path such as "
+            f"{os.path.join(path, 'predictions.jsonl')!r}.")
+    for other in inputs:
+        if other != "-" and os.path.exists(other) and relation(path, other) == "is":
+            raise ValueError(
+                f"{flag} {path!r} is the input file {other!r}; writing there would replace "
+                "it, so choose another file name.")
+    if folder is not None and os.path.isdir(folder) and relation(path, folder):
+        what = ("a file of" if os.path.lexists(path) else "inside")
+        raise ValueError(
+            f"{flag} {path!r} is {what} the model folder {folder!r}; writing there would "
+            "change the model, so choose a file outside it.")
+    _refuse_link(path, flag)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise PermissionError(
+            f"{flag} {path!r} is read-only; make it writable or choose another file.")
+    check_writable(os.path.realpath(path), flag, path)
+
+
+def check_writable(target: str, flag: str, shown: str) -> None:
+    """Check that ``target`` (an absolute path) can be created next to its siblings.
+
+    Walks up to the nearest existing folder and creates (then removes) a
+    temporary folder there: the one test that also catches read-only file
+    systems and pseudo file systems such as /proc.
+    """
+    probe = os.path.dirname(target)
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise NotADirectoryError(
+            f"{flag} {shown!r} cannot be created: {probe!r} is a file, not a folder; choose a "
+            "path inside a folder.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".skbert-write-check-", dir=probe))
+    except OSError as exc:
+        raise PermissionError(
+            f"{flag} {shown!r} cannot be written: creating a folder in {probe!r} failed "
+            f"({exc.strerror or exc}); choose a folder you can write to.") from None
+
+
+# --------------------------------------------------------------------- writing
+def is_main_process() -> bool:
+    """False on the ranks other than 0 of a torchrun / accelerate launch."""
+    from ._distributed import env_rank
+
+    return env_rank() == 0
+
+
+def save_model(clf, out: str, *, overwrite: bool = False) -> str:
+    """Save ``clf`` to ``out`` through :func:`skbert._safe_io.staging_folder`; returns its path.
+
+    The model is built in a private sibling folder and renamed in when complete;
+    an existing ``out`` is replaced only with ``overwrite`` and only if skbert
+    wrote it (checked again at the rename). A folder filled by something else
+    while training keeps its files; the model is then kept in a sibling folder
+    that the error names.
+    """
+    from ._modeling import quiet_transformers
+
+    target = os.path.abspath(out)
+    if not is_main_process():  # under torchrun only rank 0 writes
+        return target
+
+    def may_replace(folder):
+        why = is_skbert_folder(folder)
+        return _not_ours(out, why, ", ".join(sorted(os.listdir(folder))[:3])) if why else None
+
+    with staging_folder(target, replace=overwrite, may_replace=may_replace) as tmp:
+        with quiet_transformers():
+            clf.save_pretrained(tmp)
+        if not overwrite and os.path.isdir(target) and os.listdir(target):
+            parent, name = os.path.split(target)
+            kept = os.path.join(parent, f".{name[:100]}.{secrets.token_hex(4)}.skbert-kept")
+            os.rename(tmp, kept)
+            fix_modes(kept)
+            raise FileExistsError(
+                f"--out {out!r} was filled by something else while training; the model is "
+                f"saved in {kept!r} instead, so move it where you want it.")
+    return target
+
+
+@contextlib.contextmanager
+def output_file(path: str | None, stdout):
+    """A text file to write an output to: ``stdout`` for None or ``-``, else atomically."""
+    if path is None or path == "-":
+        yield stdout
+    elif not is_main_process():  # under torchrun only rank 0 writes
+        yield open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - nothing is kept
+    else:
+        with atomic_writer(path, text=True) as fh:
+            yield fh
+
+
+# ---------------------------------------------------------------------- --model
+def check_model_arg(model: str | None) -> None:
+    """Fail fast, before anything is loaded, on a ``--model`` that cannot work.
+
+    The one model-path check, :func:`skbert._modeling.check_model_source`, with
+    its messages naming ``--model`` and a hub name that can be neither found in
+    the cache nor downloaded refused at once.
+    """
+    if model is None:
+        return
+    from ._modeling import check_model_source, resolve_model_path
+
+    check_model_source(resolve_model_path(str(model)), label="--model", hub_check=True)
