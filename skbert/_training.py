@@ -137,8 +137,6 @@ class TrainResult:
     #: The epoch whose loss or outputs became non-finite, after which training
     #: stopped and the best earlier epoch was restored; None if it never happened.
     diverged_epoch: int | None = None
-    #: Transitional, always 0: read by an estimator that predates skbert._runner.
-    n_forwarded: int = 0
 
 
 @dataclass
@@ -593,7 +591,7 @@ def _normalised_weights(sample_weight) -> torch.Tensor | None:
 def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: Encoded | None,
           Y_valid: np.ndarray | None, *, pad_id: int, config: TrainConfig,
           pos_weight: np.ndarray | None = None, sample_weight: np.ndarray | None = None,
-          callbacks=None, estimator=None, hooks=None) -> TrainResult:
+          callbacks=None, estimator=None) -> TrainResult:
     """Fine-tune ``model`` in place and return its history.
 
     With a validation set, the weights of the epoch with the best validation
@@ -603,11 +601,8 @@ def train(model: nn.Module, train_enc: Encoded, Y_train: np.ndarray, valid_enc: 
     improvement larger than ``tol`` when ``early_stopping`` is set.
     ``sample_weight`` (n_texts,) weights each text's loss. ``callbacks`` get
     ``on_fit_begin``, ``on_batch_end`` and ``on_epoch_end`` with
-    ``estimator`` (see :func:`skbert.callbacks.notify`). ``hooks`` is
-    transitional (a ``skbert._hooks.FitHooks`` list, which carries both).
+    ``estimator`` (see :func:`skbert.callbacks.notify`).
     """
-    if hooks is not None:
-        callbacks, estimator = list(hooks), hooks.estimator
     dev = config.device
     model.to(dev)
     broadcast_model(model, config.group)
