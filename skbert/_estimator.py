@@ -54,6 +54,7 @@ from ._utils import (
     TrainingDivergedError,
     resolve_device,
     resolve_precision,
+    resolve_predict_precision,
 )
 from ._validation import (
     FitData,
@@ -515,11 +516,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def _predict_precision(self, device) -> str:
-        """The precision of prediction: the ``precision`` parameter as it is now (set_params
-        after fit counts); ``"auto"`` is fp32 on the CPU (issue 20 item 19)."""
-        if self.precision in ("auto", "fp16") and device.type == "cpu":
-            return "fp32"
-        return resolve_precision(self.precision, device)
+        """The ``precision`` parameter as it is now (set_params after fit counts), for
+        prediction: ``"auto"`` is fp32 on the CPU (issue 20 item 19)."""
+        return resolve_predict_precision(self.precision, device)
 
     def decision_function(self, X) -> np.ndarray:
         """Logits of every label.

@@ -151,6 +151,38 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "fp32"
 
 
+def resolve_predict_precision(precision: str, device: torch.device) -> str:
+    """The precision of prediction: ``"auto"`` and ``"fp16"`` are fp32 on the CPU.
+
+    Training keeps :func:`resolve_precision` (bf16 on CPUs that run it
+    natively). Prediction on the CPU defaults to fp32 so that a model gives the
+    same probabilities on every CPU and through sentence-transformers or
+    transformers, which load in fp32 (bf16 moved them by about 1e-3 in issue
+    20's trial; fp32 by 6e-8). ``"bf16"`` predicts in bf16 on request.
+
+    Parameters
+    ----------
+    precision : {"auto", "bf16", "fp16", "fp32"}
+    device : torch.device
+
+    Returns
+    -------
+    str
+        One of ``"bf16"``, ``"fp16"``, ``"fp32"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> resolve_predict_precision("auto", torch.device("cpu"))
+    'fp32'
+    >>> resolve_predict_precision("bf16", torch.device("cpu"))
+    'bf16'
+    """
+    if precision in ("auto", "fp16") and device.type == "cpu":
+        return "fp32"
+    return resolve_precision(precision, device)
+
+
 #: Environment variable that forces what ``precision="auto"`` means on the CPU.
 CPU_PRECISION_ENV = "SKBERT_CPU_PRECISION"
 

@@ -183,3 +183,14 @@ def test_item19_cpu_prediction_with_auto_precision_is_fp32(tiny_st_model, corpus
     np.testing.assert_array_equal(auto, est.set_params(precision="fp32").predict_proba(X))
     bf16 = est.set_params(precision="bf16").predict_proba(X)  # ... and predicts so on request
     assert np.abs(bf16 - auto).max() > 0
+
+
+def test_attributes_section_documents_every_public_fitted_attribute(tiny_st_model, corpus):
+    import re
+
+    X, Y = corpus
+    fitted = make_est(tiny_st_model, threshold="auto", fit_cache=False).fit(X, Y)
+    doc = TransformerMultiLabelClassifier.__doc__
+    section = doc.split("Attributes\n    ----------\n")[1].split("\n    See Also\n")[0]
+    documented = set(re.findall(r"^    (\w+_) : ", section, re.M))
+    assert documented == _public_fitted(fitted)
