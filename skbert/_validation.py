@@ -392,7 +392,8 @@ def check_distinct_names(names, what: str = "The label names") -> None:
         by_text.setdefault(str(name), []).append(name)
     clash = next((group for group in by_text.values() if len(group) > 1), None)
     if clash is not None:
-        shown = " and ".join(f"{n!r} ({type(n).__name__})" for n in clash[:3])
+        shown = " and ".join(f"{int(n)!r} (int)" if isinstance(n, Integral)
+                             else f"{n!r} ({type(n).__name__})" for n in clash[:3])
         raise ValueError(
             f"{what} {shown} are the same name once written as text ({str(clash[0])!r}), "
             "which is how label2id, skbert.json and the CLI's JSON and CSV outputs store "

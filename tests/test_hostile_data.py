@@ -1,0 +1,192 @@
+"""Hostile data (issue 20): huge texts, label names that collide, values nested too deep.
+
+Each test is named after its item of issue 20. The hostile inputs are built here by
+fixtures and helpers; nothing is committed as a blob. Ranks given different data
+(item 11) are in tests/test_distributed.py, which starts the processes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FILLER, make_corpus
+
+from skbert import TransformerMultiLabelClassifier, _data
+from skbert._validation import brief, check_sample_weight, check_targets, check_texts
+
+FAST = dict(max_epochs=1, batch_size=8, random_state=0, device="cpu", precision="fp32",
+            fit_cache=False)
+MILLION = 1_000_000
+
+
+class TextSpy:
+    """Wraps a tokenizer and records the longest text it was handed."""
+
+    def __init__(self, tok):
+        self._tok = tok
+        self.longest = 0
+        self.calls = 0
+
+    def __call__(self, texts, **kwargs):
+        self.calls += 1
+        self.longest = max([self.longest, *map(len, texts)])
+        return self._tok(texts, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._tok, name)
+
+    def __len__(self):
+        return len(self._tok)
+
+
+def deep_list(depth: int = 100_000) -> list:
+    """A list nested ``depth`` deep: ``repr`` of it raises RecursionError."""
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def million_character_text() -> str:
+    words = (FILLER * (MILLION // 20))
+    return " ".join(words)[:MILLION]
+
+
+@pytest.fixture(scope="module")
+def corpus_small():
+    return make_corpus(16, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_model, corpus_small):
+    X, Y = corpus_small
+    return {
+        "truncate": TransformerMultiLabelClassifier(tiny_model, max_length=32, **FAST).fit(X, Y),
+        "chunk": TransformerMultiLabelClassifier(tiny_model, max_length=32, long_text="chunk",
+                                                 stride=4, max_chunks=3, **FAST).fit(X, Y),
+    }
+
+
+# ----------------------------------------------- item 7: a text's cost is bounded
+@pytest.mark.parametrize("mode", ["truncate", "chunk"])
+def test_item07_million_character_text_reads_only_the_budget(fitted, mode, monkeypatch):
+    est = fitted[mode]
+    spy = TextSpy(est.tokenizer_)
+    monkeypatch.setattr(est, "tokenizer_", spy)
+    huge = million_character_text()
+    X = ["football match", huge, "pizza recipe"]
+    proba = est.predict_proba(X)
+    budget = _data.char_budget(est.max_length, est.long_text, est.max_chunks)
+    assert budget is not None and budget < 20_000
+    assert spy.calls and spy.longest <= budget  # the tokenizer never read the million
+    assert proba.shape == (3, 4) and np.isfinite(proba).all()
+    # what is kept is what the whole text gives: the same as its first `budget` characters
+    np.testing.assert_allclose(proba[1], est.predict_proba([huge[:budget]])[0], atol=1e-6)
+
+
+def test_item07_million_character_text_in_training(tiny_model, corpus_small, monkeypatch):
+    from skbert import _modeling, _runner
+
+    X, Y = corpus_small
+    X = [*X[:-1], million_character_text()]
+    spies = []
+    real = _modeling.load_tokenizer
+
+    def spying(*args, **kwargs):
+        spies.append(TextSpy(real(*args, **kwargs)))
+        return spies[-1]
+
+    monkeypatch.setattr(_runner, "load_tokenizer", spying)
+    est = TransformerMultiLabelClassifier(tiny_model, max_length=16, **FAST).fit(X, Y)
+    assert spies and 0 < spies[0].longest <= _data.char_budget(16)
+    assert est.predict_proba(X[:2]).shape == (2, 4)
+
+
+def test_item07_budget_is_proportional_to_what_is_kept():
+    assert _data.char_budget(512) == 512 * _data.CHARS_PER_TOKEN
+    assert _data.char_budget(8) == _data.MIN_CHARS
+    assert _data.char_budget(128, "chunk", 8) == 8 * 128 * _data.CHARS_PER_TOKEN
+    assert _data.char_budget(128, "chunk", None) is None  # every window: every character
+    assert _data.char_budget(128, "chunk", 8, truncation_side="left") is None
+    texts = ["ab", "abcdef"]
+    assert _data.cut_texts(texts, 4) == ["ab", "abcd"]
+    assert _data.cut_texts(texts, 4, "left") == ["ab", "cdef"]
+    assert _data.cut_texts(texts, 6) is texts and _data.cut_texts(texts, None) is texts
+
+
+# --------------------------------------------------- item 10: label names collide
+@pytest.mark.parametrize("columns, shown", [
+    ([1, "1", "b", "c"], "1 (int) and '1' (str)"),
+    ([np.int64(2), "a", "2", "c"], "2 (int) and '2' (str)"),
+    (["x", "y", "7", 7], "'7' (str) and 7 (int)"),
+])
+def test_item10_label_names_equal_as_text_are_refused(tiny_model, corpus_small, columns,
+                                                       shown):
+    X, Y = corpus_small
+    frame = pd.DataFrame(Y, columns=columns)
+    with pytest.raises(ValueError, match="same name once written as text") as info:
+        check_targets(frame, len(X))
+    assert shown in str(info.value) and "Y.columns" in str(info.value)
+    with pytest.raises(ValueError, match="same name once written as text"):
+        TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, frame)
+
+
+def test_item10_distinct_names_still_work(corpus_small):
+    X, Y = corpus_small
+    _, classes, _ = check_targets(pd.DataFrame(Y, columns=[1, "01", "b", "B"]), len(X))
+    assert list(classes) == [1, "01", "b", "B"]
+
+
+# ------------------------------------------ item 13: values nested too deep to print
+def test_item13_deeply_nested_values_get_messages_not_recursion_errors():
+    deep = deep_list()
+    with pytest.raises(TypeError, match=r"X\[1\] is list \(\[\[\[\[\.\.\.\]\]\]\]\)"):
+        check_texts(["pizza", deep])
+    with pytest.raises(ValueError, match="sample_weight=.*not an array of numbers"):
+        check_sample_weight(deep, 1)
+    with pytest.raises(ValueError, match="could not be read as a 2-D array"):
+        check_targets(deep, 1)
+    name = tuple(deep_list(5000))
+    frame = pd.DataFrame([[0, 1]], columns=pd.Index([name, "b"], tupleize_cols=False))
+    with pytest.raises(ValueError, match="column name .* label names must be str or int"):
+        check_targets(frame, 1)
+    assert brief(deep) == "[[[[...]]]]"
+
+    class Hostile:
+        def __repr__(self):
+            raise RuntimeError("no")
+
+    assert brief(Hostile()).startswith("<Hostile")
+    assert len(brief("x" * MILLION)) <= 50
+
+
+def test_item13_deeply_nested_text_through_fit(tiny_model, corpus_small):
+    X, Y = corpus_small
+    with pytest.raises(TypeError, match=r"X\[15\] is list"):
+        TransformerMultiLabelClassifier(tiny_model, **FAST).fit([*X[:-1], deep_list()], Y)
+
+
+# ------------------------------------------------------ item 9: hostile weights
+def test_item09_weights_out_of_range_are_scaled_not_overflowed():
+    w = check_sample_weight([1e300, 0.0, 5e299], 3)
+    assert w.dtype == np.float32 and np.isfinite(w).all()
+    np.testing.assert_allclose(w, [1.0, 0.0, 0.5])
+    tiny = check_sample_weight([1e-300, 2e-300], 2)
+    np.testing.assert_allclose(tiny, [0.5, 1.0])
+    normal = [0.25, 3.0, 1000.0]
+    np.testing.assert_array_equal(check_sample_weight(normal, 3), np.float32(normal))
+    for bad, where in (([1.0, np.inf], r"sample_weight\[1\]"),
+                       ([-1.0, 1.0], r"sample_weight\[0\]"),
+                       ([np.nan, 1.0], r"sample_weight\[0\]"), ([0.0, 0.0], "zero for every")):
+        with pytest.raises(ValueError, match=where):
+            check_sample_weight(bad, 2)
+
+
+def test_item09_huge_equal_weights_train_like_no_weights(tiny_model, corpus_small):
+    X, Y = corpus_small
+    plain = TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, Y, sample_weight=np.ones(16))
+    huge = TransformerMultiLabelClassifier(tiny_model, **FAST).fit(
+        X, Y, sample_weight=np.full(16, 1e300))
+    np.testing.assert_array_equal(huge.predict_proba(X), plain.predict_proba(X))
+    assert huge.history_[0]["train_loss"] == plain.history_[0]["train_loss"]
