@@ -25,7 +25,7 @@ API
 table order) that each column defines.
 ``training_params(params, resolved_device_type)`` -> dict
     The parameters that shape the trained weights: the fit-cache key's part.
-``folder_params(settings, path)`` -> dict
+``folder_params(settings, path)`` -> dict (also named ``check_folder_settings``)
     The parameters of a folder's ``skbert.json`` that may be read back, each
     value checked against the table's constraint (``ValueError`` naming the
     file, the parameter, the value and the fix).
@@ -295,6 +295,10 @@ def folder_params(settings: dict, path: str) -> dict:
                                  "Save the model again with save_pretrained.")
         out[name] = value
     return out
+
+
+#: The name the persistence code may call it by.
+check_folder_settings = folder_params
 
 
 def _jsonable(value):
