@@ -407,3 +407,12 @@ def test_honest_folders_still_give_the_same_model(tiny_model, corpus):
     a = make_est(tiny_model).fit(X, Y).predict_proba(X)
     b = make_est(tiny_model).fit(X, Y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
+
+
+def test_item05_hub_repo_without_safetensors_says_how_to_convert():
+    text = ("org/old does not appear to have a file named model.safetensors or "
+            "model.safetensors.index.json and thus cannot be loaded with `safetensors`. Please "
+            "do not set `use_safetensors=True`.")
+    with pytest.raises(ValueError, match=r"not safetensors.*save_pretrained\(folder\)"):
+        with _modeling.explain_load_errors("org/old"):
+            raise OSError(text)
