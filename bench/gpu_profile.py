@@ -2,8 +2,10 @@
 
 Builds a bert-base-sized BERT from a ``BertConfig`` (random weights, no download)
 and runs, through skbert's own functions (``skbert._training.train`` and so
-``run_epoch`` / ``train_step`` / ``_forward_docs`` / ``skbert._data.collate``, and
-``predict_logits``; nothing of the loop is rewritten here):
+``run_epoch`` / ``train_step`` / ``_logits`` / ``skbert._data.collate``, and
+``predict_logits``; nothing of the loop is rewritten here, and the package holds
+nothing for this script: the settings come from ``skbert._runner.train_config``, as
+in fit, and every range below is this script's own wrapper):
 
 1. ``--warmup-steps`` training steps (CUDA and cuBLAS set-up, compiling);
 2. ``--steps`` timed training steps without the profiler (the honest speed);
@@ -11,7 +13,8 @@ and runs, through skbert's own functions (``skbert._training.train`` and so
 4. the same three phases for prediction batches (``--predict-batches``; 0 skips).
 
 The calls are wrapped from the outside, never edited: for the duration of a run this
-script replaces the module attributes ``train_step``, ``_forward_docs``, ``collate``,
+script replaces the module attributes ``train_step``, ``_logits`` (``_forward_docs`` in
+older releases), ``collate``,
 ``compile_model`` and ``make_scheduler`` (to reach the optimizer's ``step`` and
 ``zero_grad``) in every loaded ``skbert`` module, ``torch.nn.utils.clip_grad_norm_`` and
 ``torch.Tensor.backward`` with versions that open a ``record_function`` range
@@ -28,8 +31,9 @@ from.
 
 Options that only newer skbert versions have (``--buckets``, ``--prefetch``,
 ``--skbert-params``) are applied only where the installed skbert takes them: as an
-estimator parameter (then ``TransformerMultiLabelClassifier._train_config`` turns it
-into the ``TrainConfig``), as a ``TrainConfig`` field, or as a keyword of
+estimator parameter (then ``skbert._runner.train_config``, or the estimator's
+``_train_config`` in older releases, turns it into the ``TrainConfig``), as a
+``TrainConfig`` field, or as a keyword of
 ``train`` / ``train_step``; otherwise the JSON records them as unsupported.
 
 Usage (GPU machine, repository root)::
@@ -194,7 +198,7 @@ def skbert_surface() -> dict:
     out = {"estimator_params": sorted(TransformerMultiLabelClassifier().get_params()),
            "config_fields": sorted(f.name for f in dataclasses.fields(training.TrainConfig))}
     for mod, names in ((training, ("train", "run_epoch", "train_step", "predict_logits",
-                                   "_forward_docs", "compile_model")),
+                                   "_logits", "_forward_docs", "compile_model")),
                        (data, ("collate", "length_grouped_batches", "sorted_batches"))):
         for name in names:
             fn = getattr(mod, name, None)
@@ -676,6 +680,15 @@ def _steady_ms(timeline: Timeline, name: str):
     return statistics.median(gaps) if gaps else None
 
 
+def _runner_module():
+    """``skbert._runner`` (the fit runner), or None in releases before it existed."""
+    try:
+        import skbert._runner as runner
+    except ImportError:
+        return None
+    return runner
+
+
 class Setup:
     """Everything skbert's fit builds before its loop, built the way fit builds it."""
 
@@ -699,10 +712,21 @@ class Setup:
         self.precision = resolve_precision(clf.precision, self.device)
         self.tokenizer = modeling.load_tokenizer(path, clf.tokenizer_kwargs)
         self.pad_id = data.pad_token_id(self.tokenizer)
+        self.runner = _runner_module()
+        rate = clf.learning_rate
+        if rate == "auto":  # the rate "auto" gives a bert-base-sized model
+            rate = getattr(training, "LARGE_MODEL_LEARNING_RATE", 5e-5)
         try:
-            config = call_with(clf._train_config, {"device": self.device,
-                                                   "precision": self.precision, "seed": seed})
-        except (AttributeError, TypeError) as exc:  # a private method: may change
+            if self.runner is not None and hasattr(self.runner, "train_config"):
+                from skbert._distributed import SINGLE
+
+                config = self.runner.train_config(clf, self.device, self.precision, seed,
+                                                  SINGLE, learning_rate=float(rate))
+            else:  # older releases: the estimator's private method
+                config = call_with(clf._train_config, {"device": self.device,
+                                                       "precision": self.precision,
+                                                       "seed": seed})
+        except (AttributeError, TypeError) as exc:  # a private function: may change
             fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
             params = clf.get_params()
             own = {"device", "precision", "seed"}
@@ -721,7 +745,9 @@ class Setup:
 
     def encode(self, texts):
         try:
-            return self.clf._encode(self.tokenizer, texts)
+            if self.runner is not None and hasattr(self.runner, "encode_texts"):
+                return self.runner.encode_texts(self.clf, self.tokenizer, texts)
+            return self.clf._encode(self.tokenizer, texts)  # older releases
         except AttributeError:
             import skbert._data as data
 
