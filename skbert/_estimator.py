@@ -484,7 +484,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self._fit_info = {"n_train": result.n_train, "n_valid": result.n_valid,
                           "still_improving": result.still_improving,
                           "diverged_epoch": result.diverged_epoch,
-                          "checkpoint": result.checkpoint}
+                          "checkpoint": result.checkpoint,
+                          # validation scores at the tuned thresholds, for the card
+                          "tuned_scores": getattr(result, "tuned_scores", None)}
         if result.thresholds is not None:
             self.thresholds_ = np.array(result.thresholds, dtype=float)
         elif hasattr(self, "thresholds_"):
@@ -643,6 +645,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             "interrupted_": self.interrupted_,
             "n_train_": info.get("n_train"),
             "n_valid_": info.get("n_valid"),
+            "tuned_scores_": info.get("tuned_scores"),
             "params": record_params(self.get_params(deep=False)),
         }
         if _distributed.current().is_main:  # under a process group only rank 0 writes
@@ -771,6 +774,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             thresholds=settings.get("thresholds_"),
             interrupted=settings.get("interrupted_") is True,
             n_train=_count(settings.get("n_train_")), n_valid=_count(settings.get("n_valid_"))))
+        est._fit_info["tuned_scores"] = settings.get("tuned_scores_")  # checked on reading
         return est
 
 
