@@ -29,6 +29,20 @@ Full measurement (from the repository root, venv active)::
 Quick wiring check (about a minute on 2 CPU cores)::
 
     python bench/long_text.py --n-train 64 --n-test 64 --epochs 1
+
+The character budget (issue 20 item 7: a text is cut to
+``skbert._data.char_budget`` characters before the tokenizer reads it)::
+
+    python bench/long_text.py --budget
+
+prints (1) the characters per token of the bundled all-MiniLM-L6-v2 tokenizer on
+Reuters stories and GoEmotions comments (mean, and the worst prefix of 8 or more
+tokens), the margin ``CHARS_PER_TOKEN`` is set against; (2) the seconds a
+tokenizer whose pre-tokenizer regex is quadratic (``\\D*\\d``, planted in a tiny
+random BERT's tokenizer.json) takes on 6, 12 and 24 KB texts with and without
+the cut, and the seconds ``predict_proba`` takes on a 1,000,000-character text
+with it; (3) the same 1,000,000-character ``predict_proba`` with the bundled
+MiniLM.
 """
 
 from __future__ import annotations
@@ -247,14 +261,117 @@ def parse(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="split and random_state (default: 0)")
     ap.add_argument("--verbose", type=int, default=1, help="estimator verbosity (default: 1)")
     ap.add_argument("--json", help="write the results to this file")
+    ap.add_argument("--budget", action="store_true",
+                    help="measure the character budget (chars per token, quadratic tokenizer, "
+                         "a 1,000,000-character text) and exit")
     ap.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
 
+# ------------------------------------------------------------ the character budget
+def chars_per_token(tok, texts) -> tuple[float, float]:
+    """(mean characters per token, worst over every prefix of 8 or more tokens)."""
+    import numpy as np
+
+    worst, ratios = 0.0, []
+    for text in texts:
+        offsets = tok(text, add_special_tokens=False, return_offsets_mapping=True,
+                      verbose=False)["offset_mapping"]
+        if len(offsets) < 8:
+            continue
+        ends = np.array([b for _, b in offsets], dtype=float)
+        ratio = ends / np.arange(1, len(ends) + 1)
+        worst = max(worst, float(ratio[7:].max()))
+        ratios.append(ratio[-1])
+    return float(np.mean(ratios)), worst
+
+
+def hostile_model(folder: str) -> str:
+    """A tiny random BERT whose tokenizer.json splits on ``\\D*\\d`` (quadratic without digits)."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    words = ["the", "a", "match", "pizza", "vote", "code", "news", "team"]
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + words)}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\D*\d"), behavior="isolated"),
+        pre_tokenizers.Whitespace()])
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
+                            cls_token="[CLS]", sep_token="[SEP]",
+                            model_max_length=512).save_pretrained(folder)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=4, intermediate_size=37)).save_pretrained(folder)
+    return folder
+
+
+def budget_report(args) -> None:
+    import numpy as np
+
+    from skbert import TransformerMultiLabelClassifier, _data
+    from skbert._modeling import load_tokenizer, resolve_model_path
+
+    minilm = resolve_model_path(DEFAULT_MODEL)
+    tok = load_tokenizer(minilm, None)
+    print(f"(1) characters per token, {DEFAULT_MODEL} tokenizer "
+          f"(CHARS_PER_TOKEN={_data.CHARS_PER_TOKEN}, MIN_CHARS={_data.MIN_CHARS})")
+    for name, path in (("Reuters", args.data), ("GoEmotions", os.path.join(
+            os.path.dirname(os.path.dirname(os.path.abspath(args.data))), "goemotions",
+            "train.jsonl"))):
+        if not os.path.exists(path):
+            print(f"  {name}: {path} not found, skipped")
+            continue
+        with open(path, encoding="utf-8") as fh:
+            texts = [json.loads(line)["text"] for line in fh][:args.n_train or 3000]
+        mean, worst = chars_per_token(tok, texts)
+        print(f"  {name} ({len(texts)} texts): mean {mean:.2f}, worst prefix of >= 8 tokens "
+              f"{worst:.2f}")
+    X = ["the match", "pizza news", "vote code", "team news"] * 4
+    Y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]] * 4)
+    million = ("the match pizza news " * 50_000)[:1_000_000]
+    real_budget = _data.char_budget
+    with tempfile.TemporaryDirectory() as tmp:
+        path = hostile_model(tmp)
+        htok = load_tokenizer(path, None)
+        print("(2) a quadratic pre-tokenizer regex (\\D*\\d), one text, max_length=128:")
+        for n in (6_000, 12_000, 24_000):
+            row = []
+            for cut in (False, True):
+                _data.char_budget = real_budget if cut else (lambda *a, **k: None)
+                t = time.perf_counter()
+                _data.encode(htok, [million[:n]], max_length=128)
+                row.append(time.perf_counter() - t)
+            _data.char_budget = real_budget
+            print(f"  {n // 1000} KB: {row[0]:.2f} s uncut, {row[1]:.3f} s cut to "
+                  f"{real_budget(128)} characters")
+        est = TransformerMultiLabelClassifier(path, max_epochs=1, random_state=0, device="cpu",
+                                              fit_cache=False).fit(X, Y)
+        t = time.perf_counter()
+        est.predict_proba([million])
+        print(f"  predict_proba of a 1,000,000-character text: {time.perf_counter() - t:.2f} s")
+    est = TransformerMultiLabelClassifier(minilm, max_epochs=1, random_state=0, device="cpu",
+                                          fit_cache=False).fit(X, Y)
+    for cut in (True, False):
+        _data.char_budget = real_budget if cut else (lambda *a, **k: None)
+        t = time.perf_counter()
+        est.predict_proba([million])
+        print(f"(3) MiniLM predict_proba of a 1,000,000-character text, "
+              f"{'cut' if cut else 'uncut'}: {time.perf_counter() - t:.2f} s")
+    _data.char_budget = real_budget
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
+    if args.budget:
+        budget_report(args)
+        return 0
     if args.child:
         run_child(args)
         return 0
