@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import stat
 import tempfile
 import warnings
 
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from ._modeling import load_tokenizer
+from ._params import CARD_PARAMS
 from ._persistence import (
     HEAD_FILE,
     SENTENCE_FILES,
@@ -37,6 +39,15 @@ from ._persistence import (
     load_folder,
     read_settings,
     save_folder,
+)
+from ._safe_io import (
+    DamagedFile,
+    make_folders,
+    read_json,
+    read_regular_file,
+    write_bytes,
+    write_json,
+    write_text,
 )
 from ._utils import SkbertWarning
 
@@ -65,7 +76,11 @@ def save_model_folder(folder: str, model, tokenizer, settings: dict) -> None:
 
     ``settings`` gains ``base_model``: the checkpoint the model was first
     fine-tuned from, kept across refits from saved folders so that the card
-    names it even when ``model_name_or_path`` is a local folder.
+    names it even when ``model_name_or_path`` is a local folder. The folder
+    may be shared (``push_to_hub``), so ``skbert.json`` records no local path:
+    a Hub id stays, a local folder becomes its base name, and any other
+    parameter value that is a local path (a fit cache, a checkpoint folder)
+    becomes null (see :func:`shareable_settings`).
 
     Parameters
     ----------
@@ -76,9 +91,66 @@ def save_model_folder(folder: str, model, tokenizer, settings: dict) -> None:
         What the estimator saves in ``skbert.json`` (see
         :func:`~skbert._persistence.check_settings`).
     """
+    from ._modeling import is_peft
+
     settings = {**settings, "base_model": base_model_of(settings["params"]["model_name_or_path"])}
-    save_folder(folder, model, tokenizer, settings)
+    save_folder(folder, model, tokenizer, shareable_settings(settings))
+    if is_peft(model):  # the adapter alone too, for peft users
+        from ._persistence import publish_folder
+
+        with tempfile.TemporaryDirectory(prefix="skbert-adapter-") as stage:
+            model.backbone.save_pretrained(stage)
+            publish_folder(stage, os.fspath(folder), under="adapter")
     write_model_card(folder)
+
+
+def shareable_name(name) -> str | None:
+    """A model name fit to publish: a Hub id as it is, a local path as ``./`` and its base name.
+
+    The ``./`` keeps a local folder's name from reading as a Hub id (the card
+    then says "a local folder"); no absolute path is kept.
+    """
+    if name is None:
+        return None
+    name = os.fspath(name) if isinstance(name, os.PathLike) else str(name)
+    if _is_hub_id(name):
+        return name
+    base = os.path.basename(name.rstrip("/" + os.sep))
+    return f"./{base}" if base and base not in (".", "..") else None
+
+
+def _is_local_path(value: str) -> bool:
+    return (os.path.isabs(value) or value.startswith("~")
+            or ((os.sep in value or "/" in value) and os.path.exists(value)))
+
+
+def _no_paths(value):
+    """``value`` with every str that is a local path replaced by None (dicts and lists walked)."""
+    if isinstance(value, dict):
+        return {k: _no_paths(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_paths(v) for v in value]
+    if isinstance(value, os.PathLike) or (isinstance(value, str) and _is_local_path(value)):
+        return None
+    return value
+
+
+def shareable_settings(settings: dict) -> dict:
+    """``settings`` with no local path: what ``skbert.json`` may hold in a shared folder.
+
+    ``model_name_or_path`` and ``base_model`` keep a Hub id and otherwise
+    become the folder's base name (:func:`shareable_name`); every other
+    parameter value that is a local path becomes None. Nothing read back from
+    a folder depends on them: ``from_pretrained`` sets ``model_name_or_path``
+    to the folder it loads, and paths are never taken from a folder.
+    """
+    params = _no_paths({k: v for k, v in settings["params"].items()
+                        if k != "model_name_or_path"})
+    params["model_name_or_path"] = shareable_name(settings["params"].get("model_name_or_path"))
+    out = {**settings, "params": params}
+    if settings.get("base_model") is not None:
+        out["base_model"] = shareable_name(settings["base_model"])
+    return out
 
 
 def base_model_of(name_or_path: str) -> str:
@@ -88,7 +160,7 @@ def base_model_of(name_or_path: str) -> str:
     older versions, the ``model_name_or_path`` it was fitted with); for any
     other checkpoint, the name itself.
     """
-    name = str(name_or_path)
+    name = os.fspath(name_or_path) if isinstance(name_or_path, os.PathLike) else str(name_or_path)
     if os.path.isfile(os.path.join(name, SETTINGS_FILE)):
         try:
             saved = read_settings(name)
@@ -111,9 +183,9 @@ def _is_hub_id(name: str) -> bool:
 def is_skbert_card(path: str) -> bool:
     """Whether the file at ``path`` is a model card skbert wrote (it carries the marker)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return CARD_MARKER in fh.read()
-    except (OSError, UnicodeDecodeError):
+        data, _ = read_regular_file(os.fspath(path))  # a link is not skbert's card
+        return CARD_MARKER in data.decode("utf-8")
+    except (OSError, DamagedFile, UnicodeDecodeError):
         return False
 
 
@@ -141,7 +213,7 @@ def write_model_card(folder: str, name: str | None = None, *, hub: bool = False)
         Whether the card was written.
     """
     path = os.path.join(folder, "README.md")
-    if os.path.exists(path) and not is_skbert_card(path):
+    if os.path.lexists(path) and not is_skbert_card(path):
         warnings.warn(
             f"{path} was not written by skbert, so it was kept and no model card was written. "
             "To get skbert's card (labels, thresholds, metrics, how to load the model), rename "
@@ -149,10 +221,7 @@ def write_model_card(folder: str, name: str | None = None, *, hub: bool = False)
         return False
     settings = read_settings(folder)
     text = model_card(settings, name or os.path.basename(os.path.abspath(folder)), hub=hub)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_text(path, text, root=folder)
     return True
 
 
@@ -176,12 +245,6 @@ def _label_thresholds(settings: dict) -> list:
     if isinstance(threshold, list) and len(threshold) == n:
         return threshold
     return [threshold] * n
-
-
-_CARD_PARAMS = ("max_length", "long_text", "max_epochs", "batch_size", "learning_rate",
-                "head_learning_rate", "weight_decay", "warmup_ratio", "early_stopping",
-                "validation_fraction", "pos_weight", "threshold", "threshold_metric",
-                "random_state")
 
 
 def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
@@ -240,9 +303,14 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
 
     history = settings.get("history_") or []
     lines += ["## Training", "", "| parameter | value |", "|---|---|"]
-    for key in _CARD_PARAMS:
+    for key in CARD_PARAMS:  # the parameter table's "shown on the card" rows
         if key in params:
-            lines.append(f"| `{key}` | {_md(_fmt(params[key]))[:80]} |")
+            lines.append(f"| `{key}` | {_md(_card_value(params[key], settings.get(key + '_')))} |")
+    n_train, n_valid = _count(settings.get("n_train_")), _count(settings.get("n_valid_"))
+    if n_train is not None:
+        lines.append(f"| texts trained on | {n_train} |")
+    if n_valid is not None:
+        lines.append(f"| texts held out for validation | {n_valid} |")
     lines += [f"| epochs run | {len(history)} |",
               f"| epoch kept | {settings.get('best_epoch_')} |", ""]
 
@@ -260,13 +328,48 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
             lines.append(f"| {i}{mark} | "
                          + " | ".join(_fmt(record.get(k)) for k in metrics) + " |")
     else:
-        lines.append("No validation split was held out during training "
-                     "(`validation_fraction`, `early_stopping`), so there are no validation "
-                     "metrics.")
+        lines.append("No validation split was held out during training, so there are no "
+                     "validation metrics.")
     lines.append("")
+    lines += _tuned_scores(settings.get("tuned_scores_"))
 
     lines += _usage(name, hub, pooling, max_length, params.get("long_text"))
     return "\n".join(header + lines) + "\n"
+
+
+def _card_value(value, fitted) -> str:
+    """A parameter's value on the card; with the value a fit resolved it to, where it has one.
+
+    ``learning_rate="auto"`` shows the rate used (``learning_rate_``), e.g.
+    ``0.0002 (auto)``.
+    """
+    shown = _fmt(value)
+    if fitted is not None and not isinstance(fitted, (list, dict, bool)) and fitted != value:
+        shown = f"{_fmt(fitted)} ({shown})"
+    return shown[:80]
+
+
+def _count(value) -> int | None:
+    """A non-negative int from a file, or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _tuned_scores(scores) -> list[str]:
+    """The validation scores at the thresholds ``predict`` applies (``tuned_scores_``).
+
+    A dict of metric name to score in [0, 1] (the fit writes e.g.
+    ``{"f1_micro": ..., "f1_macro": ...}``); anything else is left out.
+    """
+    if not isinstance(scores, dict):
+        return []
+    rows = [(k, v) for k, v in scores.items() if isinstance(k, str) and len(k) <= 40
+            and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1]
+    if not rows:
+        return []
+    lines = ["On the same validation split at the tuned thresholds of the table above:", "",
+             "| metric | score |", "|---|---:|"]
+    lines += [f"| {_md(k)} | {v:.4f} |" for k, v in rows]
+    return lines + [""]
 
 
 def _md(text: str) -> str:
@@ -374,6 +477,98 @@ def push_to_hub(estimator, repo_id: str, *, private: bool = False, token: str | 
             delete_patterns=[p.replace(os.sep, "/") for p in stale] or None)
 
 
+#: What :func:`resolve_pretrained_source` downloads: the files skbert reads (JSON,
+#: safetensors, tokenizer vocabularies). Never pickles (``*.bin``, ``*.pt``), code
+#: (``*.py``) or ONNX files unless the ONNX backend asks for them.
+HUB_FILES = ("*.json", "*.safetensors", "vocab.txt", "merges.txt", "spiece.model",
+             "sentencepiece.bpe.model", "tokenizer.model")
+HUB_ONNX_FILES = (f"{ONNX_DIR}/{ONNX_FILE}", f"{ONNX_DIR}/{INT8_FILE}", f"{ONNX_DIR}/{ONNX_META}")
+#: Sub-folders of a saved model that loading never reads (the peft adapter; ONNX unless asked).
+_HUB_SKIPPED = ("adapter/*", f"{ONNX_DIR}/*")
+
+
+def resolve_pretrained_source(name_or_folder, revision: str | None = None, *,
+                              onnx: bool = False) -> str:
+    """The local folder to load: ``name_or_folder`` itself, or a Hub repository downloaded.
+
+    A local folder is returned as it is. Anything else must be a Hub
+    repository id (``"user/name"``); its files are fetched with
+    ``huggingface_hub.snapshot_download`` (cached, so a second call reads the
+    cache), limited to what skbert reads (:data:`HUB_FILES`: JSON,
+    safetensors, tokenizer vocabularies; with ``onnx=True`` also the ONNX
+    export in ``onnx/``, which is checked against the weights before use).
+    The folder it returns is then validated like any local folder.
+
+    Parameters
+    ----------
+    name_or_folder : str or path-like
+        A folder written by ``save_pretrained``, or a Hub repository id.
+    revision : str or None, default=None
+        A branch, tag or commit of the Hub repository; None is its default
+        branch. Only for Hub ids.
+    onnx : bool, default=False
+        Also download ``onnx/`` (for ``backend="onnx"``).
+
+    Returns
+    -------
+    str
+        A local folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``name_or_folder`` is neither a folder nor a Hub id, or the
+        repository or revision does not exist.
+    ValueError
+        If ``revision`` is given for a local folder.
+    OSError
+        If the Hub cannot be reached (offline) and the files are not cached.
+    ImportError
+        If huggingface_hub is not installed.
+    """
+    name = os.fspath(name_or_folder) if isinstance(name_or_folder, os.PathLike) else name_or_folder
+    if not isinstance(name, str):
+        raise TypeError(f"Expected a folder or a Hub repository id, got {name!r:.80}.")
+    if revision is not None and not (isinstance(revision, str) and 0 < len(revision) <= 200):
+        raise ValueError(f"revision={revision!r:.80} must be a branch, tag or commit of the Hub "
+                         "repository (a non-empty str), or None.")
+    if os.path.isdir(name):
+        if revision is not None:
+            raise ValueError(f"revision={revision!r} applies to Hub repositories, but {name!r} is "
+                             "a local folder. Leave revision=None.")
+        return name
+    if not _is_hub_id(name):
+        raise FileNotFoundError(
+            f"{name!r} is neither a folder nor a Hub repository id ('user/name'). Pass the "
+            "folder written by save_pretrained, or the id of a repository made by push_to_hub.")
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub import errors as hub_errors
+    except ImportError:  # pragma: no cover - transformers depends on it
+        raise ImportError('Loading from the Hub needs huggingface_hub: pip install '
+                          '"skbert[hub]"') from None
+    allow = list(HUB_FILES) + (list(HUB_ONNX_FILES) if onnx else [])
+    ignore = [p for p in _HUB_SKIPPED if not (onnx and p.startswith(ONNX_DIR))]
+    where = name + (f" (revision {revision!r})" if revision else "")
+    try:
+        return snapshot_download(name, revision=revision, repo_type="model",
+                                 allow_patterns=allow, ignore_patterns=ignore,
+                                 library_name="skbert")
+    except hub_errors.RevisionNotFoundError:
+        raise FileNotFoundError(f"The Hub repository {name} has no revision {revision!r}; "
+                                "pass an existing branch, tag or commit.") from None
+    except (hub_errors.RepositoryNotFoundError, hub_errors.GatedRepoError):
+        raise FileNotFoundError(
+            f"{where} is not a local folder, and no Hub repository of that name can be read "
+            "(it does not exist, or is private or gated: log in with `hf auth login` or set "
+            "HF_TOKEN).") from None
+    except (hub_errors.LocalEntryNotFoundError, ConnectionError, TimeoutError, OSError) as exc:
+        raise OSError(
+            f"Cannot download {where} from the Hugging Face Hub, and no copy is cached "
+            f"({type(exc).__name__}). Connect to the internet (or unset HF_HUB_OFFLINE) to "
+            "download it once, or pass the local folder of a copy.") from None
+
+
 # ------------------------------------------------------------------------------------ ONNX
 def _import_onnxruntime():
     try:
@@ -459,19 +654,27 @@ class OnnxModel(nn.Module):
         so that both backends run on the same number of cores.
     n_labels : int or None, default=None
         Checked against the model's output width.
+    data : bytes or None, default=None
+        The file's bytes, already read (and checked) by the caller; None reads
+        ``path`` (a regular file, never a FIFO or device). Pickling reads the
+        file again and refuses it if it changed since.
     """
 
     def __init__(self, path: str, *, providers=("CPUExecutionProvider",),
-                 threads: int | None = None, n_labels: int | None = None):
+                 threads: int | None = None, n_labels: int | None = None,
+                 data: bytes | None = None):
         super().__init__()
         self.path = path
         self.providers = list(providers)
         self.threads = threads
         self.n_labels = n_labels
         self._bytes = None
-        self._start(path)
+        if data is None:
+            data = _read_file(path)
+        self._sha256 = hashlib.sha256(data).hexdigest()
+        self._start(data)
 
-    def _start(self, model) -> None:
+    def _start(self, model: bytes) -> None:
         ort = _import_onnxruntime()
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads or torch.get_num_threads()
@@ -487,10 +690,11 @@ class OnnxModel(nn.Module):
         inputs = {i.name for i in self.session.get_inputs()}
         outputs = self.session.get_outputs()
         width = outputs[0].shape[-1] if outputs else None
-        if inputs != {"input_ids", "attention_mask"} or outputs[0].name != "logits" or (
+        name = outputs[0].name if outputs else None
+        if inputs != {"input_ids", "attention_mask"} or name != "logits" or (
                 self.n_labels is not None and width != self.n_labels):
             raise ValueError(
-                f"{self.path} takes {sorted(inputs)} and gives {outputs[0].name} of width "
+                f"{self.path} takes {sorted(inputs)} and gives {name} of width "
                 f"{width}; skbert expects input_ids and attention_mask in and {self.n_labels} "
                 "logits out. It is not an export of this model: pass overwrite_onnx=True to "
                 "export it again.")
@@ -507,13 +711,17 @@ class OnnxModel(nn.Module):
         data = self._bytes
         if data is None:
             try:
-                with open(self.path, "rb") as fh:
-                    data = fh.read()
-            except OSError as exc:
+                data = _read_file(self.path)
+            except (OSError, DamagedFile) as exc:
                 raise ValueError(
-                    f"Cannot pickle this ONNX-backed estimator: {self.path} is gone ({exc}). "
-                    "Load the model folder again with from_pretrained(..., backend='onnx')."
-                ) from None
+                    f"Cannot pickle this ONNX-backed estimator: {self.path} cannot be read "
+                    f"({exc}). Load the model folder again with "
+                    "from_pretrained(..., backend='onnx').") from None
+            if hashlib.sha256(data).hexdigest() != self._sha256:
+                raise ValueError(
+                    f"Cannot pickle this ONNX-backed estimator: {self.path} changed since it "
+                    "was loaded. Load the model folder again with "
+                    "from_pretrained(..., backend='onnx').")
         return {"path": self.path, "providers": self.providers, "threads": self.threads,
                 "n_labels": self.n_labels, "onnx_bytes": data, "training": False}
 
@@ -524,17 +732,31 @@ class OnnxModel(nn.Module):
         self.threads = state["threads"]
         self.n_labels = state["n_labels"]
         self._bytes = state["onnx_bytes"]
+        self._sha256 = hashlib.sha256(self._bytes).hexdigest()
         self._start(self._bytes)
 
     def extra_repr(self) -> str:
         return f"path={self.path!r}, providers={self.providers}"
 
 
+def _read_file(path: str) -> bytes:
+    """The bytes of a regular file (links followed: a Hub snapshot is made of them)."""
+    data, _ = read_regular_file(os.path.realpath(path))
+    return data
+
+
 def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
+    """The sha256 of a regular file, read in blocks (links followed, FIFOs refused)."""
+    fd = os.open(os.path.realpath(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                 | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DamagedFile("is not a regular file")
+        digest = hashlib.sha256()
+        for block in iter(lambda: os.read(fd, 1 << 20), b""):
             digest.update(block)
+    finally:
+        os.close(fd)
     return digest.hexdigest()
 
 
@@ -553,11 +775,10 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 def _read_meta(onnx_dir: str) -> dict:
     """``onnx/skbert_onnx.json``, validated; {} when absent or damaged (nothing is trusted)."""
-    path = os.path.join(onnx_dir, ONNX_META)
     try:
-        with open(path, encoding="utf-8") as fh:
-            meta = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        meta = read_json(os.path.realpath(os.path.join(onnx_dir, ONNX_META)), what=ONNX_META,
+                         max_bytes=1_000_000)
+    except (OSError, DamagedFile):
         return {}
     if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
         return {}
@@ -570,19 +791,17 @@ def _read_meta(onnx_dir: str) -> dict:
     return {"files": files}
 
 
-def _write_meta(onnx_dir: str, meta: dict) -> None:
-    path = os.path.join(onnx_dir, ONNX_META)
-    with open(path + ".tmp", "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(meta, indent=2) + "\n")
-    os.replace(path + ".tmp", path)
-
-
 def _file_state(path: str, record: dict | None, source: str) -> str:
-    """``"missing"``, ``"current"`` (skbert's export of these weights), ``"stale"``
-    (skbert's export of other weights: replaced) or ``"foreign"`` (not skbert's)."""
-    if not os.path.exists(path):
+    """``"missing"``, ``"current"`` (recorded as skbert's export of these weights: checked
+    against them before use), ``"stale"`` (skbert's export of other weights: replaced) or
+    ``"foreign"`` (not skbert's)."""
+    if not os.path.lexists(path):
         return "missing"
-    if record is None or _sha256(path) != record["sha256"]:
+    try:
+        digest = _sha256(path)
+    except (OSError, DamagedFile):
+        return "foreign"
+    if record is None or digest != record["sha256"]:
         return "foreign"
     return "current" if record["source"] == source else "stale"
 
@@ -597,6 +816,18 @@ def export_onnx(folder, *, quantize: bool = False, overwrite: bool = False) -> s
     matches, replaces skbert's own export of weights that were since saved
     again, and never touches a file skbert did not write (or that was changed
     since) unless ``overwrite=True``.
+
+    A file the record calls current is still run against the folder's torch
+    model on the same texts before it is used, because anyone can write the
+    record (the hashes of a file and of the weights are public): an export
+    of other weights is refused (:class:`ValueError`), or replaced with
+    ``overwrite=True``. The int8 copy is checked against a fresh quantisation
+    of the checked fp32 file.
+
+    Every file is written in a private temporary folder and published into
+    ``folder/onnx`` atomically through :mod:`skbert._safe_io`: a link planted
+    in ``folder/onnx`` (or ``onnx`` itself being a link) is never written
+    through.
 
     Parameters
     ----------
@@ -617,16 +848,25 @@ def export_onnx(folder, *, quantize: bool = False, overwrite: bool = False) -> s
     ------
     FileExistsError
         If a file skbert did not write is in the way and ``overwrite`` is False.
+    ValueError
+        If a file recorded as skbert's export does not compute these weights'
+        probabilities and ``overwrite`` is False.
     PermissionError
         If ``folder`` cannot be written (export it once where it can).
+    skbert._safe_io.UnsafePath
+        If ``folder/onnx`` is a link.
     """
+    return _checked_onnx(folder, quantize=quantize, overwrite=overwrite)[0]
+
+
+def _checked_onnx(folder, *, quantize: bool, overwrite: bool) -> tuple[str, bytes]:
+    """:func:`export_onnx`, returning the path and the checked bytes to run."""
     folder = os.fspath(folder)
     _import_onnxruntime()
     settings = read_settings(folder)
     onnx_dir = os.path.join(folder, ONNX_DIR)
     source = weights_hash(folder)
-    meta = _read_meta(onnx_dir)
-    files = meta.get("files", {})
+    files = _read_meta(onnx_dir).get("files", {})
     fp32 = os.path.join(onnx_dir, ONNX_FILE)
     int8 = os.path.join(onnx_dir, INT8_FILE)
     todo = [(fp32, ONNX_FILE)] + ([(int8, INT8_FILE)] if quantize else [])
@@ -638,31 +878,90 @@ def export_onnx(folder, *, quantize: bool = False, overwrite: bool = False) -> s
                 f"{path} exists but skbert did not export it from these weights (it is not "
                 f"recorded in {ONNX_META}, or was changed since). Pass overwrite_onnx=True to "
                 "replace it, or move it away.")
-    if all(states[name] == "current" for _, name in todo):
-        return int8 if quantize else fp32
+    n_labels = len(settings["classes"])
+    model, tokenizer = load_folder(folder, settings, torch.device("cpu"))
+    model = model.float().eval()
+    example = _probe_inputs(tokenizer, settings)
+    with torch.inference_mode():
+        want = torch.sigmoid(model(*example).float())
+    with tempfile.TemporaryDirectory(prefix="skbert-onnx-") as tmp:
+        data = None
+        if states[ONNX_FILE] == "current":
+            data = _read_file(fp32)
+            diff = _max_diff(want, data, example, n_labels, fp32)
+            if not diff <= ONNX_TOLERANCE:
+                if not overwrite:
+                    raise _not_these_weights(fp32, diff, ONNX_TOLERANCE)
+                warnings.warn(f"{fp32} did not compute these weights' probabilities (up to "
+                              f"{diff:.2g} apart); it was exported again.", SkbertWarning,
+                              stacklevel=4)
+                data = None
+        if data is None:
+            _writable(folder, onnx_dir)
+            staged = os.path.join(tmp, ONNX_FILE)
+            diff = _export_checked(model, example, want, staged, settings)
+            data = _read_file(staged)
+            write_bytes(fp32, data, root=folder)
+            files[ONNX_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "source": source,
+                                "max_abs_proba_diff": diff}
+            if states[INT8_FILE] in ("current", "stale"):  # skbert's, made from the old file
+                _remove_file(int8)
+                states[INT8_FILE] = "missing"
+            files.pop(INT8_FILE, None)
+            write_json(os.path.join(onnx_dir, ONNX_META), {"files": files}, root=folder)
+        if not quantize:
+            return fp32, data
+        src = os.path.join(tmp, "fp32-" + ONNX_FILE)
+        write_bytes(src, data, root=tmp)
+        staged = os.path.join(tmp, INT8_FILE)
+        _quantize(src, staged)
+        fresh = _read_file(staged)
+        if states[INT8_FILE] == "current":
+            held = _read_file(int8)
+            if held == fresh:
+                return int8, held
+            fresh_probs = _onnx_probs(fresh, example, n_labels, int8)
+            diff = _max_diff(fresh_probs, held, example, n_labels, int8)
+            if diff <= ONNX_TOLERANCE:  # an other onnxruntime's quantisation of the same file
+                return int8, held
+            if not overwrite:
+                raise _not_these_weights(int8, diff, ONNX_TOLERANCE, quantized=True)
+        _writable(folder, onnx_dir)
+        write_bytes(int8, fresh, root=folder)
+        files[INT8_FILE] = {"sha256": hashlib.sha256(fresh).hexdigest(), "source": source}
+        write_json(os.path.join(onnx_dir, ONNX_META), {"files": files}, root=folder)
+        return int8, fresh
+
+
+def _not_these_weights(path: str, diff: float, tol: float, quantized: bool = False):
+    against = ("a fresh int8 quantisation of the checked model.onnx" if quantized
+               else "the folder's torch weights")
+    return ValueError(
+        f"{path} is recorded in {ONNX_META} as skbert's export of this folder's weights, but its "
+        f"probabilities differ from {against} by up to {diff:.2g} on the check texts "
+        f"(tolerance {tol:g}): it is an export of another model, or was edited. It was not "
+        "used. Pass overwrite_onnx=True to export these weights again, or load the folder "
+        "with backend='torch'.")
+
+
+def _writable(folder: str, onnx_dir: str) -> None:
+    """Create ``folder/onnx`` (never through a link) and fail early if it cannot be written."""
     try:
-        os.makedirs(onnx_dir, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=onnx_dir, delete=True)
-        probe.close()
-    except OSError as exc:
+        make_folders(onnx_dir, root=folder)
+        if not os.access(onnx_dir, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except PermissionError as exc:
         raise PermissionError(
             f"Cannot write the ONNX export into {onnx_dir} ({exc.strerror or exc}). Copy the "
             "model folder somewhere writable and load it from there.") from None
-    if states[ONNX_FILE] != "current":
-        model, tokenizer = load_folder(folder, settings, torch.device("cpu"))
-        diff = _export_checked(model, tokenizer, fp32, settings)
-        files[ONNX_FILE] = {"sha256": _sha256(fp32), "source": source,
-                            "max_abs_proba_diff": diff}
-        if states[INT8_FILE] in ("current", "stale"):  # skbert's, made from the replaced file
-            os.remove(int8)
-            states[INT8_FILE] = "missing"
-        files.pop(INT8_FILE, None)
-        _write_meta(onnx_dir, {"files": files})
-    if quantize and states[INT8_FILE] != "current":
-        _quantize(fp32, int8)
-        files[INT8_FILE] = {"sha256": _sha256(int8), "source": source}
-        _write_meta(onnx_dir, {"files": files})
-    return int8 if quantize else fp32
+
+
+def _remove_file(path: str) -> None:
+    """Remove ``path`` if it is a regular file or a link (never what a link points to)."""
+    with contextlib.suppress(FileNotFoundError):
+        info = os.lstat(path)
+        if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+            os.unlink(path)
 
 
 @contextlib.contextmanager
@@ -681,41 +980,43 @@ def _quiet_export():
             logging.getLogger(n).setLevel(level)
 
 
-def _export_checked(model, tokenizer, path: str, settings: dict) -> float:
-    """Export ``model`` to ``path`` (atomically) and check it against torch; the largest
-    probability difference on the probe texts."""
-    model = model.float().eval()
-    max_length = settings["params"].get("max_length") or 128
+def _probe_inputs(tokenizer, settings: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed texts every export is checked on, tokenised (padded: the mask is traced)."""
+    limit = settings["params"].get("max_length") or 128
     enc = tokenizer(list(_PROBE_TEXTS), padding=True, truncation=True,
-                    max_length=int(max_length), return_tensors="pt")
-    example = (enc["input_ids"], enc["attention_mask"])  # padded rows: the mask is traced
-    tmp = path + ".tmp"
+                    max_length=int(limit), return_tensors="pt")
+    return enc["input_ids"], enc["attention_mask"]
+
+
+def _onnx_probs(data: bytes, example, n_labels: int, path: str) -> torch.Tensor:
+    session = OnnxModel(path, n_labels=n_labels, data=data, threads=1)
+    return torch.sigmoid(session(*example))
+
+
+def _max_diff(want: torch.Tensor, data: bytes, example, n_labels: int, path: str) -> float:
+    """The largest probability difference between ``want`` and the ONNX model ``data``."""
+    return float((want - _onnx_probs(data, example, n_labels, path)).abs().max())
+
+
+def _export_checked(model, example, want, path: str, settings: dict) -> float:
+    """Export ``model`` to ``path`` (in a private folder) and check it against torch's
+    probabilities ``want``; the largest difference on the probe texts."""
+    name = shareable_name(settings["params"].get("model_name_or_path"))
     try:
-        try:
-            _torch_export(model, example, tmp)
-        except ImportError:
-            raise
-        except Exception as exc:  # both exporters failed: name the model and the way out
-            raise RuntimeError(
-                f"torch could not export {settings['params'].get('model_name_or_path')!r} to "
-                f"ONNX ({type(exc).__name__}: {str(exc)[:300]}). Use backend='torch' for this "
-                "model.") from exc
-        session = OnnxModel(tmp, n_labels=len(settings["classes"]))
-        with torch.inference_mode():
-            want = torch.sigmoid(model(*example).float())
-        got = torch.sigmoid(session(*example))
-        diff = float((want - got).abs().max())
-        if not diff <= ONNX_TOLERANCE:
-            raise RuntimeError(
-                f"The ONNX export of {settings['params'].get('model_name_or_path')} gives "
-                f"probabilities up to {diff:.2g} away from torch's (tolerance "
-                f"{ONNX_TOLERANCE:g}), so it was not kept. Use backend='torch' for this model.")
-        del session
-        os.replace(tmp, path)
-        return diff
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _torch_export(model, example, path)
+    except ImportError:
+        raise
+    except Exception as exc:  # both exporters failed: name the model and the way out
+        raise RuntimeError(
+            f"torch could not export {name!r} to ONNX ({type(exc).__name__}: "
+            f"{str(exc)[:300]}). Use backend='torch' for this model.") from exc
+    diff = _max_diff(want, _read_file(path), example, len(settings["classes"]), path)
+    if not diff <= ONNX_TOLERANCE:
+        raise RuntimeError(
+            f"The ONNX export of {name} gives probabilities up to {diff:.2g} away from torch's "
+            f"(tolerance {ONNX_TOLERANCE:g}), so it was not kept. Use backend='torch' for this "
+            "model.")
+    return diff
 
 
 def _torch_export(model: nn.Module, example: tuple, path: str) -> None:
@@ -726,7 +1027,7 @@ def _torch_export(model: nn.Module, example: tuple, path: str) -> None:
     torch deprecates) traces the padded example instead; either result is
     checked against torch before it is kept. The weights are stored inside
     the one ``.onnx`` file, which limits exports to 2 GB (about 500M
-    parameters in fp32).
+    parameters in fp32). ``path`` is in a private temporary folder.
     """
     _import_exporter()
     names = {"input_names": ["input_ids", "attention_mask"], "output_names": ["logits"],
@@ -734,7 +1035,7 @@ def _torch_export(model: nn.Module, example: tuple, path: str) -> None:
     with _quiet_export(), torch.inference_mode(False), torch.no_grad():
         try:
             batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
-            torch.onnx.export(model, example, path, dynamo=True, verbose=False,
+            torch.onnx.export(model, example, path, dynamo=True,
                               dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
                               external_data=False, **names)
             return
@@ -747,20 +1048,16 @@ def _torch_export(model: nn.Module, example: tuple, path: str) -> None:
 
 
 def _quantize(src: str, dst: str) -> None:
-    """int8 weights with onnxruntime's dynamic quantisation, written atomically."""
+    """int8 weights with onnxruntime's dynamic quantisation (both paths in a private folder)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = dst + ".tmp"
     root = logging.getLogger()
     root.addFilter(_no_preprocess_advice)
     try:
         with _quiet_export():
-            quantize_dynamic(src, tmp, weight_type=QuantType.QInt8)
-        os.replace(tmp, dst)
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
     finally:
         root.removeFilter(_no_preprocess_advice)
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _no_preprocess_advice(record: logging.LogRecord) -> bool:
@@ -776,6 +1073,9 @@ def load_onnx_folder(folder, settings: dict, device="auto", *, quantize: bool = 
                      overwrite: bool = False):
     """``(OnnxModel, tokenizer)`` for a saved folder, exporting it first where needed.
 
+    The ONNX model runs from the bytes :func:`export_onnx` checked against
+    the folder's weights.
+
     Parameters
     ----------
     folder : str or path-like
@@ -789,6 +1089,6 @@ def load_onnx_folder(folder, settings: dict, device="auto", *, quantize: bool = 
         See :func:`export_onnx`.
     """
     providers = onnx_providers(device)
-    path = export_onnx(folder, quantize=quantize, overwrite=overwrite)
-    model = OnnxModel(path, providers=providers, n_labels=len(settings["classes"]))
+    path, data = _checked_onnx(folder, quantize=quantize, overwrite=overwrite)
+    model = OnnxModel(path, providers=providers, n_labels=len(settings["classes"]), data=data)
     return model, load_tokenizer(os.fspath(folder))

@@ -31,6 +31,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import shutil
+import stat
 import tempfile
 
 import numpy as np
@@ -46,6 +49,16 @@ from ._modeling import (
     model_from_config,
     quiet_transformers,
     sequence_classification_guard,
+)
+from ._safe_io import (
+    DamagedFile,
+    UnsafePath,
+    atomic_writer,
+    load_tensors,
+    make_folders,
+    read_json,
+    read_regular_file,
+    write_bytes,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,8 +93,7 @@ def _tokenizer_files(tokenizer) -> dict[str, bytes]:
 def _tokenizer_from_files(files: dict[str, bytes]):
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in files.items():
-            with open(os.path.join(tmp, os.path.basename(name)), "wb") as fh:
-                fh.write(data)
+            write_bytes(os.path.join(tmp, os.path.basename(name)), data, root=tmp)
         return load_tokenizer(tmp)
 
 
@@ -133,39 +145,100 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     ``AutoModelForSequenceClassification`` refuses the folder (see the module
     docstring). ``AutoModel.from_pretrained(folder)`` loads the fine-tuned
     encoder in both cases.
+
+    Every file is first written to a private temporary folder (transformers
+    and the tokenizer write there) and then published into ``folder`` one by
+    one through :func:`skbert._safe_io.atomic_writer`: atomically, never
+    through a link planted in ``folder`` (a linked sub-folder is
+    :class:`~skbert._safe_io.UnsafePath`), and with skbert's one mode policy.
+    ``skbert.json`` is published last.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save as safetensors_bytes
 
     if not isinstance(model, MultiLabelModel):
         raise TypeError(
             f"This estimator predicts with {type(model).__name__} (loaded with backend='onnx'), "
             "which holds no torch weights to save. Load the folder with backend='torch' to save "
             "it again, or copy the folder it was loaded from.")
+    folder = os.fspath(folder)
     model = merged(model)  # adapters (peft) are saved merged into plain weights
-    os.makedirs(folder, exist_ok=True)
+    make_folders(folder)
     classes = settings["classes"]
     cfg = model.backbone.config
     cfg.id2label = {i: str(c) for i, c in enumerate(classes)}
     cfg.label2id = {str(c): i for i, c in enumerate(classes)}
     cfg.problem_type = "multi_label_classification"
-    if model.pooling == "mean":
-        state = {**model.backbone.state_dict(), **sequence_classification_guard(cfg)}
-        with quiet_transformers():
-            model.backbone.save_pretrained(folder, state_dict=state)
-        _forget_architecture(folder)
-        head = {k: v.detach().cpu().float().contiguous()
-                for k, v in model.head.state_dict().items()}
-        save_file(head, os.path.join(folder, HEAD_FILE))
-        _write_sentence_files(folder, head, settings)
-    else:
-        _remove_sentence_files(folder)
-        with quiet_transformers():
-            model.backbone.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
     text = json.dumps({"format": FORMAT_VERSION, "pooling": model.pooling, **settings},
                       indent=2, default=_json_default)  # serialise fully before writing
-    with open(os.path.join(folder, SETTINGS_FILE), "w", encoding="utf-8") as fh:
-        fh.write(text)
+    extra: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="skbert-save-") as stage:
+        if model.pooling == "mean":
+            state = {**model.backbone.state_dict(), **sequence_classification_guard(cfg)}
+            with quiet_transformers():
+                model.backbone.save_pretrained(stage, state_dict=state)
+            _forget_architecture(stage)
+            head = {k: v.detach().cpu().float().contiguous()
+                    for k, v in model.head.state_dict().items()}
+            extra[HEAD_FILE] = safetensors_bytes(head)
+            extra.update(_sentence_files(head, settings))
+        else:
+            with quiet_transformers():
+                model.backbone.save_pretrained(stage)
+        tokenizer.save_pretrained(stage)
+        if model.pooling != "mean":
+            _remove_sentence_files(folder)
+        published = publish_folder(stage, folder)
+    for name, data in extra.items():
+        write_bytes(os.path.join(folder, name), data, root=folder)
+    _remove_stale_shards(folder, published)
+    write_bytes(os.path.join(folder, SETTINGS_FILE), text.encode("utf-8"), root=folder)
+
+
+def publish_folder(stage: str, folder: str, under: str = "") -> set[str]:
+    """Copy every file under the private folder ``stage`` into ``folder``, atomically.
+
+    Each file goes through :func:`skbert._safe_io.atomic_writer` with
+    ``root=folder``: a link planted in ``folder`` (at a file's name or as a
+    sub-folder) is never written through. Files already in ``folder`` under
+    other names are left alone. ``under`` (a relative folder) puts the
+    files in ``folder/under``, checked the same way.
+
+    Returns
+    -------
+    set of str
+        The relative paths (``/``-separated) that were written.
+    """
+    written = set()
+    for here, dirs, files in os.walk(stage):
+        dirs.sort()
+        for name in sorted(files):
+            src = os.path.join(here, name)
+            if os.path.islink(src):  # nothing skbert or transformers writes
+                continue
+            rel = os.path.relpath(src, stage)
+            with open(src, "rb") as fh, atomic_writer(os.path.join(folder, under, rel),
+                                                      root=folder) as out:
+                shutil.copyfileobj(fh, out, 1 << 20)
+            written.add(rel.replace(os.sep, "/"))
+    return written
+
+
+#: Weight files transformers writes (one file, or shards and their index).
+_WEIGHT_FILE = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors$|^model\.safetensors\.index\.json$")
+
+
+def _remove_stale_shards(folder: str, written: set[str]) -> None:
+    """Remove weight shards of an earlier save that this save did not write.
+
+    transformers does the same when it saves into a folder; without it, a
+    model saved as one file over a sharded one would leave the old index
+    (which transformers prefers) pointing at the old weights.
+    """
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if (_WEIGHT_FILE.match(name) and name not in written
+                and stat.S_ISREG(os.lstat(path).st_mode)):
+            os.unlink(path)
 
 
 def _forget_architecture(folder: str) -> None:
@@ -176,12 +249,10 @@ def _forget_architecture(folder: str) -> None:
     load the bare encoder instead of refusing the folder.
     """
     path = os.path.join(folder, "config.json")
-    with open(path, encoding="utf-8") as fh:
-        config = json.load(fh)
+    config = read_json(path, what="config.json")
     config.pop("architectures", None)
-    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_bytes(path, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode("utf-8"),
+                root=folder)
 
 
 def _sentence_configs(hidden: int, n_labels: int, max_length) -> dict[str, object]:
@@ -201,16 +272,16 @@ def _sentence_configs(hidden: int, n_labels: int, max_length) -> dict[str, objec
     }
 
 
-def _write_sentence_files(folder: str, head: dict[str, torch.Tensor], settings: dict) -> None:
+def _sentence_files(head: dict[str, torch.Tensor], settings: dict) -> dict[str, bytes]:
     """The sentence-transformers files that make the folder a SentenceTransformer.
 
     Transformer (the encoder in the folder itself), mean Pooling, and a Dense
     layer with a sigmoid holding the head, so ``encode`` returns the
     ``(n_texts, n_labels)`` probabilities; ``max_seq_length`` is the
-    estimator's ``max_length``.
+    estimator's ``max_length``. Returned as bytes by relative path.
     """
     import transformers
-    from safetensors.torch import save_file
+    from safetensors.torch import save as safetensors_bytes
 
     from ._version import __version__
 
@@ -222,20 +293,22 @@ def _write_sentence_files(folder: str, head: dict[str, torch.Tensor], settings: 
                         "pytorch": torch.__version__},
         "prompts": {}, "default_prompt_name": None, "similarity_fn_name": None,
     }
-    for name, content in files.items():
-        path = os.path.join(folder, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(content, indent=2) + "\n")
-    save_file({"linear.weight": head["weight"], "linear.bias": head["bias"]},
-              os.path.join(folder, DENSE_WEIGHTS), metadata={"format": "pt"})
+    out = {name: (json.dumps(content, indent=2) + "\n").encode("utf-8")
+           for name, content in files.items()}
+    out[DENSE_WEIGHTS] = safetensors_bytes(
+        {"linear.weight": head["weight"], "linear.bias": head["bias"]}, metadata={"format": "pt"})
+    return out
 
 
 def _read_json(path: str):
+    """A JSON file's document, or None when it is missing, not a regular file, or not JSON.
+
+    Reading follows links (a folder ``snapshot_download`` returns is made of
+    links into the Hub cache); what they point to must be a regular file.
+    """
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return read_json(os.path.realpath(path))
+    except (OSError, DamagedFile):
         return None
 
 
@@ -245,14 +318,20 @@ def _remove_sentence_files(folder: str) -> None:
     A cls model saved over a mean one would otherwise leave a
     ``modules.json`` behind, and ``SentenceTransformer(folder)`` would put the
     old head on the new encoder. Only a layout skbert wrote (its exact
-    ``modules.json``) is removed; anything else is left alone.
+    ``modules.json``) is removed, only regular files are removed, and nothing
+    is removed through a linked sub-folder (:class:`~skbert._safe_io.UnsafePath`).
     """
     if _read_json(os.path.join(folder, "modules.json")) != SENTENCE_MODULES:
         return
+    for sub in ("1_Pooling", "2_Dense"):
+        if os.path.islink(os.path.join(folder, sub)):
+            raise UnsafePath(f"{os.path.join(folder, sub)!r} is a link; skbert does not write "
+                             "or delete through links. Remove it or choose another folder.")
     for name in SENTENCE_FILES + (HEAD_FILE,):
         path = os.path.join(folder, name)
-        if os.path.isfile(path):
-            os.remove(path)
+        with_info = os.lstat(path) if os.path.lexists(path) else None
+        if with_info is not None and stat.S_ISREG(with_info.st_mode):
+            os.unlink(path)
     for sub in ("1_Pooling", "2_Dense"):
         path = os.path.join(folder, sub)
         if os.path.isdir(path) and not os.listdir(path):
@@ -278,11 +357,10 @@ def read_settings(folder: str) -> dict:
             "TransformerMultiLabelClassifier.save_pretrained. To fine-tune a plain Hugging "
             "Face checkpoint, pass it as TransformerMultiLabelClassifier(model_name_or_path=...).")
     try:
-        with open(path, encoding="utf-8") as fh:
-            settings = json.load(fh)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        settings = read_json(os.path.realpath(path), what=SETTINGS_FILE)
+    except DamagedFile as exc:
         raise ValueError(
-            f"{path} is damaged: it is not valid JSON ({exc}). Save the model again with "
+            f"{path} is damaged: it {exc}. Save the model again with "
             "save_pretrained, or restore the file from a copy.") from None
     return check_settings(settings, path)
 
@@ -355,6 +433,21 @@ def check_settings(settings, path: str) -> dict:
     base = settings.get("base_model")
     if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000):
         raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned")
+    # fitted values recorded for the card (optional: older folders lack them)
+    rate = settings.get("learning_rate_")
+    if rate is not None and not (_is_number(rate) and 0 < rate < float("inf")):
+        raise _bad(path, "learning_rate_", rate, "null or a positive number (the rate used)")
+    for key in ("n_train_", "n_valid_"):
+        count = settings.get(key)
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool)
+                                  or count < 0):
+            raise _bad(path, key, count, "null or a non-negative int")
+    scores = settings.get("tuned_scores_")
+    if scores is not None and not (isinstance(scores, dict) and len(scores) <= 20 and all(
+            isinstance(k, str) and len(k) <= 40 and _is_number(v) and 0 <= v <= 1
+            for k, v in scores.items())):
+        raise _bad(path, "tuned_scores_", scores,
+                   "null or an object of metric names to scores in [0, 1]")
     return settings
 
 
@@ -470,13 +563,12 @@ def read_head(folder: str, expected: dict[str, tuple]) -> dict[str, torch.Tensor
 
 
 def _load_safetensors(path: str) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+    """The tensors of a safetensors file (a regular file, read as data only)."""
     try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path} is damaged ({exc}); save the model again with "
+        data, _ = read_regular_file(os.path.realpath(path))
+        return load_tensors(data)
+    except (DamagedFile, OSError) as exc:
+        raise ValueError(f"{path} is damaged (the file {exc}); save the model again with "
                          "save_pretrained.") from None
 
 
