@@ -52,9 +52,11 @@ from ._utils import (
     DeviceWarning,
     SkbertWarning,
     TrainingDivergedError,
+    file_count,
     resolve_device,
     resolve_precision,
     resolve_predict_precision,
+    sigmoid,
 )
 from ._validation import (
     FitData,
@@ -550,7 +552,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_labels), float64
             Independent per-label probabilities, strictly inside (0, 1).
         """
-        return self._predict_into(X, _sigmoid, np.float64)
+        return self._predict_into(X, sigmoid, np.float64)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels as an indicator matrix, ``proba >= threshold``.
@@ -773,7 +775,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             learning_rate=_saved_learning_rate(settings, est.learning_rate, model),
             thresholds=settings.get("thresholds_"),
             interrupted=settings.get("interrupted_") is True,
-            n_train=_count(settings.get("n_train_")), n_valid=_count(settings.get("n_valid_"))))
+            n_train=file_count(settings.get("n_train_")),
+            n_valid=file_count(settings.get("n_valid_"))))
         est._fit_info["tuned_scores"] = settings.get("tuned_scores_")  # checked on reading
         return est
 
@@ -831,12 +834,6 @@ def _warn_after_fit(est, result: FitResult) -> None:
             ConvergenceWarning, stacklevel=4)
 
 
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: p = 0
-        p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
-    return np.clip(p, 1e-12, 1 - 1e-12)
-
-
 def _check_finite(logits: np.ndarray, offset: int, precision: str) -> None:
     """Refuse to hand out NaN or infinite scores (broken weights or an overflow)."""
     bad = ~np.isfinite(logits)
@@ -880,11 +877,6 @@ def _saved_learning_rate(settings: dict, learning_rate, model) -> float:
 
 def _is_real(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _count(value) -> int:
-    """A count read from a file: a non-negative int, else 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _check_checkpoint_dir(checkpoint_dir, model_name_or_path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
 import torch
 
 logger = logging.getLogger(__name__)
@@ -220,3 +221,27 @@ def seed_from_random_state(random_state) -> int:
     """Draw an int seed for torch from a numpy ``RandomState``."""
     return int(random_state.randint(0, 2**31 - 1))
 
+
+
+def sigmoid(logits) -> np.ndarray:
+    """Probabilities from logits, float64, clipped into [1e-12, 1 - 1e-12].
+
+    Examples
+    --------
+    >>> sigmoid([0.0, 1000.0, -1000.0]).tolist()
+    [0.5, 0.999999999999, 1e-12]
+    """
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: p = 0
+        p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    return np.clip(p, 1e-12, 1 - 1e-12)
+
+
+def file_count(value) -> int:
+    """A count read from a file: a non-negative int (not a bool), else 0.
+
+    Examples
+    --------
+    >>> file_count(3), file_count(-1), file_count(True), file_count("3")
+    (3, 0, 0, 0)
+    """
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
