@@ -172,12 +172,12 @@ def base_model_of(name_or_path: str) -> str:
     return name
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$")
+_HUB_ID = r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?"
 
 
 def _is_hub_id(name: str) -> bool:
     """Whether ``name`` can be a Hub repository id (not a local path)."""
-    return bool(_HUB_ID.match(name)) and not os.path.exists(name) and ".." not in name
+    return bool(re.fullmatch(_HUB_ID, name)) and not os.path.exists(name) and ".." not in name
 
 
 def is_skbert_card(path: str) -> bool:
@@ -293,9 +293,8 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
 
     lines += ["## Labels and thresholds", "",
               "A label is predicted when its probability is at least its threshold"
-              + (" (tuned on the validation split for "
-                 f"`{params.get('threshold_metric')}`)." if params.get("threshold") == "auto"
-                 else "."), "",
+              + (" (tuned on the validation split by the rule in the Training table)."
+                 if params.get("threshold") == "auto" else "."), "",
               "| column | label | threshold |", "|---:|---|---:|"]
     for i, (c, t) in enumerate(zip(classes, _label_thresholds(settings))):
         lines.append(f"| {i} | {_md(str(c))} | {_fmt(t)} |")
@@ -340,8 +339,8 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
 def _card_value(value, fitted) -> str:
     """A parameter's value on the card; with the value a fit resolved it to, where it has one.
 
-    ``learning_rate="auto"`` shows the rate used (``learning_rate_``), e.g.
-    ``0.0002 (auto)``.
+    A rate given as ``"auto"`` shows the rate the fit used (recorded as
+    ``<name>_``), e.g. ``0.0002 (auto)``.
     """
     shown = _fmt(value)
     if fitted is not None and not isinstance(fitted, (list, dict, bool)) and fitted != value:
@@ -446,7 +445,7 @@ def push_to_hub(estimator, repo_id: str, *, private: bool = False, token: str | 
     huggingface_hub.CommitInfo
         The commit, with its ``commit_url``.
     """
-    if not isinstance(repo_id, str) or not _HUB_ID.match(repo_id):
+    if not isinstance(repo_id, str) or not re.fullmatch(_HUB_ID, repo_id):
         raise ValueError(
             f"repo_id={repo_id!r} is not a Hub repository id; pass 'name' or 'user/name' "
             "(letters, digits, '-', '_', '.').")
@@ -770,7 +769,7 @@ def weights_hash(folder: str) -> str:
     return digest.hexdigest()
 
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = r"[0-9a-f]{64}"
 
 
 def _read_meta(onnx_dir: str) -> dict:
@@ -785,7 +784,7 @@ def _read_meta(onnx_dir: str) -> dict:
     files = {}
     for name, record in meta["files"].items():
         if (name in (ONNX_FILE, INT8_FILE) and isinstance(record, dict)
-                and all(isinstance(record.get(k), str) and _HEX64.match(record[k])
+                and all(isinstance(record.get(k), str) and re.fullmatch(_HEX64, record[k])
                         for k in ("sha256", "source"))):
             files[name] = record
     return {"files": files}
@@ -933,13 +932,13 @@ def _checked_onnx(folder, *, quantize: bool, overwrite: bool) -> tuple[str, byte
         return int8, fresh
 
 
-def _not_these_weights(path: str, diff: float, tol: float, quantized: bool = False):
+def _not_these_weights(path: str, diff: float, limit: float, quantized: bool = False):
     against = ("a fresh int8 quantisation of the checked model.onnx" if quantized
                else "the folder's torch weights")
     return ValueError(
         f"{path} is recorded in {ONNX_META} as skbert's export of this folder's weights, but its "
         f"probabilities differ from {against} by up to {diff:.2g} on the check texts "
-        f"(tolerance {tol:g}): it is an export of another model, or was edited. It was not "
+        f"(tolerance {limit:g}): it is an export of another model, or was edited. It was not "
         "used. Pass overwrite_onnx=True to export these weights again, or load the folder "
         "with backend='torch'.")
 
