@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._data import collate, encode, pad_multiple, pad_token_id, sorted_batches
+from ._data import encode, pad_multiple, pad_token_id
 from ._modeling import (
     DEFAULT_MODEL,
     check_model_source,
@@ -32,8 +32,20 @@ from ._modeling import (
     resolve_pooling,
 )
 from ._persistence import saved_head
-from ._training import autocast, compile_model, compile_options, explain_compile_errors
-from ._utils import DeviceWarning, SkbertWarning, resolve_device, resolve_precision
+from ._training import (
+    TrainConfig,
+    compile_model,
+    compile_options,
+    explain_compile_errors,
+    predict_logits,
+)
+from ._utils import (
+    DeviceWarning,
+    SkbertWarning,
+    resolve_device,
+    resolve_precision,
+    resolve_predict_precision,
+)
 from ._validation import check_texts, iter_text_chunks
 from ._version import __version__
 
@@ -76,10 +88,16 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
     device : str, default="auto"
         ``"auto"`` picks CUDA, then MPS, then CPU; or ``"cpu"``, ``"cuda:0"`` ...
     precision : {"auto", "bf16", "fp16", "fp32"}, default="auto"
-        Autocast precision of the forward pass. ``"auto"`` is bf16 where the
-        hardware runs it natively (CUDA Ampere or newer, CPUs with AMX or
-        AVX-512 bf16), fp16 on older GPUs, fp32 otherwise. Embeddings are
+        Autocast precision of the forward pass, resolved as the classifier's
+        prediction precision: ``"auto"`` is fp32 on the CPU (the same
+        embeddings on every CPU and as sentence-transformers gives), bf16 on
+        CUDA Ampere or newer, fp16 on older GPUs. ``"bf16"`` runs bf16 on
+        request (faster on CPUs with AMX or AVX-512 bf16). Embeddings are
         returned as float32 in every case.
+
+        .. versionchanged:: 0.1.1
+           ``"auto"`` is fp32 on the CPU (it was bf16 on CPUs with AMX or
+           AVX-512 bf16).
     compile : bool or dict, default=False
         Run the encoder through ``torch.compile`` in ``transform`` (``True``:
         ``dynamic=True``; a dict: its keyword arguments). The first call in a
@@ -101,7 +119,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
     device_ : torch.device
         Where the encoder runs.
     precision_ : str
-        The resolved precision.
+        The resolved precision, ``"bf16"``, ``"fp16"`` or ``"fp32"``.
     n_features_out_ : int
         Length of an embedding (the encoder's hidden size).
 
@@ -117,9 +135,9 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
     where the pickle is loaded (the default model ships with skbert); if its
     weights changed since pickling, a :class:`~skbert.SkbertWarning` says so.
 
-    With ``precision="fp32"`` the output is deterministic on the CPU. Under
-    bf16 autocast, embeddings differ from fp32 ones in about the third
-    significant digit.
+    On the CPU the output is fp32 and deterministic unless ``precision="bf16"``
+    is asked for; under bf16 autocast, embeddings differ from fp32 ones in
+    about the third significant digit.
 
     Examples
     --------
@@ -203,7 +221,8 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         check_texts(X)
         compile_options(self.compile)
         device = resolve_device(self.device)
-        precision = resolve_precision(self.precision, device)
+        resolve_precision(self.precision, device)  # names e.g. fp16 asked on the CPU
+        precision = resolve_predict_precision(self.precision, device)
         path = resolve_model_path(os.fspath(self.model_name_or_path))
         self._load(path, device)
         self.pooling_ = resolve_pooling(self.pooling, path, saved_head(path))
@@ -257,29 +276,17 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         return out
 
     def _embed(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts`` through the estimator's prediction loop
+        (:func:`~skbert._training.predict_logits`: longest texts first, padded
+        per batch, autocast, input order kept)."""
         enc = encode(self.tokenizer_, texts, max_length=self.max_length, long_text="truncate")
-        pad = pad_token_id(self.tokenizer_)
-        device = self.device_
-        multiple = pad_multiple(device)
-        out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
         options = compile_options(self.compile)
-        model = compile_model(self.model_, options)
-        with torch.inference_mode():
-            for docs in sorted_batches(enc.doc_lengths(), self.batch_size):
-                batch = collate(enc, docs, pad, pad_to_multiple_of=multiple)
-                ids = batch["input_ids"].to(device)
-                mask = batch["attention_mask"].to(device)
-                with autocast(device, self.precision_), explain_compile_errors(options):
-                    hidden = model(input_ids=ids, attention_mask=mask)[0]
-                hidden = hidden.float()
-                if self.pooling_ == "mean":
-                    pooled = mean_pool(hidden, mask)
-                else:
-                    pooled = hidden[:, 0]
-                if self.normalize:
-                    pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-                out[docs] = pooled.cpu().numpy()
-        return out
+        embed = _Embed(compile_model(self.model_, options), self.pooling_, self.normalize)
+        config = TrainConfig(device=self.device_, precision=self.precision_,
+                             predict_batch_size=self.batch_size,
+                             pad_to_multiple_of=pad_multiple(self.device_))
+        with explain_compile_errors(options):
+            return predict_logits(embed, enc, pad_token_id(self.tokenizer_), config)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output columns: ``embedding0``, ``embedding1``, ...
@@ -322,10 +329,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         path = resolve_model_path(os.fspath(self.model_name_or_path))
         self._load(path, device)
         self.device_ = device
-        if self.precision == "auto":
-            self.precision_ = resolve_precision("auto", device)
-        elif self.precision_ == "fp16" and device.type == "cpu":
-            self.precision_ = "fp32"
+        self.precision_ = resolve_predict_precision(self.precision, device)
         now = _fingerprint(self.model_)
         if now.shape != fingerprint.shape or not np.allclose(now, fingerprint, rtol=1e-6,
                                                               atol=1e-6):
@@ -334,6 +338,24 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
                 "pickled with, so its embeddings differ too (a downstream classifier fitted on "
                 "the old ones may be off). Refit the pipeline, or restore the checkpoint.",
                 SkbertWarning, stacklevel=2)
+
+
+class _Embed(torch.nn.Module):
+    """The frozen encoder as a model of :func:`~skbert._training.predict_logits`:
+    ``(input_ids, attention_mask)`` to float32 pooled (and normalised) embeddings."""
+
+    def __init__(self, encoder, pooling: str, normalize: bool):
+        super().__init__()
+        self.encoder = encoder
+        self.pooling = pooling
+        self.normalize = normalize
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0].float()
+        pooled = mean_pool(hidden, attention_mask) if self.pooling == "mean" else hidden[:, 0]
+        if self.normalize:
+            pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+        return pooled
 
 
 def _fingerprint(model) -> np.ndarray:

@@ -292,3 +292,36 @@ def test_embedder_keeps_the_mean_pooling_of_a_folder_skbert_saved(tiny_model, co
         shutil.rmtree(tmp_path / "m" / sub, ignore_errors=True)
     emb = TransformerEmbedder(str(tmp_path / "m"), device="cpu").fit(X)
     assert emb.pooling_ == "mean"
+
+
+@pytest.mark.parametrize("forced", ["bf16", "fp32"])
+def test_cpu_precision_auto_is_fp32_as_for_the_classifier(tiny_st_model, corpus, monkeypatch,
+                                                          forced):
+    """transform is prediction: "auto" follows the classifier's rule (issue 20 item 19)."""
+    from skbert._utils import CPU_PRECISION_ENV
+
+    X, _ = corpus
+    monkeypatch.setenv(CPU_PRECISION_ENV, forced)  # as on a CPU with (or without) bf16
+    emb = TransformerEmbedder(tiny_st_model, device="cpu").fit(X)
+    assert emb.precision_ == "fp32"
+    np.testing.assert_array_equal(emb.transform(X), make(tiny_st_model).fit(X).transform(X))
+    assert pickle.loads(pickle.dumps(emb)).precision_ == "fp32"
+    bf16 = TransformerEmbedder(tiny_st_model, device="cpu", precision="bf16").fit(X)
+    assert bf16.precision_ == "bf16"
+    with pytest.raises(ValueError, match="fp16.*only supported on GPUs"):
+        TransformerEmbedder(tiny_st_model, device="cpu", precision="fp16").fit(X)
+
+
+def test_transform_runs_the_classifier_prediction_loop(fitted_st, corpus, monkeypatch):
+    """One inference loop (issue 21): the embedder's batches go through predict_logits."""
+    import skbert._embedder as mod
+
+    X, _ = corpus
+    calls = []
+    real = mod.predict_logits
+    monkeypatch.setattr(mod, "predict_logits",
+                        lambda *a, **k: calls.append(a[3].predict_batch_size) or real(*a, **k))
+    Z = fitted_st.transform(X)
+    assert calls == [fitted_st.batch_size] and Z.shape == (len(X), 32)
+    np.testing.assert_allclose(Z, manual_embeddings(fitted_st.model_name_or_path, X, "mean"),
+                               atol=1e-5)
