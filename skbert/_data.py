@@ -46,6 +46,7 @@ from ._batches import (  # noqa: F401  (re-exported: the loop and the estimator 
     prefetch,
     sorted_batches,
 )
+from ._safe_io import make_folders
 from ._tokens import (  # noqa: F401  (ArrowTokens re-exported)
     RELEASE_BYTES,
     ArrowTokens,
@@ -421,7 +422,7 @@ def encode_dataset(
     owner = None
     cache_file = None
     if cache_dir is not None:
-        os.makedirs(cache_dir, exist_ok=True)
+        make_folders(cache_dir)  # the file itself is written by datasets' own writer
         cache_file = os.path.join(os.fspath(cache_dir), f"skbert-tokens-{fingerprint}.arrow")
     elif not dataset.cache_files:
         owner = tempfile.TemporaryDirectory(prefix="skbert-tokens-",
