@@ -121,8 +121,10 @@ def check_model_source(path: str, *, label: str = "model_name_or_path",
     * An existing file, or a missing path that can only be local, is an error.
     * A hub name is left to the hub (users online): the configuration files
       already in the Hugging Face cache are checked for code
-      (:func:`check_config`); with ``hub_check`` a name that is not a valid
-      repo id, or that is neither cached nor reachable, is an error.
+      (:func:`check_config`), and :func:`pretrained_kwargs` and
+      :func:`load_tokenizer` check the ones they download before loading;
+      with ``hub_check`` a name that is not a valid repo id, or that is
+      neither cached nor reachable, is an error.
 
     Parameters
     ----------
@@ -607,20 +609,50 @@ def check_tokenizer_fits(tokenizer, rows: int, source: str) -> None:
             "weights.")
 
 
-def _attention_for(path: str, auto) -> str:
-    """skbert's attention for ``auto.from_pretrained(path)``: sdpa where the class has it.
+def _hub_file(repo_id: str, name: str, revision=None) -> str | None:
+    """A hub repo's file, downloaded into the Hugging Face cache as transformers would.
 
-    Eager where it has not, or where the configuration cannot be read here.
+    None where the repo has no such file or the hub cannot be reached (the
+    load that follows then reports it).
+    """
+    try:
+        from transformers.utils import cached_file
+
+        return cached_file(repo_id, name, revision=revision,
+                           _raise_exceptions_for_missing_entries=False,
+                           _raise_exceptions_for_connection_errors=False)
+    except Exception:
+        return None
+
+
+def _checked_config(path: str, name: str, revision=None) -> dict | None:
+    """A checkpoint's JSON configuration ``name``, checked (:func:`check_config`); None if absent.
+
+    For a folder the file itself; for a hub name the copy transformers is
+    about to load, fetched first so that it is checked before any model code
+    is chosen from it.
+    """
+    if os.path.isdir(path):
+        local = os.path.join(path, name)
+        local = local if os.path.lexists(local) else None
+    else:
+        local = _hub_file(path, name, revision)
+    if local is None:
+        return None
+    doc = _read_folder_json(local, name)
+    check_config(doc, local if os.path.isdir(path) else f"{path}/{name}")
+    return doc
+
+
+def _attention_for(config: dict | None, auto) -> str:
+    """skbert's attention for a model of ``config``: sdpa where its class has it.
+
+    Eager where it has not, or where the configuration is unknown.
     """
     try:
         from transformers import CONFIG_MAPPING
 
-        local = (os.path.join(path, "config.json") if os.path.isdir(path)
-                 else _cached_hub_file(path, "config.json"))
-        model_type = _read_folder_json(local, "config.json")["model_type"] if local else None
-        if model_type is None:
-            return "sdpa"
-        cls = auto._model_mapping[CONFIG_MAPPING[model_type]]
+        cls = auto._model_mapping[CONFIG_MAPPING[config["model_type"]]]
         return "sdpa" if getattr(cls, "_supports_sdpa", False) else "eager"
     except Exception:
         return "eager"
@@ -632,7 +664,14 @@ def pretrained_kwargs(path: str, auto, kwargs: dict | None = None) -> dict:
     ``trust_remote_code=False``, ``use_safetensors=True`` (no pickle is ever
     loaded) and an explicit ``attn_implementation``: the user's
     (``model_kwargs``) or skbert's (sdpa where the architecture has it, else
-    eager), never the folder's.
+    eager), never the folder's. The checkpoint's ``config.json`` is checked
+    first (:func:`check_config`), for a hub name too (transformers would
+    download it next anyway).
+
+    Raises
+    ------
+    ValueError
+        If the configuration picks code (``auto_map``, a Hub attention kernel).
 
     Parameters
     ----------
@@ -643,8 +682,9 @@ def pretrained_kwargs(path: str, auto, kwargs: dict | None = None) -> dict:
         The user's keyword arguments, already checked by :func:`no_remote_code`.
     """
     out = {"trust_remote_code": False, "use_safetensors": True, **(kwargs or {})}
+    config = _checked_config(path, "config.json", out.get("revision"))
     if out.get("attn_implementation") is None:
-        out["attn_implementation"] = _attention_for(path, auto)
+        out["attn_implementation"] = _attention_for(config, auto)
     return out
 
 
@@ -932,9 +972,7 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
         for name in TOKENIZER_FILES:
             if os.path.lexists(os.path.join(path, name)):
                 _regular(os.path.join(path, name))
-        config_path = os.path.join(path, _CODE_CONFIGS[1])
-        if os.path.lexists(config_path):
-            check_config(_read_folder_json(config_path, _CODE_CONFIGS[1]), config_path)
+    _checked_config(path, _CODE_CONFIGS[1], kwargs.get("revision"))
     with quiet_transformers(), explain_load_errors(path, "tokenizer"):
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
     if not getattr(tok, "is_fast", False):

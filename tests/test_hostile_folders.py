@@ -139,6 +139,27 @@ def test_item05_auto_map_in_a_cached_hub_config_is_refused(folder, corpus, monke
         make_est("org/evil").fit(X, Y)
 
 
+def test_item05_hub_configs_are_checked_as_they_are_downloaded(folder, monkeypatch):
+    """A hub name's config.json and tokenizer_config.json are fetched and checked first."""
+    from transformers import AutoModel
+
+    fetched = []
+
+    def hub_file(repo, name, revision=None):
+        fetched.append((repo, name, revision))
+        return str(folder / name)
+
+    monkeypatch.setattr(_modeling, "_hub_file", hub_file)
+    assert _modeling.pretrained_kwargs("org/fine", AutoModel)["attn_implementation"] == "sdpa"
+    edit_json(folder / "config.json", attn_implementation="attacker/evil-kernel")
+    with pytest.raises(ValueError, match="org/evil/config.json sets attn_implementation"):
+        _modeling.pretrained_kwargs("org/evil", AutoModel, {"revision": "v1"})
+    assert ("org/evil", "config.json", "v1") in fetched
+    edit_json(folder / "tokenizer_config.json", auto_map={"AutoTokenizer": ["x.Y", None]})
+    with pytest.raises(ValueError, match="org/evil/tokenizer_config.json sets 'auto_map'"):
+        _modeling.load_tokenizer("org/evil")
+
+
 def test_item05_pickled_weights_are_never_loaded(folder, corpus, monkeypatch):
     state = load_file(folder / "model.safetensors")
     torch.save(state, folder / "pytorch_model.bin")
@@ -162,9 +183,11 @@ def test_item05_model_kwargs_cannot_turn_pickles_on(tiny_model, corpus):
         make_est(tiny_model, model_kwargs={"use_safetensors": False}).fit(X, Y)
 
 
-def test_item05_every_load_asks_for_safetensors_and_its_own_attention(tiny_model):
+def test_item05_every_load_asks_for_safetensors_and_its_own_attention(tiny_model,
+                                                                      monkeypatch):
     from transformers import AutoModel
 
+    monkeypatch.setattr(_modeling, "_hub_file", lambda *a: None)  # offline, not cached
     for path in (tiny_model, "org/not-cached"):
         kwargs = _modeling.pretrained_kwargs(path, AutoModel)
         assert kwargs["use_safetensors"] is True and kwargs["trust_remote_code"] is False
