@@ -60,7 +60,10 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         """One line, ``skbert: error: ...`` naming where the help is, and exit code 2."""
         hint = self._subcommand_hint() if self.prog == "skbert" else None
-        self.exit(2, f"skbert: error: {hint or message} (see '{self.prog} --help')\n")
+        message = hint or message
+        if "--help" not in message:
+            message += f" (see '{self.prog} --help')"
+        self.exit(2, f"skbert: error: {message}\n")
 
     def _subcommand_hint(self) -> str | None:
         """For an unknown option before the subcommand: the subcommands that take it."""

@@ -84,11 +84,6 @@ def check_out_folder(out: str, *, inputs=(), model: str | None = None,
     if os.path.lexists(out) and not os.path.isdir(out):
         raise FileExistsError(
             f"--out {out!r} is an existing file; give a folder path for the model.")
-    for path in inputs:
-        if os.path.exists(path) and relation(out, path) == "contains":
-            raise ValueError(
-                f"--out {out!r} contains the input file {path!r}; saving there would "
-                "delete it, so choose another --out (--overwrite does not allow this).")
     for folder, what in protected_folders(model=model, ckpt=ckpt):
         how = relation(out, folder)
         if how and not (how == "is inside" and what == "the current folder"):
@@ -98,6 +93,11 @@ def check_out_folder(out: str, *, inputs=(), model: str | None = None,
             raise ValueError(
                 f"--out {out!r} {how} {what}; saving there would {harm}, so choose "
                 "another --out (--overwrite does not allow this).")
+    for path in inputs:
+        if os.path.exists(path) and relation(out, path) == "contains":
+            raise ValueError(
+                f"--out {out!r} contains the input file {path!r}; saving there would "
+                "delete it, so choose another --out (--overwrite does not allow this).")
     _refuse_link(out, "--out")
     if os.path.isdir(out):
         entries = sorted(os.listdir(out))

@@ -210,10 +210,11 @@ def _describe_threshold(clf) -> str:
     """The decision threshold in words, with the values ``auto`` chose."""
     import numpy as np
 
-    t = clf.get_params()["threshold"]
+    params = clf.get_params()
+    t = params["threshold"]
     if isinstance(t, str):
         tuned = np.asarray(clf.thresholds_, dtype=float)
-        if np.all(tuned == tuned[0]):
+        if params["threshold_metric"] == "f1_micro_global":
             return f"{tuned[0]:.3g} (auto: one for all labels, tuned on the validation split)"
         shown = ", ".join(f"{n} {v:.3g}" for n, v in zip(clf.classes_, tuned))
         return f"auto, one per label tuned on the validation split: {shown}"
