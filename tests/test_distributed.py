@@ -164,6 +164,12 @@ def test_check_same_data_without_a_group_does_nothing():
                dist.data_digest(["ab", "c"]), dist.data_digest(X, None, Y)]
     assert dist.data_digest(["a", "bc"]) != dist.data_digest(["ab", "c"])
     assert len({dist.data_digest(X, Y), *changed}) == len(changed) + 1
+    datasets = pytest.importorskip("datasets")
+    one, two = (datasets.Dataset.from_dict({"text": X}) for _ in range(2))
+    two._fingerprint = "random"  # as older datasets releases give an in-memory dataset
+    assert dist.data_digest(one, Y) == dist.data_digest(two, Y)
+    assert dist.data_digest(one, Y) != dist.data_digest(one.select([1, 0, 2, 3, 4, 5]), Y)
+    assert dist.data_digest(one.select([]), Y) != dist.data_digest(one, Y)
 
 
 @pytest.fixture(scope="module")
