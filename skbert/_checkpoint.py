@@ -100,7 +100,7 @@ _Damaged = DamagedFile  # a state file that cannot be used; the message says why
 
 
 # ------------------------------------------------------------ fingerprint
-def fingerprint(data_key: str, _transitional=None) -> str:
+def fingerprint(data_key: str) -> str:
     """A hex digest of everything a resumed fit must share with the one it resumes.
 
     Parameters
@@ -122,8 +122,6 @@ def fingerprint(data_key: str, _transitional=None) -> str:
     >>> len(a), a == fingerprint("data"), a == fingerprint("other data")
     (64, True, False)
     """
-    if data_key == {} and isinstance(_transitional, str):
-        data_key = _transitional  # the former fingerprint({}, data_key): remove with its caller
     if not isinstance(data_key, str) or not data_key:
         raise TypeError(f"data_key must be a non-empty str; got {data_key!r}.")
     doc = {"format": STATE_FORMAT, "skbert_version": __version__, "data": data_key}
