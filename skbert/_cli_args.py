@@ -234,6 +234,10 @@ def build_parser(commands: dict) -> Parser:
     p.add_argument("--quick", action="store_true", help="a smoke test: 200 texts, 1 epoch")
     _add_table_options(p, ("--model", "--max-epochs", "--device"))
     p.set_defaults(func=commands["demo"])
+
+    from ._cli_explain import add_parser as add_explain
+
+    add_explain(sub, parents=[common]).set_defaults(func=commands["explain"])
     return parser
 
 

@@ -107,7 +107,7 @@ def build_parser():
     from ._cli_args import build_parser as build
 
     return build({"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
-                  "demo": cmd_demo})
+                  "demo": cmd_demo, "explain": cmd_explain})
 
 
 def _is_main_process() -> bool:
@@ -395,6 +395,22 @@ def cmd_evaluate(args, stack) -> int:
             fh.write(json.dumps(metrics, indent=2) + "\n")
         print(f"Wrote the metrics to {args.output}")
     return 0
+
+
+# -------------------------------------------------------------------------- explain
+def cmd_explain(args, stack) -> int:
+    """``skbert explain``: which words drove each label (see :mod:`skbert._cli_explain`).
+
+    Its output files are checked like every other output before the model is loaded.
+    """
+    from ._cli_explain import run as explain
+    from ._cli_paths import check_output_file
+
+    _check_predict_args(args.folder, args.input)
+    for flag in ("--html", "--json"):
+        check_output_file(getattr(args, flag[2:]), flag, inputs=[args.input],
+                          folder=args.folder)
+    return explain(args)
 
 
 # ----------------------------------------------------------------------------- demo

@@ -709,3 +709,87 @@ def test_train_training_control_flags_reach_the_estimator(capsys, files, tiny_mo
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "x", "--scoring",
                                           "f2_micro"))
     assert rc == 2 and "f2_micro" in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------- issue 21: one parameter table
+def _subparsers():
+    import argparse
+
+    from skbert.cli import build_parser
+
+    parser = build_parser()
+    return next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def test_train_has_a_flag_for_every_estimator_parameter():
+    import inspect
+
+    train = _subparsers()["train"]
+    flags = {a.dest: a.option_strings for a in train._actions}
+    params = list(inspect.signature(TransformerMultiLabelClassifier.__init__).parameters)[1:]
+    python_only = {"callbacks", "peft_config", "model_kwargs", "tokenizer_kwargs", "fit_cache",
+                   "warm_start"}
+    missing = [p for p in params if p not in python_only and p not in flags]
+    assert missing == []
+    assert "--n-iter-no-change" in flags["n_iter_no_change"] and "--tol" in flags["tol"]
+    help_text = train.format_help()
+    for name in ("max_length", "long_text", "threshold_metric"):  # help speaks in flags too
+        assert name not in help_text
+
+
+def test_the_same_flag_is_the_same_option_in_every_command():
+    subs = _subparsers()
+    seen = {}
+    for command, parser in subs.items():
+        for action in parser._actions:
+            for flag in action.option_strings:
+                kind = (type(action).__name__, action.nargs, getattr(action.type, "__name__",
+                                                                     action.type))
+                seen.setdefault(flag, {})[command] = kind
+    for flag in ("--verbose", "--compile", "--device", "--threshold"):
+        kinds = {c: k for c, k in seen[flag].items() if c != "explain"}
+        assert len(set(kinds.values())) == 1, (flag, kinds)
+    assert set(seen["--verbose"]) >= {"train", "predict", "evaluate"}
+    assert set(seen["--compile"]) >= {"train", "predict", "evaluate"}
+    assert "--output" in seen and set(seen["--output"]) >= {"predict", "evaluate"}
+
+
+def test_early_stopping_controls_reach_the_estimator(capsys, files, tiny_model, tmp_path,
+                                                     monkeypatch):
+    seen = {}
+    real = TransformerMultiLabelClassifier.fit
+
+    def spy(self, *args, **kwargs):
+        seen.update(self.get_params())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "fit", spy)
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "m", "--early-stopping",
+                                          "--n-iter-no-change", "3", "--tol", "0.01",
+                                          "--predict-batch-size", "7", "--no-compile"))
+    assert rc == 0, err
+    assert (seen["early_stopping"], seen["n_iter_no_change"], seen["tol"]) == (True, 3, 0.01)
+    assert seen["predict_batch_size"] == 7 and seen["compile"] is False
+
+
+def test_evaluate_json_is_a_deprecated_spelling_of_output(capsys, trained, files, tmp_path):
+    rc, _, err = run(capsys, "evaluate", trained, files / "train.jsonl", "--json",
+                     tmp_path / "m.json")
+    assert rc == 0
+    assert "skbert: warning: --json is deprecated; use --output" in err
+    assert json.loads((tmp_path / "m.json").read_text())["n_texts"] == 40
+
+
+def test_predict_verbose_takes_a_number_like_train(capsys, trained, files):
+    rc, _, err = run(capsys, "predict", trained, files / "new.txt", "--verbose", "1")
+    assert rc == 0 and "predicting" in err
+    rc, _, err = run(capsys, "predict", trained, files / "new.txt", "--verbose", "0")
+    assert rc == 0 and "predicting" not in err
+
+
+def test_explain_outputs_are_checked_like_the_others(capsys, trained, files):
+    before = _snapshot(trained)
+    rc, _, err = run(capsys, "explain", trained, files / "new.txt", "--html",
+                     trained / "page.html")
+    assert rc == 2 and "inside the model folder" in err and len(err.strip().splitlines()) == 1
+    assert _snapshot(trained) == before
