@@ -541,8 +541,8 @@ def resolve_pretrained_source(name_or_folder, revision: str | None = None, *,
             f"{name!r} is neither a folder nor a Hub repository id ('user/name'). Pass the "
             "folder written by save_pretrained, or the id of a repository made by push_to_hub.")
     try:
-        from huggingface_hub import snapshot_download
         from huggingface_hub import errors as hub_errors
+        from huggingface_hub import snapshot_download
     except ImportError:  # pragma: no cover - transformers depends on it
         raise ImportError('Loading from the Hub needs huggingface_hub: pip install '
                           '"skbert[hub]"') from None

@@ -224,7 +224,8 @@ def publish_folder(stage: str, folder: str, under: str = "") -> set[str]:
 
 
 #: Weight files transformers writes (one file, or shards and their index).
-_WEIGHT_FILE = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors$|^model\.safetensors\.index\.json$")
+_WEIGHT_FILE = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors$"
+                          r"|^model\.safetensors\.index\.json$")
 
 
 def _remove_stale_shards(folder: str, written: set[str]) -> None:
@@ -442,6 +443,9 @@ def check_settings(settings, path: str) -> dict:
         if count is not None and (not isinstance(count, int) or isinstance(count, bool)
                                   or count < 0):
             raise _bad(path, key, count, "null or a non-negative int")
+    interrupted = settings.get("interrupted_")
+    if interrupted is not None and not isinstance(interrupted, bool):
+        raise _bad(path, "interrupted_", interrupted, "null, true or false")
     scores = settings.get("tuned_scores_")
     if scores is not None and not (isinstance(scores, dict) and len(scores) <= 20 and all(
             isinstance(k, str) and len(k) <= 40 and _is_number(v) and 0 <= v <= 1

@@ -300,7 +300,7 @@ def test_item20_card_without_the_new_records_still_writes(two_models, tmp_path):
 @pytest.mark.parametrize("key, value", [("learning_rate_", "x"), ("learning_rate_", -1),
                                         ("n_train_", 1.5), ("n_valid_", True),
                                         ("tuned_scores_", {"f1": 2}),
-                                        ("tuned_scores_", [0.5])])
+                                        ("tuned_scores_", [0.5]), ("interrupted_", 1)])
 def test_item20_bad_card_records_are_refused(two_models, tmp_path, key, value):
     folder = copy_of(two_models["a"][0], tmp_path)
     settings = json.loads((folder / "skbert.json").read_text())
