@@ -474,6 +474,9 @@ def _config_object(config_dict: dict):
 
 def _size_keys(config: dict, dims) -> str:
     keys = [f"{k}={v}" for k, v in config.items() if is_int(v) and v in dims]
+    labels = config.get("id2label")
+    if isinstance(labels, dict) and len(labels) in dims and "num_labels" not in config:
+        keys.append(f"id2label of {len(labels)} labels")
     return ", ".join(keys[:4]) or "its sizes"
 
 
@@ -517,12 +520,33 @@ def check_sizes(config: dict, shapes: dict[str, tuple], where: str, weights: str
             raise _shape_mismatch(where, weights, name, found, shape, config)
         else:
             present += math.prod(shape)
+    _check_head_sizes(config, shapes, prefix, where, weights)
     if missing > present:
         sizes = ", ".join(f"{k}={config[k]}" for k in SIZE_LIMITS if is_int(config.get(k)))
         raise ValueError(
             f"{where} describes a model of {present + missing:,} weights, but {weights} holds "
             f"only {present:,} of them (missing e.g. {absent[:3]}): the config is not the one "
             f"saved with these weights ({sizes}). " + _fix_folder())
+
+
+def _check_head_sizes(config: dict, shapes: dict, prefix: str, where: str, weights: str) -> None:
+    """The sequence-classification head saved with the encoder must have the config's
+    number of labels (``id2label``), or transformers would build the config's first."""
+    if not prefix or not any(not k.startswith(f"{prefix}.") and math.prod(v) > 0
+                             for k, v in shapes.items()):
+        return  # a bare encoder: no head to compare
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        expected, _ = _meta_state_shapes(config, auto=AutoModelForSequenceClassification)
+    except Exception:  # no sequence-classification class: nothing to compare
+        return
+    for name, shape in expected.items():
+        found = shapes.get(name)
+        if (name.startswith(f"{prefix}.") or found is None or math.prod(found) == 0
+                or tuple(found) == tuple(shape)):
+            continue  # an empty tensor is a mean-pooling folder's guard
+        raise _shape_mismatch(where, weights, name, found, shape, config)
 
 
 def check_model_folder(folder: str, *, label: str = "model_name_or_path") -> dict:

@@ -258,6 +258,39 @@ def test_item06_saved_folder_with_a_bigger_config_is_refused(saved_copy, no_weig
         TransformerMultiLabelClassifier.from_pretrained(saved_copy)
 
 
+@pytest.fixture(scope="module")
+def saved_cls(tiny_model, corpus, tmp_path_factory):
+    X, Y = corpus
+    folder = tmp_path_factory.mktemp("saved") / "cls"
+    make_est(tiny_model, pooling="cls").fit(X, Y).save_pretrained(folder)
+    return folder
+
+
+def test_item06_saved_head_with_other_labels_than_the_config_is_refused(saved_cls, corpus,
+                                                                          tmp_path,
+                                                                          no_weights_loaded):
+    shutil.copytree(saved_cls, tmp_path / "cls")
+    labels = {str(i): f"l{i}" for i in range(100_000)}  # 4 rows saved: 100,000 to build
+    edit_json(tmp_path / "cls" / "config.json", id2label=labels,
+              label2id={v: int(k) for k, v in labels.items()})
+    with pytest.raises(ValueError, match=r"'classifier\.weight' is \[4, 32\] there, but the "
+                                         r"config \(id2label of 100000 labels\)"):
+        TransformerMultiLabelClassifier.from_pretrained(tmp_path / "cls")
+    refused_everywhere(tmp_path / "cls", corpus, "id2label of 100000 labels")
+
+
+def test_item13_saved_folder_tokenizer_past_the_embedding_rows(saved_copy):
+    doc = json.loads((saved_copy / "tokenizer.json").read_text())
+    doc["added_tokens"].append({"id": 10**6, "content": "[EVIL]", "single_word": False,
+                                "lstrip": False, "rstrip": False, "normalized": False,
+                                "special": True})
+    (saved_copy / "tokenizer.json").write_text(json.dumps(doc))
+    clf = None
+    with pytest.raises(ValueError, match=r"token .\[EVIL\]. the id \d+, but the model has 32 "):
+        clf = TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+    assert clf is None
+
+
 def test_item06_sharded_weights_are_checked_too(folder, corpus, no_weights_loaded):
     state = load_file(folder / "model.safetensors")
     names = sorted(state)
