@@ -43,6 +43,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
+from ._params import training_params
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._modeling import (
     MultiLabelModel,
@@ -68,12 +69,6 @@ from ._validation import FitData, check_encodable, is_hf_dataset
 from .callbacks import Checkpoint, notify
 
 logger = logging.getLogger(__name__)
-
-#: Parameters read only at predict time: changing them needs no refit.
-PREDICT_TIME_PARAMS = frozenset({"threshold", "predict_batch_size", "verbose", "fit_cache"})
-
-#: Parameters that change neither the trained weights nor the predictions.
-OBSERVER_PARAMS = frozenset({"callbacks", "checkpoint_dir"})
 
 
 @dataclass
@@ -294,22 +289,13 @@ def warm_start_ok(est, classes) -> bool:
     return True
 
 
-def training_params(est) -> dict:
-    """Every parameter that shapes the trained weights (the cache key's part)."""
-    params = est.get_params(deep=False)
-    for name in PREDICT_TIME_PARAMS | OBSERVER_PARAMS:
-        params.pop(name, None)
-    params["threshold_auto"] = isinstance(est.threshold, str)
-    params["device_type"] = resolve_device(est.device).type
-    return params
-
-
 def data_key(est, data: FitData) -> str:
     """A hash of the training parameters, the base model's files and the data."""
     def texts(X):  # a Dataset by its fingerprint: hashing its rows would read them all
         return ("datasets.Dataset", X._fingerprint, len(X)) if is_hf_dataset(X) else X
 
-    return _cache.make_key(training_params(est),
+    params = training_params(est.get_params(deep=False), resolve_device(est.device).type)
+    return _cache.make_key(params,
                            resolve_model_path(str(est.model_name_or_path)),
                            (texts(data.X), None if data.X_val is None else texts(data.X_val)),
                            (data.Y, data.sample_weight, data.Y_val), data.classes)

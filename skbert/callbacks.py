@@ -15,12 +15,15 @@ in this order::
     on_fit_end(estimator)               once, after the fitted attributes are set
 
 ``on_fit_end`` runs when ``fit`` completes, also after Ctrl-C (the estimator
-then keeps the best weights so far and is fitted). It does not run when ``fit``
-raises; the built-in callbacks clean up what such a fit left open at the next
-``on_fit_begin``.
+then keeps the best weights so far and is fitted, and re-raises
+``KeyboardInterrupt`` after ``on_fit_end``). It does not run when ``fit``
+raises otherwise; the built-in callbacks clean up what such a fit left open at
+the next ``on_fit_begin``.
 
 A fit that resumes from ``checkpoint_dir`` calls ``on_epoch_end`` only for the
-epochs it trains, not for those restored from the checkpoint.
+epochs it trains, not for those restored from the checkpoint. A fit whose
+weights come from the fit cache calls ``on_fit_begin``, ``on_fit_reused`` and
+``on_fit_end``, and no batch or epoch hook.
 
 Callbacks are estimator parameters, so :func:`sklearn.base.clone` deep-copies
 them: the built-in ones open nothing before ``on_fit_begin`` and drop their
