@@ -28,6 +28,8 @@ import sys
 import time
 import warnings
 
+from ._safe_io import DamagedFile
+
 #: The options ``skbert demo`` trains with (the default model on the bundled sample).
 DEMO_FLAGS = ("--max-epochs", "3", "--batch-size", "16", "--max-length", "64",
               "--threshold", "auto", "--validation-fraction", "0.1", "--random-state", "0",
@@ -40,7 +42,7 @@ DEMO_QUICK = dict(n_train=200, n_test=200, flags=("--max-epochs", "1", "--verbos
 BASELINE_PARAMS = dict(tfidf=dict(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
                        logreg=dict(C=4, class_weight="balanced", max_iter=1000))
 #: Errors that mean "fix your input", printed as one line instead of a traceback.
-USER_ERRORS = (OSError, ValueError, KeyError)
+USER_ERRORS = (OSError, ValueError, KeyError, DamagedFile)
 #: Texts per ``predict_proba`` call of ``skbert predict`` (one progress-bar step).
 PREDICT_CHUNK = 4096
 #: Exit code of a command stopped with Ctrl-C (128 + SIGINT).

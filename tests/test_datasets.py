@@ -527,3 +527,39 @@ def test_error_damaged_parquet(tmp_path):
     with pytest.raises(ValueError, match=r"Could not read 'data.parquet' as Parquet .*check "
                                          "that the file is a complete Parquet file"):
         load_texts_and_labels(path)
+
+
+# ------------------------------------------------ issue 20 item 13: deep nesting
+def test_item13_deeply_nested_json_lines_name_the_line(tmp_path):
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"text": "a", "labels": ["x"]}\n'
+                    + '{"text": "b", "labels": ' + "[" * 200_000 + "]" * 200_000 + "}\n")
+    with pytest.raises(ValueError, match=r"^Line 2 of 'deep.jsonl' nests JSON arrays or "
+                                         r"objects too deeply"):
+        load_texts_and_labels(path)
+
+
+def test_item13_deeply_nested_json_array_is_a_value_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ValueError, match=r"The JSON array of 'deep.json' nests JSON arrays"):
+        load_texts_and_labels(path)
+    path.write_text('[{"text": "a", "labels": ["x"]}')  # the array never closes
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        load_texts_and_labels(path)
+
+
+def test_messages_name_parameters_as_the_caller_spells_them(tmp_path):
+    from skbert.datasets._files import load_table
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"body": "a", "tags": ["x"]}\n')
+    spell = {"text_column": "--text-column", "label_column": "--label-column",
+             "label_columns": "--label-columns", "label_columns=": "--label-columns A,B",
+             "label_column=": "--label-column"}
+    with pytest.raises(ValueError, match="set --text-column to one of"):
+        load_table(path, spell=spell)
+    with pytest.raises(ValueError, match="set --label-column to one of .* pass --label-columns"):
+        load_table(path, text_column="body", spell=spell)
+    with pytest.raises(ValueError, match="set text_column to one of"):  # the Python API's
+        load_texts_and_labels(path)
