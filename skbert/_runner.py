@@ -88,6 +88,8 @@ class FitResult:
     learning_rate: float = 0.0
     #: Tuned on the kept epoch's validation outputs; None without a validation split.
     thresholds: np.ndarray | None = None
+    #: ``{"f1_micro": ..., "f1_macro": ...}`` on the validation split at ``thresholds``, or None.
+    tuned_scores: dict | None = None
     #: Ctrl-C stopped the epochs; the model holds the best weights so far.
     interrupted: bool = False
     still_improving: bool = False
@@ -110,7 +112,8 @@ class FitResult:
                 "diverged_epoch": self.diverged_epoch, "precision": self.precision,
                 "thresholds": None if self.thresholds is None else np.asarray(self.thresholds),
                 "learning_rate": float(self.learning_rate),
-                "n_train": int(self.n_train), "n_valid": int(self.n_valid)}
+                "n_train": int(self.n_train), "n_valid": int(self.n_valid),
+                "tuned_scores": self.tuned_scores}
 
 
 def run_fit(estimator, data: FitData) -> FitResult:
@@ -178,7 +181,8 @@ def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
                     else np.asarray(cached["thresholds"], dtype=float)),
         interrupted=bool(cached["interrupted"]), still_improving=bool(cached["still_improving"]),
         diverged_epoch=_int_or_none(cached.get("diverged_epoch")), from_cache=True,
-        n_train=_count(cached.get("n_train")), n_valid=_count(cached.get("n_valid")))
+        n_train=_count(cached.get("n_train")), n_valid=_count(cached.get("n_valid")),
+        tuned_scores=_scores_or_none(cached.get("tuned_scores")))
     message = (f"reusing the fine-tuned weights of an identical earlier fit from the fit cache "
                f"({result.best_epoch} of {len(result.history)} epoch(s) kept); nothing was "
                "trained. Set fit_cache=False to train again.")
@@ -237,14 +241,15 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         history = [dict(r) for r in est.history_] + [
             {**r, "epoch": r["epoch"] + done} for r in history]
         best += done
-    thresholds = None
+    thresholds = scores = None
     if out.valid_logits is not None:  # the kept epoch's validation pass, not redone
-        thresholds = tune_thresholds(Y_valid, _sigmoid(out.valid_logits),
-                                     metric=est.threshold_metric)
+        proba = _sigmoid(out.valid_logits)
+        thresholds = tune_thresholds(Y_valid, proba, metric=est.threshold_metric)
+        scores = tuned_scores(Y_valid, proba, thresholds)
     return FitResult(
         model=model, tokenizer=tokenizer, classes=data.classes, y_dtype=data.y_dtype,
         history=history, best_epoch=best, pooling=pooling, device=device, precision=precision,
-        learning_rate=config.learning_rate, thresholds=thresholds,
+        learning_rate=config.learning_rate, thresholds=thresholds, tuned_scores=scores,
         interrupted=out.interrupted, still_improving=out.still_improving,
         diverged_epoch=out.diverged_epoch, n_train=train_enc.n_docs,
         n_valid=0 if valid_enc is None else valid_enc.n_docs,
@@ -441,6 +446,25 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: p = 0
         p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
     return np.clip(p, 1e-12, 1 - 1e-12)
+
+
+def tuned_scores(Y: np.ndarray, proba: np.ndarray, thresholds: np.ndarray) -> dict:
+    """Micro- and macro-F1 of ``proba >= thresholds`` against ``Y`` (the card's table)."""
+    from sklearn.metrics import f1_score
+
+    pred = (proba >= np.asarray(thresholds)).astype(int)
+    truth = (np.asarray(Y) > 0.5).astype(int)
+    return {avg: float(f1_score(truth, pred, average=avg.split("_")[1], zero_division=0))
+            for avg in ("f1_micro", "f1_macro")}
+
+
+def _scores_or_none(value) -> dict | None:
+    """A cache entry's tuned scores: metric names to numbers in [0, 1], else None."""
+    if not (isinstance(value, dict) and len(value) <= 20 and all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and 0 <= v <= 1 for k, v in value.items())):
+        return None
+    return {k: float(v) for k, v in value.items()}
 
 
 def _int_or_none(value):

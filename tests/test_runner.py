@@ -70,6 +70,16 @@ def test_run_fit_tunes_thresholds_on_the_validation_split(tiny_st_model, corpus)
                      fit_data(X, Y))
     assert result.thresholds.shape == (Y.shape[1],)
     assert result.n_valid == 12 and result.n_train == 36
+    assert set(result.tuned_scores) == {"f1_micro", "f1_macro"}
+    assert all(0 <= v <= 1 for v in result.tuned_scores.values())
+
+
+def test_tuned_scores_are_the_f1_of_the_thresholds_predict_applies():
+    Y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    proba = np.array([[0.9, 0.2], [0.4, 0.7], [0.6, 0.3], [0.1, 0.1]])
+    scores = _runner.tuned_scores(Y, proba, np.array([0.5, 0.5]))
+    assert scores["f1_micro"] == pytest.approx(2 * 3 / (3 + 4))  # 3 hits, 3 said, 4 true
+    assert scores["f1_macro"] == pytest.approx((1.0 + 2 * 1 / 3) / 2)
 
 
 def test_run_fit_cache_hit_sets_from_cache_and_tells_callbacks(tiny_st_model, corpus, capsys):
@@ -80,6 +90,7 @@ def test_run_fit_cache_hit_sets_from_cache_and_tells_callbacks(tiny_st_model, co
     second = run_fit(make(tiny_st_model, fit_cache=True, callbacks=[rec], verbose=1),
                      fit_data(X, Y))
     assert second.from_cache and second.history == first.history
+    assert second.tuned_scores == first.tuned_scores
     assert second.n_train == first.n_train == len(X)
     assert rec.calls == ["begin", ("reused", 2)]  # on_fit_end is the estimator's
     assert "fit cache" in capsys.readouterr().out
