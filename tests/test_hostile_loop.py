@@ -40,7 +40,7 @@ def test_item09_batches_whose_weights_are_all_zero_train(tiny_st_model):
     assert np.isfinite(est.predict_proba(X)).all()
 
 
-def test_item09_one_text_alone_is_the_same_fit_as_weight_one_and_zeros(tiny_st_model):
+def test_item09_weights_scaled_by_2_to_the_900_give_the_same_fit(tiny_st_model):
     X, Y = corpus64()
     w = np.zeros(len(X))
     w[5] = 1.0

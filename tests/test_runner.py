@@ -138,3 +138,14 @@ def test_power_of_two_weight_scaling_is_exact():
     assert _training._normalised_weights(None) is None
     huge = _training._normalised_weights(np.array([1e300, 1.0])).numpy()
     assert np.isfinite(huge).all() and huge[0] > 0.5
+
+
+def test_run_fit_folder_cache_hit_keeps_the_counts(tiny_st_model, corpus, tmp_path):
+    X, Y = corpus
+    kw = dict(fit_cache=str(tmp_path / "cache"), threshold="auto", validation_fraction=0.25)
+    first = run_fit(make(tiny_st_model, **kw), fit_data(X, Y))
+    second = run_fit(make(tiny_st_model, **kw), fit_data(X, Y))
+    assert not first.from_cache and second.from_cache
+    assert (second.n_train, second.n_valid) == (36, 12)
+    assert second.tuned_scores == pytest.approx(first.tuned_scores)
+    np.testing.assert_allclose(second.thresholds, first.thresholds)
