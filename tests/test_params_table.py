@@ -142,3 +142,11 @@ def test_from_pretrained_refuses_a_planted_parameter(tmp_path, tiny_st_model, co
     path.write_text(json.dumps(settings))
     with pytest.raises(ValueError, match="max_length.*save the model again"):
         TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+
+
+def test_skbert_train_help_has_every_flag_of_the_table(capsys):
+    from skbert.cli import main
+
+    assert main(["train", "--help"]) == 0
+    shown = set(re.findall(r"(--[a-z][a-z-]*)", capsys.readouterr().out))
+    assert {o.flag for o in _params.cli_params()} <= shown
