@@ -19,8 +19,9 @@ files in base64 and the fit's history and settings). Reading one runs no
 pickle. Every field is checked before use, and a damaged entry (empty,
 truncated, foreign, or not matching the network its config builds) is a cache
 miss: the fit retrains, and its entry replaces the damaged one. An entry's
-sizes are checked against a model built on the meta device before any memory
-is allocated for it, so a small entry cannot ask for gigabytes. Entries are
+config is checked as a model folder's is, and its sizes against its tensors on
+the meta device (:func:`skbert._modeling.model_from_config`) before any memory
+is allocated, so a small entry cannot ask for gigabytes. Entries are
 written through :mod:`skbert._safe_io` (a temporary sibling renamed into
 place, never through a link), so readers never see half an entry and a link
 planted at an entry's name is replaced, not written through. Files of the
@@ -46,7 +47,6 @@ import time
 from collections import OrderedDict
 
 import joblib
-import torch
 
 from ._modeling import model_from_config
 from ._persistence import _tokenizer_from_files, dump_model, restore_model
@@ -568,18 +568,18 @@ def _rebuild(data: bytes, device) -> dict:
     spec, fitted = _check_doc(doc)
     tensors = load_tensors(data)
 
-    def build():
-        return model_from_config(spec["config"], spec["pooling"], spec["n_labels"],
-                                 spec["attn_implementation"])
-
-    # sizes first, on the meta device: a small entry whose config asks for a
-    # 4096-wide or 10M-token network is refused before anything is allocated
-    check_sizes_on_meta(build, spec["config"], tensors)
+    # checked as a folder's config.json is, and its sizes against the tensors on
+    # the meta device, before anything is allocated: a small entry whose config
+    # asks for a 4096-wide or 10M-token network is refused, not built
+    shapes = {name: tuple(t.shape) for name, t in tensors.items()}
     try:
-        model = build()
-    except Exception as exc:  # the same build worked on the meta device
-        raise _Damaged(f"has a model config that builds no network "
+        model = model_from_config(spec["config"], spec["pooling"], spec["n_labels"],
+                                  spec["attn_implementation"], shapes=shapes,
+                                  source="the fit-cache entry")
+    except Exception as exc:
+        raise _Damaged(f"has a model config that builds no network of its tensors "
                        f"({type(exc).__name__}: {exc})") from exc
+    _check_tensors(tensors, model.state_dict())  # names and dtypes
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:
@@ -592,57 +592,6 @@ def _rebuild(data: bytes, device) -> dict:
     model.to(device).eval()
     fitted.update(model=model, tokenizer=tokenizer, device=device)
     return fitted
-
-
-#: Config keys that count repeated blocks; each block holds at least one tensor.
-_BLOCK_COUNT = re.compile(r"(num|n)_(hidden_|encoder_|decoder_)?(layers?|blocks?)"
-                          r"|(encoder|decoder)_layers|n_layer")
-#: Bytes a network may hold beyond its saved tensors (buffers such as position ids).
-_SLACK_BYTES = 64 * 1024**2
-
-
-def check_sizes_on_meta(build, config: dict, tensors: dict) -> None:
-    """Check that ``build()`` makes a network of exactly ``tensors``' sizes, allocating nothing.
-
-    A config is data from others: ``hidden_size=4096`` or ``vocab_size=10**7``
-    in a small file would make a plain build allocate gigabytes before any
-    shape check. Here the network is built on the meta device (shapes only),
-    its state dict compared with the saved tensors (names, shapes, dtypes),
-    and its buffers outside the state dict bounded, before the caller builds
-    it for real. Block counts (``num_hidden_layers`` ...) are bounded by the
-    number of tensors first, so that even the meta build stays small.
-
-    Parameters
-    ----------
-    build : callable
-        ``build() -> torch.nn.Module``, as the caller will call it.
-    config : dict
-        The config the network is built from (its block counts are checked).
-    tensors : dict of str to Tensor
-        The saved tensors (or meta tensors of the shapes a file's header
-        lists), with the names of ``build().state_dict()``.
-
-    Raises
-    ------
-    DamagedFile
-        Saying which size or tensor does not match.
-    """
-    for key, value in config.items():
-        if _BLOCK_COUNT.fullmatch(key) and is_int(value) and value > len(tensors):
-            raise _Damaged(f"has a config with {key}={value} but only {len(tensors)} tensors")
-    try:
-        with torch.device("meta"):
-            model = build()
-    except Exception as exc:
-        raise _Damaged(f"has a model config that builds no network "
-                       f"({type(exc).__name__}: {exc})") from exc
-    _check_tensors(tensors, model.state_dict())
-    saved = sum(t.numel() * t.element_size() for t in tensors.values())
-    held = sum(t.numel() * t.element_size()
-               for t in list(model.parameters()) + list(model.buffers()))
-    if held > 2 * saved + _SLACK_BYTES:
-        raise _Damaged(f"has a model config whose network holds {held} bytes for "
-                       f"{saved} bytes of weights")
 
 
 def _check_tensors(tensors: dict, expected: dict) -> None:

@@ -35,12 +35,18 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from skbert import TransformerMultiLabelClassifier, _cache, _checkpoint
-from skbert._safe_io import file_mode
 from skbert._utils import SkbertWarning
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX links, FIFOs and signals")
 
 CPU = torch.device("cpu")
+
+
+def file_mode() -> int:
+    """skbert's one mode policy for files: 0o666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 FAST = dict(max_epochs=1, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
             precision="fp32")
 KEY = "ab" * 16
@@ -385,17 +391,18 @@ def oversized_entry(request, entry_bytes, tmp_path):
 
 def test_item06_oversized_cache_config_is_a_miss_before_allocating(
         oversized_entry, monkeypatch, caplog):
+    import transformers
+
     key, folder = oversized_entry
     real_builds = []
-    real = _cache.model_from_config
+    for auto in (transformers.AutoModel, transformers.AutoModelForSequenceClassification):
+        def guarded(config, *args, _real=auto.from_config, **kwargs):
+            if torch.empty(0).device.type != "meta":  # a real build, memory and all
+                real_builds.append(type(config).__name__)
+                raise MemoryError("the network was built before its sizes were checked")
+            return _real(config, *args, **kwargs)
 
-    def guarded(*args, **kwargs):
-        if torch.empty(0).device.type != "meta":
-            real_builds.append(args[0])
-            raise MemoryError("the network was built for real before its sizes were checked")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_cache, "model_from_config", guarded)
+        monkeypatch.setattr(auto, "from_config", guarded)
     start = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="skbert._cache"), deadline(60):
         assert _cache.get(key, str(folder), CPU) is None
