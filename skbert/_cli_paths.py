@@ -14,7 +14,7 @@ import os
 import secrets
 import tempfile
 
-from ._safe_io import DamagedFile, UnsafePath, atomic_writer, fix_modes, read_json, staging_folder
+from ._safe_io import UnsafePath, atomic_writer, fix_modes, read_json, staging_folder
 
 
 # ------------------------------------------------------------------ relations
@@ -61,8 +61,9 @@ def is_skbert_folder(folder: str) -> str | None:
         check_settings(read_json(path, what=SETTINGS_FILE), path)
     except FileNotFoundError:
         return f"it holds no {SETTINGS_FILE}"
-    except (DamagedFile, ValueError) as exc:
-        return f"its {SETTINGS_FILE} is not one skbert wrote ({' '.join(str(exc).split())[:120]})"
+    except Exception as exc:  # a planted file of any shape: not a folder skbert wrote
+        why = " ".join(str(exc).split())[:120] or type(exc).__name__
+        return f"its {SETTINGS_FILE} is not one skbert wrote ({why})"
     return None
 
 
