@@ -115,17 +115,17 @@ def _empty_fit_cache():
 
 @pytest.fixture
 def train_calls(monkeypatch):
-    """Count the fine-tuning runs: calls of the training loop made by the estimator."""
-    from skbert import _estimator
+    """Count the fine-tuning runs: calls of the training loop made by the fit runner."""
+    from skbert import _runner
 
     calls = []
-    real = _estimator.train
+    real = _runner.train
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_estimator, "train", counting)
+    monkeypatch.setattr(_runner, "train", counting)
     return calls
 
 

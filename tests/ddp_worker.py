@@ -36,7 +36,21 @@ def main() -> None:
     kw = params(model)
     if mode == "unseeded":  # each rank would draw its own seed: rank 0's must win
         kw.update(random_state=None, model_kwargs=None, micro_batch_size=3)
+    # count the texts this rank forwards in training: the loop takes its share
+    # of every global batch through _distributed.shard
+    from skbert import _training
+
+    forwarded = [0]
+    real_shard = _training.shard
+
+    def counting_shard(docs, group):
+        mine = real_shard(docs, group)
+        forwarded[0] += len(mine)
+        return mine
+
+    _training.shard = counting_shard
     est = TransformerMultiLabelClassifier(**kw).fit(X, Y)
+    _training.shard = real_shard
     proba = est.predict_proba(X + ["football match", "pizza recipe"])
     rank = int(os.environ["RANK"])
     folder = os.path.join(out, "saved")
@@ -44,7 +58,7 @@ def main() -> None:
     record = {"rank": rank, "world": int(os.environ["WORLD_SIZE"]),
               "proba": proba.tolist(), "thresholds": est.thresholds_.tolist(),
               "best_epoch": est.best_epoch_, "history": est.history_,
-              "n_forwarded": est._fit_stats["n_forwarded"],
+              "n_forwarded": forwarded[0],
               "weights_sum": float(sum(p.double().sum() for p in est.model_.parameters()))}
     with open(os.path.join(out, f"rank{rank}.json"), "w") as fh:
         json.dump(record, fh)

@@ -103,18 +103,18 @@ def test_validation_set_tunes_thresholds_and_fills_history(tiny_st_model, corpus
 
 
 def test_validation_set_replaces_the_random_split(tiny_st_model, corpus, monkeypatch):
-    from skbert import _estimator
+    from skbert import _runner
 
     X, Y = corpus
     Xv, Yv = make_corpus(24, seed=5)
     sizes = []
-    real = _estimator.train
+    real = _runner.train
 
     def spy(model, train_enc, Y_train, valid_enc, Y_valid, **kw):
         sizes.append((train_enc.n_docs, valid_enc.n_docs))
         return real(model, train_enc, Y_train, valid_enc, Y_valid, **kw)
 
-    monkeypatch.setattr(_estimator, "train", spy)
+    monkeypatch.setattr(_runner, "train", spy)
     make_est(tiny_st_model, early_stopping=True, validation_fraction=0.5).fit(
         X, Y, X_val=Xv, Y_val=Yv)
     assert sizes == [(48, 24)]  # all training texts kept, the given set validates
@@ -292,10 +292,10 @@ def test_gradient_checkpointing_keeps_dropout_reproducible(tiny_st_model, corpus
 
 # ------------------------------------------------------------- random_state=None warning
 def test_unseeded_repeat_fit_warns_once_naming_random_state(tiny_st_model, corpus, monkeypatch):
-    from skbert import _estimator
+    from skbert import _runner
 
-    monkeypatch.setattr(_estimator, "_UNSEEDED_FITS", set())
-    monkeypatch.setattr(_estimator, "_UNSEEDED_WARNED", {"done": False})
+    monkeypatch.setattr(_runner, "_UNSEEDED_FITS", set())
+    monkeypatch.setattr(_runner, "_UNSEEDED_WARNED", {"done": False})
     X, Y = corpus
     kw = {**FAST, "random_state": None, "fit_cache": True, "max_epochs": 1}
     with warnings.catch_warnings():
@@ -330,9 +330,12 @@ def test_interrupted_fit_resumes_from_checkpoint_bitwise(tiny_st_model, corpus, 
     kw = dict(max_epochs=3, **extra)
     full = make_est(tiny_st_model, **kw).fit(X, Y)
     stop = StopAfter(2)
-    with pytest.warns(SkbertWarning, match="interrupted after 2"):
-        make_est(tiny_st_model, checkpoint_dir=str(tmp_path), callbacks=[stop], **kw).fit(X, Y)
+    stopped = make_est(tiny_st_model, checkpoint_dir=str(tmp_path), callbacks=[stop], **kw)
+    with pytest.warns(SkbertWarning, match="interrupted after 2"), \
+            pytest.raises(KeyboardInterrupt):  # re-raised so a search stops (issue 20 item 15)
+        stopped.fit(X, Y)
     assert stop.epochs == [1, 2]
+    assert stopped.interrupted_ and stopped.n_epochs_ == 2
     seen = StopAfter(99)
     resumed = make_est(tiny_st_model, checkpoint_dir=str(tmp_path), callbacks=[seen],
                        **kw).fit(X, Y)
