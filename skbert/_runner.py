@@ -27,6 +27,9 @@ Contract
 ``encode_texts(estimator, tokenizer, texts, offset=0)`` and
 ``check_lengths(estimator, tokenizer, where)``
     Tokenising with the estimator's ``max_length`` / ``long_text`` settings.
+``check_finite_logits(logits, offset, precision)``
+    Refuses NaN or infinite prediction scores with advice that fits the
+    precision (``precision='fp32'`` is suggested only when not already used).
 """
 
 from __future__ import annotations
