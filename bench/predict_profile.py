@@ -48,6 +48,7 @@ def main() -> None:
 
     from skbert import TransformerMultiLabelClassifier
     from skbert._data import collate, pad_token_id, sorted_batches
+    from skbert._runner import encode_texts
 
     texts, _ = read_jsonl(args.test, 0, args.n_test)
     if args.estimator:
@@ -68,7 +69,7 @@ def main() -> None:
         t0 = time.perf_counter()
         clf.predict_proba(texts)
         t1 = time.perf_counter()
-        enc = clf._encode(tok, texts)
+        enc = encode_texts(clf, tok, texts)
         t2 = time.perf_counter()
         batches = [collate(enc, d, pad, 1) for d in sorted_batches(enc.doc_lengths(), bs)]
         t3 = time.perf_counter()

@@ -44,14 +44,20 @@ from ._persistence import (
     read_settings,
     restore_model,
 )
-from ._runner import FitResult, check_lengths, encode_texts, inference_config, run_fit
+from ._runner import (
+    FitResult,
+    check_finite_logits,
+    check_lengths,
+    encode_texts,
+    inference_config,
+    run_fit,
+)
 from ._scoring import make_score_fn
 from ._thresholds import check_threshold
 from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
     DeviceWarning,
     SkbertWarning,
-    TrainingDivergedError,
     file_count,
     resolve_device,
     resolve_precision,
@@ -514,7 +520,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         for chunk in chunks:
             logits = predict_logits(self.model_, encode_texts(self, self.tokenizer_, chunk, start),
                                     pad, config)
-            _check_finite(logits, start, config.precision)
+            check_finite_logits(logits, start, config.precision)
             out[start:start + len(chunk)] = transform(logits)
             start += len(chunk)
         return out
@@ -832,18 +838,6 @@ def _warn_after_fit(est, result: FitResult) -> None:
             f"{'loss' if est.scoring in (None, 'loss') else 'score'} was still "
             "improving; the model may be under-trained. Increase max_epochs.",
             ConvergenceWarning, stacklevel=4)
-
-
-def _check_finite(logits: np.ndarray, offset: int, precision: str) -> None:
-    """Refuse to hand out NaN or infinite scores (broken weights or an overflow)."""
-    bad = ~np.isfinite(logits)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1))
-        raise TrainingDivergedError(
-            f"The model gave NaN or infinite logits for {rows.size} text(s) (first: "
-            f"X[{offset + rows[0]}]) at precision {precision!r}; its weights are not finite or "
-            "the arithmetic overflowed. Refit with a lower learning_rate, or set "
-            "precision='fp32' with set_params and predict again.")
 
 
 def _load_device(device_param, saved_device) -> torch.device:
