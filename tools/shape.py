@@ -58,8 +58,36 @@ def main(pkg: str = "skbert") -> None:
         for f, s in src.items():
             base = os.path.basename(f)
             if base.startswith(group) or f.startswith(os.path.join(pkg, group) + os.sep):
-                named |= {p for p in params if re.search(rf"\b{p}\b", s)}
-        print(f"parameters named in {group}*: {len(named)} of {len(params)}")
+                named |= python_names(s) & set(params)
+        print(f"parameters named in {group}*: {len(named)} of {len(params)} {sorted(named)}")
+
+
+def python_names(source: str) -> set:
+    """Names used as code: variables, attributes, keywords, arguments and string
+    constants (dict keys, getattr names), but not docstrings, comments or help text
+    that merely mention a name inside a longer string."""
+    tree = ast.parse(source)
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = getattr(node, "body", [])
+            if body and isinstance(body[0], ast.Expr) and isinstance(
+                    getattr(body[0], "value", None), ast.Constant):
+                docs.add(id(body[0].value))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            out.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            out.add(node.attr)
+        elif isinstance(node, ast.keyword) and node.arg:
+            out.add(node.arg)
+        elif isinstance(node, ast.arg):
+            out.add(node.arg)
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and id(node) not in docs):
+            out.add(node.value)
+    return out
 
 
 if __name__ == "__main__":
