@@ -180,10 +180,10 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
 
     The loss is the weighted mean over each batch, so multiplying every
     weight by the same factor changes nothing. Weights whose largest value is
-    outside :data:`WEIGHT_RANGE` are therefore divided by that largest value
-    (which becomes 1) before they are stored as float32, where ``1e300``
-    would overflow and ``1e-300`` vanish; weights inside the range are kept
-    as given.
+    outside :data:`WEIGHT_RANGE` are therefore scaled by the power of two
+    that brings that largest value into [0.5, 1) (an exact scaling) before
+    they are stored as float32, where ``1e300`` would overflow and
+    ``1e-300`` vanish; weights inside the range are kept as given.
 
     Returns
     -------
@@ -198,7 +198,10 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     if sample_weight is None:
         return None
     try:
-        w = np.asarray(sample_weight, dtype=np.float64)
+        raw = np.asarray(sample_weight)
+        if raw.dtype.kind in "USVcmM":  # text, bytes, complex, times: never read as weights
+            raise TypeError(raw.dtype)
+        w = raw.astype(np.float64)
     except (TypeError, ValueError):
         raise ValueError(
             f"sample_weight={brief(sample_weight, 60)} is not an array of numbers; pass one "
@@ -220,9 +223,10 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
                          "sample_weight=None to weigh all texts equally.")
     top = float(w.max())
     if not WEIGHT_RANGE[0] <= top <= WEIGHT_RANGE[1]:
-        # the loss is a weighted mean, so only ratios matter: bring the largest to 1
-        # before float32 (1e300 would become inf, 1e-300 zero, and their sums 0/0)
-        w = w / top
+        # the loss is a weighted mean, so only ratios matter: bring the largest into
+        # [0.5, 1) by a power of two (exact) before float32, where 1e300 would become
+        # inf, 1e-300 zero, and their sums 0/0
+        w = np.ldexp(w, -int(np.frexp(top)[1]))
     return w.astype(np.float32)
 
 
