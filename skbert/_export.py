@@ -765,7 +765,13 @@ def weights_hash(folder: str) -> str:
     names = sorted(n for n in os.listdir(folder) if n.endswith(".safetensors")
                    or n == "model.safetensors.index.json")
     for name in ["config.json", *names]:
-        digest.update(name.encode() + b"\0" + _sha256(os.path.join(folder, name)).encode())
+        try:
+            file_hash = _sha256(os.path.join(folder, name))
+        except (OSError, DamagedFile) as exc:
+            raise ValueError(f"{os.path.join(folder, name)} cannot be read as a regular file "
+                             f"({exc}); the folder is damaged. Save the model again with "
+                             "save_pretrained.") from None
+        digest.update(name.encode() + b"\0" + file_hash.encode())
     return digest.hexdigest()
 
 

@@ -384,3 +384,11 @@ def test_item23_neither_folder_nor_hub_id_names_both(name, monkeypatch):
     with pytest.raises(FileNotFoundError, match="neither a folder nor a Hub repository id"):
         _export.resolve_pretrained_source(name)
     assert fake.calls == []
+
+
+def test_item01_a_weights_file_linked_to_a_device_is_one_clear_error(two_models, tmp_path):
+    pytest.importorskip("onnxruntime")
+    folder = copy_of(two_models["a"][0], tmp_path)
+    os.symlink("/dev/zero", folder / "extra.safetensors")
+    with pytest.raises(ValueError, match="extra.safetensors cannot be read as a regular file"):
+        _export.export_onnx(folder)
