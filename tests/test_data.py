@@ -485,6 +485,31 @@ def test_encode_dataset_equals_encode(tokenizer, texts, kw):
     assert_same_encoded(enc, encode(tokenizer, texts, **kw))
 
 
+@pytest.mark.parametrize("kw", [dict(max_length=8), dict(WINDOWS, max_chunks=2)])
+def test_item07_encode_dataset_cuts_texts_like_encode(tokenizer, texts, kw):
+    """The Arrow path tokenises through the same character budget as encode."""
+    huge = " ".join(random_texts(1, seed=4, max_words=30)[0] for _ in range(2000))
+    budget = _data.char_budget(kw["max_length"], kw.get("long_text", "truncate"),
+                               kw.get("max_chunks"))
+    assert len(huge) > 10 * budget
+    spy = TextSpy(tokenizer)
+    enc = encode_dataset(spy, as_dataset([*texts[:5], huge]), **kw, batch_size=4)
+    assert 0 < spy.longest <= budget
+    assert_same_encoded(enc, encode(tokenizer, [*texts[:5], huge], **kw))
+    whole, _ = reference_windows(tokenizer, [huge], **kw)
+    assert enc.subset([5]).input_ids == whole  # what the uncut text gives
+
+
+class TextSpy(CountingTokenizer):
+    """Records the longest text the tokenizer was handed."""
+
+    longest = 0
+
+    def __call__(self, texts, **kwargs):
+        self.longest = max([self.longest, *map(len, texts)])
+        return super().__call__(texts, **kwargs)
+
+
 def test_encode_dataset_reads_memory_mapped_and_shuffled_datasets(tokenizer, texts,
                                                                   disk_dataset):
     enc = encode_dataset(tokenizer, disk_dataset, **WINDOWS, batch_size=8)
