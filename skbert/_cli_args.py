@@ -107,8 +107,6 @@ def _add_table_options(p: argparse.ArgumentParser, flags=None) -> None:
             continue
         help_ = speak_flags(_SAVED_HELP.get(opt.flag, opt.help) if flags == SAVED_MODEL_FLAGS
                             else opt.help)
-        if help_.count("(default:") > 1:  # the table's help already names the default
-            help_ = help_.rsplit(" (default:", 1)[0]
         if opt.boolean:
             p.add_argument(opt.flag, dest=opt.name, action=argparse.BooleanOptionalAction,
                            default=argparse.SUPPRESS, help=help_)

@@ -444,7 +444,7 @@ def cli_params() -> Iterator[CliOption]:
             continue
         default = p.default if p.cli_default is _UNSET else p.cli_default
         boolean = isinstance(p.constraint, list) and "boolean" in p.constraint
-        help_ = f"{p.help} (default: {default})"
+        help_ = p.help if "(default:" in p.help else f"{p.help} (default: {default})"
         yield CliOption(p.name, p.flag, help_, default, _parser(p), p.metavar, _choices(p),
                         boolean)
 

@@ -150,3 +150,11 @@ def test_skbert_train_help_has_every_flag_of_the_table(capsys):
     assert main(["train", "--help"]) == 0
     shown = set(re.findall(r"(--[a-z][a-z-]*)", capsys.readouterr().out))
     assert {o.flag for o in _params.cli_params()} <= shown
+
+
+def test_every_cli_help_names_its_default_once():
+    # the table's model help names its default in words; cli_params adds none after it
+    for opt in _params.cli_params():
+        assert opt.help.count("(default:") == 1, opt.help
+    model = next(o for o in _params.cli_params() if o.name == "model_name_or_path")
+    assert model.help.endswith("(default: the bundled all-MiniLM-L6-v2)")
