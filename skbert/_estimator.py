@@ -573,8 +573,14 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_labels)
             0/1 indicators, with the dtype of the Y given to fit.
         """
-        proba = self.predict_proba(X)
-        return (proba >= self._effective_threshold()).astype(self._y_dtype)
+        return self._labels_from_proba(self.predict_proba(X))
+
+    def _labels_from_proba(self, proba, dtype=None) -> np.ndarray:
+        """``predict`` from probabilities already computed (by ``predict_proba``):
+        ``proba >= threshold`` as ``dtype``, by default the dtype of the Y given to fit.
+        The CLI calls it to save a second forward pass."""
+        return (proba >= self._effective_threshold()).astype(
+            self._y_dtype if dtype is None else dtype)
 
     def _effective_threshold(self):
         if isinstance(self.threshold, str):

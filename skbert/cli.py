@@ -203,11 +203,6 @@ def _load_model(args):
     return clf.set_params(**values), bar
 
 
-def _labels_of(clf, proba):
-    """``clf.predict`` from already computed probabilities (saves a second forward pass)."""
-    return (proba >= clf._effective_threshold()).astype(int)
-
-
 def _describe_threshold(clf) -> str:
     """The decision threshold in words, with the values ``auto`` chose."""
     import numpy as np
@@ -323,7 +318,7 @@ def cmd_predict(args, stack) -> int:
     clf, bar = _load_model(args)
     names = [str(c) for c in clf.classes_]
     proba = _predict_proba(clf, texts, bar=bar)
-    pred = _labels_of(clf, proba) if texts else []
+    pred = clf._labels_from_proba(proba, int) if texts else []
     with output_file(args.output, sys.stdout) as out:
         write_predictions(out, texts, pred, proba, names, fmt)
     if args.output not in (None, "-"):
@@ -385,7 +380,7 @@ def cmd_evaluate(args, stack) -> int:
     if not texts:
         raise ValueError(f"{args.data!r} holds no rows to evaluate on.")
     proba = _predict_proba(clf, texts, bar=bar)
-    metrics, report = score(Y, _labels_of(clf, proba), proba, names)
+    metrics, report = score(Y, clf._labels_from_proba(proba, int), proba, names)
     metrics["threshold"] = _describe_threshold(clf)
     print(f"{args.folder} on {len(texts)} texts from {args.data} "
           f"(threshold: {metrics['threshold']})\n")
@@ -467,7 +462,7 @@ def cmd_demo(args, stack) -> int:
     print("[3/4] Scoring on the test part...", flush=True)
     t = time.perf_counter()
     proba = clf.predict_proba(X_test)
-    pred = _labels_of(clf, proba)
+    pred = clf._labels_from_proba(proba, int)
     predict_s = time.perf_counter() - t
     ours, report = score(Y_test, pred, proba, names)
     print(f"\nPer-label scores of the fine-tuned model on {len(X_test)} test texts "
