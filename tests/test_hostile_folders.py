@@ -210,6 +210,22 @@ def test_item05_files_linked_to_devices_are_refused(folder, corpus, name, target
     refused_everywhere(folder, corpus, rf"{name} is not a regular file")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("name", ["config.json", "tokenizer.json", "model.safetensors"])
+def test_item05_fifo_files_are_refused_without_being_opened(folder, corpus, name):
+    os.remove(folder / name)
+    os.mkfifo(folder / name)  # reading it would block for ever
+    refused_everywhere(folder, corpus, rf"{name} is not a regular file")
+
+
+@pytest.mark.parametrize("text, match", [("[" * 100_000, "is not valid JSON"),
+                                         ("[1, 2]", "holds list, not a JSON object"),
+                                         ('{"model_type": "evil-arch"}', "does not ship")])
+def test_item05_config_that_is_not_a_config_is_named(folder, corpus, text, match):
+    (folder / "config.json").write_text(text)
+    refused_everywhere(folder, corpus, rf"config\.json.*{match}")
+
+
 def test_item05_folder_of_links_like_the_hub_cache_still_loads(tiny_model, corpus, tmp_path):
     """The Hugging Face cache stores every file as a link to a blob: that must keep working."""
     blobs, snapshot = tmp_path / "blobs", tmp_path / "snapshots" / "abc"
