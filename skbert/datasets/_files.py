@@ -190,17 +190,12 @@ def _read_json(
     if first == "[":
         with open(path, encoding="utf-8-sig") as fh:
             try:
-                records = json.load(fh)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f"Line {exc.lineno} of {path.name!r} is not valid JSON ({exc.msg}, "
-                    f"column {exc.colno}); fix the JSON array there, or save the file as "
-                    "JSON Lines (one object per line)."
-                ) from None
+                records = _parse_json(
+                    path, json.load, fh, "The JSON array",
+                    "fix the JSON array there, or save the file as JSON Lines (one object "
+                    "per line).")
             except UnicodeDecodeError:
                 raise _not_utf8(path, "somewhere in the array") from None
-            except RecursionError:
-                raise _too_deep(path, "The JSON array") from None
         if not isinstance(records, list):
             raise ValueError(f"{path.name!r} holds a JSON {type(records).__name__} after its "
                              "'['; a JSON file must hold an array of records.")
@@ -214,22 +209,30 @@ def _read_json(
                 for n, line in enumerate(fh, start=1):
                     if not line.strip():
                         continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ValueError(
-                            f"Line {n} of {path.name!r} is not valid JSON ({exc.msg}, "
-                            f"column {exc.colno}); JSON Lines files hold one complete "
-                            "object per line, so fix or remove that line."
-                        ) from None
-                    except RecursionError:
-                        raise _too_deep(path, f"Line {n}") from None
+                    record = _parse_json(
+                        path, json.loads, line, f"Line {n}",
+                        "JSON Lines files hold one complete object per line, so fix or "
+                        "remove that line.", line_number=n)
                     add(record, f"Line {n}")
                     n_rows += 1
             except UnicodeDecodeError:
                 raise _not_utf8(path, f"line {n + 1}") from None
     present = {name: values for name, values in table.items() if name in seen}
     return present, list(seen), n_rows
+
+
+def _parse_json(path: Path, load, source, where: str, fix: str, line_number=None):
+    """``load(source)``; invalid or too deeply nested JSON is a ValueError naming the
+    line (``line_number``, else the parser's) and the ``fix``."""
+    try:
+        return load(source)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"Line {line_number or exc.lineno} of {path.name!r} is not valid JSON ({exc.msg}, "
+            f"column {exc.colno}); {fix}"
+        ) from None
+    except RecursionError:
+        raise _too_deep(path, where) from None
 
 
 def _too_deep(path: Path, where: str) -> ValueError:
