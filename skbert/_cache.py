@@ -61,6 +61,7 @@ from ._safe_io import (
     read_regular_file,
     write_bytes,
 )
+from ._utils import read_parsed
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -547,19 +548,12 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
 
 # ----------------------------------------------------------- folder: read
 def _read_entry(path: str, device) -> dict | None:
-    try:
-        data, identity = read_regular_file(path)
-    except FileNotFoundError:
-        return None
-    except _Damaged as exc:
+    def damaged(exc, identity):
         _report(path, str(exc))
-        return None
-    try:
-        return _rebuild(data, device)
-    except _Damaged as exc:
-        _report(path, str(exc))
-        _remove_if_unchanged(path, identity)
-        return None
+        if identity is not None:  # read but refused: removed unless replaced meanwhile
+            _remove_if_unchanged(path, identity)
+
+    return read_parsed(path, lambda data: _rebuild(data, device), damaged)
 
 
 def _rebuild(data: bytes, device) -> dict:

@@ -82,9 +82,8 @@ from ._safe_io import (
     is_int,
     load_tensors,
     metadata_document,
-    read_regular_file,
 )
-from ._utils import SkbertWarning
+from ._utils import SkbertWarning, read_parsed
 from ._version import __version__
 
 __all__ = ["FILE_NAME", "TrainingState", "fingerprint", "load_state", "restore", "save_state"]
@@ -429,20 +428,8 @@ def load_state(folder, fp: str, *, check_extra=None,
     if max_epochs is not None and (not is_int(max_epochs) or max_epochs < 1):
         raise ValueError(f"max_epochs={max_epochs!r} must be a positive int or None.")
     path = os.path.join(os.fspath(folder), FILE_NAME)
-    try:
-        data, _ = read_regular_file(path)
-    except FileNotFoundError:
-        return None
-    except _Damaged as exc:
-        _ignore(path, str(exc))
-        return None
-    try:
-        return _parse(path, data, fp, check_extra, max_epochs)
-    except Mismatch as exc:
-        _ignore(path, str(exc), other_fit=True)
-    except _Damaged as exc:
-        _ignore(path, str(exc))
-    return None
+    return read_parsed(path, lambda data: _parse(path, data, fp, check_extra, max_epochs),
+                       lambda exc, _: _ignore(path, str(exc), isinstance(exc, Mismatch)))
 
 
 def _ignore(path: str, reason: str, other_fit: bool = False) -> None:
@@ -451,7 +438,7 @@ def _ignore(path: str, reason: str, other_fit: bool = False) -> None:
     warnings.warn(
         f"checkpoint_dir: ignoring {path}, {what} (it {reason}); training starts from epoch "
         "1 and replaces the file after the first epoch. Use another checkpoint_dir to keep "
-        "it.", SkbertWarning, stacklevel=3)
+        "it.", SkbertWarning, stacklevel=5)  # load_state's caller, through read_parsed
 
 
 def _parse(path: str, data: bytes, fp: str, check_extra, max_epochs) -> TrainingState:

@@ -1,7 +1,9 @@
-"""Device and precision resolution, seeding helpers and warning classes.
+"""Device and precision resolution, seeding helpers, warning classes, and reading
+a file from others into a parsed value.
 
-This module is the bottom of skbert's import graph: it imports torch but
-nothing else from skbert, and nothing from scikit-learn.
+This module is the bottom of skbert's import graph: it imports torch, and from
+skbert only the file layer :mod:`skbert._safe_io` (which imports nothing of
+skbert), and nothing from scikit-learn.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 
 import numpy as np
 import torch
+
+from ._safe_io import DamagedFile, read_regular_file
 
 logger = logging.getLogger(__name__)
 
@@ -245,3 +249,41 @@ def file_count(value) -> int:
     (3, 0, 0, 0)
     """
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def read_parsed(path: str, parse, damaged):
+    """``parse(data)`` of the regular file at ``path``, a file from others, or None.
+
+    The one shape of the fit cache's and the checkpoint's readers: no file is a
+    plain miss (None); a file that cannot be read, or whose bytes ``parse``
+    refuses with :class:`~skbert._safe_io.DamagedFile`, is handed to
+    ``damaged(exc, identity)`` and gives None.
+
+    Parameters
+    ----------
+    path : str
+        The file; a link, folder, FIFO or device is damaged, never followed.
+    parse : callable
+        ``parse(data: bytes)`` -> the value; raises ``DamagedFile`` saying what
+        is wrong.
+    damaged : callable
+        ``damaged(exc, identity)``: ``identity`` is the file's (device, inode,
+        size, mtime) when its bytes were read and ``parse`` refused them, None
+        when it could not be read.
+
+    Returns
+    -------
+    object or None
+    """
+    try:
+        data, identity = read_regular_file(path)
+    except FileNotFoundError:
+        return None
+    except DamagedFile as exc:
+        damaged(exc, None)
+        return None
+    try:
+        return parse(data)
+    except DamagedFile as exc:
+        damaged(exc, identity)
+        return None
