@@ -416,7 +416,9 @@ def test_onnx_axes_are_dynamic(onnx_saved, corpus):
 def test_onnx_export_is_reused(onnx_saved, monkeypatch):
     folder = onnx_saved["cls"][0]
     stamp = os.stat(folder / "onnx" / "model.onnx").st_mtime_ns
-    monkeypatch.setattr(_export, "_torch_export",
+    from skbert import _export_onnx
+
+    monkeypatch.setattr(_export_onnx, "_torch_export",
                         lambda *a: pytest.fail("exported again although the file matches"))
     TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")
     assert os.stat(folder / "onnx" / "model.onnx").st_mtime_ns == stamp
