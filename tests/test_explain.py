@@ -319,3 +319,19 @@ def test_cli_explain_errors_name_the_fix(saved_model, tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"text": 3}\n')
     with pytest.raises(ValueError, match="Line 1"):
         _cli(["explain", saved_model, str(tmp_path / "bad.jsonl")])
+
+
+def test_engines_agree(planted_clf, test_set, monkeypatch):
+    """Captum's LayerIntegratedGradients (when installed) and skbert's batched path agree."""
+    pytest.importorskip("captum")
+    from skbert import _explain
+
+    X = test_set[0][:12]
+    monkeypatch.setattr(_explain, "ENGINE", "skbert")
+    ours = explain(planted_clf, X, labels="all")
+    monkeypatch.setattr(_explain, "ENGINE", "captum")
+    theirs = explain(planted_clf, X, labels="all")
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.attributions, b.attributions, atol=1e-5)
+        np.testing.assert_allclose(a.logit, b.logit, atol=1e-5)
+        np.testing.assert_allclose(a.baseline_logit, b.baseline_logit, atol=1e-5)
