@@ -23,6 +23,7 @@ Conventions shared by every function:
 from __future__ import annotations
 
 import re
+import textwrap
 import warnings
 from numbers import Integral
 
@@ -51,6 +52,41 @@ _MLB_FIX = (
 
 #: Scorers ask for probabilities first and fall back to logits; both rank alike.
 _RESPONSE = ("predict_proba", "decision_function")
+
+#: The parts of the metrics' docstrings that several share, each written once;
+#: :func:`_fill_doc` puts them in at the ``%(name)s`` fields.
+_DOC_PARTS = {
+    "Y_true, y_score": """\
+Y_true : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
+    True 0/1 labels.
+y_score : array-like of shape (n_samples, n_labels), or list of n_labels \
+        arrays of shape (n_samples, 2)
+    Scores (probabilities or logits); larger means more likely.""",
+    "k": """\
+k : int, default=5
+    How many top-scored labels to look at, at most ``n_labels``.""",
+    "average over samples with true labels": """\
+average : {"samples"} or None, default="samples"
+    ``"samples"`` returns the mean over the samples that have at least
+    one true label; ``None`` returns every sample's value (NaN for the
+    samples without true labels).""",
+    "sample_weight, Returns": """\
+sample_weight : array-like of shape (n_samples,) or None, default=None
+    Weights of the samples in the mean.
+
+Returns
+-------
+float or ndarray of shape (n_samples,)
+    In [0, 1].""",
+}
+
+
+def _fill_doc(func):
+    """Put :data:`_DOC_PARTS` into ``func``'s docstring, indented as the section."""
+    parts = {name: textwrap.indent(text, "    ").lstrip() for name, text in _DOC_PARTS.items()}
+    if func.__doc__:  # None under python -OO
+        func.__doc__ = func.__doc__ % parts
+    return func
 
 
 # --------------------------------------------------------------------- helpers
@@ -118,6 +154,23 @@ def _check_k(k, n_labels: int) -> int:
     return int(k)
 
 
+def _hits_in_top_k(Y_true, y_score, k) -> tuple[np.ndarray, np.ndarray, int]:
+    """The checked ``Y``, each sample's number of true labels among its ``k``
+    top-scored ones, and the checked ``k``."""
+    Y, S = _check_inputs(Y_true, y_score)
+    k = _check_k(k, Y.shape[1])
+    return Y, np.take_along_axis(Y, _ranking(S)[:, :k], axis=1).sum(axis=1), k
+
+
+def _share_of_true(hits: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``hits / R`` for the samples with true labels (``R > 0``), 0 for the others
+    (left out of the mean), and which samples those are."""
+    keep = R > 0
+    values = np.zeros(len(R))
+    values[keep] = hits[keep] / R[keep]
+    return values, keep
+
+
 def _average(values: np.ndarray, keep: np.ndarray, average, sample_weight, name: str):
     """Average the per-sample ``values`` over the samples in ``keep``."""
     if average is None:
@@ -141,6 +194,7 @@ def _average(values: np.ndarray, keep: np.ndarray, average, sample_weight, name:
 
 
 # --------------------------------------------------------------------- metrics
+@_fill_doc
 def r_precision_score(Y_true, y_score, *, average="samples", sample_weight=None):
     """R-precision: the share of each sample's top-R labels that are true.
 
@@ -152,22 +206,9 @@ def r_precision_score(Y_true, y_score, *, average="samples", sample_weight=None)
 
     Parameters
     ----------
-    Y_true : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
-        True 0/1 labels.
-    y_score : array-like of shape (n_samples, n_labels), or list of n_labels \
-            arrays of shape (n_samples, 2)
-        Scores (probabilities or logits); larger means more likely.
-    average : {"samples"} or None, default="samples"
-        ``"samples"`` returns the mean over the samples that have at least
-        one true label; ``None`` returns every sample's value (NaN for the
-        samples without true labels).
-    sample_weight : array-like of shape (n_samples,) or None, default=None
-        Weights of the samples in the mean.
-
-    Returns
-    -------
-    float or ndarray of shape (n_samples,)
-        In [0, 1].
+    %(Y_true, y_score)s
+    %(average over samples with true labels)s
+    %(sample_weight, Returns)s
 
     See Also
     --------
@@ -203,38 +244,25 @@ def r_precision_score(Y_true, y_score, *, average="samples", sample_weight=None)
     """
     Y, S = _check_inputs(Y_true, y_score)
     R = Y.sum(axis=1)
-    order = _ranking(S)
-    hits = np.take_along_axis(Y, order, axis=1)
+    hits = np.take_along_axis(Y, _ranking(S), axis=1)
     ranks = np.arange(1, Y.shape[1] + 1)
     in_top_r = ranks[None, :] <= R[:, None]
-    keep = R > 0
-    values = np.zeros(len(Y))
-    values[keep] = (hits & in_top_r).sum(axis=1)[keep] / R[keep]
+    values, keep = _share_of_true((hits & in_top_r).sum(axis=1), R)
     return _average(values, keep, average, sample_weight, "R-precision")
 
 
+@_fill_doc
 def precision_at_k_score(Y_true, y_score, *, k=5, average="samples", sample_weight=None):
     """Precision at k: the share of each sample's k top-scored labels that are true.
 
     Parameters
     ----------
-    Y_true : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
-        True 0/1 labels.
-    y_score : array-like of shape (n_samples, n_labels), or list of n_labels \
-            arrays of shape (n_samples, 2)
-        Scores (probabilities or logits); larger means more likely.
-    k : int, default=5
-        How many top-scored labels to look at, at most ``n_labels``.
+    %(Y_true, y_score)s
+    %(k)s
     average : {"samples"} or None, default="samples"
         ``"samples"`` returns the mean over all samples; ``None`` every
         sample's value.
-    sample_weight : array-like of shape (n_samples,) or None, default=None
-        Weights of the samples in the mean.
-
-    Returns
-    -------
-    float or ndarray of shape (n_samples,)
-        In [0, 1].
+    %(sample_weight, Returns)s
 
     See Also
     --------
@@ -260,36 +288,20 @@ def precision_at_k_score(Y_true, y_score, *, k=5, average="samples", sample_weig
     >>> precision_at_k_score(Y_true, y_score, k=1, average=None)
     array([1., 1.])
     """
-    Y, S = _check_inputs(Y_true, y_score)
-    k = _check_k(k, Y.shape[1])
-    top = _ranking(S)[:, :k]
-    values = np.take_along_axis(Y, top, axis=1).sum(axis=1) / k
-    return _average(values, np.ones(len(Y), bool), average, sample_weight, "Precision at k")
+    Y, hits, k = _hits_in_top_k(Y_true, y_score, k)
+    return _average(hits / k, np.ones(len(Y), bool), average, sample_weight, "Precision at k")
 
 
+@_fill_doc
 def recall_at_k_score(Y_true, y_score, *, k=5, average="samples", sample_weight=None):
     """Recall at k: the share of each sample's true labels among its k top-scored labels.
 
     Parameters
     ----------
-    Y_true : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
-        True 0/1 labels.
-    y_score : array-like of shape (n_samples, n_labels), or list of n_labels \
-            arrays of shape (n_samples, 2)
-        Scores (probabilities or logits); larger means more likely.
-    k : int, default=5
-        How many top-scored labels to look at, at most ``n_labels``.
-    average : {"samples"} or None, default="samples"
-        ``"samples"`` returns the mean over the samples that have at least
-        one true label; ``None`` every sample's value (NaN for the samples
-        without true labels).
-    sample_weight : array-like of shape (n_samples,) or None, default=None
-        Weights of the samples in the mean.
-
-    Returns
-    -------
-    float or ndarray of shape (n_samples,)
-        In [0, 1].
+    %(Y_true, y_score)s
+    %(k)s
+    %(average over samples with true labels)s
+    %(sample_weight, Returns)s
 
     See Also
     --------
@@ -309,13 +321,8 @@ def recall_at_k_score(Y_true, y_score, *, k=5, average="samples", sample_weight=
     >>> recall_at_k_score(Y_true, y_score, k=2)  # (1/2 + 1/1) / 2
     0.75
     """
-    Y, S = _check_inputs(Y_true, y_score)
-    k = _check_k(k, Y.shape[1])
-    top = _ranking(S)[:, :k]
-    R = Y.sum(axis=1)
-    keep = R > 0
-    values = np.zeros(len(Y))
-    values[keep] = np.take_along_axis(Y, top, axis=1).sum(axis=1)[keep] / R[keep]
+    Y, hits, _ = _hits_in_top_k(Y_true, y_score, k)
+    values, keep = _share_of_true(hits, Y.sum(axis=1))
     return _average(values, keep, average, sample_weight, "Recall at k")
 
 
