@@ -881,6 +881,16 @@ def _to_fp32_linear(layer: nn.Linear) -> None:
         layer.__class__ = Fp32Linear
 
 
+def head_dropout(config) -> float:
+    """The dropout of the mean-pooling head: the backbone config's own classifier or
+    hidden dropout, so ``model_kwargs`` that switch dropout off switch it off here too."""
+    for name in ("classifier_dropout", "seq_classif_dropout", "hidden_dropout_prob", "dropout"):
+        value = getattr(config, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return 0.1
+
+
 class MultiLabelModel(nn.Module):
     """A transformer encoder with a multi-label head.
 
@@ -1063,7 +1073,8 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
                 **pretrained_kwargs(path, AutoModelForSequenceClassification, kwargs))
         else:
             backbone = AutoModel.from_pretrained(path, **pretrained_kwargs(path, AutoModel, kwargs))
-        model = MultiLabelModel(backbone, pooling, len(classes))
+        model = MultiLabelModel(backbone, pooling, len(classes),
+                                dropout=head_dropout(backbone.config))
         if saved is not None and not keep and pooling == "cls":
             _reset_linear(model.output_layer(), backbone.config)
     if keep:
@@ -1255,7 +1266,7 @@ def model_from_config(config_dict: dict, pooling: str, n_labels: int,
                 backbone = build(attn_implementation="sdpa")
             except (ImportError, ValueError, KeyError):
                 backbone = build(attn_implementation="eager")
-    return MultiLabelModel(backbone, pooling, n_labels)
+    return MultiLabelModel(backbone, pooling, n_labels, dropout=head_dropout(backbone.config))
 
 
 # ---------------------------------------------------------------------- adapters (peft)

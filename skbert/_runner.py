@@ -141,6 +141,10 @@ def run_fit(estimator, data: FitData) -> FitResult:
     device = resolve_device(est.device)
     group = _distributed.join(use_cuda=device.type == "cuda")
     device = _distributed.device_for(group, device)
+    if group.active:  # one clear error on every rank, before any other collective
+        _distributed.check_same_data(
+            group, len(data.X), data.classes,
+            _distributed.data_digest(data.X, data.Y, data.sample_weight, data.X_val, data.Y_val))
     precision = resolve_precision(est.precision, device)
     rs = check_random_state(est.random_state)
     seed = seed_from_random_state(rs)
