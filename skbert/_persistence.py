@@ -44,9 +44,11 @@ from ._modeling import (
     SavedHead,
     check_model_source,
     explain_load_errors,
+    head_dropout,
     load_tokenizer,
     merged,
     model_from_config,
+    pretrained_kwargs,
     quiet_transformers,
     sequence_classification_guard,
 )
@@ -470,19 +472,17 @@ def load_folder(folder: str, settings: dict, device: torch.device):
     n_labels = len(settings["classes"])
     check_model_source(folder)
     with quiet_transformers(), explain_load_errors(folder):
-        if pooling == "cls":
-            backbone, info = AutoModelForSequenceClassification.from_pretrained(
-                folder, trust_remote_code=False, output_loading_info=True)
-        else:
-            backbone, info = AutoModel.from_pretrained(folder, trust_remote_code=False,
-                                                       output_loading_info=True)
+        auto = AutoModelForSequenceClassification if pooling == "cls" else AutoModel
+        # safetensors only, skbert's own attention, the folder's config checked first
+        backbone, info = auto.from_pretrained(folder, output_loading_info=True,
+                                              **pretrained_kwargs(folder, auto))
     _check_loaded(folder, info)
     model_labels = getattr(backbone.config, "num_labels", n_labels)
     if pooling == "cls" and model_labels != n_labels:
         raise ValueError(
             f"{folder}/config.json describes {model_labels} labels but {SETTINGS_FILE} lists "
             f"{n_labels} classes; the folder is damaged or mixed. Save the model again.")
-    model = MultiLabelModel(backbone, pooling, n_labels)
+    model = MultiLabelModel(backbone, pooling, n_labels, dropout=head_dropout(backbone.config))
     if pooling == "mean":
         head = read_head(folder, _head_shapes(model.head))
         _check_sentence_files(folder, head, settings)
