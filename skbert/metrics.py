@@ -23,7 +23,6 @@ Conventions shared by every function:
 from __future__ import annotations
 
 import re
-import textwrap
 import warnings
 from numbers import Integral
 
@@ -33,6 +32,8 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import label_ranking_average_precision_score, make_scorer
 from sklearn.utils import check_array
+
+from ._utils import fill_doc
 
 __all__ = [
     "r_precision_score",
@@ -54,7 +55,7 @@ _MLB_FIX = (
 _RESPONSE = ("predict_proba", "decision_function")
 
 #: The parts of the metrics' docstrings that several share, each written once;
-#: :func:`_fill_doc` puts them in at the ``%(name)s`` fields.
+#: :func:`~skbert._utils.fill_doc` puts them in at the ``%(name)s`` lines.
 _DOC_PARTS = {
     "Y_true, y_score": """\
 Y_true : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
@@ -81,12 +82,7 @@ float or ndarray of shape (n_samples,)
 }
 
 
-def _fill_doc(func):
-    """Put :data:`_DOC_PARTS` into ``func``'s docstring, indented as the section."""
-    parts = {name: textwrap.indent(text, "    ").lstrip() for name, text in _DOC_PARTS.items()}
-    if func.__doc__:  # None under python -OO
-        func.__doc__ = func.__doc__ % parts
-    return func
+_fill_doc = fill_doc(_DOC_PARTS)
 
 
 # --------------------------------------------------------------------- helpers
