@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _distributed
 from ._data import pad_token_id
-from ._export import check_backend, load_onnx_folder, save_model_folder
+from ._export import check_backend, load_onnx_folder, resolve_pretrained_source, save_model_folder
 from ._export import push_to_hub as _push_to_hub
 from ._modeling import (
     DEFAULT_MODEL,
@@ -59,6 +59,7 @@ from ._utils import (
     DeviceWarning,
     SkbertWarning,
     file_count,
+    fill_doc,
     resolve_device,
     resolve_precision,
     resolve_predict_precision,
@@ -80,6 +81,13 @@ logger = logging.getLogger(__name__)
 
 #: Texts tokenised and predicted at a time in predict*, so memory stays bounded.
 PREDICT_CHUNK = 4096
+
+#: The ``X`` of ``decision_function``, ``predict_proba`` and ``predict``, written once.
+_predict_doc = fill_doc({"Parameters: X": """\
+Parameters
+----------
+X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
+    The texts."""})
 
 
 class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
@@ -530,13 +538,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         prediction: ``"auto"`` is fp32 on the CPU (issue 20 item 19)."""
         return resolve_predict_precision(self.precision, device)
 
+    @_predict_doc
     def decision_function(self, X) -> np.ndarray:
         """Logits of every label.
 
-        Parameters
-        ----------
-        X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
-            The texts.
+        %(Parameters: X)s
 
         Returns
         -------
@@ -545,13 +551,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._predict_into(X, lambda z: z, np.float32)
 
+    @_predict_doc
     def predict_proba(self, X) -> np.ndarray:
         """Probability of every label.
 
-        Parameters
-        ----------
-        X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
-            The texts.
+        %(Parameters: X)s
 
         Returns
         -------
@@ -560,13 +564,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._predict_into(X, sigmoid, np.float64)
 
+    @_predict_doc
     def predict(self, X) -> np.ndarray:
         """Predicted labels as an indicator matrix, ``proba >= threshold``.
 
-        Parameters
-        ----------
-        X : list, tuple, 1-D ndarray or pandas Series of str, or datasets.Dataset
-            The texts.
+        %(Parameters: X)s
 
         Returns
         -------
@@ -696,8 +698,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                             commit_message=commit_message)
 
     @classmethod
-    def from_pretrained(cls, folder, *, device="auto", precision=None, backend="torch",
-                        quantize=False, overwrite_onnx=False):
+    def from_pretrained(cls, folder, *, revision=None, device="auto", precision=None,
+                        backend="torch", quantize=False, overwrite_onnx=False):
         """Load an estimator written by :meth:`save_pretrained`.
 
         Loading reads JSON and safetensors only and runs no code from the
@@ -715,7 +717,16 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         folder : str or path-like
-            The folder.
+            The folder, or the id of a Hugging Face Hub repository that
+            :meth:`push_to_hub` wrote (``"user/model"``). From the Hub only the
+            files skbert reads are fetched (JSON, safetensors, tokenizer files;
+            ``onnx/`` with ``backend="onnx"``), into the Hub cache, and then
+            checked like a local folder. Offline, a Hub id not in the cache is
+            one clear error.
+        revision : str or None, default=None
+            A branch, tag or commit of the Hub repository (Hub ids only).
+
+            .. versionadded:: 0.1.1
         device : str, default="auto"
             Where to put the model.
         precision : {"auto", "bf16", "fp16", "fp32"} or None, default=None
@@ -727,11 +738,16 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             of torch within 1e-4.
         quantize : bool, default=False
             With ``backend="onnx"``, run an int8-quantised copy
-            (``folder/onnx/model_int8.onnx``): smaller and usually faster on
-            CPUs; probabilities move by up to a few hundredths.
+            (``folder/onnx/model_int8.onnx``): a quarter of the size and
+            usually faster on CPUs, but it changes predictions: on a
+            fine-tuned MiniLM probabilities moved by up to 0.29-0.38 and 8-15 %
+            of the positive decisions at 0.5 flipped
+            (``bench/onnx_int8_drift.py``). Check it on your validation data
+            first.
         overwrite_onnx : bool, default=False
             Replace ONNX files in ``folder/onnx`` that skbert did not export
-            from these weights (otherwise a FileExistsError).
+            from these weights, or that do not compute these weights'
+            probabilities (otherwise a FileExistsError or ValueError).
 
         Returns
         -------
@@ -745,9 +761,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ValueError
             If a file is damaged or holds a value the estimator rejects.
         """
-        folder = os.fspath(folder)
         check_backend(backend, quantize=quantize, precision=precision,
                       overwrite_onnx=overwrite_onnx)
+        folder = resolve_pretrained_source(os.fspath(folder), revision,
+                                           onnx=backend == "onnx")
         settings = read_settings(folder)
         settings_file = os.path.join(folder, SETTINGS_FILE)
         ignored = sorted(set(settings["params"]) & FOLDER_UNSAFE_PARAMS)
