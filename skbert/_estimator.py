@@ -62,7 +62,6 @@ from ._utils import (
     fill_doc,
     resolve_device,
     resolve_precision,
-    resolve_predict_precision,
     sigmoid,
 )
 from ._validation import (
@@ -536,7 +535,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     def _predict_precision(self, device) -> str:
         """The ``precision`` parameter as it is now (set_params after fit counts), for
         prediction: ``"auto"`` is fp32 on the CPU (issue 20 item 19)."""
-        return resolve_predict_precision(self.precision, device)
+        return resolve_precision(self.precision, device, predict=True)
 
     @_predict_doc
     def decision_function(self, X) -> np.ndarray:

@@ -358,6 +358,18 @@ def test_item23_a_hub_id_is_fetched_with_the_files_skbert_reads_only(two_models,
     assert "onnx/model.onnx" not in fake.calls[0][1]["allow_patterns"]
 
 
+def test_item23_from_pretrained_takes_a_hub_id_and_revision(two_models, corpus, tmp_path,
+                                                           monkeypatch):
+    import huggingface_hub
+
+    fake = FakeSnapshots({"me/tiny": copy_of(two_models["a"][0], tmp_path, "repo")})
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
+    loaded = TransformerMultiLabelClassifier.from_pretrained("me/tiny", revision="v2",
+                                                             device="cpu")
+    assert fake.calls[0][1]["revision"] == "v2"
+    np.testing.assert_allclose(loaded.predict_proba(corpus[0]), two_models["a"][1], atol=1e-6)
+
+
 def test_item23_a_local_folder_is_returned_as_it_is(two_models):
     folder = str(two_models["a"][0])
     assert _export.resolve_pretrained_source(folder) == folder
