@@ -115,7 +115,7 @@ def cpu_supports_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
+def resolve_precision(precision: str, device: torch.device, *, predict: bool = False) -> str:
     """Resolve the ``precision`` parameter to ``"bf16"``, ``"fp16"`` or ``"fp32"``.
 
     Parameters
@@ -128,6 +128,13 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         ``fp32``) overrides the detection.
     device : torch.device
         The device training and prediction run on.
+    predict : bool, default=False
+        Resolve for prediction: on the CPU ``"auto"`` and ``"fp16"`` are fp32,
+        so that a model gives the same probabilities on every CPU and through
+        sentence-transformers or transformers, which load in fp32 (bf16 moved
+        them by about 1e-3 in issue 20's trial; fp32 by 6e-8); ``"bf16"``
+        predicts in bf16 on request. Training (``False``) keeps bf16 on CPUs
+        that run it natively, and refuses fp16 on the CPU.
 
     Returns
     -------
@@ -139,7 +146,13 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     >>> import torch
     >>> resolve_precision("fp32", torch.device("cpu"))
     'fp32'
+    >>> resolve_precision("auto", torch.device("cpu"), predict=True)
+    'fp32'
+    >>> resolve_precision("bf16", torch.device("cpu"), predict=True)
+    'bf16'
     """
+    if predict and precision in ("auto", "fp16") and device.type == "cpu":
+        return "fp32"
     if precision != "auto":
         if precision == "fp16" and device.type == "cpu":
             raise ValueError(
@@ -159,35 +172,11 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def resolve_predict_precision(precision: str, device: torch.device) -> str:
-    """The precision of prediction: ``"auto"`` and ``"fp16"`` are fp32 on the CPU.
+    """``resolve_precision(precision, device, predict=True)``, the precision of prediction.
 
-    Training keeps :func:`resolve_precision` (bf16 on CPUs that run it
-    natively). Prediction on the CPU defaults to fp32 so that a model gives the
-    same probabilities on every CPU and through sentence-transformers or
-    transformers, which load in fp32 (bf16 moved them by about 1e-3 in issue
-    20's trial; fp32 by 6e-8). ``"bf16"`` predicts in bf16 on request.
-
-    Parameters
-    ----------
-    precision : {"auto", "bf16", "fp16", "fp32"}
-    device : torch.device
-
-    Returns
-    -------
-    str
-        One of ``"bf16"``, ``"fp16"``, ``"fp32"``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> resolve_predict_precision("auto", torch.device("cpu"))
-    'fp32'
-    >>> resolve_predict_precision("bf16", torch.device("cpu"))
-    'bf16'
+    Kept for :mod:`skbert._embedder`; new code passes ``predict=True``.
     """
-    if precision in ("auto", "fp16") and device.type == "cpu":
-        return "fp32"
-    return resolve_precision(precision, device)
+    return resolve_precision(precision, device, predict=True)
 
 
 #: Environment variable that forces what ``precision="auto"`` means on the CPU.
