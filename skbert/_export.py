@@ -369,9 +369,8 @@ def _usage(name: str, hub: bool, pooling: str, max_length, long_text) -> list[st
     lines = ["## How to use", "", "With skbert (thresholds included; `predict` returns 0/1 "
              "indicators, `predict_proba` the probabilities):", "", "```python"]
     if hub:
-        lines += ["from huggingface_hub import snapshot_download",
-                  "from skbert import TransformerMultiLabelClassifier", "",
-                  f"folder = snapshot_download({where})"]
+        lines += ["from skbert import TransformerMultiLabelClassifier", "",
+                  f"folder = {where}   # a Hub id: only the files skbert reads are fetched"]
     else:
         lines += ["from skbert import TransformerMultiLabelClassifier", "",
                   f"folder = {where}"]

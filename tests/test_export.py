@@ -262,7 +262,8 @@ def test_model_card_names_a_hub_base_model(saved, tmp_path):
     _export.write_model_card(str(folder), name="me/my-model", hub=True)
     text = card_of(folder)
     assert 'base_model: "google-bert/bert-base-uncased"' in text.split("---")[1]
-    assert 'snapshot_download("me/my-model")' in text and text.count("# me/my-model") == 1
+    assert 'folder = "me/my-model"' in text and "snapshot_download" not in text
+    assert text.count("# me/my-model") == 1
 
 
 def test_a_readme_the_user_wrote_is_never_overwritten(tiny_st_model, corpus, tmp_path):
