@@ -56,13 +56,14 @@ from ._scoring import make_score_fn
 from ._thresholds import check_threshold
 from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
-    DeviceWarning,
     SkbertWarning,
     file_count,
     fill_doc,
+    load_device,
     resolve_device,
     resolve_precision,
     sigmoid,
+    warn_if_other_version,
 )
 from ._validation import (
     FitData,
@@ -603,15 +604,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        version = state.pop("_skbert_version", None)
-        if version != __version__:
-            warnings.warn(
-                f"This estimator was pickled with skbert {version} and is loaded with skbert "
-                f"{__version__}; it may not work. Re-save it with save_pretrained, a format "
-                "that lasts across versions.", SkbertWarning, stacklevel=2)
+        warn_if_other_version(state, "estimator", "Re-save it with save_pretrained, a format "
+                              "that lasts across versions.")
         saved = state.get("model_")
         if isinstance(saved, dict):
-            device = _load_device(state.get("device", "auto"), state.get("device_"))
+            device = load_device(state.get("device", "auto"), state.get("device_"))
             state["model_"], state["tokenizer_"] = restore_model(saved, device)
             state["device_"] = device
             if state.get("precision", "auto") == "auto":
@@ -860,18 +857,6 @@ def _warn_after_fit(est, result: FitResult) -> None:
             f"{'loss' if est.scoring in (None, 'loss') else 'score'} was still "
             "improving; the model may be under-trained. Increase max_epochs.",
             ConvergenceWarning, stacklevel=4)
-
-
-def _load_device(device_param, saved_device) -> torch.device:
-    """The device to load a pickle on, falling back to the CPU with a warning."""
-    try:
-        return resolve_device(device_param)
-    except ValueError:
-        warnings.warn(
-            f"The estimator was saved with device={device_param!r} (model on "
-            f"{saved_device}), which this machine lacks; loading it on the CPU. Use "
-            "set_params(device='cpu') to silence this.", DeviceWarning, stacklevel=3)
-        return torch.device("cpu")
 
 
 def _saved_learning_rate(settings: dict, learning_rate, model) -> float:

@@ -1,9 +1,10 @@
 """Device and precision resolution, seeding helpers, warning classes, reading a
-file from others into a parsed value, and docstring parts written once.
+file from others into a parsed value, what a pickle of an estimator needs when
+loaded, and docstring parts written once.
 
 This module is the bottom of skbert's import graph: it imports torch, and from
-skbert only the file layer :mod:`skbert._safe_io` (which imports nothing of
-skbert), and nothing from scikit-learn.
+skbert only the file layer :mod:`skbert._safe_io` and ``_version`` (which import
+nothing of skbert), and nothing from scikit-learn.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import logging
 import os
 import re
 import textwrap
+import warnings
 
 import numpy as np
 import torch
 
 from ._safe_io import DamagedFile, read_regular_file
+from ._version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +116,36 @@ def cpu_supports_bf16() -> bool:
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def load_device(device_param, saved_device, who: str = "estimator",
+                part: str = "model") -> torch.device:
+    """The device to load a pickled ``who`` on: ``device_param`` resolved, or
+    the CPU with a :class:`DeviceWarning` where this machine lacks it.
+
+    Called from ``__setstate__``: the warning names the line that unpickled.
+    """
+    try:
+        return resolve_device(device_param)
+    except ValueError:
+        warnings.warn(
+            f"The {who} was saved with device={device_param!r} ({part} on "
+            f"{saved_device}), which this machine lacks; loading it on the CPU. Use "
+            "set_params(device='cpu') to silence this.", DeviceWarning, stacklevel=3)
+        return torch.device("cpu")
+
+
+def warn_if_other_version(state: dict, who: str, advice: str) -> None:
+    """Pop the skbert version a pickle's ``state`` was written with (by
+    ``__getstate__``, under ``"_skbert_version"``) and warn if it is not this one.
+
+    Called from ``__setstate__``: the warning names the line that unpickled.
+    """
+    version = state.pop("_skbert_version", None)
+    if version != __version__:
+        warnings.warn(
+            f"This {who} was pickled with skbert {version} and is loaded with skbert "
+            f"{__version__}; it may not work. {advice}", SkbertWarning, stacklevel=3)
 
 
 def resolve_precision(precision: str, device: torch.device, *, predict: bool = False) -> str:
