@@ -61,7 +61,7 @@ from ._safe_io import (
     read_regular_file,
     write_bytes,
 )
-from ._utils import read_parsed
+from ._utils import fill_doc, read_parsed
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,13 @@ _reported: set[str] = set()
 
 
 _Damaged = DamagedFile  # a folder entry that cannot be used; the message says why
+
+#: The ``key`` and ``where`` of :func:`put` and :func:`get`, written once.
+_entry_doc = fill_doc({"key, where": """\
+key : str
+    A hex digest from :func:`make_key`.
+where : True or str
+    ``True`` for the in-process cache, or a folder shared by processes."""})
 
 
 # --------------------------------------------------------------- public API
@@ -203,15 +210,13 @@ def make_key(params: dict, resolved_path: str, texts, Y, classes) -> str:
                         _model_files_stamp(resolved_path), texts, Y, list(classes)))
 
 
+@_entry_doc
 def put(key: str, where, fitted: dict) -> None:
     """Store a fit; its model is copied to the CPU and the original is not touched.
 
     Parameters
     ----------
-    key : str
-        A hex digest from :func:`make_key`.
-    where : True or str
-        ``True`` for the in-process cache, or a folder shared by processes.
+    %(key, where)s
     fitted : dict
         ``model``, ``tokenizer`` and ``device`` plus the fit's other fields
         (``history``, ``best_epoch``, ``interrupted``, ``still_improving``,
@@ -238,15 +243,13 @@ def put(key: str, where, fitted: dict) -> None:
         _evict()
 
 
+@_entry_doc
 def get(key: str, where, device) -> dict | None:
     """A fresh fitted dict for ``key`` on ``device``, or None on a miss.
 
     Parameters
     ----------
-    key : str
-        A hex digest from :func:`make_key`.
-    where : True or str
-        ``True`` for the in-process cache, or a folder shared by processes.
+    %(key, where)s
     device : torch.device
         Where the rebuilt model is placed.
 
