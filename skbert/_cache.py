@@ -48,6 +48,7 @@ from collections import OrderedDict
 
 import joblib
 
+from ._docs import fill_doc
 from ._modeling import model_from_config
 from ._persistence import _tokenizer_from_files, dump_model, restore_model
 from ._safe_io import (
@@ -61,7 +62,7 @@ from ._safe_io import (
     read_regular_file,
     write_bytes,
 )
-from ._utils import fill_doc, read_parsed
+from ._utils import read_parsed
 from ._version import __version__
 
 logger = logging.getLogger(__name__)

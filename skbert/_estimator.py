@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _distributed
 from ._data import pad_token_id
+from ._docs import fill_doc
 from ._export import check_backend, load_onnx_folder, resolve_pretrained_source, save_model_folder
 from ._export import push_to_hub as _push_to_hub
 from ._modeling import (
@@ -58,7 +59,6 @@ from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
     SkbertWarning,
     file_count,
-    fill_doc,
     load_device,
     resolve_device,
     resolve_precision,

@@ -1,6 +1,6 @@
 """Device and precision resolution, seeding helpers, warning classes, reading a
-file from others into a parsed value, what a pickle of an estimator needs when
-loaded, and docstring parts written once.
+file from others into a parsed value and what a pickle of an estimator needs
+when loaded.
 
 This module is the bottom of skbert's import graph: it imports torch, and from
 skbert only the file layer :mod:`skbert._safe_io` and ``_version`` (which import
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import textwrap
 import warnings
 
 import numpy as np
@@ -311,43 +309,3 @@ def read_parsed(path: str, parse, damaged):
     except DamagedFile as exc:
         damaged(exc, identity)
         return None
-
-
-def fill_doc(parts: dict[str, str]):
-    """A decorator that puts docstring texts written once into several docstrings.
-
-    A line of a docstring that holds only ``%(name)s`` is replaced by
-    ``parts[name]`` (written without indentation), indented as that line.
-
-    Parameters
-    ----------
-    parts : dict of str to str
-        The shared texts by name, e.g. a parameter's numpydoc entry.
-
-    Returns
-    -------
-    callable
-        The decorator; it returns the function it is given, its ``__doc__`` filled.
-
-    Examples
-    --------
-    >>> def f(X):
-    ...     '''Do f.
-    ...
-    ...     Parameters
-    ...     ----------
-    ...     %(X)s
-    ...     '''
-    >>> f = fill_doc({"X": "X : list of str\\n    The texts."})(f)
-    >>> print(f.__doc__.splitlines()[4:6])
-    ['    X : list of str', '        The texts.']
-    """
-    def fill(func):
-        if func.__doc__:  # None under python -OO
-            func.__doc__ = re.sub(
-                r"^( *)%\(([^)]+)\)s$",
-                lambda m: textwrap.indent(parts[m.group(2)], m.group(1)), func.__doc__,
-                flags=re.MULTILINE)
-        return func
-
-    return fill

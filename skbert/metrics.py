@@ -33,7 +33,7 @@ from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import label_ranking_average_precision_score, make_scorer
 from sklearn.utils import check_array
 
-from ._utils import fill_doc
+from ._docs import fill_doc
 
 __all__ = [
     "r_precision_score",
@@ -55,7 +55,7 @@ _MLB_FIX = (
 _RESPONSE = ("predict_proba", "decision_function")
 
 #: The parts of the metrics' docstrings that several share, each written once;
-#: :func:`~skbert._utils.fill_doc` puts them in at the ``%(name)s`` lines.
+#: :func:`~skbert._docs.fill_doc` puts them in at the ``%(name)s`` lines.
 _DOC_PARTS = {
     "Y_true, y_score": """\
 Y_true : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
