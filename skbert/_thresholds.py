@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from ._docs import fill_doc
+
 #: Candidate thresholds searched by :func:`tune_thresholds` (0.5 included).
 DEFAULT_CANDIDATES = np.round(np.arange(0.02, 0.99, 0.01), 2)
 
@@ -119,12 +121,23 @@ def _fbeta(tp, fp, fn, beta: float):
     return np.divide((1 + b2) * tp, denom, out=np.zeros_like(tp, dtype=float), where=denom > 0)
 
 
+#: The ``Y_true`` and ``proba`` entries of the functions that score thresholds on
+#: held-out probabilities (:func:`tune_thresholds`, ``plotting.threshold_curve``),
+#: written once; :func:`~skbert._docs.fill_doc` puts them in.
+PROBA_DOC = {"Y_true, proba": """\
+Y_true : array-like of shape (n_samples, n_labels)
+    0/1 indicator matrix.
+proba : array-like of shape (n_samples, n_labels)
+    Predicted probabilities."""}
+
+
 def _best(scores: np.ndarray, candidates: np.ndarray, default: float) -> float:
     """Highest score; ties go to the candidate nearest the default."""
     top = np.flatnonzero(scores >= scores.max() - 1e-12)
     return float(candidates[top[np.argmin(np.abs(candidates[top] - default))]])
 
 
+@fill_doc(PROBA_DOC)
 def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1.0,
                     candidates=None, min_positives: int = 3, default: float = 0.5,
                     ) -> np.ndarray:
@@ -136,10 +149,7 @@ def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1
 
     Parameters
     ----------
-    Y_true : array-like of shape (n_samples, n_labels)
-        0/1 indicator matrix.
-    proba : array-like of shape (n_samples, n_labels)
-        Predicted probabilities.
+    %(Y_true, proba)s
     metric : {"f1_micro_global", "f1", "f1_micro"} or None, default=None
         None is ``"f1_micro_global"``, the default of the estimator's
         ``threshold_metric``, so that ``clf.thresholds_`` equals
