@@ -146,7 +146,8 @@ def _add_saved_model_options(p) -> None:
                         "into FOLDER/onnx and reused (pip install \"skbert[onnx]\"; "
                         "default: torch)")
     p.add_argument("--quantize", action="store_true",
-                   help="with --backend onnx: an int8-quantised copy, 4x smaller and usually faster "
+                   help="with --backend onnx: an int8-quantised copy, 4x smaller and usually "
+                        "faster "
                         "on CPUs; it changes predictions (on a fine-tuned MiniLM probabilities "
                         "moved by up to ~0.3 and some decisions flipped): check it on "
                         "validation data first")

@@ -592,10 +592,10 @@ def test_predict_output_replaces_an_existing_file_atomically(capsys, trained, fi
 # --------------------------------------------------------------------- model checks
 def test_hub_name_without_internet_fails_fast(capsys, files, tmp_path, monkeypatch,
                                               train_calls):
-    from skbert import _modeling
+    from skbert import _sources
 
-    monkeypatch.setattr(_modeling, "in_hub_cache", lambda name: False)
-    monkeypatch.setattr(_modeling, "hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(_sources, "in_hub_cache", lambda name: False)
+    monkeypatch.setattr(_sources, "hub_reachable", lambda *a, **k: False)
     rc, _, err = run(capsys, "train", files / "train.jsonl", "--out", tmp_path / "o",
                      "--model", "someone/no-such-model")
     assert rc == 2 and train_calls == []
@@ -609,14 +609,14 @@ def test_hub_name_without_internet_fails_fast(capsys, files, tmp_path, monkeypat
 def test_hub_reachable_honours_offline_mode(monkeypatch):
     from huggingface_hub import constants
 
-    from skbert import _modeling
+    from skbert import _sources
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert _modeling.hub_reachable() is False
-    assert _modeling.looks_like_hub_name("bert-base-uncased")
-    assert _modeling.looks_like_hub_name("org/name-v2.1")
+    assert _sources.hub_reachable() is False
+    assert _sources.looks_like_hub_name("bert-base-uncased")
+    assert _sources.looks_like_hub_name("org/name-v2.1")
     for local in ("./model", "/abs/model", "~/model", "a/b/c", "my model", "a..b"):
-        assert not _modeling.looks_like_hub_name(local), local
+        assert not _sources.looks_like_hub_name(local), local
 
 
 # -------------------------------------------------------------------------- new flags

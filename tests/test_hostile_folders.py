@@ -25,7 +25,7 @@ import torch
 from conftest import LABELS
 from safetensors.torch import load_file, save_file
 
-from skbert import TransformerEmbedder, TransformerMultiLabelClassifier, _modeling
+from skbert import TransformerEmbedder, TransformerMultiLabelClassifier, _modeling, _sources
 
 FAST = dict(max_epochs=1, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
             precision="fp32", fit_cache=False)
@@ -132,7 +132,7 @@ def test_item05_auto_map_in_a_saved_folder_is_refused(saved_copy, file, no_weigh
 
 def test_item05_auto_map_in_a_cached_hub_config_is_refused(folder, corpus, monkeypatch):
     edit_json(folder / "config.json", auto_map={"AutoModel": "evil.EvilModel"})
-    monkeypatch.setattr(_modeling, "_cached_hub_file",
+    monkeypatch.setattr(_sources, "_cached_hub_file",
                         lambda repo, name: str(folder / name) if repo == "org/evil" else None)
     X, Y = corpus
     with pytest.raises(ValueError, match="org/evil/config.json sets 'auto_map'"):
@@ -149,11 +149,11 @@ def test_item05_hub_configs_are_checked_as_they_are_downloaded(folder, monkeypat
         fetched.append((repo, name, revision))
         return str(folder / name)
 
-    monkeypatch.setattr(_modeling, "_hub_file", hub_file)
-    assert _modeling.pretrained_kwargs("org/fine", AutoModel)["attn_implementation"] == "sdpa"
+    monkeypatch.setattr(_sources, "_hub_file", hub_file)
+    assert _sources.pretrained_kwargs("org/fine", AutoModel)["attn_implementation"] == "sdpa"
     edit_json(folder / "config.json", attn_implementation="attacker/evil-kernel")
     with pytest.raises(ValueError, match="org/evil/config.json sets attn_implementation"):
-        _modeling.pretrained_kwargs("org/evil", AutoModel, {"revision": "v1"})
+        _sources.pretrained_kwargs("org/evil", AutoModel, {"revision": "v1"})
     assert ("org/evil", "config.json", "v1") in fetched
     edit_json(folder / "tokenizer_config.json", auto_map={"AutoTokenizer": ["x.Y", None]})
     with pytest.raises(ValueError, match="org/evil/tokenizer_config.json sets 'auto_map'"):
@@ -187,12 +187,12 @@ def test_item05_every_load_asks_for_safetensors_and_its_own_attention(tiny_model
                                                                       monkeypatch):
     from transformers import AutoModel
 
-    monkeypatch.setattr(_modeling, "_hub_file", lambda *a: None)  # offline, not cached
+    monkeypatch.setattr(_sources, "_hub_file", lambda *a: None)  # offline, not cached
     for path in (tiny_model, "org/not-cached"):
-        kwargs = _modeling.pretrained_kwargs(path, AutoModel)
+        kwargs = _sources.pretrained_kwargs(path, AutoModel)
         assert kwargs["use_safetensors"] is True and kwargs["trust_remote_code"] is False
         assert kwargs["attn_implementation"] in ("sdpa", "eager")
-    assert _modeling.pretrained_kwargs(tiny_model, AutoModel, {"attn_implementation": "eager"})[
+    assert _sources.pretrained_kwargs(tiny_model, AutoModel, {"attn_implementation": "eager"})[
         "attn_implementation"] == "eager"
 
 
@@ -412,7 +412,7 @@ def test_item13_raw_safetensor_errors_are_explained():
     from safetensors import SafetensorError
 
     with pytest.raises(ValueError, match="'m' are damaged or truncated.*save_pretrained"):
-        with _modeling.explain_load_errors("m"):
+        with _sources.explain_load_errors("m"):
             raise SafetensorError("Error while deserializing header: MetadataIncompleteBuffer")
 
 
@@ -448,7 +448,7 @@ def test_item20_sequence_classification_loaders_are_told_what_the_folder_is(save
 
 # ------------------------------------------------------------- issue 21: one model-path check
 def test_one_model_path_check_names_the_argument(tmp_path, tiny_model, monkeypatch):
-    check = _modeling.check_model_source
+    check = _sources.check_model_source
     check(tiny_model)  # an honest folder passes
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileNotFoundError, match="--model .*is a file"):
@@ -458,14 +458,14 @@ def test_one_model_path_check_names_the_argument(tmp_path, tiny_model, monkeypat
     with pytest.raises(FileNotFoundError, match="does not exist"):
         check("not a/valid repo!!", label="--model", hub_check=True)
     check("not a/valid repo!!")  # left to transformers, which names it
-    monkeypatch.setattr(_modeling, "in_hub_cache", lambda name: False)
-    monkeypatch.setattr(_modeling, "hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(_sources, "in_hub_cache", lambda name: False)
+    monkeypatch.setattr(_sources, "hub_reachable", lambda *a, **k: False)
     with pytest.raises(FileNotFoundError, match="not in the Hugging Face cache"):
         check("org/name", label="--model", hub_check=True)
     check("org/name")  # without hub_check, the hub decides
-    assert _modeling.looks_like_hub_name("org/name-v2.1")
-    assert not _modeling.looks_like_hub_name("./here")
-    assert not _modeling.looks_like_hub_name("/abs/path")
+    assert _sources.looks_like_hub_name("org/name-v2.1")
+    assert not _sources.looks_like_hub_name("./here")
+    assert not _sources.looks_like_hub_name("/abs/path")
 
 
 def test_a_folder_without_weights_says_what_it_needs(folder, corpus):
@@ -486,5 +486,5 @@ def test_item05_hub_repo_without_safetensors_says_how_to_convert():
             "model.safetensors.index.json and thus cannot be loaded with `safetensors`. Please "
             "do not set `use_safetensors=True`.")
     with pytest.raises(ValueError, match=r"not safetensors.*save_pretrained\(folder\)"):
-        with _modeling.explain_load_errors("org/old"):
+        with _sources.explain_load_errors("org/old"):
             raise OSError(text)
