@@ -36,9 +36,9 @@ table order) that each column defines.
     ``(name, flag, help, default, parse, metavar, choices, boolean)`` for every
     parameter with a flag; ``parse(text)`` turns the command line's string into
     the value, or raises ``argparse.ArgumentTypeError`` naming the flag.
-``add_cli_arguments(parser, names=None)``, ``cli_values(args)``
-    Add those options to an ``argparse`` parser (each absent unless given, or
-    its ``cli_default``), and collect the given ones as estimator parameters.
+``cli_values(args)``
+    Collect the given options as estimator parameters (the CLI adds the options
+    to its parsers in ``skbert._cli_args._add_table_options``, the one place).
 ``flag_for(name)`` -> str
     The CLI flag of a parameter (``"--max-epochs"``), for errors that speak in
     flags; the parameter's own name when it has none.
@@ -449,27 +449,8 @@ def cli_params() -> Iterator[CliOption]:
                         boolean)
 
 
-def add_cli_arguments(parser: argparse.ArgumentParser, names=None) -> None:
-    """Add the table's options to ``parser`` (all, or those in ``names``).
-
-    An option not given leaves no attribute on the parsed namespace (so the
-    estimator's default applies), except those with a ``cli_default``.
-    """
-    for opt in cli_params():
-        if names is not None and opt.name not in names:
-            continue
-        given = PARAM[opt.name].cli_default
-        default = argparse.SUPPRESS if given is _UNSET else given
-        if opt.boolean:
-            parser.add_argument(opt.flag, dest=opt.name, action=argparse.BooleanOptionalAction,
-                                default=default, help=opt.help)
-        else:
-            parser.add_argument(opt.flag, dest=opt.name, type=opt.parse, default=default,
-                                metavar=opt.metavar if opt.choices is None else None,
-                                choices=opt.choices, help=opt.help)
-
-
 def cli_values(args: argparse.Namespace) -> dict:
-    """The estimator parameters given on the command line (see :func:`add_cli_arguments`)."""
+    """The estimator parameters given on the command line (options added by
+    ``skbert._cli_args._add_table_options``)."""
     given = vars(args)
     return {p.name: given[p.name] for p in PARAMS if p.flag is not None and p.name in given}

@@ -14,6 +14,7 @@ import re
 import pytest
 
 from skbert import TransformerMultiLabelClassifier, _params
+from skbert._cli_args import _add_table_options
 from skbert._params import PARAMS
 
 NAMES = [p.name for p in PARAMS]
@@ -87,7 +88,7 @@ def test_every_parameter_but_six_has_one_unique_flag():
 
 def test_cli_options_parse_into_parameters_the_estimator_accepts():
     parser = argparse.ArgumentParser()
-    _params.add_cli_arguments(parser)
+    _add_table_options(parser)
     args = parser.parse_args([
         "--max-length", "64", "--learning-rate", "3e-4", "--threshold", "auto",
         "--threshold-metric", "f1", "--early-stopping", "--n-iter-no-change", "3",
@@ -110,7 +111,7 @@ def test_cli_options_parse_into_parameters_the_estimator_accepts():
                                          ("--threshold", "1.5"), ("--batch-size", "x")])
 def test_cli_errors_name_the_flag_and_the_rule(flag, value, capsys):
     parser = argparse.ArgumentParser()
-    _params.add_cli_arguments(parser)
+    _add_table_options(parser)
     with pytest.raises(SystemExit):
         parser.parse_args([flag, value])
     err = capsys.readouterr().err
