@@ -40,11 +40,11 @@ from ._training import (
     predict_logits,
 )
 from ._utils import (
-    DeviceWarning,
     SkbertWarning,
+    load_device,
     resolve_device,
     resolve_precision,
-    resolve_predict_precision,
+    warn_if_other_version,
 )
 from ._validation import check_texts, iter_text_chunks
 from ._version import __version__
@@ -222,7 +222,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         compile_options(self.compile)
         device = resolve_device(self.device)
         resolve_precision(self.precision, device)  # names e.g. fp16 asked on the CPU
-        precision = resolve_predict_precision(self.precision, device)
+        precision = resolve_precision(self.precision, device, predict=True)
         path = resolve_model_path(os.fspath(self.model_name_or_path))
         self._load(path, device)
         self.pooling_ = resolve_pooling(self.pooling, path, saved_head(path))
@@ -315,21 +315,16 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        version = state.pop("_skbert_version", None)
-        if version != __version__:
-            warnings.warn(
-                f"This TransformerEmbedder was pickled with skbert {version} and is loaded "
-                f"with skbert {__version__}; it may not work. Refit it.",
-                SkbertWarning, stacklevel=2)
+        warn_if_other_version(state, "TransformerEmbedder", "Refit it.")
         fingerprint = state.pop("_weights_fingerprint", None)
         super().__setstate__(state)
         if fingerprint is None:  # pickled before fit
             return
-        device = _load_device(self.device, self.device_)
+        device = load_device(self.device, self.device_, "TransformerEmbedder", "encoder")
         path = resolve_model_path(os.fspath(self.model_name_or_path))
         self._load(path, device)
         self.device_ = device
-        self.precision_ = resolve_predict_precision(self.precision, device)
+        self.precision_ = resolve_precision(self.precision, device, predict=True)
         now = _fingerprint(self.model_)
         if now.shape != fingerprint.shape or not np.allclose(now, fingerprint, rtol=1e-6,
                                                               atol=1e-6):
@@ -363,15 +358,3 @@ def _fingerprint(model) -> np.ndarray:
     with torch.no_grad():
         return np.asarray([float(t.detach().double().sum()) for t in model.state_dict().values()
                            if t.is_floating_point()])
-
-
-def _load_device(device_param, saved_device) -> torch.device:
-    """The device to load on, falling back to the CPU with a warning."""
-    try:
-        return resolve_device(device_param)
-    except ValueError:
-        warnings.warn(
-            f"The TransformerEmbedder was saved with device={device_param!r} (encoder on "
-            f"{saved_device}), which this machine lacks; loading it on the CPU. Use "
-            "set_params(device='cpu') to silence this.", DeviceWarning, stacklevel=3)
-        return torch.device("cpu")

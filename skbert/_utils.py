@@ -202,14 +202,6 @@ def resolve_precision(precision: str, device: torch.device, *, predict: bool = F
     return "fp32"
 
 
-def resolve_predict_precision(precision: str, device: torch.device) -> str:
-    """``resolve_precision(precision, device, predict=True)``, the precision of prediction.
-
-    Kept for :mod:`skbert._embedder`; new code passes ``predict=True``.
-    """
-    return resolve_precision(precision, device, predict=True)
-
-
 #: Environment variable that forces what ``precision="auto"`` means on the CPU.
 CPU_PRECISION_ENV = "SKBERT_CPU_PRECISION"
 
