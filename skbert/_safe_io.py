@@ -65,18 +65,24 @@ def read_regular_file(path: str) -> tuple[bytes, tuple]:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise DamagedFile("is not a regular file")
-        chunks, left = [], info.st_size
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        data = read_upto(fd, info.st_size)
     except OSError as exc:
         raise DamagedFile(f"cannot be read ({exc.strerror or exc})") from exc
     finally:
         os.close(fd)
-    return b"".join(chunks), (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return data, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def read_upto(fd: int, n: int) -> bytes:
+    """Up to ``n`` bytes from ``fd`` (fewer if the file ends first), read in 16 MiB steps."""
+    chunks, left = [], n
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def metadata_document(data: bytes, key: str, what: str):

@@ -25,7 +25,7 @@ import warnings
 
 import torch
 
-from ._safe_io import DamagedFile, is_int, read_json
+from ._safe_io import DamagedFile, is_int, read_json, read_upto
 
 logger = logging.getLogger(__name__)
 
@@ -407,19 +407,13 @@ def safetensors_shapes(path: str) -> dict[str, tuple[int, ...]]:
         n = int.from_bytes(head, "little")
         if n > min(size - 8, _MAX_HEADER):
             raise damaged(f"its header claims {n:,} bytes, the file has {size - 8:,} after it")
-        chunks, left = [], n
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        raw = read_upto(fd, n)
     except OSError as exc:
         raise damaged(f"cannot be read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
     try:
-        header = json.loads(b"".join(chunks).decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise damaged(f"its header is not JSON: {str(exc)[:80]}") from None
     if not isinstance(header, dict):
