@@ -109,7 +109,7 @@ def _threshold(value: str | None):
 def run(args) -> int:
     """Explain the texts of ``args.input`` with the model of ``args.folder``."""
     from ._estimator import TransformerMultiLabelClassifier
-    from ._explain import Explanations, _check_overwrite, _HTML_MARK, FORMAT, explain
+    from ._explain import _HTML_MARK, FORMAT, Explanations, _check_overwrite, explain
 
     threshold = _threshold(args.threshold)
     for flag, path, mark in (("--html", args.html, _HTML_MARK),

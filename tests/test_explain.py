@@ -12,8 +12,8 @@ import random
 
 import numpy as np
 import pytest
-
 from conftest import FILLER, KEYWORDS, build_tiny_bert
+
 from skbert import TransformerMultiLabelClassifier
 from skbert._explain import Explanations, _merge_words, _tokenise, explain
 

@@ -47,9 +47,9 @@ def chromium(url: str, tmp_path, *, screenshot=None, dump_dom=False, size=(1000,
 def clf(tmp_path_factory):
     import pandas as pd
     import torch
+    from test_explain import build_tiny_bert, planted
 
     from skbert import TransformerMultiLabelClassifier
-    from test_explain import build_tiny_bert, planted
 
     folder = build_tiny_bert(tmp_path_factory.mktemp("browser_bert"))
     X, Y = planted(300, 0)
