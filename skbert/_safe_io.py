@@ -40,11 +40,13 @@ def is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def read_regular_file(path: str) -> tuple[bytes, tuple]:
+def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes, tuple]:
     """The bytes of ``path`` and its identity (device, inode, size, mtime).
 
     ``O_NOFOLLOW`` and ``O_NONBLOCK`` keep a planted symlink (to ``/dev/zero``,
-    say) or FIFO from being read forever or blocking the caller.
+    say) or FIFO from being read forever or blocking the caller. With
+    ``max_bytes``, a larger file is refused from its size, before any of it
+    is read into memory.
 
     Raises
     ------
@@ -65,6 +67,8 @@ def read_regular_file(path: str) -> tuple[bytes, tuple]:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise DamagedFile("is not a regular file")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise DamagedFile(f"is {info.st_size} bytes, more than the {max_bytes} allowed")
         data = read_upto(fd, info.st_size)
     except OSError as exc:
         raise DamagedFile(f"cannot be read ({exc.strerror or exc})") from exc
@@ -302,13 +306,30 @@ def read_json(path, *, what: str = "file", max_bytes: int = 50_000_000):
     no recursion error escaping. Raises :class:`DamagedFile` with the reason,
     or FileNotFoundError when there is no file.
     """
-    data, _ = read_regular_file(os.fspath(path))
-    if len(data) > max_bytes:
-        raise DamagedFile(f"is {len(data)} bytes, more than the {max_bytes} a {what} may have")
     try:
-        return json.loads(data.decode("utf-8-sig"))
+        data, _ = read_regular_file(os.fspath(path), max_bytes)
+    except DamagedFile as exc:
+        if "allowed" in str(exc):
+            raise DamagedFile(f"{exc} for a {what}") from None
+        raise
+    try:
+        return json.loads(data.decode("utf-8-sig"), object_pairs_hook=unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DamagedFile(f"is not valid JSON ({exc})") from exc
+
+
+def unique_keys(pairs: list) -> dict:
+    """``object_pairs_hook`` of :func:`json.loads` that refuses a key given twice.
+
+    Python's JSON reader keeps the last of two equal keys silently, so a file
+    could show a reviewer one value and hand skbert another.
+    """
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice in one object; keep one")
+        out[key] = value
+    return out
 
 
 def fix_modes(folder) -> None:

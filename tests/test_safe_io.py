@@ -1,4 +1,5 @@
-"""The one file layer (skbert._safe_io): atomic, never through a link, one mode policy, clean on Ctrl-C."""
+"""The one file layer (skbert._safe_io): atomic, never through a link, one mode policy,
+clean on Ctrl-C."""
 
 import os
 import stat
@@ -129,3 +130,22 @@ def test_read_json_takes_a_byte_order_mark_and_refuses_links_and_junk(tmp_path):
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(sio.DamagedFile, match="not valid JSON"):
         sio.read_json(tmp_path / "deep.json")
+
+
+def test_read_json_refuses_a_key_given_twice(tmp_path):
+    p = tmp_path / "s.json"
+    p.write_text('{"threshold": 0.5, "threshold": 0.01}')
+    with pytest.raises(sio.DamagedFile, match="'threshold' appears twice"):
+        sio.read_json(p)
+
+
+def test_read_json_refuses_an_oversized_file_before_reading_it(tmp_path, monkeypatch):
+    p = tmp_path / "big.json"
+    with open(p, "wb") as fh:  # sparse: 1.5 GB that takes no disk
+        fh.truncate(1_500_000_000)
+    reads = []
+    real = sio.read_upto
+    monkeypatch.setattr(sio, "read_upto", lambda fd, n: reads.append(n) or real(fd, n))
+    with pytest.raises(sio.DamagedFile, match="more than the 50000000 allowed for a config"):
+        sio.read_json(p, what="config")
+    assert reads == []  # refused from its size, nothing read
