@@ -7,6 +7,7 @@ that fixes it.
 from __future__ import annotations
 
 import reprlib
+import unicodedata
 import warnings
 from collections.abc import ItemsView, KeysView, Mapping, Set, ValuesView
 from dataclasses import dataclass
@@ -379,18 +380,42 @@ def _label_names(columns) -> np.ndarray:
     return np.asarray([n if isinstance(n, str) else int(n) for n in names], dtype=object)
 
 
-def check_distinct_names(names, what: str = "The label names") -> None:
-    """Refuse label names that are different values but the same text.
+_LOOK_ALIKE_FIX = (
+    "Rename the clashing columns so they differ in visible text, or normalise the names "
+    "(Y.columns = [unicodedata.normalize('NFC', str(c)).strip() for c in Y.columns]) and "
+    "merge the columns that then share a name.")
+
+
+def check_distinct_names(names, what: str = "The label names", *, look_alike: bool = True,
+                         fix: str | None = None) -> None:
+    """Refuse label names that are different values but the same, or look-alike, text.
 
     ``1`` and ``"1"`` are distinct DataFrame columns, but a model's
     ``id2label``/``label2id``, the CLI's JSON keys and CSV headers all write a
     name as ``str(name)``: one of the two labels would silently vanish there.
+    With ``look_alike``, names whose text is equal once Unicode-normalised
+    (NFC: ``"caf\\u00e9"`` and ``"cafe\\u0301"``) and stripped of surrounding
+    whitespace (``"a"`` and ``"a "``) are refused too: they print identically
+    in CSV headers, reports and model cards.
+
+    Parameters
+    ----------
+    names : sequence of str or int
+    what : str, default="The label names"
+        How the message names the names.
+    look_alike : bool, default=True
+        Also refuse names equal after NFC normalisation and ``strip()``.
+    fix : str or None, default=None
+        The fix the message ends with; by default how to rename Y's columns.
 
     Raises
     ------
     ValueError
-        Naming the colliding names and how to rename them.
+        Naming the colliding names (``repr``) and how to rename them.
     """
+    rename = fix or ("Give each label a distinct text name, e.g. "
+                     "Y.columns = ['label_' + str(c) for c in Y.columns] or rename the "
+                     "clashing ones.")
     by_text: dict[str, list] = {}
     for name in names:
         by_text.setdefault(str(name), []).append(name)
@@ -401,8 +426,19 @@ def check_distinct_names(names, what: str = "The label names") -> None:
         raise ValueError(
             f"{what} {shown} are the same name once written as text ({str(clash[0])!r}), "
             "which is how label2id, skbert.json and the CLI's JSON and CSV outputs store "
-            "them: one label would be lost. Give each label a distinct text name, e.g. "
-            "Y.columns = ['label_' + str(c) for c in Y.columns] or rename the clashing ones.")
+            f"them: one label would be lost. {rename}")
+    if not look_alike:
+        return
+    by_look: dict[str, list[str]] = {}
+    for text in by_text:
+        by_look.setdefault(unicodedata.normalize("NFC", text).strip(), []).append(text)
+    clash = next((group for group in by_look.values() if len(group) > 1), None)
+    if clash is not None:
+        shown = " and ".join(ascii(t) for t in clash[:3])  # repr, with the code points shown
+        raise ValueError(
+            f"{what} {shown} look the same (equal once Unicode-normalised to NFC and stripped "
+            "of surrounding spaces): CSV headers, reports and the model card would show two "
+            f"identical labels. {fix or _LOOK_ALIKE_FIX}")
 
 
 def check_text_dataset(X, text_column: str = "text") -> int:

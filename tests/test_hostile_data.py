@@ -147,6 +147,30 @@ def test_item10_distinct_names_still_work(corpus_small):
     assert list(classes) == [1, "01", "b", "B"]
 
 
+@pytest.mark.parametrize("columns, shown", [
+    (["caf\u00e9", "cafe\u0301", "b", "c"], r"'caf\xe9' and 'cafe\u0301'"),  # NFC, NFD
+    (["a", "b", "a ", "c"], "'a' and 'a '"),
+    (["x", "\tx\n", "y", "z"], r"'x' and '\tx\n'"),
+])
+def test_item10_label_names_that_look_the_same_are_refused(tiny_model, corpus_small, columns,
+                                                            shown):
+    X, Y = corpus_small
+    frame = pd.DataFrame(Y, columns=columns)
+    with pytest.raises(ValueError, match="look the same") as info:
+        check_targets(frame, len(X))
+    message = str(info.value)
+    assert shown in message and "NFC" in message and "Y.columns" in message
+    with pytest.raises(ValueError, match="look the same"):
+        TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, frame)
+
+
+def test_item10_names_that_only_differ_in_case_or_inner_spaces_still_work(corpus_small):
+    X, Y = corpus_small
+    columns = ["a", "A", "a b", "ab"]
+    _, classes, _ = check_targets(pd.DataFrame(Y, columns=columns), len(X))
+    assert list(classes) == columns
+
+
 # ------------------------------------------ item 13: values nested too deep to print
 def test_item13_deeply_nested_values_get_messages_not_recursion_errors():
     deep = deep_list()
