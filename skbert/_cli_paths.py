@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import stat
 import tempfile
 
-from ._safe_io import UnsafePath, atomic_writer, fix_modes, read_json, staging_folder
+from ._safe_io import TMP_TAG, UnsafePath, atomic_writer, fix_modes, read_json, staging_folder
 
 
 # ------------------------------------------------------------------ relations
@@ -52,8 +54,68 @@ def protected_folders(*, model: str | None = None, folder: str | None = None,
 
 
 # ------------------------------------------------------------- model folders
+#: Top-level files a saved model folder may hold: what ``save_pretrained`` writes (skbert,
+#: transformers, sentence-transformers, the model card) and every tokenizer file name
+#: transformers' tokenizers save (their ``VOCAB_FILES_NAMES``, special tokens, chat template).
+SAVED_FILES = frozenset({
+    "skbert.json", "skbert_head.safetensors", "README.md",
+    "config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
+    "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "chat_template.jinja", "chat_template.json", "vocab.txt", "vocab.json", "merges.txt",
+    "spiece.model", "sentencepiece.bpe.model", "sentencepiece.model", "spm.model",
+    "spm_char.model", "tokenizer.model", "source.spm", "target.spm", "bpe.codes", "dict.txt",
+    "emoji.json", "entity_vocab.json", "normalizer.json", "prophetnet.tokenizer",
+    "byte_maps.json", "target_vocab.json", "vocab-src.json", "vocab-tgt.json",
+    "word_pronunciation.json", "word_shape.json",
+})
+#: Sub-folders a saved model folder may hold, and the files skbert writes in each.
+SAVED_FOLDERS = {
+    "1_Pooling": frozenset({"config.json"}),
+    "2_Dense": frozenset({"config.json", "model.safetensors"}),
+    "adapter": frozenset({"adapter_config.json", "adapter_model.safetensors", "README.md"}),
+    "onnx": frozenset({"model.onnx", "model_int8.onnx", "skbert_onnx.json"}),
+}
+_BESIDES = "besides the model it holds "
+#: Weight shards transformers writes for a large model.
+_SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+
+
+def _written_by_skbert(name: str, allowed=SAVED_FILES) -> bool:
+    """Whether a file ``name`` is one skbert writes (or a temporary file of its writer)."""
+    return (name in allowed or (allowed is SAVED_FILES and bool(_SHARD.match(name)))
+            or (name.startswith(".") and name.endswith(TMP_TAG)))
+
+
+def foreign_entries(folder: str) -> list[str]:
+    """The entries of the model folder ``folder`` that skbert does not write, sorted.
+
+    Every entry must be a file (not a link) named as :func:`save_pretrained
+    <skbert.TransformerMultiLabelClassifier.save_pretrained>` names its files, or
+    one of its sub-folders (:data:`SAVED_FOLDERS`) holding only the files skbert
+    writes there. A sub-folder is shown as ``name/`` (or ``name/file``).
+    """
+    out = []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        st = os.lstat(path)
+        if name in SAVED_FOLDERS and stat.S_ISDIR(st.st_mode):
+            for sub in sorted(os.listdir(path)):
+                if not (_written_by_skbert(sub, SAVED_FOLDERS[name])
+                        and stat.S_ISREG(os.lstat(os.path.join(path, sub)).st_mode)):
+                    out.append(f"{name}/{sub}")
+        elif not (stat.S_ISREG(st.st_mode) and _written_by_skbert(name)):
+            out.append(name + ("/" if stat.S_ISDIR(st.st_mode) else ""))
+    return out
+
+
 def is_skbert_folder(folder: str) -> str | None:
-    """None when ``folder`` holds a valid ``skbert.json`` (a folder skbert wrote), else why not."""
+    """None when ``folder`` is a model folder skbert wrote, else why not.
+
+    It must hold a valid ``skbert.json`` and nothing but the files skbert
+    writes (:func:`foreign_entries`): ``--overwrite`` replaces the whole folder,
+    so a file of the user's in it (notes, results) refuses the replacement.
+    """
     from ._persistence import SETTINGS_FILE, check_settings
 
     path = os.path.join(folder, SETTINGS_FILE)
@@ -64,6 +126,11 @@ def is_skbert_folder(folder: str) -> str | None:
     except Exception as exc:  # a planted file of any shape: not a folder skbert wrote
         why = " ".join(str(exc).split())[:120] or type(exc).__name__
         return f"its {SETTINGS_FILE} is not one skbert wrote ({why})"
+    foreign = foreign_entries(folder)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
+                                          else "")
+        return f"{_BESIDES}{shown}, which replacing the folder would delete"
     return None
 
 
@@ -115,9 +182,11 @@ def check_out_folder(out: str, *, inputs=(), model: str | None = None,
 
 
 def _not_ours(out: str, why: str, shown: str) -> str:
-    return (f"--out {out!r} holds files skbert did not write ({shown}): {why}. "
-            "--overwrite replaces only a model folder skbert saved; choose a new --out, or "
-            "empty that folder yourself.")
+    foreign = why.startswith(_BESIDES)
+    return (f"--out {out!r} holds files skbert did not write{'' if foreign else f' ({shown})'}: "
+            f"{why}. --overwrite replaces only a model folder skbert saved; choose a new --out, "
+            + ("or move those files out of that folder." if foreign
+               else "or empty that folder yourself."))
 
 
 def check_checkpoint_dir(ckpt: str | None, *, model: str | None,

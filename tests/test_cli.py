@@ -379,7 +379,8 @@ def _skbert_folder(path, files, tiny_model, capsys):
     """
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, path, "--random-state", "7"))
     assert rc == 0, err
-    (path / "old-marker.txt").write_text("from the earlier model")
+    # a stale weight shard: a name skbert writes, so --overwrite may replace the folder
+    (path / "model-00002-of-00002.safetensors").write_text("from the earlier model")
     return path
 
 
@@ -494,7 +495,7 @@ def test_overwrite_replaces_the_old_folder_only_once_the_new_one_is_complete(
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, out, "--overwrite"))
     assert rc == 0, err
     assert seen == [before]
-    assert (out / "skbert.json").is_file() and not (out / "old-marker.txt").exists()
+    assert (out / "skbert.json").is_file() and not (out / "model-00002-of-00002.safetensors").exists()
     assert not _leftovers(tmp_path)
 
 

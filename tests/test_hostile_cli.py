@@ -66,6 +66,18 @@ def model(tiny_model, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def st_model(tiny_st_model, tmp_path_factory):
+    """A model folder written by ``skbert train`` on a sentence-transformers (mean) model:
+    it holds every kind of file save_pretrained writes (1_Pooling/, 2_Dense/, the head)."""
+    d = tmp_path_factory.mktemp("hostile_cli_st")
+    data = _write_data(d / "train.jsonl")
+    out = d / "model"
+    assert main(["train", str(data), "--out", str(out), "--model", tiny_st_model,
+                 "--max-epochs", "1", "--verbose", "0", "--precision", "fp32"]) == 0
+    return out
+
+
 def run(capsys, *argv):
     rc = main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -178,12 +190,12 @@ def test_item04_overwrite_replaces_a_folder_skbert_wrote(capsys, model, tiny_mod
 
     out = tmp_path / "old-model"
     shutil.copytree(model, out)
-    (out / "stale.txt").write_text("from the old model")
+    (out / "model-00002-of-00002.safetensors").write_text("a stale shard of the old model")
     data = _write_data(tmp_path / "d.jsonl", seed=9)
     rc, stdout, err = run(capsys, *train_argv(data, out, tiny_model, "--overwrite",
                                               "--precision", "fp32"))
     assert rc == 0, err
-    assert not (out / "stale.txt").exists() and (out / "skbert.json").is_file()
+    assert not (out / "model-00002-of-00002.safetensors").exists() and (out / "skbert.json").is_file()
     assert [p.name for p in tmp_path.iterdir() if ".skbert-" in p.name] == []
 
 
@@ -205,6 +217,67 @@ def test_item04_overwrite_rechecks_the_folder_when_it_renames(capsys, model, tin
     rc, _, err = run(capsys, *train_argv(data, out, tiny_model, "--overwrite"))
     assert rc == 2 and "holds files skbert did not write" in err
     assert (out / "skbert.json").read_text() == "[]" and (out / "config.json").is_file()
+
+
+@pytest.mark.parametrize("planted", ["notes.txt", "results/r.json", "onnx/mine.txt",
+                                     "link", "1_Pooling a file"])
+def test_trial_item1_overwrite_refuses_user_files_in_a_model_folder(planted, capsys, st_model,
+                                                                    tiny_model, tmp_path,
+                                                                    train_calls):
+    """`skbert train d.jsonl --out m --overwrite` used to delete notes.txt and results/ kept in
+    a model folder skbert wrote: only a folder of skbert's files alone is replaced."""
+    import shutil
+
+    out = tmp_path / "m2"
+    shutil.copytree(st_model, out)
+    if planted == "link":
+        os.symlink(tmp_path / "elsewhere", out / "vocab.txt")
+        shown = "vocab.txt"
+    elif planted == "1_Pooling a file":
+        shutil.rmtree(out / "1_Pooling")
+        (out / "1_Pooling").write_text("mine")
+        shown = "1_Pooling"
+    else:
+        (out / planted).parent.mkdir(exist_ok=True)
+        (out / planted).write_text("the user's")
+        shown = {"notes.txt": "notes.txt", "results/r.json": "results/",
+                 "onnx/mine.txt": "onnx/mine.txt"}[planted]
+    before = snapshot(out)
+    data = _write_data(tmp_path / "d.jsonl")
+    line = refused(capsys, *train_argv(data, out, tiny_model, "--overwrite"),
+                   expect="holds files skbert did not write")
+    assert f"besides the model it holds {shown}, which replacing" in line
+    assert train_calls == [] and snapshot(out) == before
+
+
+def test_trial_item1_overwrite_rechecks_user_files_at_the_rename(capsys, st_model, tiny_model,
+                                                                 tmp_path, monkeypatch):
+    """A note saved into --out while training keeps the old folder (and the note)."""
+    import shutil
+
+    out = tmp_path / "m2"
+    shutil.copytree(st_model, out)
+    real_save = TransformerMultiLabelClassifier.save_pretrained
+
+    def note_then_save(self, folder):
+        (out / "notes.txt").write_text("written while training")
+        real_save(self, folder)
+
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "save_pretrained", note_then_save)
+    data = _write_data(tmp_path / "d.jsonl", seed=11)
+    rc, _, err = run(capsys, *train_argv(data, out, tiny_model, "--overwrite"))
+    assert rc == 2 and "besides the model it holds notes.txt" in err
+    assert (out / "notes.txt").read_text() == "written while training"
+    assert (out / "skbert.json").is_file()
+
+
+def test_trial_item1_every_file_save_pretrained_writes_is_known(model, st_model):
+    """The list of skbert's own names covers a saved folder (mean pooling: 1_Pooling, 2_Dense)."""
+    from skbert._cli_paths import foreign_entries, is_skbert_folder
+
+    assert (st_model / "1_Pooling").is_dir() and (st_model / "2_Dense").is_dir()
+    for folder in (model, st_model):
+        assert foreign_entries(folder) == [] and is_skbert_folder(folder) is None
 
 
 # ----------------------------------------------------------- item 4: --output files
