@@ -114,20 +114,44 @@ def output_format(fmt: str | None, output: str | None) -> str:
     return _OUTPUT_FORMATS[suffix]
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` with a ``'`` in front when it starts like a formula (:data:`FORMULA_START`).
+
+    Excel, LibreOffice and Google Sheets run a cell such as ``=HYPERLINK(...)`` or
+    ``+cmd|' /C calc'!A0`` as a formula when a CSV file is opened; the leading
+    quote makes them show it as text (OWASP's advice for CSV output).
+
+    Examples
+    --------
+    >>> spreadsheet_safe("=1+1"), spreadsheet_safe("fine"), spreadsheet_safe("")
+    ("'=1+1", 'fine', '')
+    """
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
 def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -> None:
     """Write one record per text: the text, its labels and every label's probability.
 
-    JSON Lines records are ``{"text", "labels": [...], "probabilities": {label: p}}``;
+    JSON Lines records are ``{"text", "labels": [...], "probabilities": {label: p}}``,
+    the texts exactly as read;
     CSV rows hold ``text``, ``labels`` (names joined by ``|``, the separator
     :func:`skbert.datasets.load_texts_and_labels` reads back) and one
-    ``proba_<label>`` column per label.
+    ``proba_<label>`` column per label. A CSV text or label cell that starts
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'`` in
+    front (:func:`spreadsheet_safe`), so a spreadsheet shows it instead of
+    running it as a formula.
     """
     if fmt == "csv":
         writer = csv.writer(out)
         writer.writerow(["text", "labels"] + [f"proba_{n}" for n in names])
         for text, row, p in zip(texts, pred, proba):
             labels = [n for n, on in zip(names, row) if on]
-            writer.writerow([text, "|".join(labels)] + [f"{float(v):.6g}" for v in p])
+            writer.writerow([spreadsheet_safe(text), spreadsheet_safe("|".join(labels))]
+                            + [f"{float(v):.6g}" for v in p])
         return
     for text, row, p in zip(texts, pred, proba):
         record = {"text": text, "labels": [n for n, on in zip(names, row) if on],

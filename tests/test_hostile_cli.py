@@ -518,3 +518,44 @@ def test_item21_train_and_evaluate_print_the_threshold_chosen(capsys, model, tin
     assert rc == 0, err
     assert re.search(r"threshold: auto, one per label tuned on the validation split: "
                      r"food [\d.]+, politics [\d.]+", out), out
+
+
+# ------------------------------------------------- trial item 2: CSV formula injection
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "@SUM(1+1)", "+cmd|' /C calc'!A0",
+            "-2+3", "\tindented", "plain text"]
+
+
+def test_trial_item2_csv_output_defuses_formulas(capsys, model, tmp_path):
+    """`skbert predict m formula.txt --output f.csv` used to write `=HYPERLINK(...)` raw into a
+    cell (a spreadsheet runs it): CSV cells starting with = + - @ tab CR get a leading quote,
+    JSON Lines keeps the texts exact."""
+    import csv
+
+    texts = tmp_path / "formula.jsonl"
+    texts.write_text("".join(json.dumps({"text": t}) + "\n" for t in FORMULAS + ["\rcr"]))
+    rc, _, err = run(capsys, "predict", model, texts, "--output", tmp_path / "f.csv")
+    assert rc == 0, err
+    with open(tmp_path / "f.csv", newline="") as fh:
+        cells = [row["text"] for row in csv.DictReader(fh)]
+    assert cells == ["'" + t for t in FORMULAS[:-1]] + ["plain text", "'\rcr"]
+    rc, _, err = run(capsys, "predict", model, texts, "--output", tmp_path / "f.jsonl")
+    assert rc == 0, err
+    records = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in records] == FORMULAS + ["\rcr"]
+
+
+def test_trial_item2_csv_label_cells_are_defused_too():
+    """Label names come from training data: a label cell starting like a formula is quoted."""
+    import csv
+    import io
+
+    import numpy as np
+
+    from skbert._cli_io import write_predictions
+
+    out = io.StringIO()
+    write_predictions(out, ["=1+1", "ok"], np.array([[1, 0], [0, 1]]),
+                      np.array([[0.9, 0.1], [0.2, 0.8]]), ["=evil()", "fine"], "csv")
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[1][:2] == ["'=1+1", "'=evil()"] and rows[2][:2] == ["ok", "fine"]
+    assert rows[0] == ["text", "labels", "proba_=evil()", "proba_fine"]
