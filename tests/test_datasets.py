@@ -563,3 +563,32 @@ def test_messages_name_parameters_as_the_caller_spells_them(tmp_path):
         load_table(path, text_column="body", spell=spell)
     with pytest.raises(ValueError, match="set text_column to one of"):  # the Python API's
         load_texts_and_labels(path)
+
+
+def test_trial_item3_duplicate_key_in_a_jsonl_row_names_line_and_key(tmp_path):
+    """{"text": real, "labels": [...], "text": "pizza"} used to train on "pizza" silently."""
+    path = tmp_path / "dup.jsonl"
+    path.write_text('{"text": "goal", "labels": ["sports"]}\n\n'
+                    '{"text": "vote today", "labels": ["politics"], "text": "pizza"}\n')
+    with pytest.raises(ValueError, match=r"Line 3 of 'dup.jsonl' gives the key 'text' twice"):
+        load_texts_and_labels(path)
+
+
+def test_trial_item3_duplicate_key_in_a_json_array_names_record_and_key(tmp_path):
+    path = tmp_path / "dup.json"
+    path.write_text('[{"text": "goal", "labels": ["sports"]},\n'
+                    ' {"text": "vote", "labels": ["politics"], "labels": ["food"]}]')
+    with pytest.raises(ValueError, match=r"Record 1 of 'dup.json' gives the key 'labels' twice"):
+        load_texts_and_labels(path)
+    # nested, and after it the array is broken: the key is still named
+    path.write_text('[{"text": "a", "labels": ["x"], "meta": {"k": 1, "k": 2}} garbage')
+    with pytest.raises(ValueError, match=r"gives the key 'k' twice"):
+        load_texts_and_labels(path)
+
+
+def test_trial_item3_same_key_in_different_rows_is_fine(tmp_path):
+    path = tmp_path / "ok.jsonl"
+    path.write_text('{"text": "a", "labels": ["x"], "meta": {"text": 1}}\n'
+                    '{"text": "b", "labels": ["y"]}\n')
+    texts, Y, names = load_texts_and_labels(path)
+    assert texts == ["a", "b"] and names == ["x", "y"]

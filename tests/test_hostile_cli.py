@@ -559,3 +559,20 @@ def test_trial_item2_csv_label_cells_are_defused_too():
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[1][:2] == ["'=1+1", "'=evil()"] and rows[2][:2] == ["ok", "fine"]
     assert rows[0] == ["text", "labels", "proba_=evil()", "proba_fine"]
+
+
+# ------------------------------------------------ trial item 3: duplicate JSON keys
+def test_trial_item3_duplicate_key_is_refused_before_training(capsys, model, tiny_model,
+                                                             tmp_path, train_calls):
+    """A JSONL row {"text": real, "labels": [...], "text": "pizza"} used to train on "pizza"."""
+    data = _write_data(tmp_path / "d.jsonl")
+    rows = data.read_text().splitlines()
+    rows[4] = rows[4][:-1] + ', "text": "pizza"}'
+    data.write_text("\n".join(rows) + "\n")
+    refused(capsys, *train_argv(data, tmp_path / "m", tiny_model),
+            expect="Line 5 of 'd.jsonl' gives the key 'text' twice")
+    assert train_calls == [] and not (tmp_path / "m").exists()
+    texts = tmp_path / "t.jsonl"
+    texts.write_text('{"text": "goal", "text": "pizza"}\n')
+    refused(capsys, "predict", model, texts,
+            expect="Line 1 of 't.jsonl' gives the key 'text' twice")

@@ -191,11 +191,13 @@ def _read_json(
         with open(path, encoding="utf-8-sig") as fh:
             try:
                 records = _parse_json(
-                    path, json.load, fh, "The JSON array",
+                    path, _load_unique, fh, "The JSON array",
                     "fix the JSON array there, or save the file as JSON Lines (one object "
                     "per line).")
             except UnicodeDecodeError:
                 raise _not_utf8(path, "somewhere in the array") from None
+            except _DuplicateKey as exc:
+                raise _duplicate_in_array(path, exc.key) from None
         if not isinstance(records, list):
             raise ValueError(f"{path.name!r} holds a JSON {type(records).__name__} after its "
                              "'['; a JSON file must hold an array of records.")
@@ -209,16 +211,84 @@ def _read_json(
                 for n, line in enumerate(fh, start=1):
                     if not line.strip():
                         continue
-                    record = _parse_json(
-                        path, json.loads, line, f"Line {n}",
-                        "JSON Lines files hold one complete object per line, so fix or "
-                        "remove that line.", line_number=n)
+                    try:
+                        record = _parse_json(
+                            path, _loads_unique, line, f"Line {n}",
+                            "JSON Lines files hold one complete object per line, so fix or "
+                            "remove that line.", line_number=n)
+                    except _DuplicateKey as exc:
+                        raise ValueError(_duplicate_message(path, f"Line {n}", exc.key)) \
+                            from None
                     add(record, f"Line {n}")
                     n_rows += 1
             except UnicodeDecodeError:
                 raise _not_utf8(path, f"line {n + 1}") from None
     present = {name: values for name, values in table.items() if name in seen}
     return present, list(seen), n_rows
+
+
+class _DuplicateKey(Exception):
+    """A JSON object names the same key twice (raised by :func:`_unique_keys`)."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list) -> dict:
+    """``object_pairs_hook`` that refuses a key given twice in one JSON object.
+
+    Python's parser keeps the last value silently, so ``{"text": "real", "text":
+    "pizza"}`` would train on "pizza"; which value was meant cannot be known.
+    """
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return record
+
+
+def _loads_unique(text: str):
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def _load_unique(fh):
+    return json.load(fh, object_pairs_hook=_unique_keys)
+
+
+def _duplicate_message(path: Path, where: str, key: str) -> str:
+    return (f"{where} of {path.name!r} gives the key {key!r} twice in one object; JSON keeps "
+            "only the last value, so which one is meant is unclear. Keep one "
+            f"{key!r} in that record.")
+
+
+def _duplicate_in_array(path: Path, key: str) -> ValueError:
+    """The error for a key given twice in a JSON array, naming the first record that does."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            records = json.load(fh, object_pairs_hook=_Pairs)
+    except (ValueError, RecursionError):  # invalid after the duplicate: say so next time
+        records = None
+    for i, record in enumerate(records if isinstance(records, list) else []):
+        if _has_duplicate(record):
+            return ValueError(_duplicate_message(path, f"Record {i}", key))
+    return ValueError(_duplicate_message(path, "A record", key))
+
+
+class _Pairs(list):
+    """A JSON object read as its list of (key, value) pairs."""
+
+
+def _has_duplicate(value) -> bool:
+    if isinstance(value, _Pairs):
+        keys = [k for k, _ in value]
+        return len(set(keys)) != len(keys) or any(_has_duplicate(v) for _, v in value)
+    if isinstance(value, list):
+        return any(_has_duplicate(v) for v in value)
+    return False
 
 
 def _parse_json(path: Path, load, source, where: str, fix: str, line_number=None):
