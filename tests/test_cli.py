@@ -495,7 +495,8 @@ def test_overwrite_replaces_the_old_folder_only_once_the_new_one_is_complete(
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, out, "--overwrite"))
     assert rc == 0, err
     assert seen == [before]
-    assert (out / "skbert.json").is_file() and not (out / "model-00002-of-00002.safetensors").exists()
+    assert (out / "skbert.json").is_file()
+    assert not (out / "model-00002-of-00002.safetensors").exists()
     assert not _leftovers(tmp_path)
 
 
