@@ -42,8 +42,10 @@ import re
 import secrets
 import socket
 import stat
+import sys
 import threading
 import time
+import warnings
 from collections import OrderedDict
 
 import joblib
@@ -62,7 +64,7 @@ from ._safe_io import (
     read_regular_file,
     write_bytes,
 )
-from ._utils import read_parsed
+from ._utils import SkbertWarning, read_parsed
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -281,8 +283,13 @@ def get(key: str, where, device) -> dict | None:
 
 
 # ------------------------------------------------------------ training lock
-#: A lock whose file has not changed (no heartbeat) for this long is stale.
-LOCK_STALE_SECONDS = 120.0
+#: A lock whose file has not changed (no heartbeat) for this long is stale. The holder
+#: touches it every :data:`LOCK_HEARTBEAT_SECONDS`, so six beats in a row must be missed.
+LOCK_STALE_SECONDS = 30.0
+#: How often the holder touches its lock (at most a sixth of :data:`LOCK_STALE_SECONDS`).
+LOCK_HEARTBEAT_SECONDS = 5.0
+#: A wait for another's lock longer than this is told with a warning.
+LOCK_NOTICE_SECONDS = 5.0
 #: How often a waiting process looks at the lock again.
 LOCK_POLL_SECONDS = 0.5
 #: The longest a process waits for another's lock before training without it.
@@ -300,17 +307,22 @@ def training_lock(key: str, folder: str, *, poll: float | None = None):
     start the same fold together; without this they would all fine-tune it.
     The first takes ``<key>.skbert-lock``: a small JSON file (its pid, host
     and a random token) written through :mod:`skbert._safe_io` and linked
-    into place, so it appears whole or not at all, and touched every few
-    seconds by a thread while held. The others wait until the entry appears
-    or the lock goes away, then read the entry.
+    into place, so it appears whole or not at all, and touched every
+    :data:`LOCK_HEARTBEAT_SECONDS` by a thread while held. The others wait
+    until the entry appears or the lock goes away, then read the entry; a
+    wait longer than :data:`LOCK_NOTICE_SECONDS` is told with a
+    :class:`~skbert._utils.SkbertWarning` naming the lock file (which may be
+    deleted if no other fit runs).
 
     The folder may be shared, so the lock file is data from others. A lock
     that is not a regular file with skbert's content (a link, a folder, a
     FIFO, garbage), whose holder on this host has exited, or that has not
-    changed for :data:`LOCK_STALE_SECONDS` is removed with a warning and
-    taken over; one that cannot be removed, or that keeps a process waiting
-    for :data:`LOCK_MAX_WAIT_SECONDS`, is ignored with a warning and the fit
-    trains without it. A wait never spins and never lasts unboundedly.
+    changed for :data:`LOCK_STALE_SECONDS` (a holder alive but frozen, or a
+    planted file) is removed and taken over; one that cannot be removed, or
+    that keeps a process waiting for :data:`LOCK_MAX_WAIT_SECONDS`, is
+    ignored and the fit trains without it. Each takeover or ignored lock is
+    told with a :class:`~skbert._utils.SkbertWarning`. A wait never spins and
+    never lasts unboundedly.
 
     Parameters
     ----------
@@ -338,7 +350,7 @@ def training_lock(key: str, folder: str, *, poll: float | None = None):
     stop = threading.Event()
 
     def heartbeat():
-        while not stop.wait(min(10.0, LOCK_STALE_SECONDS / 4)):
+        while not stop.wait(min(LOCK_HEARTBEAT_SECONDS, LOCK_STALE_SECONDS / 6)):
             with contextlib.suppress(OSError, NotImplementedError):
                 os.utime(path, follow_symlinks=False)
 
@@ -356,8 +368,9 @@ def training_lock(key: str, folder: str, *, poll: float | None = None):
 
 def _acquire(path: str, entry: str, poll: float):
     """Take the lock at ``path``: its token; False if ``entry`` appeared; None to train unlocked."""
-    deadline = time.monotonic() + LOCK_MAX_WAIT_SECONDS
-    seen, since = None, time.monotonic()
+    start = time.monotonic()
+    deadline = start + LOCK_MAX_WAIT_SECONDS
+    seen, since, told = None, start, False
     while True:
         if _is_file(entry):
             return False
@@ -367,8 +380,9 @@ def _acquire(path: str, entry: str, poll: float):
         except FileExistsError:
             pass
         except OSError as exc:  # a folder we cannot lock in: train without coordination
-            _warn_once(f"fit cache: cannot take the training lock {path} ({exc.strerror or exc});"
-                       " training without it, so identical parallel fits may each train.")
+            _lock_warning(f"fit cache: cannot take the training lock {path} "
+                          f"({exc.strerror or exc}); training without it, so identical "
+                          "parallel fits may each train.")
             return None
         else:
             if _is_file(entry):  # finished while we waited for the lock
@@ -378,10 +392,10 @@ def _acquire(path: str, entry: str, poll: float):
             return token
         now = time.monotonic()
         if now > deadline:
-            _warn_once(f"fit cache: waited {LOCK_MAX_WAIT_SECONDS:.0f} s for the training "
-                       f"lock {path}; training without it.")
+            _lock_warning(f"fit cache: waited {LOCK_MAX_WAIT_SECONDS:.0f} s for the training "
+                          f"lock {path}, which is still held; training without it.")
             return None
-        verdict, identity, _ = _lock_state(path)
+        verdict, identity, _, holder = _lock_state(path)
         if verdict is None:  # released just now
             continue
         if verdict == "live":
@@ -391,12 +405,43 @@ def _acquire(path: str, entry: str, poll: float):
                 verdict = f"has not changed for {now - since:.0f} s (no heartbeat)"
         if verdict != "live":
             if not _remove_lock(path, identity):
-                _warn_once(f"fit cache: ignoring the training lock {path}, which {verdict} and "
-                           "cannot be removed; training without it.")
+                _lock_warning(f"fit cache: ignoring the training lock {path}, which {verdict} "
+                              "and cannot be removed; training without it.")
                 return None
-            _warn_once(f"fit cache: removed the training lock {path}, which {verdict}.")
+            _lock_warning(f"fit cache: took over the training lock {path}, which {verdict}; "
+                          "this fit trains and writes the entry.")
             continue
+        if not told and now - start > LOCK_NOTICE_SECONDS:
+            told = True
+            _lock_warning(
+                f"fit cache: waiting for the training lock {path}, held by {holder}: another "
+                "fit of the same parameters and data is training, and this one will read its "
+                f"result. If no other fit runs, delete that file. A lock whose file does not "
+                f"change for {LOCK_STALE_SECONDS:.0f} s is taken over; the wait ends after "
+                f"{LOCK_MAX_WAIT_SECONDS:.0f} s at most.")
         time.sleep(poll)
+
+
+def _lock_warning(message: str) -> None:
+    """Tell the user about a lock (a wait, a takeover, a lock ignored): a SkbertWarning."""
+    logger.debug(message)
+    warnings.warn(message, SkbertWarning, stacklevel=_outside_stacklevel())
+
+
+#: Modules between a fit's caller and the lock: skbert, the context manager, and
+#: scikit-learn's wrapper of ``fit``.
+_PASSED_MODULES = ("skbert", "contextlib", "sklearn.base")
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the code that called ``fit``."""
+    frame, level = sys._getframe(2), 2  # the caller of _lock_warning's caller
+    while frame is not None:
+        name = frame.f_globals.get("__name__") or ""
+        if not any(name == m or name.startswith(m + ".") for m in _PASSED_MODULES):
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1
 
 
 def _create_lock(path: str, token: str) -> None:
@@ -414,36 +459,39 @@ def _create_lock(path: str, token: str) -> None:
 
 
 def _lock_state(path: str):
-    """``(verdict, identity, token)``: verdict None (no lock), ``"live"`` or why it is not."""
+    """``(verdict, identity, token, holder)``: verdict None (no lock), ``"live"`` or why it is
+    not; holder says who holds it, for messages."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        return None, None, None
+        return None, None, None, None
     except OSError as exc:
-        return f"cannot be examined ({exc.strerror or exc})", None, None
+        return f"cannot be examined ({exc.strerror or exc})", None, None, None
     identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_mode)
     if not stat.S_ISREG(info.st_mode):
-        return "is not a regular file (a link, folder, FIFO or device)", identity, None
+        return "is not a regular file (a link, folder, FIFO or device)", identity, None, None
     if info.st_size > _LOCK_MAX_BYTES:
-        return "is not a lock skbert wrote (too large)", identity, None
+        return "is not a lock skbert wrote (too large)", identity, None, None
     try:
         doc = json.loads(read_regular_file(path)[0].decode("utf-8"))
     except FileNotFoundError:
-        return None, None, None
+        return None, None, None, None
     except _Damaged:  # another user's lock we may not read: judged by its heartbeat alone
-        return "live", identity, None
+        return "live", identity, None, "a process of another user"
     except (UnicodeDecodeError, ValueError, RecursionError):
         doc = None
     if not (isinstance(doc, dict) and doc.get("skbert_lock") == _LOCK_FORMAT
             and is_int(doc.get("pid")) and doc["pid"] > 0 and isinstance(doc.get("host"), str)
             and isinstance(doc.get("token"), str)):
-        return "is not a lock skbert wrote", identity, None
+        return "is not a lock skbert wrote", identity, None, None
+    holder = f"process {doc['pid']} on host {doc['host']!r:.80}"
     if doc["host"] == socket.gethostname() and not _pid_alive(doc["pid"]):
-        return f"belongs to process {doc['pid']}, which has exited", identity, doc["token"]
+        return (f"belongs to process {doc['pid']}, which has exited", identity, doc["token"],
+                holder)
     age = time.time() - info.st_mtime
     if abs(age) > LOCK_STALE_SECONDS:
-        return f"has had no heartbeat for {abs(age):.0f} s", identity, doc["token"]
-    return "live", identity, doc["token"]
+        return f"has had no heartbeat for {abs(age):.0f} s", identity, doc["token"], holder
+    return "live", identity, doc["token"], holder
 
 
 def _pid_alive(pid: int) -> bool:

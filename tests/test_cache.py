@@ -382,6 +382,9 @@ def test_stale_training_lock_is_taken_over(tmp_path, monkeypatch):
     lock.write_text("dead")
     old = time.time() - 2 * _cache.LOCK_STALE_SECONDS
     os.utime(lock, (old, old))
-    with _cache.training_lock(key, str(tmp_path), poll=0.01) as train:
-        assert train is True
+    from skbert._utils import SkbertWarning
+
+    with pytest.warns(SkbertWarning, match="took over the training lock"):
+        with _cache.training_lock(key, str(tmp_path), poll=0.01) as train:
+            assert train is True
     assert not lock.exists()

@@ -72,6 +72,11 @@ def deadline(seconds: float):
 
 
 # ============================================================ item 3: locks
+def _lock_text(record) -> str:
+    """The SkbertWarnings of a block (the lock's notices are warnings, not log lines)."""
+    return "\n".join(str(w.message) for w in record if issubclass(w.category, SkbertWarning))
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
@@ -162,15 +167,15 @@ def planted_lock(request, tmp_path):
     return folder, lock, request.param
 
 
-def test_item03_planted_lock(planted_lock, quick_locks, tmp_path, caplog):
+def test_item03_planted_lock(planted_lock, quick_locks, tmp_path):
     folder, lock, form = planted_lock
-    with caplog.at_level(logging.WARNING, logger="skbert._cache"), deadline(10):
+    with warnings_as_list() as record, deadline(10):
         with _cache.training_lock(KEY, str(folder)) as train:
             assert train is True
             if form != "fresh_folder":  # removed and taken over: the lock is ours now
                 assert lock.is_file() and not lock.is_symlink()
                 assert json.loads(lock.read_text())["pid"] == os.getpid()
-    assert str(lock) in caplog.text
+    assert str(lock) in _lock_text(record)
     assert (tmp_path / "victim.txt").read_text() == "victim"
     assert not (tmp_path / "nowhere").exists()
     if form == "fresh_folder":
@@ -179,19 +184,19 @@ def test_item03_planted_lock(planted_lock, quick_locks, tmp_path, caplog):
         assert not os.path.lexists(lock)  # released
 
 
-def test_item03_planted_nonempty_folder_is_ignored(quick_locks, tmp_path, caplog):
+def test_item03_planted_nonempty_folder_is_ignored(quick_locks, tmp_path):
     folder = tmp_path / "fits"
     lock = folder / (KEY + _cache.LOCK_SUFFIX)
     lock.mkdir(parents=True)
     (lock / "theirs.txt").write_text("not ours")
-    with caplog.at_level(logging.WARNING, logger="skbert._cache"), deadline(10):
+    with warnings_as_list() as record, deadline(10):
         with _cache.training_lock(KEY, str(folder)) as train:
             assert train is True  # trains without the lock
-    assert "cannot be removed" in caplog.text
+    assert "cannot be removed" in _lock_text(record)
     assert (lock / "theirs.txt").read_text() == "not ours"
 
 
-def test_item03_future_dated_lock_is_taken_over(monkeypatch, tmp_path, caplog):
+def test_item03_future_dated_lock_is_taken_over(monkeypatch, tmp_path):
     monkeypatch.setattr(_cache, "LOCK_STALE_SECONDS", 0.5)
     monkeypatch.setattr(_cache, "LOCK_POLL_SECONDS", 0.02, raising=False)
     folder = tmp_path / "fits"
@@ -199,15 +204,14 @@ def test_item03_future_dated_lock_is_taken_over(monkeypatch, tmp_path, caplog):
     lock = folder / (KEY + _cache.LOCK_SUFFIX)
     _plant_frozen_future_lock(lock, tmp_path)
     start = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="skbert._cache"), deadline(10):
+    with warnings_as_list() as record, deadline(10):
         with _cache.training_lock(KEY, str(folder)) as train:
             assert train is True
     assert time.monotonic() - start < 5
-    assert "no heartbeat" in caplog.text
+    assert "no heartbeat" in _lock_text(record)
 
 
-def test_item03_lock_that_never_changes_is_stale_whatever_the_clocks(monkeypatch, tmp_path,
-                                                                      caplog):
+def test_item03_lock_that_never_changes_is_stale_whatever_the_clocks(monkeypatch, tmp_path):
     """A lock judged by its wall-clock age alone could wait forever under skewed clocks."""
     monkeypatch.setattr(_cache, "LOCK_STALE_SECONDS", 0.5)
     folder = tmp_path / "fits"
@@ -217,14 +221,14 @@ def test_item03_lock_that_never_changes_is_stale_whatever_the_clocks(monkeypatch
     real_time = time.time
     mtime = os.stat(lock).st_mtime
     monkeypatch.setattr(_cache.time, "time", lambda: mtime)  # a clock that says "just now"
-    with caplog.at_level(logging.WARNING, logger="skbert._cache"), deadline(10):
+    with warnings_as_list() as record, deadline(10):
         with _cache.training_lock(KEY, str(folder), poll=0.02) as train:
             assert train is True
     assert real_time() >= mtime
-    assert "has not changed" in caplog.text
+    assert "has not changed" in _lock_text(record)
 
 
-def test_item03_wait_for_a_live_lock_is_bounded(monkeypatch, tmp_path, caplog):
+def test_item03_wait_for_a_live_lock_is_bounded(monkeypatch, tmp_path):
     """A lock that keeps changing (a holder, or someone touching it) is waited for boundedly."""
     import threading
 
@@ -243,13 +247,13 @@ def test_item03_wait_for_a_live_lock_is_bounded(monkeypatch, tmp_path, caplog):
     toucher = threading.Thread(target=touch)
     toucher.start()
     try:
-        with caplog.at_level(logging.WARNING, logger="skbert._cache"), deadline(10):
+        with warnings_as_list() as record, deadline(10):
             with _cache.training_lock(KEY, str(folder), poll=0.02) as train:
                 assert train is True
     finally:
         stop.set()
         toucher.join()
-    assert "waited" in caplog.text and lock.exists()  # someone else's lock stays
+    assert "waited" in _lock_text(record) and lock.exists()  # someone else's lock stays
 
 
 def test_item03_lock_release_leaves_a_lock_taken_over_by_another(tmp_path):
@@ -272,7 +276,7 @@ def test_item01_lock_file_has_the_mode_policy(tmp_path):
 
 
 @pytest.mark.parametrize("form", ["dangling_symlink", "hour_old_folder"])
-def test_item03_planted_lock_does_not_hang_fit(form, tiny_st_model, corpus, tmp_path, caplog):
+def test_item03_planted_lock_does_not_hang_fit(form, tiny_st_model, corpus, tmp_path):
     X, Y = corpus
     folder = tmp_path / "fits"
     TransformerMultiLabelClassifier(tiny_st_model, fit_cache=str(folder), **FAST).fit(X, Y)
@@ -280,10 +284,82 @@ def test_item03_planted_lock_does_not_hang_fit(form, tiny_st_model, corpus, tmp_
     key = entry[:-len(_cache.SUFFIX)]
     os.remove(folder / entry)
     LOCKS[form](folder / (key + _cache.LOCK_SUFFIX), tmp_path)
-    with caplog.at_level(logging.WARNING, logger="skbert._cache"), deadline(120):
+    with warnings_as_list() as record, deadline(120):
         TransformerMultiLabelClassifier(tiny_st_model, fit_cache=str(folder), **FAST).fit(X, Y)
     assert (folder / entry).is_file()
     assert not os.path.lexists(folder / (key + _cache.LOCK_SUFFIX))
+    assert str(folder / (key + _cache.LOCK_SUFFIX)) in _lock_text(record)
+
+
+def _plant_live_pid_lock(path):
+    """The trial's planted lock: pid 1 (always alive) on this host, a fresh mtime."""
+    import socket
+
+    path.write_text(json.dumps({"skbert_lock": 1, "pid": 1, "host": socket.gethostname(),
+                                "token": "x"}))
+
+
+@pytest.fixture
+def short_lock_times(monkeypatch):
+    """A stale bound of 1 s and a wait notice after 0.2 s (the defaults are 30 s and 5 s)."""
+    monkeypatch.setattr(_cache, "LOCK_STALE_SECONDS", 1.0)
+    monkeypatch.setattr(_cache, "LOCK_NOTICE_SECONDS", 0.2, raising=False)
+    monkeypatch.setattr(_cache, "LOCK_POLL_SECONDS", 0.02, raising=False)
+
+
+def test_item03_planted_live_pid_lock_wait_and_takeover_are_warned(short_lock_times, tmp_path):
+    folder = tmp_path / "fits"
+    folder.mkdir()
+    lock = folder / (KEY + _cache.LOCK_SUFFIX)
+    _plant_live_pid_lock(lock)
+    start = time.monotonic()
+    with warnings_as_list() as record, deadline(20):
+        with _cache.training_lock(KEY, str(folder)) as train:
+            assert train is True
+            assert json.loads(lock.read_text())["pid"] == os.getpid()  # taken over
+    assert time.monotonic() - start < 10
+    messages = _lock_text(record).splitlines()
+    waiting = [m for m in messages if "waiting for the training lock" in m]
+    assert len(waiting) == 1, messages  # told once, not at every poll
+    assert str(lock) in waiting[0] and "delete that file" in waiting[0]
+    assert "process 1 " in waiting[0]
+    (took,) = [m for m in messages if "took over" in m]
+    assert str(lock) in took and "heartbeat" in took
+    assert not lock.exists()  # released
+
+
+def test_item03_fit_behind_a_planted_live_pid_lock_warns(short_lock_times, tiny_st_model,
+                                                        corpus, tmp_path):
+    X, Y = corpus
+    folder = tmp_path / "fits"
+    TransformerMultiLabelClassifier(tiny_st_model, fit_cache=str(folder), **FAST).fit(X, Y)
+    (entry,) = [n for n in os.listdir(folder) if n.endswith(_cache.SUFFIX)]
+    lock = folder / (entry[:-len(_cache.SUFFIX)] + _cache.LOCK_SUFFIX)
+    os.remove(folder / entry)
+    _plant_live_pid_lock(lock)
+    with warnings_as_list() as record, deadline(120):
+        TransformerMultiLabelClassifier(tiny_st_model, fit_cache=str(folder), **FAST).fit(X, Y)
+    text = _lock_text(record)
+    assert f"waiting for the training lock {lock}" in text
+    assert f"took over the training lock {lock}" in text
+    lock_warnings = [w for w in record if "training lock" in str(w.message)]
+    assert [w.filename for w in lock_warnings] == [__file__] * len(lock_warnings)
+    assert (folder / entry).is_file() and not lock.exists()
+
+
+def test_item03_stale_bound_and_heartbeat_defaults(monkeypatch, tmp_path):
+    """A frozen lock waits at most 30 s (was 120 s); the holder beats six times in that."""
+    assert _cache.LOCK_STALE_SECONDS <= 30
+    assert _cache.LOCK_HEARTBEAT_SECONDS * 6 <= _cache.LOCK_STALE_SECONDS
+    assert _cache.LOCK_NOTICE_SECONDS <= 10
+    monkeypatch.setattr(_cache, "LOCK_HEARTBEAT_SECONDS", 0.05)
+    folder = tmp_path / "fits"
+    lock = folder / (KEY + _cache.LOCK_SUFFIX)
+    with _cache.training_lock(KEY, str(folder)):
+        first = os.stat(lock).st_mtime_ns
+        with deadline(10):
+            while os.stat(lock).st_mtime_ns == first:
+                time.sleep(0.01)
 
 
 # ============================================= item 1: links at written names
