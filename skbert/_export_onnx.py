@@ -2,8 +2,12 @@
 
 :func:`export_onnx` exports the network to ``folder/onnx/model.onnx`` (and
 optionally an int8 copy) through a private temporary folder and publishes the
-files atomically (:mod:`skbert._safe_io`); every load checks the export
-against the folder's torch weights. :class:`OnnxModel` runs it with
+files atomically (:mod:`skbert._safe_io`). ``onnx/skbert_onnx.json`` carries
+an HMAC-SHA256, under a secret key private to this user (made once in the
+user's cache folder), of the exported files, the folder's weights and the
+skbert version: a later load reuses an export only where it verifies, and
+exports any other (copied from elsewhere, forged, or of older weights) again
+from the folder's safetensors weights. :class:`OnnxModel` runs it with
 onnxruntime behind the ``forward(input_ids, attention_mask)`` of the torch
 model, so the prediction loop works unchanged. :mod:`skbert._export`
 re-exports these names.
@@ -16,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import logging
 import os
 import re
+import secrets
 import stat
 import tempfile
 import warnings
@@ -31,6 +37,7 @@ from ._modeling import load_tokenizer
 from ._persistence import load_folder, read_settings
 from ._safe_io import (
     DamagedFile,
+    atomic_writer,
     make_folders,
     read_json,
     read_regular_file,
@@ -38,6 +45,7 @@ from ._safe_io import (
     write_json,
 )
 from ._utils import SkbertWarning
+from ._version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +269,96 @@ def weights_hash(folder: str) -> str:
 
 
 _HEX64 = r"[0-9a-f]{64}"
+#: Where this user's ONNX key lives, under ``$XDG_CACHE_HOME`` (else ``~/.cache``).
+KEY_FILE = os.path.join("skbert", "onnx-key")
+_KEY_BYTES = 32
+
+
+def key_path() -> str:
+    """This user's ONNX key file: ``$XDG_CACHE_HOME/skbert/onnx-key``.
+
+    ``XDG_CACHE_HOME`` is used where it is an absolute path (the XDG rule),
+    else ``~/.cache``.
+    """
+    return os.path.join(_cache_home(), KEY_FILE)
+
+
+def _cache_home() -> str:
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return base if os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")
+
+
+def _read_key(path: str) -> bytes:
+    """The key in ``path``: a regular file (never a link) of 32 bytes, this user's and private.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is none yet.
+    ValueError
+        If it is a link, not a regular file, unreadable, of another size, owned by
+        another user, or readable or writable by others.
+    """
+    try:
+        data, ident = read_regular_file(path, max_bytes=4 * _KEY_BYTES)
+        info = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, DamagedFile) as exc:
+        raise ValueError(str(exc)) from None
+    if (info.st_dev, info.st_ino) != ident[:2]:
+        raise ValueError("it was replaced while it was read")
+    if len(data) != _KEY_BYTES:
+        raise ValueError(f"it holds {len(data)} bytes, not {_KEY_BYTES}")
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise ValueError(f"it belongs to user id {info.st_uid}, not to this user")
+    if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
+        raise ValueError(f"its mode is {stat.S_IMODE(info.st_mode):#o}: others may read or "
+                         "write it (skbert makes it 0o600)")
+    return data
+
+
+def user_key() -> tuple[bytes | None, str]:
+    """This user's secret ONNX key, made on first use; ``(None, why)`` where it cannot be used.
+
+    The key (``secrets.token_bytes(32)``) is written once to :func:`key_path`
+    through :mod:`skbert._safe_io` (never through a link), private to the user
+    (mode ``0o600``, set before any byte of it is written). A key file that is
+    a link, not a regular file, of the wrong size, another user's or readable
+    by others is not used (and not replaced): every export is then made again.
+    """
+    path = key_path()
+    try:
+        return _read_key(path), ""
+    except FileNotFoundError:
+        pass
+    except ValueError as exc:
+        return None, (f"this user's ONNX key {path} cannot be used ({exc}); delete it and skbert "
+                      "makes a new one")
+    try:
+        with atomic_writer(path, root=_cache_home()) as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), 0o600)
+            fh.write(secrets.token_bytes(_KEY_BYTES))
+        return _read_key(path), ""  # read back: another process may have written it first
+    except (OSError, ValueError) as exc:
+        return None, f"this user's ONNX key {path} cannot be made ({exc})"
+
+
+def _mac(key: bytes, fp32_sha: str, int8_sha: str, source: str, version: str) -> str:
+    """HMAC-SHA256 binding the exported files to the weights and skbert version they came from."""
+    message = "\0".join(("skbert-onnx-1", fp32_sha, int8_sha, source, version)).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _sign(key: bytes | None, files: dict) -> dict:
+    """The ``skbert_onnx.json`` document for ``files``, with its MAC where there is a key."""
+    doc = {"files": files, "skbert_version": __version__}
+    if key is not None and ONNX_FILE in files:
+        doc["mac"] = _mac(key, files[ONNX_FILE]["sha256"],
+                          files.get(INT8_FILE, {}).get("sha256", ""),
+                          files[ONNX_FILE]["source"], __version__)
+    return doc
 
 
 def _read_meta(onnx_dir: str) -> dict:
@@ -278,41 +376,68 @@ def _read_meta(onnx_dir: str) -> dict:
                 and all(isinstance(record.get(k), str) and re.fullmatch(_HEX64, record[k])
                         for k in ("sha256", "source"))):
             files[name] = record
-    return {"files": files}
+    out = {"files": files}
+    mac, version = meta.get("mac"), meta.get("skbert_version")
+    if (isinstance(mac, str) and re.fullmatch(_HEX64, mac) and isinstance(version, str)
+            and 0 < len(version) <= 100):
+        out["mac"], out["skbert_version"] = mac, version
+    return out
 
 
-def _file_state(path: str, record: dict | None, source: str) -> str:
-    """``"missing"``, ``"current"`` (recorded as skbert's export of these weights: checked
-    against them before use), ``"stale"`` (skbert's export of other weights: replaced) or
-    ``"foreign"`` (not skbert's)."""
+def _provenance(meta: dict, key: bytes | None, source: str) -> str:
+    """Whose export the record describes.
+
+    ``"trusted"``: made on this machine, by this user and skbert version, from
+    these weights (its MAC verifies under this user's key); ``"older"``: made
+    here from other weights or by another skbert version; ``"unsigned"``:
+    anything else (made elsewhere, forged, no MAC, or no usable key).
+    """
+    files = meta.get("files", {})
+    if key is None or "mac" not in meta or ONNX_FILE not in files:
+        return "unsigned"
+    recorded = files[ONNX_FILE]["source"]
+    want = _mac(key, files[ONNX_FILE]["sha256"], files.get(INT8_FILE, {}).get("sha256", ""),
+                recorded, meta["skbert_version"])
+    if not hmac.compare_digest(want, meta["mac"]):
+        return "unsigned"
+    if recorded == source and meta["skbert_version"] == __version__:
+        return "trusted"
+    return "older"
+
+
+def _file_state(path: str, record: dict | None) -> str:
+    """``"missing"``, ``"recorded"`` (its bytes are those ``skbert_onnx.json`` records:
+    skbert's artifact, which may be replaced) or ``"foreign"`` (not recorded, or changed
+    since: never replaced unless asked)."""
     if not os.path.lexists(path):
         return "missing"
     try:
         digest = _sha256(path)
     except (OSError, DamagedFile):
         return "foreign"
-    if record is None or digest != record["sha256"]:
-        return "foreign"
-    return "current" if record["source"] == source else "stale"
+    return "recorded" if record is not None and digest == record["sha256"] else "foreign"
 
 
 def export_onnx(folder, *, quantize: bool = False, overwrite: bool = False) -> str:
     """Export a saved model to ``folder/onnx/model.onnx`` once; reuse it afterwards.
 
     The export has dynamic batch and sequence axes and is checked against
-    torch on a few texts (probabilities within 1e-4) before it is kept.
-    ``folder/onnx/skbert_onnx.json`` records a hash of every exported file
-    and of the weights it came from, so a later call reuses a file that
-    matches, replaces skbert's own export of weights that were since saved
-    again, and never touches a file skbert did not write (or that was changed
-    since) unless ``overwrite=True``.
+    torch on a few fixed texts (probabilities within 1e-4) before it is kept.
 
-    A file the record calls current is still run against the folder's torch
-    model on the same texts before it is used, because anyone can write the
-    record (the hashes of a file and of the weights are public): an export
-    of other weights is refused (:class:`ValueError`), or replaced with
-    ``overwrite=True``. The int8 copy is checked against a fresh quantisation
-    of the checked fp32 file.
+    ``folder/onnx/skbert_onnx.json`` records the sha256 of every exported
+    file and of the weights it came from, and an HMAC-SHA256 of these hashes
+    and the skbert version under a secret key private to this user
+    (:func:`key_path`, ``$XDG_CACHE_HOME/skbert/onnx-key``, made once with
+    mode ``0o600``). An export whose MAC verifies is reused as it is (the
+    files' hashes are checked, the torch model is not loaded). Any other
+    export recorded in ``skbert_onnx.json``, i.e. one made on another machine
+    or by another user (a copied or downloaded folder), a forged one (the
+    hashes alone are public, anyone can write them), one of weights that were
+    since saved again, or any export while the key cannot be read, is not
+    trusted: it is exported again from the folder's safetensors weights (with
+    a :class:`~skbert.SkbertWarning` where it was not made here). A file
+    skbert did not record (or that was changed since) is never replaced
+    unless ``overwrite=True``.
 
     Every file is written in a private temporary folder and published into
     ``folder/onnx`` atomically through :mod:`skbert._safe_io`: a link planted
@@ -327,7 +452,7 @@ def export_onnx(folder, *, quantize: bool = False, overwrite: bool = False) -> s
         Also make ``model_int8.onnx`` with onnxruntime's dynamic int8
         quantisation (``quantize_dynamic``, int8 weights) and return its path.
     overwrite : bool, default=False
-        Replace existing ONNX files whatever they hold.
+        Replace ONNX files skbert did not record, too.
 
     Returns
     -------
@@ -338,11 +463,9 @@ def export_onnx(folder, *, quantize: bool = False, overwrite: bool = False) -> s
     ------
     FileExistsError
         If a file skbert did not write is in the way and ``overwrite`` is False.
-    ValueError
-        If a file recorded as skbert's export does not compute these weights'
-        probabilities and ``overwrite`` is False.
     PermissionError
-        If ``folder`` cannot be written (export it once where it can).
+        If there is no trusted export and ``folder`` cannot be written (copy
+        the folder somewhere writable, and load it from there).
     skbert._safe_io.UnsafePath
         If ``folder/onnx`` is a link.
     """
@@ -350,17 +473,19 @@ def export_onnx(folder, *, quantize: bool = False, overwrite: bool = False) -> s
 
 
 def _checked_onnx(folder, *, quantize: bool, overwrite: bool) -> tuple[str, bytes]:
-    """:func:`export_onnx`, returning the path and the checked bytes to run."""
+    """:func:`export_onnx`, returning the path and the bytes to run (those hashed)."""
     folder = os.fspath(folder)
     _import_onnxruntime()
     settings = read_settings(folder)
     onnx_dir = os.path.join(folder, ONNX_DIR)
     source = weights_hash(folder)
-    files = _read_meta(onnx_dir).get("files", {})
+    meta = _read_meta(onnx_dir)
+    files = meta.get("files", {})
+    key, key_problem = user_key()
     fp32 = os.path.join(onnx_dir, ONNX_FILE)
     int8 = os.path.join(onnx_dir, INT8_FILE)
     todo = [(fp32, ONNX_FILE)] + ([(int8, INT8_FILE)] if quantize else [])
-    states = {name: _file_state(path, files.get(name), source)
+    states = {name: _file_state(path, files.get(name))
               for path, name in ((fp32, ONNX_FILE), (int8, INT8_FILE))}
     for path, name in todo:
         if states[name] == "foreign" and not overwrite:
@@ -368,37 +493,42 @@ def _checked_onnx(folder, *, quantize: bool, overwrite: bool) -> tuple[str, byte
                 f"{path} exists but skbert did not export it from these weights (it is not "
                 f"recorded in {ONNX_META}, or was changed since). Pass overwrite_onnx=True to "
                 "replace it, or move it away.")
+    origin = _provenance(meta, key, source)
     n_labels = len(settings["classes"])
-    model, tokenizer = load_folder(folder, settings, torch.device("cpu"))
-    model = model.float().eval()
-    example = _probe_inputs(tokenizer, settings)
-    with torch.inference_mode():
-        want = torch.sigmoid(model(*example).float())
+    data = None
+    if origin == "trusted" and states[ONNX_FILE] == "recorded":
+        data = _recorded_bytes(fp32, files[ONNX_FILE])
+        if quantize and states[INT8_FILE] == "recorded":
+            held = _recorded_bytes(int8, files[INT8_FILE])
+            if held is not None and data is not None:
+                return int8, held
     with tempfile.TemporaryDirectory(prefix="skbert-onnx-") as tmp:
-        data = None
-        if states[ONNX_FILE] == "current":
-            data = _read_file(fp32)
-            diff = _max_diff(want, data, example, n_labels, fp32)
-            if not diff <= ONNX_TOLERANCE:
-                if not overwrite:
-                    raise _not_these_weights(fp32, diff, ONNX_TOLERANCE)
-                warnings.warn(f"{fp32} did not compute these weights' probabilities (up to "
-                              f"{diff:.2g} apart); it was exported again.", SkbertWarning,
-                              stacklevel=4)
-                data = None
         if data is None:
-            _writable(folder, onnx_dir)
+            why = _untrusted(onnx_dir, origin, states[ONNX_FILE], key_problem)
+            try:
+                _writable(folder, onnx_dir)
+            except PermissionError as exc:
+                raise PermissionError(f"{why}{exc}" if why else str(exc)) from None
+            if why and origin != "older":
+                warnings.warn(f"{why}It was exported again from the folder's weights.",
+                              SkbertWarning, stacklevel=4)
+            elif why:
+                logger.info("%sIt was exported again from the folder's weights.", why)
+            model, tokenizer = load_folder(folder, settings, torch.device("cpu"))
+            model = model.float().eval()
+            example = _probe_inputs(tokenizer, settings)
+            with torch.inference_mode():
+                want = torch.sigmoid(model(*example).float())
             staged = os.path.join(tmp, ONNX_FILE)
             diff = _export_checked(model, example, want, staged, n_labels, folder)
             data = _read_file(staged)
-            write_bytes(fp32, data, root=folder)
-            files[ONNX_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "source": source,
-                                "max_abs_proba_diff": diff}
-            if states[INT8_FILE] in ("current", "stale"):  # skbert's, made from the old file
+            if states[INT8_FILE] == "recorded":  # skbert's, made from the old file
                 _remove_file(int8)
                 states[INT8_FILE] = "missing"
-            files.pop(INT8_FILE, None)
-            write_json(os.path.join(onnx_dir, ONNX_META), {"files": files}, root=folder)
+            files = {ONNX_FILE: {"sha256": hashlib.sha256(data).hexdigest(), "source": source,
+                                 "max_abs_proba_diff": diff}}
+            write_bytes(fp32, data, root=folder)
+            write_json(os.path.join(onnx_dir, ONNX_META), _sign(key, files), root=folder)
         if not quantize:
             return fp32, data
         src = os.path.join(tmp, "fp32-" + ONNX_FILE)
@@ -406,32 +536,37 @@ def _checked_onnx(folder, *, quantize: bool, overwrite: bool) -> tuple[str, byte
         staged = os.path.join(tmp, INT8_FILE)
         _quantize(src, staged)
         fresh = _read_file(staged)
-        if states[INT8_FILE] == "current":
-            held = _read_file(int8)
-            if held == fresh:
-                return int8, held
-            fresh_probs = _onnx_probs(fresh, example, n_labels, int8)
-            diff = _max_diff(fresh_probs, held, example, n_labels, int8)
-            if diff <= ONNX_TOLERANCE:  # an other onnxruntime's quantisation of the same file
-                return int8, held
-            if not overwrite:
-                raise _not_these_weights(int8, diff, ONNX_TOLERANCE, quantized=True)
         _writable(folder, onnx_dir)
         write_bytes(int8, fresh, root=folder)
-        files[INT8_FILE] = {"sha256": hashlib.sha256(fresh).hexdigest(), "source": source}
-        write_json(os.path.join(onnx_dir, ONNX_META), {"files": files}, root=folder)
+        files = {**files, INT8_FILE: {"sha256": hashlib.sha256(fresh).hexdigest(),
+                                      "source": source}}
+        write_json(os.path.join(onnx_dir, ONNX_META), _sign(key, files), root=folder)
         return int8, fresh
 
 
-def _not_these_weights(path: str, diff: float, limit: float, quantized: bool = False):
-    against = ("a fresh int8 quantisation of the checked model.onnx" if quantized
-               else "the folder's torch weights")
-    return ValueError(
-        f"{path} is recorded in {ONNX_META} as skbert's export of this folder's weights, but its "
-        f"probabilities differ from {against} by up to {diff:.2g} on the check texts "
-        f"(tolerance {limit:g}): it is an export of another model, or was edited. It was not "
-        "used. Pass overwrite_onnx=True to export these weights again, or load the folder "
-        "with backend='torch'.")
+def _recorded_bytes(path: str, record: dict) -> bytes | None:
+    """The bytes of ``path`` where they still hash to ``record`` (else None: export again)."""
+    try:
+        data = _read_file(path)
+    except (OSError, DamagedFile):
+        return None
+    return data if hashlib.sha256(data).hexdigest() == record["sha256"] else None
+
+
+def _untrusted(onnx_dir: str, origin: str, state: str, key_problem: str) -> str:
+    """Why the export in ``onnx_dir`` is made again ("" for a first export, or for a file
+    skbert did not record, replaced because ``overwrite=True`` asked for it)."""
+    if state in ("missing", "foreign"):
+        return ""
+    if origin == "older":
+        return (f"The ONNX export in {onnx_dir} was made on this machine from other weights or "
+                "by another skbert version. ")
+    if key_problem:
+        return (f"The ONNX export in {onnx_dir} cannot be checked against this user's key, so "
+                f"it is not trusted: {key_problem}. ")
+    return (f"The ONNX export in {onnx_dir} was not made on this machine for these weights "
+            f"(its {ONNX_META} carries no valid signature of this user's key: the folder was "
+            "copied or downloaded, or the export was edited), so it is not trusted. ")
 
 
 def _writable(folder: str, onnx_dir: str) -> None:

@@ -376,6 +376,18 @@ def test_push_to_hub_rejects_a_bad_repo_id(saved, repo_id, tmp_path, monkeypatch
 
 
 # --------------------------------------------------------------------------- 4. ONNX
+@pytest.fixture(scope="module", autouse=True)
+def _own_onnx_key(tmp_path_factory):
+    """This module's ONNX key lives in a private cache folder, never in the user's own."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture(scope="module")
 def onnx_saved(saved, tmp_path_factory):
     """The saved folders, each exported to ONNX once (copies, so ``saved`` stays clean)."""
@@ -414,15 +426,20 @@ def test_onnx_axes_are_dynamic(onnx_saved, corpus):
                                    atol=1e-4, rtol=0)
 
 
-def test_onnx_export_is_reused(onnx_saved, monkeypatch):
+def test_onnx_export_is_reused(onnx_saved, corpus, monkeypatch):
     folder = onnx_saved["cls"][0]
     stamp = os.stat(folder / "onnx" / "model.onnx").st_mtime_ns
     from skbert import _export_onnx
 
     monkeypatch.setattr(_export_onnx, "_torch_export",
                         lambda *a: pytest.fail("exported again although the file matches"))
-    TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")
+    monkeypatch.setattr(_export_onnx, "load_folder",  # signed here: the torch model stays unread
+                        lambda *a: pytest.fail("loaded the torch model for a trusted export"))
+    meta = json.loads((folder / "onnx" / "skbert_onnx.json").read_text())
+    assert set(meta) == {"files", "skbert_version", "mac"}
+    est = TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")
     assert os.stat(folder / "onnx" / "model.onnx").st_mtime_ns == stamp
+    np.testing.assert_allclose(est.predict_proba(corpus[0]), onnx_saved["cls"][1], atol=1e-4)
 
 
 def test_onnx_file_skbert_did_not_write_is_never_overwritten(onnx_saved, corpus, tmp_path):
@@ -431,8 +448,10 @@ def test_onnx_file_skbert_did_not_write_is_never_overwritten(onnx_saved, corpus,
     with pytest.raises(FileExistsError, match="overwrite_onnx=True"):
         TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")
     assert (folder / "onnx" / "model.onnx").read_bytes() == b"my own model"
-    est = TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx",
-                                                          overwrite_onnx=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # replaced as asked, without a word
+        est = TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx",
+                                                              overwrite_onnx=True)
     np.testing.assert_allclose(est.predict_proba(corpus[0]), onnx_saved["cls"][1], atol=1e-4)
 
 

@@ -12,13 +12,14 @@ import json
 import os
 import shutil
 import stat
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import LABELS
 
-from skbert import SkbertWarning, TransformerMultiLabelClassifier, _export
+from skbert import SkbertWarning, TransformerMultiLabelClassifier, _export, _export_onnx
 from skbert._safe_io import UnsafePath, file_mode, folder_mode
 
 FAST = dict(max_epochs=1, batch_size=8, learning_rate=3e-3, device="cpu", precision="fp32",
@@ -29,6 +30,18 @@ def fit(base, corpus, seed=0, **kwargs):
     X, Y = corpus
     est = TransformerMultiLabelClassifier(str(base), **{**FAST, "random_state": seed, **kwargs})
     return est.fit(X, pd.DataFrame(Y, columns=LABELS))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_onnx_key(tmp_path_factory):
+    """This module's ONNX key lives in a private cache folder, never in the user's own."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
 
 
 @pytest.fixture(scope="module")
@@ -196,31 +209,193 @@ def forge(folder, donor, names):
     meta.write_text(json.dumps({"files": files}))
 
 
-def test_item02_forged_onnx_export_is_refused(two_models, exported_b, corpus, tmp_path):
+def spy_exports(monkeypatch):
+    """Record every call to torch's exporter (it still runs)."""
+    calls = []
+    real = _export_onnx._torch_export
+
+    def counted(*args):
+        calls.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(_export_onnx, "_torch_export", counted)
+    return calls
+
+
+def load_onnx(folder, **kwargs):
+    return TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx", **kwargs)
+
+
+def test_item02_forged_onnx_export_is_exported_again_not_served(two_models, exported_b, corpus,
+                                                                tmp_path):
     folder = copy_of(two_models["a"][0], tmp_path)
     forge(folder, exported_b, ["model.onnx"])
     forged = (folder / "onnx" / "model.onnx").read_bytes()
-    with pytest.raises(ValueError, match="another model.*overwrite_onnx=True"):
-        TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")
-    assert (folder / "onnx" / "model.onnx").read_bytes() == forged  # refused, not replaced
-    with pytest.warns(SkbertWarning, match="exported again"):
-        est = TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx",
-                                                              overwrite_onnx=True)
+    with pytest.warns(SkbertWarning, match="not made on this machine.*exported again"):
+        est = load_onnx(folder)
+    assert (folder / "onnx" / "model.onnx").read_bytes() != forged
     np.testing.assert_allclose(est.predict_proba(corpus[0]), two_models["a"][1], atol=1e-4)
 
 
-def test_item02_forged_int8_export_is_refused(two_models, exported_b, corpus, tmp_path):
+def test_item02_forged_rows_the_check_texts_never_reach_are_not_served(two_models, tmp_path,
+                                                                       monkeypatch):
+    """The trial's forgery: rows of the word-embedding initializer for words the fixed check
+    texts do not contain are changed, and the recorded sha256 is updated to match."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+    from safetensors.numpy import load_file
+
     folder = copy_of(two_models["a"][0], tmp_path)
-    TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")  # a's own fp32
+    load_onnx(folder)  # this user's own, signed export
+    path = folder / "onnx" / "model.onnx"
+    vocab = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]
+    words = ["football", "goal", "match", "team"]
+    rows = [vocab[w] for w in words]
+    table = next(v for k, v in load_file(folder / "model.safetensors").items()
+                 if "word_embeddings" in k)
+    graph = onnx.load(str(path))
+    patched = 0
+    for init in graph.graph.initializer:
+        array = numpy_helper.to_array(init)
+        if array.shape == table.shape and np.allclose(array, table):
+            array = array.copy()
+            array[rows] = np.random.RandomState(1).randn(len(rows), table.shape[1]) * 3
+            init.CopyFrom(numpy_helper.from_array(array, init.name))
+            patched += 1
+    assert patched == 1
+    onnx.save(graph, str(path))
+    meta = json.loads((folder / "onnx" / "skbert_onnx.json").read_text())
+    meta["files"]["model.onnx"]["sha256"] = sha256(path)
+    (folder / "onnx" / "skbert_onnx.json").write_text(json.dumps(meta))
+    forged = path.read_bytes()
+    texts = [" ".join(words), "the news about football"]
+    want = TransformerMultiLabelClassifier.from_pretrained(
+        folder, device="cpu", precision="fp32").predict_proba(texts)
+    n_labels = want.shape[1]
+    forged_probs = _export_onnx._onnx_probs(
+        forged, _tokens(folder, texts), n_labels, str(path)).numpy()
+    assert np.abs(forged_probs - want).max() > 1e-3  # the forgery does change predictions
+    calls = spy_exports(monkeypatch)
+    with pytest.warns(SkbertWarning, match="not made on this machine"):
+        est = load_onnx(folder)
+    assert len(calls) == 1 and path.read_bytes() != forged
+    np.testing.assert_allclose(est.predict_proba(texts), want, atol=1e-4)
+
+
+def _tokens(folder, texts):
+    from transformers import AutoTokenizer
+
+    enc = AutoTokenizer.from_pretrained(str(folder))(texts, padding=True, return_tensors="pt")
+    return enc["input_ids"], enc["attention_mask"]
+
+
+def test_item02_forged_int8_export_is_exported_again_not_served(two_models, exported_b, corpus,
+                                                                tmp_path, monkeypatch):
+    folder = copy_of(two_models["a"][0], tmp_path)
+    load_onnx(folder)  # a's own fp32
     forge(folder, exported_b, ["model_int8.onnx"])
-    with pytest.raises(ValueError, match="int8 quantisation.*overwrite_onnx=True"):
-        TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx", quantize=True)
-    est = TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx", quantize=True,
-                                                          overwrite_onnx=True)
+    forged = (folder / "onnx" / "model_int8.onnx").read_bytes()
+    with pytest.warns(SkbertWarning, match="not made on this machine"):
+        est = load_onnx(folder, quantize=True)
+    assert (folder / "onnx" / "model_int8.onnx").read_bytes() != forged
     assert np.abs(est.predict_proba(corpus[0]) - two_models["a"][1]).max() < 0.05
-    again = TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx",
-                                                            quantize=True)
+    calls = spy_exports(monkeypatch)
+    again = load_onnx(folder, quantize=True)  # now this user's own: reused as it is
+    assert calls == []
     np.testing.assert_array_equal(again.predict_proba(corpus[0]), est.predict_proba(corpus[0]))
+
+
+def test_item02_export_copied_from_another_user_is_exported_again(two_models, corpus, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "alice"))
+    folder = copy_of(two_models["a"][0], tmp_path)
+    load_onnx(folder)  # alice's export, signed with alice's key
+    alice = (folder / "onnx" / "model.onnx").stat().st_mtime_ns
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "bob"))
+    calls = spy_exports(monkeypatch)
+    with pytest.warns(SkbertWarning, match="not made on this machine"):
+        est = load_onnx(folder)
+    assert len(calls) == 1 and (folder / "onnx" / "model.onnx").stat().st_mtime_ns != alice
+    np.testing.assert_allclose(est.predict_proba(corpus[0]), two_models["a"][1], atol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_onnx(folder)  # now bob's own: reused, without a word
+    assert len(calls) == 1
+
+
+def test_item02_untrusted_export_in_a_read_only_folder_is_refused(two_models, exported_b,
+                                                                  tmp_path, monkeypatch):
+    folder = copy_of(two_models["a"][0], tmp_path)
+    forge(folder, exported_b, ["model.onnx"])
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p).endswith("onnx")
+                        else real(p, mode, **kw))  # as for a folder this user cannot write
+    with pytest.raises(PermissionError, match="not trusted.*somewhere writable"):
+        load_onnx(folder)
+
+
+def make_key(kind, tmp_path):
+    """``$XDG_CACHE_HOME/skbert/onnx-key`` as ``kind``; returns the cache folder and a check."""
+    cache = tmp_path / "cache"
+    (cache / "skbert").mkdir(parents=True)
+    key = cache / "skbert" / "onnx-key"
+    known = tmp_path / "known-key"
+    known.write_bytes(b"k" * 32)
+    os.chmod(known, 0o600)
+    if kind == "link":
+        os.symlink(known, key)
+    elif kind == "folder":
+        key.mkdir()
+    elif kind == "shared":
+        key.write_bytes(b"k" * 32)
+        os.chmod(key, 0o644)
+    elif kind == "short":
+        key.write_bytes(b"k" * 5)
+        os.chmod(key, 0o600)
+    before = (os.path.islink(key), key.is_dir(), None if key.is_dir() else key.read_bytes())
+
+    def unchanged():
+        assert (os.path.islink(key), key.is_dir(),
+                None if key.is_dir() else key.read_bytes()) == before
+        assert known.read_bytes() == b"k" * 32
+    return cache, unchanged
+
+
+@pytest.mark.parametrize("kind", ["link", "folder", "shared", "short"])
+def test_item02_a_key_file_that_cannot_be_used_is_not_used_nor_replaced(kind, tmp_path,
+                                                                        monkeypatch):
+    cache, unchanged = make_key(kind, tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    key, why = _export_onnx.user_key()
+    assert key is None and "onnx-key cannot be used" in why and "delete it" in why
+    unchanged()
+
+
+def test_item02_the_key_is_made_once_private_to_the_user(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
+    key, why = _export_onnx.user_key()
+    path = tmp_path / "c" / "skbert" / "onnx-key"
+    assert len(key) == 32 and why == "" and path.read_bytes() == key
+    assert stat.S_IMODE(os.lstat(path).st_mode) == 0o600
+    assert _export_onnx.user_key() == (key, "")  # made once, then read
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ignored (XDG)
+    assert _export_onnx.key_path() == os.path.join(os.path.expanduser("~"), ".cache", "skbert",
+                                                   "onnx-key")
+
+
+def test_item02_with_a_linked_key_every_export_is_made_again(two_models, corpus, tmp_path,
+                                                             monkeypatch):
+    cache, unchanged = make_key("link", tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    folder = copy_of(two_models["a"][0], tmp_path)
+    calls = spy_exports(monkeypatch)
+    load_onnx(folder)
+    assert "mac" not in json.loads((folder / "onnx" / "skbert_onnx.json").read_text())
+    with pytest.warns(SkbertWarning, match="onnx-key cannot be used"):
+        est = load_onnx(folder)
+    assert len(calls) == 2
+    np.testing.assert_allclose(est.predict_proba(corpus[0]), two_models["a"][1], atol=1e-4)
+    unchanged()
 
 
 # ------------------------------------------------------------------------ item 14: leaks
