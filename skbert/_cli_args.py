@@ -59,19 +59,23 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         """One line, ``skbert: error: ...`` naming where the help is, and exit code 2."""
-        hint = self._subcommand_hint() if self.prog == "skbert" else None
+        hint = self._subcommand_hint(message) if self.prog == "skbert" else None
         message = hint or message
         if "--help" not in message:
             message += f" (see '{self.prog} --help')"
         self.exit(2, f"skbert: error: {message}\n")
 
-    def _subcommand_hint(self) -> str | None:
-        """For an unknown option before the subcommand: the subcommands that take it."""
+    def _subcommand_hint(self, message: str = "") -> str | None:
+        """For an unknown option before the subcommand: the subcommands that take it;
+        after it (``unrecognized arguments``): the subcommand's options it looks like."""
         subs = next((a.choices for a in self._actions
                      if isinstance(a, argparse._SubParsersAction)), {})
         argv = getattr(self, "argv", None)
-        for arg in sys.argv[1:] if argv is None else argv:
+        args = list(sys.argv[1:] if argv is None else argv)
+        for i, arg in enumerate(args):
             if arg in subs:
+                if message.startswith("unrecognized arguments"):
+                    return _unknown_after(arg, subs, args[i + 1:])
                 return None
             flag = arg.split("=", 1)[0]
             if not flag.startswith("--") or flag in self._option_string_actions:
@@ -93,6 +97,37 @@ class Parser(argparse.ArgumentParser):
             return (f"unknown option {flag}; options follow a subcommand (train, predict, "
                     "evaluate, demo): see 'skbert COMMAND --help'")
         return None
+
+
+def _unknown_after(command: str, subs: dict, args: list[str]) -> str | None:
+    """The message for options ``skbert COMMAND`` does not take, with the closest it does.
+
+    ``skbert train d.jsonl --out m --epochs 2`` says "did you mean --max-epochs?"
+    (:mod:`difflib`, or an option that contains the word), like an unknown option
+    before the subcommand does; one that another subcommand takes says which.
+    """
+    parser = subs[command]
+    known = sorted(f for f in parser._option_string_actions if f.startswith("--"))
+    for arg in args:
+        if arg == "--":
+            break
+        flag = arg.split("=", 1)[0]
+        if not flag.startswith("--") or any(f.startswith(flag) for f in known):
+            continue  # a value, or an option argparse took (or took as an abbreviation)
+        close = difflib.get_close_matches(flag, known, n=3, cutoff=0.7)
+        close = (close + [f for f in known if len(flag) > 3 and flag[2:] in f
+                          and f not in close])[:3]
+        takers = [f"skbert {name}" for name, p in subs.items()
+                  if name != command and flag in p._option_string_actions]
+        others = f"{flag} is an option of {' and '.join(takers)}" if takers else ""
+        see = f"(see 'skbert {command} --help')"
+        if close:
+            return (f"skbert {command} has no option {flag}; did you mean "
+                    f"{' or '.join(close)}?{f' ({others})' if others else ''} {see}")
+        if others:
+            return f"{others}, not of skbert {command} {see}"
+        return f"skbert {command} has no option {flag} {see}"
+    return None
 
 
 def _add_table_options(p: argparse.ArgumentParser, flags=None) -> None:

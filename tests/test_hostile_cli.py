@@ -503,6 +503,26 @@ def test_item21_options_before_the_subcommand_say_which_takes_them(argv, expect,
     refused(capsys, *argv, expect=expect)
 
 
+@pytest.mark.parametrize("argv, expect", [
+    (["train", "d.jsonl", "--out", "m3", "--epochs", "2"],
+     "skbert train has no option --epochs; did you mean --max-epochs? "
+     "(see 'skbert train --help')"),
+    (["train", "d.jsonl", "--out", "m3", "--max-epochs=1", "--epochs=2"],
+     "did you mean --max-epochs?"),
+    (["predict", "m", "t.txt", "--ouput", "p.csv"], "did you mean --output?"),
+    (["train", "d.jsonl", "--out", "m3", "--output", "x"],
+     "did you mean --out? (--output is an option of skbert predict and skbert evaluate)"),
+    (["predict", "m", "t.txt", "--max-epochs", "3"],
+     "--max-epochs is an option of skbert train and skbert demo, not of skbert predict"),
+    (["evaluate", "m", "d.jsonl", "--zzz"], "skbert evaluate has no option --zzz"),
+])
+def test_trial_item4_unknown_option_after_the_subcommand_is_explained(argv, expect, capsys,
+                                                                     train_calls):
+    """`skbert train d.jsonl --out m3 --epochs 2` used to say only "unrecognized arguments"."""
+    refused(capsys, *argv, expect=expect)
+    assert train_calls == []
+
+
 def test_item21_train_and_evaluate_print_the_threshold_chosen(capsys, model, tiny_model,
                                                               tmp_path):
     import re
