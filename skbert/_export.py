@@ -483,7 +483,9 @@ def resolve_pretrained_source(name_or_folder, revision: str | None = None, *,
     ``huggingface_hub.snapshot_download`` (cached, so a second call reads the
     cache), limited to what skbert reads (:data:`HUB_FILES`: JSON,
     safetensors, tokenizer vocabularies; with ``onnx=True`` also the ONNX
-    export in ``onnx/``, which is checked against the weights before use).
+    export in ``onnx/``, which is not trusted as it is: it was not made on this
+    machine, so the first load exports the weights again, see
+    :func:`~skbert._export_onnx.export_onnx`).
     The folder it returns is then validated like any local folder.
 
     Parameters
