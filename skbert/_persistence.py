@@ -62,6 +62,8 @@ from ._safe_io import (
     read_regular_file,
     write_bytes,
 )
+from ._sources import SIZE_LIMITS, _regular, weight_files
+from ._validation import check_distinct_names
 
 logger = logging.getLogger(__name__)
 
@@ -351,16 +353,36 @@ def _json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+def _folder_file(folder: str, name: str, missing: str) -> str:
+    """The path of the file ``name`` that ``folder`` must hold, as a regular file.
+
+    Links are followed (a folder ``snapshot_download`` returns is made of
+    them); what they point to must be a regular file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such entry: ``missing`` (formatted with ``folder`` and
+        ``path``) says why the file is needed.
+    ValueError
+        If the entry is a folder, FIFO, device, a link to one, or a broken link.
+    """
+    path = os.path.join(folder, name)
+    if not os.path.lexists(path):
+        raise FileNotFoundError(missing.format(folder=folder, path=path))
+    return _regular(path)
+
+
 def read_settings(folder: str) -> dict:
     """Read ``skbert.json``; a clear error if the folder is not an skbert model."""
     path = os.path.join(folder, SETTINGS_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{folder!r} holds no {SETTINGS_FILE}, so it is not a folder written by "
-            "TransformerMultiLabelClassifier.save_pretrained. To fine-tune a plain Hugging "
-            "Face checkpoint, pass it as TransformerMultiLabelClassifier(model_name_or_path=...).")
+    real = _folder_file(
+        folder, SETTINGS_FILE,
+        "{folder!r} holds no " + SETTINGS_FILE + ", so it is not a folder written by "
+        "TransformerMultiLabelClassifier.save_pretrained. To fine-tune a plain Hugging "
+        "Face checkpoint, pass it as TransformerMultiLabelClassifier(model_name_or_path=...).")
     try:
-        settings = read_json(os.path.realpath(path), what=SETTINGS_FILE)
+        settings = read_json(real, what=SETTINGS_FILE)
     except DamagedFile as exc:
         raise ValueError(
             f"{path} is damaged: it {exc}. Save the model again with "
@@ -414,6 +436,13 @@ def check_settings(settings, path: str) -> dict:
             or not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes)
             or len(set(classes)) != len(classes)):
         raise _bad(path, "classes", classes, "a non-empty list of unique str or int label names")
+    # fit refuses 1 and "1" (one label would be lost in id2label and the CLI's outputs); a
+    # folder is refused the same way. Look-alike names (NFC, spaces) still load: folders
+    # saved before fit refused them keep working, and no label is lost with them.
+    check_distinct_names(
+        classes, f"{path} is damaged or was not written by skbert: its 'classes'",
+        look_alike=False, fix="Save the model again with save_pretrained, or restore the file "
+                              "from a copy.")
     if settings["y_dtype"] not in _Y_DTYPES:
         raise _bad(path, "y_dtype", settings["y_dtype"], f"one of {sorted(_Y_DTYPES)}")
     thresholds = settings.get("thresholds_")
@@ -476,7 +505,7 @@ def load_folder(folder: str, settings: dict, device: torch.device):
         # safetensors only, skbert's own attention, the folder's config checked first
         backbone, info = auto.from_pretrained(folder, output_loading_info=True,
                                               **pretrained_kwargs(folder, auto))
-    _check_loaded(folder, info)
+    _check_loaded(folder, info, backbone.config, pooling)
     model_labels = getattr(backbone.config, "num_labels", n_labels)
     if pooling == "cls" and model_labels != n_labels:
         raise ValueError(
@@ -487,6 +516,7 @@ def load_folder(folder: str, settings: dict, device: torch.device):
         head = read_head(folder, _head_shapes(model.head))
         _check_sentence_files(folder, head, settings)
         model.head.load_state_dict(head)
+    _check_finite(folder, model)
     model.to(device).eval()
     return model, load_tokenizer(folder)
 
@@ -503,9 +533,9 @@ def saved_head(path: str) -> SavedHead | None:
     ValueError
         If the folder holds a damaged ``skbert.json`` or head file.
     """
-    if not os.path.isfile(os.path.join(path, SETTINGS_FILE)):
+    if not os.path.lexists(os.path.join(path, SETTINGS_FILE)):
         return None
-    settings = read_settings(path)
+    settings = read_settings(path)  # a link to a device or a folder is refused there
     head = None
     if settings["pooling"] == "mean":
         from transformers import AutoConfig
@@ -518,8 +548,38 @@ def saved_head(path: str) -> SavedHead | None:
     return SavedHead(pooling=settings["pooling"], classes=tuple(settings["classes"]), head=head)
 
 
-def _check_loaded(folder: str, info: dict) -> None:
-    """Refuse weights that transformers would silently start at random."""
+def _weights_name(folder: str) -> str:
+    """The weight file of ``folder`` to name in errors (the index when sharded)."""
+    files = weight_files(folder)
+    return files[0] if len(files) == 1 else os.path.join(folder, "model.safetensors.index.json")
+
+
+#: Config keys that count an encoder's layers.
+_LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers")
+
+
+def _config_key_for(name: str, config) -> str:
+    """Which key of ``config.json`` leaves no place for tensor ``name``, as a phrase:
+    ``num_hidden_layers=1`` for ``encoder.layer.1.*``, else the architecture's sizes."""
+    indexes = [int(part) for part in name.split(".") if part.isdigit()]
+    for key in _LAYER_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and any(i >= value for i in indexes):
+            return f"config.json sets {key}={value}"
+    sizes = ", ".join(f"{k}={getattr(config, k)}" for k in ("model_type", *SIZE_LIMITS)
+                      if isinstance(getattr(config, k, None), (int, str)))[:200]
+    return f"no part of the model config.json describes ({sizes}) has that name"
+
+
+def _check_loaded(folder: str, info: dict, config=None, pooling: str = "cls") -> None:
+    """Refuse weights that transformers would silently start at random, or drop.
+
+    Missing or mis-shaped tensors would start at random; tensors the config
+    has no place for (weights of 2 layers under ``num_hidden_layers=1``, or any
+    extra tensor) would be dropped. Either way the model would not be the one
+    saved. The empty guard tensors of a mean-pooling folder
+    (:func:`~skbert._modeling.sequence_classification_guard`) are expected.
+    """
     missing = list(info.get("missing_keys") or [])
     mismatched = list(info.get("mismatched_keys") or [])
     if missing or mismatched:
@@ -529,6 +589,37 @@ def _check_loaded(folder: str, info: dict) -> None:
             f"tensor(s) the model needs ({names}); loading would start them at random and give "
             "different probabilities on every load. The folder is incomplete: save the model "
             "again with save_pretrained.")
+    unexpected = set(info.get("unexpected_keys") or ())
+    if pooling == "mean" and unexpected and config is not None:
+        unexpected -= set(sequence_classification_guard(config))
+    if unexpected:
+        first = sorted(map(str, unexpected))[0]
+        why = (_config_key_for(first, config) if config is not None
+               else "config.json gives it no place")
+        raise ValueError(
+            f"{_weights_name(folder)} holds {len(unexpected)} tensor(s) that the model "
+            f"{os.path.join(folder, 'config.json')} describes has no place for (first: "
+            f"{first[:120]!r}; {why}): loading would drop them silently and give other "
+            "probabilities than the model saved. The folder is damaged or mixes two models "
+            "(a config.json and weights saved apart): use the config.json saved with these "
+            "weights, or save the model again with save_pretrained.")
+
+
+def _check_finite(folder: str, model: MultiLabelModel) -> None:
+    """Every floating-point weight of a loaded folder must be finite.
+
+    A folder with NaN or infinite weights gives NaN probabilities for every
+    text; it is refused at load, naming the file, instead of at predict time.
+    """
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            where = (os.path.join(folder, HEAD_FILE) if name.startswith("head.")
+                     else _weights_name(folder))
+            raise ValueError(
+                f"{where} holds weights that are not finite (NaN or infinite, e.g. in tensor "
+                f"{name.split('.', 1)[1][:120]!r}): every probability of this model would be "
+                "NaN. The folder is damaged, or was saved from a training that diverged; "
+                "restore it from a copy, or fit the model again and save that.")
 
 
 def _head_shapes(head: torch.nn.Linear) -> dict[str, tuple]:
@@ -550,11 +641,11 @@ def read_head(folder: str, expected: dict[str, tuple]) -> dict[str, torch.Tensor
         Finite tensors of exactly the expected names and shapes.
     """
     path = os.path.join(folder, HEAD_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{path} is missing: it holds the classification head of this mean-pooling model, "
-            "without which the labels would be scored at random. Copy the whole folder, or save "
-            "the model again with save_pretrained.")
+    _folder_file(
+        folder, HEAD_FILE,
+        "{path} is missing: it holds the classification head of this mean-pooling model, "
+        "without which the labels would be scored at random. Copy the whole folder, or save "
+        "the model again with save_pretrained.")
     weights = _load_safetensors(path)
     found = {k: tuple(v.shape) for k, v in weights.items()}
     if found != expected:

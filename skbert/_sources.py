@@ -275,7 +275,9 @@ def check_config(config: dict, where: str) -> None:
 
     An ``auto_map`` (a module shipped with the model, to import), an
     ``attn_implementation`` that is not one transformers ships (an
-    ``org/name`` Hub kernel is code), or sizes above :data:`SIZE_LIMITS`.
+    ``org/name`` Hub kernel is code; a list is refused too), a
+    ``quantization_config`` (it picks a quantisation backend: packages and
+    kernels), or sizes above :data:`SIZE_LIMITS`.
     The same checks apply to nested sub-configurations.
 
     Parameters
@@ -304,13 +306,24 @@ def check_config(config: dict, where: str) -> None:
                     "architecture is one transformers ships.")
         for key in ("attn_implementation", "_attn_implementation"):
             value = doc.get(key)
-            if value is not None and value not in BUILTIN_ATTENTION:
+            if value is not None and (not isinstance(value, str)
+                                      or value not in BUILTIN_ATTENTION):
                 raise ValueError(
                     f"{where} sets {key}={str(value)[:100]!r}, which is not an attention "
                     "transformers ships (an 'org/name' value makes transformers download "
                     "attention code from the Hub). skbert never lets a folder choose code; "
                     f"delete {key!r} from that file or set it to one of "
                     f"{sorted(BUILTIN_ATTENTION)[:4]} ...")
+        if doc.get("quantization_config") is not None:
+            method = doc["quantization_config"]
+            method = method.get("quant_method") if isinstance(method, dict) else method
+            raise ValueError(
+                f"{where} sets 'quantization_config' (quant_method={str(method)[:60]!r}): the "
+                "folder asks transformers to load its weights through a quantisation backend "
+                "(bitsandbytes, GPTQ, AWQ, ...), packages and kernels the folder would choose. "
+                "skbert never lets a folder choose code and fine-tunes and predicts with "
+                "full-precision weights only: use the checkpoint's unquantised version, or delete "
+                "'quantization_config' from that file if its weights are not quantised.")
         for key, limit in SIZE_LIMITS.items():
             value = doc.get(key)
             if value is None:

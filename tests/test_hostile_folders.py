@@ -488,3 +488,108 @@ def test_item05_hub_repo_without_safetensors_says_how_to_convert():
     with pytest.raises(ValueError, match=r"not safetensors.*save_pretrained\(folder\)"):
         with _sources.explain_load_errors("org/old"):
             raise OSError(text)
+
+
+# ------------------------- fresh-eye trial: a saved folder whose parts do not agree
+@pytest.fixture(params=["mean", "cls"])
+def saved_any(request, saved_mean, saved_cls, tmp_path):
+    """A private copy of a folder skbert saved, with each pooling."""
+    source = saved_mean if request.param == "mean" else saved_cls
+    return shutil.copytree(source, tmp_path / request.param)
+
+
+def edit_weights(folder, change):
+    path = folder / "model.safetensors"
+    state = load_file(path)
+    change(state)
+    save_file(state, path, metadata={"format": "pt"})
+
+
+def test_item06_saved_folder_whose_config_has_fewer_layers_is_refused(saved_any):
+    """Weights of 2 layers under num_hidden_layers=1 loaded silently (probabilities moved)."""
+    edit_json(saved_any / "config.json", num_hidden_layers=1)
+    with pytest.raises(ValueError, match=r"model\.safetensors holds 16 tensor\(s\) that the model "
+                                         r".*config\.json describes has no place for \(first: "
+                                         r"'(bert\.)?encoder\.layer\.1\.[^']+'; config\.json sets "
+                                         r"num_hidden_layers=1\)"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_any)
+
+
+def test_item06_saved_folder_with_extra_tensors_is_refused(saved_any):
+    edit_weights(saved_any, lambda state: state.update({"planted.extra": torch.zeros(10)}))
+    with pytest.raises(ValueError, match=r"model\.safetensors holds 1 tensor\(s\) .* \(first: "
+                                         r"'planted\.extra'; no part of the model config\.json "
+                                         r"describes \(model_type=bert, num_hidden_layers=2"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_any)
+
+
+def test_item13_saved_folder_with_nan_weights_is_refused_at_load(saved_any):
+    """It loaded, then predict advised a lower learning_rate: the folder is what is wrong."""
+    def poison(state):
+        name = next(k for k in state if k.endswith("word_embeddings.weight"))
+        state[name][3, 5] = float("nan")
+
+    edit_weights(saved_any, poison)
+    match = (r"model\.safetensors holds weights that are not finite "
+             r".*'(bert\.)?embeddings\.word_embeddings\.weight'")
+    with pytest.raises(ValueError, match=match) as info:
+        TransformerMultiLabelClassifier.from_pretrained(saved_any)
+    assert "learning_rate" not in str(info.value)
+
+
+def test_item10_saved_folder_with_labels_equal_as_text_is_refused(saved_copy):
+    """skbert.json classes [1, "1", ...] loaded; the CLI then wrote two proba_1 columns."""
+    edit_json(saved_copy / "skbert.json", classes=[1, "1", "food", "tech"])
+    with pytest.raises(ValueError, match=r"skbert\.json is damaged or was not written by skbert: "
+                                         r"its 'classes' 1 \(int\) and '1' \(str\) are the same "
+                                         r"name once written as text.*save_pretrained"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+
+
+def test_item10_saved_folder_with_look_alike_labels_still_loads(saved_copy):
+    """Nothing is lost with look-alike names: folders saved before fit refused them load."""
+    names = ["a", "a ", "caf\u00e9", "cafe\u0301"]
+    edit_json(saved_copy / "skbert.json", classes=names)
+    assert list(TransformerMultiLabelClassifier.from_pretrained(saved_copy).classes_) == names
+
+
+def test_item05_attention_given_as_a_list_is_named(saved_copy, folder, corpus,
+                                                   no_weights_loaded):
+    """A list gave a raw TypeError (unhashable) naming no file."""
+    value = ["sdpa", "kernels-community/flash"]
+    for where in (saved_copy, folder):
+        edit_json(where / "config.json", attn_implementation=value)
+    match = r"config\.json sets attn_implementation=.*kernels-community/flash.*not an attention"
+    with pytest.raises(ValueError, match=match):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+    refused_everywhere(folder, corpus, match)
+
+
+def test_item05_quantization_config_is_refused(saved_copy, folder, corpus, no_weights_loaded):
+    """It gave a raw ImportError asking to pip install bitsandbytes: the folder chose a backend."""
+    quant = {"quant_method": "bitsandbytes", "load_in_8bit": True}
+    for where in (saved_copy, folder):
+        edit_json(where / "config.json", quantization_config=quant)
+    match = (r"config\.json sets 'quantization_config' \(quant_method='bitsandbytes'\).*delete "
+             r"'quantization_config'")
+    with pytest.raises(ValueError, match=match):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+    refused_everywhere(folder, corpus, match)
+
+
+def test_item05_settings_file_linked_to_a_device_is_named(saved_copy, corpus):
+    """It said the folder "holds no skbert.json" (and fit took it for a plain checkpoint)."""
+    os.remove(saved_copy / "skbert.json")
+    os.symlink("/dev/zero", saved_copy / "skbert.json")
+    match = r"skbert\.json is not a regular file \(a folder, FIFO, device, or a link to one\)"
+    with pytest.raises(ValueError, match=match):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
+    X, Y = corpus
+    with pytest.raises(ValueError, match=match):
+        make_est(saved_copy).fit(X, Y)
+
+
+def test_item05_missing_settings_file_still_says_what_the_folder_is(saved_copy):
+    os.remove(saved_copy / "skbert.json")
+    with pytest.raises(FileNotFoundError, match="holds no skbert.json, so it is not a folder"):
+        TransformerMultiLabelClassifier.from_pretrained(saved_copy)
