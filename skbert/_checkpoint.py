@@ -43,8 +43,13 @@ its own (types, names, ranges, finite tensors, non-negative second moments,
 step counts, the epoch against ``max_epochs``, the history records, the
 torch and numpy generator states tried on throwaway generators), and
 :func:`restore` checks it against the model, optimizer, scheduler and scaler
-(names, shapes, dtypes, the layout of the parameter groups, the learning
-rates the fit was built with) before it changes any of them. A file that is missing
+(names, shapes, dtypes, the layout of the parameter groups, every group
+value but the rate equal to what this fit's optimizer was built with, the
+rate within its initial rate, the scheduler's steps against the optimizer's
+and the fit's length) before it changes any of them. Values skbert never
+writes (``amsgrad`` or ``maximize`` switched on, another ``eps``, a
+``no_improve`` beyond the epochs completed, a NaN in the loop's counters)
+are refused, not trained with. A file that is missing
 means a fresh start; one written for other parameters or data, or damaged in
 any way, is ignored with a :class:`~skbert._utils.SkbertWarning` and replaced
 after the next completed epoch.
@@ -456,8 +461,8 @@ def _parse(path: str, data: bytes, fp: str, check_extra, max_epochs) -> Training
 
 # ---------------------------------------------------------------- restore
 def restore(state: TrainingState, *, model: torch.nn.Module,
-            optimizer: torch.optim.Optimizer, scheduler, scaler=None
-            ) -> np.random.Generator | None:
+            optimizer: torch.optim.Optimizer, scheduler, scaler=None,
+            total_steps: int | None = None) -> np.random.Generator | None:
     """Put a training state into fresh training objects and the global torch generators.
 
     Everything is checked against the objects first; only then are the
@@ -480,6 +485,11 @@ def restore(state: TrainingState, *, model: torch.nn.Module,
         there).
     scaler : torch.amp.GradScaler or None, default=None
         The gradient scaler, if the fit uses one.
+    total_steps : int or None, default=None
+        The optimizer steps of the whole fit (steps per epoch times
+        ``max_epochs``): a scheduler that has taken more is refused. None
+        skips this bound (the others still hold: the scheduler's step count
+        equals the optimizer's).
 
     Returns
     -------
@@ -487,14 +497,20 @@ def restore(state: TrainingState, *, model: torch.nn.Module,
         A new Generator in the saved state, to shuffle the next epochs. None,
         with a :class:`~skbert._utils.SkbertWarning` and nothing changed, when
         the state does not fit the objects (other names, shapes or dtypes,
-        another layout of parameter groups, other initial learning rates, a
-        scaler on one side only, a generator state this torch rejects).
+        another layout of parameter groups, a group value other than the one
+        this fit's optimizer was built with, such as ``amsgrad``,
+        ``maximize``, ``eps``, ``betas`` or ``weight_decay``, a rate above
+        its initial rate, scheduler steps that do not match the optimizer's
+        or exceed ``total_steps``, a scaler on one side only, a generator
+        state this torch rejects).
     """
     if not isinstance(state, TrainingState):
         raise TypeError(f"state must be a TrainingState from load_state; got "
                         f"{type(state).__name__}.")
+    if total_steps is not None and (not is_int(total_steps) or total_steps < 0):
+        raise ValueError(f"total_steps={total_steps!r} must be an int >= 0 or None.")
     try:
-        todo = plan(state, model, optimizer, scheduler, scaler)
+        todo = plan(state, model, optimizer, scheduler, scaler, total_steps)
     except _Damaged as exc:
         warnings.warn(
             f"checkpoint_dir: ignoring {state.path}, whose training state does not fit this "

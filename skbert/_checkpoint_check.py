@@ -98,6 +98,8 @@ def check_doc(doc, fp: str, max_epochs: int | None = None) -> dict:
         _check_record(record, i)
     need(doc.get("extra") is None or isinstance(doc["extra"], dict),
          "an 'extra' that is not an object or null")
+    if doc.get("extra") is not None:
+        _check_extra(doc["extra"], epoch)
 
     opt = doc.get("optimizer")
     need(isinstance(opt, dict), "no 'optimizer' object")
@@ -150,6 +152,25 @@ def check_doc(doc, fp: str, max_epochs: int | None = None) -> dict:
          "'extra_tensors' that are not a list of names")
     doc["numpy_rng"] = _rng_from_json(doc.get("numpy_rng"))
     return doc
+
+
+#: Counters of epochs the loop keeps in ``extra``: none can exceed the epochs completed.
+_EPOCH_COUNTERS = ("best_epoch", "no_improve")
+
+
+def _check_extra(extra: dict, epoch: int) -> None:
+    """The loop's ``extra`` numbers: finite (skbert stores a missing value as null), and
+    its epoch counters at most ``epoch`` (an early-stopping counter of 1e9 would stop every
+    resumed fit at once)."""
+    for key, v in extra.items():
+        need(not is_number(v) or math.isfinite(v),
+             f"extra[{key!r}]={v!r}, not a finite number or null (skbert writes null for "
+             "a value it does not have)")
+    for key in _EPOCH_COUNTERS:
+        v = extra.get(key)
+        need(v is None or not is_int(v) or 0 <= v <= epoch,
+             f"extra[{key!r}]={v!r:.30}, not a count of epochs in [0, {epoch}] (the epochs "
+             "completed)")
 
 
 #: History fields the loop writes, with the range each must be in.
@@ -396,8 +417,20 @@ def _like(saved, live, where: str, finite: bool = False):
                    "the training state does not store")
 
 
-def plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
-    """Check ``state`` against the objects; return what to load. Changes nothing."""
+def plan(state: TrainingState, model, optimizer, scheduler, scaler,
+         total_steps: int | None = None) -> dict:
+    """Check ``state`` against the objects; return what to load. Changes nothing.
+
+    The live optimizer is built as for a fresh fit, so its parameter groups
+    hold every value skbert writes: each saved field but the learning rate
+    must equal the live one (``amsgrad``, ``maximize``, ``eps``, ``betas``,
+    ``weight_decay``, ``initial_lr``, the implementation flags), and the rate
+    lies in ``[0, initial_lr]``. The scheduler is stepped once per optimizer
+    step: its ``last_epoch`` is at most ``total_steps`` (when given), equals
+    ``_step_count - 1``, equals the optimizer's step count (at least it,
+    with a gradient scaler, which skips steps), and its ``_last_lr`` are the
+    groups' rates.
+    """
     live = model.state_dict()
     _check_tensors("weights", state.model_state, live)
     if state.best_state is not None:
@@ -414,11 +447,18 @@ def plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
             need(saved.get(key) == group.get(key),
                  f"param_groups[{g}][{key!r}]={saved.get(key)!r:.60}; the optimizer has "
                  f"{group.get(key)!r:.60}")
-        groups.append(_like(saved, _to_json_live(group), f"param_groups[{g}]", finite=True))
-        if "initial_lr" in group:  # the fit's own rates (its parameters are fingerprinted)
-            need(saved["initial_lr"] == group["initial_lr"],
-                 f"param_groups[{g}]['initial_lr']={saved['initial_lr']!r}; this fit starts "
-                 f"from {group['initial_lr']!r}")
+        want = _to_json_live(group)
+        got = _like(saved, want, f"param_groups[{g}]", finite=True)
+        for key, value in want.items():  # what this fit's optimizer was built with
+            if key in ("params", "param_names", "lr"):
+                continue
+            need(got[key] == value,
+                 f"param_groups[{g}][{key!r}]={saved[key]!r:.60}; this fit's optimizer has "
+                 f"{value!r:.60}, the only value skbert writes")
+        bound = want.get("initial_lr", math.inf)
+        need(0 <= got["lr"] <= bound * (1 + 1e-6),
+             f"param_groups[{g}]['lr']={got['lr']!r}, not in [0, {bound!r}] (its initial_lr)")
+        groups.append(got)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     opt_state = {}
     for index, values in state.optimizer_state["state"].items():
@@ -441,6 +481,7 @@ def plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
         need(sched.get("base_lrs") == live_sched.get("base_lrs"),
              f"scheduler base_lrs={sched.get('base_lrs')!r:.60}; this fit's are "
              f"{live_sched.get('base_lrs')!r:.60}")
+        _check_steps(sched, state, groups, scaler, total_steps)
     else:
         need(state.scheduler_state is None, "a scheduler state; this fit uses no scheduler")
     live_scaler = {} if scaler is None else scaler.state_dict()
@@ -469,6 +510,30 @@ def plan(state: TrainingState, model, optimizer, scheduler, scaler) -> dict:
                          i)
     return {"optimizer": {"state": opt_state, "param_groups": groups}, "scheduler": sched,
             "scaler": scaler_state, "cuda": cuda}
+
+
+def _check_steps(sched: dict, state: TrainingState, groups: list, scaler,
+                 total_steps: int | None) -> None:
+    """The scheduler's counters against the fit's length and the optimizer's steps."""
+    last = sched.get("last_epoch")
+    if not is_int(last):
+        return
+    if total_steps is not None:
+        need(last <= total_steps, f"scheduler last_epoch={last!r:.30}, more than this fit's "
+             f"{total_steps} steps")
+    if is_int(sched.get("_step_count")):
+        need(sched["_step_count"] == last + 1,
+             f"scheduler _step_count={sched['_step_count']!r:.30}; its last_epoch={last} "
+             f"gives {last + 1}")
+    steps = [float(v["step"]) for v in state.optimizer_state["state"].values() if "step" in v]
+    if steps:  # a gradient scaler skips the optimizer's step on an overflow, not the scheduler's
+        need(max(steps) == last or (scaler is not None and max(steps) <= last),
+             f"scheduler last_epoch={last!r:.30}; the optimizer has taken {max(steps):g} steps")
+    rates = sched.get("_last_lr")
+    if isinstance(rates, list):
+        need(rates == [g["lr"] for g in groups],
+             f"scheduler _last_lr={rates!r:.60}; the optimizer's rates are "
+             f"{[g['lr'] for g in groups]!r:.60}")
 
 
 def _drop_callables(value):

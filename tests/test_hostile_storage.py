@@ -36,6 +36,7 @@ from torch import nn
 
 from skbert import TransformerMultiLabelClassifier, _cache, _checkpoint
 from skbert._utils import SkbertWarning
+from skbert.callbacks import Callback
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX links, FIFOs and signals")
 
@@ -511,6 +512,8 @@ def _rewind_to_epoch_1(doc, tensors):
     """A sound state after epoch 1 of 2 (what an interrupted fit leaves)."""
     doc["epoch"] = 1
     doc["history"] = doc["history"][:1]
+    for key in ("best_epoch", "no_improve"):  # counters of the epochs completed
+        doc["extra"][key] = min(doc["extra"][key], 1)
 
 
 def _first(tensors, suffix):
@@ -666,6 +669,167 @@ def test_item08_torch_rng_is_untouched_by_a_rejected_state(damaged_state, sound_
     if state is None:
         assert len(_checkpoint_warnings(record)) == 1
     assert torch.equal(torch.get_rng_state(), before)
+
+
+# ---- item 8: values skbert never writes, in the state of a fit interrupted after epoch 1
+INTERRUPTED = {**FAST, "max_epochs": 3, "fit_cache": False}
+
+
+def _every_group(**values):
+    def damage(doc, tensors):
+        for group in doc["optimizer"]["param_groups"]:
+            group.update(values)
+    return damage
+
+
+def _group_1(**values):
+    def damage(doc, tensors):
+        doc["optimizer"]["param_groups"][1].update(values)
+    return damage
+
+
+def _scheduler(**values):
+    def damage(doc, tensors):
+        doc["scheduler"].update(values)
+    return damage
+
+
+def _extra(**values):
+    def damage(doc, tensors):
+        doc["extra"].update(values)
+    return damage
+
+
+def _last_lr_zero(doc, tensors):
+    doc["scheduler"]["_last_lr"] = [0.0] * len(doc["scheduler"]["_last_lr"])
+
+
+#: Each case: the damage, and what the one warning must say.
+NEVER_WRITTEN = {
+    "amsgrad": (_every_group(amsgrad=True), r"param_groups\[0\]\['amsgrad'\]=True"),
+    "maximize": (_every_group(maximize=True), r"'maximize'\]=True; this fit's optimizer has "
+                 "False"),
+    "foreach": (_every_group(foreach=True), r"'foreach'\]=True"),
+    "eps_zero": (_every_group(eps=0.0), r"'eps'\]=0.0"),
+    "betas_in_range_not_the_fits": (_every_group(betas=[0.5, 0.9]), r"'betas'\]=\[0.5, 0.9\]"),
+    "weight_decay_1e6": (_every_group(weight_decay=1e6), r"'weight_decay'\]=1000000.0"),
+    "weight_decay_on_the_no_decay_group": (_group_1(weight_decay=0.01),
+                                           r"param_groups\[1\]\['weight_decay'\]=0.01"),
+    "scheduler_last_epoch_1e9": (_scheduler(last_epoch=10**9, _step_count=10**9 + 1),
+                                 "last_epoch=1000000000; the optimizer has taken"),
+    "scheduler_step_count_1e9": (_scheduler(_step_count=10**9), "_step_count=1000000000"),
+    "scheduler_last_lr_not_the_rates": (_last_lr_zero, "_last_lr"),
+    "best_value_nan": (_extra(best_value=float("nan")), r"extra\['best_value'\]=nan"),
+    "best_value_inf": (_extra(best_value=float("inf")), r"extra\['best_value'\]=inf"),
+    "no_improve_1e9": (_extra(no_improve=10**9), r"extra\['no_improve'\]=1000000000"),
+    "best_epoch_beyond_the_epoch": (_extra(best_epoch=3), r"extra\['best_epoch'\]=3"),
+}
+
+
+class _StopAfterEpoch1(Callback):
+    def on_epoch_end(self, estimator, record):
+        if record["epoch"] == 1:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def interrupted_state(tiny_st_model, corpus, tmp_path_factory):
+    """(state file of a 3-epoch fit interrupted after epoch 1, an uninterrupted fit's proba)."""
+    X, Y = corpus
+    folder = tmp_path_factory.mktemp("interrupted")
+    est = TransformerMultiLabelClassifier(tiny_st_model, checkpoint_dir=str(folder),
+                                          callbacks=[_StopAfterEpoch1()], **INTERRUPTED)
+    with pytest.raises(KeyboardInterrupt), pytest.warns(SkbertWarning, match="interrupted"):
+        est.fit(X, Y)
+    data = (folder / _checkpoint.FILE_NAME).read_bytes()
+    whole = TransformerMultiLabelClassifier(tiny_st_model, **INTERRUPTED).fit(X, Y)
+    return data, whole.predict_proba(X)
+
+
+@pytest.fixture(params=sorted(NEVER_WRITTEN))
+def never_written(request, interrupted_state, tmp_path):
+    """A checkpoint_dir holding the interrupted state with one value skbert never writes."""
+    data, expected = interrupted_state
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    path = folder / _checkpoint.FILE_NAME
+    path.write_bytes(data)
+    doc, tensors = _read_state(path)
+    damage, reason = NEVER_WRITTEN[request.param]
+    damage(doc, tensors)
+    _write_state(path, doc, tensors)
+    return folder, reason, expected
+
+
+def test_item08_value_skbert_never_writes_is_refused_and_the_fit_starts_fresh(
+        never_written, tiny_st_model, corpus):
+    import re
+
+    X, Y = corpus
+    folder, reason, expected = never_written
+    for _ in range(2):  # the first fit replaces the file; the next resumes nothing bad either
+        with warnings_as_list() as record, deadline(300):
+            est = TransformerMultiLabelClassifier(tiny_st_model, checkpoint_dir=str(folder),
+                                                  **INTERRUPTED)
+            est.fit(X, Y)
+        assert [r["epoch"] for r in est.history_] == [1, 2, 3]
+        np.testing.assert_array_equal(est.predict_proba(X), expected)  # a fresh fit's result
+        doc, _ = _read_state(folder / _checkpoint.FILE_NAME)
+        assert doc["epoch"] == 3
+        if reason is not None:
+            (message,) = _checkpoint_warnings(record)
+            assert str(folder / _checkpoint.FILE_NAME) in message, message
+            assert re.search(reason, message), message
+            reason = None
+        else:  # the sound state of a finished fit: resumed after epoch 3, no warning
+            assert _checkpoint_warnings(record) == []
+
+
+def test_item08_interrupted_fit_resumes_to_the_uninterrupted_result(
+        interrupted_state, tiny_st_model, corpus, tmp_path):
+    """The undamaged interrupted state passes every new rule and resumes bitwise."""
+    X, Y = corpus
+    data, expected = interrupted_state
+    (tmp_path / _checkpoint.FILE_NAME).write_bytes(data)
+    with warnings_as_list() as record:
+        est = TransformerMultiLabelClassifier(tiny_st_model, checkpoint_dir=str(tmp_path),
+                                              **INTERRUPTED)
+        est.fit(X, Y)
+    assert _checkpoint_warnings(record) == []
+    assert [r["epoch"] for r in est.history_] == [1, 2, 3]
+    np.testing.assert_array_equal(est.predict_proba(X), expected)
+
+
+def _linear_fit(steps: int):
+    """A model, AdamW and a LambdaLR as skbert builds them, after ``steps`` steps."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0 / (s + 1))
+    for _ in range(steps):
+        model(torch.ones(4, 3)).sum().backward()
+        optimizer.step()
+        scheduler.step()
+    return model, optimizer, scheduler
+
+
+def test_item08_scheduler_beyond_the_fits_steps_is_refused(tmp_path):
+    fp = _checkpoint.fingerprint("total steps")
+    model, optimizer, scheduler = _linear_fit(3)
+    _checkpoint.save_state(tmp_path, fp, epoch=1, model=model, optimizer=optimizer,
+                           scheduler=scheduler, np_rng=np.random.default_rng(0), history=[{}])
+    state = _checkpoint.load_state(tmp_path, fp)
+    model, optimizer, scheduler = _linear_fit(0)
+    with pytest.warns(SkbertWarning, match="last_epoch=3, more than this fit's 2 steps"):
+        assert _checkpoint.restore(state, model=model, optimizer=optimizer,
+                                   scheduler=scheduler, total_steps=2) is None
+    assert scheduler.last_epoch == 0  # nothing changed
+    with pytest.raises(ValueError, match="total_steps=-1"):
+        _checkpoint.restore(state, model=model, optimizer=optimizer, scheduler=scheduler,
+                            total_steps=-1)
+    assert _checkpoint.restore(state, model=model, optimizer=optimizer, scheduler=scheduler,
+                               total_steps=3) is not None
+    assert scheduler.last_epoch == 3
 
 
 @contextlib.contextmanager
