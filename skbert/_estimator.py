@@ -594,6 +594,40 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             return self.thresholds_
         return check_threshold(self.threshold, len(self.classes_))
 
+    def explain(self, X, labels=None, *, method="integrated_gradients", n_steps=32, top_k=None):
+        """Which words drove each label of each text (see :doc:`/user_guide/explain`).
+
+        Parameters
+        ----------
+        X : list of str
+            The texts.
+        labels : None, label, list of labels or "all", default=None
+            None explains each text's predicted labels, plus its most probable
+            label when none is predicted.
+        method : {"integrated_gradients", "occlusion"}, default="integrated_gradients"
+            Integrated gradients on the input embeddings (Captum's when
+            ``skbert[explain]`` is installed, else skbert's batched copy, which
+            gives the same attributions), or word deletion.
+        n_steps : int, default=32
+            Integration points of integrated gradients.
+        top_k : int or None, default=None
+            Explain each text's ``top_k`` most probable labels instead of ``labels``.
+
+        Returns
+        -------
+        Explanations
+            One ``Explanation`` per text: the words with their character
+            offsets, one attribution per word and label, the probabilities, the
+            threshold in force and the completeness gap of integrated
+            gradients. A notebook shows them highlighted; ``.to_html(path)``
+            writes one offline page, ``.to_jsonl(path)`` one JSON record a text.
+
+            .. versionadded:: 0.1.1
+        """
+        from ._explain import explain
+
+        return explain(self, X, labels, method=method, n_steps=n_steps, top_k=top_k)
+
     # ----------------------------------------------------------- persistence
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never edit the live __dict__
