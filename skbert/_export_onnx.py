@@ -566,7 +566,8 @@ def _untrusted(onnx_dir: str, origin: str, state: str, key_problem: str) -> str:
                 f"it is not trusted: {key_problem}. ")
     return (f"The ONNX export in {onnx_dir} was not made on this machine for these weights "
             f"(its {ONNX_META} carries no valid signature of this user's key: the folder was "
-            "copied or downloaded, or the export was edited), so it is not trusted. ")
+            "copied or downloaded, the export was edited, or an earlier skbert that did not "
+            "sign its exports made it), so it is not trusted. ")
 
 
 def _writable(folder: str, onnx_dir: str) -> None:
