@@ -699,8 +699,8 @@ def load_onnx_folder(folder, settings: dict, device="auto", *, quantize: bool = 
                      overwrite: bool = False):
     """``(OnnxModel, tokenizer)`` for a saved folder, exporting it first where needed.
 
-    The ONNX model runs from the bytes :func:`export_onnx` checked against
-    the folder's weights.
+    The ONNX model runs from the very bytes :func:`export_onnx` hashed: a
+    signed export of this user's, or one it has just made from the weights.
 
     Parameters
     ----------
