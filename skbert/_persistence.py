@@ -62,7 +62,7 @@ from ._safe_io import (
     read_regular_file,
     write_bytes,
 )
-from ._sources import SIZE_LIMITS, _regular, weight_files
+from ._sources import _extra_layers_error, _regular, weight_files
 from ._validation import check_distinct_names
 
 logger = logging.getLogger(__name__)
@@ -554,24 +554,7 @@ def _weights_name(folder: str) -> str:
     return files[0] if len(files) == 1 else os.path.join(folder, "model.safetensors.index.json")
 
 
-#: Config keys that count an encoder's layers.
-_LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers")
-
-
-def _config_key_for(name: str, config) -> str:
-    """Which key of ``config.json`` leaves no place for tensor ``name``, as a phrase:
-    ``num_hidden_layers=1`` for ``encoder.layer.1.*``, else the architecture's sizes."""
-    indexes = [int(part) for part in name.split(".") if part.isdigit()]
-    for key in _LAYER_KEYS:
-        value = getattr(config, key, None)
-        if isinstance(value, int) and any(i >= value for i in indexes):
-            return f"config.json sets {key}={value}"
-    sizes = ", ".join(f"{k}={getattr(config, k)}" for k in ("model_type", *SIZE_LIMITS)
-                      if isinstance(getattr(config, k, None), (int, str)))[:200]
-    return f"no part of the model config.json describes ({sizes}) has that name"
-
-
-def _check_loaded(folder: str, info: dict, config=None, pooling: str = "cls") -> None:
+def _check_loaded(folder: str, info: dict, config, pooling: str) -> None:
     """Refuse weights that transformers would silently start at random, or drop.
 
     Missing or mis-shaped tensors would start at random; tensors the config
@@ -590,19 +573,11 @@ def _check_loaded(folder: str, info: dict, config=None, pooling: str = "cls") ->
             "different probabilities on every load. The folder is incomplete: save the model "
             "again with save_pretrained.")
     unexpected = set(info.get("unexpected_keys") or ())
-    if pooling == "mean" and unexpected and config is not None:
+    if pooling == "mean" and unexpected:
         unexpected -= set(sequence_classification_guard(config))
     if unexpected:
-        first = sorted(map(str, unexpected))[0]
-        why = (_config_key_for(first, config) if config is not None
-               else "config.json gives it no place")
-        raise ValueError(
-            f"{_weights_name(folder)} holds {len(unexpected)} tensor(s) that the model "
-            f"{os.path.join(folder, 'config.json')} describes has no place for (first: "
-            f"{first[:120]!r}; {why}): loading would drop them silently and give other "
-            "probabilities than the model saved. The folder is damaged or mixes two models "
-            "(a config.json and weights saved apart): use the config.json saved with these "
-            "weights, or save the model again with save_pretrained.")
+        raise _extra_layers_error(_weights_name(folder), os.path.join(folder, "config.json"),
+                                  sorted(map(str, unexpected)), config.to_dict())
 
 
 def _check_finite(folder: str, model: MultiLabelModel) -> None:

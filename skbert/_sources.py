@@ -501,6 +501,40 @@ def _shape_mismatch(where: str, weights: str, name: str, found, expected, config
         "saved with these weights, or save the model again with save_pretrained.")
 
 
+#: Config keys that count an encoder's layers.
+_LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers")
+
+
+def no_place_for(name: str, config: dict) -> str:
+    """Why the model ``config`` describes has no place for tensor ``name``, as a phrase.
+
+    ``config.json sets num_hidden_layers=1`` for ``encoder.layer.1.*``; else
+    the architecture and its sizes.
+    """
+    indexes = [int(part) for part in name.split(".") if part.isdigit()]
+    for key in _LAYER_KEYS:
+        value = config.get(key)
+        if is_int(value) and any(i >= value for i in indexes):
+            return f"config.json sets {key}={value}"
+    sizes = ", ".join(f"{k}={config[k]}" for k in ("model_type", *SIZE_LIMITS)
+                      if is_int(config.get(k)) or (k == "model_type"
+                                                   and isinstance(config.get(k), str)))[:200]
+    return f"no part of the model config.json describes ({sizes}) has that name"
+
+
+def _extra_layers_error(weights: str, where: str, extra: list[str], config: dict) -> ValueError:
+    return ValueError(
+        f"{weights} holds {len(extra)} tensor(s) that the model {where} describes has no "
+        f"place for (first: {extra[0][:120]!r}; {no_place_for(extra[0], config)}): loading "
+        "would drop them silently and give other probabilities than the model saved. The "
+        "folder is damaged or mixes two models (a config.json and weights saved apart): use "
+        "the config.json saved with these weights, or save the model again with save_pretrained.")
+
+
+def _numbered(name: str) -> str:
+    return ".".join("#" if part.isdigit() else part for part in name.split("."))
+
+
 def check_sizes(config: dict, shapes: dict[str, tuple], where: str, weights: str) -> None:
     """Check a checkpoint's config against its weights' shapes before a model is built.
 
@@ -508,7 +542,9 @@ def check_sizes(config: dict, shapes: dict[str, tuple], where: str, weights: str
     architecture's prefix, e.g. ``bert.``) must have the shape the config
     gives it, and the config may not describe a model more than twice the
     size of the weights it finds (e.g. ``num_hidden_layers`` far above the
-    layers saved), which transformers would fill with random values.
+    layers saved), which transformers would fill with random values, nor
+    fewer numbered blocks than the weights hold (``num_hidden_layers=1`` over
+    two saved layers), which transformers would drop.
 
     Raises
     ------
@@ -532,6 +568,14 @@ def check_sizes(config: dict, shapes: dict[str, tuple], where: str, weights: str
         else:
             present += math.prod(shape)
     _check_head_sizes(config, shapes, prefix, where, weights)
+    # a numbered block (a layer) the config does not build, e.g. 2 saved layers under
+    # num_hidden_layers=1: transformers would drop it without a word
+    blocks = {_numbered(k) for k in expected}
+    extra = sorted(k for k in shapes
+                   if k.removeprefix(f"{prefix}.") not in expected and k not in expected
+                   and _numbered(k.removeprefix(f"{prefix}.")) in blocks)
+    if extra:
+        raise _extra_layers_error(weights, where, extra, config)
     if missing > present:
         sizes = ", ".join(f"{k}={config[k]}" for k in SIZE_LIMITS if is_int(config.get(k)))
         raise ValueError(

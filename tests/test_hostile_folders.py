@@ -515,6 +515,24 @@ def test_item06_saved_folder_whose_config_has_fewer_layers_is_refused(saved_any)
         TransformerMultiLabelClassifier.from_pretrained(saved_any)
 
 
+def test_item06_checkpoint_whose_config_has_fewer_layers_is_refused_first(folder, corpus,
+                                                                           no_weights_loaded):
+    """Fit and the embedder too, from the safetensors header, before anything is built."""
+    edit_json(folder / "config.json", num_hidden_layers=1)
+    refused_everywhere(folder, corpus, r"model\.safetensors holds 16 tensor\(s\) .*\(first: "
+                                       r"'encoder\.layer\.1\.[^']+'; config\.json sets "
+                                       r"num_hidden_layers=1\)")
+
+
+def test_item06_plain_checkpoint_with_a_pretraining_head_still_fits(folder, corpus):
+    """Tensors of a head the fit does not use (BERT's cls.predictions.*) are not layers."""
+    edit_weights(folder, lambda state: state.update(
+        {"cls.predictions.bias": torch.zeros(32),
+         "cls.predictions.transform.dense.weight": torch.zeros(32, 32)}))
+    X, Y = corpus
+    assert make_est(folder).fit(X, Y).predict_proba(X[:2]).shape == (2, 4)
+
+
 def test_item06_saved_folder_with_extra_tensors_is_refused(saved_any):
     edit_weights(saved_any, lambda state: state.update({"planted.extra": torch.zeros(10)}))
     with pytest.raises(ValueError, match=r"model\.safetensors holds 1 tensor\(s\) .* \(first: "
