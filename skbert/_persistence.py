@@ -493,7 +493,8 @@ def load_folder(folder: str, settings: dict, device: torch.device):
     sentence-transformers files (written before they existed) reads its head
     from ``skbert_head.safetensors`` alone; one with them must hold the same
     head in ``2_Dense``, so that skbert and sentence-transformers give the same
-    probabilities.
+    probabilities. Weights the config lacks a place for, missing or mis-shaped
+    ones, and weights that are not finite are refused, naming the file.
     """
     from transformers import AutoModel, AutoModelForSequenceClassification
 
