@@ -336,9 +336,7 @@ def user_key() -> tuple[bytes | None, str]:
         return None, (f"this user's ONNX key {path} cannot be used ({exc}); delete it and skbert "
                       "makes a new one")
     try:
-        with atomic_writer(path, root=_cache_home()) as fh:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), 0o600)
+        with atomic_writer(path, root=_cache_home(), private=True) as fh:
             fh.write(secrets.token_bytes(_KEY_BYTES))
         return _read_key(path), ""  # read back: another process may have written it first
     except (OSError, ValueError) as exc:

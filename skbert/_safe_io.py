@@ -235,7 +235,8 @@ def make_folders(path, *, root=None) -> str:
 
 
 @contextlib.contextmanager
-def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8"):
+def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8",
+                  private: bool = False):
     """Open ``path`` for writing through a temporary sibling; rename into place on success.
 
     Parameters
@@ -250,6 +251,10 @@ def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8
         links. ``None`` checks only the folder that holds ``path``.
     text : bool, default=False
         Yield a text file (``encoding``, ``newline=""``) instead of a binary one.
+    private : bool, default=False
+        Create the file ``0o600`` (readable by its owner only) instead of the
+        mode policy's ``0o666`` less the umask: only for secrets (a key), which
+        are then never readable by others, not even while written.
 
     Yields
     ------
@@ -264,7 +269,7 @@ def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8
                 raise IsADirectoryError(f"{path!r} is a folder; skbert writes a file there "
                                         "only in place of a file.")
         tmp = f".{name[:100]}.{secrets.token_hex(6)}{TMP_TAG}"
-        fd = os.open(tmp, _NEW_FILE_FLAGS, 0o666, dir_fd=dfd)
+        fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600 if private else 0o666, dir_fd=dfd)
         try:
             with os.fdopen(fd, "w" if text else "wb", closefd=True,
                            **({"encoding": encoding, "newline": ""} if text else {})) as fh:

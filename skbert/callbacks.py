@@ -650,12 +650,15 @@ class Checkpoint:
         """Restore a saved state that fits this fit (a damaged or foreign one is ignored)."""
         from . import _checkpoint
 
-        saved = _checkpoint.load_state(self.folder, self.fingerprint, check_extra=_check_extra,
-                                        max_epochs=state.config.max_epochs)
+        batch_size = state.config.batch_size
+        saved = _checkpoint.load_state(
+            self.folder, self.fingerprint, max_epochs=state.config.max_epochs,
+            check_extra=lambda extra: _check_extra(extra, batch_size))
         if saved is None:
             return
         rng = _checkpoint.restore(saved, model=state.model, optimizer=state.optimizer,
-                                  scheduler=state.scheduler, scaler=state.scaler)
+                                  scheduler=state.scheduler, scaler=state.scaler,
+                                  total_steps=state.steps_per_epoch * state.config.max_epochs)
         if rng is None:  # restore() warned and changed nothing
             return
         logits = (saved.extra_tensors or {}).get("valid_logits")
@@ -687,7 +690,7 @@ class Checkpoint:
                                best_state=best_state, extra_tensors=tensors)
 
 
-def _check_extra(extra) -> None:
+def _check_extra(extra, batch_size: int) -> None:
     """Validate the loop's own fields of a saved state (raise ValueError if damaged)."""
     ints = ("best_epoch", "no_improve")
     if not isinstance(extra, dict) or any(
@@ -700,5 +703,6 @@ def _check_extra(extra) -> None:
         raise ValueError("best_is_current must be a bool")
     micro = extra.get("micro_batch_size")
     if micro is not None and (not isinstance(micro, int) or isinstance(micro, bool)
-                              or micro < 1):
-        raise ValueError("micro_batch_size must be a positive int or null")
+                              or not 1 <= micro <= batch_size):
+        raise ValueError(f"micro_batch_size must be null or an int in [1, batch_size="
+                         f"{batch_size}]")

@@ -149,3 +149,16 @@ def test_read_json_refuses_an_oversized_file_before_reading_it(tmp_path, monkeyp
     with pytest.raises(sio.DamagedFile, match="more than the 50000000 allowed for a config"):
         sio.read_json(p, what="config")
     assert reads == []  # refused from its size, nothing read
+
+
+def test_a_private_file_is_never_readable_by_others(tmp_path):
+    old = os.umask(0o000)
+    try:
+        modes = []
+        with sio.atomic_writer(tmp_path / "key", private=True) as fh:
+            modes.append(_mode(os.path.join(tmp_path, next(
+                f for f in os.listdir(tmp_path) if sio.TMP_TAG in f))))
+            fh.write(b"secret")
+    finally:
+        os.umask(old)
+    assert modes == [0o600] and _mode(tmp_path / "key") == 0o600
