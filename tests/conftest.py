@@ -89,6 +89,15 @@ def corpus():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_cache_home(tmp_path_factory):
+    """skbert's per-user files (the ONNX signing key) go to a temporary folder, not ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread():
     """The tiny model runs 5-10x faster on one thread than on two contended ones."""
     n = torch.get_num_threads()
