@@ -63,7 +63,15 @@ def main(argv=None) -> int:
     int
         0 on success, 2 on a usage or input error, 130 when interrupted
         (Ctrl-C, also while the libraries are still being imported).
+
+    Notes
+    -----
+    Run as the program (``argv=None``), a Ctrl-C that stopped the command is
+    the last one heard: further Ctrl-C while the interpreter exits (the exit
+    handlers of torch and other libraries) are ignored, so a second press
+    prints no traceback.
     """
+    program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     command = None
@@ -79,13 +87,32 @@ def main(argv=None) -> int:
             command = args.command
             if not _is_main_process():  # under torchrun: rank 0 prints, the others compute
                 _silence_stdout()
-            return _run(args, debug)
+            code = _run(args, debug)
     except KeyboardInterrupt:
         if debug:
             raise
+        if program:
+            _ignore_further_interrupts()
         saves = command in (None, "train", "demo")
         print(f"skbert: interrupted{'; nothing was saved' if saves else ''}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED and program:  # training stopped by Ctrl-C, reported
+        _ignore_further_interrupts()
+    return code
+
+
+def _ignore_further_interrupts() -> None:
+    """Ignore SIGINT from now on: the command was interrupted and is exiting.
+
+    A second Ctrl-C would otherwise raise KeyboardInterrupt inside an exit
+    handler (torch registers some) and print its traceback.
+    """
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # not the main thread: nothing to do
+        pass
 
 
 def _run(args, debug: bool) -> int:

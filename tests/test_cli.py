@@ -187,6 +187,55 @@ def test_python_dash_m_entry_point():
     assert proc.returncode == 0 and "usage: skbert predict" in proc.stdout
 
 
+_TWICE = """
+import atexit, os, signal, sys, time
+import skbert.cli as cli
+
+def interrupted(args, stack):
+    if {reported!r}:  # training stopped by the first Ctrl-C and reported: exit code 130
+        return cli._report_interrupted(object(), "m")
+    raise KeyboardInterrupt  # the first Ctrl-C
+
+cli.cmd_predict = interrupted
+
+def second_ctrl_c():  # the second Ctrl-C, while Python runs its exit handlers (torch's)
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)
+    print("exit handlers finished", file=sys.stderr)
+
+atexit.register(second_ctrl_c)
+sys.argv = ["skbert", "predict", "m", "t.txt"]
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.parametrize("reported", [False, True])
+def test_trial_item5_a_second_ctrl_c_while_exiting_prints_no_traceback(reported):
+    """Ctrl-C twice in `skbert train` used to print an atexit KeyboardInterrupt traceback
+    (torch/library.py): once interrupted, the program ignores SIGINT while it exits."""
+    proc = subprocess.run([sys.executable, "-c", _TWICE.format(reported=reported)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert "skbert: interrupted" in proc.stderr
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
+    assert "exit handlers finished" in proc.stderr
+
+
+def test_trial_item5_main_with_argv_leaves_the_sigint_handler_alone(capsys, monkeypatch):
+    """Called as a function (tests, notebooks), main never changes the caller's SIGINT."""
+    import signal
+
+    import skbert.cli as cli
+
+    def interrupted(args, stack):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_predict", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    assert main(["predict", "m", "t.txt"]) == 130
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 # ------------------------------------------------------------------- error paths
 def _cases(files, trained, tiny_model, tmp):
     missing = tmp / "missing.jsonl"
