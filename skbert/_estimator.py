@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _distributed
 from ._data import pad_token_id
 from ._docs import fill_doc
+from ._explain import explain
 from ._export import check_backend, load_onnx_folder, resolve_pretrained_source, save_model_folder
 from ._export import push_to_hub as _push_to_hub
 from ._modeling import (
@@ -120,6 +121,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     warmup_ratio : float, default=0.1
         Fraction of the steps with a linear warm-up; the rate then decays
         linearly to zero.
+    max_grad_norm : float, default=1.0
+        Gradients are clipped to this global L2 norm before each optimiser
+        step; ``float("inf")`` turns clipping off.
+
+        .. versionadded:: 0.1.1
     pooling : {"auto", "cls", "mean"}, default="auto"
         ``"mean"`` averages token embeddings and adds a linear head; ``"cls"``
         uses the model's own sequence-classification head. ``"auto"`` picks
@@ -323,6 +329,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         max_epochs=3,
         weight_decay=0.01,
         warmup_ratio=0.1,
+        max_grad_norm=1.0,
         pooling="auto",
         threshold=0.5,
         threshold_metric="f1_micro_global",
@@ -360,6 +367,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
+        self.max_grad_norm = max_grad_norm
         self.pooling = pooling
         self.threshold = threshold
         self.threshold_metric = threshold_metric
@@ -448,9 +456,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _check_cross_params(self, n_labels: int, has_validation_set: bool = False) -> None:
-        if has_validation_set:
-            pass
-        elif self.early_stopping and self.validation_fraction == 0:
+        if self.early_stopping and self.validation_fraction == 0 and not has_validation_set:
             raise ValueError(
                 "early_stopping=True needs a validation split, but validation_fraction=0. "
                 "Set validation_fraction>0 (e.g. 0.1) or early_stopping=False.")
@@ -624,8 +630,6 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 
             .. versionadded:: 0.1.1
         """
-        from ._explain import explain
-
         return explain(self, X, labels, method=method, n_steps=n_steps, top_k=top_k)
 
     # ----------------------------------------------------------- persistence

@@ -377,6 +377,7 @@ def train_config(est, device, precision, seed, group, learning_rate: float) -> T
         head_learning_rate=(10 * learning_rate if est.head_learning_rate is None
                             else est.head_learning_rate),
         weight_decay=est.weight_decay, warmup_ratio=est.warmup_ratio,
+        max_grad_norm=est.max_grad_norm,
         early_stopping=est.early_stopping, n_iter_no_change=est.n_iter_no_change, tol=est.tol,
         precision=precision, seed=seed, verbose=est.verbose if group.is_main else 0,
         micro_batch_size=est.micro_batch_size, group=group, **_shared_settings(est, device))

@@ -375,3 +375,21 @@ def test_unwritable_checkpoint_dir_fails_before_training(tiny_st_model, corpus, 
     with pytest.raises(ValueError, match="checkpoint_dir=.*cannot be written.*checkpoint_dir=None"):
         make_est(tiny_st_model, checkpoint_dir=str(tmp_path / "file" / "ckpt")).fit(X, Y)
     assert train_calls == []
+
+
+def test_max_grad_norm_reaches_the_loop(tiny_st_model, corpus, monkeypatch):
+    from torch import nn
+
+    seen = []
+    real = nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *args, **kwargs):
+        seen.append(max_norm)
+        return real(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(nn.utils, "clip_grad_norm_", spy)
+    X, Y = corpus
+    make_est(tiny_st_model, max_epochs=1, max_grad_norm=0.25).fit(X, Y)
+    assert seen and set(seen) == {0.25}
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        make_est(tiny_st_model, max_grad_norm=0).fit(X, Y)
