@@ -3,7 +3,8 @@
 An output (``--out`` model folder, ``--output`` file) may never be, contain or
 sit inside an input file, the ``--model`` folder, the model folder being used,
 the ``--checkpoint-dir`` or the current folder; it may not be a link; and
-``--overwrite`` replaces only a folder skbert wrote (a valid ``skbert.json``).
+``--overwrite`` replaces only a folder skbert wrote (a valid ``skbert.json``, and
+nothing but the files ``save_pretrained`` writes: :func:`foreign_entries`).
 Every write goes through :mod:`skbert._safe_io`.
 """
 
