@@ -279,6 +279,15 @@ def test_trial_item1_every_file_save_pretrained_writes_is_known(model, st_model)
     assert (st_model / "1_Pooling").is_dir() and (st_model / "2_Dense").is_dir()
     for folder in (model, st_model):
         assert foreign_entries(folder) == [] and is_skbert_folder(folder) is None
+    # the names the savers use are in the list (the ONNX export, the sentence files)
+    from skbert._cli_paths import SAVED_FILES, SAVED_FOLDERS
+    from skbert._export_onnx import INT8_FILE, ONNX_DIR, ONNX_FILE, ONNX_META
+    from skbert._persistence import HEAD_FILE, SENTENCE_FILES, SETTINGS_FILE
+
+    assert {ONNX_FILE, INT8_FILE, ONNX_META} <= SAVED_FOLDERS[ONNX_DIR]
+    for name in (SETTINGS_FILE, HEAD_FILE, *SENTENCE_FILES):
+        sub, _, base = name.replace(os.sep, "/").rpartition("/")
+        assert base in (SAVED_FOLDERS[sub] if sub else SAVED_FILES), name
 
 
 # ----------------------------------------------------------- item 4: --output files
