@@ -54,7 +54,7 @@ def add_parser(subparsers, parents=()) -> argparse.ArgumentParser:
 
 def read_texts(path: str, text_column: str = "text") -> list[str]:
     """Texts from a .txt file (one per non-blank line) or a .jsonl file."""
-    from ._safe_io import read_regular_file
+    from ._safe_io import read_regular_file, unique_keys
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such file: {path!r}; check the path of TEXTS.")
@@ -80,9 +80,10 @@ def read_texts(path: str, text_column: str = "text") -> list[str]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"Line {i} of {path!r} is not valid JSON ({exc.msg}); fix or "
+                row = json.loads(line, object_pairs_hook=unique_keys)  # a key twice: refused
+            except (ValueError, RecursionError) as exc:
+                why = getattr(exc, "msg", exc)
+                raise ValueError(f"Line {i} of {path!r} is not valid JSON ({why}); fix or "
                                  "remove that line.") from None
             text = row.get(text_column) if isinstance(row, dict) else row
             if not isinstance(text, str):

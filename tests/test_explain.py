@@ -335,3 +335,14 @@ def test_engines_agree(planted_clf, test_set, monkeypatch):
         np.testing.assert_allclose(a.attributions, b.attributions, atol=1e-5)
         np.testing.assert_allclose(a.logit, b.logit, atol=1e-5)
         np.testing.assert_allclose(a.baseline_logit, b.baseline_logit, atol=1e-5)
+
+
+def test_cli_text_reader_refuses_a_key_given_twice(tmp_path):
+    from skbert._cli_explain import read_texts
+
+    path = tmp_path / "texts.jsonl"
+    path.write_text('{"text": "real text", "text": "pizza"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="Line 1 .*'text' appears twice"):
+        read_texts(str(path))
+    path.write_text('{"text": "real text"}\n', encoding="utf-8")
+    assert read_texts(str(path)) == ["real text"]
