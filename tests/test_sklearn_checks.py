@@ -121,6 +121,7 @@ BAD_PARAMS = [
     ("max_length", 4),
     ("weight_decay", -1.0),
     ("warmup_ratio", 1.5),
+    ("max_grad_norm", 0),
     ("validation_fraction", 1.0),
     ("n_iter_no_change", 0),
     ("tol", -1e-3),
