@@ -99,6 +99,13 @@ def main() -> None:
         return
     write(out_dir, "defaults", rank, defaults(models))
     write(out_dir, "other-labels", rank, fit_other_labels(rank, models[0]))
+    # leave together: on a loaded machine a rank tearing gloo down at interpreter exit
+    # while the other still ran once aborted ("terminate called without an active exception")
+    import torch.distributed as tdist
+
+    if tdist.is_initialized():
+        tdist.barrier()
+        tdist.destroy_process_group()
 
 
 def write(out_dir: str, name: str, rank: int, record: dict) -> None:
