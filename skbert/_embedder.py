@@ -19,10 +19,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import encode, pad_multiple, pad_token_id
+from ._load_errors import explain_load_errors
 from ._modeling import (
     DEFAULT_MODEL,
     check_model_source,
-    explain_load_errors,
     load_tokenizer,
     mean_pool,
     no_remote_code,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._load_errors import explain_load_errors
 from ._safe_io import is_int
 from ._sources import (  # noqa: F401 (names other modules import from here)
     _CODE_CONFIGS,
@@ -32,7 +33,6 @@ from ._sources import (  # noqa: F401 (names other modules import from here)
     check_model_source,
     check_sizes,
     check_tokenizer_fits,
-    explain_load_errors,
     hub_reachable,
     in_hub_cache,
     is_sentence_embedding_checkpoint,

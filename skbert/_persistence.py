@@ -39,11 +39,11 @@ import tempfile
 import numpy as np
 import torch
 
+from ._load_errors import explain_load_errors
 from ._modeling import (
     MultiLabelModel,
     SavedHead,
     check_model_source,
-    explain_load_errors,
     head_dropout,
     load_tokenizer,
     merged,

@@ -46,7 +46,6 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
-from ._params import training_params
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._modeling import (
     MultiLabelModel,
@@ -57,6 +56,7 @@ from ._modeling import (
     resolve_model_path,
     resolve_pooling,
 )
+from ._params import training_params
 from ._persistence import saved_head
 from ._scoring import make_score_fn
 from ._thresholds import tune_thresholds

@@ -25,7 +25,13 @@ import torch
 from conftest import LABELS
 from safetensors.torch import load_file, save_file
 
-from skbert import TransformerEmbedder, TransformerMultiLabelClassifier, _modeling, _sources
+from skbert import (
+    TransformerEmbedder,
+    TransformerMultiLabelClassifier,
+    _load_errors,
+    _modeling,
+    _sources,
+)
 
 FAST = dict(max_epochs=1, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
             precision="fp32", fit_cache=False)
@@ -412,7 +418,7 @@ def test_item13_raw_safetensor_errors_are_explained():
     from safetensors import SafetensorError
 
     with pytest.raises(ValueError, match="'m' are damaged or truncated.*save_pretrained"):
-        with _sources.explain_load_errors("m"):
+        with _load_errors.explain_load_errors("m"):
             raise SafetensorError("Error while deserializing header: MetadataIncompleteBuffer")
 
 
@@ -486,7 +492,7 @@ def test_item05_hub_repo_without_safetensors_says_how_to_convert():
             "model.safetensors.index.json and thus cannot be loaded with `safetensors`. Please "
             "do not set `use_safetensors=True`.")
     with pytest.raises(ValueError, match=r"not safetensors.*save_pretrained\(folder\)"):
-        with _sources.explain_load_errors("org/old"):
+        with _load_errors.explain_load_errors("org/old"):
             raise OSError(text)
 
 
