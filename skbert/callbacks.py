@@ -310,7 +310,9 @@ class MLflow(Callback):
         Name of the run this callback starts; None lets MLflow choose one.
         Not used when a run is already active.
     log_model : bool, default=True
-        Whether to log the fitted model folder as artifacts at the end of ``fit``.
+        Whether to log the fitted model folder as artifacts at the end of ``fit``
+        (about 90 MB for the default model, at every fit: in a grid search,
+        pass False and log the refitted best model once).
     experiment : str or None, default=None
         Name of the experiment the started run belongs to (created if
         missing); None uses MLflow's current experiment. Not used when a run
@@ -329,7 +331,9 @@ class MLflow(Callback):
     Notes
     -----
     The tracking server or folder is MLflow's current tracking URI
-    (``mlflow.set_tracking_uri`` or ``MLFLOW_TRACKING_URI``). Whether mlflow
+    (``mlflow.set_tracking_uri`` or ``MLFLOW_TRACKING_URI``); MLflow 3
+    refuses a ``file:`` store unless ``MLFLOW_ALLOW_FILE_STORE=true`` is set,
+    and takes ``sqlite:///mlflow.db`` as it is. Whether mlflow
     is installed is checked at construction; it is imported at
     ``on_fit_begin``. Several fits logging into one active run (a grid search
     inside ``mlflow.start_run()``) cannot change a parameter's value there:
