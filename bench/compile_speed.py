@@ -19,7 +19,6 @@ texts it takes before compiling pays. Data: JSON Lines as in ``speed.py``::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,6 +26,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import machine, record  # noqa: E402
 from speed import add_workload_arguments, load_workload  # noqa: E402
 
 
@@ -108,9 +108,8 @@ def main(argv=None) -> int:
     ]
     print("\n".join(lines))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "rows": rows, "max_dp": max_dp,
-                       "markdown": "\n".join(lines)}, fh, indent=1)
+        record(args.json, {"rows": rows, "max_dp": max_dp, "markdown": "\n".join(lines)},
+               args, machine_info=machine(args.threads))
     return 0
 
 

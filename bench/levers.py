@@ -51,7 +51,8 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from speed import add_workload_arguments, load_workload, machine  # noqa: E402
+from _harness import machine, record  # noqa: E402
+from speed import add_workload_arguments, load_workload  # noqa: E402
 
 VARIANTS = ("baseline", "pad_to_max_length", "random_batches", "unsorted_predict",
             "default_adamw", "eager_attention", "predict_batch_16", "no_attn_dropout")
@@ -230,9 +231,7 @@ def main() -> int:
     report = "\n".join(lines)
     print(report)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "machine": info, "results": results,
-                       "markdown": report}, fh, indent=1)
+        record(args.json, {"results": results, "markdown": report}, args, machine_info=info)
     return 0
 
 

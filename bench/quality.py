@@ -482,11 +482,11 @@ def _busy_processes(exclude: set[int]) -> list[str]:
 
 
 def machine(threads: int) -> dict:
-    """CPU, its bf16 flags and the library versions (``bench/speed.py``'s record)."""
+    """CPU, its bf16 flags and the library versions (``bench/_harness.py``'s record)."""
     sys.path.insert(0, HERE)
-    from speed import machine as speed_machine
+    from _harness import machine as harness_machine
 
-    return speed_machine(threads)
+    return harness_machine(threads)
 
 
 def parse_variants(items: list[str], with_defaults: bool) -> dict:

