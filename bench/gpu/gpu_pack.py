@@ -16,11 +16,11 @@ tools stay fair, but scores are not bit-for-bit those of the original file.
 
 Usage::
 
-    python bench/gpu_pack.py pack bench/_gpu \\
+    python bench/gpu/gpu_pack.py pack bench/_gpu \\
         --jsonl ../shared/data/goemotions/train.jsonl:2000 \\
         --jsonl ../shared/data/goemotions/validation.jsonl:1000
     # on the GPU machine
-    python bench/gpu_pack.py unpack bench/_gpu
+    python bench/gpu/gpu_pack.py unpack bench/_gpu
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 WEIGHTS = "model.safetensors"
 

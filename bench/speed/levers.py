@@ -27,7 +27,7 @@ every epoch. bf16 autocast is a lever only on CPUs with bf16 instructions
 
 Usage::
 
-    python bench/levers.py --train ../shared/data/goemotions/train.jsonl \\
+    python bench/speed/levers.py --train ../shared/data/goemotions/train.jsonl \\
         --test ../shared/data/goemotions/validation.jsonl --n-train 1000 --n-test 1000
 
 The runs alternate, baseline, variant, baseline, variant, ..., baseline, and
@@ -50,7 +50,8 @@ import tempfile
 import time
 import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 from _harness import machine, record  # noqa: E402
 from speed import add_workload_arguments, load_workload  # noqa: E402
 

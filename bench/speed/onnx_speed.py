@@ -28,7 +28,7 @@ Workloads (the defaults; paths relative to the repository root):
 
 Example::
 
-    python bench/onnx_speed.py --threads 2 --json bench/onnx_speed.json
+    python bench/speed/onnx_speed.py --threads 2 --json bench/onnx_speed.json
 
 Needs ``pip install "skbert[onnx]"``. On a shared machine other processes
 compete for the cores: the load average before and after is printed.
@@ -44,7 +44,10 @@ import sys
 import tempfile
 import time
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+
+DATA = os.path.join(HERE, "..", "..", "..", "shared", "data")
 
 
 def read_jsonl(path: str, offset: int, n: int):

@@ -10,9 +10,9 @@ the label's probability is predicted again; AOPC is the mean over k of
 the words the model relied on. Printed as mean and standard deviation over
 texts (and the standard error of the mean).
 
-Example (the model folder that bench/explain_speed.py fine-tunes and saves)::
+Example (the model folder that bench/explain/explain_speed.py fine-tunes and saves)::
 
-    python bench/explain_faithfulness.py --model /tmp/skbert_explain_model \\
+    python bench/explain/explain_faithfulness.py --model /tmp/skbert_explain_model \\
         --data ../shared/data/goemotions --n-texts 200
 """
 
@@ -26,6 +26,9 @@ import time
 
 import numpy as np
 import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 KS = (1, 2, 3, 4, 5)
 

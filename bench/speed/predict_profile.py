@@ -10,7 +10,7 @@ Fits skbert briefly (or loads a pickled estimator), then on the texts to predict
 
 Usage::
 
-    python bench/predict_profile.py --test ../shared/data/goemotions/validation.jsonl \\
+    python bench/speed/predict_profile.py --test ../shared/data/goemotions/validation.jsonl \\
         --n-test 1000 --fit-on ../shared/data/goemotions/train.jsonl
 """
 
@@ -21,6 +21,9 @@ import os
 import statistics
 import sys
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 
 def main() -> None:

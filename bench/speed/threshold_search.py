@@ -6,12 +6,14 @@ one fine-tuning per fold plus the refit) and once with ``fit_cache=False``
 (one per candidate and fold plus the refit), counting the fine-tuning runs and
 checking that both searches score the same.
 
-    python bench/threshold_search.py --n-train 600
+    python bench/speed/threshold_search.py --n-train 600
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
@@ -21,6 +23,9 @@ import skbert
 import skbert._estimator as est_module
 from skbert import TransformerMultiLabelClassifier
 from skbert.datasets import load_goemotions
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 
 def main():

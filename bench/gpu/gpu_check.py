@@ -32,9 +32,9 @@ joined (300 to 600 tokens). Sections, in order:
 
 Usage (on the GPU machine, from the repository root)::
 
-    PYTHONPATH=.:bench python bench/gpu_check.py --tokenizer bench/_tok --out $OUT
+    PYTHONPATH=. python bench/gpu/gpu_check.py --tokenizer bench/_tok --out $OUT
     # smoke test on a CPU (2-layer model, tiny sizes; well under a minute)
-    PYTHONPATH=.:bench python bench/gpu_check.py --tokenizer bench/_tok --out /tmp \\
+    PYTHONPATH=. python bench/gpu/gpu_check.py --tokenizer bench/_tok --out /tmp \\
         --device cpu --tiny
 
 ``--tokenizer`` is a folder holding a BERT WordPiece tokenizer (e.g. the one shipped
@@ -60,7 +60,8 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+from _harness import use_folder  # noqa: E402
 from gpu_profile import lever_values, make_model_folder, texts_for  # noqa: E402
 
 DEVICE = "cuda"
@@ -175,6 +176,7 @@ def _train_runtime(trainer):
 def bench_recipe(path, Xtr, Ytr, Xte, max_length, precision, batch_size):
     """The notebook recipe: ``_recipe.py`` itself in fp32; in bf16 the same calls with
     ``TrainingArguments(bf16=True)`` (``_recipe.fit`` takes no precision)."""
+    use_folder("speed")  # bench/speed/_recipe.py
     import _recipe
 
     names = [str(i) for i in range(Ytr.shape[1])]
@@ -202,6 +204,7 @@ def bench_recipe(path, Xtr, Ytr, Xte, max_length, precision, batch_size):
 
 def _recipe_bf16(path, Xtr, Ytr, names, max_length, batch_size, output_dir):
     """``_recipe.fit`` line for line, with ``bf16=True``."""
+    use_folder("speed")  # bench/speed/_recipe.py
     import _recipe
     from transformers import (
         AutoModelForSequenceClassification,
@@ -284,8 +287,9 @@ def run_profile(path, variants, args, seconds, json_path, extra=()):
     for name, opts in variants:
         cmd += ["--variant", f"{name}={json.dumps(opts)}"]
     env = dict(os.environ)
-    root = os.path.dirname(HERE)
-    env["PYTHONPATH"] = os.pathsep.join([root, HERE, env.get("PYTHONPATH", "")])
+    root = os.path.dirname(os.path.dirname(HERE))  # the repository
+    env["PYTHONPATH"] = os.pathsep.join([root, HERE, os.path.dirname(HERE),
+                                         env.get("PYTHONPATH", "")])
     t = time.perf_counter()
     note = None
     # its own process group: on a timeout the compile workers it may have started go too

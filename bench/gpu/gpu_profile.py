@@ -38,11 +38,11 @@ estimator parameter (then ``skbert._runner.train_config``, or the estimator's
 
 Usage (GPU machine, repository root)::
 
-    PYTHONPATH=. python bench/gpu_profile.py --tokenizer bench/_tok --json $OUT/profile.json
-    PYTHONPATH=. python bench/gpu_profile.py --tokenizer bench/_tok --precision bf16 \\
+    PYTHONPATH=. python bench/gpu/gpu_profile.py --tokenizer bench/_tok --json $OUT/profile.json
+    PYTHONPATH=. python bench/gpu/gpu_profile.py --tokenizer bench/_tok --precision bf16 \\
         --variant 'eager={}' --variant 'graphs={"compile": {"mode": "reduce-overhead"}}'
     # smoke test on a CPU (2-layer model, a few steps)
-    PYTHONPATH=. python bench/gpu_profile.py --device cpu --tiny --steps 4 --profile-steps 3
+    PYTHONPATH=. python bench/gpu/gpu_profile.py --device cpu --tiny --steps 4 --profile-steps 3
 
 Without ``--tokenizer`` a whitespace WordLevel tokenizer is built from the texts
 (fewer tokens a text than WordPiece: say so when comparing). ``--self-test`` checks
@@ -66,6 +66,9 @@ import threading
 import time
 
 import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 PREFIX = "skbert/"
 SYNC_CALLS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize",
@@ -91,6 +94,9 @@ def texts_for(max_length: int, n: int, rng: np.random.Generator, jsonl: str | No
     when ``n`` is larger than the pool.
     """
     if jsonl:
+        from _harness import use_folder
+
+        use_folder("speed")  # bench/speed/speed.py
         from speed import indicator, read_jsonl
 
         with open(jsonl, encoding="utf-8") as fh:

@@ -16,9 +16,9 @@ Prints, for max_length 64 and 256 on GoEmotions texts:
 
 The model: ``--model FOLDER`` (a ``save_pretrained`` folder), or the bundled
 all-MiniLM-L6-v2 fine-tuned briefly here on ``--n-train`` GoEmotions texts
-(saved to ``--save`` for bench/explain_faithfulness.py). Example::
+(saved to ``--save`` for bench/explain/explain_faithfulness.py). Example::
 
-    PYTHONPATH=/tmp/explain_captum python bench/explain_speed.py \\
+    PYTHONPATH=/tmp/explain_captum python bench/explain/explain_speed.py \\
         --data ../shared/data/goemotions --n-texts 100
 
 (Captum from ``pip install captum``, or ``pip install --target DIR captum`` and
@@ -35,6 +35,9 @@ import time
 
 import numpy as np
 import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 
 def read_jsonl(path, n, offset=0):

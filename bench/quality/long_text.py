@@ -24,16 +24,16 @@ the test part, tokenisation included); peak RSS; windows per story.
 
 Full measurement (from the repository root, venv active)::
 
-    python bench/long_text.py --epochs 3 --json bench/results/long_text.json
+    python bench/quality/long_text.py --epochs 3 --json bench/results/long_text.json
 
 Quick wiring check (about a minute on 2 CPU cores)::
 
-    python bench/long_text.py --n-train 64 --n-test 64 --epochs 1
+    python bench/quality/long_text.py --n-train 64 --n-test 64 --epochs 1
 
 The character budget (issue 20 item 7: a text is cut to
 ``skbert._data.char_budget`` characters before the tokenizer reads it)::
 
-    python bench/long_text.py --budget
+    python bench/quality/long_text.py --budget
 
 prints (1) the characters per token of the bundled all-MiniLM-L6-v2 tokenizer on
 Reuters stories and GoEmotions comments (mean, and the worst prefix of 8 or more
@@ -55,6 +55,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 DEFAULT_DATA = os.path.join("..", "shared", "data", "reuters21578", "train.jsonl")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -100,7 +103,10 @@ def split(args, n: int):
 
 def scores(Y, proba) -> dict:
     """speed.py's metrics (threshold 0.5) plus the number of documents scored."""
-    from speed import scores as speed_scores  # bench/ is on sys.path when run as a script
+    from _harness import use_folder
+
+    use_folder("speed")  # bench/speed/speed.py
+    from speed import scores as speed_scores
 
     return {"n_docs": int(len(Y)), **speed_scores(Y, proba)}
 

@@ -6,7 +6,7 @@ same texts, labels, model, epochs, batch size, learning rate, max_length and
 torch thread count:
 
 * ``skbert``: ``TransformerMultiLabelClassifier(...).fit`` then ``predict_proba``;
-* ``recipe``: the notebook recipe of ``bench/_recipe.py`` (``datasets.map``
+* ``recipe``: the notebook recipe of ``bench/speed/_recipe.py`` (``datasets.map``
   tokenisation padded to max_length, ``AutoModelForSequenceClassification`` with
   ``problem_type="multi_label_classification"``, ``Trainer``, ``trainer.predict``);
 * ``loop``: the notebook's one-text-at-a-time prediction loop, on the recipe's
@@ -21,7 +21,7 @@ Data: JSON Lines files with ``{"text": ..., "labels": [names]}`` per line; the
 label order comes from ``--labels`` (default: ``labels.txt`` next to
 ``--train``). Example (GoEmotions workload, from the repository root)::
 
-    python bench/speed.py --train ../shared/data/goemotions/train.jsonl \\
+    python bench/speed/speed.py --train ../shared/data/goemotions/train.jsonl \\
         --test ../shared/data/goemotions/validation.jsonl --n-train 2000 --n-test 1000 \\
         --max-length 128 --batch-size 16 --epochs 1 --json bench/goemotions.json
 
@@ -38,7 +38,9 @@ import sys
 import tempfile
 import time
 
-from _harness import machine, record
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+from _harness import machine, record  # noqa: E402
 
 ALL_TOOLS = ("skbert", "recipe", "loop", "tfidf")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"

@@ -29,10 +29,10 @@ most 80 MiB; from 200,000 to 2,000,000 the Dataset case by at most 150 MiB.
 
 Usage, from the repository root::
 
-    python bench/token_memory.py                                 # list fit 20k/200k,
+    python bench/memory/token_memory.py                                 # list fit 20k/200k,
                                                                  # dataset encode 200k/2M
-    python bench/token_memory.py --dataset-mode fit --dataset-sizes 200000,2000000
-    python bench/token_memory.py --list-sizes 2000000 --list-mode encode --dataset-sizes ""
+    python bench/memory/token_memory.py --dataset-mode fit --dataset-sizes 200000,2000000
+    python bench/memory/token_memory.py --list-sizes 2000000 --list-mode encode --dataset-sizes ""
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+
+ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
 N_WORDS = 18
 TARGETS = {"list": (20_000, 200_000, 80.0), "dataset": (200_000, 2_000_000, 150.0)}
 

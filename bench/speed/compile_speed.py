@@ -12,7 +12,7 @@ On the same texts, model and settings, in one process:
 It prints the one-time compile cost, the steady-state speed-up, and how many
 texts it takes before compiling pays. Data: JSON Lines as in ``speed.py``::
 
-    python bench/compile_speed.py --train ../shared/data/goemotions/train.jsonl \\
+    python bench/speed/compile_speed.py --train ../shared/data/goemotions/train.jsonl \\
         --test ../shared/data/goemotions/validation.jsonl --n-train 1000 --n-test 1000
 """
 
@@ -25,7 +25,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 from _harness import machine, record  # noqa: E402
 from speed import add_workload_arguments, load_workload  # noqa: E402
 

@@ -58,9 +58,9 @@ invocation of the same command resumes it after its last completed epoch
 segment's time up to its last completed epoch (a resumed segment pays loading
 and tokenising again, a few seconds).
 
-    python bench/quality.py --preset goemotions --seeds 0,1 --variant lr2e4 \\
+    python bench/quality/quality.py --preset goemotions --seeds 0,1 --variant lr2e4 \\
         --variant 'mine={"learning_rate": 1e-4, "warmup_ratio": 0}' --time-limit 530
-    python bench/quality.py --preset goemotions --summary     # the table, no runs
+    python bench/quality/quality.py --preset goemotions --summary     # the table, no runs
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+
 DEFAULT_DATA = os.path.join("..", "shared", "data")
 DEFAULT_OUT = os.path.join("bench", "results", "quality")
 
@@ -483,7 +485,6 @@ def _busy_processes(exclude: set[int]) -> list[str]:
 
 def machine(threads: int) -> dict:
     """CPU, its bf16 flags and the library versions (``bench/_harness.py``'s record)."""
-    sys.path.insert(0, HERE)
     from _harness import machine as harness_machine
 
     return harness_machine(threads)
@@ -620,7 +621,7 @@ def summary(records: list[dict], order: list[str] | None = None,
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="See bench/README.md, section quality.py.")
+                                 epilog="See bench/README.md, section quality/quality.py.")
     ap.add_argument("--preset", choices=sorted(PRESETS), required="--list" not in (argv or
                                                                                  sys.argv))
     ap.add_argument("--data", default=DEFAULT_DATA, help="the shared data folder")

@@ -6,7 +6,7 @@ fitted model is scored at threshold 0.5 and with the per-label thresholds it
 tuned on its 10 % validation split (``threshold="auto"``), so the two rows differ
 only in thresholds. Prints training and prediction samples/s on this machine.
 
-    python bench/goemotions_quality.py --data ../shared/data/goemotions --n-train 4000
+    python bench/quality/goemotions_quality.py --data ../shared/data/goemotions --n-train 4000
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 
 import numpy as np
@@ -22,6 +23,9 @@ import torch
 from sklearn.metrics import f1_score, label_ranking_average_precision_score
 
 from skbert import TransformerMultiLabelClassifier
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 
 
 def read_jsonl(path, labels, n=None):

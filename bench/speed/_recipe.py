@@ -8,7 +8,7 @@ tokenisation with every text padded to ``max_length``,
 then ``trainer.predict`` + sigmoid + threshold 0.5; and the tutorial's
 one-text-at-a-time ``predict_labels`` loop.
 
-Nothing here is tuned: it is the baseline that ``bench/speed.py`` measures
+Nothing here is tuned: it is the baseline that ``bench/speed/speed.py`` measures
 skbert against. Only public transformers / datasets APIs are used.
 """
 
