@@ -139,7 +139,7 @@ def _check_long_text(long_text: str) -> None:
 
 
 #: Characters of a text read per token kept (see :func:`char_budget`). Measured
-#: with the bundled all-MiniLM-L6-v2 tokenizer (``bench/long_text.py --budget``):
+#: with the bundled all-MiniLM-L6-v2 tokenizer (``bench/quality/long_text.py --budget``):
 #: Reuters stories and GoEmotions comments run 4.0 to 4.3 characters a token;
 #: no Reuters prefix of 8 tokens or more ran past 9.75, and the worst GoEmotions
 #: one, 50, was 8 tokens ending in a 100-digit number (one ``[UNK]``), far

@@ -776,7 +776,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             usually faster on CPUs, but it changes predictions: on a
             fine-tuned MiniLM probabilities moved by up to 0.29-0.38 and 8-15 %
             of the positive decisions at 0.5 flipped
-            (``bench/onnx_int8_drift.py``). Check it on your validation data
+            (``bench/speed/onnx_int8_drift.py``). Check it on your validation data
             first.
         overwrite_onnx : bool, default=False
             Replace ONNX files in ``folder/onnx`` that skbert did not export

@@ -485,7 +485,7 @@ def ig_engine() -> str:
     """``"captum"`` when Captum is installed (``pip install "skbert[explain]"``), else ``"skbert"``.
 
     Both compute the same integrated gradients (Gauss-Legendre points, the
-    same baseline); bench/explain_speed.py measured their attributions within
+    same baseline); bench/explain/explain_speed.py measured their attributions within
     1e-6 of each other, Captum as fast for one label and skbert's batched path
     1.4x faster for all 28 GoEmotions labels at once (short of the 2x that
     would have justified keeping it alone), so Captum is preferred when present.

@@ -61,7 +61,7 @@ def resolve_learning_rate(learning_rate, model: torch.nn.Module) -> float:
     ``"auto"`` gives :data:`SMALL_MODEL_LEARNING_RATE` to models with at most
     :data:`SMALL_MODEL_PARAMETERS` parameters and :data:`LARGE_MODEL_LEARNING_RATE`
     to larger ones. On the bundled MiniLM, ``2e-4`` beat ``5e-5`` on GoEmotions
-    and on Reuters (``bench/quality.py``). Larger models keep the rate the BERT
+    and on Reuters (``bench/quality/quality.py``). Larger models keep the rate the BERT
     paper recommends for fine-tuning (2e-5 to 5e-5): no larger model could be
     measured offline here.
 

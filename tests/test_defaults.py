@@ -1,4 +1,4 @@
-"""The defaults chosen with bench/quality.py: learning_rate="auto", the shared
+"""The defaults chosen with bench/quality/quality.py: learning_rate="auto", the shared
 threshold of threshold_metric="f1_micro_global", and the kept epoch chosen by
 validation micro-F1 (scoring="f1_micro").
 """
