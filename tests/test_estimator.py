@@ -38,15 +38,6 @@ def make_est(path, **kwargs):
     return TransformerMultiLabelClassifier(path, **{**FAST, **kwargs})
 
 
-@pytest.fixture
-def train_calls(monkeypatch):
-    """Count the fine-tuning runs (the runner's calls of the loop)."""
-    calls = []
-    real = _runner.train
-    monkeypatch.setattr(_runner, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
-    return calls
-
-
 
 
 @pytest.fixture(scope="module")

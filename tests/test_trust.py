@@ -18,7 +18,7 @@ import torch
 from conftest import LABELS
 from safetensors.torch import load_file, save_file
 
-from skbert import TransformerMultiLabelClassifier, _runner
+from skbert import TransformerMultiLabelClassifier
 from skbert._utils import TrainingDivergedError, resolve_precision
 
 FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
@@ -27,15 +27,6 @@ FAST = dict(max_epochs=2, batch_size=8, learning_rate=3e-3, random_state=0, devi
 
 def make_est(path, **kwargs):
     return TransformerMultiLabelClassifier(path, **{**FAST, **kwargs})
-
-
-@pytest.fixture
-def train_calls(monkeypatch):
-    """Count the fine-tuning runs (the runner's calls of the loop)."""
-    calls = []
-    real = _runner.train
-    monkeypatch.setattr(_runner, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
-    return calls
 
 
 @pytest.fixture(scope="module")
