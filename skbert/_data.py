@@ -37,7 +37,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ._batches import (  # noqa: F401  (re-exported: the loop and the estimator import them here)
-    bucket_width,
     collate,
     length_buckets,
     length_grouped_batches,

@@ -29,19 +29,12 @@ from ._sources import (  # noqa: F401 (names other modules import from here)
     _regular,
     _shape_mismatch,
     check_config,
-    check_model_folder,
     check_model_source,
-    check_sizes,
     check_tokenizer_fits,
-    hub_reachable,
-    in_hub_cache,
     is_sentence_embedding_checkpoint,
-    looks_like_hub_name,
     pretrained_kwargs,
     quiet_transformers,
     resolve_model_path,
-    safetensors_shapes,
-    weight_files,
 )
 from ._utils import SkbertWarning
 
