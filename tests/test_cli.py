@@ -24,29 +24,6 @@ from skbert._safe_io import file_mode, folder_mode
 from skbert.cli import main
 
 
-@pytest.fixture
-def train_calls(monkeypatch):
-    """Count the fine-tuning runs (the training loop, wherever the fit runner calls it)."""
-    import importlib
-
-    calls = []
-    for name in ("skbert._runner", "skbert._estimator"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "train"):
-            real = module.train
-
-            def counting(*args, _real=real, **kwargs):
-                calls.append(1)
-                return _real(*args, **kwargs)
-
-            monkeypatch.setattr(module, "train", counting)
-            return calls
-    raise AssertionError("no training loop to count")
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The same labelled corpus as JSONL (label lists) and CSV (0/1 columns), plus texts."""

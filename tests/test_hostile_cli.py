@@ -22,29 +22,6 @@ from skbert import TransformerMultiLabelClassifier
 from skbert.cli import main
 
 
-@pytest.fixture
-def train_calls(monkeypatch):
-    """Count the fine-tuning runs (the training loop, wherever the fit runner calls it)."""
-    import importlib
-
-    calls = []
-    for name in ("skbert._runner", "skbert._estimator"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "train"):
-            real = module.train
-
-            def counting(*args, _real=real, **kwargs):
-                calls.append(1)
-                return _real(*args, **kwargs)
-
-            monkeypatch.setattr(module, "train", counting)
-            return calls
-    raise AssertionError("no training loop to count")
-
-
 def _write_data(path, n=24, seed=3):
     texts, Y = make_corpus(n, seed=seed)
     with open(path, "w") as fh:
