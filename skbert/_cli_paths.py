@@ -13,11 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import stat
 import tempfile
 
-from ._safe_io import TMP_TAG, UnsafePath, atomic_writer, fix_modes, read_json, staging_folder
+from ._safe_io import TMP_TAG, KeptAside, UnsafePath, atomic_writer, read_json, staging_folder
 
 
 # ------------------------------------------------------------------ relations
@@ -292,17 +291,15 @@ def save_model(clf, out: str, *, overwrite: bool = False) -> str:
         why = is_skbert_folder(folder)
         return _not_ours(out, why, ", ".join(sorted(os.listdir(folder))[:3])) if why else None
 
-    with staging_folder(target, replace=overwrite, may_replace=may_replace) as tmp:
-        with quiet_transformers():
-            clf.save_pretrained(tmp)
-        if not overwrite and os.path.isdir(target) and os.listdir(target):
-            parent, name = os.path.split(target)
-            kept = os.path.join(parent, f".{name[:100]}.{secrets.token_hex(4)}.skbert-kept")
-            os.rename(tmp, kept)
-            fix_modes(kept)
-            raise FileExistsError(
-                f"--out {out!r} was filled by something else while training; the model is "
-                f"saved in {kept!r} instead, so move it where you want it.")
+    try:
+        with staging_folder(target, replace=overwrite, may_replace=may_replace,
+                            keep=True) as tmp:
+            with quiet_transformers():
+                clf.save_pretrained(tmp)
+    except KeptAside as exc:
+        raise FileExistsError(
+            f"--out {out!r} was filled by something else while training; the model is "
+            f"saved in {exc.kept!r} instead, so move it where you want it.") from None
     return target
 
 

@@ -348,8 +348,16 @@ def fix_modes(folder) -> None:
                 os.chmod(p, fmode)
 
 
+class KeptAside(FileExistsError):
+    """The target of :func:`staging_folder` was refused at the rename; the work is in ``kept``."""
+
+    def __init__(self, message: str, kept: str):
+        super().__init__(message)
+        self.kept = kept
+
+
 @contextlib.contextmanager
-def staging_folder(target, *, replace: bool = False, may_replace=None):
+def staging_folder(target, *, replace: bool = False, may_replace=None, keep: bool = False):
     """Build a folder next to ``target`` and rename it into place when the block succeeds.
 
     Parameters
@@ -363,6 +371,11 @@ def staging_folder(target, *, replace: bool = False, may_replace=None):
         ``may_replace(target) -> str or None``: called before an existing
         non-empty ``target`` is replaced; a returned message refuses it
         (:class:`FileExistsError`), so only what the caller recognises is replaced.
+    keep : bool, default=False
+        When ``target`` is refused only at the rename (filled meanwhile by
+        something ``replace`` / ``may_replace`` does not allow to replace), rename
+        the finished staging folder to a fresh hidden sibling instead of deleting
+        it, and raise :class:`KeptAside` naming it.
 
     Yields
     ------
@@ -396,7 +409,14 @@ def staging_folder(target, *, replace: bool = False, may_replace=None):
     try:
         yield tmp
         fix_modes(tmp)
-        check_target()
+        try:
+            check_target()
+        except FileExistsError as exc:
+            if not keep:
+                raise
+            kept = os.path.join(parent, f".{name[:100]}.{secrets.token_hex(6)}.skbert-kept")
+            os.rename(tmp, kept)
+            raise KeptAside(f"{exc} The finished folder is kept in {kept!r}.", kept) from None
         if os.path.lexists(target):
             aside = os.path.join(parent, f".{name[:100]}.{secrets.token_hex(6)}.skbert-old")
             os.rename(target, aside)

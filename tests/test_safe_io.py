@@ -162,3 +162,22 @@ def test_a_private_file_is_never_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert modes == [0o600] and _mode(tmp_path / "key") == 0o600
+
+
+def test_staging_folder_keep_sets_the_work_aside_when_refused_at_the_rename(tmp_path):
+    """A target filled during the block keeps its files, and keep=True keeps the work too."""
+    target = tmp_path / "m"
+    with pytest.raises(sio.KeptAside) as info:
+        with sio.staging_folder(target, keep=True) as tmp:
+            open(os.path.join(tmp, "f"), "w").write("mine")
+            target.mkdir()
+            (target / "theirs.txt").write_text("theirs")
+    assert sorted(os.listdir(target)) == ["theirs.txt"]
+    kept = info.value.kept
+    assert kept in str(info.value) and os.path.dirname(kept) == str(tmp_path)
+    assert open(os.path.join(kept, "f")).read() == "mine"
+    assert _mode(kept) == sio.folder_mode()
+    with pytest.raises(FileExistsError) as info:  # refused before the block: nothing kept
+        with sio.staging_folder(target, keep=True):
+            pass
+    assert not isinstance(info.value, sio.KeptAside)
