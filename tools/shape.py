@@ -13,17 +13,24 @@ import sys
 import tokenize
 
 
-def code_lines(source: str, start: int = 1, end: int | None = None) -> int:
-    """Lines in [start, end] holding code that is not a comment or a docstring."""
-    tree = ast.parse(source)
-    doc_lines = set()
+def docstrings(tree: ast.AST) -> list:
+    """The docstring statements (string-constant ``ast.Expr``) of every module, class and function."""
+    out = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = getattr(node, "body", [])
             if body and isinstance(body[0], ast.Expr) and isinstance(
                     getattr(body[0], "value", None), ast.Constant) and isinstance(
                     body[0].value.value, str):
-                doc_lines.update(range(body[0].lineno, body[0].end_lineno + 1))
+                out.append(body[0])
+    return out
+
+
+def code_lines(source: str, start: int = 1, end: int | None = None) -> int:
+    """Lines in [start, end] holding code that is not a comment or a docstring."""
+    doc_lines = set()
+    for doc in docstrings(ast.parse(source)):
+        doc_lines.update(range(doc.lineno, doc.end_lineno + 1))
     lines = set()
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
@@ -67,13 +74,7 @@ def python_names(source: str) -> set:
     constants (dict keys, getattr names), but not docstrings, comments or help text
     that merely mention a name inside a longer string."""
     tree = ast.parse(source)
-    docs = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = getattr(node, "body", [])
-            if body and isinstance(body[0], ast.Expr) and isinstance(
-                    getattr(body[0], "value", None), ast.Constant):
-                docs.add(id(body[0].value))
+    docs = {id(doc.value) for doc in docstrings(tree)}
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
