@@ -14,7 +14,7 @@ import tokenize
 
 
 def docstrings(tree: ast.AST) -> list:
-    """The docstring statements (string-constant ``ast.Expr``) of every module, class and function."""
+    """The docstring statements (string ``ast.Expr``) of every module, class and function."""
     out = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
