@@ -116,6 +116,26 @@ def timer() -> Iterator[Timer]:
         t.seconds = time.perf_counter() - start
 
 
+def read_jsonl(path: str, offset: int = 0, n: int | None = None
+               ) -> tuple[list[str], list[list[str]]]:
+    """Texts and label lists of a JSON Lines file: lines ``offset ..``, at most ``n`` records.
+
+    ``offset`` counts lines of the file (blank ones included); blank lines are skipped.
+    """
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    with open(path, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i < offset or not line.strip():
+                continue
+            rec = json.loads(line)
+            texts.append(rec["text"])
+            labels.append(list(rec.get("labels", [])))
+            if len(texts) == n:
+                break
+    return texts, labels
+
+
 def git_commit() -> str | None:
     """The repository's commit (``git rev-parse HEAD``), ``None`` when git cannot say."""
     try:

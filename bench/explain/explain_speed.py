@@ -28,7 +28,6 @@ all-MiniLM-L6-v2 fine-tuned briefly here on ``--n-train`` GoEmotions texts
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -38,20 +37,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
-
-
-def read_jsonl(path, n, offset=0):
-    texts, labels = [], []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i < offset or not line.strip():
-                continue
-            rec = json.loads(line)
-            texts.append(rec["text"])
-            labels.append(rec.get("labels", []))
-            if len(texts) == n:
-                break
-    return texts, labels
+from _harness import read_jsonl  # noqa: E402
 
 
 def fitted_model(args):
@@ -66,7 +52,7 @@ def fitted_model(args):
 
     with open(os.path.join(args.data, "labels.txt"), encoding="utf-8") as fh:
         names = [x.strip() for x in fh if x.strip()]
-    X, labels = read_jsonl(os.path.join(args.data, "train.jsonl"), args.n_train)
+    X, labels = read_jsonl(os.path.join(args.data, "train.jsonl"), n=args.n_train)
     Y = pd.DataFrame([[int(n in row) for n in names] for row in labels], columns=names)
     clf = TransformerMultiLabelClassifier(max_length=64, max_epochs=args.epochs, device="cpu",
                                           random_state=0, precision="fp32")
@@ -160,7 +146,7 @@ def main(argv=None):
     except ImportError:
         have_captum = None
     clf = fitted_model(args)
-    texts, _ = read_jsonl(os.path.join(args.data, "validation.jsonl"), args.n_texts)
+    texts, _ = read_jsonl(os.path.join(args.data, "validation.jsonl"), n=args.n_texts)
     from skbert import _explain
     from skbert._explain import explain
 

@@ -46,23 +46,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+from _harness import read_jsonl  # noqa: E402
 
 DATA = os.path.join(HERE, "..", "..", "..", "shared", "data")
-
-
-def read_jsonl(path: str, offset: int, n: int):
-    """Texts and label lists of lines ``offset .. offset + n`` of a JSON Lines file."""
-    texts, labels = [], []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i < offset or not line.strip():
-                continue
-            rec = json.loads(line)
-            texts.append(rec["text"])
-            labels.append(list(rec.get("labels", [])))
-            if len(texts) == n:
-                break
-    return texts, labels
 
 
 def timed(fn, repeats: int):
