@@ -63,6 +63,8 @@ def test_item09_power_of_two_scaling_is_exact():
     scaled = _training._normalised_weights(w).numpy()
     assert scaled.max() < 1 and np.array_equal(scaled * 4, w)
     assert _training._normalised_weights(None) is None
+    huge = _training._normalised_weights(np.array([1e300, 1.0])).numpy()
+    assert np.isfinite(huge).all() and huge[0] > 0.5
 
 
 # ----------------------------------------------------------------- item 13

@@ -131,15 +131,6 @@ def test_inference_config_needs_no_learning_rate(tiny_st_model):
     assert config.compile is None and config.prefetch == 0
 
 
-def test_power_of_two_weight_scaling_is_exact():
-    w = np.array([0.0, 1.0, 3.0, 0.25], dtype=np.float32)
-    scaled = _training._normalised_weights(w).numpy()
-    assert scaled.max() < 1 and np.array_equal(scaled * 4, w)
-    assert _training._normalised_weights(None) is None
-    huge = _training._normalised_weights(np.array([1e300, 1.0])).numpy()
-    assert np.isfinite(huge).all() and huge[0] > 0.5
-
-
 def test_run_fit_folder_cache_hit_keeps_the_counts(tiny_st_model, corpus, tmp_path):
     X, Y = corpus
     kw = dict(fit_cache=str(tmp_path / "cache"), threshold="auto", validation_fraction=0.25)
