@@ -1,8 +1,9 @@
 """Issue 20, the training loop's items: each case fails on 1adb55c and passes after.
 
 Item 9 (weights that are valid but made the loss 0/0), 13 (advice that does not
-fit), 15 (Ctrl-C keeps the best weights and says so), 16 (a fit served from the
-fit cache is visible) and 20 (the epoch record's learning rate).
+fit), 15 (Ctrl-C keeps the best weights and says so) and 20 (the epoch record's
+learning rate). Item 16 (a fit served from the fit cache is visible) is in
+test_one_core.py and, for the runner, test_runner.py.
 """
 
 from __future__ import annotations
@@ -129,35 +130,6 @@ def test_item15_ctrl_c_keeps_the_best_epoch_and_reports_it(tiny_st_model, corpus
     assert result.interrupted and len(result.history) == 2 and result.best_epoch == 1
     for k, v in result.model.state_dict().items():
         assert torch.equal(v, snapshots[0][k]), k
-
-
-# ----------------------------------------------------------------- item 16
-class Recorder:
-    def __init__(self):
-        self.calls = []
-
-    def on_fit_begin(self, estimator):
-        self.calls.append("begin")
-
-    def on_epoch_end(self, estimator, record):
-        self.calls.append("epoch")
-
-    def on_fit_reused(self, estimator, info):
-        self.calls.append(("reused", len(info["history"]), info["learning_rate"]))
-
-    def on_fit_end(self, estimator):
-        self.calls.append("end")
-
-
-def test_item16_a_fit_from_the_cache_is_told_and_printed(tiny_st_model, corpus, capsys):
-    X, Y = corpus
-    make(tiny_st_model, fit_cache=True, max_epochs=2).fit(X, Y)
-    capsys.readouterr()
-    rec = Recorder()
-    make(tiny_st_model, fit_cache=True, max_epochs=2, callbacks=[rec], verbose=1).fit(X, Y)
-    assert rec.calls == ["begin", ("reused", 2, 3e-3), "end"]
-    out = capsys.readouterr().out
-    assert "fit cache" in out and "epoch" in out
 
 
 # ----------------------------------------------------------------- item 20

@@ -120,7 +120,7 @@ class Recorder:
         self.events.append("epoch")
 
     def on_fit_reused(self, estimator, info):
-        self.events.append("reused")
+        self.events.append(("reused", len(info["history"]), info["learning_rate"]))
 
     def on_fit_end(self, estimator):
         self.events.append(("end", estimator.fit_cache_hit_))
@@ -136,8 +136,9 @@ def test_item16_a_fit_served_from_the_cache_is_visible(tiny_st_model, corpus, ca
     rec.events.clear()
     second = make_est(tiny_st_model, callbacks=[rec], verbose=1).fit(X, Y)
     assert second.fit_cache_hit_ is True
-    assert rec.events == ["begin", "reused", ("end", True)]
-    assert "fit cache" in capsys.readouterr().out
+    assert rec.events == ["begin", ("reused", 2, 3e-3), ("end", True)]
+    out = capsys.readouterr().out
+    assert "fit cache" in out and "epoch" in out
     np.testing.assert_array_equal(second.predict_proba(X), first.predict_proba(X))
     assert second.learning_rate_ == first.learning_rate_ and second.history_ == first.history_
 
