@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import shutil
-import stat
 import tempfile
 
 import numpy as np
@@ -60,6 +59,7 @@ from ._safe_io import (
     make_folders,
     read_json,
     read_regular_file,
+    remove_file,
     write_bytes,
 )
 from ._sources import _extra_layers_error, _regular, weight_files
@@ -240,10 +240,8 @@ def _remove_stale_shards(folder: str, written: set[str]) -> None:
     (which transformers prefers) pointing at the old weights.
     """
     for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        if (_WEIGHT_FILE.match(name) and name not in written
-                and stat.S_ISREG(os.lstat(path).st_mode)):
-            os.unlink(path)
+        if _WEIGHT_FILE.match(name) and name not in written:
+            remove_file(os.path.join(folder, name), root=folder)
 
 
 def _forget_architecture(folder: str) -> None:
@@ -333,10 +331,7 @@ def _remove_sentence_files(folder: str) -> None:
             raise UnsafePath(f"{os.path.join(folder, sub)!r} is a link; skbert does not write "
                              "or delete through links. Remove it or choose another folder.")
     for name in SENTENCE_FILES + (HEAD_FILE,):
-        path = os.path.join(folder, name)
-        with_info = os.lstat(path) if os.path.lexists(path) else None
-        if with_info is not None and stat.S_ISREG(with_info.st_mode):
-            os.unlink(path)
+        remove_file(os.path.join(folder, name), root=folder)  # never through a link
     for sub in ("1_Pooling", "2_Dense"):
         path = os.path.join(folder, sub)
         if os.path.isdir(path) and not os.listdir(path):

@@ -228,6 +228,43 @@ def _open_folder(path: str, root: str | None, create: bool) -> int:
     return fd
 
 
+def remove_file(path, *, root=None, links: bool = False) -> bool:
+    """Remove the regular file at ``path``, reached from ``root`` without following links.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to remove.
+    root : str or path-like, optional
+        The folder the caller chose (it may itself be a link); no folder
+        between it and ``path`` may be a link (:class:`UnsafePath`).
+        Defaults to the folder holding ``path``.
+    links : bool, default=False
+        Also remove a link at ``path`` (the link, never what it points to).
+
+    Returns
+    -------
+    bool
+        True if a file was removed; False if there was none of that kind
+        (missing, a folder, a FIFO, a device, or a link without ``links``).
+    """
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    try:
+        fd = _open_folder(folder, folder if root is None else root, create=False)
+    except FileNotFoundError:
+        return False
+    try:
+        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+        if not (stat.S_ISREG(mode) or (links and stat.S_ISLNK(mode))):
+            return False
+        os.unlink(name, dir_fd=fd)
+        return True
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def make_folders(path, *, root=None) -> str:
     """Create folder ``path`` (and those above it, up to ``root``) without following links."""
     os.close(_open_folder(path, root, create=True))

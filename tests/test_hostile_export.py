@@ -579,3 +579,19 @@ def test_item01_a_weights_file_linked_to_a_device_is_one_clear_error(two_models,
     os.symlink("/dev/zero", folder / "extra.safetensors")
     with pytest.raises(ValueError, match="extra.safetensors cannot be read as a regular file"):
         _export.export_onnx(folder)
+
+
+def test_item01_stale_shard_cleanup_removes_only_regular_files_in_the_folder(tmp_path):
+    """A stale shard of an earlier save is removed; a link of that name and its target stay."""
+    from skbert import _persistence
+
+    theirs = tmp_path / "theirs.safetensors"
+    theirs.write_bytes(b"the user's")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model-00001-of-00002.safetensors").write_bytes(b"old")
+    (folder / "model.safetensors").write_bytes(b"new")
+    os.symlink(theirs, folder / "model-00002-of-00002.safetensors")
+    _persistence._remove_stale_shards(str(folder), {"model.safetensors"})
+    assert sorted(os.listdir(folder)) == ["model-00002-of-00002.safetensors", "model.safetensors"]
+    assert theirs.read_bytes() == b"the user's"

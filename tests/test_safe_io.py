@@ -181,3 +181,26 @@ def test_staging_folder_keep_sets_the_work_aside_when_refused_at_the_rename(tmp_
         with sio.staging_folder(target, keep=True):
             pass
     assert not isinstance(info.value, sio.KeptAside)
+
+
+def test_remove_file_never_follows_a_link(tmp_path):
+    """Only a regular file (or, with links=True, the link itself) is removed, never through a link."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "f").write_text("theirs")
+    root = tmp_path / "root"
+    root.mkdir()
+    os.symlink(real, root / "sub")
+    with pytest.raises(sio.UnsafePath):
+        sio.remove_file(root / "sub" / "f", root=root)
+    assert (real / "f").read_text() == "theirs"
+    os.symlink(real / "f", root / "ln")
+    assert sio.remove_file(root / "ln") is False and os.path.islink(root / "ln")
+    assert sio.remove_file(root / "ln", links=True) is True
+    assert not os.path.lexists(root / "ln") and (real / "f").read_text() == "theirs"
+    (root / "mine").write_text("x")
+    assert sio.remove_file(root / "mine", root=root) is True and not (root / "mine").exists()
+    assert sio.remove_file(root / "missing", root=root) is False
+    assert sio.remove_file(root / "nowhere" / "f", root=root) is False
+    os.mkfifo(root / "fifo")
+    assert sio.remove_file(root / "fifo") is False and os.path.lexists(root / "fifo")
