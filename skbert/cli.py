@@ -183,9 +183,9 @@ def _fit(clf, texts, Y, names) -> bool:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Training was interrupted")
             clf.fit(texts, pd.DataFrame(Y, columns=names))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # fit re-raises whenever it sets interrupted_
         return False
-    return not getattr(clf, "interrupted_", False)
+    return True
 
 
 def _report_interrupted(clf, out: str, ckpt: str | None = None) -> int:
