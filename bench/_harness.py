@@ -136,6 +136,45 @@ def read_jsonl(path: str, offset: int = 0, n: int | None = None
     return texts, labels
 
 
+def status_mib(key: str) -> float:
+    """A ``/proc/self/status`` memory field (VmRSS, VmHWM, RssAnon, RssFile) in MiB.
+
+    ``nan`` where the field is absent (not Linux, or an older kernel).
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def run_child(script: str, spec: dict, spec_path: str, result_path: str, *, env: dict,
+              tag: str, what: str) -> tuple[int, dict | None]:
+    """Run ``script --child spec_path result_path`` in a fresh Python, its stdout on stderr.
+
+    Writes ``spec`` as JSON to ``spec_path`` first. Returns ``(exit status, result)``:
+    the JSON the child wrote to ``result_path``, or ``None`` (after a line
+    ``[tag] what failed with exit status N`` on stderr) when the child failed.
+    """
+    with open(spec_path, "w") as fh:
+        json.dump(spec, fh)
+    proc = subprocess.run([sys.executable, os.path.abspath(script), "--child", spec_path,
+                           result_path], env=env, stdout=sys.stderr)
+    if proc.returncode != 0:
+        print(f"[{tag}] {what} failed with exit status {proc.returncode}", file=sys.stderr)
+        return proc.returncode, None
+    with open(result_path) as fh:
+        return 0, json.load(fh)
+
+
+def child_or_main(child: Any, main: Any) -> int:
+    """The ``__main__`` dispatch: ``script --child SPEC RESULT`` runs ``child``, else ``main``."""
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+        return 0
+    return main()
+
+
 def git_commit() -> str | None:
     """The repository's commit (``git rev-parse HEAD``), ``None`` when git cannot say."""
     try:

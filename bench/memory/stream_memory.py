@@ -28,24 +28,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+from _harness import child_or_main, status_mib  # noqa: E402
+from _harness import run_child as run_script  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
-
-
-def proc_status(key: str) -> float:
-    """A ``/proc/self/status`` memory field (VmHWM, VmRSS) in MiB."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def repeated_texts(n: int) -> list[str]:
@@ -72,12 +64,12 @@ def run_child(spec_path: str, result_path: str) -> None:
         X = load_from_disk(spec["dataset_dir"])
     else:
         X = repeated_texts(spec["n"])
-    before = proc_status("VmRSS")
+    before = status_mib("VmRSS")
     t = time.perf_counter()
     proba = clf.predict_proba(X)
     seconds = time.perf_counter() - t
     out = {"kind": spec["kind"], "n": spec["n"], "rss_before_mib": before,
-           "peak_rss_mib": proc_status("VmHWM"), "rss_after_mib": proc_status("VmRSS"),
+           "peak_rss_mib": status_mib("VmHWM"), "rss_after_mib": status_mib("VmRSS"),
            "output_mib": proba.nbytes / 2**20, "output_shape": list(proba.shape),
            "output_dtype": str(proba.dtype), "predict_s": seconds,
            "finite": bool(np.isfinite(proba).all())}
@@ -148,18 +140,13 @@ def main(argv=None) -> int:
                 Dataset.from_dict({"text": repeated_texts(n)}).save_to_disk(spec["dataset_dir"])
             spec_path = os.path.join(work, f"{kind}_{n}.spec.json")
             result_path = os.path.join(work, f"{kind}_{n}.result.json")
-            with open(spec_path, "w") as fh:
-                json.dump(spec, fh)
             print(f"[stream] predicting {n} texts from a {kind} ...", file=sys.stderr,
                   flush=True)
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
-                                   spec_path, result_path], env=env, stdout=sys.stderr)
-            if proc.returncode != 0:
-                print(f"[stream] {kind} {n} failed with exit status {proc.returncode}",
-                      file=sys.stderr)
-                return proc.returncode
-            with open(result_path) as fh:
-                results.append(json.load(fh))
+            rc, result = run_script(__file__, spec, spec_path, result_path, env=env,
+                                    tag="stream", what=f"{kind} {n}")
+            if rc:
+                return rc
+            results.append(result)
 
     names = {"list": "list of str", "dataset": "datasets.Dataset (load_from_disk)"}
     lines = ["| input | texts | RSS before predict MiB | peak RSS MiB | peak - before MiB | "
@@ -189,7 +176,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        run_child(sys.argv[2], sys.argv[3])
-    else:
-        sys.exit(main())
+    sys.exit(child_or_main(run_child, main))

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,19 +47,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+from _harness import child_or_main, status_mib  # noqa: E402
+from _harness import run_child as run_script  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
 N_WORDS = 18
 TARGETS = {"list": (20_000, 200_000, 80.0), "dataset": (200_000, 2_000_000, 150.0)}
-
-
-def status_mib(key: str) -> float:
-    """A ``/proc/self/status`` field (VmRSS, VmHWM, RssAnon, RssFile) in MiB."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def reset_peak() -> bool:
@@ -253,17 +245,12 @@ def main(argv=None) -> int:
                       file=sys.stderr, flush=True)
             spec_path = os.path.join(work, f"{kind}_{n}.spec.json")
             result_path = os.path.join(work, f"{kind}_{n}.result.json")
-            with open(spec_path, "w") as fh:
-                json.dump(spec, fh)
             print(f"[tokmem] {kind} {n:,} texts, {mode} ...", file=sys.stderr, flush=True)
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
-                                   spec_path, result_path], env=env, stdout=sys.stderr)
-            if proc.returncode != 0:
-                print(f"[tokmem] {kind} {n} failed with exit status {proc.returncode}",
-                      file=sys.stderr)
-                return proc.returncode
-            with open(result_path) as fh:
-                results.append(json.load(fh))
+            rc, result = run_script(__file__, spec, spec_path, result_path, env=env,
+                                    tag="tokmem", what=f"{kind} {n}")
+            if rc:
+                return rc
+            results.append(result)
             if spec["dataset_dir"]:
                 import shutil
 
@@ -310,7 +297,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        run_child(sys.argv[2], sys.argv[3])
-    else:
-        sys.exit(main())
+    sys.exit(child_or_main(run_child, main))

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +51,7 @@ import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
-from _harness import machine, record  # noqa: E402
+from _harness import child_or_main, machine, record, run_child  # noqa: E402
 from speed import add_workload_arguments, load_workload  # noqa: E402
 
 VARIANTS = ("baseline", "pad_to_max_length", "random_batches", "unsorted_predict",
@@ -176,16 +175,10 @@ def main() -> int:
             spec = {"variant": v, "model": model, "data": data, "threads": args.threads,
                     "max_length": args.max_length, "batch_size": args.batch_size}
             spec_path, out = os.path.join(work, f"{i}.json"), os.path.join(work, f"{i}.out")
-            with open(spec_path, "w") as fh:
-                json.dump(spec, fh)
             print(f"[levers] {v} ...", file=sys.stderr, flush=True)
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
-                                   spec_path, out], env=env, stdout=sys.stderr)
-            if proc.returncode:
-                print(f"[levers] {v} failed ({proc.returncode})", file=sys.stderr)
-                return proc.returncode
-            with open(out) as fh:
-                r = json.load(fh)
+            rc, r = run_child(__file__, spec, spec_path, out, env=env, tag="levers", what=v)
+            if rc:
+                return rc
             proba = np.load(out + ".npy")
             if base_proba is None:
                 base_proba = proba
@@ -237,7 +230,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3])
-    else:
-        sys.exit(main())
+    sys.exit(child_or_main(child, main))

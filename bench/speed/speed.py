@@ -33,14 +33,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
-from _harness import machine, record  # noqa: E402
+from _harness import child_or_main, machine, record, status_mib  # noqa: E402
+from _harness import run_child as run_script  # noqa: E402
 
 ALL_TOOLS = ("skbert", "recipe", "loop", "tfidf")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -122,15 +122,6 @@ def load_workload(args):
     return Xtr, Ytr, Xte, resolve_model(args.model)
 
 
-def proc_status(key: str) -> float:
-    """A ``/proc/self/status`` memory field (VmHWM, VmRSS) in MiB."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
 def resolve_model(name: str) -> str:
     """The bundled copy of the default model, so no tool downloads anything."""
     if name in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
@@ -204,7 +195,7 @@ def run_child(spec_path: str, result_path: str) -> None:
             except ImportError:  # the lent GPU: _recipe falls back to a torch dataset
                 pass
             from transformers import Trainer, TrainingArguments  # noqa: F401
-    out = {"tool": tool, "rss_before_mib": proc_status("VmRSS")}
+    out = {"tool": tool, "rss_before_mib": status_mib("VmRSS")}
     fit_s = None
 
     if tool == "skbert":
@@ -289,7 +280,7 @@ def run_child(spec_path: str, result_path: str) -> None:
     out.update(fit_s=fit_s, predict_s=pred_s,
                train_sps=None if fit_s is None else spec["n_train"] * E / fit_s,
                predict_sps=spec["n_test"] / pred_s,
-               peak_rss_mib=proc_status("VmHWM"))
+               peak_rss_mib=status_mib("VmHWM"))
     with open(result_path, "w") as fh:
         json.dump(out, fh)
 
@@ -517,18 +508,12 @@ def main(argv=None) -> int:
                     "skbert_params": skbert_params}
             spec_path = os.path.join(work, f"{tool}.spec.json")
             result_path = os.path.join(work, f"{tool}.result.json")
-            with open(spec_path, "w") as fh:
-                json.dump(spec, fh)
             print(f"[speed] running {tool} ...", file=sys.stderr, flush=True)
             t = time.perf_counter()
-            proc = subprocess.run([sys.executable, os.path.join(here, "speed.py"), "--child",
-                                   spec_path, result_path], env=env, stdout=sys.stderr)
-            if proc.returncode != 0:
-                print(f"[speed] {tool} failed with exit status {proc.returncode}",
-                      file=sys.stderr)
-                return proc.returncode
-            with open(result_path) as fh:
-                r = json.load(fh)
+            rc, r = run_script(os.path.join(here, "speed.py"), spec, spec_path, result_path,
+                               env=env, tag="speed", what=tool)
+            if rc:
+                return rc
             if tool == "ceiling":
                 ceil = r
                 continue
@@ -579,7 +564,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        run_child(sys.argv[2], sys.argv[3])
-    else:
-        sys.exit(main())
+    sys.exit(child_or_main(run_child, main))
