@@ -41,6 +41,7 @@ from ._safe_io import (
     make_folders,
     read_json,
     read_regular_file,
+    remove_file,
     write_bytes,
     write_json,
 )
@@ -521,7 +522,7 @@ def _checked_onnx(folder, *, quantize: bool, overwrite: bool) -> tuple[str, byte
             diff = _export_checked(model, example, want, staged, n_labels, folder)
             data = _read_file(staged)
             if states[INT8_FILE] == "recorded":  # skbert's, made from the old file
-                _remove_file(int8)
+                remove_file(int8, root=folder, links=True)  # never what a link points to
                 states[INT8_FILE] = "missing"
             files = {ONNX_FILE: {"sha256": hashlib.sha256(data).hexdigest(), "source": source,
                                  "max_abs_proba_diff": diff}}
@@ -578,14 +579,6 @@ def _writable(folder: str, onnx_dir: str) -> None:
         raise PermissionError(
             f"Cannot write the ONNX export into {onnx_dir} ({exc.strerror or exc}). Copy the "
             "model folder somewhere writable and load it from there.") from None
-
-
-def _remove_file(path: str) -> None:
-    """Remove ``path`` if it is a regular file or a link (never what a link points to)."""
-    with contextlib.suppress(FileNotFoundError):
-        info = os.lstat(path)
-        if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
-            os.unlink(path)
 
 
 @contextlib.contextmanager
