@@ -175,6 +175,27 @@ def child_or_main(child: Any, main: Any) -> int:
     return main()
 
 
+def versions_line() -> str:
+    """The versions line of a bench report: ``- skbert V, torch V, transformers V``."""
+    import torch
+    import transformers
+
+    import skbert
+
+    return (f"- skbert {skbert.__version__}, torch {torch.__version__}, transformers "
+            f"{transformers.__version__}")
+
+
+def print_report(lines: list[str], args: Any, payload: dict) -> str:
+    """Print the report ``lines`` and, when ``args.json`` is set, record ``payload`` with
+    the report as ``"markdown"`` (:func:`record`). Returns the report."""
+    report = "\n".join(lines)
+    print(report)
+    if args.json:
+        record(args.json, {**payload, "markdown": report}, args)
+    return report
+
+
 def git_commit() -> str | None:
     """The repository's commit (``git rev-parse HEAD``), ``None`` when git cannot say."""
     try:

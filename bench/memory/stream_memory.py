@@ -34,7 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
-from _harness import child_or_main, status_mib  # noqa: E402
+from _harness import child_or_main, print_report, status_mib, versions_line  # noqa: E402
 from _harness import run_child as run_script  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
@@ -155,23 +155,12 @@ def main(argv=None) -> int:
         lines.append(f"| {names[r['kind']]} | {r['n']:,} | {r['rss_before_mib']:.0f} | "
                      f"{r['peak_rss_mib']:.0f} | {r['peak_rss_mib'] - r['rss_before_mib']:.0f} "
                      f"| {r['output_mib']:.1f} | {r['predict_s']:.1f} |")
-    import transformers
-
-    import skbert
-
     lines += ["", f"- model: {args.model or 'tiny random BERT (tests/conftest.py)'}, fitted "
               f"once on {min(args.fit_n, 3000)} texts of the bundled GoEmotions sample, "
               f"max_length {args.max_length}; each case in a fresh process loading the joblib "
               f"pickle; output {results[0]['output_dtype'] if results else '?'}; "
-              f"{args.threads} torch threads",
-              f"- skbert {skbert.__version__}, torch {torch.__version__}, transformers "
-              f"{transformers.__version__}"]
-    report = "\n".join(lines)
-    print(report)
-    if args.json:
-        from _harness import record
-
-        record(args.json, {"results": results, "markdown": report}, args)
+              f"{args.threads} torch threads", versions_line()]
+    print_report(lines, args, {"results": results})
     return 0
 
 

@@ -47,7 +47,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
-from _harness import child_or_main, status_mib  # noqa: E402
+from _harness import child_or_main, print_report, status_mib, versions_line  # noqa: E402
 from _harness import run_child as run_script  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))  # the repository
@@ -274,25 +274,14 @@ def main(argv=None) -> int:
             verdict = "met" if d <= limit else "MISSED"
             lines.append(f"- {kind}: growth from {small:,} to {large:,} texts: {d:.0f} MiB "
                          f"(target <= {limit:.0f} MiB: {verdict})")
-    import torch
-    import transformers
-
-    import skbert
-
     dtypes = sorted({r.get("token_dtype", "") for r in results} - {""})
     lines += [f"- tiny random BERT (tests/conftest.py), 1 epoch, batch_size {args.batch_size}, "
               f"max_length {args.max_length}, {N_WORDS}-word texts, {args.threads} torch "
               f"threads; token store {', '.join(dtypes) or 'as the estimator chose'}; peak "
               "reset before the step: "
               f"{all(r['peak_reset'] for r in results) if results else '?'}",
-              f"- skbert {skbert.__version__}, torch {torch.__version__}, transformers "
-              f"{transformers.__version__}"]
-    report = "\n".join(lines)
-    print(report)
-    if args.json:
-        from _harness import record
-
-        record(args.json, {"results": results, "markdown": report}, args)
+              versions_line()]
+    print_report(lines, args, {"results": results})
     return 0
 
 
