@@ -176,7 +176,10 @@ def page_html(explanations, title: str = "Why this label") -> str:
     method = items[0].method if items else "integrated_gradients"
     csp = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
            "img-src data:")
-    summary = json.dumps({"texts": len(items), "labels": names}, ensure_ascii=True)
+    # JSON inside <script> is not HTML-decoded: html.escape would leave &quot; in it, so
+    # escape only what could end the element, as JSON escapes JSON.parse reads back.
+    summary = (json.dumps({"texts": len(items), "labels": names}, ensure_ascii=True)
+               .replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
         f"{_HTML_MARK}\n"
@@ -189,5 +192,5 @@ def page_html(explanations, title: str = "Why this label") -> str:
         f'<option value="">every label explained</option>{options}</select> '
         f'<span id="skx-count" class="skx-head"></span>{_legend(method)}\n'
         f"{cards}</div>\n"
-        f'<script type="application/json" id="skx-summary">{_esc(summary)}</script>\n'
+        f'<script type="application/json" id="skx-summary">{summary}</script>\n'
         f"<script>{_SCRIPT}</script>\n</body></html>\n")
