@@ -175,6 +175,19 @@ def child_or_main(child: Any, main: Any) -> int:
     return main()
 
 
+def timed_fit_predict(model: Any, X_train: Any, Y_train: Any, X_test: Any
+                      ) -> tuple[Any, float, float]:
+    """``model.fit(X_train, Y_train)`` then ``model.predict_proba(X_test)``, each timed.
+
+    Returns ``(probabilities, fit seconds, predict seconds)`` (``time.perf_counter``).
+    """
+    with timer() as fit:
+        model.fit(X_train, Y_train)
+    with timer() as predict:
+        proba = model.predict_proba(X_test)
+    return proba, fit.seconds, predict.seconds
+
+
 def versions_line() -> str:
     """The versions line of a bench report: ``- skbert V, torch V, transformers V``."""
     import torch

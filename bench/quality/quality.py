@@ -78,6 +78,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+from _harness import timed_fit_predict  # noqa: E402
 
 DEFAULT_DATA = os.path.join("..", "shared", "data")
 DEFAULT_OUT = os.path.join("bench", "results", "quality")
@@ -408,12 +409,7 @@ def run_child(spec_path: str, result_path: str) -> None:
         prior_s = sum(v[-1][1] for v in log.values() if v)
         kwargs.update(checkpoint_dir=ckpt, callbacks=[EpochClock(clock_path, segment)])
     clf = TransformerMultiLabelClassifier(**kwargs)
-    t = time.perf_counter()
-    clf.fit(Xtr, Ytr)
-    fit_s = time.perf_counter() - t
-    t = time.perf_counter()
-    proba = clf.predict_proba(Xte)
-    predict_s = time.perf_counter() - t
+    proba, fit_s, predict_s = timed_fit_predict(clf, Xtr, Ytr, Xte)
     auto = clf.thresholds_
     out.update(scores(Yte, (proba >= auto).astype(int), proba))
     out["thresholds"] = threshold_table(captured["Y"], captured["P"], auto, Yte, proba)

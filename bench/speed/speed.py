@@ -39,7 +39,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
-from _harness import child_or_main, machine, record, status_mib  # noqa: E402
+from _harness import (  # noqa: E402
+    child_or_main,
+    machine,
+    record,
+    status_mib,
+    timed_fit_predict,
+)
 from _harness import run_child as run_script  # noqa: E402
 
 ALL_TOOLS = ("skbert", "recipe", "loop", "tfidf")
@@ -204,12 +210,7 @@ def run_child(spec_path: str, result_path: str) -> None:
         clf = TransformerMultiLabelClassifier(
             spec["model"], max_epochs=E, batch_size=B, learning_rate=LR, max_length=L,
             random_state=0, fit_cache=False, **spec["skbert_params"])
-        t = time.perf_counter()
-        clf.fit(Xtr, Ytr)
-        fit_s = time.perf_counter() - t
-        t = time.perf_counter()
-        proba = clf.predict_proba(Xte)
-        pred_s = time.perf_counter() - t
+        proba, fit_s, pred_s = timed_fit_predict(clf, Xtr, Ytr, Xte)
         out.update(precision=clf.precision_, pooling=clf.pooling_,
                    params={k: str(v) for k, v in clf.get_params().items()})
 
@@ -265,12 +266,7 @@ def run_child(spec_path: str, result_path: str) -> None:
             TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
             OneVsRestClassifier(LogisticRegression(C=4, class_weight="balanced",
                                                    max_iter=1000)))
-        t = time.perf_counter()
-        pipe.fit(Xtr, Ytr)
-        fit_s = time.perf_counter() - t
-        t = time.perf_counter()
-        proba = pipe.predict_proba(Xte)
-        pred_s = time.perf_counter() - t
+        proba, fit_s, pred_s = timed_fit_predict(pipe, Xtr, Ytr, Xte)
     else:
         raise SystemExit(f"unknown tool {tool!r}")
 
