@@ -251,7 +251,7 @@ def remove_file(path, *, root=None, links: bool = False) -> bool:
     folder, name = os.path.split(os.path.abspath(os.fspath(path)))
     try:
         fd = _open_folder(folder, folder if root is None else root, create=False)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no such folder: no such file
         return False
     try:
         mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode

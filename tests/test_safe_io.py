@@ -202,5 +202,8 @@ def test_remove_file_never_follows_a_link(tmp_path):
     assert sio.remove_file(root / "mine", root=root) is True and not (root / "mine").exists()
     assert sio.remove_file(root / "missing", root=root) is False
     assert sio.remove_file(root / "nowhere" / "f", root=root) is False
+    (root / "plain").write_text("a file where a folder could be")
+    assert sio.remove_file(root / "plain" / "f", root=root) is False
+    assert (root / "plain").is_file()
     os.mkfifo(root / "fifo")
     assert sio.remove_file(root / "fifo") is False and os.path.lexists(root / "fifo")
