@@ -473,7 +473,7 @@ def _lock_state(path: str):
     if info.st_size > _LOCK_MAX_BYTES:
         return "is not a lock skbert wrote (too large)", identity, None, None
     try:
-        doc = json.loads(read_regular_file(path)[0].decode("utf-8"))
+        doc = json.loads(read_regular_file(path, _LOCK_MAX_BYTES)[0].decode("utf-8"))
     except FileNotFoundError:
         return None, None, None, None
     except _Damaged:  # another user's lock we may not read: judged by its heartbeat alone
