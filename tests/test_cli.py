@@ -716,8 +716,9 @@ def test_ctrl_c_outside_the_training_loop_exits_130(capsys, files, tiny_model, t
     assert not (tmp_path / "out").exists() and not _leftovers(tmp_path)
 
 
-def test_train_training_control_flags_reach_the_estimator(capsys, files, tiny_model, tmp_path,
-                                                          monkeypatch):
+@pytest.fixture
+def fit_params(monkeypatch):
+    """The parameters of the estimator the CLI fits, filled in when ``fit`` is called."""
     seen = {}
     real = TransformerMultiLabelClassifier.fit
 
@@ -726,6 +727,12 @@ def test_train_training_control_flags_reach_the_estimator(capsys, files, tiny_mo
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(TransformerMultiLabelClassifier, "fit", spy)
+    return seen
+
+
+def test_train_training_control_flags_reach_the_estimator(capsys, files, tiny_model, tmp_path,
+                                                          fit_params):
+    seen = fit_params
     rc, _, err = run(capsys, *_train_argv(
         files, tiny_model, tmp_path / "m", "--micro-batch-size", "2", "--gradient-checkpointing",
         "--checkpoint-dir", str(tmp_path / "ckpt"), "--scoring", "f1_macro", "--precision",
@@ -783,15 +790,8 @@ def test_the_same_flag_is_the_same_option_in_every_command():
 
 
 def test_early_stopping_controls_reach_the_estimator(capsys, files, tiny_model, tmp_path,
-                                                     monkeypatch):
-    seen = {}
-    real = TransformerMultiLabelClassifier.fit
-
-    def spy(self, *args, **kwargs):
-        seen.update(self.get_params())
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(TransformerMultiLabelClassifier, "fit", spy)
+                                                     fit_params):
+    seen = fit_params
     rc, _, err = run(capsys, *_train_argv(files, tiny_model, tmp_path / "m", "--early-stopping",
                                           "--n-iter-no-change", "3", "--tol", "0.01",
                                           "--predict-batch-size", "7", "--no-compile"))
