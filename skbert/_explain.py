@@ -322,16 +322,25 @@ def _tokenise(estimator, texts: list[str]) -> tuple[list[_Doc], list[_Window]]:
     if not getattr(tok, "is_fast", False):
         raise ValueError("explain needs a fast (Rust) tokenizer for character offsets; this "
                          "model's tokenizer is not one.")
-    chunk = getattr(estimator, "long_text", "truncate") == "chunk"
+    from ._data import char_budget, cut_texts
+
+    long_text = getattr(estimator, "long_text", "truncate")
+    chunk = long_text == "chunk"
+    max_chunks = getattr(estimator, "max_chunks", None) if chunk else None
     kwargs = dict(truncation=True, max_length=estimator.max_length, return_offsets_mapping=True,
                   return_attention_mask=False, return_token_type_ids=False)
     if chunk:
         kwargs.update(stride=estimator.stride, return_overflowing_tokens=True)
-    enc = tok(list(texts), **kwargs)
+    # the characters prediction reads (issue 20 item 7): a huge text costs its budget only
+    side = getattr(tok, "truncation_side", "right")
+    cut = cut_texts(list(texts), char_budget(estimator.max_length, long_text, max_chunks, side),
+                    side)
+    # a left cut keeps a text's end: its offsets move by the characters cut off
+    shift = [len(t) - len(c) if side == "left" else 0 for t, c in zip(texts, cut)]
+    enc = tok(cut, **kwargs)
     n_win = len(enc["input_ids"])
     mapping = (np.asarray(enc["overflow_to_sample_mapping"]) if chunk
                else np.arange(n_win))
-    max_chunks = getattr(estimator, "max_chunks", None) if chunk else None
     docs = [_Doc(t, [], [], []) for t in texts]
     raw: list[tuple[int, list, list, list]] = []
     per_doc_spans: list[dict] = [dict() for _ in texts]
@@ -341,6 +350,8 @@ def _tokenise(estimator, texts: list[str]) -> tuple[list[_Doc], list[_Window]]:
             continue
         word_ids = enc.word_ids(w)
         offs = enc["offset_mapping"][w]
+        if shift[d]:
+            offs = [(s + shift[d], e + shift[d]) for s, e in offs]
         spans = per_doc_spans[d]
         for wid, (s, e) in zip(word_ids, offs):
             if wid is None or e <= s:

@@ -232,3 +232,25 @@ def test_item09_huge_equal_weights_train_like_no_weights(tiny_model, corpus_smal
     np.testing.assert_allclose(huge.predict_proba(X), plain.predict_proba(X), atol=1e-5)
     np.testing.assert_allclose(huge.history_[0]["train_loss"], plain.history_[0]["train_loss"],
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_item07_explain_reads_only_the_budget(fitted, side, monkeypatch):
+    """explain tokenises as prediction does: a million characters cost the budget only."""
+    from skbert._explain import explain
+
+    est = fitted["truncate"]
+    monkeypatch.setattr(est.tokenizer_, "truncation_side", side)
+    spy = TextSpy(est.tokenizer_)
+    monkeypatch.setattr(est, "tokenizer_", spy)
+    huge = million_character_text()
+    budget = _data.char_budget(est.max_length, est.long_text, est.max_chunks, side)
+    [whole] = explain(est, [huge], labels="all", n_steps=2)
+    assert spy.longest <= budget  # neither predict_proba nor explain's own tokenising read more
+    kept = huge[:budget] if side == "right" else huge[-budget:]
+    [part] = explain(est, [kept], labels="all", n_steps=2)
+    assert whole.words == part.words and whole.words
+    shift = 0 if side == "right" else len(huge) - len(kept)
+    np.testing.assert_array_equal(whole.offsets, part.offsets + shift)
+    assert all(huge[s:e] == w for (s, e), w in zip(whole.offsets, whole.words))
+    np.testing.assert_allclose(whole.attributions, part.attributions, rtol=0, atol=1e-6)
