@@ -177,20 +177,27 @@ def test_item04_overwrite_replaces_a_folder_skbert_wrote(capsys, model, tiny_mod
     assert [p.name for p in tmp_path.iterdir() if ".skbert-" in p.name] == []
 
 
+def _change_while_training(monkeypatch, source, out, change):
+    """Copy the model folder ``source`` to ``out``; ``change()`` runs as the CLI saves (after
+    training, before the new folder is renamed in)."""
+    import shutil
+
+    shutil.copytree(source, out)
+    real_save = TransformerMultiLabelClassifier.save_pretrained
+
+    def change_then_save(self, folder):
+        change()
+        real_save(self, folder)
+
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "save_pretrained", change_then_save)
+
+
 def test_item04_overwrite_rechecks_the_folder_when_it_renames(capsys, model, tiny_model,
                                                               tmp_path, monkeypatch):
     """A folder that stops being skbert's while training is not replaced."""
-    import shutil
-
     out = tmp_path / "old-model"
-    shutil.copytree(model, out)
-    real_save = TransformerMultiLabelClassifier.save_pretrained
-
-    def swap_then_save(self, folder):
-        (out / "skbert.json").write_text("[]")  # someone else's folder now
-        real_save(self, folder)
-
-    monkeypatch.setattr(TransformerMultiLabelClassifier, "save_pretrained", swap_then_save)
+    _change_while_training(monkeypatch, model, out,  # someone else's folder now
+                           lambda: (out / "skbert.json").write_text("[]"))
     data = _write_data(tmp_path / "d.jsonl", seed=10)
     rc, _, err = run(capsys, *train_argv(data, out, tiny_model, "--overwrite"))
     assert rc == 2 and "holds files skbert did not write" in err
@@ -231,17 +238,9 @@ def test_trial_item1_overwrite_refuses_user_files_in_a_model_folder(planted, cap
 def test_trial_item1_overwrite_rechecks_user_files_at_the_rename(capsys, st_model, tiny_model,
                                                                  tmp_path, monkeypatch):
     """A note saved into --out while training keeps the old folder (and the note)."""
-    import shutil
-
     out = tmp_path / "m2"
-    shutil.copytree(st_model, out)
-    real_save = TransformerMultiLabelClassifier.save_pretrained
-
-    def note_then_save(self, folder):
-        (out / "notes.txt").write_text("written while training")
-        real_save(self, folder)
-
-    monkeypatch.setattr(TransformerMultiLabelClassifier, "save_pretrained", note_then_save)
+    _change_while_training(monkeypatch, st_model, out,
+                           lambda: (out / "notes.txt").write_text("written while training"))
     data = _write_data(tmp_path / "d.jsonl", seed=11)
     rc, _, err = run(capsys, *train_argv(data, out, tiny_model, "--overwrite"))
     assert rc == 2 and "besides the model it holds notes.txt" in err
