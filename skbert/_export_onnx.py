@@ -38,6 +38,7 @@ from ._persistence import load_folder, read_settings
 from ._safe_io import (
     DamagedFile,
     atomic_writer,
+    file_sha256,
     make_folders,
     read_json,
     read_regular_file,
@@ -238,21 +239,6 @@ def _read_file(path: str) -> bytes:
     return data
 
 
-def _sha256(path: str) -> str:
-    """The sha256 of a regular file, read in blocks (links followed, FIFOs refused)."""
-    fd = os.open(os.path.realpath(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                 | getattr(os, "O_BINARY", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise DamagedFile("is not a regular file")
-        digest = hashlib.sha256()
-        for block in iter(lambda: os.read(fd, 1 << 20), b""):
-            digest.update(block)
-    finally:
-        os.close(fd)
-    return digest.hexdigest()
-
-
 def weights_hash(folder: str) -> str:
     """A hash of what the exported network is made of: ``config.json`` and the weights."""
     digest = hashlib.sha256()
@@ -260,7 +246,7 @@ def weights_hash(folder: str) -> str:
                    or n == "model.safetensors.index.json")
     for name in ["config.json", *names]:
         try:
-            file_hash = _sha256(os.path.join(folder, name))
+            file_hash = file_sha256(os.path.realpath(os.path.join(folder, name)))
         except (OSError, DamagedFile) as exc:
             raise ValueError(f"{os.path.join(folder, name)} cannot be read as a regular file "
                              f"({exc}); the folder is damaged. Save the model again with "
@@ -411,7 +397,7 @@ def _file_state(path: str, record: dict | None) -> str:
     if not os.path.lexists(path):
         return "missing"
     try:
-        digest = _sha256(path)
+        digest = file_sha256(os.path.realpath(path))  # links followed: a Hub snapshot
     except (OSError, DamagedFile):
         return "foreign"
     return "recorded" if record is not None and digest == record["sha256"] else "foreign"

@@ -10,6 +10,7 @@ here unpickles or imports anything.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -55,6 +56,23 @@ def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes, t
     DamagedFile
         If it is a link, a folder, a FIFO, a device, or cannot be read.
     """
+    fd, info = _open_regular(path)
+    try:
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise DamagedFile(f"is {info.st_size} bytes, more than the {max_bytes} allowed")
+        data = read_upto(fd, info.st_size)
+    except OSError as exc:
+        raise DamagedFile(f"cannot be read ({exc.strerror or exc})") from exc
+    finally:
+        os.close(fd)
+    return data, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _open_regular(path: str) -> tuple[int, os.stat_result]:
+    """A read descriptor of the regular file ``path`` (never a link, FIFO or device), and its stat.
+
+    Raises FileNotFoundError for a plain miss, :class:`DamagedFile` otherwise.
+    """
     flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
              | getattr(os, "O_BINARY", 0))
     try:
@@ -67,14 +85,28 @@ def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes, t
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise DamagedFile("is not a regular file")
-        if max_bytes is not None and info.st_size > max_bytes:
-            raise DamagedFile(f"is {info.st_size} bytes, more than the {max_bytes} allowed")
-        data = read_upto(fd, info.st_size)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of the regular file ``path``, read in 1 MiB blocks (weights can be large).
+
+    Refuses what :func:`read_regular_file` refuses; an ``OSError`` while
+    reading is :class:`DamagedFile`.
+    """
+    fd, _ = _open_regular(path)
+    digest = hashlib.sha256()
+    try:
+        for block in iter(lambda: os.read(fd, 1 << 20), b""):
+            digest.update(block)
     except OSError as exc:
         raise DamagedFile(f"cannot be read ({exc.strerror or exc})") from exc
     finally:
         os.close(fd)
-    return data, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return digest.hexdigest()
 
 
 def read_upto(fd: int, n: int) -> bytes:

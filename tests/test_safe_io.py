@@ -207,3 +207,18 @@ def test_remove_file_never_follows_a_link(tmp_path):
     assert (root / "plain").is_file()
     os.mkfifo(root / "fifo")
     assert sio.remove_file(root / "fifo") is False and os.path.lexists(root / "fifo")
+
+
+def test_file_sha256_hashes_regular_files_only(tmp_path):
+    import hashlib
+
+    p = tmp_path / "w"
+    p.write_bytes(b"x" * (3 << 20))
+    assert sio.file_sha256(str(p)) == hashlib.sha256(b"x" * (3 << 20)).hexdigest()
+    os.symlink(p, tmp_path / "ln")
+    os.mkfifo(tmp_path / "fifo")
+    for bad in ("ln", "fifo"):
+        with pytest.raises(sio.DamagedFile):
+            sio.file_sha256(str(tmp_path / bad))
+    with pytest.raises(FileNotFoundError):
+        sio.file_sha256(str(tmp_path / "missing"))
