@@ -175,7 +175,7 @@ def _train_runtime(trainer):
 
 def bench_recipe(path, Xtr, Ytr, Xte, max_length, precision, batch_size):
     """The notebook recipe: ``_recipe.py`` itself in fp32; in bf16 the same calls with
-    ``TrainingArguments(bf16=True)`` (``_recipe.fit`` takes no precision)."""
+    ``TrainingArguments(bf16=True)`` (``_recipe.fit(..., bf16=True)``)."""
     use_folder("speed")  # bench/speed/_recipe.py
     import _recipe
 
@@ -183,12 +183,9 @@ def bench_recipe(path, Xtr, Ytr, Xte, max_length, precision, batch_size):
     reset_peak()
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        if precision == "fp32":
-            trainer, tok = _recipe.fit(path, Xtr, Ytr, names, max_length=max_length,
-                                       batch_size=batch_size, epochs=1, learning_rate=5e-5,
-                                       output_dir=out)
-        else:
-            trainer, tok = _recipe_bf16(path, Xtr, Ytr, names, max_length, batch_size, out)
+        trainer, tok = _recipe.fit(path, Xtr, Ytr, names, max_length=max_length,
+                                   batch_size=batch_size, epochs=1, learning_rate=5e-5,
+                                   output_dir=out, bf16=precision != "fp32")
         sync()
         fit_s = time.perf_counter() - t0
         t = time.perf_counter()
@@ -200,40 +197,6 @@ def bench_recipe(path, Xtr, Ytr, Xte, max_length, precision, batch_size):
             "train_sps": len(Xtr) / fit_s,
             "train_sps_epoch": len(Xtr) / runtime if runtime else None,
             "predict_sps": len(Xte) / pred_s, "peak_gib": peak_gib()}
-
-
-def _recipe_bf16(path, Xtr, Ytr, names, max_length, batch_size, output_dir):
-    """``_recipe.fit`` line for line, with ``bf16=True``."""
-    use_folder("speed")  # bench/speed/_recipe.py
-    import _recipe
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        Trainer,
-        TrainingArguments,
-    )
-
-    tokenizer = AutoTokenizer.from_pretrained(path)
-
-    def tokenize(batch):
-        return tokenizer(batch["text"], padding="max_length", truncation=True,
-                         max_length=max_length)
-
-    labels = np.asarray(Ytr, dtype=np.float32).tolist()
-    train_ds = _recipe._tokenised({"text": list(Xtr), "labels": labels}, tokenize)
-    id2label = dict(enumerate(names))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=len(names), problem_type="multi_label_classification",
-        id2label=id2label, label2id={v: k for k, v in id2label.items()})
-    args = TrainingArguments(
-        output_dir=output_dir, per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=batch_size, num_train_epochs=1, learning_rate=5e-5,
-        weight_decay=0.01, report_to=[], save_strategy="no", eval_strategy="no",
-        logging_strategy="no", disable_tqdm=True, bf16=True)
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds,
-                      processing_class=tokenizer)
-    trainer.train()
-    return trainer, tokenizer
 
 
 def check_cpu_load(clf, Xte, proba_gpu, workdir, timeout=120):

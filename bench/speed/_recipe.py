@@ -54,7 +54,7 @@ class _TorchDataset(torch.utils.data.Dataset):
 
 
 def fit(model_path, texts, Y, label_names, *, max_length, batch_size, epochs, learning_rate,
-        output_dir):
+        output_dir, bf16=False):
     """Tokenise, load the model and train it with Trainer; return (trainer, tokenizer).
 
     Everything from raw texts to a trained model happens here, so a caller that
@@ -94,6 +94,7 @@ def fit(model_path, texts, Y, label_names, *, max_length, batch_size, epochs, le
         eval_strategy="no",
         logging_strategy="no",
         disable_tqdm=True,
+        bf16=bf16,  # True: the GPU check's bf16 autocast run (bench/gpu/gpu_check.py)
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_ds,
                       processing_class=tokenizer)
