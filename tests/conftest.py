@@ -138,6 +138,34 @@ def train_calls(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def interrupt_at_epoch(monkeypatch):
+    """``interrupt_at_epoch(n)``: the n-th training epoch from then on raises KeyboardInterrupt
+    (Ctrl-C); ``interrupt_at_epoch(None)`` puts back the ``_training.run_epoch`` it wrapped."""
+    from skbert import _training
+
+    wrapped = []
+
+    def arm(n):
+        if not wrapped:
+            wrapped.append(_training.run_epoch)
+        real = wrapped[0]
+        if n is None:
+            monkeypatch.setattr(_training, "run_epoch", real)
+            return
+        calls = []
+
+        def interrupted(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == n:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(_training, "run_epoch", interrupted)
+
+    return arm
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print the input-fuzzing tallies of test_inputs_fuzz.py (issue 11) when it ran."""
     import sys

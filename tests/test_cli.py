@@ -560,15 +560,10 @@ def test_out_through_a_link_is_refused(capsys, files, tiny_model, tmp_path, trai
 
 @pytest.mark.parametrize("command", ["train", "demo"])
 def test_ctrl_c_saves_nothing_and_exits_130(command, capsys, files, tiny_model, tmp_path,
-                                            monkeypatch):
-    from skbert import _training
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
+                                            interrupt_at_epoch):
     out = _skbert_folder(tmp_path / "out", files, tiny_model, capsys)
     before = _snapshot(out)
-    monkeypatch.setattr(_training, "run_epoch", interrupted)
+    interrupt_at_epoch(1)
     argv = (_train_argv(files, tiny_model, out, "--overwrite") if command == "train" else
             ["demo", "--quick", "--n-train", "30", "--model", tiny_model, "--out", out,
              "--overwrite"])

@@ -370,19 +370,10 @@ def test_pos_weight_array_checked(pos_weight, tiny_st_model, corpus):
         make_est(tiny_st_model, pos_weight=pos_weight).fit(X, Y)
 
 
-def test_keyboard_interrupt_keeps_a_usable_estimator(tiny_st_model, corpus, monkeypatch,
+def test_keyboard_interrupt_keeps_a_usable_estimator(tiny_st_model, corpus, interrupt_at_epoch,
                                                     train_calls):
     X, Y = corpus
-    real_run_epoch = _training.run_epoch
-    calls = []
-
-    def interrupted_run_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_run_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(_training, "run_epoch", interrupted_run_epoch)
+    interrupt_at_epoch(2)
     est = make_est(tiny_st_model, max_epochs=3)
     # the model is kept (interrupted_) and Ctrl-C goes on up (issue 20 item 15)
     with pytest.warns(SkbertWarning, match="interrupted"), pytest.raises(KeyboardInterrupt):
@@ -393,7 +384,7 @@ def test_keyboard_interrupt_keeps_a_usable_estimator(tiny_st_model, corpus, monk
     assert proba.shape == Y.shape and np.all((proba > 0) & (proba < 1))
     assert est.predict(X).shape == Y.shape
     # An interrupted fit is not reused by the fit cache: fitting again trains again.
-    monkeypatch.setattr(_training, "run_epoch", real_run_epoch)
+    interrupt_at_epoch(None)
     est2 = make_est(tiny_st_model, max_epochs=3).fit(X, Y)
     assert est2.n_epochs_ == 3 and len(train_calls) == 2
 
@@ -498,20 +489,12 @@ def test_long_text_chunk(chunk_pooling, tiny_st_model, corpus):
     assert not np.allclose(truncated.predict_proba(X), proba)
 
 
-def test_keyboard_interrupt_restores_best_weights_so_far(tiny_st_model, corpus, monkeypatch,
+def test_keyboard_interrupt_restores_best_weights_so_far(tiny_st_model, corpus,
+                                                        interrupt_at_epoch,
                                                         scripted_valid_losses):
     X, Y = corpus
     snapshots = scripted_valid_losses([0.40, 0.50])
-    scripted_run_epoch = _training.run_epoch
-    calls = []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return scripted_run_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(_training, "run_epoch", interrupted)
+    interrupt_at_epoch(3)  # wraps the scripted epoch
     est = make_est(tiny_st_model, early_stopping=True, validation_fraction=0.25, max_epochs=5,
                    n_iter_no_change=5, fit_cache=False, scoring="loss")
     with (pytest.warns(SkbertWarning, match="keeps the weights of epoch 1"),

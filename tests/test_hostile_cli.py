@@ -379,18 +379,8 @@ def test_item13_ctrl_c_while_importing_is_one_line(capsys, monkeypatch):
 
 # ---------------------------------------------------- item 15: Ctrl-C in training
 def test_item15_ctrl_c_names_the_checkpoint_to_resume_from(capsys, tiny_model, tmp_path,
-                                                          monkeypatch):
-    from skbert import _training
-
-    real, seen = _training.run_epoch, []
-
-    def second_epoch_interrupted(*args, **kwargs):
-        seen.append(1)
-        if len(seen) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_training, "run_epoch", second_epoch_interrupted)
+                                                          interrupt_at_epoch):
+    interrupt_at_epoch(2)
     data = _write_data(tmp_path / "d.jsonl", seed=5)
     ckpt = tmp_path / "state"
     rc, _, err = run(capsys, "train", data, "--out", tmp_path / "o", "--model", tiny_model,
