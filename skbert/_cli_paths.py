@@ -297,9 +297,10 @@ def save_model(clf, out: str, *, overwrite: bool = False) -> str:
             with quiet_transformers():
                 clf.save_pretrained(tmp)
     except KeptAside as exc:
-        raise FileExistsError(
-            f"--out {out!r} was filled by something else while training; the model is "
-            f"saved in {exc.kept!r} instead, so move it where you want it.") from None
+        raise FileExistsError(  # the reason the folder was refused, then where the model is
+            f"--out {out!r} was filled by something else while training and is not "
+            f"replaced: {exc} Move the model "
+            "where you want it.") from None
     return target
 
 
