@@ -184,7 +184,8 @@ def test_staging_folder_keep_sets_the_work_aside_when_refused_at_the_rename(tmp_
 
 
 def test_remove_file_never_follows_a_link(tmp_path):
-    """Only a regular file (or, with links=True, the link itself) is removed, never through a link."""
+    """Only a regular file (or, with links=True, the link itself) is removed; never through
+    a link."""
     real = tmp_path / "real"
     real.mkdir()
     (real / "f").write_text("theirs")
