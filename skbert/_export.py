@@ -42,6 +42,7 @@ from ._persistence import (
     HEAD_FILE,
     SENTENCE_FILES,
     SETTINGS_FILE,
+    label_thresholds,
     read_settings,
     save_folder,
 )
@@ -224,18 +225,6 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML scalar
 
 
-def _label_thresholds(settings: dict) -> list:
-    """The threshold each label is predicted with, as ``predict`` applies it."""
-    threshold = settings["params"].get("threshold", 0.5)
-    n = len(settings["classes"])
-    if threshold == "auto":
-        tuned = settings.get("thresholds_")
-        return list(tuned) if tuned is not None else [None] * n
-    if isinstance(threshold, list) and len(threshold) == n:
-        return threshold
-    return [threshold] * n
-
-
 def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
     """The text of the model card (``README.md``) of a saved folder.
 
@@ -280,12 +269,14 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
              "label gets its own probability (a sigmoid, not a softmax): a text can have "
              "several labels or none.", ""]
 
+    in_force = label_thresholds(settings) or [None] * len(classes)
+    tuned = in_force == settings.get("thresholds_")  # predict applies the tuned thresholds_
     lines += ["## Labels and thresholds", "",
               "A label is predicted when its probability is at least its threshold"
               + (" (tuned on the validation split by the rule in the Training table)."
-                 if params.get("threshold") == "auto" else "."), "",
+                 if tuned else "."), "",
               "| column | label | threshold |", "|---:|---|---:|"]
-    for i, (c, t) in enumerate(zip(classes, _label_thresholds(settings))):
+    for i, (c, t) in enumerate(zip(classes, in_force)):
         lines.append(f"| {i} | {_md(str(c))} | {_fmt(t)} |")
     lines.append("")
 

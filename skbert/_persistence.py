@@ -68,6 +68,9 @@ from ._validation import check_distinct_names
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "skbert.json"
+#: The ``skbert.json`` field of the threshold of each label in force when the model
+#: was saved (null when it could not predict); folders of older versions lack it.
+LABEL_THRESHOLDS = "label_thresholds"
 HEAD_FILE = "skbert_head.safetensors"
 FORMAT_VERSION = 1
 
@@ -172,6 +175,9 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     cfg.id2label = {i: str(c) for i, c in enumerate(classes)}
     cfg.label2id = {str(c): i for i, c in enumerate(classes)}
     cfg.problem_type = "multi_label_classification"
+    if LABEL_THRESHOLDS in settings:  # a float in force is one per label in the file
+        settings = {**settings, LABEL_THRESHOLDS: thresholds_in_force(
+            settings[LABEL_THRESHOLDS], len(classes))}
     text = json.dumps({"format": FORMAT_VERSION, "pooling": model.pooling, **settings},
                       indent=2, default=_json_default)  # serialise fully before writing
     extra: dict[str, bytes] = {}
@@ -400,6 +406,76 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _is_thresholds(value, n_labels: int) -> bool:
+    """Whether ``value`` is a list of ``n_labels`` numbers in [0, 1] (NaN and inf are not)."""
+    return (isinstance(value, list) and len(value) == n_labels
+            and all(_is_number(t) and 0.0 <= t <= 1.0 for t in value))
+
+
+def thresholds_in_force(value, n_labels: int) -> list[float] | None:
+    """``value`` (a threshold, one per label, or None) as the list :data:`LABEL_THRESHOLDS` holds.
+
+    Parameters
+    ----------
+    value : float, array-like of shape (n_labels,) or None
+        What ``predict`` compares each label's probability with; None when
+        the model cannot predict (``threshold="auto"`` fitted without a
+        validation split).
+    n_labels : int
+
+    Returns
+    -------
+    list of float or None
+
+    Raises
+    ------
+    ValueError
+        If a value is not a number in [0, 1], or the list is not one per label.
+    """
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=float)
+        values = [float(array)] * n_labels if array.ndim == 0 else array.tolist()
+    except (TypeError, ValueError):
+        values = None
+    if not _is_thresholds(values, n_labels):
+        raise ValueError(f"The thresholds in force {value!r:.80} are not {n_labels} numbers "
+                         "in [0, 1], one per label; they cannot be saved.")
+    return values
+
+
+def label_thresholds(settings: dict) -> list | None:
+    """The threshold each label was predicted with when the folder was saved.
+
+    Read from :data:`LABEL_THRESHOLDS`. Folders written before skbert recorded
+    it hold only the parameters: their tuned ``thresholds_`` when the
+    recorded ``threshold`` is ``"auto"``, else the recorded ``threshold``
+    (one number, or one per label); None where neither tells (a label's
+    threshold is then unknown).
+
+    Parameters
+    ----------
+    settings : dict
+        A folder's ``skbert.json``, checked by :func:`check_settings`.
+
+    Returns
+    -------
+    list or None
+        One threshold (float or None) per label, or None.
+    """
+    if LABEL_THRESHOLDS in settings:
+        return settings[LABEL_THRESHOLDS]
+    n = len(settings["classes"])
+    recorded = settings["params"].get("threshold", 0.5)  # older folders: the parameters
+    if recorded == "auto":
+        return settings.get("thresholds_")
+    try:
+        return thresholds_in_force(recorded, n)
+    except (TypeError, ValueError):
+        return None
+
+
 def check_settings(settings, path: str) -> dict:
     """Validate what ``skbert.json`` holds, field by field, before anything uses it.
 
@@ -440,12 +516,10 @@ def check_settings(settings, path: str) -> dict:
                               "from a copy.")
     if settings["y_dtype"] not in _Y_DTYPES:
         raise _bad(path, "y_dtype", settings["y_dtype"], f"one of {sorted(_Y_DTYPES)}")
-    thresholds = settings.get("thresholds_")
-    if thresholds is not None and (
-            not isinstance(thresholds, list) or len(thresholds) != len(classes)
-            or not all(_is_number(t) and 0.0 <= t <= 1.0 for t in thresholds)):
-        raise _bad(path, "thresholds_", thresholds,
-                   f"null or a list of {len(classes)} numbers in [0, 1]")
+    for key in ("thresholds_", LABEL_THRESHOLDS):
+        thresholds = settings.get(key)
+        if thresholds is not None and not _is_thresholds(thresholds, len(classes)):
+            raise _bad(path, key, thresholds, f"null or a list of {len(classes)} numbers in [0, 1]")
     history = settings["history_"]
     if not isinstance(history, list) or not all(
             isinstance(r, dict) and all(isinstance(k, str) and (v is None or isinstance(
