@@ -40,9 +40,11 @@ import math
 import os
 import re
 import secrets
+import shutil
 import socket
 import stat
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -59,6 +61,7 @@ from ._safe_io import (
     is_int,
     is_number,
     load_tensors,
+    make_folders,
     metadata_document,
     need,
     read_regular_file,
@@ -139,6 +142,8 @@ def clear_fit_cache(folder: str | None = None) -> None:
                 or item.name.startswith(_PROBE_PREFIX)):
             continue
         if item.is_dir(follow_symlinks=False):
+            if item.name.startswith(_PROBE_PREFIX):  # left by a probe_writable cut short
+                shutil.rmtree(item.path, ignore_errors=True)
             continue
         try:
             os.remove(item.path)
@@ -146,10 +151,41 @@ def clear_fit_cache(folder: str | None = None) -> None:
             pass
 
 
+def probe_writable(folder: str, *, create: bool = False) -> None:
+    """Create, then remove, a private folder holding one file in ``folder``: skbert's one
+    writability test of an output folder (the fit cache, ``checkpoint_dir``, the CLI's outputs).
+
+    Creating both a folder and a file is what the outputs need (a model is built
+    in a sibling folder, cache entries are files), and it catches what
+    ``os.access`` does not: read-only file systems and pseudo file systems such
+    as ``/proc``.
+
+    Parameters
+    ----------
+    folder : str
+        An existing folder, or with ``create`` one to create (with those above it).
+    create : bool, default=False
+        Create ``folder`` first, through :func:`skbert._safe_io.make_folders`
+        (no link followed).
+
+    Raises
+    ------
+    OSError
+        If ``folder`` cannot be created or written.
+    """
+    if create:
+        make_folders(folder)
+    probe = tempfile.mkdtemp(prefix=_PROBE_PREFIX, dir=folder)
+    try:
+        write_bytes(os.path.join(probe, "probe"), b"skbert", root=probe)
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
 def check_writable(folder: str, name: str = "fit_cache") -> None:
     """Make sure that files can be written to ``folder`` before any training runs.
 
-    Creates the folder if it is missing, then writes and removes a probe file.
+    Creates the folder if it is missing, then tests it with :func:`probe_writable`.
 
     Parameters
     ----------
@@ -167,10 +203,8 @@ def check_writable(folder: str, name: str = "fit_cache") -> None:
     """
     if not isinstance(folder, str):
         raise TypeError(f"folder must be a str; got {type(folder).__name__} {folder!r}.")
-    probe = os.path.join(folder, _PROBE_PREFIX + secrets.token_hex(8))
     try:
-        write_bytes(probe, b"skbert", root=folder)  # creates the folder too
-        os.remove(probe)
+        probe_writable(folder, create=True)
     except OSError as exc:
         fix = ("fit_cache=True to reuse fits within this process only, or fit_cache=False"
                if name == "fit_cache" else f"{name}=None")

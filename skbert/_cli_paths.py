@@ -14,7 +14,6 @@ import contextlib
 import os
 import re
 import stat
-import tempfile
 
 from ._safe_io import TMP_TAG, KeptAside, UnsafePath, atomic_writer, read_json, staging_folder
 
@@ -245,9 +244,10 @@ def check_output_file(path: str | None, flag: str, *, inputs=(), folder: str | N
 def check_writable(target: str, flag: str, shown: str) -> None:
     """Check that ``target`` (an absolute path) can be created next to its siblings.
 
-    Walks up to the nearest existing folder and creates (then removes) a
-    temporary folder there: the one test that also catches read-only file
-    systems and pseudo file systems such as /proc.
+    Walks up to the nearest existing folder and tests it with
+    :func:`skbert._cache.probe_writable` (creates, then removes, a folder
+    holding a file), which also catches read-only file systems and pseudo
+    file systems such as /proc.
     """
     probe = os.path.dirname(target)
     while not os.path.lexists(probe):
@@ -256,8 +256,10 @@ def check_writable(target: str, flag: str, shown: str) -> None:
         raise NotADirectoryError(
             f"{flag} {shown!r} cannot be created: {probe!r} is a file, not a folder; choose a "
             "path inside a folder.")
+    from ._cache import probe_writable
+
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".skbert-write-check-", dir=probe))
+        probe_writable(probe)
     except OSError as exc:
         raise PermissionError(
             f"{flag} {shown!r} cannot be written: creating a folder in {probe!r} failed "
