@@ -15,14 +15,15 @@ import re
 import sys
 import warnings
 
-from ._params import PARAM, PARAMS, cli_params, cli_values
+from ._params import PARAM, PARAMS, PREDICT_TIME_PARAMS, cli_params, cli_values
 
 _DATA_HELP = "labelled file (.jsonl, .json, .csv, .tsv, .parquet), or - for stdin"
 #: Input formats of ``--input-format`` (for ``-``, stdin).
 INPUT_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt")
-#: Options of a saved model's commands (predict, evaluate), taken from the table.
-SAVED_MODEL_FLAGS = ("--threshold", "--predict-batch-size", "--device", "--compile",
-                     "--verbose")
+#: Options of a saved model's commands (predict, evaluate), taken from the table: every
+#: predict-time parameter's flag (changing it needs no refit), then where and how it runs.
+SAVED_MODEL_FLAGS = (*(p.flag for p in PARAMS if p.name in PREDICT_TIME_PARAMS and p.flag),
+                     "--device", "--compile", "--verbose")
 #: Help of the saved model's options where it differs from training's.
 _SAVED_HELP = {
     "--threshold": "decision threshold: a number in [0, 1], or auto for the thresholds tuned "
@@ -140,8 +141,7 @@ def _add_table_options(p: argparse.ArgumentParser, flags=None) -> None:
     for opt in cli_params():
         if flags is not None and opt.flag not in flags:
             continue
-        help_ = speak_flags(_SAVED_HELP.get(opt.flag, opt.help) if flags == SAVED_MODEL_FLAGS
-                            else opt.help)
+        help_ = speak_flags(_saved_help(opt) if flags == SAVED_MODEL_FLAGS else opt.help)
         if opt.boolean:
             p.add_argument(opt.flag, dest=opt.name, action=argparse.BooleanOptionalAction,
                            default=argparse.SUPPRESS, help=help_)
@@ -153,6 +153,16 @@ def _add_table_options(p: argparse.ArgumentParser, flags=None) -> None:
     if flags is None:
         p.set_defaults(**{o.name: o.default for o in cli_params()
                           if o.default != PARAM[o.name].default})
+
+
+def _saved_help(opt) -> str:
+    """An option's help on the saved model's commands: a predict-time parameter's default
+    there is the value the folder saved."""
+    if opt.flag in _SAVED_HELP:
+        return _SAVED_HELP[opt.flag]
+    if opt.name in PREDICT_TIME_PARAMS:
+        return re.sub(r"\(default: [^()]*\)$", "(default: as saved)", opt.help)
+    return opt.help
 
 
 def _add_label_options(p, *, default_label_column) -> None:
