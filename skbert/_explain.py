@@ -238,16 +238,30 @@ _HTML_MARK = '<meta name="generator" content="skbert explain">'
 
 
 def _check_overwrite(path, overwrite: bool, mark: str) -> None:
-    """Refuse to replace a file skbert did not write (it may be the user's)."""
+    """Refuse to replace a file skbert did not write (it may be the user's).
+
+    Its first 4 KiB are read through :mod:`skbert._safe_io` (a regular file only,
+    opened without following a link or blocking on a FIFO); a link, a folder or
+    anything else is not skbert's file.
+    """
     import os
+
+    from ._safe_io import DamagedFile, _open_regular, read_upto
 
     path = os.fspath(path)
     if overwrite or not os.path.lexists(path):
         return
-    head = b""
-    if os.path.isfile(path) and not os.path.islink(path):
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
+    try:
+        fd, _ = _open_regular(path)
+    except FileNotFoundError:  # removed meanwhile: nothing to keep
+        return
+    except DamagedFile:
+        head = b""
+    else:
+        try:
+            head = read_upto(fd, 4096)
+        finally:
+            os.close(fd)
     if mark.encode() not in head:
         raise FileExistsError(
             f"{path!r} exists and was not written by skbert explain; choose another path, or "
