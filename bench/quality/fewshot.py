@@ -72,7 +72,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
 from _harness import child_or_main, git_commit, machine, read_jsonl, timer  # noqa: E402
-from quality import _busy_processes, _read_json, _stats, _write_json  # noqa: E402
+from quality import _busy_processes, _read_json, _write_json  # noqa: E402
 
 DEFAULT_DATA = os.path.join("..", "shared", "data")
 DEFAULT_JSON = os.path.join("bench", "results", "quality", "fewshot.json")
@@ -297,7 +297,7 @@ def run_key(rec: dict) -> str:
 
 
 def summary(records: list[dict], defaults_now: dict | None = None) -> str:
-    """The markdown table: mean ± half the range over the seeds for each tool, variant, K."""
+    """The markdown table: mean ± standard deviation over the seeds for each tool, variant, K."""
     groups: dict = {}
     for r in records:
         if "result" not in r or r["result"].get("skipped"):
@@ -312,14 +312,17 @@ def summary(records: list[dict], defaults_now: dict | None = None) -> str:
         vals = [v for v in vals if v is not None]
         if not vals:
             return ""
-        m, s = _stats(vals)
-        return f"{m:{fmt}} ± {s:{fmt}}" if len(vals) > 1 else f"{m:{fmt}}"
+        m = sum(vals) / len(vals)
+        if len(vals) == 1:
+            return f"{m:{fmt}}"
+        sd = (sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
+        return f"{m:{fmt}} ± {sd:{fmt}}"
 
     order = {t: i for i, t in enumerate(("skbert", "skbert-zeroshot", "setfit", "setfit-zeroshot",
                                          "tfidf"))}
     lines = ["| tool | variant | K | seeds | n_train | micro-F1 | macro-F1 | LRAP | subset acc. "
-             "| fit s | epochs | load start→end |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| fit s | epochs | threads | load start→end |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(groups, key=lambda g: (g[3] is not None, g[2], order.get(g[0], 9),
                                              g[1].endswith("(old defaults)"),
                                              g[1] != "defaults", g[1])):
@@ -335,12 +338,13 @@ def summary(records: list[dict], defaults_now: dict | None = None) -> str:
             f"{'/'.join(map(str, ntr))} | {pm([x['micro_f1'] for x in res])} | "
             f"{pm([x['macro_f1'] for x in res])} | {pm([x['lrap'] for x in res])} | "
             f"{pm([x['subset_accuracy'] for x in res])} | "
-            f"{pm([x['fit_s'] for x in res], '.0f')} | {epochs} | {loads} |")
+            f"{pm([x['fit_s'] for x in res], '.0f')} | {epochs} | "
+            f"{','.join(sorted({str(r['machine'].get('torch_threads')) for r in rs}))} | {loads} |")
     skipped = sorted({(r["tool"], r["result"]["skipped"]) for r in records
                       if r.get("result", {}).get("skipped")})
-    lines += ["", "mean ± half the range (max - min) / 2 over the seeds; each seed draws its "
+    lines += ["", "mean ± sample standard deviation (ddof=1) over the seeds; each seed draws its "
               "own per-label sample of K texts per label (n_train = the union's size); test: "
-              "the whole GoEmotions validation split; macro-F1 over the labels present in "
+              "the whole GoEmotions validation split (5,426 texts, unless the variant says test N); macro-F1 over the labels present in "
               "the test set; fit s: wall seconds of fit on a shared 2-core CPU (load: "
               "1-minute load average at the start and end of each run, other work included); "
               "SetFit and TF-IDF F1 at their 0.5, skbert at threshold=\"auto\"."]
