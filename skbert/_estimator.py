@@ -55,7 +55,7 @@ from ._runner import (
     run_fit,
 )
 from ._scoring import make_score_fn
-from ._thresholds import check_threshold
+from ._thresholds import at_least, check_threshold
 from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
     SkbertWarning,
@@ -114,8 +114,14 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     head_learning_rate : float or None, default=None
         Peak learning rate of the new output layer, which starts from random
         weights; ``None`` uses ``10 * learning_rate_``.
-    max_epochs : int, default=3
-        Passes over the training data.
+    max_epochs : int or "auto", default=3
+        Passes over the training data. ``"auto"`` makes three passes, or more
+        on a small training set, so that training takes at least
+        ``skbert.MIN_AUTO_STEPS`` optimiser steps (at most 100 passes): a fixed
+        three epochs of 448 texts are 80 steps, too few to learn from.
+
+        .. versionadded:: 0.2.0
+           ``"auto"``.
     weight_decay : float, default=0.01
         AdamW weight decay; biases and normalisation weights get none.
     warmup_ratio : float, default=0.1
@@ -132,6 +138,26 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ``"mean"`` for sentence-embedding checkpoints (those shipping a
         sentence-transformers pooling config, like the default model) and
         ``"cls"`` otherwise.
+    head_init : {"labels", "names", "centroids", "random"}, default="labels"
+        How a new output layer starts. ``"labels"``: each label's row points
+        at what the label means to the encoder, the sum of the direction of
+        its name (or ``label_descriptions``) and of the centroid of its
+        training texts, on centred and normalised text vectors, with the bias
+        at the label's prior, so a text starts near the labels it resembles;
+        ``"names"`` or ``"centroids"`` use one of the two; ``"random"`` is the
+        usual random layer (biases at the priors). A label without a readable
+        name (``3``, ``"L07"``) and without a description uses its centroid
+        alone. It costs one pass over up to 4,096 training texts. A head
+        loaded trained (a folder skbert saved, same labels) is kept as it is.
+
+        .. versionadded:: 0.2.0
+    label_descriptions : dict or None, default=None
+        Label -> text saying what it means, for ``head_init``, e.g.
+        ``{"acq": "mergers and acquisitions", "crude": "crude oil"}``; labels
+        left out use their name made readable (``"bank_account"`` ->
+        ``"bank account"``). Keys must be labels of ``Y``.
+
+        .. versionadded:: 0.2.0
     threshold : float, array-like of shape (n_labels,) or "auto", default=0.5
         Decision threshold of ``predict`` (``proba >= threshold``), one for
         all labels or one per label. Read at predict time: changing it with
@@ -146,6 +172,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         scored better on unseen data than per-label F1 thresholds in micro-F1
         in every run, and in macro-F1 in all but one (a seed of the full
         Reuters split). With a large validation set (``X_val``), try ``"f1"``.
+    min_labels : int, default=0
+        ``predict`` gives every text at least this many labels: when fewer
+        pass their threshold, the most probable ones are added (ties broken
+        by column order). ``0`` allows an empty answer. Read at predict time,
+        like ``threshold``: a grid search can try it without refitting.
+
+        .. versionadded:: 0.2.0
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop after
         ``n_iter_no_change`` epochs without improvement of the validation loss,
@@ -331,8 +364,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         warmup_ratio=0.1,
         max_grad_norm=1.0,
         pooling="auto",
+        head_init="labels",
+        label_descriptions=None,
         threshold=0.5,
         threshold_metric="f1_micro_global",
+        min_labels=0,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=2,
@@ -369,8 +405,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.warmup_ratio = warmup_ratio
         self.max_grad_norm = max_grad_norm
         self.pooling = pooling
+        self.head_init = head_init
+        self.label_descriptions = label_descriptions
         self.threshold = threshold
         self.threshold_metric = threshold_metric
+        self.min_labels = min_labels
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -587,7 +626,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """``predict`` from probabilities already computed (by ``predict_proba``):
         ``proba >= threshold`` as ``dtype``, by default the dtype of the Y given to fit.
         The CLI calls it to save a second forward pass."""
-        return (proba >= self._effective_threshold()).astype(
+        return at_least(proba, self._effective_threshold(), self.min_labels).astype(
             self._y_dtype if dtype is None else dtype)
 
     def _effective_threshold(self):

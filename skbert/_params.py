@@ -122,8 +122,10 @@ PARAMS: tuple[Param, ...] = (
     Param("head_learning_rate", None, [Interval(Real, 0, None, closed="neither"), None],
           "learning rate of the new classification head (none: 10x the learning rate)",
           flag="--head-learning-rate", card=True, metavar="LR"),
-    Param("max_epochs", 3, [_pos(Integral)], "passes over the training data",
-          flag="--max-epochs", card=True, metavar="N"),
+    Param("max_epochs", 3, [_pos(Integral), _options("auto")],
+          "passes over the training data; auto: 3, or more for small data sets so that "
+          "training takes at least MIN_AUTO_STEPS optimiser steps",
+          flag="--max-epochs", card=True, metavar="N|auto"),
     Param("weight_decay", 0.01, [_nonneg(Real)],
           "AdamW weight decay (none on biases and normalisation weights)",
           flag="--weight-decay", card=True, metavar="WD"),
@@ -136,6 +138,14 @@ PARAMS: tuple[Param, ...] = (
     Param("pooling", "auto", [_options("auto", "cls", "mean")],
           "text vector: the [CLS] head or the mean of the tokens; auto follows the checkpoint",
           flag="--pooling"),
+    Param("head_init", "labels", [_options("labels", "names", "centroids", "random")],
+          "how a new head starts: from the label names and the centroids of their training "
+          "texts (labels), either one alone, or random",
+          flag="--head-init", card=True),
+    Param("label_descriptions", None, [dict, None],
+          "label -> text describing it, for head_init (default: the label names made readable); "
+          "on the command line a JSON object or @file.json",
+          flag="--label-descriptions", metavar="JSON|@FILE"),
     Param("threshold", 0.5,
           [_options("auto"), Interval(Real, 0, 1, closed="both"), "array-like"],
           "decision threshold of predict; auto tunes thresholds_ on the validation split",
@@ -144,6 +154,10 @@ PARAMS: tuple[Param, ...] = (
           "how threshold='auto' tunes: one shared threshold maximising micro-F1, one per label "
           "maximising its F1, or one per label maximising micro-F1",
           flag="--threshold-metric", card=True),
+    Param("min_labels", 0, [_nonneg(Integral)],
+          "predict at least this many labels per text: the most probable ones when fewer "
+          "pass their threshold",
+          flag="--min-labels", when="predict", card=True, metavar="N"),
     Param("early_stopping", False, ["boolean"],
           "stop when the validation score stops improving and keep the best epoch",
           flag="--early-stopping", card=True),
@@ -409,6 +423,15 @@ def _parse_as(c, text: str):
         except ValueError:
             return _UNSET
         return values if all(math.isfinite(v) for v in values) else _UNSET
+    if c is dict:  # a JSON object, inline or in a file named after "@"
+        import json
+
+        from ._safe_io import read_json
+        try:
+            value = read_json(text[1:]) if text.startswith("@") else json.loads(text)
+        except (OSError, ValueError):
+            return _UNSET
+        return value if isinstance(value, dict) else _UNSET
     if c is str:
         return text
     return _UNSET

@@ -21,7 +21,7 @@ Contract
     far; the caller re-raises.
 ``inference_config(estimator, device, precision) -> TrainConfig``
     The loop settings prediction needs (``predict_logits``).
-``train_config(estimator, device, precision, seed, group, learning_rate)``
+``train_config(estimator, device, precision, seed, group, learning_rate, n_train=None)``
     The settings of a fit (tests and bench set fields the estimator does not
     expose by wrapping it).
 ``encode_texts(estimator, tokenizer, texts, offset=0)`` and
@@ -47,6 +47,14 @@ from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
+from ._label_init import (
+    MAX_CENTROID_TEXTS,
+    check_label_descriptions,
+    head_from_features,
+    label_texts,
+    output_features,
+    set_head,
+)
 from ._modeling import (
     MultiLabelModel,
     apply_peft,
@@ -60,7 +68,13 @@ from ._params import training_params
 from ._persistence import saved_head
 from ._scoring import make_score_fn
 from ._thresholds import tune_thresholds
-from ._training import TrainConfig, compile_options, resolve_learning_rate, train
+from ._training import (
+    TrainConfig,
+    compile_options,
+    predict_logits,
+    resolve_learning_rate,
+    train,
+)
 from ._utils import (
     SkbertWarning,
     TrainingDivergedError,
@@ -224,13 +238,15 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
     else:
         model = build_model(path, pooling, data.classes, seed=seed,
                             model_kwargs=est.model_kwargs, saved=saved)
-        model.init_bias_to_priors(torch.from_numpy(Y_train.mean(axis=0)))
+        _init_head(est, model, tokenizer, data.classes, train_enc, Y_train, device,
+                   precision, seed)
         if est.peft_config is not None:
             model = apply_peft(model, est.peft_config)
     if est.gradient_checkpointing:
         enable_gradient_checkpointing(model)
     config = train_config(est, device, precision, seed, group,
-                          learning_rate=resolve_learning_rate(est.learning_rate, model))
+                          learning_rate=resolve_learning_rate(est.learning_rate, model),
+                          n_train=train_enc.n_docs)
     config.score_fn = make_score_fn(est.scoring, est.threshold, data.classes)
     # the checkpoint restores on every rank before the user's on_fit_begin; they run on rank 0
     checkpoint = None if est.checkpoint_dir is None else Checkpoint(est.checkpoint_dir, key)
@@ -261,6 +277,45 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         diverged_epoch=out.diverged_epoch, n_train=train_enc.n_docs,
         n_valid=0 if valid_enc is None else valid_enc.n_docs,
         checkpoint=checkpoint.path if checkpoint and os.path.isfile(checkpoint.path) else None)
+
+
+def _init_head(est, model, tokenizer, classes, train_enc, Y_train, device, precision,
+               seed) -> None:
+    """Start a new head from the labels' meaning (``head_init``), or at the priors only.
+
+    A head loaded trained (a folder skbert saved, same labels) is left as it is.
+    """
+    prior = Y_train.mean(axis=0)
+    if model.trained_head:
+        return
+    if est.head_init == "random":
+        model.init_bias_to_priors(torch.from_numpy(prior))
+        return
+    texts = label_texts(classes, check_label_descriptions(est.label_descriptions, classes))
+    use_names = est.head_init in ("labels", "names") and any(t is not None for t in texts)
+    use_centroids = est.head_init in ("labels", "centroids")
+    n = train_enc.n_docs
+    docs = np.arange(n)
+    if n > MAX_CENTROID_TEXTS:  # a seeded sample, sorted: the centroids need no more
+        docs = np.sort(np.random.default_rng(seed).choice(n, MAX_CENTROID_TEXTS, replace=False))
+    config = inference_config(est, device, precision)
+    config.compile = None
+    pad_id = pad_token_id(tokenizer)
+    model.to(device)
+    with output_features(model):
+        train_vectors = predict_logits(model, train_enc.subset(docs), pad_id, config)
+        names = None
+        if use_names:
+            named = [i for i, t in enumerate(texts) if t is not None]
+            vectors = predict_logits(model, encode_texts(est, tokenizer, [texts[i] for i in named]),
+                                     pad_id, config)
+            names = np.full((len(texts), vectors.shape[1]), np.nan)
+            names[named] = vectors
+    weight, bias, rows = head_from_features(train_vectors, Y_train[docs], names, prior,
+                                            use_names=use_names, use_centroids=use_centroids)
+    set_head(model, weight, bias, rows)
+    logger.debug("head started from %s for %d of %d labels", est.head_init, int(rows.sum()),
+                 len(rows))
 
 
 def _split(est, data: FitData, encoded, rs, tokenizer):
@@ -370,10 +425,38 @@ def _shared_settings(est, device) -> dict:
                               if device.type == "cuda" else None))
 
 
-def train_config(est, device, precision, seed, group, learning_rate: float) -> TrainConfig:
-    """The loop's settings for a fit at the resolved encoder ``learning_rate``."""
+#: With ``max_epochs="auto"``, training takes at least this many optimiser steps.
+MIN_AUTO_STEPS = 300
+#: ... in at least 3 and at most this many epochs.
+MAX_AUTO_EPOCHS = 100
+
+
+def resolve_max_epochs(max_epochs, n_train: int, batch_size: int) -> int:
+    """``max_epochs``, with ``"auto"`` as 3 epochs or enough for ``MIN_AUTO_STEPS`` steps.
+
+    Examples
+    --------
+    >>> resolve_max_epochs("auto", 10_000, 16)
+    3
+    >>> resolve_max_epochs("auto", 403, 16)
+    12
+    >>> resolve_max_epochs(5, 403, 16)
+    5
+    """
+    if max_epochs != "auto":
+        return int(max_epochs)
+    steps = max(1, -(-int(n_train) // int(batch_size)))
+    return int(min(MAX_AUTO_EPOCHS, max(3, -(-MIN_AUTO_STEPS // steps))))
+
+
+def train_config(est, device, precision, seed, group, learning_rate: float,
+                 n_train: int | None = None) -> TrainConfig:
+    """The loop's settings for a fit at the resolved encoder ``learning_rate``
+    (``n_train``, the texts trained on, resolves ``max_epochs="auto"``)."""
     return TrainConfig(
-        max_epochs=est.max_epochs, batch_size=est.batch_size, learning_rate=learning_rate,
+        max_epochs=(3 if n_train is None and est.max_epochs == "auto"
+                    else resolve_max_epochs(est.max_epochs, n_train or 0, est.batch_size)),
+        batch_size=est.batch_size, learning_rate=learning_rate,
         head_learning_rate=(10 * learning_rate if est.head_learning_rate is None
                             else est.head_learning_rate),
         weight_decay=est.weight_decay, warmup_ratio=est.warmup_ratio,

@@ -102,6 +102,41 @@ def apply_thresholds(proba, threshold=0.5) -> np.ndarray:
     return (proba >= t).astype(int)
 
 
+def at_least(proba, threshold=0.5, min_labels: int = 0) -> np.ndarray:
+    """``proba >= threshold``, with at least ``min_labels`` labels per row.
+
+    A row with fewer labels above its thresholds gets its most probable ones
+    (ties go to the first column), so no text is left without an answer.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_labels)
+    threshold : float or array-like of shape (n_labels,), default=0.5
+    min_labels : int, default=0
+        Capped at the number of labels.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples, n_labels)
+
+    Examples
+    --------
+    >>> at_least([[0.2, 0.4], [0.6, 0.1]], 0.5, min_labels=1).astype(int)
+    array([[0, 1],
+           [1, 0]])
+    """
+    proba = np.asarray(proba)
+    chosen = proba >= check_threshold(threshold, proba.shape[1])
+    k = min(int(min_labels), proba.shape[1])
+    if k <= 0 or proba.shape[0] == 0:
+        return chosen
+    short = np.flatnonzero(chosen.sum(axis=1) < k)
+    if short.size:
+        top = np.argsort(-proba[short], axis=1, kind="stable")[:, :k]
+        chosen[short[:, None], top] = True
+    return chosen
+
+
 def _counts(y: np.ndarray, p: np.ndarray, candidates: np.ndarray):
     """tp, fp, fn of one label at every candidate threshold."""
     order = np.argsort(-p, kind="stable")

@@ -272,7 +272,7 @@ def test_history_records_one_entry_per_epoch(fitted):
 def test_early_stopping_history_and_best_epoch(tiny_st_model, corpus):
     X, Y = corpus
     est = make_est(tiny_st_model, early_stopping=True, validation_fraction=0.25, max_epochs=4,
-                   n_iter_no_change=1, tol=0.0)
+                   n_iter_no_change=1, tol=0.0, scoring=None)  # selected by validation loss
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, Y)

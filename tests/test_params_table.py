@@ -65,7 +65,7 @@ def test_generated_sets():
     assert _params.FOLDER_UNSAFE_PARAMS == {"compile", "fit_cache", "model_kwargs",
                                             "tokenizer_kwargs", "peft_config", "callbacks",
                                             "checkpoint_dir"}
-    assert _params.PREDICT_TIME_PARAMS == {"threshold", "predict_batch_size"}
+    assert _params.PREDICT_TIME_PARAMS == {"threshold", "predict_batch_size", "min_labels"}
     assert _params.OBSERVER_PARAMS == {"callbacks", "checkpoint_dir", "verbose", "fit_cache"}
     assert _params.CACHE_KEY_PARAMS == (set(NAMES) - _params.PREDICT_TIME_PARAMS
                                         - _params.OBSERVER_PARAMS)

@@ -1,0 +1,190 @@
+"""Heads that start from what the labels mean.
+
+A new head starts random in most fine-tuning code, so the first steps are
+spent learning what each label is. With an encoder that already places
+similar texts near each other, each label's row of the head can start from
+the encoder's own vector of
+
+* the label's name or description (``label_descriptions``, or the class name
+  made readable: ``"disappointment"``, ``"bank account"``), and
+* the centroid of the training texts that carry the label,
+
+so that a text starts near the labels it resembles, and each label's bias
+starts at its prior (the log-odds of its training frequency). The head is
+then a nearest-centroid classifier on centred, normalised vectors, which the
+fine-tuning refines.
+
+Pure torch and numpy; the runner computes the vectors with the model itself
+(:func:`output_features`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import numpy as np
+import torch
+
+#: Most characters of one label description.
+MAX_DESCRIPTION_CHARS = 1000
+#: Most training texts read (a seeded sample) to compute the centroids.
+MAX_CENTROID_TEXTS = 4096
+#: Cosine similarity is multiplied by this to give a logit (before the bias).
+SCALE = 5.0
+#: Weight of the name's direction against the centroid's, both unit vectors.
+NAME_WEIGHT = 0.5
+HEAD_INITS = ("labels", "names", "centroids", "random")
+
+
+def readable(name) -> str | None:
+    """A class name as words, or None when it carries no words (``3``, ``"L07"``).
+
+    Examples
+    --------
+    >>> readable("disappointment")
+    'disappointment'
+    >>> readable("bank_account")
+    'bank account'
+    >>> readable("moneyFx")
+    'money fx'
+    >>> readable(3) is None
+    True
+    """
+    if not isinstance(name, str):
+        return None
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
+    text = re.sub(r"[_\-./:]+", " ", text).strip().lower()
+    letters = sum(ch.isalpha() for ch in text)
+    return text if letters >= 2 and letters >= len(text.replace(" ", "")) / 2 else None
+
+
+def check_label_descriptions(descriptions, classes) -> dict:
+    """Validate ``label_descriptions`` against the fitted labels.
+
+    Returns
+    -------
+    dict
+        Label (as in ``classes``) -> description text.
+
+    Raises
+    ------
+    ValueError
+        Naming the key or value that is wrong and what to pass instead.
+    """
+    if descriptions is None:
+        return {}
+    names = {str(c.item() if hasattr(c, "item") else c): c for c in classes}
+    out = {}
+    for key, text in descriptions.items():
+        label = names.get(str(key.item() if hasattr(key, "item") else key))
+        if label is None:
+            raise ValueError(
+                f"label_descriptions has the key {key!r}, which is not one of the labels of Y "
+                f"({list(names)[:8]}{' ...' if len(names) > 8 else ''}). Use the label names "
+                "of classes_ as keys.")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(
+                f"label_descriptions[{key!r}] is {text!r:.60}; each description must be a "
+                "non-empty string, e.g. 'acquisitions and mergers of companies'.")
+        if len(text) > MAX_DESCRIPTION_CHARS:
+            raise ValueError(
+                f"label_descriptions[{key!r}] has {len(text)} characters; keep each description "
+                f"under {MAX_DESCRIPTION_CHARS} (a sentence or two is enough).")
+        out[str(key.item() if hasattr(key, "item") else key)] = text.strip()
+    return out
+
+
+def label_texts(classes, descriptions: dict) -> list[str | None]:
+    """One text per label: its description, else its readable name, else None."""
+    texts = []
+    for c in classes:
+        key = str(c.item() if hasattr(c, "item") else c)
+        texts.append(descriptions.get(key) or readable(c.item() if hasattr(c, "item") else c))
+    return texts
+
+
+@contextlib.contextmanager
+def output_features(model):
+    """Make ``model`` return the input of its output layer instead of the logits.
+
+    Inside the block a forward pass gives the vector the head reads (the
+    pooled text vector, after the classifier's own dense layer with cls
+    pooling); the layer is restored on leaving.
+    """
+    layer = model.output_layer()
+    layer.forward = lambda x: x.float()  # instance attribute: shadows the class's forward
+    try:
+        yield model
+    finally:
+        del layer.forward
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(a, axis=-1, keepdims=True)
+    return np.divide(a, norm, out=np.zeros_like(a), where=norm > 0)
+
+
+def head_from_features(train: np.ndarray, Y: np.ndarray, names: np.ndarray | None,
+                       prior: np.ndarray, *, use_names: bool = True,
+                       use_centroids: bool = True,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weight and bias of a head that scores cosine similarity to each label.
+
+    Parameters
+    ----------
+    train : ndarray of shape (n_texts, n_features)
+        Feature vectors of training texts.
+    Y : ndarray of shape (n_texts, n_labels)
+        Their 0/1 labels.
+    names : ndarray of shape (n_labels, n_features) or None
+        Feature vectors of the label texts; a row of NaN for a label without one.
+    prior : ndarray of shape (n_labels,)
+        Each label's training frequency.
+    use_names, use_centroids : bool
+        Which directions to use.
+
+    Returns
+    -------
+    weight : ndarray of shape (n_labels, n_features)
+    bias : ndarray of shape (n_labels,)
+        So that ``features @ weight.T + bias`` is ``SCALE`` times the cosine
+        similarity of the centred, normalised text vector to each label's
+        direction, shifted so the mean training logit is the prior's log-odds.
+    has_direction : ndarray of bool, shape (n_labels,)
+        False for a label with neither a text nor a positive example (its row
+        is zero: keep the layer's random row for it).
+    """
+    train = np.asarray(train, dtype=np.float64)
+    mu = train.mean(axis=0)
+    centred = train - mu
+    radius = float(np.linalg.norm(centred, axis=1).mean()) or 1.0
+    n_labels = Y.shape[1]
+    direction = np.zeros((n_labels, train.shape[1]))
+    if use_centroids:
+        unit_train = _unit(centred)
+        for j in range(n_labels):
+            pos = Y[:, j] > 0
+            if pos.any():
+                direction[j] = _unit(unit_train[pos].mean(axis=0))
+    if use_names and names is not None:
+        named = ~np.isnan(names).any(axis=1)
+        weight = NAME_WEIGHT if use_centroids else 1.0
+        direction[named] += weight * _unit(np.asarray(names, np.float64)[named] - mu)
+    has_direction = np.linalg.norm(direction, axis=1) > 0
+    direction = _unit(direction)
+    weight = SCALE * direction / radius
+    p = np.clip(prior, 1e-4, 1 - 1e-4)
+    mean_logit = (centred @ weight.T).mean(axis=0)
+    bias = np.log(p / (1 - p)) - mean_logit - mu @ weight.T
+    return weight.astype(np.float32), bias.astype(np.float32), has_direction
+
+
+@torch.no_grad()
+def set_head(model, weight: np.ndarray, bias: np.ndarray, rows: np.ndarray) -> None:
+    """Copy ``weight[rows]`` and all of ``bias`` into the model's output layer."""
+    layer = model.output_layer()
+    rows_t = torch.from_numpy(np.flatnonzero(rows))
+    layer.weight[rows_t] = torch.from_numpy(weight[rows]).to(layer.weight)
+    if layer.bias is not None:
+        layer.bias.copy_(torch.from_numpy(bias).to(layer.bias))
