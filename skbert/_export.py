@@ -86,11 +86,12 @@ def save_model_folder(folder: str, model, tokenizer, settings: dict) -> None:
     settings = {**settings, "base_model": base_model_of(settings["params"]["model_name_or_path"])}
     save_folder(folder, model, tokenizer, shareable_settings(settings))
     if is_peft(model):  # the adapter alone too, for peft users
-        from ._persistence import publish_folder
+        from ._persistence import built_into, publish_folder
 
-        with tempfile.TemporaryDirectory(prefix="skbert-adapter-") as stage:
+        folder = os.fspath(folder)
+        with built_into(os.path.join(folder, "adapter"),
+                        lambda built: publish_folder(built, folder, under="adapter")) as stage:
             model.backbone.save_pretrained(stage)
-            publish_folder(stage, os.fspath(folder), under="adapter")
     write_model_card(folder)
 
 

@@ -28,12 +28,15 @@ probabilities without skbert, or refuse to load it:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -52,6 +55,7 @@ from ._modeling import (
     sequence_classification_guard,
 )
 from ._safe_io import (
+    TMP_TAG,
     DamagedFile,
     UnsafePath,
     atomic_writer,
@@ -60,6 +64,7 @@ from ._safe_io import (
     read_json,
     read_regular_file,
     remove_file,
+    staging_folder,
     write_bytes,
 )
 from ._sources import _extra_layers_error, _regular, weight_files
@@ -153,12 +158,13 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     docstring). ``AutoModel.from_pretrained(folder)`` loads the fine-tuned
     encoder in both cases.
 
-    Every file is first written to a private temporary folder (transformers
-    and the tokenizer write there) and then published into ``folder`` one by
-    one through :func:`skbert._safe_io.atomic_writer`: atomically, never
-    through a link planted in ``folder`` (a linked sub-folder is
-    :class:`~skbert._safe_io.UnsafePath`), and with skbert's one mode policy.
-    ``skbert.json`` is published last.
+    The folder is built in a private folder next to it (transformers and the
+    tokenizer write there; see :func:`built_into`): a new ``folder`` is that
+    folder renamed into place whole, atomically; into an existing one each
+    file is published through :func:`skbert._safe_io.atomic_writer`:
+    atomically, never through a link planted in ``folder`` (a linked
+    sub-folder is :class:`~skbert._safe_io.UnsafePath`), and other files there
+    are left alone, ``skbert.json`` last. Either way with skbert's one mode policy.
     """
     from safetensors.torch import save as safetensors_bytes
 
@@ -169,7 +175,8 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
             "it again, or copy the folder it was loaded from.")
     folder = os.fspath(folder)
     model = merged(model)  # adapters (peft) are saved merged into plain weights
-    make_folders(folder)
+    if os.path.lexists(folder):
+        make_folders(folder)  # a file or a dangling link there fails now, before any work
     classes = settings["classes"]
     cfg = model.backbone.config
     cfg.id2label = {i: str(c) for i, c in enumerate(classes)}
@@ -180,8 +187,15 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
             settings[LABEL_THRESHOLDS], len(classes))}
     text = json.dumps({"format": FORMAT_VERSION, "pooling": model.pooling, **settings},
                       indent=2, default=_json_default)  # serialise fully before writing
-    extra: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="skbert-save-") as stage:
+
+    def publish(built: str) -> None:  # into an existing folder, one file at a time
+        if model.pooling != "mean":
+            _remove_sentence_files(folder)
+        published = publish_folder(built, folder, skip=(SETTINGS_FILE,))
+        _remove_stale_shards(folder, published)
+        publish_folder(built, folder, only=(SETTINGS_FILE,))  # last: the folder is complete
+
+    with built_into(folder, publish) as stage:
         if model.pooling == "mean":
             state = {**model.backbone.state_dict(), **sequence_classification_guard(cfg)}
             with quiet_transformers():
@@ -189,29 +203,59 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
             _forget_architecture(stage)
             head = {k: v.detach().cpu().float().contiguous()
                     for k, v in model.head.state_dict().items()}
-            extra[HEAD_FILE] = safetensors_bytes(head)
-            extra.update(_sentence_files(head, settings))
+            extra = {HEAD_FILE: safetensors_bytes(head), **_sentence_files(head, settings)}
+            for name, data in extra.items():
+                write_bytes(os.path.join(stage, name), data, root=stage)
         else:
             with quiet_transformers():
                 model.backbone.save_pretrained(stage)
         tokenizer.save_pretrained(stage)
-        if model.pooling != "mean":
-            _remove_sentence_files(folder)
-        published = publish_folder(stage, folder)
-    for name, data in extra.items():
-        write_bytes(os.path.join(folder, name), data, root=folder)
-    _remove_stale_shards(folder, published)
-    write_bytes(os.path.join(folder, SETTINGS_FILE), text.encode("utf-8"), root=folder)
+        write_bytes(os.path.join(stage, SETTINGS_FILE), text.encode("utf-8"), root=stage)
 
 
-def publish_folder(stage: str, folder: str, under: str = "") -> set[str]:
+@contextlib.contextmanager
+def built_into(target: str, publish: Callable[[str], object]) -> Iterator[str]:
+    """Build ``target`` in a private folder next to it (:func:`skbert._safe_io.staging_folder`).
+
+    Yields the folder to write in. When the block succeeds, a ``target`` that
+    did not exist is that folder renamed into place, whole and atomically; an
+    existing ``target`` (which may hold other files, or be a link the caller
+    chose) gets the built files through ``publish(built)``, e.g.
+    :func:`publish_folder`. The built folder never outlives the call, Ctrl-C
+    included; a failure leaves ``target`` as it was, or (while publishing)
+    with whole files only.
+
+    Parameters
+    ----------
+    target : str
+    publish : callable
+        ``publish(built)``: put the files of the folder ``built`` into the
+        existing ``target``.
+    """
+    target = os.path.abspath(os.fspath(target))
+    if not os.path.lexists(target):
+        with staging_folder(target) as stage:
+            yield stage
+        return
+    parent, name = os.path.split(target)
+    built = os.path.join(parent, f".{name[:100]}.{secrets.token_hex(6)}.skbert-build{TMP_TAG}")
+    try:
+        with staging_folder(built) as stage:
+            yield stage
+        publish(built)
+    finally:
+        shutil.rmtree(built, ignore_errors=True)
+
+
+def publish_folder(stage: str, folder: str, under: str = "", *, skip=(), only=None) -> set[str]:
     """Copy every file under the private folder ``stage`` into ``folder``, atomically.
 
     Each file goes through :func:`skbert._safe_io.atomic_writer` with
     ``root=folder``: a link planted in ``folder`` (at a file's name or as a
     sub-folder) is never written through. Files already in ``folder`` under
     other names are left alone. ``under`` (a relative folder) puts the
-    files in ``folder/under``, checked the same way.
+    files in ``folder/under``, checked the same way. Relative paths
+    (``/``-separated) in ``skip`` are left out; with ``only``, only those are copied.
 
     Returns
     -------
@@ -226,10 +270,13 @@ def publish_folder(stage: str, folder: str, under: str = "") -> set[str]:
             if os.path.islink(src):  # nothing skbert or transformers writes
                 continue
             rel = os.path.relpath(src, stage)
+            key = rel.replace(os.sep, "/")
+            if key in skip or (only is not None and key not in only):
+                continue
             with open(src, "rb") as fh, atomic_writer(os.path.join(folder, under, rel),
                                                       root=folder) as out:
                 shutil.copyfileobj(fh, out, 1 << 20)
-            written.add(rel.replace(os.sep, "/"))
+            written.add(key)
     return written
 
 
