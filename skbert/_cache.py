@@ -44,7 +44,6 @@ import shutil
 import socket
 import stat
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -54,14 +53,19 @@ import joblib
 
 from ._docs import fill_doc
 from ._modeling import model_from_config
-from ._persistence import _tokenizer_from_files, dump_model, restore_model
+from ._persistence import (
+    PROBE_PREFIX,
+    _tokenizer_from_files,
+    dump_model,
+    probe_writable,
+    restore_model,
+)
 from ._safe_io import (
     TMP_TAG,
     DamagedFile,
     is_int,
     is_number,
     load_tensors,
-    make_folders,
     metadata_document,
     need,
     read_regular_file,
@@ -83,7 +87,6 @@ SUFFIX = ".skbert-fit.safetensors"
 OLD_SUFFIX = ".skbert-fit"
 #: Suffix of a file being written (by skbert._safe_io; moved into place when complete).
 TMP_SUFFIX = TMP_TAG
-_PROBE_PREFIX = ".skbert-probe-"
 ENTRY_FORMAT = 1
 _META_KEY = "skbert_fit"
 _KEY = re.compile(r"[0-9a-f]{8,128}")
@@ -139,10 +142,10 @@ def clear_fit_cache(folder: str | None = None) -> None:
         return
     for item in os.scandir(folder):
         if not (item.name.endswith((SUFFIX, OLD_SUFFIX, TMP_SUFFIX, LOCK_SUFFIX))
-                or item.name.startswith(_PROBE_PREFIX)):
+                or item.name.startswith(PROBE_PREFIX)):
             continue
         if item.is_dir(follow_symlinks=False):
-            if item.name.startswith(_PROBE_PREFIX):  # left by a probe_writable cut short
+            if item.name.startswith(PROBE_PREFIX):  # left by a probe_writable cut short
                 shutil.rmtree(item.path, ignore_errors=True)
             continue
         try:
@@ -151,41 +154,11 @@ def clear_fit_cache(folder: str | None = None) -> None:
             pass
 
 
-def probe_writable(folder: str, *, create: bool = False) -> None:
-    """Create, then remove, a private folder holding one file in ``folder``: skbert's one
-    writability test of an output folder (the fit cache, ``checkpoint_dir``, the CLI's outputs).
-
-    Creating both a folder and a file is what the outputs need (a model is built
-    in a sibling folder, cache entries are files), and it catches what
-    ``os.access`` does not: read-only file systems and pseudo file systems such
-    as ``/proc``.
-
-    Parameters
-    ----------
-    folder : str
-        An existing folder, or with ``create`` one to create (with those above it).
-    create : bool, default=False
-        Create ``folder`` first, through :func:`skbert._safe_io.make_folders`
-        (no link followed).
-
-    Raises
-    ------
-    OSError
-        If ``folder`` cannot be created or written.
-    """
-    if create:
-        make_folders(folder)
-    probe = tempfile.mkdtemp(prefix=_PROBE_PREFIX, dir=folder)
-    try:
-        write_bytes(os.path.join(probe, "probe"), b"skbert", root=probe)
-    finally:
-        shutil.rmtree(probe, ignore_errors=True)
-
-
 def check_writable(folder: str, name: str = "fit_cache") -> None:
     """Make sure that files can be written to ``folder`` before any training runs.
 
-    Creates the folder if it is missing, then tests it with :func:`probe_writable`.
+    Creates the folder if it is missing, then tests it with
+    :func:`skbert._persistence.probe_writable`.
 
     Parameters
     ----------

@@ -245,7 +245,7 @@ def check_writable(target: str, flag: str, shown: str) -> None:
     """Check that ``target`` (an absolute path) can be created next to its siblings.
 
     Walks up to the nearest existing folder and tests it with
-    :func:`skbert._cache.probe_writable` (creates, then removes, a folder
+    :func:`skbert._persistence.probe_writable` (creates, then removes, a folder
     holding a file), which also catches read-only file systems and pseudo
     file systems such as /proc.
     """
@@ -256,7 +256,7 @@ def check_writable(target: str, flag: str, shown: str) -> None:
         raise NotADirectoryError(
             f"{flag} {shown!r} cannot be created: {probe!r} is a file, not a folder; choose a "
             "path inside a folder.")
-    from ._cache import probe_writable
+    from ._persistence import probe_writable
 
     try:
         probe_writable(probe)

@@ -76,6 +76,8 @@ SETTINGS_FILE = "skbert.json"
 #: The ``skbert.json`` field of the threshold of each label in force when the model
 #: was saved (null when it could not predict); folders of older versions lack it.
 LABEL_THRESHOLDS = "label_thresholds"
+#: The name of :func:`probe_writable`'s folder starts so.
+PROBE_PREFIX = ".skbert-probe-"
 HEAD_FILE = "skbert_head.safetensors"
 FORMAT_VERSION = 1
 
@@ -245,6 +247,37 @@ def built_into(target: str, publish: Callable[[str], object]) -> Iterator[str]:
         publish(built)
     finally:
         shutil.rmtree(built, ignore_errors=True)
+
+
+def probe_writable(folder: str, *, create: bool = False) -> None:
+    """Create, then remove, a private folder holding one file in ``folder``: skbert's one
+    writability test of an output folder (the fit cache, ``checkpoint_dir``, the CLI's outputs).
+
+    Creating both a folder and a file is what the outputs need (a model is built
+    in a sibling folder, cache entries are files), and it catches what
+    ``os.access`` does not: read-only file systems and pseudo file systems such
+    as ``/proc``.
+
+    Parameters
+    ----------
+    folder : str
+        An existing folder, or with ``create`` one to create (with those above it).
+    create : bool, default=False
+        Create ``folder`` first, through :func:`skbert._safe_io.make_folders`
+        (no link followed).
+
+    Raises
+    ------
+    OSError
+        If ``folder`` cannot be created or written.
+    """
+    if create:
+        make_folders(folder)
+    probe = tempfile.mkdtemp(prefix=PROBE_PREFIX, dir=folder)
+    try:
+        write_bytes(os.path.join(probe, "probe"), b"skbert", root=probe)
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
 
 
 def publish_folder(stage: str, folder: str, under: str = "", *, skip=(), only=None) -> set[str]:

@@ -1,4 +1,4 @@
-"""One writability test (issue 21): ``_cache.probe_writable`` serves the fit cache,
+"""One writability test (issue 21): ``_persistence.probe_writable`` serves the fit cache,
 ``checkpoint_dir`` and the CLI's output checks (``_cli_paths.check_writable``)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from skbert import _cache, _cli_paths
+from skbert import _cache, _cli_paths, _persistence
 
 
 def test_one_probe_serves_the_cache_and_the_cli(tmp_path, monkeypatch):
@@ -18,6 +18,7 @@ def test_one_probe_serves_the_cache_and_the_cli(tmp_path, monkeypatch):
         raise OSError(30, "Read-only file system")
 
     monkeypatch.setattr(_cache, "probe_writable", read_only)
+    monkeypatch.setattr(_persistence, "probe_writable", read_only)
     with pytest.raises(ValueError, match="fit_cache=.*Read-only file system"):
         _cache.check_writable(str(tmp_path / "fits"))
     with pytest.raises(PermissionError, match=r"--out .*cannot be written: creating a folder in "
@@ -56,7 +57,7 @@ def test_a_folder_refusing_files_fails_the_cli_check(tmp_path, monkeypatch):
 
 
 def test_clear_fit_cache_removes_a_probe_cut_short(tmp_path):
-    leftover = tmp_path / (_cache._PROBE_PREFIX + "abc")
+    leftover = tmp_path / (_persistence.PROBE_PREFIX + "abc")
     leftover.mkdir()
     (leftover / "probe").write_bytes(b"skbert")
     (tmp_path / "mine").mkdir()
