@@ -15,6 +15,7 @@ from ._version import __version__
 #: Public name -> the private module that defines it.
 _PUBLIC = {
     "TransformerMultiLabelClassifier": "._estimator",
+    "ZeroShotMultiLabelClassifier": "._zeroshot",
     "TransformerEmbedder": "._embedder",
     "tune_thresholds": "._thresholds",
     "apply_thresholds": "._thresholds",

@@ -150,9 +150,11 @@ PARAMS: tuple[Param, ...] = (
           [_options("auto"), Interval(Real, 0, 1, closed="both"), "array-like"],
           "decision threshold of predict; auto tunes thresholds_ on the validation split",
           flag="--threshold", when="predict", card=True, metavar="FLOAT|auto"),
-    Param("threshold_metric", "f1_micro_global", [_options("f1_micro_global", "f1", "f1_micro")],
+    Param("threshold_metric", "f1_micro_global",
+          [_options("f1_micro_global", "f1", "f1_micro", "f1_shrunk")],
           "how threshold='auto' tunes: one shared threshold maximising micro-F1, one per label "
-          "maximising its F1, or one per label maximising micro-F1",
+          "maximising its F1, one per label maximising micro-F1, or each label's own pulled "
+          "toward the shared one by how few validation positives it has",
           flag="--threshold-metric", card=True),
     Param("min_labels", 0, [_nonneg(Integral)],
           "predict at least this many labels per text: the most probable ones when fewer "

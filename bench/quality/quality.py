@@ -27,7 +27,7 @@ head's initialisation, dropout, batch order and the 10 % validation split that
 ``threshold="auto"`` holds out; the data sample stays the same.
 
 A variant is ``NAME`` (one of :data:`LEVERS`; ``--list`` prints them) or
-``NAME=JSON`` (estimator parameters). Two keys are not estimator parameters but
+``NAME=JSON`` (estimator parameters). Three keys are not estimator parameters but
 levers implemented here by patching skbert in the child process:
 
 * ``"bench:layer_decay": d``: layer-wise learning-rate decay; encoder layer k of
@@ -38,7 +38,10 @@ levers implemented here by patching skbert in the child process:
   "gamma_neg": 4, "gamma_pos": 0, "clip": 0.05}``: focal loss or the asymmetric
   loss of Ridnik et al. (2021) instead of ``BCEWithLogitsLoss`` in training
   (``pos_weight`` still applies; the validation loss that selects the kept epoch
-  stays BCE).
+  stays BCE);
+* ``"bench:descriptions": true``: the preset's label descriptions
+  (``reuters_descriptions.json`` next to this script, one short text per
+  Reuters topic code such as ``"acq"``) passed as ``label_descriptions``.
 
 Every skbert run also records what other thresholds would have scored, from the
 same model: the child captures the validation-split probabilities that
@@ -67,6 +70,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -88,7 +92,8 @@ PRESETS = {
                    "n_train": 10_000, "n_test": None, "sample_seed": 0,
                    "max_length": 64, "max_epochs": 3},
     "reuters": {"folder": "reuters21578", "file": "train.jsonl", "test_size": 0.2,
-                "split_seed": 0, "max_length": 256, "max_epochs": 3},
+                "split_seed": 0, "max_length": 256, "max_epochs": 3,
+                "descriptions": "reuters_descriptions.json"},
 }
 
 #: The defaults this benchmark changed, as they were before (records written
@@ -124,11 +129,18 @@ LEVERS = {
     "asl": {"bench:loss": {"name": "asl", "gamma_neg": 4.0, "gamma_pos": 0.0, "clip": 0.05}},
     "noattndrop": {"model_kwargs": {"attention_probs_dropout_prob": 0.0}},
     "chunk": {"long_text": "chunk"},
+    # issue 22: how a new head starts, and the training length
+    "head_labels": {"head_init": "labels"},
+    "head_random": {"head_init": "random"},
+    "head_names": {"head_init": "names"},
+    "head_centroids": {"head_init": "centroids"},
+    "described": {"head_init": "labels", "bench:descriptions": True},
+    "auto_epochs": {"max_epochs": "auto"},
 }
 
 #: Threshold strategies scored on every skbert run (see the module docstring).
 THRESHOLD_RULES = ("auto", "0.5", "f1", "f1_micro", "f1_min1", "f1_min10", "f1_rare_global",
-                   "global")
+                   "global", "shrunk5", "shrunk10", "shrunk20", "shrunk40", "auto_min1")
 
 METRICS = ("micro_f1", "macro_f1", "lrap", "subset_accuracy")
 
@@ -221,6 +233,7 @@ def best_global_threshold(Yv, Pv) -> float:
 def threshold_table(Yv, Pv, auto, Yte, proba) -> dict:
     """Test scores of each threshold rule, all tuned on the same validation probabilities."""
     from skbert import tune_thresholds
+    from skbert._thresholds import at_least
 
     g = best_global_threshold(Yv, Pv)
     rules = {
@@ -232,10 +245,15 @@ def threshold_table(Yv, Pv, auto, Yte, proba) -> dict:
         "f1_min10": tune_thresholds(Yv, Pv, metric="f1", min_positives=10),
         "f1_rare_global": tune_thresholds(Yv, Pv, metric="f1", default=g),
         "global": g,
+        "shrunk5": tune_thresholds(Yv, Pv, metric="f1_shrunk", shrinkage=5),
+        "shrunk10": tune_thresholds(Yv, Pv, metric="f1_shrunk", shrinkage=10),
+        "shrunk20": tune_thresholds(Yv, Pv, metric="f1_shrunk", shrinkage=20),
+        "shrunk40": tune_thresholds(Yv, Pv, metric="f1_shrunk", shrinkage=40),
     }
     out = {}
     for name, thr in rules.items():
         out[name] = scores(Yte, (proba >= thr).astype(int))
+    out["auto_min1"] = scores(Yte, at_least(proba, auto, 1).astype(int))
     out["global"]["threshold"] = g
     return out
 
@@ -381,21 +399,29 @@ def run_child(spec_path: str, result_path: str) -> None:
 
     params = dict(spec["params"])
     bench = {k: params.pop(k) for k in list(params) if k.startswith("bench:")}
-    unknown = set(bench) - {"bench:layer_decay", "bench:loss"}
+    unknown = set(bench) - {"bench:layer_decay", "bench:loss", "bench:descriptions"}
     if unknown:
         raise SystemExit(f"unknown bench levers {sorted(unknown)}")
     if "bench:layer_decay" in bench:
         patch_layer_decay(float(bench["bench:layer_decay"]))
     if "bench:loss" in bench:
         patch_loss(bench["bench:loss"])
+    if bench.get("bench:descriptions"):  # the preset's label descriptions, shipped in bench/
+        name = PRESETS[spec["preset"]].get("descriptions")
+        if name is None:
+            raise SystemExit(f"preset {spec['preset']!r} ships no label descriptions")
+        with open(os.path.join(HERE, name), encoding="utf-8") as fh:
+            params["label_descriptions"] = json.load(fh)
     captured = {}
-    tune = est_mod.tune_thresholds
+    tuner = est_mod if hasattr(est_mod, "tune_thresholds") else importlib.import_module(
+        "skbert._runner")  # the fit runner tunes since issue 21
+    tune = tuner.tune_thresholds
 
     def capturing_tune(Y_valid, proba_valid, **kw):
         captured["Y"], captured["P"] = np.asarray(Y_valid), np.asarray(proba_valid)
         return tune(Y_valid, proba_valid, **kw)
 
-    est_mod.tune_thresholds = capturing_tune
+    tuner.tune_thresholds = capturing_tune
 
     kwargs = {"max_length": spec["max_length"], "max_epochs": spec["max_epochs"],
               "threshold": "auto", "random_state": spec["seed"], "fit_cache": False,

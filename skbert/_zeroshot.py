@@ -1,0 +1,239 @@
+"""A multi-label classifier that has seen no labelled text: it answers from the label names."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._batches import pad_token_id
+from ._estimator import TransformerMultiLabelClassifier
+from ._label_init import (
+    MAX_CENTROID_TEXTS,
+    check_label_descriptions,
+    head_from_features,
+    label_texts,
+    output_features,
+    set_head,
+)
+from ._modeling import DEFAULT_MODEL, build_model, check_model_source, load_tokenizer
+from ._modeling import resolve_model_path as _resolve
+from ._runner import FitResult, encode_texts, inference_config
+from ._training import predict_logits, resolve_learning_rate
+from ._utils import resolve_device, resolve_precision
+from ._validation import check_distinct_names, check_texts
+
+#: Parameters handed to the inner classifier as they are.
+_SHARED = ("model_name_or_path", "label_descriptions", "max_length", "predict_batch_size",
+           "threshold", "min_labels", "device", "precision")
+
+
+class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label text classification from the label names alone, no labelled text.
+
+    Each label's name (or description) and each text are embedded by a
+    sentence encoder (by default the bundled all-MiniLM-L6-v2); a label's
+    score is the cosine similarity of the text to the label, centred on the
+    texts given to :meth:`fit` (which need no labels). It is the head that
+    :class:`TransformerMultiLabelClassifier` starts from with
+    ``head_init="names"``, without any training: save it with
+    :meth:`save_pretrained` and fine-tune it later on a few labelled texts
+    (the saved head is kept as the starting point).
+
+    Parameters
+    ----------
+    labels : list of str
+        The label names, in column order; they become ``classes_``.
+    label_descriptions : dict or None, default=None
+        Label -> text saying what it means (``{"acq": "mergers and
+        acquisitions"}``); other labels use their name made readable.
+    template : str, default="{}"
+        Puts a readable label name into a sentence, e.g. ``"This text
+        expresses {}."``; descriptions are used as they are.
+    model_name_or_path : str, default=the bundled all-MiniLM-L6-v2
+        A sentence-embedding checkpoint (mean pooling is used).
+    max_length : int, default=128
+        Tokens read per text.
+    predict_batch_size : int, default=64
+        Texts per forward pass.
+    threshold : float, array-like of shape (n_labels,) or "auto", default="auto"
+        Decision threshold of ``predict``. ``"auto"`` uses ``thresholds_``:
+        with texts given to ``fit``, each label's threshold lets it fire on
+        ``1 / n_labels`` of them (one label per text on average); without
+        texts, 0.5.
+    min_labels : int, default=1
+        ``predict`` gives every text at least this many labels (the most
+        probable), so a zero-shot answer is never empty unless set to 0.
+    device : str, default="auto"
+    precision : {"auto", "bf16", "fp16", "fp32"}, default="auto"
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_labels,)
+    thresholds_ : ndarray of shape (n_labels,)
+    classifier_ : TransformerMultiLabelClassifier
+        The fitted classifier that predicts; ``save_pretrained`` writes it.
+
+    See Also
+    --------
+    TransformerMultiLabelClassifier : fine-tunes on labelled texts.
+
+    Examples
+    --------
+    >>> from skbert import ZeroShotMultiLabelClassifier
+    >>> clf = ZeroShotMultiLabelClassifier(["sports", "politics"])  # doctest: +SKIP
+    >>> clf.fit(["an unlabelled text", "another one"]).predict(["the match"])  # doctest: +SKIP
+    array([[1, 0]])
+    """
+
+    _parameter_constraints: dict = {
+        "labels": ["array-like"],
+        "label_descriptions": [dict, None],
+        "template": [str],
+        "model_name_or_path": [str, os.PathLike],
+        "max_length": [Interval(Integral, 8, None, closed="left")],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "threshold": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both"),
+                      "array-like"],
+        "min_labels": [Interval(Integral, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],
+    }
+
+    def __init__(self, labels, *, label_descriptions=None, template="{}",
+                 model_name_or_path=DEFAULT_MODEL,
+                 max_length=128, predict_batch_size=64, threshold="auto", min_labels=1,
+                 device="auto", precision="auto"):
+        self.labels = labels
+        self.label_descriptions = label_descriptions
+        self.template = template
+        self.model_name_or_path = model_name_or_path
+        self.max_length = max_length
+        self.predict_batch_size = predict_batch_size
+        self.threshold = threshold
+        self.min_labels = min_labels
+        self.device = device
+        self.precision = precision
+
+    def fit(self, X=None, y=None):
+        """Embed the labels and centre the scores on ``X``; nothing is trained.
+
+        Parameters
+        ----------
+        X : list of str or None, default=None
+            Unlabelled texts like those to classify (up to 4,096 are read):
+            their mean vector centres the similarities and they calibrate
+            ``thresholds_``. None centres on the labels' own vectors.
+        y : None
+            Ignored; accepted so that the estimator fits in a Pipeline.
+
+        Returns
+        -------
+        self : ZeroShotMultiLabelClassifier
+        """
+        self._validate_params()
+        classes = np.asarray(list(self.labels), dtype=object)
+        if classes.size == 0:
+            raise ValueError("labels is empty; pass the label names, e.g. ['sports', 'politics'].")
+        check_distinct_names([str(c) for c in classes], "labels")
+        if self.template.count("{}") != 1:
+            raise ValueError(
+                f"template={self.template!r} must hold one '{{}}' where the label name goes, "
+                "e.g. 'This text is about {}.'")
+        described = check_label_descriptions(self.label_descriptions, classes)
+        texts = [t if t is None or str(c) in described else self.template.format(t)
+                 for c, t in zip(classes, label_texts(classes, described))]
+        missing = [str(c) for c, t in zip(classes, texts) if t is None]
+        if missing:
+            raise ValueError(
+                f"labels {missing[:5]} have no words to embed; give them a text in "
+                "label_descriptions, e.g. {'L07': 'late delivery'}.")
+        inner = TransformerMultiLabelClassifier(
+            **{name: getattr(self, name) for name in _SHARED}, pooling="mean",
+            head_init="names", fit_cache=False)
+        unlabelled = None if X is None else check_texts(X)
+        if unlabelled is not None and len(unlabelled) == 0:
+            unlabelled = None
+        inner._set_fitted(_zero_shot_fit(inner, classes, texts, unlabelled))
+        self.classifier_ = inner
+        self.classes_ = inner.classes_
+        self.thresholds_ = inner.thresholds_
+        return self
+
+    def _inner(self) -> TransformerMultiLabelClassifier:
+        check_is_fitted(self, "classifier_")
+        self._validate_params()
+        return self.classifier_.set_params(threshold=self.threshold,
+                                           min_labels=self.min_labels,
+                                           predict_batch_size=self.predict_batch_size)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Scores in (0, 1) of shape (n_samples, n_labels): sigmoid of the scaled similarity."""
+        return self._inner().predict_proba(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        """The scaled, centred cosine similarities, shape (n_samples, n_labels)."""
+        return self._inner().decision_function(X)
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 indicators of shape (n_samples, n_labels), at least ``min_labels`` per text."""
+        return self._inner().predict(X)
+
+    def explain(self, X, labels=None, **kwargs):
+        """Which words tie each text to its labels (see ``TransformerMultiLabelClassifier``)."""
+        return self._inner().explain(X, labels, **kwargs)
+
+    def save_pretrained(self, folder) -> None:
+        """Save as a :class:`TransformerMultiLabelClassifier` folder (to load or to fine-tune)."""
+        self._inner().save_pretrained(folder)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.target_tags.required = False
+        return tags
+
+
+def _zero_shot_fit(est, classes, texts, unlabelled) -> FitResult:
+    """A model whose head was built from the label texts alone, nothing trained."""
+    path = _resolve(str(est.model_name_or_path))
+    check_model_source(path)
+    tokenizer = load_tokenizer(path)
+    device = resolve_device(est.device)
+    precision = resolve_precision(est.precision, device)
+    model = build_model(path, "mean", list(classes), seed=0)
+    model.to(device)
+    config = inference_config(est, device, precision)
+    config.compile = None
+    pad_id = pad_token_id(tokenizer)
+    with output_features(model):
+        names = predict_logits(model, encode_texts(est, tokenizer, texts), pad_id, config)
+        reference = names
+        if unlabelled is not None:
+            sample = unlabelled[:MAX_CENTROID_TEXTS]
+            reference = predict_logits(model, encode_texts(est, tokenizer, sample), pad_id,
+                                       config)
+    n = len(classes)
+    prior = np.full(n, 1.0 / n)
+    weight, bias, rows = head_from_features(reference, np.zeros((len(reference), n)), names,
+                                            prior, use_names=True, use_centroids=False)
+    set_head(model, weight, bias, rows)
+    model.trained_head = True
+    model.eval()
+    thresholds = np.full(n, 0.5)
+    if unlabelled is not None:  # each label fires on 1/n of the texts given
+        logits = reference.astype(np.float64) @ weight.T.astype(np.float64) + bias
+        proba = 1.0 / (1.0 + np.exp(-logits))
+        thresholds = np.clip(np.quantile(proba, 1.0 - 1.0 / n, axis=0), 0.0, 1.0)
+    return FitResult(model=model, tokenizer=tokenizer, classes=classes,
+                     y_dtype=np.dtype(np.int64), pooling="mean", device=device,
+                     precision=precision, thresholds=thresholds,
+                     # the rate a fine-tune from this model would use (none was used here)
+                     learning_rate=resolve_learning_rate(est.learning_rate, model))
