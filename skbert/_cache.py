@@ -79,7 +79,6 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _memory: OrderedDict[str, dict] = OrderedDict()
 _limit = {"bytes": 2 * 1024**3}
-stats = {"hits": 0, "misses": 0}
 
 #: Suffix of a folder entry: weights and JSON metadata in one safetensors file.
 SUFFIX = ".skbert-fit.safetensors"
@@ -272,17 +271,13 @@ def get(key: str, where, device) -> dict | None:
     """
     _check_key(key)
     if isinstance(where, str):
-        fitted = _read_entry(os.path.join(where, key + SUFFIX), device)
-        stats["misses" if fitted is None else "hits"] += 1
-        return fitted
+        return _read_entry(os.path.join(where, key + SUFFIX), device)
     with _lock:
         entry = _memory.get(key)
         if entry is not None:
             _memory.move_to_end(key)
     if entry is None:
-        stats["misses"] += 1
         return None
-    stats["hits"] += 1
     model, tokenizer = restore_model(entry["state"], device)
     fitted = {k: v for k, v in entry.items() if k != "state"}
     fitted.update(model=model, tokenizer=tokenizer, device=device)

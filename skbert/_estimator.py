@@ -37,11 +37,11 @@ from ._params import (
     FOLDER_UNSAFE_PARAMS,
     PARAMETER_CONSTRAINTS,
     folder_params,
-    record_params,
 )
 from ._persistence import (
     SETTINGS_FILE,
     dump_model,
+    fitted_settings,
     load_folder,
     read_settings,
     restore_model,
@@ -138,8 +138,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ``"mean"`` for sentence-embedding checkpoints (those shipping a
         sentence-transformers pooling config, like the default model) and
         ``"cls"`` otherwise.
-    head_init : {"labels", "names", "centroids", "random"}, default="labels"
-        How a new output layer starts. ``"labels"``: each label's row points
+    head_init : {"auto", "labels", "names", "centroids", "random"}, default="auto"
+        How a new output layer starts. ``"auto"`` is ``"labels"`` with mean
+        pooling (sentence encoders such as the default model, whose text
+        vectors already place similar texts together) and ``"random"`` with
+        cls pooling. ``"labels"``: each label's row points
         at what the label means to the encoder, the sum of the direction of
         its name (or ``label_descriptions``) and of the centroid of its
         training texts, on centred and normalised text vectors, with the bias
@@ -366,7 +369,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         warmup_ratio=0.1,
         max_grad_norm=1.0,
         pooling="auto",
-        head_init="labels",
+        head_init="auto",
         label_descriptions=None,
         threshold=0.5,
         threshold_metric="f1_micro_global",
@@ -724,23 +727,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             except a ``README.md`` that skbert did not write.
         """
         check_is_fitted(self)
-        info = getattr(self, "_fit_info", {})
-        settings = {
-            "skbert_version": __version__,
-            "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
-            "y_dtype": np.dtype(self._y_dtype).str,
-            "thresholds_": getattr(self, "thresholds_", None),
-            "history_": self.history_,
-            "best_epoch_": self.best_epoch_,
-            "learning_rate_": self.learning_rate_ if math.isfinite(self.learning_rate_) else None,
-            "interrupted_": self.interrupted_,
-            "n_train_": info.get("n_train"),
-            "n_valid_": info.get("n_valid"),
-            "tuned_scores_": info.get("tuned_scores"),
-            "params": record_params(self.get_params(deep=False)),
-        }
         if _distributed.current().is_main:  # under a process group only rank 0 writes
-            save_model_folder(os.fspath(folder), self.model_, self.tokenizer_, settings)
+            save_model_folder(os.fspath(folder), self.model_, self.tokenizer_,
+                              fitted_settings(self))
 
     def push_to_hub(self, repo_id, *, private=False, token=None,
                     commit_message="Upload skbert model"):

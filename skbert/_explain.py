@@ -246,13 +246,13 @@ def _check_overwrite(path, overwrite: bool, mark: str) -> None:
     """
     import os
 
-    from ._safe_io import DamagedFile, _open_regular, read_upto
+    from ._safe_io import DamagedFile, open_regular, read_upto
 
     path = os.fspath(path)
     if overwrite or not os.path.lexists(path):
         return
     try:
-        fd, _ = _open_regular(path)
+        fd, _ = open_regular(path)
     except FileNotFoundError:  # removed meanwhile: nothing to keep
         return
     except DamagedFile:

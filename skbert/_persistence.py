@@ -150,6 +150,41 @@ def _n_labels(model: MultiLabelModel) -> int:
     return model.backbone.config.num_labels
 
 
+def fitted_settings(est) -> dict:
+    """What ``save_pretrained`` writes to ``skbert.json`` for the fitted estimator ``est``.
+
+    Its parameters (as JSON values), the fitted attributes a loaded model gets
+    back, and ``label_thresholds``: the per-label thresholds in force when
+    saved (None for ``threshold="auto"`` fitted without a validation split),
+    which the model card shows.
+    """
+    import math
+
+    from ._params import record_params
+    from ._thresholds import check_threshold
+    from ._version import __version__
+
+    info = getattr(est, "_fit_info", {})
+    tuned = getattr(est, "thresholds_", None)
+    in_force = tuned if isinstance(est.threshold, str) else check_threshold(
+        est.threshold, len(est.classes_))
+    return {
+        "skbert_version": __version__,
+        "classes": [c.item() if hasattr(c, "item") else c for c in est.classes_],
+        "y_dtype": np.dtype(est._y_dtype).str,
+        "thresholds_": tuned,
+        "history_": est.history_,
+        "best_epoch_": est.best_epoch_,
+        "learning_rate_": est.learning_rate_ if math.isfinite(est.learning_rate_) else None,
+        "interrupted_": est.interrupted_,
+        "n_train_": info.get("n_train"),
+        "n_valid_": info.get("n_valid"),
+        "tuned_scores_": info.get("tuned_scores"),
+        "params": record_params(est.get_params(deep=False)),
+        "label_thresholds": in_force,
+    }
+
+
 def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) -> None:
     """Write a Hugging Face model folder plus ``skbert.json``.
 

@@ -288,12 +288,15 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, device, preci
     prior = Y_train.mean(axis=0)
     if model.trained_head:
         return
-    if est.head_init == "random":
+    how = est.head_init
+    if how == "auto":
+        how = "labels" if model.pooling == "mean" else "random"
+    if how == "random":
         model.init_bias_to_priors(torch.from_numpy(prior))
         return
     texts = label_texts(classes, check_label_descriptions(est.label_descriptions, classes))
-    use_names = est.head_init in ("labels", "names") and any(t is not None for t in texts)
-    use_centroids = est.head_init in ("labels", "centroids")
+    use_names = how in ("labels", "names") and any(t is not None for t in texts)
+    use_centroids = how in ("labels", "centroids")
     n = train_enc.n_docs
     docs = np.arange(n)
     if n > MAX_CENTROID_TEXTS:  # a seeded sample, sorted: the centroids need no more
@@ -314,7 +317,7 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, device, preci
     weight, bias, rows = head_from_features(train_vectors, Y_train[docs], names, prior,
                                             use_names=use_names, use_centroids=use_centroids)
     set_head(model, weight, bias, rows)
-    logger.debug("head started from %s for %d of %d labels", est.head_init, int(rows.sum()),
+    logger.debug("head started from %s for %d of %d labels", how, int(rows.sum()),
                  len(rows))
 
 

@@ -56,7 +56,7 @@ def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes, t
     DamagedFile
         If it is a link, a folder, a FIFO, a device, or cannot be read.
     """
-    fd, info = _open_regular(path)
+    fd, info = open_regular(path)
     try:
         if max_bytes is not None and info.st_size > max_bytes:
             raise DamagedFile(f"is {info.st_size} bytes, more than the {max_bytes} allowed")
@@ -68,7 +68,7 @@ def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes, t
     return data, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
-def _open_regular(path: str) -> tuple[int, os.stat_result]:
+def open_regular(path: str) -> tuple[int, os.stat_result]:
     """A read descriptor of the regular file ``path`` (never a link, FIFO or device), and its stat.
 
     Raises FileNotFoundError for a plain miss, :class:`DamagedFile` otherwise.
@@ -97,7 +97,7 @@ def file_sha256(path: str) -> str:
     Refuses what :func:`read_regular_file` refuses; an ``OSError`` while
     reading is :class:`DamagedFile`.
     """
-    fd, _ = _open_regular(path)
+    fd, _ = open_regular(path)
     digest = hashlib.sha256()
     try:
         for block in iter(lambda: os.read(fd, 1 << 20), b""):

@@ -25,7 +25,7 @@ import warnings
 
 import torch
 
-from ._safe_io import DamagedFile, is_int, read_json, read_upto
+from ._safe_io import DamagedFile, is_int, open_regular, read_json, read_upto
 
 logger = logging.getLogger(__name__)
 
@@ -406,14 +406,12 @@ def safetensors_shapes(path: str) -> dict[str, tuple[int, ...]]:
             f"{path} is damaged or truncated ({why}). Copy or download it again, or save the "
             "model again with save_pretrained.")
 
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(
-        os, "O_BINARY", 0)
     try:
-        fd = os.open(_regular(path), flags)
-    except OSError as exc:
-        raise damaged(f"cannot be opened: {exc.strerror or exc}") from None
+        fd, info = open_regular(_regular(path))
+    except (OSError, DamagedFile) as exc:
+        raise damaged(f"cannot be opened: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        size = os.fstat(fd).st_size
+        size = info.st_size
         head = os.read(fd, 8)
         if len(head) < 8:
             raise damaged(f"{size} bytes, shorter than a header")

@@ -178,3 +178,20 @@ def pytest_terminal_summary(terminalreporter):
                 for line in lines:
                     terminalreporter.write_line(line)
             return
+
+
+@pytest.fixture
+def cache_hits(monkeypatch):
+    """The outcome of every fit-cache look-up of the test (True: a hit); ``sum()`` counts hits."""
+    from skbert import _cache
+
+    outcomes = []
+    real = _cache.get
+
+    def counting(*args, **kwargs):
+        fitted = real(*args, **kwargs)
+        outcomes.append(fitted is not None)
+        return fitted
+
+    monkeypatch.setattr(_cache, "get", counting)
+    return outcomes

@@ -1,30 +1,11 @@
 """Counting fit-cache hits from the tests, without a counter in the package (issue 21).
 
-``cache_hits`` spies on ``_cache.get`` (what the fit runner calls); it is the replacement
-for ``_cache.stats`` that tests/test_estimator.py and tests/test_long_text.py read, meant
-to move into tests/conftest.py.
+conftest's ``cache_hits`` spies on ``_cache.get`` (what the fit runner calls).
 """
 
 from __future__ import annotations
 
-import pytest
-
-from skbert import TransformerMultiLabelClassifier, _cache
-
-
-@pytest.fixture
-def cache_hits(monkeypatch):
-    """The outcome of every fit-cache look-up of the test (True: a hit); ``sum()`` counts hits."""
-    outcomes = []
-    real = _cache.get
-
-    def counting(*args, **kwargs):
-        fitted = real(*args, **kwargs)
-        outcomes.append(fitted is not None)
-        return fitted
-
-    monkeypatch.setattr(_cache, "get", counting)
-    return outcomes
+from skbert import TransformerMultiLabelClassifier
 
 
 def test_cache_hits_counts_what_the_fit_runner_reuses(tiny_model, corpus, cache_hits):

@@ -161,14 +161,16 @@ def test_default_labels_are_predicted_else_the_top_one(planted_clf):
     (e,) = explain(planted_clf, ["football and pizza"])
     assert e.labels == [0, 2] and e.predicted.all()
     np.testing.assert_allclose(e.threshold, [0.5, 0.5])
-    clf = planted_clf.set_params(threshold=0.9999)  # now no label is predicted
+    P = planted_clf.predict_proba(["football and pizza"])[0]
+    above = float(np.nextafter(P.max(), 2.0))  # no label reaches it
+    clf = planted_clf.set_params(threshold=min(1.0, above))
     try:
         (e,) = explain(clf, ["football and pizza"])
-        P = clf.predict_proba(["football and pizza"])[0]
     finally:
         clf.set_params(threshold=0.5)
+    assert P.max() < 1.0  # else no threshold in [0, 1] leaves every label out
     assert e.labels == [int(np.argmax(P))] and not e.predicted.any()
-    np.testing.assert_allclose(e.threshold, [0.9999])
+    np.testing.assert_allclose(e.threshold, [above])
 
 
 def test_label_choice_and_errors(planted_clf):

@@ -137,9 +137,6 @@ def _saved_once(fitted, tmp_path):
     return path
 
 
-@pytest.mark.xfail(reason="needs TransformerMultiLabelClassifier.save_pretrained to pass the "
-                          "thresholds in force as settings['label_thresholds'] (the lead's file)",
-                   strict=False)
 def test_save_pretrained_records_the_thresholds_in_force(fitted, tmp_path):
     fitted.save_pretrained(tmp_path / "a")
     assert json.loads((tmp_path / "a" / "skbert.json").read_text())["label_thresholds"] == [

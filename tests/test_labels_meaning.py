@@ -195,3 +195,15 @@ def test_min_labels_travels_with_a_saved_folder(tiny_st_model, corpus, tmp_path)
     assert loaded.min_labels == 2 and loaded.label_descriptions == {"food": "pizza dinner"}
     assert (loaded.predict(X).sum(axis=1) >= 2).all()
     assert "min_labels" in json.dumps(settings)
+
+
+@pytest.mark.parametrize("pooling_model, same_as", [("tiny_st_model", "labels"),
+                                                    ("tiny_model", "random")])
+def test_auto_head_is_labels_with_mean_pooling_and_random_with_cls(pooling_model, same_as,
+                                                                    corpus, request):
+    path = request.getfixturevalue(pooling_model)
+    X, Y = corpus
+    auto = _frozen(path).fit(X, Y)
+    assert auto.head_init == "auto"
+    np.testing.assert_array_equal(auto.predict_proba(X),
+                                  _frozen(path, head_init=same_as).fit(X, Y).predict_proba(X))
