@@ -116,9 +116,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         weights; ``None`` uses ``10 * learning_rate_``.
     max_epochs : int or "auto", default=3
         Passes over the training data. ``"auto"`` makes three passes, or more
-        on a small training set, so that training takes at least
-        ``skbert.MIN_AUTO_STEPS`` optimiser steps (at most 100 passes): a fixed
-        three epochs of 448 texts are 80 steps, too few to learn from.
+        on a small training set, so that training takes at least 300
+        optimiser steps (at most 100 passes): a fixed three epochs of 448
+        texts are 80 steps, too few to learn from.
 
         .. versionadded:: 0.2.0
            ``"auto"``.

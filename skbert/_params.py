@@ -123,8 +123,8 @@ PARAMS: tuple[Param, ...] = (
           "learning rate of the new classification head (none: 10x the learning rate)",
           flag="--head-learning-rate", card=True, metavar="LR"),
     Param("max_epochs", 3, [_pos(Integral), _options("auto")],
-          "passes over the training data; auto: 3, or more for small data sets so that "
-          "training takes at least MIN_AUTO_STEPS optimiser steps",
+          "passes over the training data; auto: 3, or more (up to 100) for small data sets so "
+          "that training takes at least 300 optimiser steps",
           flag="--max-epochs", card=True, metavar="N|auto"),
     Param("weight_decay", 0.01, [_nonneg(Real)],
           "AdamW weight decay (none on biases and normalisation weights)",

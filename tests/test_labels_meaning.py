@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -207,3 +208,20 @@ def test_auto_head_is_labels_with_mean_pooling_and_random_with_cls(pooling_model
     assert auto.head_init == "auto"
     np.testing.assert_array_equal(auto.predict_proba(X),
                                   _frozen(path, head_init=same_as).fit(X, Y).predict_proba(X))
+
+
+def test_the_command_line_takes_the_new_options(tmp_path):
+    from skbert._params import cli_params
+
+    parse = {o.name: o.parse for o in cli_params()}
+    assert parse["max_epochs"]("auto") == "auto" and parse["max_epochs"]("4") == 4
+    assert parse["min_labels"]("1") == 1
+    assert parse["head_init"]("names") == "names"
+    assert parse["label_descriptions"]('{"acq": "mergers"}') == {"acq": "mergers"}
+    (tmp_path / "d.json").write_text(json.dumps({"crude": "crude oil"}))
+    assert parse["label_descriptions"]("@" + str(tmp_path / "d.json")) == {"crude": "crude oil"}
+    for bad in ("[1, 2]", "{not json", "@" + str(tmp_path / "missing.json")):
+        with pytest.raises(argparse.ArgumentTypeError, match="--label-descriptions"):
+            parse["label_descriptions"](bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="--min-labels"):
+        parse["min_labels"]("-1")
