@@ -303,6 +303,7 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, device, preci
         docs = np.sort(np.random.default_rng(seed).choice(n, MAX_CENTROID_TEXTS, replace=False))
     config = inference_config(est, device, precision)
     config.compile = None
+    config.group = _distributed.SINGLE  # every rank computes the same head from all texts
     pad_id = pad_token_id(tokenizer)
     model.to(device)
     with output_features(model):

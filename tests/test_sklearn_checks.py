@@ -109,6 +109,11 @@ def test_tags_declare_text_input_and_multi_label():
 BAD_PARAMS = [
     ("max_epochs", 0),
     ("max_epochs", 1.5),
+    ("max_epochs", "many"),
+    ("head_init", "names+centroids"),
+    ("label_descriptions", ["sports"]),
+    ("min_labels", -1),
+    ("min_labels", 1.5),
     ("pooling", "x"),
     ("threshold", 1.5),
     ("threshold", -0.1),
