@@ -169,8 +169,12 @@ def child_skbert(spec, result_path) -> None:
     kwargs = {"threshold": "auto", "max_length": MAX_LENGTH, "random_state": spec["seed"],
               "fit_cache": False, **spec["params"]}
     clf = TransformerMultiLabelClassifier(**kwargs)
+    import pandas as pd
+
+    # a DataFrame: its columns name the labels (classes_), which the head starts from
+    Ytr = pd.DataFrame(indicator(Ltr, spec["names"]), columns=spec["names"])
     with timer() as fit:
-        clf.fit(Xtr, indicator(Ltr, spec["names"]))
+        clf.fit(Xtr, Ytr)
     with timer() as pr:
         proba = clf.predict_proba(Xte)
     with timer() as pr2:

@@ -435,7 +435,10 @@ def run_child(spec_path: str, result_path: str) -> None:
         prior_s = sum(v[-1][1] for v in log.values() if v)
         kwargs.update(checkpoint_dir=ckpt, callbacks=[EpochClock(clock_path, segment)])
     clf = TransformerMultiLabelClassifier(**kwargs)
-    proba, fit_s, predict_s = timed_fit_predict(clf, Xtr, Ytr, Xte)
+    import pandas as pd
+
+    # a DataFrame: its columns name the labels (classes_), which head_init starts from
+    proba, fit_s, predict_s = timed_fit_predict(clf, Xtr, pd.DataFrame(Ytr, columns=names), Xte)
     auto = clf.thresholds_
     out.update(scores(Yte, (proba >= auto).astype(int), proba))
     out["thresholds"] = threshold_table(captured["Y"], captured["P"], auto, Yte, proba)
