@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -178,6 +179,50 @@ def head_from_features(train: np.ndarray, Y: np.ndarray, names: np.ndarray | Non
     mean_logit = (centred @ weight.T).mean(axis=0)
     bias = np.log(p / (1 - p)) - mean_logit - mu @ weight.T
     return weight.astype(np.float32), bias.astype(np.float32), has_direction
+
+
+def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: np.ndarray, *,
+               use_names: bool = True, use_centroids: bool = True) -> np.ndarray:
+    """Compute the text and label vectors with ``model`` itself and start its head from them.
+
+    Parameters
+    ----------
+    model : MultiLabelModel
+    config : TrainConfig
+        Inference settings; the pass runs eagerly on this process alone.
+    pad_id : int
+    texts : Encoded
+        Training (or unlabelled) texts: their mean centres the vectors and,
+        with ``Y``, gives the centroids.
+    labels : list of (Encoded or None)
+        ``[encoded label texts, indices of the labels they belong to]``, or
+        None when no label has a text.
+    Y : ndarray of shape (n_texts, n_labels)
+    prior : ndarray of shape (n_labels,)
+    use_names, use_centroids : bool
+
+    Returns
+    -------
+    ndarray of float32, shape (n_texts, n_features)
+        The text vectors (the zero-shot classifier calibrates on them).
+    """
+    from ._distributed import SINGLE
+    from ._training import predict_logits
+
+    config = replace(config, compile=None, group=SINGLE)  # every rank: the same head
+    model.to(config.device)
+    with output_features(model):
+        vectors = predict_logits(model, texts, pad_id, config)
+        names = None
+        if use_names and labels is not None:
+            encoded, which = labels
+            found = predict_logits(model, encoded, pad_id, config)
+            names = np.full((Y.shape[1], found.shape[1]), np.nan)
+            names[which] = found
+    weight, bias, rows = head_from_features(vectors, Y, names, prior, use_names=use_names,
+                                            use_centroids=use_centroids)
+    set_head(model, weight, bias, rows)
+    return vectors
 
 
 @torch.no_grad()

@@ -47,14 +47,7 @@ from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
-from ._label_init import (
-    MAX_CENTROID_TEXTS,
-    check_label_descriptions,
-    head_from_features,
-    label_texts,
-    output_features,
-    set_head,
-)
+from ._label_init import MAX_CENTROID_TEXTS, check_label_descriptions, label_texts, start_head
 from ._modeling import (
     MultiLabelModel,
     apply_peft,
@@ -71,7 +64,6 @@ from ._thresholds import tune_thresholds
 from ._training import (
     TrainConfig,
     compile_options,
-    predict_logits,
     resolve_learning_rate,
     train,
 )
@@ -295,31 +287,17 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, device, preci
         model.init_bias_to_priors(torch.from_numpy(prior))
         return
     texts = label_texts(classes, check_label_descriptions(est.label_descriptions, classes))
-    use_names = how in ("labels", "names") and any(t is not None for t in texts)
-    use_centroids = how in ("labels", "centroids")
+    named = [i for i, t in enumerate(texts) if t is not None]
     n = train_enc.n_docs
     docs = np.arange(n)
     if n > MAX_CENTROID_TEXTS:  # a seeded sample, sorted: the centroids need no more
         docs = np.sort(np.random.default_rng(seed).choice(n, MAX_CENTROID_TEXTS, replace=False))
-    config = inference_config(est, device, precision)
-    config.compile = None
-    config.group = _distributed.SINGLE  # every rank computes the same head from all texts
-    pad_id = pad_token_id(tokenizer)
-    model.to(device)
-    with output_features(model):
-        train_vectors = predict_logits(model, train_enc.subset(docs), pad_id, config)
-        names = None
-        if use_names:
-            named = [i for i, t in enumerate(texts) if t is not None]
-            vectors = predict_logits(model, encode_texts(est, tokenizer, [texts[i] for i in named]),
-                                     pad_id, config)
-            names = np.full((len(texts), vectors.shape[1]), np.nan)
-            names[named] = vectors
-    weight, bias, rows = head_from_features(train_vectors, Y_train[docs], names, prior,
-                                            use_names=use_names, use_centroids=use_centroids)
-    set_head(model, weight, bias, rows)
-    logger.debug("head started from %s for %d of %d labels", how, int(rows.sum()),
-                 len(rows))
+    labels = ((encode_texts(est, tokenizer, [texts[i] for i in named]), named) if named
+              else None)
+    start_head(model, inference_config(est, device, precision), pad_token_id(tokenizer),
+               train_enc.subset(docs), labels, Y_train[docs], prior,
+               use_names=how in ("labels", "names"), use_centroids=how in ("labels", "centroids"))
+    logger.debug("head started from %s (%d of %d labels named)", how, len(named), len(texts))
 
 
 def _split(est, data: FitData, encoded, rs, tokenizer):

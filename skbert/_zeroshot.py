@@ -13,18 +13,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._batches import pad_token_id
 from ._estimator import TransformerMultiLabelClassifier
-from ._label_init import (
-    MAX_CENTROID_TEXTS,
-    check_label_descriptions,
-    head_from_features,
-    label_texts,
-    output_features,
-    set_head,
-)
+from ._label_init import MAX_CENTROID_TEXTS, check_label_descriptions, label_texts, start_head
 from ._modeling import DEFAULT_MODEL, build_model, check_model_source, load_tokenizer
 from ._modeling import resolve_model_path as _resolve
 from ._runner import FitResult, encode_texts, inference_config
-from ._training import predict_logits, resolve_learning_rate
+from ._training import resolve_learning_rate
 from ._utils import resolve_device, resolve_precision
 from ._validation import check_distinct_names, check_texts
 
@@ -209,28 +202,23 @@ def _zero_shot_fit(est, classes, texts, unlabelled) -> FitResult:
     device = resolve_device(est.device)
     precision = resolve_precision(est.precision, device)
     model = build_model(path, "mean", list(classes), seed=0)
-    model.to(device)
-    config = inference_config(est, device, precision)
-    config.compile = None
+    est_config = inference_config(est, device, precision)
     pad_id = pad_token_id(tokenizer)
-    with output_features(model):
-        names = predict_logits(model, encode_texts(est, tokenizer, texts), pad_id, config)
-        reference = names
-        if unlabelled is not None:
-            sample = unlabelled[:MAX_CENTROID_TEXTS]
-            reference = predict_logits(model, encode_texts(est, tokenizer, sample), pad_id,
-                                       config)
     n = len(classes)
+    names = (encode_texts(est, tokenizer, texts), list(range(n)))
+    # without unlabelled texts the label vectors themselves are what is centred on
+    reference = names[0] if unlabelled is None else encode_texts(
+        est, tokenizer, unlabelled[:MAX_CENTROID_TEXTS])
     prior = np.full(n, 1.0 / n)
-    weight, bias, rows = head_from_features(reference, np.zeros((len(reference), n)), names,
-                                            prior, use_names=True, use_centroids=False)
-    set_head(model, weight, bias, rows)
+    vectors = start_head(model, est_config, pad_id, reference, names,
+                         np.zeros((reference.n_docs, n)), prior, use_centroids=False)
     model.trained_head = True
     model.eval()
     thresholds = np.full(n, 0.5)
     if unlabelled is not None:  # each label fires on 1/n of the texts given
-        logits = reference.astype(np.float64) @ weight.T.astype(np.float64) + bias
-        proba = 1.0 / (1.0 + np.exp(-logits))
+        with torch.no_grad():
+            proba = torch.sigmoid(model.output_layer()(torch.from_numpy(vectors).to(device)))
+        proba = proba.cpu().numpy()
         thresholds = np.clip(np.quantile(proba, 1.0 - 1.0 / n, axis=0), 0.0, 1.0)
     return FitResult(model=model, tokenizer=tokenizer, classes=classes,
                      y_dtype=np.dtype(np.int64), pooling="mean", device=device,
