@@ -165,7 +165,7 @@ def child_skbert(spec, result_path) -> None:
     torch.set_num_threads(spec["threads"])
     from skbert import TransformerMultiLabelClassifier
 
-    Xtr, Ltr, Xte, _, _ = _load(spec)
+    Xtr, Ltr, Xte, Lte, _ = _load(spec)
     kwargs = {"threshold": "auto", "max_length": MAX_LENGTH, "random_state": spec["seed"],
               "fit_cache": False, **spec["params"]}
     clf = TransformerMultiLabelClassifier(**kwargs)
@@ -179,7 +179,14 @@ def child_skbert(spec, result_path) -> None:
         proba = clf.predict_proba(Xte)
     with timer() as pr2:
         pred = clf.predict(Xte)  # predict-time parameters (e.g. min_labels) act here
+    from quality import scores
+
+    from skbert._thresholds import at_least
+
+    # what min_labels=1 (predict-time) would give on the same probabilities
+    at_least_one = at_least(proba, clf._effective_threshold(), 1).astype(int)
     _finish(result_path, {
+        "min_labels1": scores(indicator(Lte, spec["names"]), at_least_one),
         "fit_s": fit.seconds, "predict_s": pr.seconds, "predict_labels_s": pr2.seconds,
         "n_epochs": getattr(clf, "n_epochs_", None),
         "best_epoch": getattr(clf, "best_epoch_", None),
