@@ -356,7 +356,8 @@ def summary(records: list[dict], defaults_now: dict | None = None) -> str:
     lines += ["", "mean ± sample standard deviation (ddof=1) over the seeds; each seed draws its "
               "own per-label sample of K texts per label (n_train = the union's size); test: "
               "the whole GoEmotions validation split (5,426 texts, unless the variant says "
-              "test N); macro-F1 over the labels present in the test set; fit s: wall seconds of fit on a shared 2-core CPU (load: "
+              "test N); macro-F1 over the labels present in the test set; fit s: wall "
+              "seconds of fit on a shared 2-core CPU (load: "
               "1-minute load average at the start and end of each run, other work included); "
               "SetFit and TF-IDF F1 at their 0.5, skbert at threshold=\"auto\"."]
     lines += [f"- {tool}: skipped ({why})" for tool, why in skipped]
