@@ -52,6 +52,7 @@ from ._runner import (
     check_lengths,
     encode_texts,
     inference_config,
+    resolve_max_epochs,
     run_fit,
 )
 from ._scoring import make_score_fn
@@ -117,8 +118,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     max_epochs : int or "auto", default=3
         Passes over the training data. ``"auto"`` makes three passes, or more
         on a small training set, so that training takes at least 300
-        optimiser steps (at most 100 passes): a fixed three epochs of 448
-        texts are 80 steps, too few to learn from.
+        optimiser steps (at most 100 passes): three epochs of 403 texts (448
+        less the 10 % held out) are 78 steps, too few to learn from.
 
         .. versionadded:: 0.2.0
            ``"auto"``.
@@ -918,10 +919,10 @@ def _warn_after_fit(est, result: FitResult) -> None:
             "the current ones without a validation split) and can predict "
             f"(interrupted_ is True); fit re-raises KeyboardInterrupt.{resume}",
             SkbertWarning, stacklevel=4)
-    elif (est.early_stopping and result.still_improving
-          and est.n_epochs_ == est.max_epochs):
+    elif (est.early_stopping and result.still_improving and est.n_epochs_ == resolve_max_epochs(
+            est.max_epochs, result.n_train, est.batch_size)):  # "auto": the epochs it ran
         warnings.warn(
-            f"max_epochs={est.max_epochs} reached while the validation "
+            f"max_epochs={est.max_epochs!r} ({est.n_epochs_} epochs) reached while the validation "
             f"{'loss' if est.scoring in (None, 'loss') else 'score'} was still "
             "improving; the model may be under-trained. Increase max_epochs.",
             ConvergenceWarning, stacklevel=4)

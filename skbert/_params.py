@@ -402,6 +402,32 @@ def _describe(param: Param) -> str:
         for c in param.constraint if c not in (dict, list, callable, torch.device, os.PathLike))
 
 
+def _json_object(text: str) -> dict:
+    """A JSON object given inline, or read from the file named after ``@``.
+
+    Raises ``argparse.ArgumentTypeError`` saying what is wrong with it (a
+    missing, unreadable or unsafe file; not JSON; not an object).
+    """
+    import json
+
+    from ._safe_io import DamagedFile, read_json
+
+    where = f"the file {text[1:]!r}" if text.startswith("@") else "the text"
+    try:
+        value = read_json(text[1:]) if text.startswith("@") else json.loads(text)
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{where} does not exist") from None
+    except DamagedFile as exc:  # a link, FIFO, device, oversized or invalid file
+        raise argparse.ArgumentTypeError(f"{where} {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{where} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"{where} holds a JSON {type(value).__name__}, not an object such as "
+            '{"acq": "mergers and acquisitions"}')
+    return value
+
+
 def _parse_as(c, text: str):
     """``text`` as a value of constraint ``c``, or _UNSET."""
     if c is None:
@@ -426,14 +452,7 @@ def _parse_as(c, text: str):
             return _UNSET
         return values if all(math.isfinite(v) for v in values) else _UNSET
     if c is dict:  # a JSON object, inline or in a file named after "@"
-        import json
-
-        from ._safe_io import read_json
-        try:
-            value = read_json(text[1:]) if text.startswith("@") else json.loads(text)
-        except (OSError, ValueError):
-            return _UNSET
-        return value if isinstance(value, dict) else _UNSET
+        return _json_object(text)
     if c is str:
         return text
     return _UNSET
@@ -443,6 +462,13 @@ def _parser(param: Param) -> Callable[[str], Any]:
     scalar = any(isinstance(c, Interval) for c in param.constraint)
 
     def parse(text: str):
+        if dict in param.constraint and text.lower() != "none":
+            try:
+                return _json_object(text)
+            except argparse.ArgumentTypeError as exc:
+                raise argparse.ArgumentTypeError(
+                    f"invalid {param.flag} {text!r}: {exc}. Give a JSON object, or @FILE for a "
+                    "JSON file holding one.") from None
         for c in param.constraint:
             if c == "array-like" and "," not in text and scalar:
                 continue  # one number is the interval's (--threshold 1.5 is out of range)

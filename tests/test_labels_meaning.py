@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -220,8 +221,15 @@ def test_the_command_line_takes_the_new_options(tmp_path):
     assert parse["label_descriptions"]('{"acq": "mergers"}') == {"acq": "mergers"}
     (tmp_path / "d.json").write_text(json.dumps({"crude": "crude oil"}))
     assert parse["label_descriptions"]("@" + str(tmp_path / "d.json")) == {"crude": "crude oil"}
-    for bad in ("[1, 2]", "{not json", "@" + str(tmp_path / "missing.json")):
-        with pytest.raises(argparse.ArgumentTypeError, match="--label-descriptions"):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link.json").symlink_to(tmp_path / "d.json")
+    for bad, why in [("[1, 2]", "holds a JSON list, not an object"),
+                     ("{not json", "is not valid JSON"),
+                     ("@" + str(tmp_path / "missing.json"), "does not exist"),
+                     ("@" + str(tmp_path / "fifo"), "not a regular file"),
+                     ("@" + str(tmp_path / "link.json"), "cannot be opened as a regular file")]:
+        with pytest.raises(argparse.ArgumentTypeError, match="--label-descriptions") as info:
             parse["label_descriptions"](bad)
+        assert why in str(info.value) and "@FILE" in str(info.value)
     with pytest.raises(argparse.ArgumentTypeError, match="--min-labels"):
         parse["min_labels"]("-1")
