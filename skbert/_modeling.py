@@ -69,6 +69,15 @@ class SavedHead:
         names = [str(c.item() if hasattr(c, "item") else c) for c in classes]
         return names == [str(c) for c in self.classes]
 
+    def order_of(self, classes) -> list[int] | None:
+        """For each of ``classes``, the row of the saved head with its name; None unless
+        ``classes`` are the saved labels in some order."""
+        saved = {str(c): i for i, c in enumerate(self.classes)}
+        names = [str(c.item() if hasattr(c, "item") else c) for c in classes]
+        if len(names) != len(saved) or set(names) != set(saved):
+            return None
+        return [saved[n] for n in names]
+
 
 def resolve_pooling(pooling: str, path: str, saved: SavedHead | None = None) -> str:
     """Resolve ``pooling="auto"`` to ``"mean"`` or ``"cls"`` for a checkpoint.
@@ -287,7 +296,11 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
     from transformers import AutoModel, AutoModelForSequenceClassification
 
     kwargs = no_remote_code(model_kwargs, "model_kwargs")
-    keep = saved is not None and saved.pooling == pooling and saved.same_labels(classes)
+    # a mean-pooling head is matched to the labels by name, in any column order
+    order = (saved.order_of(classes) if saved is not None and saved.head is not None
+             and saved.pooling == pooling == "mean" else None)
+    keep = saved is not None and saved.pooling == pooling and (
+        saved.same_labels(classes) or order is not None)
     if saved is not None and not keep:
         _warn_new_head(path, saved, pooling, classes)
         if pooling == "cls":  # a saved head of another shape, or a mean folder's guard
@@ -308,7 +321,8 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
             _reset_linear(model.output_layer(), backbone.config)
     if keep:
         if pooling == "mean":
-            model.head.load_state_dict(saved.head)
+            model.head.load_state_dict(saved.head if order is None else
+                                       {k: v[order] for k, v in saved.head.items()})
         model.trained_head = True
         logger.debug("loaded %s with %s pooling and its trained %d-label head", path, pooling,
                      len(classes))
@@ -329,10 +343,11 @@ def _warn_new_head(path: str, saved: SavedHead, pooling: str, classes) -> None:
     else:
         why = (f"its {len(saved.classes)} labels {show(saved.classes)} differ from the "
                f"{len(classes)} of this fit {show(classes)}")
-        fix = "Y with the saved labels (same names, same column order)"
+        fix = ("Y with the saved labels (the same names; with cls pooling also in the same "
+               "column order)")
     warnings.warn(
         f"{path!r} is a model skbert saved, but {why}: the fit keeps its fine-tuned encoder and "
-        f"starts a new, randomly initialised classification head. To continue from the trained "
+        f"starts a new classification head (head_init). To continue from the trained "
         f"head, fit with {fix}.", SkbertWarning, stacklevel=4)
 
 

@@ -82,3 +82,20 @@ def test_sklearn_contract(tiny_st_model, corpus):
     fitted = clf.fit(X, None)
     assert (fitted.predict(X).sum(axis=1) >= 2).all()
     assert fitted.decision_function(X).shape == (len(X), len(LABELS))
+
+
+def test_a_saved_head_is_matched_to_the_labels_by_name_in_any_column_order(tiny_st_model,
+                                                                          corpus, tmp_path):
+    import pandas as pd
+
+    X, Y = corpus
+    clf = _zero_shot(tiny_st_model).fit(X)
+    clf.save_pretrained(tmp_path / "zs")
+    order = LABELS[::-1]  # e.g. MultiLabelBinarizer's sorted columns
+    tuned = TransformerMultiLabelClassifier(
+        str(tmp_path / "zs"), max_epochs=1, learning_rate=1e-12, head_learning_rate=1e-12,
+        device="cpu", precision="fp32", random_state=0, fit_cache=False)
+    tuned.fit(X, pd.DataFrame(Y, columns=LABELS)[order])
+    assert list(tuned.classes_) == order
+    np.testing.assert_allclose(tuned.predict_proba(X), clf.predict_proba(X)[:, ::-1], atol=1e-4)
+
