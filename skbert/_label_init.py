@@ -128,7 +128,7 @@ def _unit(a: np.ndarray) -> np.ndarray:
 
 def head_from_features(train: np.ndarray, Y: np.ndarray, names: np.ndarray | None,
                        prior: np.ndarray, *, use_names: bool = True,
-                       use_centroids: bool = True,
+                       use_centroids: bool = True, relative: bool = False,
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The weight and bias of a head that scores cosine similarity to each label.
 
@@ -144,6 +144,11 @@ def head_from_features(train: np.ndarray, Y: np.ndarray, names: np.ndarray | Non
         Each label's training frequency.
     use_names, use_centroids : bool
         Which directions to use.
+    relative : bool, default=False
+        Score each label against the mean of the labels: the mean direction
+        is subtracted from every row, which shifts all of a text's logits by
+        the same amount (its ranking of the labels is unchanged), so a text
+        near every label (short, emphatic) does not pass every threshold.
 
     Returns
     -------
@@ -174,6 +179,8 @@ def head_from_features(train: np.ndarray, Y: np.ndarray, names: np.ndarray | Non
         direction[named] += weight * _unit(np.asarray(names, np.float64)[named] - mu)
     has_direction = np.linalg.norm(direction, axis=1) > 0
     direction = _unit(direction)
+    if relative:
+        direction = direction - direction[has_direction].mean(axis=0)
     weight = SCALE * direction / radius
     p = np.clip(prior, 1e-4, 1 - 1e-4)
     mean_logit = (centred @ weight.T).mean(axis=0)
@@ -182,7 +189,8 @@ def head_from_features(train: np.ndarray, Y: np.ndarray, names: np.ndarray | Non
 
 
 def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: np.ndarray, *,
-               use_names: bool = True, use_centroids: bool = True) -> np.ndarray:
+               use_names: bool = True, use_centroids: bool = True,
+               relative: bool = False) -> np.ndarray:
     """Compute the text and label vectors with ``model`` itself and start its head from them.
 
     Parameters
@@ -199,7 +207,8 @@ def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: 
         None when no label has a text.
     Y : ndarray of shape (n_texts, n_labels)
     prior : ndarray of shape (n_labels,)
-    use_names, use_centroids : bool
+    use_names, use_centroids, relative : bool
+        As in :func:`head_from_features`.
 
     Returns
     -------
@@ -220,7 +229,7 @@ def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: 
             names = np.full((Y.shape[1], found.shape[1]), np.nan)
             names[which] = found
     weight, bias, rows = head_from_features(vectors, Y, names, prior, use_names=use_names,
-                                            use_centroids=use_centroids)
+                                            use_centroids=use_centroids, relative=relative)
     set_head(model, weight, bias, rows)
     return vectors
 

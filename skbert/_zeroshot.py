@@ -57,8 +57,10 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     threshold : float, array-like of shape (n_labels,) or "auto", default="auto"
         Decision threshold of ``predict``. ``"auto"`` uses ``thresholds_``:
         with texts given to ``fit``, each label's threshold lets it fire on
-        ``1 / n_labels`` of them (one label per text on average); without
-        texts, 0.5.
+        ``1 / n_labels`` of them (before ``min_labels`` adds a label to the
+        texts left without one); without texts, 0.5. A label's score is its
+        similarity to the text relative to the mean of all labels, so a
+        text close to every label does not pass every threshold.
     min_labels : int, default=1
         ``predict`` gives every text at least this many labels (the most
         probable), so a zero-shot answer is never empty unless set to 0.
@@ -211,7 +213,8 @@ def _zero_shot_fit(est, classes, texts, unlabelled) -> FitResult:
         est, tokenizer, unlabelled[:MAX_CENTROID_TEXTS])
     prior = np.full(n, 1.0 / n)
     vectors = start_head(model, est_config, pad_id, reference, names,
-                         np.zeros((reference.n_docs, n)), prior, use_centroids=False)
+                         np.zeros((reference.n_docs, n)), prior, use_centroids=False,
+                         relative=True)
     model.trained_head = True
     model.eval()
     thresholds = np.full(n, 0.5)
