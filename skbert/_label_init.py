@@ -81,9 +81,9 @@ def check_label_descriptions(descriptions, classes) -> dict:
         label = names.get(str(key.item() if hasattr(key, "item") else key))
         if label is None:
             raise ValueError(
-                f"label_descriptions has the key {key!r}, which is not one of the labels of Y "
+                f"label_descriptions has the key {key!r}, which is not one of the labels "
                 f"({list(names)[:8]}{' ...' if len(names) > 8 else ''}). Use the label names "
-                "of classes_ as keys.")
+                "(classes_) as keys.")
         if not isinstance(text, str) or not text.strip():
             raise ValueError(
                 f"label_descriptions[{key!r}] is {text!r:.60}; each description must be a "
