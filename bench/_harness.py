@@ -116,6 +116,18 @@ def timer() -> Iterator[Timer]:
         t.seconds = time.perf_counter() - start
 
 
+def indicator(label_lists, names):
+    """The 0/1 matrix (n_texts, n_labels) of label lists, columns in ``names`` order."""
+    import numpy as np
+
+    col = {n: j for j, n in enumerate(names)}
+    Y = np.zeros((len(label_lists), len(names)), dtype=np.int64)
+    for i, row in enumerate(label_lists):
+        for name in row:
+            Y[i, col[name]] = 1
+    return Y
+
+
 def read_jsonl(path: str, offset: int = 0, n: int | None = None
                ) -> tuple[list[str], list[list[str]]]:
     """Texts and label lists of a JSON Lines file: lines ``offset ..``, at most ``n`` records.

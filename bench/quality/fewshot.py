@@ -71,7 +71,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
-from _harness import child_or_main, git_commit, machine, read_jsonl, timer  # noqa: E402
+from _harness import (  # noqa: E402
+    child_or_main,
+    git_commit,
+    indicator,
+    machine,
+    read_jsonl,
+    timer,
+)
 from quality import _busy_processes, _read_json, _write_json  # noqa: E402
 
 DEFAULT_DATA = os.path.join("..", "shared", "data")
@@ -89,18 +96,6 @@ ZERO_SHOT_UNLABELLED = 500
 def label_names(data: str) -> list[str]:
     with open(os.path.join(data, "goemotions", "labels.txt"), encoding="utf-8") as fh:
         return [ln.strip() for ln in fh if ln.strip()]
-
-
-def indicator(label_lists, names):
-    """The 0/1 matrix (n_texts, n_labels) of label lists, columns in ``names`` order."""
-    import numpy as np
-
-    col = {n: j for j, n in enumerate(names)}
-    Y = np.zeros((len(label_lists), len(names)), dtype=np.int64)
-    for i, row in enumerate(label_lists):
-        for name in row:
-            Y[i, col[name]] = 1
-    return Y
 
 
 def per_label_sample(Y, k: int, seed: int) -> list[int]:

@@ -82,7 +82,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
-from _harness import timed_fit_predict  # noqa: E402
+from _harness import indicator, read_jsonl, timed_fit_predict  # noqa: E402
 
 DEFAULT_DATA = os.path.join("..", "shared", "data")
 DEFAULT_OUT = os.path.join("bench", "results", "quality")
@@ -146,28 +146,6 @@ METRICS = ("micro_f1", "macro_f1", "lrap", "subset_accuracy")
 
 
 # --------------------------------------------------------------------- data
-def _read_jsonl(path: str) -> tuple[list[str], list[list[str]]]:
-    texts, labels = [], []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                rec = json.loads(line)
-                texts.append(rec["text"])
-                labels.append(list(rec.get("labels", [])))
-    return texts, labels
-
-
-def _indicator(label_lists, names):
-    import numpy as np
-
-    col = {n: j for j, n in enumerate(names)}
-    Y = np.zeros((len(label_lists), len(names)), dtype=np.int64)
-    for i, row in enumerate(label_lists):
-        for name in row:
-            Y[i, col[name]] = 1
-    return Y
-
-
 def load_preset(preset: str, data: str, n_train: int | None, n_test: int | None):
     """``(X_train, Y_train, X_test, Y_test, label names)`` of a preset."""
     import numpy as np
@@ -177,23 +155,23 @@ def load_preset(preset: str, data: str, n_train: int | None, n_test: int | None)
     with open(os.path.join(folder, "labels.txt"), encoding="utf-8") as fh:
         names = [ln.strip() for ln in fh if ln.strip()]
     if preset == "goemotions":
-        texts, labels = _read_jsonl(os.path.join(folder, p["train"]))
+        texts, labels = read_jsonl(os.path.join(folder, p["train"]))
         n = p["n_train"] if n_train is None else n_train
         idx = np.sort(np.random.default_rng(p["sample_seed"]).permutation(len(texts))[:n])
         Xtr, Ltr = [texts[i] for i in idx], [labels[i] for i in idx]
-        Xte, Lte = _read_jsonl(os.path.join(folder, p["test"]))
+        Xte, Lte = read_jsonl(os.path.join(folder, p["test"]))
         m = p["n_test"] if n_test is None else n_test
         Xte, Lte = Xte[:m], Lte[:m]
     else:
         from sklearn.model_selection import train_test_split
 
-        texts, labels = _read_jsonl(os.path.join(folder, p["file"]))
+        texts, labels = read_jsonl(os.path.join(folder, p["file"]))
         tr, te = train_test_split(np.arange(len(texts)), test_size=p["test_size"],
                                   random_state=p["split_seed"])
         tr, te = tr[:n_train], te[:n_test]  # the parts are shuffled: a random subsample
         Xtr, Ltr = [texts[i] for i in tr], [labels[i] for i in tr]
         Xte, Lte = [texts[i] for i in te], [labels[i] for i in te]
-    return Xtr, _indicator(Ltr, names), Xte, _indicator(Lte, names), names
+    return Xtr, indicator(Ltr, names), Xte, indicator(Lte, names), names
 
 
 # ------------------------------------------------------------------ metrics
