@@ -451,8 +451,6 @@ def _parse_as(c, text: str):
         except ValueError:
             return _UNSET
         return values if all(math.isfinite(v) for v in values) else _UNSET
-    if c is dict:  # a JSON object, inline or in a file named after "@"
-        return _json_object(text)
     if c is str:
         return text
     return _UNSET

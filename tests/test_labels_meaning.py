@@ -219,6 +219,7 @@ def test_the_command_line_takes_the_new_options(tmp_path):
     assert parse["min_labels"]("1") == 1
     assert parse["head_init"]("names") == "names"
     assert parse["label_descriptions"]('{"acq": "mergers"}') == {"acq": "mergers"}
+    assert parse["label_descriptions"]("none") is None  # the default, spelled out
     (tmp_path / "d.json").write_text(json.dumps({"crude": "crude oil"}))
     assert parse["label_descriptions"]("@" + str(tmp_path / "d.json")) == {"crude": "crude oil"}
     os.mkfifo(tmp_path / "fifo")
