@@ -10,10 +10,25 @@ the label's probability is predicted again; AOPC is the mean over k of
 the words the model relied on. Printed as mean and standard deviation over
 texts (and the standard error of the mean).
 
-Example (the model folder that bench/explain/explain_speed.py fine-tunes and saves)::
+The texts are explained whole, as the model reads them: with
+``long_text="truncate"`` (the default) the words past the first window get no
+attribution and are never ranked (random and attention rankings included), so
+every ranking deletes among the same words; deleting words lets as many words
+from past the window in, for every ranking alike.
+
+``--json`` records the arguments, the machine, the model's max_length and
+long_text, the rows, each text's AOPC per ranking and the paired differences
+(method minus baseline, over the same texts: mean, sd, standard error).
+
+Examples (the model folders of bench/explain/explain_speed.py and
+bench/explain/faithfulness_model.py)::
 
     python bench/explain/explain_faithfulness.py --model /tmp/skbert_explain_model \\
         --data ../shared/data/goemotions --n-texts 200
+    # Reuters has one file: explain the last 20 % of it (the model was fitted on the first 80 %)
+    OMP_NUM_THREADS=1 python bench/explain/explain_faithfulness.py --threads 1 \\
+        --model /tmp/faith_reuters --data ../shared/data/reuters21578 --split train.jsonl \\
+        --holdout-fraction 0.2 --json bench/results/explain/faithfulness_reuters.json
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this folder, then bench/ (_harness)
+from _harness import machine, record  # noqa: E402
 
 KS = (1, 2, 3, 4, 5)
 
@@ -85,6 +101,9 @@ def main(argv=None):
     ap.add_argument("--split", default="validation.jsonl")
     ap.add_argument("--n-texts", type=int, default=200)
     ap.add_argument("--offset", type=int, default=100, help="skip the texts the speed run used")
+    ap.add_argument("--holdout-fraction", type=float, default=None,
+                    help="explain the texts of the last FRACTION of --split's lines (replaces "
+                         "--offset): for a file the model was fitted on the first part of")
     ap.add_argument("--min-words", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
@@ -95,8 +114,16 @@ def main(argv=None):
 
     clf = TransformerMultiLabelClassifier.from_pretrained(args.model, device="cpu")
     clf.set_params(precision="fp32")
-    pool = read_texts(os.path.join(args.data, args.split), 4 * args.n_texts, args.offset)
+    path = os.path.join(args.data, args.split)
+    if args.holdout_fraction is not None:
+        if not 0 < args.holdout_fraction < 1:
+            ap.error(f"--holdout-fraction must be in (0, 1), got {args.holdout_fraction}")
+        with open(path, encoding="utf-8") as fh:
+            n_lines = sum(1 for _ in fh)
+        args.offset = int(round(n_lines * (1 - args.holdout_fraction)))
+    pool = read_texts(path, 4 * args.n_texts, args.offset)
     texts = [t for t in pool if len(t.split()) >= args.min_words][:args.n_texts]
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     ig = explain(clf, texts, top_k=1)
     occ = explain(clf, texts, top_k=1, method="occlusion")
@@ -106,6 +133,7 @@ def main(argv=None):
         "integrated gradients": [np.argsort(-e.attributions[0], kind="stable") for e in ig],
         "occlusion": [np.argsort(-e.attributions[0], kind="stable") for e in occ],
         "attention": [np.argsort(-a, kind="stable") for a in att],
+        # only the words the model read (all of them unless truncated): as IG and occlusion
         "random": [rng.permutation(len(e.words)) for e in ig],
     }
     variants, where = [], []
@@ -120,22 +148,42 @@ def main(argv=None):
     for (name, d, k), p in zip(where, proba):
         drops[name][d, k - 1] = base[d] - p[ig[d].label_index[0]]
     took = time.perf_counter() - t0
-    print(f"{len(ig)} texts of >= {args.min_words} words from {args.split}, label = each "
-          f"text's most probable, model {args.model} ({took:.0f} s)")
+    n_read = np.array([len(e.words) for e in ig])
+    n_words = np.array([len(t.split()) for t in texts])
+    cut = [e.offsets[-1][1] < len(e.text.rstrip()) for e in ig]
+    print(f"{len(ig)} texts of >= {args.min_words} words from {args.split} (lines {args.offset}..), "
+          f"label = each text's most probable, model {args.model} (max_length {clf.max_length}, "
+          f"long_text {clf.long_text}); words read per text (punctuation counts as words): median "
+          f"{np.median(n_read):.0f}, whitespace-separated words in the text: median "
+          f"{np.median(n_words):.0f}; texts cut: {np.mean(cut):.0%}; {took:.0f} s, load average "
+          f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'ranking':<22} {'AOPC mean':>9} {'sd':>7} {'se':>7}   drop at k=1..5")
-    results = {"n_texts": len(ig), "rows": {}}
+    results = {"n_texts": len(ig), "offset": args.offset, "seconds": took,
+               "load_average_before": load_before, "load_average_after": os.getloadavg(),
+               "max_length": clf.max_length, "long_text": clf.long_text,
+               "words_read_median": float(np.median(n_read)),
+               "whitespace_words_median": float(np.median(n_words)),
+               "share_of_texts_cut": float(np.mean(cut)),
+               "rows": {}, "paired": {}, "per_text_aopc": {}}
     for name, dr in drops.items():
         aopc = dr.mean(1)
         row = {"aopc_mean": float(aopc.mean()), "aopc_sd": float(aopc.std(ddof=1)),
                "aopc_se": float(aopc.std(ddof=1) / np.sqrt(len(aopc))),
                "drop_at_k": [float(x) for x in dr.mean(0)]}
         results["rows"][name] = row
+        results["per_text_aopc"][name] = [float(x) for x in aopc]
         print(f"{name:<22} {row['aopc_mean']:9.4f} {row['aopc_sd']:7.4f} {row['aopc_se']:7.4f}"
               f"   {' '.join(f'{x:.3f}' for x in row['drop_at_k'])}")
+    print("paired (same texts), method minus baseline: mean, se, mean/se")
+    for m in ("integrated gradients", "occlusion"):
+        for b in ("random", "attention"):
+            diff = drops[m].mean(1) - drops[b].mean(1)
+            se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+            results["paired"][f"{m} - {b}"] = {"mean": float(diff.mean()),
+                                                "sd": float(diff.std(ddof=1)), "se": se}
+            print(f"  {m} - {b}: {diff.mean():.4f}, {se:.4f}, {diff.mean() / se:.1f}")
     if args.json:
-        from skbert._safe_io import write_json
-
-        write_json(args.json, results)
+        record(args.json, results, args, machine_info=machine(args.threads))
     return 0
 
 
