@@ -155,7 +155,8 @@ def main(argv=None):
           f"label = each text's most probable, model {args.model} (max_length {clf.max_length}, "
           f"long_text {clf.long_text}); words read per text (punctuation counts as words): median "
           f"{np.median(n_read):.0f}, whitespace-separated words in the text: median "
-          f"{np.median(n_words):.0f}; texts cut: {np.mean(cut):.0%}; {took:.0f} s, load average "
+          f"{np.median(n_words):.0f}; texts cut: {np.mean(cut):.0%}; the label's probability: "
+          f"mean {base.mean():.3f}, median {np.median(base):.3f}; {took:.0f} s, load average "
           f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'ranking':<22} {'AOPC mean':>9} {'sd':>7} {'se':>7}   drop at k=1..5")
     results = {"n_texts": len(ig), "offset": args.offset, "seconds": took,
@@ -164,6 +165,8 @@ def main(argv=None):
                "words_read_median": float(np.median(n_read)),
                "whitespace_words_median": float(np.median(n_words)),
                "share_of_texts_cut": float(np.mean(cut)),
+               "label_probability_mean": float(base.mean()),
+               "label_probability_median": float(np.median(base)),
                "rows": {}, "paired": {}, "per_text_aopc": {}}
     for name, dr in drops.items():
         aopc = dr.mean(1)
