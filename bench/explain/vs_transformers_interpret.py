@@ -110,8 +110,9 @@ def main(argv=None):
     ap.add_argument("--min-words", type=int, default=6)
     ap.add_argument("--n-steps", type=int, default=TI_STEPS)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--skip-per-text", action="store_true",
-                    help="do not time skbert one call per text")
+    ap.add_argument("--per-text-n", type=int, default=None,
+                    help="time skbert one call per text on the first N texts only (default: all; "
+                         "0: not at all); transformers-interpret's time on them is reported too")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -161,12 +162,13 @@ def main(argv=None):
     print(f"skbert ({ig_engine()} engine), {len(names)} labels, {args.n_steps} steps, all "
           f"{len(texts)} texts in one call: {sk_batch_s:.1f} s ({sk_batch_s / len(texts):.2f} s a text)")
     sk_per_text = []
-    if not args.skip_per_text:
-        for text in texts:
+    n_per = len(texts) if args.per_text_n is None else min(args.per_text_n, len(texts))
+    if n_per:
+        for text in texts[:n_per]:
             t = time.perf_counter()
             clf.explain([text], labels="all", n_steps=args.n_steps)
             sk_per_text.append(time.perf_counter() - t)
-        print(f"skbert one call per text: {sum(sk_per_text):.1f} s "
+        print(f"skbert one call per text, first {n_per} texts: {sum(sk_per_text):.1f} s "
               f"({np.mean(sk_per_text):.2f} s a text)")
     ti_per_text, ti_attr, ti_prob, ti_clean = [], [], [], []
     for text in texts:
@@ -179,6 +181,9 @@ def main(argv=None):
     load_after = os.getloadavg()
     print(f"transformers-interpret one call per text: {sum(ti_per_text):.1f} s ({np.mean(ti_per_text):.2f} s a text); "
           f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+    if n_per:
+        print(f"on the first {n_per} texts: skbert one call per text {sum(sk_per_text):.1f} s, "
+              f"transformers-interpret {sum(ti_per_text[:n_per]):.1f} s")
 
     # 2. agreement
     prob_diff = max(abs(ti_prob[d][names[j]] - e.all_probabilities[j])
@@ -217,6 +222,7 @@ def main(argv=None):
             "logit_max_abs_diff_skbert_vs_auto_model": logit_diff,
             "prob_max_abs_diff_skbert_vs_ti": prob_diff, "ti_tokens_not_mapped": lost_tokens,
             "skbert_batch_seconds": sk_batch_s, "skbert_per_text_seconds": sk_per_text,
+            "per_text_n": n_per,
             "ti_per_text_seconds": ti_per_text,
             "load_average_before": load_before, "load_average_after": load_after,
             "agreement": agreement,
