@@ -69,7 +69,7 @@ def main(argv=None):
     clf.save_pretrained(args.save)
     rec = {
         "data": os.path.join(args.data, args.split), "offset": args.offset, "n_train": len(X),
-        "labels_with_positives": int((Y.sum(0) > 0).sum()), "n_labels": len(names),
+        "labels_with_positives": int((Y.sum(axis=0) > 0).sum()), "n_labels": len(names),
         "params_set": params, "params": {k: v for k, v in clf.get_params().items()
                                          if isinstance(v, (int, float, str, bool, type(None)))},
         "fit_seconds": took, "saved": args.save, "load_average_after": os.getloadavg(),
