@@ -162,6 +162,18 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ``"bank account"``). Keys must be labels of ``Y``.
 
         .. versionadded:: 0.2.0
+    contrastive_steps : int or "auto", default="auto"
+        Steps of a contrastive warm-up of the encoder before the head starts
+        and training begins: each step draws 8 labels and 4 training texts
+        of each, and pulls texts that share a label together and pushes the
+        others apart (SetFit's cosine-similarity loss, over every pair of the
+        batch). It teaches the encoder more from few texts than the
+        classification loss alone. ``"auto"`` runs 100 steps with mean
+        pooling on at most 2,000 training texts and none otherwise; it needs
+        mean pooling. A step costs about two training steps at
+        ``batch_size=16``.
+
+        .. versionadded:: 0.2.0
     threshold : float, array-like of shape (n_labels,) or "auto", default=0.5
         Decision threshold of ``predict`` (``proba >= threshold``), one for
         all labels or one per label. Read at predict time: changing it with
@@ -372,6 +384,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         pooling="auto",
         head_init="auto",
         label_descriptions=None,
+        contrastive_steps="auto",
         threshold=0.5,
         threshold_metric="f1_micro_global",
         min_labels=0,
@@ -413,6 +426,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.pooling = pooling
         self.head_init = head_init
         self.label_descriptions = label_descriptions
+        self.contrastive_steps = contrastive_steps
         self.threshold = threshold
         self.threshold_metric = threshold_metric
         self.min_labels = min_labels

@@ -146,6 +146,11 @@ PARAMS: tuple[Param, ...] = (
           "label -> text describing it, for head_init (default: the label names made readable); "
           "on the command line a JSON object or @file.json",
           flag="--label-descriptions", metavar="JSON|@FILE"),
+    Param("contrastive_steps", "auto", [_nonneg(Integral), _options("auto")],
+          "steps of a contrastive warm-up of the encoder before the head is trained (pairs "
+          "of texts sharing a label pulled together); auto: 100 with mean pooling on up to "
+          "2,000 training texts, else 0",
+          flag="--contrastive-steps", card=True, metavar="N|auto"),
     Param("threshold", 0.5,
           [_options("auto"), Interval(Real, 0, 1, closed="both"), "array-like"],
           "decision threshold of predict; auto tunes thresholds_ on the validation split",

@@ -38,7 +38,7 @@ import contextlib
 import logging
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral
 
 import numpy as np
@@ -46,6 +46,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
+from ._contrastive import resolve_steps, warm_up
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._label_init import MAX_CENTROID_TEXTS, check_label_descriptions, label_texts, start_head
 from ._modeling import (
@@ -230,6 +231,7 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
     else:
         model = build_model(path, pooling, data.classes, seed=seed,
                             model_kwargs=est.model_kwargs, saved=saved)
+        _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed, group)
         _init_head(est, model, tokenizer, data.classes, train_enc, Y_train, device,
                    precision, seed)
         if est.peft_config is not None:
@@ -269,6 +271,25 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         diverged_epoch=out.diverged_epoch, n_train=train_enc.n_docs,
         n_valid=0 if valid_enc is None else valid_enc.n_docs,
         checkpoint=checkpoint.path if checkpoint and os.path.isfile(checkpoint.path) else None)
+
+
+def _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed,
+             group) -> None:
+    """The contrastive warm-up of the encoder (``contrastive_steps``), when asked for.
+
+    ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
+    encoder it was trained on.
+    """
+    steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs)
+    if not steps or (model.trained_head and est.contrastive_steps == "auto"):
+        return
+    config = replace(inference_config(est, device, precision),
+                     weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
+    model.to(config.device)
+    info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed)
+    if est.verbose >= 1 and group.is_main:
+        print(f"contrastive warm-up: {info['steps']} steps in {info['seconds']:.1f} s, "
+              f"pair loss {info['first_loss']:.3f} -> {info['last_loss']:.3f}", flush=True)
 
 
 def _init_head(est, model, tokenizer, classes, train_enc, Y_train, device, precision,

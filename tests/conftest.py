@@ -114,6 +114,16 @@ def _seed():
 
 
 @pytest.fixture(autouse=True)
+def _short_contrastive_warm_up(monkeypatch):
+    """``contrastive_steps="auto"`` warms up every small mean-pooling fit, which nearly every
+    test fit is, for 100 steps (seconds each on the tiny model): 2 keep the path in every such
+    fit at a fraction of the cost. tests/test_contrastive.py tests the warm-up itself."""
+    from skbert import _contrastive
+
+    monkeypatch.setattr(_contrastive, "AUTO_STEPS", 2)
+
+
+@pytest.fixture(autouse=True)
 def _empty_fit_cache():
     import skbert
 

@@ -1,0 +1,209 @@
+"""Issue 22: the contrastive warm-up of the encoder (``contrastive_steps``)."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+from conftest import LABELS, make_corpus
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skbert import TransformerMultiLabelClassifier, _contrastive, _runner
+from skbert._contrastive import balanced_batch, pair_loss, resolve_steps
+
+FAST = dict(max_epochs=1, batch_size=8, random_state=0, device="cpu", precision="fp32",
+            fit_cache=False)
+
+
+@pytest.fixture
+def warm_ups(monkeypatch):
+    """The ``steps`` of every warm-up the test's fits run."""
+    calls = []
+    real = _runner.warm_up
+
+    def spy(model, encoded, Y, config, pad_id, steps, seed):
+        calls.append(steps)
+        return real(model, encoded, Y, config, pad_id, steps, seed)
+
+    monkeypatch.setattr(_runner, "warm_up", spy)
+    return calls
+
+
+# ------------------------------------------------------------------ the pieces
+def test_balanced_batch_draws_labels_with_a_pair_and_texts_once():
+    rng = np.random.default_rng(0)
+    Y = np.zeros((40, 12), int)
+    Y[np.arange(40), np.arange(40) % 10] = 1   # labels 0..9: four texts each
+    Y[:20, 10] = 1                             # label 10 on 20 texts (a second label)
+    Y[0, 11] = 1                               # label 11: one text, never a pair
+    for _ in range(50):
+        docs = balanced_batch(Y, rng, n_labels=8, per_label=4)
+        assert len(set(docs.tolist())) == len(docs) <= 32
+        drawn = Y[docs].sum(axis=0)
+        shared = (Y[docs] @ Y[docs].T > 0) & ~np.eye(len(docs), dtype=bool)
+        assert shared.any(axis=1).mean() > 0.5     # most texts meet one that shares a label
+        assert drawn[11] <= 1
+    assert balanced_batch(np.eye(5, dtype=int), rng).size == 0  # no label has two texts
+
+
+def test_pair_loss_pulls_sharers_together_and_pushes_others_apart_equally():
+    Y = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    same = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert float(pair_loss(same, Y)) == pytest.approx(0.0)
+    # the sharers at 90 degrees: (0 - 1)^2 = 1 for the one positive pair; negatives at 0
+    apart = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    assert float(pair_loss(apart, Y)) == pytest.approx(0.5)   # (1 + 0) / 2 kinds
+    # every vector the same: positives at 0, the 4 negative (ordered) pairs at cos 1
+    one = torch.ones(3, 2)
+    assert float(pair_loss(one, Y)) == pytest.approx(0.5)
+    # the loss has a gradient and no pairs of a kind is not a division by zero
+    v = torch.randn(2, 4, requires_grad=True)
+    loss = pair_loss(v, torch.tensor([[1.0], [1.0]]))
+    loss.backward()
+    assert torch.isfinite(v.grad).all()
+
+
+@pytest.mark.parametrize("steps, pooling, n, expected", [
+    ("auto", "mean", 448, _contrastive.AUTO_STEPS), ("auto", "mean", 2000, _contrastive.AUTO_STEPS),
+    ("auto", "mean", 2001, 0), ("auto", "cls", 100, 0), (0, "cls", 100, 0), (7, "mean", 10**6, 7),
+])
+def test_resolve_steps(steps, pooling, n, expected):
+    assert resolve_steps(steps, pooling, n) == expected
+
+
+def test_asking_for_steps_with_cls_pooling_names_the_fix(tiny_model, corpus):
+    X, Y = corpus
+    clf = TransformerMultiLabelClassifier(tiny_model, contrastive_steps=5, **FAST)
+    with pytest.raises(ValueError, match=r"contrastive_steps=5 .* pooling='cls'.* pooling='mean'"):
+        clf.fit(X, Y)
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "many", None])
+def test_bad_contrastive_steps_are_refused(tiny_st_model, corpus, bad):
+    X, Y = corpus
+    with pytest.raises(InvalidParameterError, match="contrastive_steps"):
+        TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=bad, **FAST).fit(X, Y)
+
+
+# ------------------------------------------------------------------ what it does
+def _pooled(model, tokenizer, texts):
+    from skbert._modeling import mean_pool
+
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model.backbone(**batch)[0]
+    return torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=1)
+
+
+def _separation(vectors, Y):
+    cos = (vectors @ vectors.T).numpy()
+    share = (Y @ Y.T) > 0
+    off = ~np.eye(len(Y), dtype=bool)
+    return cos[share & off].mean() - cos[~share & off].mean()
+
+
+def test_warm_up_brings_texts_that_share_a_label_together(tiny_st_model, monkeypatch):
+    """On held-out texts: the gap between the cosine of texts sharing a label and of texts
+    sharing none widens (the warm-up learns the labels' keywords, not the texts)."""
+    from skbert._data import encode
+    from skbert._modeling import build_model, load_tokenizer
+    from skbert._training import TrainConfig
+
+    monkeypatch.setattr(_contrastive, "LEARNING_RATE", 1e-3)  # a random tiny model: faster
+    X, Y = make_corpus(64, seed=1)
+    X_new, Y_new = make_corpus(48, seed=2)
+    tokenizer = load_tokenizer(tiny_st_model, None)
+    model = build_model(tiny_st_model, "mean", np.array(LABELS), seed=0)
+    model.eval()
+    before = _separation(_pooled(model, tokenizer, X_new), Y_new)
+    head = model.output_layer().weight.detach().clone()
+    encoded = encode(tokenizer, X, max_length=32)
+    info = _contrastive.warm_up(model, encoded, Y, TrainConfig(), 0, steps=40, seed=0)
+    model.eval()
+    after = _separation(_pooled(model, tokenizer, X_new), Y_new)
+    assert info["steps"] == 40 and info["last_loss"] < info["first_loss"]
+    assert after > before + 0.1, (before, after)
+    assert torch.equal(model.output_layer().weight, head)  # the head is not trained here
+
+
+def test_auto_warms_up_small_mean_pooling_fits_only(tiny_st_model, tiny_model, corpus,
+                                                    warm_ups, monkeypatch):
+    X, Y = corpus
+    TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y)
+    assert warm_ups == [_contrastive.AUTO_STEPS]
+    TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, Y)           # cls pooling
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=0, **FAST).fit(X, Y)
+    monkeypatch.setattr(_contrastive, "AUTO_MAX_TEXTS", len(X) - 1)         # "many" texts
+    TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y)
+    assert warm_ups == [_contrastive.AUTO_STEPS]
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=3, **FAST).fit(X, Y)
+    assert warm_ups == [_contrastive.AUTO_STEPS, 3]
+
+
+def test_a_warm_start_refit_does_not_warm_up_again(tiny_st_model, corpus, warm_ups):
+    X, Y = corpus
+    clf = TransformerMultiLabelClassifier(tiny_st_model, warm_start=True, contrastive_steps=2,
+                                          **FAST)
+    clf.fit(X, Y)
+    clf.fit(X, Y)
+    assert warm_ups == [2]
+
+
+def test_auto_keeps_a_saved_trained_head_with_its_encoder(tiny_st_model, corpus, tmp_path,
+                                                          warm_ups):
+    X, Y = corpus
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=0, **FAST).fit(
+        X, Y).save_pretrained(tmp_path / "saved")
+    TransformerMultiLabelClassifier(str(tmp_path / "saved"), **FAST).fit(X, Y)
+    assert warm_ups == []
+    TransformerMultiLabelClassifier(str(tmp_path / "saved"), contrastive_steps=2, **FAST).fit(X, Y)
+    assert warm_ups == [2]  # asked for by number: done
+
+
+def test_warm_up_is_seeded_and_leaves_the_callers_random_state(tiny_st_model, corpus):
+    X, Y = corpus
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    a = TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=4, **FAST).fit(X, Y)
+    b = TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=4, **FAST).fit(X, Y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=0, **FAST).fit(X, Y)
+    assert np.abs(a.predict_proba(X) - c.predict_proba(X)).max() > 1e-4  # the steps did act
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(1), expected_next)
+
+
+def test_contrastive_steps_are_part_of_the_fit_cache_key(tiny_st_model, corpus, cache_hits):
+    X, Y = corpus
+    params = {**FAST, "fit_cache": True}
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=0, **params).fit(X, Y)
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=2, **params).fit(X, Y)
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=2, **params).fit(X, Y)
+    assert cache_hits == [False, False, True]
+
+
+def test_long_texts_in_windows_are_warmed_up_as_whole_texts(tiny_st_model, corpus, warm_ups):
+    X, Y = corpus
+    long_X = [" ".join([t] * 6) for t in X]
+    clf = TransformerMultiLabelClassifier(tiny_st_model, long_text="chunk", max_length=16,
+                                          stride=4, contrastive_steps=3, **FAST)
+    clf.fit(long_X, Y)
+    assert warm_ups == [3] and clf.predict_proba(long_X[:3]).shape == (3, len(LABELS))
+
+
+def test_verbose_fit_says_what_the_warm_up_did(tiny_st_model, corpus, capsys):
+    X, Y = corpus
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=3, verbose=1, **FAST).fit(X, Y)
+    assert "contrastive warm-up: 3 steps in" in capsys.readouterr().out
+
+
+def test_the_command_line_takes_contrastive_steps():
+    from skbert._params import cli_params
+
+    parse = {o.name: o.parse for o in cli_params()}["contrastive_steps"]
+    assert parse("auto") == "auto" and parse("50") == 50 and parse("0") == 0
+    with pytest.raises(argparse.ArgumentTypeError, match="--contrastive-steps"):
+        parse("-3")
