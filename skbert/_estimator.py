@@ -169,9 +169,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         others apart (SetFit's cosine-similarity loss, over every pair of the
         batch). It teaches the encoder more from few texts than the
         classification loss alone. ``"auto"`` runs 100 steps with mean
-        pooling on at most 2,000 training texts and none otherwise; it needs
-        mean pooling. A step costs about two training steps at
-        ``batch_size=16``.
+        pooling when at most 1,000 texts are trained on (after any
+        validation split), and none otherwise; a number of steps needs mean
+        pooling. A step passes 32 texts forward and back, as two training
+        steps at ``batch_size=16`` do. A head loaded trained (a folder
+        skbert saved) keeps its encoder under ``"auto"``.
 
         .. versionadded:: 0.2.0
     threshold : float, array-like of shape (n_labels,) or "auto", default=0.5

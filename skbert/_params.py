@@ -149,7 +149,7 @@ PARAMS: tuple[Param, ...] = (
     Param("contrastive_steps", "auto", [_nonneg(Integral), _options("auto")],
           "steps of a contrastive warm-up of the encoder before the head is trained (pairs "
           "of texts sharing a label pulled together); auto: 100 with mean pooling on up to "
-          "2,000 training texts, else 0",
+          "1,000 training texts, else 0",
           flag="--contrastive-steps", card=True, metavar="N|auto"),
     Param("threshold", 0.5,
           [_options("auto"), Interval(Real, 0, 1, closed="both"), "array-like"],
