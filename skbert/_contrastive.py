@@ -14,9 +14,10 @@ starts from the warmed vectors (``head_init``) and the usual loop follows.
 
 API
 ---
-``resolve_steps(steps, pooling, n_train)`` -> int
+``resolve_steps(steps, pooling, n_train, peft=False)`` -> int
     ``contrastive_steps`` as a number of steps (``"auto"``: :data:`AUTO_STEPS`
-    for mean pooling and at most :data:`AUTO_MAX_TEXTS` training texts, else 0).
+    for mean pooling, at most :data:`AUTO_MAX_TEXTS` training texts and no
+    ``peft_config``, else 0).
 ``balanced_batch(Y, rng)`` -> ndarray of text indices
 ``pair_loss(vectors, Y)`` -> tensor
 ``warm_up(model, encoded, Y, config, pad_id, steps, seed)`` -> dict
@@ -44,22 +45,32 @@ TEXTS_PER_LABEL = 4
 LEARNING_RATE = 2e-5
 
 
-def resolve_steps(steps, pooling: str, n_train: int) -> int:
+def resolve_steps(steps, pooling: str, n_train: int, peft: bool = False) -> int:
     """The number of warm-up steps that ``contrastive_steps`` asks for.
+
+    ``peft``: the fit trains adapters (``peft_config``) and keeps the encoder's
+    own weights frozen, which the warm-up would change.
 
     Examples
     --------
-    >>> resolve_steps("auto", "mean", 448)
-    100
+    >>> resolve_steps("auto", "mean", 448) == AUTO_STEPS   # 100
+    True
     >>> resolve_steps("auto", "mean", 10_000)
     0
     >>> resolve_steps("auto", "cls", 448)
     0
     >>> resolve_steps(0, "mean", 448)
     0
+    >>> resolve_steps("auto", "mean", 448, peft=True)
+    0
     """
     if steps == "auto":
-        return AUTO_STEPS if pooling == "mean" and n_train <= AUTO_MAX_TEXTS else 0
+        return AUTO_STEPS if pooling == "mean" and n_train <= AUTO_MAX_TEXTS and not peft else 0
+    if steps and peft:
+        raise ValueError(
+            f"contrastive_steps={steps!r} trains the encoder's own weights, which peft_config "
+            "keeps frozen (only the adapters train). Pass contrastive_steps=0 or 'auto' (which "
+            "skips the warm-up with peft_config), or peft_config=None.")
     if steps and pooling != "mean":
         raise ValueError(
             f"contrastive_steps={steps!r} trains mean-pooled text vectors, but this fit uses "

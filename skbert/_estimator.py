@@ -172,8 +172,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         pooling when at most 1,000 texts are trained on (after any
         validation split), and none otherwise; a number of steps needs mean
         pooling. A step passes 32 texts forward and back, as two training
-        steps at ``batch_size=16`` do. A head loaded trained (a folder
-        skbert saved) keeps its encoder under ``"auto"``.
+        steps at ``batch_size=16`` do. Under ``"auto"`` a head loaded
+        trained (a folder skbert saved) keeps its encoder, and ``peft_config``
+        (which keeps the encoder frozen) skips the warm-up.
 
         .. versionadded:: 0.2.0
     threshold : float, array-like of shape (n_labels,) or "auto", default=0.5

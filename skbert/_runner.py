@@ -280,7 +280,8 @@ def _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed,
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
     encoder it was trained on.
     """
-    steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs)
+    steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs,
+                          peft=est.peft_config is not None)
     if not steps or (model.trained_head and est.contrastive_steps == "auto"):
         return
     config = replace(inference_config(est, device, precision),

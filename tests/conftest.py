@@ -113,14 +113,29 @@ def _seed():
     random.seed(0)
 
 
-@pytest.fixture(autouse=True)
-def _short_contrastive_warm_up(monkeypatch):
+#: Steps of ``contrastive_steps="auto"`` in the tests (and their worker processes).
+TEST_AUTO_STEPS = 2
+
+
+def short_contrastive_warm_up():
     """``contrastive_steps="auto"`` warms up every small mean-pooling fit, which nearly every
     test fit is, for 100 steps (seconds each on the tiny model): 2 keep the path in every such
-    fit at a fraction of the cost. tests/test_contrastive.py tests the warm-up itself."""
+    fit at a fraction of the cost. tests/test_contrastive.py tests the warm-up itself; worker
+    processes that tests start call this too, so that their fits match the tests'."""
     from skbert import _contrastive
 
-    monkeypatch.setattr(_contrastive, "AUTO_STEPS", 2)
+    before = _contrastive.AUTO_STEPS
+    _contrastive.AUTO_STEPS = TEST_AUTO_STEPS
+    return before
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _short_contrastive_warm_up():
+    from skbert import _contrastive
+
+    before = short_contrastive_warm_up()  # session scope: before any module fixture fits
+    yield
+    _contrastive.AUTO_STEPS = before
 
 
 @pytest.fixture(autouse=True)

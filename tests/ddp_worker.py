@@ -14,9 +14,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from conftest import make_corpus  # noqa: E402
+from conftest import make_corpus, short_contrastive_warm_up  # noqa: E402
 
 from skbert import TransformerMultiLabelClassifier  # noqa: E402
+
+short_contrastive_warm_up()  # as the tests that start this worker do
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 

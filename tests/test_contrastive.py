@@ -66,10 +66,12 @@ def test_pair_loss_pulls_sharers_together_and_pushes_others_apart_equally():
 
 
 @pytest.mark.parametrize("steps, pooling, n, expected", [
-    ("auto", "mean", 448, _contrastive.AUTO_STEPS), ("auto", "mean", 1000, _contrastive.AUTO_STEPS),
+    ("auto", "mean", 448, "AUTO"), ("auto", "mean", 1000, "AUTO"),
     ("auto", "mean", 1001, 0), ("auto", "cls", 100, 0), (0, "cls", 100, 0), (7, "mean", 10**6, 7),
 ])
 def test_resolve_steps(steps, pooling, n, expected):
+    if expected == "AUTO":
+        expected = _contrastive.AUTO_STEPS  # 100 outside the tests (the doctests say so)
     assert resolve_steps(steps, pooling, n) == expected
 
 
@@ -140,6 +142,20 @@ def test_auto_warms_up_small_mean_pooling_fits_only(tiny_st_model, tiny_model, c
     assert warm_ups == [_contrastive.AUTO_STEPS]
     TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=3, **FAST).fit(X, Y)
     assert warm_ups == [_contrastive.AUTO_STEPS, 3]
+
+
+def test_peft_keeps_the_encoder_frozen_so_auto_skips_and_a_number_is_refused(
+        tiny_st_model, corpus, warm_ups):
+    pytest.importorskip("peft")
+    from peft import LoraConfig
+
+    X, Y = corpus
+    lora = LoraConfig(r=2, target_modules=["query", "value"])
+    TransformerMultiLabelClassifier(tiny_st_model, peft_config=lora, **FAST).fit(X, Y)
+    assert warm_ups == []
+    with pytest.raises(ValueError, match=r"contrastive_steps=3 .*peft_config"):
+        TransformerMultiLabelClassifier(tiny_st_model, peft_config=lora, contrastive_steps=3,
+                                        **FAST).fit(X, Y)
 
 
 def test_a_warm_start_refit_does_not_warm_up_again(tiny_st_model, corpus, warm_ups):

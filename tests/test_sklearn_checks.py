@@ -112,6 +112,8 @@ BAD_PARAMS = [
     ("max_epochs", "many"),
     ("head_init", "names+centroids"),
     ("label_descriptions", ["sports"]),
+    ("contrastive_steps", -1),
+    ("contrastive_steps", "many"),
     ("min_labels", -1),
     ("min_labels", 1.5),
     ("pooling", "x"),
