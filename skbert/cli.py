@@ -37,7 +37,8 @@ DEMO_FLAGS = ("--max-epochs", "3", "--batch-size", "16", "--max-length", "64",
 #: Training texts ``skbert demo`` uses (the bundled train part holds 3,000).
 DEMO_N_TRAIN = 3000
 #: ``skbert demo --quick``: a smoke test, not a meaningful model (texts, and options).
-DEMO_QUICK = dict(n_train=200, n_test=200, flags=("--max-epochs", "1", "--verbose", "1"))
+DEMO_QUICK = dict(n_train=200, n_test=200,
+                  flags=("--max-epochs", "1", "--contrastive-steps", "0", "--verbose", "1"))
 #: The TF-IDF + logistic regression baseline ``skbert demo`` compares against.
 BASELINE_PARAMS = dict(tfidf=dict(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
                        logreg=dict(C=4, class_weight="balanced", max_iter=1000))
