@@ -113,6 +113,9 @@ def main(argv=None):
     ap.add_argument("--per-text-n", type=int, default=None,
                     help="time skbert one call per text on the first N texts only (default: all; "
                          "0: not at all); transformers-interpret's time on them is reported too")
+    ap.add_argument("--engine", choices=("auto", "skbert", "captum"), default="auto",
+                    help="skbert's integrated-gradients engine (skbert._explain.ENGINE; auto: "
+                         "Captum when installed)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -123,7 +126,10 @@ def main(argv=None):
     from transformers_interpret import MultiLabelClassificationExplainer
 
     from skbert import TransformerMultiLabelClassifier
+    import skbert._explain
     from skbert._explain import ig_engine
+
+    skbert._explain.ENGINE = args.engine
 
     clf = TransformerMultiLabelClassifier.from_pretrained(args.model, device="cpu")
     clf.set_params(precision="fp32")
