@@ -18,6 +18,8 @@ API
     ``contrastive_steps`` as a number of steps (``"auto"``: :data:`AUTO_STEPS`
     for mean pooling, at most :data:`AUTO_MAX_TEXTS` training texts and no
     ``peft_config``, else 0).
+``skip_reason(steps, pooling, n_train, peft=False, kept_head=False)`` -> str or None
+    Why a fit runs no warm-up (for ``verbose``).
 ``balanced_batch(Y, rng)`` -> ndarray of text indices
 ``pair_loss(vectors, Y)`` -> tensor
 ``warm_up(model, encoded, Y, config, pad_id, steps, seed)`` -> dict
@@ -28,9 +30,12 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import numpy as np
 import torch
+
+from ._utils import SkbertWarning
 
 logger = logging.getLogger("skbert")
 
@@ -53,7 +58,7 @@ def resolve_steps(steps, pooling: str, n_train: int, peft: bool = False) -> int:
 
     Examples
     --------
-    >>> resolve_steps("auto", "mean", 448) == AUTO_STEPS   # 100
+    >>> resolve_steps("auto", "mean", 448) > 0   # AUTO_STEPS, 100
     True
     >>> resolve_steps("auto", "mean", 10_000)
     0
@@ -77,6 +82,32 @@ def resolve_steps(steps, pooling: str, n_train: int, peft: bool = False) -> int:
             f"pooling={pooling!r}. Pass pooling='mean', or contrastive_steps=0 (or 'auto', "
             "which warms up only mean-pooling encoders).")
     return int(steps)
+
+
+def skip_reason(steps, pooling: str, n_train: int, peft: bool = False,
+                kept_head: bool = False) -> str | None:
+    """Why ``contrastive_steps`` runs no warm-up on this fit, or None when it runs one.
+
+    Examples
+    --------
+    >>> skip_reason("auto", "mean", 5000)
+    '5000 texts trained on, more than 1000'
+    >>> skip_reason("auto", "mean", 448) is None
+    True
+    """
+    if steps == 0:
+        return "contrastive_steps=0"
+    if steps != "auto":
+        return None
+    if pooling != "mean":
+        return f"pooling={pooling!r}; it needs mean pooling"
+    if peft:
+        return "peft_config keeps the encoder frozen"
+    if n_train > AUTO_MAX_TEXTS:
+        return f"{n_train} texts trained on, more than {AUTO_MAX_TEXTS}"
+    if kept_head:
+        return "the saved head keeps the encoder it was trained with"
+    return None
 
 
 def balanced_batch(Y: np.ndarray, rng: np.random.Generator,
@@ -191,8 +222,9 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     Returns
     -------
     dict
-        ``steps`` run, ``seconds``, and the mean loss of the first and last
-        tenth of the steps (``first_loss``, ``last_loss``).
+        ``asked`` (``steps``), ``steps`` run (fewer, with a warning, when no
+        label has two texts), ``seconds``, and the mean loss of the first
+        and last tenth of the steps (``first_loss``, ``last_loss``).
     """
     rng = np.random.default_rng(seed)
     params = [p for p in model.backbone.parameters() if p.requires_grad]
@@ -211,8 +243,14 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
         finally:
             model.train(was_training)
             optimizer.zero_grad(set_to_none=True)
+    if len(losses) < steps:
+        warnings.warn(
+            f"The contrastive warm-up ran {len(losses)} of contrastive_steps={steps} steps: "
+            "a step needs a label carried by at least two training texts (with non-zero "
+            "sample_weight), and this training set has none. Label more texts per label, "
+            "or pass contrastive_steps=0.", SkbertWarning, stacklevel=2)
     tenth = max(1, len(losses) // 10)
-    info = {"steps": len(losses), "seconds": time.perf_counter() - start,
+    info = {"asked": steps, "steps": len(losses), "seconds": time.perf_counter() - start,
             "first_loss": float(np.mean(losses[:tenth])) if losses else float("nan"),
             "last_loss": float(np.mean(losses[-tenth:])) if losses else float("nan")}
     logger.info("contrastive warm-up: %d steps in %.1f s, pair loss %.3f -> %.3f",

@@ -171,10 +171,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         classification loss alone. ``"auto"`` runs 100 steps with mean
         pooling when at most 1,000 texts are trained on (after any
         validation split), and none otherwise; a number of steps needs mean
-        pooling. A step passes 32 texts forward and back, as two training
-        steps at ``batch_size=16`` do. Under ``"auto"`` a head loaded
-        trained (a folder skbert saved) keeps its encoder, and ``peft_config``
-        (which keeps the encoder frozen) skips the warm-up.
+        pooling. A step passes 32 texts forward and back. Under ``"auto"``
+        a head loaded trained (a folder skbert saved, zero-shot folders
+        included) keeps its encoder, and ``peft_config`` (which keeps the
+        encoder frozen) skips the warm-up; a ``warm_start`` refit never warms
+        up again. Texts of ``sample_weight`` 0 take no part. ``verbose=1``
+        says what it did or why it ran none.
 
         .. versionadded:: 0.2.0
     threshold : float, array-like of shape (n_labels,) or "auto", default=0.5

@@ -46,7 +46,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
-from ._contrastive import resolve_steps, warm_up
+from ._contrastive import resolve_steps, skip_reason, warm_up
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._label_init import MAX_CENTROID_TEXTS, check_label_descriptions, label_texts, start_head
 from ._modeling import (
@@ -228,10 +228,14 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
 
     if warm:
         model = est.model_
+        if est.verbose >= 1 and group.is_main and est.contrastive_steps != 0:
+            print("contrastive warm-up: none (warm_start continues the fitted encoder)",
+                  flush=True)
     else:
         model = build_model(path, pooling, data.classes, seed=seed,
                             model_kwargs=est.model_kwargs, saved=saved)
-        _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed, group)
+        _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precision, seed,
+                 group)
         _init_head(est, model, tokenizer, data.classes, train_enc, Y_train, device,
                    precision, seed)
         if est.peft_config is not None:
@@ -273,22 +277,31 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         checkpoint=checkpoint.path if checkpoint and os.path.isfile(checkpoint.path) else None)
 
 
-def _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed,
+def _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precision, seed,
              group) -> None:
     """The contrastive warm-up of the encoder (``contrastive_steps``), when asked for.
 
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
-    encoder it was trained on.
+    encoder it was trained on. Texts of ``sample_weight`` 0 take no part.
     """
-    steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs,
-                          peft=est.peft_config is not None)
-    if not steps or (model.trained_head and est.contrastive_steps == "auto"):
+    peft = est.peft_config is not None
+    steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft)
+    why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
+                      kept_head=model.trained_head)
+    say = est.verbose >= 1 and group.is_main
+    if why is not None:
+        if say:
+            print(f"contrastive warm-up: none ({why})", flush=True)
         return
+    if say:
+        print(f"contrastive warm-up: {steps} steps...", flush=True)
+    if w_train is not None:
+        Y_train = Y_train * (np.asarray(w_train) > 0)[:, None]
     config = replace(inference_config(est, device, precision),
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed)
-    if est.verbose >= 1 and group.is_main:
+    if say:
         print(f"contrastive warm-up: {info['steps']} steps in {info['seconds']:.1f} s, "
               f"pair loss {info['first_loss']:.3f} -> {info['last_loss']:.3f}", flush=True)
 

@@ -213,7 +213,72 @@ def test_long_texts_in_windows_are_warmed_up_as_whole_texts(tiny_st_model, corpu
 def test_verbose_fit_says_what_the_warm_up_did(tiny_st_model, corpus, capsys):
     X, Y = corpus
     TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=3, verbose=1, **FAST).fit(X, Y)
-    assert "contrastive warm-up: 3 steps in" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "contrastive warm-up: 3 steps..." in out  # said before the wait, not only after
+    assert "contrastive warm-up: 3 steps in" in out
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("zero", "(contrastive_steps=0)"),
+    ("cls", "(pooling='cls'; it needs mean pooling)"),
+    ("many", "texts trained on, more than 10)"),
+    ("warm_start", "(warm_start continues the fitted encoder)"),
+    ("saved", "(the saved head keeps the encoder it was trained with)"),
+])
+def test_verbose_says_why_no_warm_up_ran(case, reason, tiny_st_model, tiny_model, corpus,
+                                         tmp_path, monkeypatch, capsys):
+    X, Y = corpus
+    path, params = tiny_st_model, {}
+    if case == "zero":
+        params = {"contrastive_steps": 0}
+    elif case == "cls":
+        path = tiny_model
+    elif case == "many":
+        monkeypatch.setattr(_contrastive, "AUTO_MAX_TEXTS", 10)
+    elif case == "warm_start":
+        params = {"warm_start": True}
+        TransformerMultiLabelClassifier(path, **params, **FAST).fit(X, Y)  # the fit it continues
+        est = TransformerMultiLabelClassifier(path, **params, **FAST).fit(X, Y)
+        capsys.readouterr()
+        est.set_params(verbose=1).fit(X, Y)
+        assert f"contrastive warm-up: none {reason}" in capsys.readouterr().out
+        return
+    elif case == "saved":
+        TransformerMultiLabelClassifier(path, **FAST).fit(X, Y).save_pretrained(tmp_path / "m")
+        path = str(tmp_path / "m")
+    TransformerMultiLabelClassifier(path, verbose=1, **params, **FAST).fit(X, Y)
+    out = capsys.readouterr().out
+    assert "contrastive warm-up: none" in out and reason in out, out
+
+
+def test_steps_asked_for_but_impossible_warn_and_name_the_fix(tiny_st_model, corpus, warm_ups):
+    X, _ = corpus
+    Y = np.zeros((len(X), 4), dtype=int)
+    Y[np.arange(4), np.arange(4)] = 1           # each label on one text: no pair to draw
+    with pytest.warns(UserWarning, match=r"ran 0 of contrastive_steps=5 steps.*two training "
+                                         r"texts.*contrastive_steps=0"):
+        TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=5, **FAST).fit(X, Y)
+    assert warm_ups == [5]
+
+
+def test_texts_of_sample_weight_zero_take_no_part(monkeypatch, tiny_st_model, corpus):
+    X, Y = corpus
+    seen = []
+    real = _runner.warm_up
+
+    def spy(model, encoded, Y_warm, config, pad_id, steps, seed):
+        seen.append(Y_warm.copy())
+        return real(model, encoded, Y_warm, config, pad_id, steps, seed)
+
+    monkeypatch.setattr(_runner, "warm_up", spy)
+    w = np.ones(len(X))
+    w[::2] = 0
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=2, **FAST).fit(
+        X, Y, sample_weight=w)
+    (Y_warm,) = seen
+    assert Y_warm.shape == Y.shape
+    np.testing.assert_array_equal(Y_warm[::2], 0)           # weight 0: never drawn
+    np.testing.assert_array_equal(Y_warm[1::2], Y[1::2])    # the others as labelled
 
 
 def test_the_command_line_takes_contrastive_steps():
