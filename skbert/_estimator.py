@@ -283,9 +283,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         (a new learning-rate schedule) and appends to ``history_``.
     micro_batch_size : int or None, default=None
         Texts per forward/backward pass: each ``batch_size`` batch runs in
-        micro-batches whose gradients add up to the whole batch's, so the
-        result is the same with less memory. On CUDA out-of-memory, fit halves
-        it (with a warning) and carries on.
+        micro-batches whose gradients add up to the whole batch's: less
+        memory, and the same result when dropout is off (with dropout on, each
+        micro-batch draws its own dropout masks, so the weights differ as
+        with another seed). On CUDA out-of-memory, fit halves it (with a
+        warning) and carries on.
     gradient_checkpointing : bool, default=False
         Recompute the encoder's activations in the backward pass instead of
         storing them: the same result with less memory, about 30 % slower.
