@@ -202,7 +202,7 @@ def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
 
 
 def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
-            seed: int) -> dict:
+            seed: int, warn: bool = True) -> dict:
     """Train the encoder of ``model`` (mean pooling) with :func:`pair_loss` for ``steps``.
 
     Parameters
@@ -218,6 +218,8 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     pad_id : int
     steps : int
     seed : int
+    warn : bool, default=True
+        Warn when fewer steps ran than asked for (the user asked for them).
 
     Returns
     -------
@@ -243,7 +245,7 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
         finally:
             model.train(was_training)
             optimizer.zero_grad(set_to_none=True)
-    if len(losses) < steps:
+    if warn and len(losses) < steps:
         warnings.warn(
             f"The contrastive warm-up ran {len(losses)} of contrastive_steps={steps} steps: "
             "a step needs a label carried by at least two training texts (with non-zero "

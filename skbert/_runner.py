@@ -300,7 +300,8 @@ def _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precisi
     config = replace(inference_config(est, device, precision),
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
-    info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed)
+    info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
+                   warn=est.contrastive_steps != "auto")
     if say:
         print(f"contrastive warm-up: {info['steps']} steps in {info['seconds']:.1f} s, "
               f"pair loss {info['first_loss']:.3f} -> {info['last_loss']:.3f}", flush=True)

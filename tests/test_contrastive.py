@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 import numpy as np
 import pytest
@@ -23,9 +24,9 @@ def warm_ups(monkeypatch):
     calls = []
     real = _runner.warm_up
 
-    def spy(model, encoded, Y, config, pad_id, steps, seed):
+    def spy(model, encoded, Y, config, pad_id, steps, seed, warn=True):
         calls.append(steps)
-        return real(model, encoded, Y, config, pad_id, steps, seed)
+        return real(model, encoded, Y, config, pad_id, steps, seed, warn)
 
     monkeypatch.setattr(_runner, "warm_up", spy)
     return calls
@@ -259,6 +260,10 @@ def test_steps_asked_for_but_impossible_warn_and_name_the_fix(tiny_st_model, cor
                                          r"texts.*contrastive_steps=0"):
         TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=5, **FAST).fit(X, Y)
     assert warm_ups == [5]
+    with warnings.catch_warnings():  # "auto" was not asked for by number: no warning
+        warnings.filterwarnings("error", message=".*contrastive_steps=")
+        TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y)
+    assert len(warm_ups) == 2
 
 
 def test_texts_of_sample_weight_zero_take_no_part(monkeypatch, tiny_st_model, corpus):
@@ -266,9 +271,9 @@ def test_texts_of_sample_weight_zero_take_no_part(monkeypatch, tiny_st_model, co
     seen = []
     real = _runner.warm_up
 
-    def spy(model, encoded, Y_warm, config, pad_id, steps, seed):
+    def spy(model, encoded, Y_warm, config, pad_id, steps, seed, warn=True):
         seen.append(Y_warm.copy())
-        return real(model, encoded, Y_warm, config, pad_id, steps, seed)
+        return real(model, encoded, Y_warm, config, pad_id, steps, seed, warn)
 
     monkeypatch.setattr(_runner, "warm_up", spy)
     w = np.ones(len(X))
