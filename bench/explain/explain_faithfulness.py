@@ -151,7 +151,8 @@ def main(argv=None):
     n_read = np.array([len(e.words) for e in ig])
     n_words = np.array([len(t.split()) for t in texts])
     cut = [e.offsets[-1][1] < len(e.text.rstrip()) for e in ig]
-    print(f"{len(ig)} texts of >= {args.min_words} words from {args.split} (lines {args.offset}..), "
+    print(f"{len(ig)} texts of >= {args.min_words} words from {args.split} "
+          f"(lines {args.offset}..), "
           f"label = each text's most probable, model {args.model} (max_length {clf.max_length}, "
           f"long_text {clf.long_text}); words read per text (punctuation counts as words): median "
           f"{np.median(n_read):.0f}, whitespace-separated words in the text: median "

@@ -1,4 +1,4 @@
-"""skbert's ``explain`` side by side with transformers-interpret's MultiLabelClassificationExplainer.
+"""skbert's ``explain`` beside transformers-interpret's MultiLabelClassificationExplainer.
 
 On one fine-tuned folder saved with ``pooling="cls"`` (so that transformers'
 ``AutoModelForSequenceClassification`` loads it; bench/explain/faithfulness_model.py
@@ -35,7 +35,8 @@ skbert's (it then warns: the comparison is no longer at equal steps).
 Example (transformers-interpret from ``pip install --target /tmp/explain_ti
 transformers-interpret``)::
 
-    OMP_NUM_THREADS=1 PYTHONPATH=/tmp/explain_ti python bench/explain/vs_transformers_interpret.py \\
+    OMP_NUM_THREADS=1 PYTHONPATH=/tmp/explain_ti \\
+        python bench/explain/vs_transformers_interpret.py \\
         --model /tmp/faith_goemo_cls --threads 1 --n-texts 50 \\
         --json bench/results/explain/vs_transformers_interpret.json
 """
@@ -125,8 +126,8 @@ def main(argv=None):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers_interpret import MultiLabelClassificationExplainer
 
-    from skbert import TransformerMultiLabelClassifier
     import skbert._explain
+    from skbert import TransformerMultiLabelClassifier
     from skbert._explain import ig_engine
 
     skbert._explain.ENGINE = args.engine
@@ -166,7 +167,8 @@ def main(argv=None):
     ex = clf.explain(texts, labels="all", n_steps=args.n_steps)
     sk_batch_s = time.perf_counter() - t
     print(f"skbert ({ig_engine()} engine), {len(names)} labels, {args.n_steps} steps, all "
-          f"{len(texts)} texts in one call: {sk_batch_s:.1f} s ({sk_batch_s / len(texts):.2f} s a text)")
+          f"{len(texts)} texts in one call: {sk_batch_s:.1f} s "
+          f"({sk_batch_s / len(texts):.2f} s a text)")
     ti_per_text, ti_attr, ti_prob, ti_clean = [], [], [], []
     for text in texts:
         t = time.perf_counter()
