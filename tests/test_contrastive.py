@@ -11,8 +11,9 @@ import torch
 from conftest import LABELS, make_corpus
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skbert import TransformerMultiLabelClassifier, _contrastive, _runner
+from skbert import TransformerMultiLabelClassifier, _contrastive, _data, _modeling, _runner
 from skbert._contrastive import balanced_batch, pair_loss, resolve_steps
+from skbert._training import TrainConfig
 
 FAST = dict(max_epochs=1, batch_size=8, random_state=0, device="cpu", precision="fp32",
             fit_cache=False)
@@ -181,15 +182,18 @@ def test_auto_keeps_a_saved_trained_head_with_its_encoder(tiny_st_model, corpus,
 
 def test_warm_up_is_seeded_and_leaves_the_callers_random_state(tiny_st_model, corpus):
     X, Y = corpus
-    torch.manual_seed(123)
-    expected_next = torch.rand(1)
-    torch.manual_seed(123)
     a = TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=4, **FAST).fit(X, Y)
     b = TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=4, **FAST).fit(X, Y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     c = TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=0, **FAST).fit(X, Y)
     assert np.abs(a.predict_proba(X) - c.predict_proba(X)).max() > 1e-4  # the steps did act
+    # the warm-up's dropout draws come from a seeded fork: the caller's generator is untouched
+    encoded = _data.encode(_modeling.load_tokenizer(tiny_st_model, None), X, max_length=32)
+    model = _modeling.build_model(tiny_st_model, "mean", np.array(LABELS), seed=0)
     torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    _contrastive.warm_up(model, encoded, Y, TrainConfig(), 0, steps=3, seed=0)
     assert torch.equal(torch.rand(1), expected_next)
 
 
