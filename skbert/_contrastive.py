@@ -69,8 +69,8 @@ def resolve_steps(steps, pooling: str, n_train: int, peft: bool = False) -> int:
     >>> resolve_steps("auto", "mean", 448, peft=True)
     0
     """
-    if steps == "auto":
-        return AUTO_STEPS if pooling == "mean" and n_train <= AUTO_MAX_TEXTS and not peft else 0
+    if steps == "auto":  # the rule lives once, in skip_reason
+        return 0 if skip_reason(steps, pooling, n_train, peft=peft) else AUTO_STEPS
     if steps and peft:
         raise ValueError(
             f"contrastive_steps={steps!r} trains the encoder's own weights, which peft_config "
