@@ -66,17 +66,21 @@ class SavedHead:
 
     def same_labels(self, classes) -> bool:
         """Whether ``classes`` are the saved labels, same names in the same order."""
-        names = [str(c.item() if hasattr(c, "item") else c) for c in classes]
-        return names == [str(c) for c in self.classes]
+        return _label_names(classes) == [str(c) for c in self.classes]
 
     def order_of(self, classes) -> list[int] | None:
         """For each of ``classes``, the row of the saved head with its name; None unless
         ``classes`` are the saved labels in some order."""
         saved = {str(c): i for i, c in enumerate(self.classes)}
-        names = [str(c.item() if hasattr(c, "item") else c) for c in classes]
+        names = _label_names(classes)
         if len(names) != len(saved) or set(names) != set(saved):
             return None
         return [saved[n] for n in names]
+
+
+def _label_names(classes) -> list[str]:
+    """Labels as the strings a saved folder names them by (numpy scalars unwrapped)."""
+    return [str(c.item() if hasattr(c, "item") else c) for c in classes]
 
 
 def resolve_pooling(pooling: str, path: str, saved: SavedHead | None = None) -> str:
