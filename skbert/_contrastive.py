@@ -9,8 +9,11 @@ does that inside ``fit``, more cheaply: each step draws a label-balanced batch
 and applies SetFit's cosine-similarity loss to *every* pair of the batch, so a
 batch of 32 texts gives 496 pairs where SetFit's gives 16.
 
-Only the encoder is trained here (mean-pooled text vectors); the head then
-starts from the warmed vectors (``head_init``) and the usual loop follows.
+Only the encoder is trained here (mean-pooled text vectors), its word-embedding
+matrix left as it is; the head then starts from the warmed vectors
+(``head_init``) and the usual loop follows. On a CPU each batch goes forward in
+groups of texts of similar length, so that short texts are not padded to the
+longest of the batch.
 
 API
 ---
@@ -48,6 +51,11 @@ LABELS_PER_BATCH = 8
 TEXTS_PER_LABEL = 4
 #: AdamW learning rate of the warm-up (SetFit's default body rate), constant.
 LEARNING_RATE = 2e-5
+#: On a CPU a batch runs as forwards of this many texts of similar length, so
+#: short texts are not padded to the longest of the 32 (same vectors, less work).
+CPU_FORWARD_TEXTS = 8
+#: Keep the word-embedding matrix (half of MiniLM's weights) out of the warm-up.
+FREEZE_WORD_EMBEDDINGS = True
 
 
 def resolve_steps(steps, pooling: str, n_train: int, peft: bool = False) -> int:
@@ -180,6 +188,17 @@ def _text_vectors(model, batch, device) -> torch.Tensor:
     return sums / counts
 
 
+def _forward_groups(encoded, docs: np.ndarray, device) -> list[np.ndarray]:
+    """``docs`` in groups run as one forward each: by length, in groups of
+    :data:`CPU_FORWARD_TEXTS` on a CPU (padding costs compute there), else one group."""
+    if torch.device(device).type != "cpu" or docs.size <= CPU_FORWARD_TEXTS:
+        return [docs]
+    lengths = encoded.subset(docs).doc_lengths()
+    ordered = docs[np.argsort(lengths, kind="stable")]
+    return [ordered[i:i + CPU_FORWARD_TEXTS]
+            for i in range(0, ordered.size, CPU_FORWARD_TEXTS)]
+
+
 def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
            losses) -> None:
     from ._batches import collate
@@ -189,16 +208,27 @@ def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
         docs = balanced_batch(Y, rng)
         if docs.size < 2:
             break
-        batch = collate(encoded, docs, pad_id)
+        groups = _forward_groups(encoded, docs, config.device)
         with autocast(config.device, config.precision):
-            vectors = _text_vectors(model, batch, config.device)
-        loss = pair_loss(vectors, Yt[docs].to(config.device))
+            vectors = torch.cat([_text_vectors(model, collate(encoded, g, pad_id), config.device)
+                                 for g in groups])
+        loss = pair_loss(vectors, Yt[np.concatenate(groups)].to(config.device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if np.isfinite(config.max_grad_norm):
             torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
         optimizer.step()
         losses.append(float(loss.detach()))
+
+
+def _frozen_word_embeddings(model) -> list[torch.nn.Parameter]:
+    """The word-embedding weights the warm-up leaves out (:data:`FREEZE_WORD_EMBEDDINGS`)."""
+    if not FREEZE_WORD_EMBEDDINGS:
+        return []
+    get = getattr(model.backbone, "get_input_embeddings", None)
+    emb = get() if get is not None else None
+    weight = getattr(emb, "weight", None)
+    return [weight] if isinstance(weight, torch.nn.Parameter) and weight.requires_grad else []
 
 
 def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
@@ -229,6 +259,9 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
         and last tenth of the steps (``first_loss``, ``last_loss``).
     """
     rng = np.random.default_rng(seed)
+    frozen = _frozen_word_embeddings(model)
+    for p in frozen:
+        p.requires_grad_(False)
     params = [p for p in model.backbone.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=config.weight_decay)
     Yt = torch.as_tensor(Y, dtype=torch.float32)
@@ -245,6 +278,8 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
         finally:
             model.train(was_training)
             optimizer.zero_grad(set_to_none=True)
+            for p in frozen:
+                p.requires_grad_(True)
     if warn and len(losses) < steps:
         warnings.warn(
             f"The contrastive warm-up ran {len(losses)} of contrastive_steps={steps} steps: "

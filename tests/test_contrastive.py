@@ -297,3 +297,52 @@ def test_the_command_line_takes_contrastive_steps():
     assert parse("auto") == "auto" and parse("50") == 50 and parse("0") == 0
     with pytest.raises(argparse.ArgumentTypeError, match="--contrastive-steps"):
         parse("-3")
+
+
+def test_cpu_batches_run_in_length_groups_with_the_same_vectors(tiny_st_model):
+    """On a CPU a batch is forwarded in groups of texts of similar length; the vectors
+    are those of one padded forward (the padding is masked), on other devices one group."""
+    from skbert._batches import collate
+    from skbert._data import encode
+    from skbert._modeling import build_model, load_tokenizer
+
+    X, _ = make_corpus(20, seed=3)
+    X = [x * (1 + i % 4) for i, x in enumerate(X)]          # lengths that differ
+    tokenizer = load_tokenizer(tiny_st_model, None)
+    encoded = encode(tokenizer, X, max_length=32)
+    docs = np.random.default_rng(0).permutation(20)
+    groups = _contrastive._forward_groups(encoded, docs, "cpu")
+    assert [len(g) for g in groups] == [8, 8, 4]
+    np.testing.assert_array_equal(np.sort(np.concatenate(groups)), np.arange(20))
+    lengths = encoded.subset(np.concatenate(groups)).doc_lengths()
+    assert np.all(np.diff(lengths) >= 0)                     # shortest first
+    assert len(_contrastive._forward_groups(encoded, docs, "cuda")) == 1
+    assert len(_contrastive._forward_groups(encoded, docs[:8], "cpu")) == 1
+
+    model = build_model(tiny_st_model, "mean", np.array(LABELS), seed=0)
+    model.eval()
+    with torch.no_grad():
+        whole = _contrastive._text_vectors(model, collate(encoded, docs, 0), "cpu")
+        parts = torch.cat([_contrastive._text_vectors(model, collate(encoded, g, 0), "cpu")
+                           for g in groups])
+    order = np.argsort(docs)                                 # rows of `whole` by text index
+    back = np.argsort(np.concatenate(groups))
+    torch.testing.assert_close(parts[back], whole[order], atol=1e-5, rtol=1e-4)
+
+
+def test_warm_up_leaves_the_word_embeddings_as_they_were(tiny_st_model):
+    from skbert._data import encode
+    from skbert._modeling import build_model, load_tokenizer
+
+    X, Y = make_corpus(32, seed=1)
+    tokenizer = load_tokenizer(tiny_st_model, None)
+    model = build_model(tiny_st_model, "mean", np.array(LABELS), seed=0)
+    words = model.backbone.get_input_embeddings().weight
+    before = {n: p.detach().clone() for n, p in model.backbone.named_parameters()}
+    _contrastive.warm_up(model, encode(tokenizer, X, max_length=32), Y,
+                         TrainConfig(), 0, steps=3, seed=0)
+    assert torch.equal(words, before[next(n for n, p in model.backbone.named_parameters()
+                                          if p is words)])
+    assert words.requires_grad                               # trainable again for the fit
+    changed = [n for n, p in model.backbone.named_parameters() if not torch.equal(p, before[n])]
+    assert any("layer" in n for n in changed)                # the encoder itself did train
