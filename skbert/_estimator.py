@@ -139,11 +139,16 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ``"mean"`` for sentence-embedding checkpoints (those shipping a
         sentence-transformers pooling config, like the default model) and
         ``"cls"`` otherwise.
-    head_init : {"auto", "labels", "names", "centroids", "random"}, default="auto"
-        How a new output layer starts. ``"auto"`` is ``"labels"`` with mean
+    head_init : {"auto", "labels", "names", "centroids", "logistic", "random"}, \
+            default="auto"
+        How a new output layer starts. ``"auto"`` is ``"logistic"`` after a
+        contrastive warm-up (``contrastive_steps``), else ``"labels"`` with mean
         pooling (sentence encoders such as the default model, whose text
         vectors already place similar texts together) and ``"random"`` with
-        cls pooling. ``"labels"``: each label's row points
+        cls pooling. ``"logistic"``: each label's row and bias are an
+        L2-regularised logistic regression fitted on the text vectors of the
+        training texts (SetFit's classifier), labels on every text or on none
+        as with ``"labels"``. ``"labels"``: each label's row points
         at what the label means to the encoder, the sum of the direction of
         its name (or ``label_descriptions``) and of the centroid of its
         training texts, on centred and normalised text vectors, with the bias

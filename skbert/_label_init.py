@@ -35,7 +35,13 @@ MAX_CENTROID_TEXTS = 4096
 SCALE = 5.0
 #: Weight of the name's direction against the centroid's, both unit vectors.
 NAME_WEIGHT = 0.5
-HEAD_INITS = ("labels", "names", "centroids", "random")
+#: ``head_init="logistic"``: scikit-learn's ``C`` (inverse L2 strength) of each
+#: label's logistic regression, on centred text vectors divided by their mean
+#: length (so it does not depend on the encoder's scale). On warmed MiniLM
+#: vectors of GoEmotions (mean centred length 4.2 to 4.5), 0.5 is about the C
+#: of 0.03 on the raw vectors, which beat 0.003 to 1 with 8 and 16 texts per label.
+LOGISTIC_C = 0.5
+HEAD_INITS = ("labels", "names", "centroids", "logistic", "random")
 
 
 def readable(name) -> str | None:
@@ -188,9 +194,66 @@ def head_from_features(train: np.ndarray, Y: np.ndarray, names: np.ndarray | Non
     return weight.astype(np.float32), bias.astype(np.float32), has_direction
 
 
+def logistic_head(features: np.ndarray, Y: np.ndarray, sample_weight=None,
+                  C: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One L2-regularised logistic regression per label on fixed text vectors.
+
+    With a few texts per label this is SetFit's classifier: the encoder stays
+    as it is and each label gets the linear rule that best separates its
+    texts, shrunk toward zero (``C``, as in
+    :class:`sklearn.linear_model.LogisticRegression`, on the centred vectors
+    divided by their mean length; the intercept is not shrunk).
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_texts, n_features)
+    Y : ndarray of shape (n_texts, n_labels)
+    sample_weight : ndarray of shape (n_texts,) or None
+    C : float or None, default=None
+        None: :data:`LOGISTIC_C`.
+
+    Returns
+    -------
+    weight : ndarray of float32, shape (n_labels, n_features)
+    bias : ndarray of float32, shape (n_labels,)
+    fitted : ndarray of bool, shape (n_labels,)
+        False for a label that is on every (weighted) text or on none: no
+        regression separates it, and its row and bias are zero.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 1.0], [0.1, 0.9], [1.0, 0.0], [0.9, 0.1]])
+    >>> Y = np.array([[1, 0], [1, 0], [0, 1], [0, 1]])
+    >>> weight, bias, fitted = logistic_head(X, Y, C=10.0)
+    >>> fitted.tolist(), bool(weight[0, 1] > weight[0, 0]), bool(weight[1, 0] > weight[1, 1])
+    ([True, True], True, True)
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    C = LOGISTIC_C if C is None else C
+    features = np.asarray(features, dtype=np.float64)
+    mu = features.mean(axis=0)
+    scale = float(np.linalg.norm(features - mu, axis=1).mean()) or 1.0
+    features = (features - mu) / scale
+    n_labels = Y.shape[1]
+    weight = np.zeros((n_labels, features.shape[1]), dtype=np.float32)
+    bias = np.zeros(n_labels, dtype=np.float32)
+    fitted = np.zeros(n_labels, dtype=bool)
+    counted = np.ones(len(Y), bool) if sample_weight is None else np.asarray(sample_weight) > 0
+    for j in range(n_labels):
+        y = Y[:, j] > 0
+        if not (y & counted).any() or not (~y & counted).any():
+            continue
+        lr = LogisticRegression(C=C, max_iter=1000).fit(features, y, sample_weight=sample_weight)
+        weight[j] = lr.coef_[0] / scale
+        bias[j], fitted[j] = lr.intercept_[0] - weight[j] @ mu, True
+    return weight, bias, fitted
+
+
 def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: np.ndarray, *,
                use_names: bool = True, use_centroids: bool = True,
-               relative: bool = False) -> np.ndarray:
+               relative: bool = False, logistic: bool = False,
+               sample_weight=None) -> np.ndarray:
     """Compute the text and label vectors with ``model`` itself and start its head from them.
 
     Parameters
@@ -209,6 +272,12 @@ def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: 
     prior : ndarray of shape (n_labels,)
     use_names, use_centroids, relative : bool
         As in :func:`head_from_features`.
+    logistic : bool, default=False
+        Then replace the row and bias of every label that has texts with it
+        and without it by :func:`logistic_head` on the text vectors; the
+        others keep the rows of :func:`head_from_features`.
+    sample_weight : ndarray of shape (n_texts,) or None
+        Weights of ``texts`` for ``logistic``.
 
     Returns
     -------
@@ -230,6 +299,10 @@ def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: 
             names[which] = found
     weight, bias, rows = head_from_features(vectors, Y, names, prior, use_names=use_names,
                                             use_centroids=use_centroids, relative=relative)
+    if logistic:
+        lr_weight, lr_bias, fitted = logistic_head(vectors, Y, sample_weight)
+        weight[fitted], bias[fitted] = lr_weight[fitted], lr_bias[fitted]
+        rows = rows | fitted
     set_head(model, weight, bias, rows)
     return vectors
 

@@ -138,9 +138,12 @@ PARAMS: tuple[Param, ...] = (
     Param("pooling", "auto", [_options("auto", "cls", "mean")],
           "text vector: the [CLS] head or the mean of the tokens; auto follows the checkpoint",
           flag="--pooling"),
-    Param("head_init", "auto", [_options("auto", "labels", "names", "centroids", "random")],
+    Param("head_init", "auto",
+          [_options("auto", "labels", "names", "centroids", "logistic", "random")],
           "how a new head starts: from the label names and the centroids of their training "
-          "texts (labels), either one alone, or random; auto: labels with mean pooling",
+          "texts (labels), either one alone, a logistic regression on the text vectors "
+          "(logistic), or random; auto: logistic after a contrastive warm-up, else labels "
+          "with mean pooling",
           flag="--head-init", card=True),
     Param("label_descriptions", None, [dict, None],
           "label -> text describing it, for head_init (default: the label names made readable); "

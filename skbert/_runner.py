@@ -234,10 +234,10 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
     else:
         model = build_model(path, pooling, data.classes, seed=seed,
                             model_kwargs=est.model_kwargs, saved=saved)
-        _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precision, seed,
-                 group)
-        _init_head(est, model, tokenizer, data.classes, train_enc, Y_train, device,
-                   precision, seed)
+        warmed = _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device,
+                          precision, seed, group)
+        _init_head(est, model, tokenizer, data.classes, train_enc, Y_train, w_train, device,
+                   precision, seed, warmed)
         if est.peft_config is not None:
             model = apply_peft(model, est.peft_config)
     if est.gradient_checkpointing:
@@ -278,11 +278,12 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
 
 
 def _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precision, seed,
-             group) -> None:
+             group) -> bool:
     """The contrastive warm-up of the encoder (``contrastive_steps``), when asked for.
 
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
     encoder it was trained on. Texts of ``sample_weight`` 0 take no part.
+    Returns whether a warm-up ran.
     """
     peft = est.peft_config is not None
     steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft)
@@ -292,7 +293,7 @@ def _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precisi
     if why is not None:
         if say:
             print(f"contrastive warm-up: none ({why})", flush=True)
-        return
+        return False
     if say:
         print(f"contrastive warm-up: {steps} steps...", flush=True)
     if w_train is not None:
@@ -305,20 +306,23 @@ def _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precisi
     if say:
         print(f"contrastive warm-up: {info['steps']} steps in {info['seconds']:.1f} s, "
               f"pair loss {info['first_loss']:.3f} -> {info['last_loss']:.3f}", flush=True)
+    return info["steps"] > 0
 
 
-def _init_head(est, model, tokenizer, classes, train_enc, Y_train, device, precision,
-               seed) -> None:
+def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, device,
+               precision, seed, warmed=False) -> None:
     """Start a new head from the labels' meaning (``head_init``), or at the priors only.
 
-    A head loaded trained (a folder skbert saved, same labels) is left as it is.
+    ``"auto"``: ``"logistic"`` after a contrastive warm-up (``warmed``), else
+    ``"labels"`` with mean pooling and ``"random"`` with cls pooling. A head
+    loaded trained (a folder skbert saved, same labels) is left as it is.
     """
     prior = Y_train.mean(axis=0)
     if model.trained_head:
         return
     how = est.head_init
     if how == "auto":
-        how = "labels" if model.pooling == "mean" else "random"
+        how = "logistic" if warmed else "labels" if model.pooling == "mean" else "random"
     if how == "random":
         model.init_bias_to_priors(torch.from_numpy(prior))
         return
@@ -332,7 +336,10 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, device, preci
               else None)
     start_head(model, inference_config(est, device, precision), pad_token_id(tokenizer),
                train_enc.subset(docs), labels, Y_train[docs], prior,
-               use_names=how in ("labels", "names"), use_centroids=how in ("labels", "centroids"))
+               use_names=how in ("labels", "names", "logistic"),
+               use_centroids=how in ("labels", "centroids", "logistic"),
+               logistic=how == "logistic",
+               sample_weight=None if w_train is None else np.asarray(w_train)[docs])
     logger.debug("head started from %s (%d of %d labels named)", how, len(named), len(texts))
 
 

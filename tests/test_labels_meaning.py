@@ -199,16 +199,55 @@ def test_min_labels_travels_with_a_saved_folder(tiny_st_model, corpus, tmp_path)
     assert "min_labels" in json.dumps(settings)
 
 
-@pytest.mark.parametrize("pooling_model, same_as", [("tiny_st_model", "labels"),
-                                                    ("tiny_model", "random")])
-def test_auto_head_is_labels_with_mean_pooling_and_random_with_cls(pooling_model, same_as,
-                                                                    corpus, request):
+@pytest.mark.parametrize("pooling_model, params, same_as", [
+    ("tiny_st_model", {}, "logistic"),                          # after the warm-up
+    ("tiny_st_model", {"contrastive_steps": 0}, "labels"),
+    ("tiny_model", {}, "random"),
+])
+def test_auto_head_is_logistic_after_a_warm_up_else_labels_or_random(
+        pooling_model, params, same_as, corpus, request):
     path = request.getfixturevalue(pooling_model)
     X, Y = corpus
-    auto = _frozen(path).fit(X, Y)
+    auto = _frozen(path, **params).fit(X, Y)
     assert auto.head_init == "auto"
-    np.testing.assert_array_equal(auto.predict_proba(X),
-                                  _frozen(path, head_init=same_as).fit(X, Y).predict_proba(X))
+    chosen = _frozen(path, head_init=same_as, **params).fit(X, Y)
+    np.testing.assert_array_equal(auto.predict_proba(X), chosen.predict_proba(X))
+    others = [h for h in ("labels", "logistic", "random") if h != same_as]
+    for other in others:  # the comparison can tell the heads apart
+        assert not np.array_equal(auto.predict_proba(X), _frozen(
+            path, head_init=other, **params).fit(X, Y).predict_proba(X)), other
+
+
+# ------------------------------------------------------------------ head_init="logistic"
+def test_logistic_head_skips_labels_it_cannot_separate_and_reads_the_weights():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6))
+    Y = np.zeros((40, 4), dtype=int)
+    Y[:, 0] = X[:, 0] > 0          # separable along feature 0
+    Y[:, 1] = 1                     # on every text
+    Y[:5, 3] = 1                    # only on texts of weight 0 below
+    w = np.ones(40)
+    w[:5] = 0
+    weight, bias, fitted = _label_init.logistic_head(X, Y, sample_weight=w, C=10.0)
+    assert fitted.tolist() == [True, False, False, False]
+    assert np.argmax(np.abs(weight[0])) == 0 and weight[0, 0] > 0
+    assert not weight[1:].any() and not bias[1:].any()
+    # stronger shrinkage: a smaller row for the same label
+    small, _, _ = _label_init.logistic_head(X, Y, sample_weight=w, C=0.01)
+    assert np.linalg.norm(small[0]) < np.linalg.norm(weight[0]) / 2
+
+
+@pytest.mark.parametrize("pooling_model", ["tiny_st_model", "tiny_model"])
+def test_logistic_head_ranks_the_training_texts_before_any_training(pooling_model, corpus,
+                                                                     request, monkeypatch):
+    # a random tiny encoder and 60 texts: shrink less than on a real sentence encoder
+    monkeypatch.setattr(_label_init, "LOGISTIC_C", 100.0)
+    path = request.getfixturevalue(pooling_model)
+    X, Y = corpus
+    random_head = _frozen(path, head_init="random", contrastive_steps=0).fit(X, Y)
+    logistic = _frozen(path, head_init="logistic", contrastive_steps=0).fit(X, Y)
+    assert lrap(Y, logistic.predict_proba(X)) > lrap(Y, random_head.predict_proba(X)) + 0.1
+    assert lrap(Y, logistic.predict_proba(X)) > 0.8
 
 
 def test_the_command_line_takes_the_new_options(tmp_path):

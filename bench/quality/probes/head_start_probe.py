@@ -1,0 +1,74 @@
+"""How good the head is where it starts, and after training (issue 22 probe).
+
+For one K and seed, samples GoEmotions training texts as ``fewshot_probe`` does
+and fits ``TransformerMultiLabelClassifier(threshold="auto", max_length=64,
+random_state=SEED, fit_cache=False, **params)`` once per variant (a JSON object
+of estimator parameters). A hook on the runner scores the model on the first
+N_TEST validation texts right after the head starts (after any contrastive
+warm-up, before the first training step): ``start_lrap`` is what the head
+alone gives on the warmed, frozen encoder (with ``head_init="logistic"``,
+SetFit's classifier). Prints one JSON line per variant with that and the
+fitted model's LRAP, micro- and macro-F1. Runs on 1 torch thread.
+
+    python bench/quality/probes/head_start_probe.py 8 0 \\
+        '{"labels": {"head_init": "labels"}, "logistic": {"head_init": "logistic"}}'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pandas as pd
+import torch
+from fewshot_probe import DEFAULT_DATA, load_goemotions, per_label_sample
+from sklearn.metrics import f1_score
+from sklearn.metrics import label_ranking_average_precision_score as lrap
+
+from skbert import TransformerMultiLabelClassifier, _runner
+from skbert._batches import pad_token_id
+from skbert._training import predict_logits
+
+
+def main(argv: list[str]) -> None:
+    torch.set_num_threads(1)
+    k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
+    n_test = int(argv[3]) if len(argv) > 3 else 2000
+    names, train_texts, Ytr, valid_texts, Yva = load_goemotions(DEFAULT_DATA)
+    idx = per_label_sample(Ytr, k, seed)
+    X = [train_texts[i] for i in idx]
+    Yd = pd.DataFrame(Ytr[idx], columns=names)
+    Yt = Yva[:n_test]
+    real = _runner._init_head
+    for name, params in variants.items():
+        seen = {}
+
+        def hook(est, model, tokenizer, *args, **kwargs):
+            real(est, model, tokenizer, *args, **kwargs)
+            device, precision = args[4], args[5]
+            config = _runner.inference_config(est, device, precision)
+            encoded = _runner.encode_texts(est, tokenizer, valid_texts[:n_test])
+            logits = predict_logits(model, encoded, pad_token_id(tokenizer), config)
+            seen["start_lrap"] = round(lrap(Yt, logits), 4)
+
+        _runner._init_head = hook
+        try:
+            clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
+                                                  random_state=seed, fit_cache=False, **params)
+            start = time.time()
+            clf.fit(X, Yd)
+            fit_s = time.time() - start
+        finally:
+            _runner._init_head = real
+        P = clf.predict_proba(valid_texts[:n_test])
+        pred = clf.predict(valid_texts[:n_test])
+        print(json.dumps(dict(
+            name=name, K=k, seed=seed, params=params, fit_s=round(fit_s, 1), **seen,
+            lrap=round(lrap(Yt, P), 4),
+            micro=round(f1_score(Yt, pred, average="micro", zero_division=0), 4),
+            macro=round(f1_score(Yt, pred, average="macro", zero_division=0), 4))), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
