@@ -288,11 +288,30 @@ def run_child(spec_path: str, result_path: str) -> None:
 
 
 # ------------------------------------------------------------------ records
+#: What skbert's defaults do when that changed without a parameter changing
+#: (``"auto"`` choosing otherwise). Bump it with such a change and name what the
+#: earlier revision did: its runs are then shown apart, with that name.
+DEFAULTS_REVISION = 2
+REVISION_NAMES = {1: "labels head, before a0adf74", 2: "logistic head after the warm-up"}
+
+
 def skbert_defaults() -> dict:
-    """skbert's present defaults (``repr`` of each), part of an skbert run's identity."""
+    """skbert's present defaults (``repr`` of each) and :data:`DEFAULTS_REVISION`,
+    part of an skbert run's identity."""
     from skbert import TransformerMultiLabelClassifier
 
-    return {k: repr(v) for k, v in sorted(TransformerMultiLabelClassifier().get_params().items())}
+    params = TransformerMultiLabelClassifier().get_params()
+    return {**{k: repr(v) for k, v in sorted(params.items())},
+            "_revision": DEFAULTS_REVISION}
+
+
+def _old_label(recorded: dict | None, now: dict) -> str:
+    """How a run made with other defaults than ``now`` is labelled in the table."""
+    recorded = dict(recorded or {})
+    revision = recorded.pop("_revision", 1)
+    if recorded == {k: v for k, v in now.items() if k != "_revision"}:
+        return f" ({REVISION_NAMES.get(revision, f'revision {revision}')})"
+    return " (old defaults)"
 
 
 def run_key(rec: dict) -> str:
@@ -311,7 +330,7 @@ def summary(records: list[dict], defaults_now: dict | None = None) -> str:
         var = r["variant"]
         if r["tool"] == "skbert" and defaults_now is not None and r.get("defaults") != \
                 defaults_now:
-            var += " (old defaults)"
+            var += _old_label(r.get("defaults"), defaults_now)
         groups.setdefault((r["tool"], var, r["k"], r.get("n_test")), []).append(r)
 
     def pm(vals, fmt=".3f"):
