@@ -148,8 +148,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         cls pooling. ``"logistic"``: each label's row and bias are an
         L2-regularised logistic regression fitted on the text vectors of the
         training texts (SetFit's classifier), labels on every text or on none
-        as with ``"labels"``. ``"labels"``: each label's row points
-        at what the label means to the encoder, the sum of the direction of
+        as with ``"labels"``: it reads no label name or description for a
+        label that has training texts, so ``label_descriptions`` change
+        ``"logistic"`` heads (and the default after a warm-up) only there.
+        ``"labels"``: each label's row points at what the label means to the
+        encoder, the sum of the direction of
         its name (or ``label_descriptions``) and of the centroid of its
         training texts, on centred and normalised text vectors, with the bias
         at the label's prior, so a text starts near the labels it resembles;
@@ -164,7 +167,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Label -> text saying what it means, for ``head_init``, e.g.
         ``{"acq": "mergers and acquisitions", "crude": "crude oil"}``; labels
         left out use their name made readable (``"bank_account"`` ->
-        ``"bank account"``). Keys must be labels of ``Y``.
+        ``"bank account"``). Keys must be labels of ``Y``. A ``"logistic"``
+        head (the default after a contrastive warm-up) reads them only for
+        labels on every training text or on none.
 
         .. versionadded:: 0.2.0
     contrastive_steps : int or "auto", default="auto"

@@ -209,6 +209,8 @@ def logistic_head(features: np.ndarray, Y: np.ndarray, sample_weight=None,
     features : ndarray of shape (n_texts, n_features)
     Y : ndarray of shape (n_texts, n_labels)
     sample_weight : ndarray of shape (n_texts,) or None
+        Relative weights: divided by their mean over the texts of non-zero
+        weight, so that their scale does not change the shrinkage.
     C : float or None, default=None
         None: :data:`LOGISTIC_C`.
 
@@ -240,6 +242,9 @@ def logistic_head(features: np.ndarray, Y: np.ndarray, sample_weight=None,
     bias = np.zeros(n_labels, dtype=np.float32)
     fitted = np.zeros(n_labels, dtype=bool)
     counted = np.ones(len(Y), bool) if sample_weight is None else np.asarray(sample_weight) > 0
+    if sample_weight is not None and counted.any():  # the scale of the weights is not C's
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        sample_weight = sample_weight / sample_weight[counted].mean()
     for j in range(n_labels):
         y = Y[:, j] > 0
         if not (y & counted).any() or not (~y & counted).any():

@@ -143,7 +143,7 @@ PARAMS: tuple[Param, ...] = (
           "how a new head starts: from the label names and the centroids of their training "
           "texts (labels), either one alone, a logistic regression on the text vectors "
           "(logistic), or random; auto: logistic after a contrastive warm-up, else labels "
-          "with mean pooling",
+          "with mean pooling and random with cls pooling",
           flag="--head-init", card=True),
     Param("label_descriptions", None, [dict, None],
           "label -> text describing it, for head_init (default: the label names made readable); "

@@ -290,6 +290,8 @@ def _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precisi
     why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
                       kept_head=model.trained_head)
     say = est.verbose >= 1 and group.is_main
+    if why is None and est.contrastive_steps == "auto" and not _has_pair(Y_train, w_train):
+        why = "no label is on two training texts"
     if why is not None:
         if say:
             print(f"contrastive warm-up: none ({why})", flush=True)
@@ -309,6 +311,12 @@ def _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precisi
     return info["steps"] > 0
 
 
+def _has_pair(Y, sample_weight) -> bool:
+    """Whether a label is on two texts of non-zero weight (a contrastive pair)."""
+    counted = Y > 0 if sample_weight is None else (Y > 0) & (np.asarray(sample_weight) > 0)[:, None]
+    return bool((counted.sum(axis=0) >= 2).any())
+
+
 def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, device,
                precision, seed, warmed=False) -> None:
     """Start a new head from the labels' meaning (``head_init``), or at the priors only.
@@ -316,7 +324,11 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
     ``"auto"``: ``"logistic"`` after a contrastive warm-up (``warmed``), else
     ``"labels"`` with mean pooling and ``"random"`` with cls pooling. A head
     loaded trained (a folder skbert saved, same labels) is left as it is.
+    Texts of ``sample_weight`` 0 carry no label here (no centroid, prior or
+    regression counts them).
     """
+    if w_train is not None:
+        Y_train = Y_train * (np.asarray(w_train) > 0)[:, None]
     prior = Y_train.mean(axis=0)
     if model.trained_head:
         return

@@ -229,6 +229,7 @@ def test_verbose_fit_says_what_the_warm_up_did(tiny_st_model, corpus, capsys):
     ("many", "texts trained on, more than 10)"),
     ("warm_start", "(warm_start continues the fitted encoder)"),
     ("saved", "(the saved head keeps the encoder it was trained with)"),
+    ("no_pair", "(no label is on two training texts)"),
 ])
 def test_verbose_says_why_no_warm_up_ran(case, reason, tiny_st_model, tiny_model, corpus,
                                          tmp_path, monkeypatch, capsys):
@@ -251,6 +252,9 @@ def test_verbose_says_why_no_warm_up_ran(case, reason, tiny_st_model, tiny_model
     elif case == "saved":
         TransformerMultiLabelClassifier(path, **FAST).fit(X, Y).save_pretrained(tmp_path / "m")
         path = str(tmp_path / "m")
+    elif case == "no_pair":  # every label on one text only: "auto" has nothing to pair
+        X, Y = X[:4], np.eye(4, dtype=int)
+        params = {"threshold": 0.5}
     TransformerMultiLabelClassifier(path, verbose=1, **params, **FAST).fit(X, Y)
     out = capsys.readouterr().out
     assert "contrastive warm-up: none" in out and reason in out, out
@@ -267,7 +271,7 @@ def test_steps_asked_for_but_impossible_warn_and_name_the_fix(tiny_st_model, cor
     with warnings.catch_warnings():  # "auto" was not asked for by number: no warning
         warnings.filterwarnings("error", message=".*contrastive_steps=")
         TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y)
-    assert len(warm_ups) == 2
+    assert warm_ups == [5]  # "auto" saw no label on two texts and ran none
 
 
 def test_texts_of_sample_weight_zero_take_no_part(monkeypatch, tiny_st_model, corpus):

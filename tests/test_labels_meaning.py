@@ -273,3 +273,32 @@ def test_the_command_line_takes_the_new_options(tmp_path):
         assert why in str(info.value) and "@FILE" in str(info.value)
     with pytest.raises(argparse.ArgumentTypeError, match="--min-labels"):
         parse["min_labels"]("-1")
+
+
+def test_logistic_head_does_not_depend_on_the_scale_of_sample_weight():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6))
+    Y = (X[:, :2] > 0).astype(int)
+    w = rng.uniform(0.5, 2.0, size=40)
+    w[:3] = 0
+    small = _label_init.logistic_head(X, Y, sample_weight=w)
+    large = _label_init.logistic_head(X, Y, sample_weight=1e6 * w)
+    for a, b in zip(small, large):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    unweighted = _label_init.logistic_head(X[3:], Y[3:])
+    np.testing.assert_allclose(small[0], unweighted[0], rtol=0.2, atol=0.05)
+
+
+@pytest.mark.parametrize("head_init", ["logistic", "labels"])
+def test_texts_of_weight_zero_give_a_head_no_positives(head_init, tiny_st_model, corpus):
+    """A label whose positives all weigh 0 starts as a label without positives: no
+    centroid or regression is made from those texts."""
+    X, Y = corpus
+    w = np.ones(len(X))
+    w[Y[:, 2] == 1] = 0
+    est = _frozen(tiny_st_model, head_init=head_init, contrastive_steps=0)
+    est.fit(X, Y, sample_weight=w)
+    proba = est.predict_proba(X)
+    assert proba[Y[:, 2] == 1, 2].max() < 0.05
+    unweighted = _frozen(tiny_st_model, head_init=head_init, contrastive_steps=0).fit(X, Y)
+    assert unweighted.predict_proba(X)[Y[:, 2] == 1, 2].mean() > 0.3
