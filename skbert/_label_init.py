@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -230,6 +231,7 @@ def logistic_head(features: np.ndarray, Y: np.ndarray, sample_weight=None,
     >>> fitted.tolist(), bool(weight[0, 1] > weight[0, 0]), bool(weight[1, 0] > weight[1, 1])
     ([True, True], True, True)
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     C = LOGISTIC_C if C is None else C
@@ -249,7 +251,10 @@ def logistic_head(features: np.ndarray, Y: np.ndarray, sample_weight=None,
         y = Y[:, j] > 0
         if not (y & counted).any() or not (~y & counted).any():
             continue
-        lr = LogisticRegression(C=C, max_iter=1000).fit(features, y, sample_weight=sample_weight)
+        with warnings.catch_warnings():  # a start that fine-tuning refines: no user action
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            lr = LogisticRegression(C=C, max_iter=1000).fit(features, y,
+                                                            sample_weight=sample_weight)
         weight[j] = lr.coef_[0] / scale
         bias[j], fitted[j] = lr.intercept_[0] - weight[j] @ mu, True
     return weight, bias, fitted
