@@ -21,8 +21,10 @@ API
     ``contrastive_steps`` as a number of steps (``"auto"``: :data:`AUTO_STEPS`
     for mean pooling, at most :data:`AUTO_MAX_TEXTS` training texts and no
     ``peft_config``, else 0).
-``skip_reason(steps, pooling, n_train, peft=False, kept_head=False)`` -> str or None
+``skip_reason(steps, pooling, n_train, peft=False, kept_head=False, Y=None)`` -> str or None
     Why a fit runs no warm-up (for ``verbose``).
+``pair_labels(Y)`` -> ndarray of label indices
+    The labels on at least two texts: those a batch can draw.
 ``balanced_batch(Y, rng)`` -> ndarray of text indices
 ``pair_loss(vectors, Y)`` -> tensor
 ``warm_up(model, encoded, Y, config, pad_id, steps, seed)`` -> dict
@@ -93,8 +95,11 @@ def resolve_steps(steps, pooling: str, n_train: int, peft: bool = False) -> int:
 
 
 def skip_reason(steps, pooling: str, n_train: int, peft: bool = False,
-                kept_head: bool = False) -> str | None:
+                kept_head: bool = False, Y: np.ndarray | None = None) -> str | None:
     """Why ``contrastive_steps`` runs no warm-up on this fit, or None when it runs one.
+
+    ``Y``: the training labels, when known; ``"auto"`` runs none when no label
+    is on two of them (a number of steps asked for warms up, see :func:`warm_up`).
 
     Examples
     --------
@@ -102,6 +107,8 @@ def skip_reason(steps, pooling: str, n_train: int, peft: bool = False,
     '5000 texts trained on, more than 1000'
     >>> skip_reason("auto", "mean", 448) is None
     True
+    >>> skip_reason("auto", "mean", 4, Y=np.eye(4))
+    'no label is on two training texts'
     """
     if steps == 0:
         return "contrastive_steps=0"
@@ -115,7 +122,14 @@ def skip_reason(steps, pooling: str, n_train: int, peft: bool = False,
         return f"{n_train} texts trained on, more than {AUTO_MAX_TEXTS}"
     if kept_head:
         return "the saved head keeps the encoder it was trained with"
+    if Y is not None and pair_labels(Y).size == 0:
+        return "no label is on two training texts"
     return None
+
+
+def pair_labels(Y: np.ndarray) -> np.ndarray:
+    """Indices of the labels carried by at least two texts of ``Y`` (a pair to draw)."""
+    return np.flatnonzero((Y > 0).sum(axis=0) >= 2)
 
 
 def balanced_batch(Y: np.ndarray, rng: np.random.Generator,
@@ -127,8 +141,7 @@ def balanced_batch(Y: np.ndarray, rng: np.random.Generator,
     gives no pair); a text is taken once even when it carries several of the
     drawn labels. Empty when no label has two texts.
     """
-    counts = (Y > 0).sum(axis=0)
-    usable = np.flatnonzero(counts >= 2)
+    usable = pair_labels(Y)
     if usable.size == 0:
         return np.zeros(0, dtype=np.int64)
     labels = rng.choice(usable, min(n_labels, usable.size), replace=False)
@@ -232,7 +245,7 @@ def _frozen_word_embeddings(model) -> list[torch.nn.Parameter]:
 
 
 def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
-            seed: int, warn: bool = True) -> dict:
+            seed: int) -> dict:
     """Train the encoder of ``model`` (mean pooling) with :func:`pair_loss` for ``steps``.
 
     Parameters
@@ -248,8 +261,6 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     pad_id : int
     steps : int
     seed : int
-    warn : bool, default=True
-        Warn when fewer steps ran than asked for (the user asked for them).
 
     Returns
     -------
@@ -280,7 +291,7 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
             optimizer.zero_grad(set_to_none=True)
             for p in frozen:
                 p.requires_grad_(True)
-    if warn and len(losses) < steps:
+    if len(losses) < steps:  # only a number asked for: "auto" needs a pair to run
         warnings.warn(
             f"The contrastive warm-up ran {len(losses)} of contrastive_steps={steps} steps: "
             "a step needs a label carried by at least two training texts (with non-zero "

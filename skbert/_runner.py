@@ -234,9 +234,11 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
     else:
         model = build_model(path, pooling, data.classes, seed=seed,
                             model_kwargs=est.model_kwargs, saved=saved)
-        warmed = _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device,
-                          precision, seed, group)
-        _init_head(est, model, tokenizer, data.classes, train_enc, Y_train, w_train, device,
+        # texts of sample_weight 0 carry no label for the warm-up or the head's start
+        Y_start = Y_train if w_train is None else Y_train * (np.asarray(w_train) > 0)[:, None]
+        warmed = _warm_up(est, model, tokenizer, train_enc, Y_start, device, precision, seed,
+                          group)
+        _init_head(est, model, tokenizer, data.classes, train_enc, Y_start, w_train, device,
                    precision, seed, warmed)
         if est.peft_config is not None:
             model = apply_peft(model, est.peft_config)
@@ -277,44 +279,33 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         checkpoint=checkpoint.path if checkpoint and os.path.isfile(checkpoint.path) else None)
 
 
-def _warm_up(est, model, tokenizer, train_enc, Y_train, w_train, device, precision, seed,
+def _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed,
              group) -> bool:
     """The contrastive warm-up of the encoder (``contrastive_steps``), when asked for.
 
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
-    encoder it was trained on. Texts of ``sample_weight`` 0 take no part.
-    Returns whether a warm-up ran.
+    encoder it was trained on. ``Y_train`` has no label on texts of
+    ``sample_weight`` 0, so they take no part. Returns whether a warm-up ran.
     """
     peft = est.peft_config is not None
     steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft)
     why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
-                      kept_head=model.trained_head)
+                      kept_head=model.trained_head, Y=Y_train)
     say = est.verbose >= 1 and group.is_main
-    if why is None and est.contrastive_steps == "auto" and not _has_pair(Y_train, w_train):
-        why = "no label is on two training texts"
     if why is not None:
         if say:
             print(f"contrastive warm-up: none ({why})", flush=True)
         return False
     if say:
         print(f"contrastive warm-up: {steps} steps...", flush=True)
-    if w_train is not None:
-        Y_train = Y_train * (np.asarray(w_train) > 0)[:, None]
     config = replace(inference_config(est, device, precision),
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
-    info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
-                   warn=est.contrastive_steps != "auto")
+    info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed)
     if say:
         print(f"contrastive warm-up: {info['steps']} steps in {info['seconds']:.1f} s, "
               f"pair loss {info['first_loss']:.3f} -> {info['last_loss']:.3f}", flush=True)
     return info["steps"] > 0
-
-
-def _has_pair(Y, sample_weight) -> bool:
-    """Whether a label is on two texts of non-zero weight (a contrastive pair)."""
-    counted = Y > 0 if sample_weight is None else (Y > 0) & (np.asarray(sample_weight) > 0)[:, None]
-    return bool((counted.sum(axis=0) >= 2).any())
 
 
 def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, device,
@@ -324,11 +315,9 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
     ``"auto"``: ``"logistic"`` after a contrastive warm-up (``warmed``), else
     ``"labels"`` with mean pooling and ``"random"`` with cls pooling. A head
     loaded trained (a folder skbert saved, same labels) is left as it is.
-    Texts of ``sample_weight`` 0 carry no label here (no centroid, prior or
-    regression counts them).
+    ``Y_train`` has no label on texts of ``sample_weight`` 0 (no centroid,
+    prior or regression counts them); ``w_train`` weighs the regression.
     """
-    if w_train is not None:
-        Y_train = Y_train * (np.asarray(w_train) > 0)[:, None]
     prior = Y_train.mean(axis=0)
     if model.trained_head:
         return

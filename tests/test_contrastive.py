@@ -25,9 +25,9 @@ def warm_ups(monkeypatch):
     calls = []
     real = _runner.warm_up
 
-    def spy(model, encoded, Y, config, pad_id, steps, seed, warn=True):
+    def spy(model, encoded, Y, config, pad_id, steps, seed):
         calls.append(steps)
-        return real(model, encoded, Y, config, pad_id, steps, seed, warn)
+        return real(model, encoded, Y, config, pad_id, steps, seed)
 
     monkeypatch.setattr(_runner, "warm_up", spy)
     return calls
@@ -279,9 +279,9 @@ def test_texts_of_sample_weight_zero_take_no_part(monkeypatch, tiny_st_model, co
     seen = []
     real = _runner.warm_up
 
-    def spy(model, encoded, Y_warm, config, pad_id, steps, seed, warn=True):
+    def spy(model, encoded, Y_warm, config, pad_id, steps, seed):
         seen.append(Y_warm.copy())
-        return real(model, encoded, Y_warm, config, pad_id, steps, seed, warn)
+        return real(model, encoded, Y_warm, config, pad_id, steps, seed)
 
     monkeypatch.setattr(_runner, "warm_up", spy)
     w = np.ones(len(X))

@@ -16,6 +16,7 @@ fitted model's LRAP, micro- and macro-F1. Runs on 1 torch thread.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import time
@@ -41,13 +42,15 @@ def main(argv: list[str]) -> None:
     Yd = pd.DataFrame(Ytr[idx], columns=names)
     Yt = Yva[:n_test]
     real = _runner._init_head
+    signature = inspect.signature(real)
     for name, params in variants.items():
         seen = {}
 
-        def hook(est, model, tokenizer, *args, **kwargs):
-            real(est, model, tokenizer, *args, **kwargs)
-            device, precision = args[4], args[5]
-            config = _runner.inference_config(est, device, precision)
+        def hook(*args, **kwargs):
+            real(*args, **kwargs)
+            given = signature.bind(*args, **kwargs).arguments
+            est, model, tokenizer = given["est"], given["model"], given["tokenizer"]
+            config = _runner.inference_config(est, given["device"], given["precision"])
             encoded = _runner.encode_texts(est, tokenizer, valid_texts[:n_test])
             logits = predict_logits(model, encoded, pad_token_id(tokenizer), config)
             seen["start_lrap"] = round(lrap(Yt, logits), 4)
