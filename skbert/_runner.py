@@ -18,7 +18,9 @@ Contract
     ``on_epoch_end`` here; ``on_fit_end`` is the estimator's, after it has set
     its attributes from the result. Ctrl-C during the epochs does not
     propagate: the result has ``interrupted=True`` and the best weights so
-    far; the caller re-raises.
+    far; the caller re-raises. joblib calls made during the fit (callbacks
+    included) run sequentially in the fit's thread, whatever backend the caller
+    set: a fit is itself one task of a caller's joblib or dask job.
 ``inference_config(estimator, device, precision) -> TrainConfig``
     The loop settings prediction needs (``predict_logits``).
 ``train_config(estimator, device, precision, seed, group, learning_rate, n_train=None)``
@@ -41,6 +43,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from numbers import Integral
 
+import joblib
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
@@ -169,7 +172,13 @@ def run_fit(estimator, data: FitData) -> FitResult:
         _warn_repeated_unseeded_fit(cache_key)
     # a shared folder: one process trains a key while the others wait for its entry
     shared = reusable and isinstance(est.fit_cache, str) and not group.active
-    with (_cache.training_lock(cache_key, est.fit_cache) if shared
+    # joblib calls made inside the fit (scikit-learn's LogisticRegression of the logistic head
+    # start) run in this thread. Under an outer joblib backend they would go to it: a dask
+    # worker secedes while waiting for them and takes the next task, often a fit of the same
+    # key, which then waits for the training lock this fit holds (a deadlock until the lock's
+    # longest wait).
+    with (joblib.parallel_config(backend="sequential"),
+          _cache.training_lock(cache_key, est.fit_cache) if shared
           else contextlib.nullcontext(True)):
         cached = _cache.get(cache_key, est.fit_cache, device) if reusable else None
         if _distributed.all_ranks_agree(cached is not None, group):

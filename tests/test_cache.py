@@ -373,6 +373,40 @@ def test_training_lock_lets_one_process_train_and_the_others_wait(tmp_path):
     assert not list(tmp_path.glob("*" + _cache.LOCK_SUFFIX))
 
 
+def test_joblib_calls_inside_a_fit_stay_in_its_thread(tiny_st_model, corpus, tmp_path):
+    """A fit under an outer joblib backend (GridSearchCV on dask) sends no work to it.
+
+    scikit-learn 1.6's LogisticRegression (the logistic head start) calls joblib; on a
+    dask worker that call seceded, the worker took a fit of the same fold, and that fit
+    waited for the training lock its own process held (CI, min-versions run).
+    """
+    import joblib
+    from joblib._parallel_backends import ThreadingBackend
+
+    started = []
+
+    class Outer(ThreadingBackend):
+        def configure(self, *args, **kwargs):
+            started.append(type(self).__name__)
+            return super().configure(*args, **kwargs)
+
+    seen = []
+
+    class ActiveBackend:
+        def on_epoch_end(self, estimator, record):
+            seen.append(type(joblib.parallel.get_active_backend()[0]).__name__)
+
+    joblib.register_parallel_backend("skbert-test-outer", Outer)
+    X, Y = corpus
+    with joblib.parallel_config(backend="skbert-test-outer"):
+        joblib.Parallel(n_jobs=2)(joblib.delayed(abs)(i) for i in range(2))
+        assert started == ["Outer"]  # the outer backend is active out here
+        make_est(tiny_st_model, str(tmp_path), head_init="logistic", contrastive_steps=0,
+                 callbacks=[ActiveBackend()]).fit(X, Y)
+    assert started == ["Outer"]
+    assert seen == ["SequentialBackend"]
+
+
 def test_stale_training_lock_is_taken_over(tmp_path, monkeypatch):
     import os
     import time
