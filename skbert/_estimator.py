@@ -205,11 +205,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         scored better on unseen data than per-label F1 thresholds in micro-F1
         in every run, and in macro-F1 in all but one (a seed of the full
         Reuters split). With a large validation set (``X_val``), try ``"f1"``.
-    min_labels : int, default=0
+    min_labels : int or "auto", default="auto"
         ``predict`` gives every text at least this many labels: when fewer
         pass their threshold, the most probable ones are added (ties broken
-        by column order). ``0`` allows an empty answer. Read at predict time,
-        like ``threshold``: a grid search can try it without refitting.
+        by column order). ``0`` allows an empty answer. ``"auto"`` is
+        ``min_labels_``: 1 when every text given to ``fit`` (of positive
+        weight) has a label, else 0. Read at predict time, like
+        ``threshold``: a grid search can try it without refitting.
 
         .. versionadded:: 0.2.0
     early_stopping : bool, default=False
@@ -346,6 +348,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Thresholds tuned on the validation split by ``threshold_metric`` (all
         equal with ``"f1_micro_global"``); only set when fit held one out
         (``early_stopping=True``, ``threshold="auto"`` or ``X_val``).
+    min_labels_ : int
+        What ``min_labels="auto"`` means for this fit: 1 when every text
+        given to ``fit`` (of positive weight) has at least one label, else 0.
     device_ : torch.device
         Where the model lives.
     precision_ : str
@@ -404,7 +409,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         contrastive_steps="auto",
         threshold=0.5,
         threshold_metric="f1_micro_global",
-        min_labels=0,
+        min_labels="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=2,
@@ -585,6 +590,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                           "checkpoint": result.checkpoint,
                           # validation scores at the tuned thresholds, for the card
                           "tuned_scores": getattr(result, "tuned_scores", None)}
+        self.min_labels_ = int(result.auto_min_labels)
         if result.thresholds is not None:
             self.thresholds_ = np.array(result.thresholds, dtype=float)
         elif hasattr(self, "thresholds_"):
@@ -663,8 +669,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """``predict`` from probabilities already computed (by ``predict_proba``):
         ``proba >= threshold`` as ``dtype``, by default the dtype of the Y given to fit.
         The CLI calls it to save a second forward pass."""
-        return at_least(proba, self._effective_threshold(), self.min_labels).astype(
+        return at_least(proba, self._effective_threshold(), self._effective_min_labels()).astype(
             self._y_dtype if dtype is None else dtype)
+
+    def _effective_min_labels(self) -> int:
+        if isinstance(self.min_labels, str):  # "auto"; an older pickle lacks min_labels_
+            return getattr(self, "min_labels_", 0)
+        return self.min_labels
 
     def _effective_threshold(self):
         if isinstance(self.threshold, str):
@@ -901,7 +912,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             thresholds=settings.get("thresholds_"),
             interrupted=settings.get("interrupted_") is True,
             n_train=file_count(settings.get("n_train_")),
-            n_valid=file_count(settings.get("n_valid_"))))
+            n_valid=file_count(settings.get("n_valid_")),
+            auto_min_labels=settings.get("min_labels_", 0)))
         est._fit_info["tuned_scores"] = settings.get("tuned_scores_")  # checked on reading
         return est
 

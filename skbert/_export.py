@@ -279,6 +279,13 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
               "| column | label | threshold |", "|---:|---|---:|"]
     for i, (c, t) in enumerate(zip(classes, in_force)):
         lines.append(f"| {i} | {_md(str(c))} | {_fmt(t)} |")
+    min_labels = params.get("min_labels", 0)
+    if min_labels == "auto":
+        min_labels = settings.get("min_labels_", 0)
+    if isinstance(min_labels, int) and not isinstance(min_labels, bool) and min_labels > 0:
+        lines.append(f"`predict` gives every text at least {min_labels} label"
+                     f"{'s' if min_labels > 1 else ''}: the most probable, when fewer pass "
+                     "their thresholds (`min_labels`).")
     lines.append("")
 
     history = settings.get("history_") or []
@@ -320,11 +327,11 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
 def _card_value(value, fitted) -> str:
     """A parameter's value on the card; with the value a fit resolved it to, where it has one.
 
-    A rate given as ``"auto"`` shows the rate the fit used (recorded as
-    ``<name>_``), e.g. ``0.0002 (auto)``.
+    A value given as ``"auto"`` shows what the fit resolved it to (recorded
+    as ``<name>_``), e.g. ``0.0002 (auto)``; any other value is in force as given.
     """
     shown = _fmt(value)
-    if fitted is not None and not isinstance(fitted, (list, dict, bool)) and fitted != value:
+    if value == "auto" and fitted is not None and not isinstance(fitted, (list, dict, bool)):
         shown = f"{_fmt(fitted)} ({shown})"
     return shown[:80]
 

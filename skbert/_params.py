@@ -164,10 +164,10 @@ PARAMS: tuple[Param, ...] = (
           "maximising its F1, one per label maximising micro-F1, or each label's own pulled "
           "toward the shared one by how few validation positives it has",
           flag="--threshold-metric", card=True),
-    Param("min_labels", 0, [_nonneg(Integral)],
+    Param("min_labels", "auto", [_nonneg(Integral), _options("auto")],
           "predict at least this many labels per text: the most probable ones when fewer "
-          "pass their threshold",
-          flag="--min-labels", when="predict", card=True, metavar="N"),
+          "pass their threshold; auto: 1 when every training text has a label, else 0",
+          flag="--min-labels", when="predict", card=True, metavar="N|auto"),
     Param("early_stopping", False, ["boolean"],
           "stop when the validation score stops improving and keep the best epoch",
           flag="--early-stopping", card=True),

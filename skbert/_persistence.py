@@ -177,6 +177,7 @@ def fitted_settings(est) -> dict:
         "best_epoch_": est.best_epoch_,
         "learning_rate_": est.learning_rate_ if math.isfinite(est.learning_rate_) else None,
         "interrupted_": est.interrupted_,
+        "min_labels_": getattr(est, "min_labels_", 0),
         "n_train_": info.get("n_train"),
         "n_valid_": info.get("n_valid"),
         "tuned_scores_": info.get("tuned_scores"),
@@ -649,6 +650,9 @@ def check_settings(settings, path: str) -> dict:
     base = settings.get("base_model")
     if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000):
         raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned")
+    auto_min = settings.get("min_labels_", 0)  # older folders lack it
+    if auto_min not in (0, 1) or isinstance(auto_min, bool):
+        raise _bad(path, "min_labels_", auto_min, "0 or 1 (what min_labels='auto' means)")
     # fitted values recorded for the card (optional: older folders lack them)
     rate = settings.get("learning_rate_")
     if rate is not None and not (_is_number(rate) and 0 < rate < float("inf")):

@@ -64,7 +64,7 @@ from ._modeling import (
 from ._params import training_params
 from ._persistence import saved_head
 from ._scoring import make_score_fn
-from ._thresholds import tune_thresholds
+from ._thresholds import auto_min_labels, tune_thresholds
 from ._training import (
     TrainConfig,
     compile_options,
@@ -115,6 +115,8 @@ class FitResult:
     n_valid: int = 0
     #: The training-state file a resumed fit would start from (with checkpoint_dir), or None.
     checkpoint: str | None = None
+    #: What ``min_labels="auto"`` means for this fit's data (:func:`auto_min_labels`).
+    auto_min_labels: int = 0
 
     def cache_entry(self) -> dict:
         """The fields :func:`skbert._cache.put` stores (JSON-able but model and tokenizer)."""
@@ -143,6 +145,12 @@ def run_fit(estimator, data: FitData) -> FitResult:
     -------
     FitResult
     """
+    result = _run(estimator, data)
+    result.auto_min_labels = auto_min_labels(data.Y, data.sample_weight)
+    return result
+
+
+def _run(estimator, data: FitData) -> FitResult:
     est = estimator
     if isinstance(est.fit_cache, str):  # fail now, not after the epochs
         _cache.check_writable(est.fit_cache)

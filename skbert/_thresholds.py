@@ -104,6 +104,39 @@ def apply_thresholds(proba, threshold=0.5) -> np.ndarray:
     return (proba >= t).astype(int)
 
 
+def auto_min_labels(Y, sample_weight=None) -> int:
+    """What ``min_labels="auto"`` means for a fit on ``Y``: 1 or 0.
+
+    1 when every text of positive weight carries at least one label (the
+    data says a text always has an answer, as in GoEmotions or Reuters
+    topics), else 0 (an empty answer is a real answer, as for a clean comment
+    in toxicity data).
+
+    Parameters
+    ----------
+    Y : array-like of shape (n_samples, n_labels)
+        0/1 indicators given to fit.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Texts of weight 0 are left out.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> auto_min_labels([[0, 1], [1, 1]]), auto_min_labels([[0, 1], [0, 0]])
+    (1, 0)
+    >>> auto_min_labels([[0, 1], [0, 0]], sample_weight=[1.0, 0.0])
+    1
+    """
+    Y = np.asarray(Y)
+    labelled = Y.reshape(len(Y), -1).sum(axis=1) > 0
+    if sample_weight is not None:
+        labelled = labelled[np.asarray(sample_weight) > 0]
+    return int(labelled.size > 0 and bool(labelled.all()))
+
+
 def at_least(proba, threshold=0.5, min_labels: int = 0) -> np.ndarray:
     """``proba >= threshold``, with at least ``min_labels`` labels per row.
 

@@ -109,11 +109,20 @@ def test_predict_parquet_and_threshold_one(capsys, trained, tmp_path):
 
     pd.DataFrame({"text": ["goal team", "laptop robot"]}).to_parquet(tmp_path / "x.parquet")
     rc, out, _ = run(capsys, "predict", trained, tmp_path / "x.parquet", "--threshold", "1",
-                     "--format", "csv")
+                     "--min-labels", "0", "--format", "csv")
     assert rc == 0
     rows = list(csv.DictReader(out.splitlines()))
     assert [r["text"] for r in rows] == ["goal team", "laptop robot"]
     assert all(r["labels"] == "" for r in rows)  # probabilities are < 1
+    # the default min_labels="auto" (every training text had a label): one label each
+    rc, out, _ = run(capsys, "predict", trained, tmp_path / "x.parquet", "--threshold", "1",
+                     "--format", "csv")
+    rows = list(csv.DictReader(out.splitlines()))
+    assert rc == 0 and all(len(r["labels"].split(";")) == 1 and r["labels"] for r in rows)
+    rc, out, _ = run(capsys, "predict", trained, tmp_path / "x.parquet", "--threshold", "1",
+                     "--min-labels", "auto", "--format", "csv")
+    assert rc == 0 and [r["labels"] for r in csv.DictReader(out.splitlines())] == \
+        [r["labels"] for r in rows]
 
 
 def test_evaluate_prints_report_and_writes_json(capsys, trained, files, tmp_path):

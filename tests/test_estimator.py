@@ -113,7 +113,16 @@ def test_sigmoid_of_decision_function_is_predict_proba(fitted, corpus):
 
 def test_default_threshold_is_half(fitted, corpus):
     X, _ = corpus
-    np.testing.assert_array_equal(fitted.predict(X), (fitted.predict_proba(X) >= 0.5))
+    proba, pred = fitted.predict_proba(X), fitted.predict(X)
+    above = proba >= 0.5
+    answered = above.any(axis=1)
+    np.testing.assert_array_equal(pred[answered], above[answered])
+    # min_labels="auto": every training text has a label, so a text with none above 0.5
+    # gets its most probable one
+    assert fitted.min_labels_ == 1 and (~answered).any()
+    np.testing.assert_array_equal(pred[~answered].sum(axis=1), 1)
+    np.testing.assert_array_equal(pred[~answered].argmax(axis=1),
+                                  proba[~answered].argmax(axis=1))
 
 
 def test_predictions_in_input_order(fitted, corpus):
@@ -198,6 +207,7 @@ def test_threshold_set_params_after_fit_needs_no_refit(fitted, corpus, monkeypat
     monkeypatch.setattr(_runner, "train", no_training)
     model = fitted.model_
     proba = fitted.predict_proba(X)
+    fitted.set_params(min_labels=0)  # predict-time too: empty answers allowed
     assert fitted.predict(X).sum() < proba.size  # not all ones at 0.5 ...
     fitted.set_params(threshold=0.0)
     assert fitted.predict(X).sum() == proba.size  # ... but all ones at 0
@@ -208,6 +218,7 @@ def test_threshold_set_params_after_fit_needs_no_refit(fitted, corpus, monkeypat
     np.testing.assert_array_equal(fitted.predict(X), (proba >= t).astype(np.int64))
     assert fitted.model_ is model
     np.testing.assert_array_equal(fitted.predict_proba(X), proba)
+    fitted.set_params(min_labels="auto")
 
 
 def test_per_label_threshold_array(fitted, corpus):

@@ -149,3 +149,20 @@ def test_save_pretrained_records_the_thresholds_in_force(fitted, tmp_path):
     assert json.loads((tmp_path / "b" / "skbert.json").read_text())["label_thresholds"] == [
         0.2] * 4
     assert "| 0 | " + LABELS[0] + " | 0.2 |" in (tmp_path / "b" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("min_labels, recorded, shown, promise", [
+    ("auto", 1, "| `min_labels` | 1 (auto) |", "at least 1 label:"),
+    ("auto", 0, "| `min_labels` | 0 (auto) |", None),
+    (0, 1, "| `min_labels` | 0 |", None),  # the parameter is in force, not min_labels_
+    (2, 1, "| `min_labels` | 2 |", "at least 2 labels:"),
+    ("auto", None, "| `min_labels` | auto |", None),  # a folder older than min_labels_
+])
+def test_card_states_the_min_labels_in_force(folder, tmp_path, min_labels, recorded, shown,
+                                             promise):
+    text = card(edited(folder, tmp_path, min_labels_=recorded,
+                       params={"min_labels": min_labels}))
+    assert shown in text
+    assert ("`predict` gives every text at least" in text) == (promise is not None)
+    if promise:
+        assert promise in text

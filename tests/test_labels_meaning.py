@@ -171,9 +171,13 @@ def test_min_labels_is_read_at_predict_time_without_refitting(tiny_st_model, cor
                                                               train_calls):
     X, Y = corpus
     est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, threshold=0.999,
-                                          random_state=0, device="cpu", precision="fp32")
+                                          min_labels=0, random_state=0, device="cpu",
+                                          precision="fp32")
     est.fit(X, Y)
     assert est.predict(X).sum() == 0
+    assert est.min_labels_ == 1  # every text of the corpus has a label
+    est.set_params(min_labels="auto")
+    np.testing.assert_array_equal(est.predict(X).sum(axis=1), 1)
     est.set_params(min_labels=1)
     pred = est.predict(X)
     assert (pred.sum(axis=1) == 1).all()
@@ -183,6 +187,38 @@ def test_min_labels_is_read_at_predict_time_without_refitting(tiny_st_model, cor
     assert len(train_calls) == 1
     with pytest.raises(InvalidParameterError, match="min_labels"):
         est.set_params(min_labels=-1).fit(X, Y)
+
+
+def test_auto_min_labels_follows_whether_every_training_text_has_a_label(tiny_st_model,
+                                                                        corpus, tmp_path):
+    X, Y = corpus
+    est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, threshold=0.999,
+                                          random_state=0, device="cpu", precision="fp32")
+    assert est.min_labels == "auto"
+    labelled = est.fit(X, Y)
+    assert labelled.min_labels_ == 1
+    np.testing.assert_array_equal(labelled.predict(X).sum(axis=1), 1)
+
+    Y0 = Y.copy()
+    Y0[3] = 0  # one text without a label: an empty answer is a real answer
+    unlabelled = est.fit(X, Y0)
+    assert unlabelled.min_labels_ == 0 and unlabelled.predict(X).sum() == 0
+    w = np.ones(len(X))
+    w[3] = 0.0  # ... unless that text does not count
+    assert est.fit(X, Y0, sample_weight=w).min_labels_ == 1
+
+    est.fit(X, Y0).save_pretrained(tmp_path / "m")
+    loaded = TransformerMultiLabelClassifier.from_pretrained(str(tmp_path / "m"))
+    assert loaded.min_labels == "auto" and loaded.min_labels_ == 0
+    assert loaded.predict(X).sum() == 0
+    settings = json.loads((tmp_path / "m" / "skbert.json").read_text())
+    for bad in (2, "1", True, None):
+        (tmp_path / "m" / "skbert.json").write_text(json.dumps({**settings, "min_labels_": bad}))
+        with pytest.raises(ValueError, match="min_labels_"):
+            TransformerMultiLabelClassifier.from_pretrained(str(tmp_path / "m"))
+    del settings["min_labels_"]  # a folder saved before min_labels_: no label is added
+    (tmp_path / "m" / "skbert.json").write_text(json.dumps(settings))
+    assert TransformerMultiLabelClassifier.from_pretrained(str(tmp_path / "m")).min_labels_ == 0
 
 
 def test_min_labels_travels_with_a_saved_folder(tiny_st_model, corpus, tmp_path):

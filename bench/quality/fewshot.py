@@ -306,12 +306,15 @@ def skbert_defaults() -> dict:
 
 
 def _old_label(recorded: dict | None, now: dict) -> str:
-    """How a run made with other defaults than ``now`` is labelled in the table."""
+    """How a run made with other defaults than ``now`` is labelled in the table: the
+    defaults it had that differ (``min_labels=0``), and the revision's name if older."""
     recorded = dict(recorded or {})
     revision = recorded.pop("_revision", 1)
-    if recorded == {k: v for k, v in now.items() if k != "_revision"}:
-        return f" ({REVISION_NAMES.get(revision, f'revision {revision}')})"
-    return " (old defaults)"
+    parts = [f"{k}={v}" for k, v in sorted(recorded.items())
+             if k in now and now[k] != v]
+    if revision != now.get("_revision"):
+        parts.append(REVISION_NAMES.get(revision, f"revision {revision}"))
+    return f" ({'; '.join(parts) or 'old defaults'})"
 
 
 def run_key(rec: dict) -> str:
@@ -349,7 +352,7 @@ def summary(records: list[dict], defaults_now: dict | None = None) -> str:
              "| fit s | epochs | threads | load start→end |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(groups, key=lambda g: (g[3] is not None, g[2], order.get(g[0], 9),
-                                             g[1].endswith("(old defaults)"),
+                                             "(" in g[1],
                                              g[1] != "defaults", g[1])):
         rs = sorted(groups[key], key=lambda r: r["seed"])
         res = [r["result"] for r in rs]
