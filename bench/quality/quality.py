@@ -140,7 +140,7 @@ LEVERS = {
 
 #: Threshold strategies scored on every skbert run (see the module docstring).
 THRESHOLD_RULES = ("auto", "0.5", "f1", "f1_micro", "f1_min1", "f1_min10", "f1_rare_global",
-                   "global", "shrunk5", "shrunk10", "shrunk20", "shrunk40", "auto_min1")
+                   "global", "shrunk5", "shrunk10", "shrunk20", "shrunk40", "auto_min1", "0.5_min1")
 
 METRICS = ("micro_f1", "macro_f1", "lrap", "subset_accuracy")
 
@@ -232,6 +232,7 @@ def threshold_table(Yv, Pv, auto, Yte, proba) -> dict:
     for name, thr in rules.items():
         out[name] = scores(Yte, (proba >= thr).astype(int))
     out["auto_min1"] = scores(Yte, at_least(proba, auto, 1).astype(int))
+    out["0.5_min1"] = scores(Yte, at_least(proba, 0.5, 1).astype(int))
     out["global"]["threshold"] = g
     return out
 
