@@ -1,0 +1,96 @@
+"""Should the head's start compete with the trained epochs? (issue 22 probe)
+
+After a contrastive warm-up the logistic head start alone sometimes ranks the
+test texts better than the fitted model (``head_start_probe.py``: K=8). This
+probe fits ``TransformerMultiLabelClassifier(threshold="auto", max_length=64,
+random_state=SEED, fit_cache=False, **params)`` once per variant; a variant
+whose JSON has ``"_epoch0": true`` also scores the model on the validation
+split right before the first epoch (the objective the loop uses:
+``scoring``, else the loss) and offers it to the epoch selection as epoch 0,
+so the start is kept when the validation split prefers it. Prints one JSON
+line per variant: the kept epoch, the start's and the fitted model's LRAP on
+the first N_TEST validation texts, micro- and macro-F1. 1 torch thread.
+
+    python bench/quality/probes/epoch0_probe.py 8 0 '{"defaults": {},
+        "lrap": {"scoring": "lrap"}, "lrap_e0": {"scoring": "lrap", "_epoch0": true}}'
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import time
+
+import pandas as pd
+import torch
+from fewshot_probe import DEFAULT_DATA, load_goemotions, per_label_sample
+from sklearn.metrics import f1_score
+from sklearn.metrics import label_ranking_average_precision_score as lrap
+
+from skbert import TransformerMultiLabelClassifier, _runner, _training
+from skbert._batches import pad_token_id
+from skbert._training import predict_logits
+
+
+def main(argv: list[str]) -> None:
+    torch.set_num_threads(1)
+    k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
+    n_test = int(argv[3]) if len(argv) > 3 else 2000
+    names, train_texts, Ytr, valid_texts, Yva = load_goemotions(DEFAULT_DATA)
+    idx = per_label_sample(Ytr, k, seed)
+    X = [train_texts[i] for i in idx]
+    Yd = pd.DataFrame(Ytr[idx], columns=names)
+    Yt = Yva[:n_test]
+    real_head, real_epoch = _runner._init_head, _training._run_one_epoch
+    signature = inspect.signature(real_head)
+    for name, params in variants.items():
+        params = dict(params)
+        epoch0 = bool(params.pop("_epoch0", False))
+        seen = {}
+
+        def head_hook(*args, **kwargs):
+            real_head(*args, **kwargs)
+            given = signature.bind(*args, **kwargs).arguments
+            est, model, tokenizer = given["est"], given["model"], given["tokenizer"]
+            config = _runner.inference_config(est, given["device"], given["precision"])
+            encoded = _runner.encode_texts(est, tokenizer, valid_texts[:n_test])
+            logits = predict_logits(model, encoded, pad_token_id(tokenizer), config)
+            seen["start_lrap"] = round(lrap(Yt, logits), 4)
+
+        def epoch_hook(state, epoch):
+            config, data = state.config, state.data
+            if epoch0 and epoch == 1 and data.valid is not None:
+                logits = predict_logits(state.model, data.valid, data.pad_id, config)
+                if config.score_fn is not None:
+                    value = float(config.score_fn(data.Y_valid, logits))
+                else:
+                    value = -_training._bce(data.Y_valid, logits, data.pos_weight)
+                state.selection.consider(0, value, state.model, logits, config.tol)
+                seen["start_valid_objective"] = round(value, 4)
+            return real_epoch(state, epoch)
+
+        _runner._init_head, _training._run_one_epoch = head_hook, epoch_hook
+        try:
+            clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
+                                                  random_state=seed, fit_cache=False, **params)
+            start = time.time()
+            clf.fit(X, Yd)
+            fit_s = time.time() - start
+        finally:
+            _runner._init_head, _training._run_one_epoch = real_head, real_epoch
+        P = clf.predict_proba(valid_texts[:n_test])
+        pred = clf.predict(valid_texts[:n_test])
+        objective = [r.get("valid_score") if r.get("valid_score") is not None
+                     else -r["valid_loss"] for r in clf.history_]
+        print(json.dumps(dict(
+            name=name, K=k, seed=seed, params=params, epoch0=epoch0, fit_s=round(fit_s, 1),
+            best_epoch=clf.best_epoch_, valid_objective=[round(v, 4) for v in objective],
+            **seen, lrap=round(lrap(Yt, P), 4),
+            micro=round(f1_score(Yt, pred, average="micro", zero_division=0), 4),
+            macro=round(f1_score(Yt, pred, average="macro", zero_division=0), 4),
+            min_labels=clf.min_labels_, n_test=n_test)), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
