@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import encode, pad_multiple, pad_token_id
+from ._hf import transformers_names
 from ._load_errors import explain_load_errors
 from ._modeling import (
     DEFAULT_MODEL,
@@ -232,7 +233,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         return self
 
     def _load(self, path: str, device: torch.device) -> None:
-        from transformers import AutoModel
+        AutoModel = transformers_names("AutoModel")
 
         check_model_source(path)
         tokenizer = load_tokenizer(path, self.tokenizer_kwargs)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._hf import transformers_names
 from ._load_errors import explain_load_errors
 from ._safe_io import is_int
 from ._sources import (  # noqa: F401 (names other modules import from here)
@@ -235,7 +236,7 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
     and, when the folder has a ``config.json``, no token id may reach past its
     ``vocab_size`` (:func:`check_tokenizer_fits`).
     """
-    from transformers import AutoTokenizer
+    AutoTokenizer = transformers_names("AutoTokenizer")
 
     kwargs = no_remote_code(tokenizer_kwargs, "tokenizer_kwargs")
     local = os.path.isdir(path)
@@ -297,7 +298,8 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
     MultiLabelModel
         With ``trained_head`` True when the saved head was kept.
     """
-    from transformers import AutoModel, AutoModelForSequenceClassification
+    AutoModel, AutoModelForSequenceClassification = transformers_names(
+        "AutoModel", "AutoModelForSequenceClassification")
 
     kwargs = no_remote_code(model_kwargs, "model_kwargs")
     # a mean-pooling head is matched to the labels by name, in any column order
@@ -364,7 +366,8 @@ def _classifier_on_encoder(path: str, classes, kwargs: dict):
     is loaded with ``AutoModel`` and its weights copied into a classifier built
     from the same configuration.
     """
-    from transformers import AutoModel, AutoModelForSequenceClassification
+    AutoModel, AutoModelForSequenceClassification = transformers_names(
+        "AutoModel", "AutoModelForSequenceClassification")
 
     kwargs = {k: v for k, v in kwargs.items() if k != "ignore_mismatched_sizes"}
     encoder = AutoModel.from_pretrained(path, **pretrained_kwargs(path, AutoModel, kwargs))
@@ -416,7 +419,8 @@ def sequence_classification_guard(config) -> dict[str, torch.Tensor]:
         ``{name: empty float32 tensor}``, or ``{}`` for an architecture with no
         sequence-classification class (which then cannot load the folder at all).
     """
-    from transformers import AutoModelForSequenceClassification
+    AutoModelForSequenceClassification = transformers_names(
+        "AutoModelForSequenceClassification")
 
     try:
         with torch.device("meta"), quiet_transformers():
@@ -478,7 +482,8 @@ def model_from_config(config_dict: dict, pooling: str, n_labels: int,
         If the dict picks code, has absurd sizes, or does not fit ``shapes``
         (naming the tensor and both shapes).
     """
-    from transformers import AutoModel, AutoModelForSequenceClassification
+    AutoModel, AutoModelForSequenceClassification = transformers_names(
+        "AutoModel", "AutoModelForSequenceClassification")
 
     where = f"the model config of {source}"
     check_config(config_dict, where)

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from ._hf import transformers_names
 from ._load_errors import explain_load_errors
 from ._modeling import (
     MultiLabelModel,
@@ -684,7 +685,8 @@ def load_folder(folder: str, settings: dict, device: torch.device):
     probabilities. Weights the config lacks a place for, missing or mis-shaped
     ones, and weights that are not finite are refused, naming the file.
     """
-    from transformers import AutoModel, AutoModelForSequenceClassification
+    AutoModel, AutoModelForSequenceClassification = transformers_names(
+        "AutoModel", "AutoModelForSequenceClassification")
 
     pooling = settings["pooling"]
     n_labels = len(settings["classes"])
@@ -727,7 +729,7 @@ def saved_head(path: str) -> SavedHead | None:
     settings = read_settings(path)  # a link to a device or a folder is refused there
     head = None
     if settings["pooling"] == "mean":
-        from transformers import AutoConfig
+        AutoConfig = transformers_names("AutoConfig")
 
         with quiet_transformers(), explain_load_errors(path, "configuration"):
             config = AutoConfig.from_pretrained(path, trust_remote_code=False)

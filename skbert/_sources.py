@@ -25,6 +25,7 @@ import warnings
 
 import torch
 
+from ._hf import transformers_names
 from ._safe_io import DamagedFile, is_int, open_regular, read_json, read_upto
 
 logger = logging.getLogger(__name__)
@@ -336,7 +337,7 @@ def check_config(config: dict, where: str) -> None:
 
 
 def _check_model_type(config: dict, where: str) -> str:
-    from transformers import CONFIG_MAPPING
+    CONFIG_MAPPING = transformers_names("CONFIG_MAPPING")
 
     model_type = config.get("model_type")
     if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
@@ -460,7 +461,7 @@ def _meta_state_shapes(config_dict: dict, auto=None,
     keys are that network's ``state_dict``'s).
     Returns the shapes and the encoder's ``base_model_prefix``.
     """
-    from transformers import AutoModel
+    AutoModel = transformers_names("AutoModel")
 
     config = _config_object(config_dict)
     with torch.device("meta"), quiet_transformers(), warnings.catch_warnings():
@@ -474,7 +475,7 @@ def _meta_state_shapes(config_dict: dict, auto=None,
 
 
 def _config_object(config_dict: dict):
-    from transformers import AutoConfig
+    AutoConfig = transformers_names("AutoConfig")
 
     cfg = {k: v for k, v in config_dict.items()
            if k not in ("model_type", "attn_implementation", "_attn_implementation")}
@@ -588,7 +589,8 @@ def _check_head_sizes(config: dict, shapes: dict, prefix: str, where: str, weigh
     if not prefix or not any(not k.startswith(f"{prefix}.") and math.prod(v) > 0
                              for k, v in shapes.items()):
         return  # a bare encoder: no head to compare
-    from transformers import AutoModelForSequenceClassification
+    AutoModelForSequenceClassification = transformers_names(
+        "AutoModelForSequenceClassification")
 
     try:
         expected, _ = _meta_state_shapes(config, auto=AutoModelForSequenceClassification)
@@ -727,7 +729,7 @@ def _attention_for(config: dict | None, auto) -> str:
     Eager where it has not, or where the configuration is unknown.
     """
     try:
-        from transformers import CONFIG_MAPPING
+        CONFIG_MAPPING = transformers_names("CONFIG_MAPPING")
 
         cls = auto._model_mapping[CONFIG_MAPPING[config["model_type"]]]
         return "sdpa" if getattr(cls, "_supports_sdpa", False) else "eager"
