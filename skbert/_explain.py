@@ -78,7 +78,8 @@ class Explanation:
     threshold : ndarray of shape (n_labels_asked,), float
         The decision threshold in force for each label.
     predicted : ndarray of shape (n_labels_asked,), bool
-        ``probabilities >= threshold``.
+        Whether ``predict`` gives the label: ``probabilities >= threshold``,
+        or among the most probable that ``min_labels`` adds.
     method : str
         ``"integrated_gradients"`` or ``"occlusion"``.
     logit : ndarray of shape (n_labels_asked,), float
@@ -392,8 +393,9 @@ def _tokenise(estimator, texts: list[str]) -> tuple[list[_Doc], list[_Window]]:
 
 
 # ----------------------------------------------------------- label choice
-def _resolve_labels(estimator, proba: np.ndarray, labels, top_k) -> list[np.ndarray]:
-    """The columns to explain for each text."""
+def _resolve_labels(estimator, proba: np.ndarray, labels, top_k,
+                    chosen: np.ndarray) -> list[np.ndarray]:
+    """The columns to explain for each text (``chosen``: what ``predict`` gives)."""
     classes = list(estimator.classes_)
     n = len(proba)
     if labels is not None and top_k is not None:
@@ -405,10 +407,9 @@ def _resolve_labels(estimator, proba: np.ndarray, labels, top_k) -> list[np.ndar
         k = min(int(top_k), len(classes))
         return [np.sort(np.argsort(-p, kind="stable")[:k]) for p in proba]
     if labels is None:
-        thr = _thresholds(estimator)
         out = []
-        for p in proba:
-            cols = np.flatnonzero(p >= thr)
+        for p, row in zip(proba, chosen):
+            cols = np.flatnonzero(row)
             out.append(cols if cols.size else np.array([int(np.argmax(p))]))
         return out
     if isinstance(labels, str) and labels == "all" and "all" not in [str(c) for c in classes]:
@@ -473,7 +474,8 @@ def explain(estimator, X, labels=None, *, method="integrated_gradients", n_steps
     texts = list(check_texts(X))
     proba = estimator.predict_proba(texts)
     thr = _thresholds(estimator)
-    cols = _resolve_labels(estimator, proba, labels, top_k)
+    chosen = estimator._labels_from_proba(proba, dtype=bool)  # predict's rule (min_labels too)
+    cols = _resolve_labels(estimator, proba, labels, top_k, chosen)
     docs, windows = _tokenise(estimator, texts)
     if method == "integrated_gradients":
         parts = _integrated_gradients(estimator, docs, windows, cols, int(n_steps))
@@ -489,7 +491,7 @@ def explain(estimator, X, labels=None, *, method="integrated_gradients", n_steps
             text=doc.text, words=[doc.text[s:e] for s, e in doc.spans], offsets=offsets,
             labels=[_plain(estimator.classes_[i]) for i in c], label_index=c,
             attributions=attr, probabilities=proba[d, c], threshold=thr[c],
-            predicted=proba[d, c] >= thr[c], method=method, logit=logit,
+            predicted=chosen[d, c], method=method, logit=logit,
             baseline_logit=base, completeness_gap=gap, completeness_delta=delta,
             seen_chars=int(offsets[-1, 1]) if len(offsets) else 0,
             windows=list(doc.window_chars), all_probabilities=proba[d]))

@@ -163,14 +163,23 @@ def test_default_labels_are_predicted_else_the_top_one(planted_clf):
     np.testing.assert_allclose(e.threshold, [0.5, 0.5])
     P = planted_clf.predict_proba(["football and pizza"])[0]
     above = float(np.nextafter(P.max(), 2.0))  # no label reaches it
-    clf = planted_clf.set_params(threshold=min(1.0, above))
+    clf = planted_clf.set_params(threshold=min(1.0, above), min_labels=0)
     try:
         (e,) = explain(clf, ["football and pizza"])
+        (all_labels,) = explain(clf, ["football and pizza"], labels="all")
+        clf.set_params(min_labels=2)  # predict adds the two most probable labels
+        (e2,) = explain(clf, ["football and pizza"])
+        (all2,) = explain(clf, ["football and pizza"], labels="all")
+        pred2 = clf.predict(["football and pizza"])[0]
     finally:
-        clf.set_params(threshold=0.5)
+        clf.set_params(threshold=0.5, min_labels="auto")
     assert P.max() < 1.0  # else no threshold in [0, 1] leaves every label out
     assert e.labels == [int(np.argmax(P))] and not e.predicted.any()
+    assert not all_labels.predicted.any()
     np.testing.assert_allclose(e.threshold, [above])
+    # "predicted" marks what predict gives, min_labels included
+    assert pred2.sum() == 2 and e2.labels == list(np.flatnonzero(pred2)) and e2.predicted.all()
+    np.testing.assert_array_equal(all2.predicted, pred2.astype(bool))
 
 
 def test_label_choice_and_errors(planted_clf):
@@ -302,6 +311,16 @@ def test_cli_explain_writes_page_and_json_lines(saved_model, tmp_path, capsys):
     (line,) = capsys.readouterr().out.splitlines()
     rec = json.loads(line)
     assert rec["method"] == "occlusion" and [x["label"] for x in rec["labels"]] == [3]
+    # --min-labels and --threshold as in 'skbert predict': 'predicted' marks predict's labels
+    assert _cli(["explain", saved_model, str(src), "--text-column", "body", "--method",
+                 "occlusion", "--labels", "all", "--threshold", "1", "--min-labels", "2",
+                 "--device", "cpu"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert sum(x["predicted"] for x in rec["labels"]) == 2
+    assert _cli(["explain", saved_model, str(src), "--text-column", "body", "--method",
+                 "occlusion", "--labels", "all", "--threshold", "1", "--min-labels", "0",
+                 "--device", "cpu"]) == 0
+    assert not any(x["predicted"] for x in json.loads(capsys.readouterr().out)["labels"])
 
 
 def test_cli_explain_errors_name_the_fix(saved_model, tmp_path):
@@ -318,6 +337,9 @@ def test_cli_explain_errors_name_the_fix(saved_model, tmp_path):
         _cli(["explain", saved_model, str(tmp_path / "missing.txt")])
     with pytest.raises(ValueError, match="--threshold"):
         _cli(["explain", saved_model, str(texts), "--threshold", "2"])
+    for bad in ("-1", "1.5", "some"):
+        with pytest.raises(ValueError, match=f"--min-labels '{bad}'.*'auto'"):
+            _cli(["explain", saved_model, str(texts), "--min-labels", bad])
     (tmp_path / "bad.jsonl").write_text('{"text": 3}\n')
     with pytest.raises(ValueError, match="Line 1"):
         _cli(["explain", saved_model, str(tmp_path / "bad.jsonl")])
