@@ -208,9 +208,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     min_labels : int or "auto", default="auto"
         ``predict`` gives every text at least this many labels: when fewer
         pass their threshold, the most probable ones are added (ties broken
-        by column order). ``0`` allows an empty answer. ``"auto"`` is
-        ``min_labels_``: 1 when every text given to ``fit`` (of positive
-        weight) has a label, else 0. Read at predict time, like
+        by column order; every label when it exceeds their number). ``0``
+        allows an empty answer. ``"auto"`` is ``min_labels_``: 1 when every
+        row of the ``Y`` given to ``fit`` (and of ``Y_val``) has a label,
+        leaving out texts of weight 0, else 0. Read at predict time, like
         ``threshold``: a grid search can try it without refitting.
 
         .. versionadded:: 0.2.0
@@ -349,8 +350,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         equal with ``"f1_micro_global"``); only set when fit held one out
         (``early_stopping=True``, ``threshold="auto"`` or ``X_val``).
     min_labels_ : int
-        What ``min_labels="auto"`` means for this fit: 1 when every text
-        given to ``fit`` (of positive weight) has at least one label, else 0.
+        What ``min_labels="auto"`` means for this fit: 1 when every row of
+        ``Y`` (and of ``Y_val``) has at least one label, texts of weight 0
+        left out, else 0. A model saved or pickled before ``min_labels_``
+        existed has 0.
     device_ : torch.device
         Where the model lives.
     precision_ : str

@@ -282,7 +282,8 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
     min_labels = params.get("min_labels", 0)
     if min_labels == "auto":
         min_labels = settings.get("min_labels_", 0)
-    if isinstance(min_labels, int) and not isinstance(min_labels, bool) and min_labels > 0:
+    if isinstance(min_labels, int) and min_labels > 0:  # True acts as 1, as in predict
+        min_labels = min(int(min_labels), len(classes))
         lines.append(f"`predict` gives every text at least {min_labels} label"
                      f"{'s' if min_labels > 1 else ''}: the most probable, when fewer pass "
                      "their thresholds (`min_labels`).")

@@ -60,6 +60,7 @@ from ._safe_io import (
     DamagedFile,
     UnsafePath,
     atomic_writer,
+    is_int,
     load_tensors,
     make_folders,
     read_json,
@@ -80,7 +81,10 @@ LABEL_THRESHOLDS = "label_thresholds"
 #: The name of :func:`probe_writable`'s folder starts so.
 PROBE_PREFIX = ".skbert-probe-"
 HEAD_FILE = "skbert_head.safetensors"
-FORMAT_VERSION = 1
+#: What ``skbert.json`` (and a pickled model's state) may hold. 2: ``min_labels="auto"``
+#: and ``min_labels_``, which a reader of format 1 would take for a damaged file; it
+#: now says to upgrade skbert instead. Format 1 folders load as before.
+FORMAT_VERSION = 2
 
 #: The sentence-transformers modules of a mean-pooling folder (``modules.json``).
 SENTENCE_MODULES = [
@@ -652,7 +656,7 @@ def check_settings(settings, path: str) -> dict:
     if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000):
         raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned")
     auto_min = settings.get("min_labels_", 0)  # older folders lack it
-    if auto_min not in (0, 1) or isinstance(auto_min, bool):
+    if not is_int(auto_min) or auto_min not in (0, 1):
         raise _bad(path, "min_labels_", auto_min, "0 or 1 (what min_labels='auto' means)")
     # fitted values recorded for the card (optional: older folders lack them)
     rate = settings.get("learning_rate_")

@@ -147,6 +147,8 @@ def run_fit(estimator, data: FitData) -> FitResult:
     """
     result = _run(estimator, data)
     result.auto_min_labels = auto_min_labels(data.Y, data.sample_weight)
+    if data.Y_val is not None:
+        result.auto_min_labels = min(result.auto_min_labels, auto_min_labels(data.Y_val))
     return result
 
 

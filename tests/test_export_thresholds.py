@@ -156,6 +156,7 @@ def test_save_pretrained_records_the_thresholds_in_force(fitted, tmp_path):
     ("auto", 0, "| `min_labels` | 0 (auto) |", None),
     (0, 1, "| `min_labels` | 0 |", None),  # the parameter is in force, not min_labels_
     (2, 1, "| `min_labels` | 2 |", "at least 2 labels:"),
+    (99, 1, "| `min_labels` | 99 |", "at least 4 labels:"),  # capped at the labels
     ("auto", None, "| `min_labels` | auto |", None),  # a folder older than min_labels_
 ])
 def test_card_states_the_min_labels_in_force(folder, tmp_path, min_labels, recorded, shown,

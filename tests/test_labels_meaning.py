@@ -206,19 +206,28 @@ def test_auto_min_labels_follows_whether_every_training_text_has_a_label(tiny_st
     w = np.ones(len(X))
     w[3] = 0.0  # ... unless that text does not count
     assert est.fit(X, Y0, sample_weight=w).min_labels_ == 1
+    # Y_val is labelled data too: an unlabelled row there allows empty answers
+    assert est.fit(X[:-4], Y[:-4], X_val=X[-4:], Y_val=Y0[[3, 1, 2, 3]]).min_labels_ == 0
+    assert est.fit(X[:-4], Y[:-4], X_val=X[-4:], Y_val=Y[-4:]).min_labels_ == 1
 
     est.fit(X, Y0).save_pretrained(tmp_path / "m")
     loaded = TransformerMultiLabelClassifier.from_pretrained(str(tmp_path / "m"))
     assert loaded.min_labels == "auto" and loaded.min_labels_ == 0
     assert loaded.predict(X).sum() == 0
     settings = json.loads((tmp_path / "m" / "skbert.json").read_text())
-    for bad in (2, "1", True, None):
+    for bad in (2, "1", True, None, 1.0):
         (tmp_path / "m" / "skbert.json").write_text(json.dumps({**settings, "min_labels_": bad}))
         with pytest.raises(ValueError, match="min_labels_"):
             TransformerMultiLabelClassifier.from_pretrained(str(tmp_path / "m"))
+    assert settings["format"] == 2  # a reader of format 1 says to upgrade, not "damaged"
+    (tmp_path / "m" / "skbert.json").write_text(json.dumps({**settings, "format": 3}))
+    with pytest.raises(ValueError, match="newer than this skbert.*upgrade"):
+        TransformerMultiLabelClassifier.from_pretrained(str(tmp_path / "m"))
     del settings["min_labels_"]  # a folder saved before min_labels_: no label is added
+    settings["format"], settings["params"]["min_labels"] = 1, 0
     (tmp_path / "m" / "skbert.json").write_text(json.dumps(settings))
-    assert TransformerMultiLabelClassifier.from_pretrained(str(tmp_path / "m")).min_labels_ == 0
+    old = TransformerMultiLabelClassifier.from_pretrained(str(tmp_path / "m"))
+    assert old.min_labels == 0 and old.min_labels_ == 0 and old.predict(X).sum() == 0
 
 
 def test_min_labels_travels_with_a_saved_folder(tiny_st_model, corpus, tmp_path):
