@@ -17,7 +17,6 @@ the first N_TEST validation texts, micro- and macro-F1. 1 torch thread.
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 import time
@@ -25,11 +24,11 @@ import time
 import pandas as pd
 import torch
 from fewshot_probe import DEFAULT_DATA, load_goemotions, per_label_sample
+from head_start_probe import start_hook
 from sklearn.metrics import f1_score
 from sklearn.metrics import label_ranking_average_precision_score as lrap
 
 from skbert import TransformerMultiLabelClassifier, _runner, _training
-from skbert._batches import pad_token_id
 from skbert._training import predict_logits
 
 
@@ -43,20 +42,12 @@ def main(argv: list[str]) -> None:
     Yd = pd.DataFrame(Ytr[idx], columns=names)
     Yt = Yva[:n_test]
     real_head, real_epoch = _runner._init_head, _training._run_one_epoch
-    signature = inspect.signature(real_head)
     for name, params in variants.items():
         params = dict(params)
         epoch0 = bool(params.pop("_epoch0", False))
         seen = {}
 
-        def head_hook(*args, **kwargs):
-            real_head(*args, **kwargs)
-            given = signature.bind(*args, **kwargs).arguments
-            est, model, tokenizer = given["est"], given["model"], given["tokenizer"]
-            config = _runner.inference_config(est, given["device"], given["precision"])
-            encoded = _runner.encode_texts(est, tokenizer, valid_texts[:n_test])
-            logits = predict_logits(model, encoded, pad_token_id(tokenizer), config)
-            seen["start_lrap"] = round(lrap(Yt, logits), 4)
+        head_hook = start_hook(real_head, valid_texts[:n_test], Yt, seen)
 
         def epoch_hook(state, epoch):
             config, data = state.config, state.data

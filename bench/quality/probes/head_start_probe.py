@@ -32,6 +32,23 @@ from skbert._batches import pad_token_id
 from skbert._training import predict_logits
 
 
+def start_hook(real, texts: list[str], Y, seen: dict):
+    """A stand-in for ``_runner._init_head`` that calls ``real``, then writes the LRAP of
+    the model on ``texts`` (labels ``Y``) right after the head starts to ``seen``."""
+    signature = inspect.signature(real)
+
+    def hook(*args, **kwargs):
+        real(*args, **kwargs)
+        given = signature.bind(*args, **kwargs).arguments
+        est, model, tokenizer = given["est"], given["model"], given["tokenizer"]
+        config = _runner.inference_config(est, given["device"], given["precision"])
+        encoded = _runner.encode_texts(est, tokenizer, texts)
+        logits = predict_logits(model, encoded, pad_token_id(tokenizer), config)
+        seen["start_lrap"] = round(lrap(Y, logits), 4)
+
+    return hook
+
+
 def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
@@ -42,20 +59,9 @@ def main(argv: list[str]) -> None:
     Yd = pd.DataFrame(Ytr[idx], columns=names)
     Yt = Yva[:n_test]
     real = _runner._init_head
-    signature = inspect.signature(real)
     for name, params in variants.items():
         seen = {}
-
-        def hook(*args, **kwargs):
-            real(*args, **kwargs)
-            given = signature.bind(*args, **kwargs).arguments
-            est, model, tokenizer = given["est"], given["model"], given["tokenizer"]
-            config = _runner.inference_config(est, given["device"], given["precision"])
-            encoded = _runner.encode_texts(est, tokenizer, valid_texts[:n_test])
-            logits = predict_logits(model, encoded, pad_token_id(tokenizer), config)
-            seen["start_lrap"] = round(lrap(Yt, logits), 4)
-
-        _runner._init_head = hook
+        _runner._init_head = start_hook(real, valid_texts[:n_test], Yt, seen)
         try:
             clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
                                                   random_state=seed, fit_cache=False, **params)
