@@ -419,7 +419,8 @@ def run_child(spec_path: str, result_path: str) -> None:
     # a DataFrame: its columns name the labels (classes_), which head_init starts from
     proba, fit_s, predict_s = timed_fit_predict(clf, Xtr, pd.DataFrame(Ytr, columns=names), Xte)
     auto = clf.thresholds_
-    out.update(scores(Yte, (proba >= auto).astype(int), proba))
+    # predict's rule: the tuned thresholds_ and any predict-time parameter (min_labels)
+    out.update(scores(Yte, clf._labels_from_proba(proba, dtype=int), proba))
     out["thresholds"] = threshold_table(captured["Y"], captured["P"], auto, Yte, proba)
     out.update(
         fit_s=prior_s + fit_s, fit_s_last_segment=fit_s, segments=segment + 1,
@@ -514,12 +515,18 @@ def parse_variants(items: list[str], with_defaults: bool) -> dict:
     return variants
 
 
+#: Defaults added later whose change also makes a run another run (a record
+#: whose ``base`` lacks them ran before they existed: ``head_init`` random, ``min_labels`` 0).
+TRACKED_LATER = ("head_init", "min_labels")
+
+
 def current_base() -> dict:
-    """skbert's present defaults of the parameters in :data:`V1_BASE`."""
+    """skbert's present defaults of the parameters in :data:`V1_BASE` and
+    :data:`TRACKED_LATER`."""
     from skbert import TransformerMultiLabelClassifier
 
     params = TransformerMultiLabelClassifier().get_params()
-    return {k: params[k] for k in V1_BASE}
+    return {k: params[k] for k in (*V1_BASE, *TRACKED_LATER)}
 
 
 def run_key(rec: dict) -> str:
@@ -547,8 +554,12 @@ def summary(records: list[dict], order: list[str] | None = None,
     base_now = V1_BASE if base_now is None else base_now
 
     def label(r):
-        old = r["tool"] == "skbert" and r.get("base", V1_BASE) != base_now
-        return f"{r['variant']} (old defaults)" if old else r["variant"]
+        recorded = r.get("base", V1_BASE)
+        if r["tool"] != "skbert" or recorded == base_now:
+            return r["variant"]
+        differ = [f"{k}={recorded.get(k, 'before it existed')}" for k in base_now
+                  if recorded.get(k) != base_now[k]]
+        return f"{r['variant']} (old defaults: {', '.join(differ)})"
 
     records = [{**r, "variant": label(r)} for r in records]
     groups: dict = {}
@@ -557,7 +568,7 @@ def summary(records: list[dict], order: list[str] | None = None,
                           []).append(r)
     base = {(r["seed"], json.dumps(r.get("base", V1_BASE), sort_keys=True)): r
             for r in records if r["tool"] == "skbert"
-            and r["variant"] in ("defaults", "defaults (old defaults)")}
+            and r["variant"].split(" (old defaults")[0] == "defaults"}
 
     def paired_base(r):
         return base.get((r["seed"], json.dumps(r.get("base", V1_BASE), sort_keys=True)))
@@ -569,7 +580,7 @@ def summary(records: list[dict], order: list[str] | None = None,
     lines = ["| tool | variant | seeds | micro-F1 | macro-F1 | LRAP | subset acc. | "
              "Δ micro-F1 | Δ macro-F1 | epochs run | fit s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    keys = sorted(groups, key=lambda k: (k[0] != "tfidf", k[1].endswith("(old defaults)"),
+    keys = sorted(groups, key=lambda k: (k[0] != "tfidf", "(old defaults" in k[1],
                                          not k[1].startswith("defaults"),
                                          (order or []).index(k[1]) if k[1] in (order or [])
                                          else 999, k[1]))
@@ -600,7 +611,7 @@ def summary(records: list[dict], order: list[str] | None = None,
         by_var: dict = {}
         for r in sk:
             by_var.setdefault(r["variant"], []).append(r)
-        for var in sorted(by_var, key=lambda v: (v.endswith("(old defaults)"),
+        for var in sorted(by_var, key=lambda v: ("(old defaults" in v,
                                                  not v.startswith("defaults"), v)):
             for rule in THRESHOLD_RULES:
                 rows = [r["result"]["thresholds"] for r in by_var[var]
