@@ -129,9 +129,15 @@ def auto_min_labels(Y, sample_weight=None) -> int:
     (1, 0)
     >>> auto_min_labels([[0, 1], [0, 0]], sample_weight=[1.0, 0.0])
     1
+    >>> from scipy.sparse import csr_matrix
+    >>> auto_min_labels(csr_matrix([[0, 1], [0, 0]]))
+    0
     """
-    Y = np.asarray(Y)
-    labelled = Y.reshape(len(Y), -1).sum(axis=1) > 0
+    if hasattr(Y, "tocsr"):  # a scipy sparse matrix
+        labelled = np.asarray(Y.tocsr().sum(axis=1)).ravel() > 0
+    else:
+        Y = np.asarray(Y)
+        labelled = Y.reshape(len(Y), -1).sum(axis=1) > 0
     if sample_weight is not None:
         labelled = labelled[np.asarray(sample_weight) > 0]
     return int(labelled.size > 0 and bool(labelled.all()))
