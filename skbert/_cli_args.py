@@ -131,17 +131,20 @@ def _unknown_after(command: str, subs: dict, args: list[str]) -> str | None:
     return None
 
 
-def _add_table_options(p: argparse.ArgumentParser, flags=None) -> None:
+def _add_table_options(p: argparse.ArgumentParser, flags=None, *, saved=None) -> None:
     """Add the parameter table's options: all with a flag, or those in ``flags``.
 
     An option not given leaves no attribute (the estimator's default applies,
     or a saved model's setting), except where the command line has its own
-    default (``skbert train --random-state 0``).
+    default (``skbert train --random-state 0``). ``saved``: the options act on
+    a saved model (help says "default: as saved"); by default when ``flags`` is
+    :data:`SAVED_MODEL_FLAGS`.
     """
+    saved = flags == SAVED_MODEL_FLAGS if saved is None else saved
     for opt in cli_params():
         if flags is not None and opt.flag not in flags:
             continue
-        help_ = speak_flags(_saved_help(opt) if flags == SAVED_MODEL_FLAGS else opt.help)
+        help_ = speak_flags(_saved_help(opt) if saved else opt.help)
         if opt.boolean:
             p.add_argument(opt.flag, dest=opt.name, action=argparse.BooleanOptionalAction,
                            default=argparse.SUPPRESS, help=help_)

@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from ._cli_args import _add_table_options
+
 #: Largest texts file read (bytes): explanations cost a model pass per word or step.
 MAX_INPUT_BYTES = 200 * 2**20
 
@@ -43,9 +45,7 @@ def add_parser(subparsers, parents=()) -> argparse.ArgumentParser:
                    help="integration steps of integrated gradients (default: 32)")
     p.add_argument("--threshold", metavar="FLOAT|auto",
                    help="override the saved decision threshold")
-    p.add_argument("--min-labels", metavar="N|auto",
-                   help="override the saved min_labels (what 'predicted' marks, as in "
-                        "'skbert predict')")
+    _add_table_options(p, ("--min-labels",), saved=True)  # the table's, as 'skbert predict'
     p.add_argument("--text-column", default="text", metavar="COL",
                    help="key of the text in .jsonl records (default: text)")
     p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
@@ -110,20 +110,12 @@ def _threshold(value: str | None):
     return t
 
 
-def _min_labels(value: str | None):
-    if value is None or value == "auto":
-        return value
-    if not value.strip().isdigit():
-        raise ValueError(f"--min-labels {value!r} must be a non-negative int or 'auto'.")
-    return int(value)
-
-
 def run(args) -> int:
     """Explain the texts of ``args.input`` with the model of ``args.folder``."""
     from ._estimator import TransformerMultiLabelClassifier
     from ._explain import _HTML_MARK, FORMAT, Explanations, _check_overwrite, explain
 
-    threshold, min_labels = _threshold(args.threshold), _min_labels(args.min_labels)
+    threshold = _threshold(args.threshold)
     for flag, path, mark in (("--html", args.html, _HTML_MARK),
                              ("--json", args.json, f'"format": "{FORMAT}"')):
         if path is not None:  # before the model pass, which may take minutes
@@ -137,8 +129,8 @@ def run(args) -> int:
     clf = TransformerMultiLabelClassifier.from_pretrained(args.folder, device=args.device)
     if threshold is not None:
         clf.set_params(threshold=threshold)
-    if min_labels is not None:
-        clf.set_params(min_labels=min_labels)
+    if hasattr(args, "min_labels"):  # given: the table's parser checked it
+        clf.set_params(min_labels=args.min_labels)
     labels = None
     if args.labels is not None:
         labels = "all" if args.labels == "all" else [
