@@ -56,7 +56,7 @@ from ._runner import (
     run_fit,
 )
 from ._scoring import make_score_fn
-from ._thresholds import at_least, check_threshold
+from ._thresholds import at_least, check_threshold, min_labels_in_force
 from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
     SkbertWarning,
@@ -676,9 +676,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             self._y_dtype if dtype is None else dtype)
 
     def _effective_min_labels(self) -> int:
-        if isinstance(self.min_labels, str):  # "auto"; an older pickle lacks min_labels_
-            return getattr(self, "min_labels_", 0)
-        return self.min_labels
+        # an older pickle lacks min_labels_
+        return min_labels_in_force(self.min_labels, getattr(self, "min_labels_", 0))
 
     def _effective_threshold(self):
         if isinstance(self.threshold, str):

@@ -51,6 +51,7 @@ from ._safe_io import (
     read_regular_file,
     write_text,
 )
+from ._thresholds import min_labels_in_force
 from ._utils import SkbertWarning
 
 logger = logging.getLogger(__name__)
@@ -280,10 +281,10 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
     for i, (c, t) in enumerate(zip(classes, in_force)):
         lines.append(f"| {i} | {_md(str(c))} | {_fmt(t)} |")
     min_labels = params.get("min_labels", 0)
-    if min_labels == "auto":
-        min_labels = settings.get("min_labels_", 0)
-    if isinstance(min_labels, int) and min_labels > 0:  # True acts as 1, as in predict
-        min_labels = min(int(min_labels), len(classes))
+    if min_labels == "auto" or isinstance(min_labels, int):  # True acts as 1, as in predict
+        min_labels = min(min_labels_in_force(min_labels, settings.get("min_labels_")),
+                         len(classes))
+    if isinstance(min_labels, int) and min_labels > 0:
         lines.append(f"`predict` gives every text at least {min_labels} label"
                      f"{'s' if min_labels > 1 else ''}: the most probable, when fewer pass "
                      "their thresholds (`min_labels`).")

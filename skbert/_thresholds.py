@@ -143,6 +143,20 @@ def auto_min_labels(Y, sample_weight=None) -> int:
     return int(labelled.size > 0 and bool(labelled.all()))
 
 
+def min_labels_in_force(min_labels, auto_value) -> int:
+    """The ``min_labels`` that ``predict`` applies: ``auto_value`` (``min_labels_``,
+    0 when unknown) for ``"auto"``, else ``min_labels`` itself.
+
+    Examples
+    --------
+    >>> min_labels_in_force("auto", 1), min_labels_in_force(2, 1), min_labels_in_force("auto", None)
+    (1, 2, 0)
+    """
+    if isinstance(min_labels, str):
+        return int(auto_value or 0)
+    return int(min_labels)
+
+
 def at_least(proba, threshold=0.5, min_labels: int = 0) -> np.ndarray:
     """``proba >= threshold``, with at least ``min_labels`` labels per row.
 
