@@ -21,9 +21,8 @@ import json
 import sys
 import time
 
-import pandas as pd
 import torch
-from fewshot_probe import DEFAULT_DATA, load_goemotions, per_label_sample
+from fewshot_probe import probe_sample
 from head_start_probe import start_hook
 from sklearn.metrics import f1_score
 from sklearn.metrics import label_ranking_average_precision_score as lrap
@@ -36,18 +35,14 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
     n_test = int(argv[3]) if len(argv) > 3 else 2000
-    names, train_texts, Ytr, valid_texts, Yva = load_goemotions(DEFAULT_DATA)
-    idx = per_label_sample(Ytr, k, seed)
-    X = [train_texts[i] for i in idx]
-    Yd = pd.DataFrame(Ytr[idx], columns=names)
-    Yt = Yva[:n_test]
+    X, Yd, test_texts, Yt = probe_sample(k, seed, n_test)
     real_head, real_epoch = _runner._init_head, _training._run_one_epoch
     for name, params in variants.items():
         params = dict(params)
         epoch0 = bool(params.pop("_epoch0", False))
         seen = {}
 
-        head_hook = start_hook(real_head, valid_texts[:n_test], Yt, seen)
+        head_hook = start_hook(real_head, test_texts, Yt, seen)
 
         def epoch_hook(state, epoch):
             config, data = state.config, state.data
@@ -70,8 +65,8 @@ def main(argv: list[str]) -> None:
             fit_s = time.time() - start
         finally:
             _runner._init_head, _training._run_one_epoch = real_head, real_epoch
-        P = clf.predict_proba(valid_texts[:n_test])
-        pred = clf.predict(valid_texts[:n_test])
+        P = clf.predict_proba(test_texts)
+        pred = clf.predict(test_texts)
         objective = [r.get("valid_score") if r.get("valid_score") is not None
                      else -r["valid_loss"] for r in clf.history_]
         print(json.dumps(dict(

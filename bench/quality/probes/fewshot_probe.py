@@ -77,6 +77,18 @@ def load_goemotions(data: str):
             valid_texts, indicator(valid_labels, names))
 
 
+def probe_sample(k: int, seed: int, n_test: int, data: str = DEFAULT_DATA):
+    """What the issue-22 probes fit and score: ``k`` GoEmotions training texts per label
+    (:func:`per_label_sample`, ``seed``) with their labels as a DataFrame named by the
+    labels, and the first ``n_test`` validation texts with their 0/1 labels."""
+    import pandas as pd
+
+    names, train_texts, Ytr, valid_texts, Yva = load_goemotions(data)
+    idx = per_label_sample(Ytr, k, seed)
+    return ([train_texts[i] for i in idx], pd.DataFrame(Ytr[idx], columns=names),
+            valid_texts[:n_test], Yva[:n_test])
+
+
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     """The command line: K SEED PARAMS_JSON [N_TEST] [--data FOLDER]."""
     ap = argparse.ArgumentParser(

@@ -21,9 +21,8 @@ import json
 import sys
 import time
 
-import pandas as pd
 import torch
-from fewshot_probe import DEFAULT_DATA, load_goemotions, per_label_sample
+from fewshot_probe import probe_sample
 from sklearn.metrics import f1_score
 from sklearn.metrics import label_ranking_average_precision_score as lrap
 
@@ -53,15 +52,11 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
     n_test = int(argv[3]) if len(argv) > 3 else 2000
-    names, train_texts, Ytr, valid_texts, Yva = load_goemotions(DEFAULT_DATA)
-    idx = per_label_sample(Ytr, k, seed)
-    X = [train_texts[i] for i in idx]
-    Yd = pd.DataFrame(Ytr[idx], columns=names)
-    Yt = Yva[:n_test]
+    X, Yd, test_texts, Yt = probe_sample(k, seed, n_test)
     real = _runner._init_head
     for name, params in variants.items():
         seen = {}
-        _runner._init_head = start_hook(real, valid_texts[:n_test], Yt, seen)
+        _runner._init_head = start_hook(real, test_texts, Yt, seen)
         try:
             clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
                                                   random_state=seed, fit_cache=False, **params)
@@ -70,8 +65,8 @@ def main(argv: list[str]) -> None:
             fit_s = time.time() - start
         finally:
             _runner._init_head = real
-        P = clf.predict_proba(valid_texts[:n_test])
-        pred = clf.predict(valid_texts[:n_test])
+        P = clf.predict_proba(test_texts)
+        pred = clf.predict(test_texts)
         print(json.dumps(dict(
             name=name, K=k, seed=seed, params=params, fit_s=round(fit_s, 1), **seen,
             lrap=round(lrap(Yt, P), 4),

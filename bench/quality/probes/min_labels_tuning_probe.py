@@ -25,9 +25,8 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 import torch
-from fewshot_probe import DEFAULT_DATA, load_goemotions, per_label_sample
+from fewshot_probe import probe_sample
 from sklearn.metrics import f1_score
 
 from skbert import TransformerMultiLabelClassifier, _runner
@@ -55,11 +54,9 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     k, seeds = int(argv[0]), [int(s) for s in argv[1].split(",")]
     n_test = int(argv[2]) if len(argv) > 2 else 2000
-    names, train_texts, Ytr, valid_texts, Yva = load_goemotions(DEFAULT_DATA)
-    Yt = Yva[:n_test]
     real = _runner.tune_thresholds
     for seed in seeds:
-        idx = per_label_sample(Ytr, k, seed)
+        X, Yd, test_texts, Yt = probe_sample(k, seed, n_test)
         captured = {}
 
         def capture(Y_valid, proba, **kwargs):
@@ -71,11 +68,11 @@ def main(argv: list[str]) -> None:
             clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
                                                   random_state=seed, fit_cache=False)
             start = time.time()
-            clf.fit([train_texts[i] for i in idx], pd.DataFrame(Ytr[idx], columns=names))
+            clf.fit(X, Yd)
             fit_s = time.time() - start
         finally:
             _runner.tune_thresholds = real
-        P = clf.predict_proba(valid_texts[:n_test])
+        P = clf.predict_proba(test_texts)
         tuned = float(np.asarray(clf.thresholds_)[0])
         t1 = best_threshold_with_min_labels(captured["Y"], captured["P"], 1)
         print(json.dumps(dict(
