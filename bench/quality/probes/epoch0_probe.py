@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import torch
-from fewshot_probe import probe_sample
+from fewshot_probe import probe_fit, probe_sample
 from head_start_probe import start_hook
 from sklearn.metrics import f1_score
 from sklearn.metrics import label_ranking_average_precision_score as lrap
 
-from skbert import TransformerMultiLabelClassifier, _runner, _training
+from skbert import _runner, _training
 from skbert._training import predict_logits
 
 
@@ -56,15 +55,8 @@ def main(argv: list[str]) -> None:
                 seen["start_valid_objective"] = round(value, 4)
             return real_epoch(state, epoch)
 
-        _runner._init_head, _training._run_one_epoch = head_hook, epoch_hook
-        try:
-            clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
-                                                  random_state=seed, fit_cache=False, **params)
-            start = time.time()
-            clf.fit(X, Yd)
-            fit_s = time.time() - start
-        finally:
-            _runner._init_head, _training._run_one_epoch = real_head, real_epoch
+        clf, fit_s = probe_fit(X, Yd, seed, params, [
+            (_runner, "_init_head", head_hook), (_training, "_run_one_epoch", epoch_hook)])
         P = clf.predict_proba(test_texts)
         pred = clf.predict(test_texts)
         objective = [r.get("valid_score") if r.get("valid_score") is not None

@@ -89,6 +89,30 @@ def probe_sample(k: int, seed: int, n_test: int, data: str = DEFAULT_DATA):
             valid_texts[:n_test], Yva[:n_test])
 
 
+def probe_fit(X, Y, seed: int, params: dict | None = None, patches=()):
+    """Fit ``TransformerMultiLabelClassifier(threshold="auto", max_length=64,
+    random_state=seed, fit_cache=False, **params)`` with each ``(module, name, value)``
+    of ``patches`` set during the fit (and put back after); returns the estimator and
+    the fit's wall seconds."""
+    import time
+
+    from skbert import TransformerMultiLabelClassifier
+
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    for module, name, value in patches:
+        setattr(module, name, value)
+    try:
+        clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
+                                              random_state=seed, fit_cache=False,
+                                              **(params or {}))
+        start = time.time()
+        clf.fit(X, Y)
+        return clf, time.time() - start
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     """The command line: K SEED PARAMS_JSON [N_TEST] [--data FOLDER]."""
     ap = argparse.ArgumentParser(

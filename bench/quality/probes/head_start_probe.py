@@ -19,14 +19,13 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-import time
 
 import torch
-from fewshot_probe import probe_sample
+from fewshot_probe import probe_fit, probe_sample
 from sklearn.metrics import f1_score
 from sklearn.metrics import label_ranking_average_precision_score as lrap
 
-from skbert import TransformerMultiLabelClassifier, _runner
+from skbert import _runner
 from skbert._batches import pad_token_id
 from skbert._training import predict_logits
 
@@ -56,15 +55,8 @@ def main(argv: list[str]) -> None:
     real = _runner._init_head
     for name, params in variants.items():
         seen = {}
-        _runner._init_head = start_hook(real, test_texts, Yt, seen)
-        try:
-            clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
-                                                  random_state=seed, fit_cache=False, **params)
-            start = time.time()
-            clf.fit(X, Yd)
-            fit_s = time.time() - start
-        finally:
-            _runner._init_head = real
+        clf, fit_s = probe_fit(X, Yd, seed, params, [
+            (_runner, "_init_head", start_hook(real, test_texts, Yt, seen))])
         P = clf.predict_proba(test_texts)
         pred = clf.predict(test_texts)
         print(json.dumps(dict(

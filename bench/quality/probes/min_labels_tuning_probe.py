@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import numpy as np
 import torch
-from fewshot_probe import probe_sample
+from fewshot_probe import probe_fit, probe_sample
 from sklearn.metrics import f1_score
 
-from skbert import TransformerMultiLabelClassifier, _runner
+from skbert import _runner
 from skbert._thresholds import at_least
 
 
@@ -63,15 +62,7 @@ def main(argv: list[str]) -> None:
             captured["Y"], captured["P"] = np.asarray(Y_valid), np.asarray(proba)
             return real(Y_valid, proba, **kwargs)
 
-        _runner.tune_thresholds = capture
-        try:
-            clf = TransformerMultiLabelClassifier(threshold="auto", max_length=64,
-                                                  random_state=seed, fit_cache=False)
-            start = time.time()
-            clf.fit(X, Yd)
-            fit_s = time.time() - start
-        finally:
-            _runner.tune_thresholds = real
+        clf, fit_s = probe_fit(X, Yd, seed, patches=[(_runner, "tune_thresholds", capture)])
         P = clf.predict_proba(test_texts)
         tuned = float(np.asarray(clf.thresholds_)[0])
         t1 = best_threshold_with_min_labels(captured["Y"], captured["P"], 1)
