@@ -133,6 +133,19 @@ def spreadsheet_safe(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
+def json_label(label):
+    """``label`` as the Python value JSON writes with its type: a NumPy scalar becomes
+    its Python value (``np.int64(3)`` -> ``3``, ``np.str_("a")`` -> ``"a"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> json_label(np.int64(3)), json_label("sports")
+    (3, 'sports')
+    """
+    return label.item() if hasattr(label, "item") else label
+
+
 def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -> None:
     """Write one record per text: the text, its labels and every label's probability.
 
@@ -144,18 +157,25 @@ def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -
     with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'`` in
     front (:func:`spreadsheet_safe`), so a spreadsheet shows it instead of
     running it as a formula.
+
+    ``names`` are the model's classes: in JSON Lines, ``labels`` keeps each
+    label's JSON type, as ``skbert explain --json`` does (an int label is an int,
+    a NumPy int a Python int), while ``probabilities``' keys, which JSON makes
+    strings, and CSV cells are the labels' text.
     """
+    plain = [json_label(n) for n in names]
+    text_names = [str(n) for n in plain]
     if fmt == "csv":
         writer = csv.writer(out)
-        writer.writerow(["text", "labels"] + [f"proba_{n}" for n in names])
+        writer.writerow(["text", "labels"] + [f"proba_{n}" for n in text_names])
         for text, row, p in zip(texts, pred, proba):
-            labels = [n for n, on in zip(names, row) if on]
+            labels = [n for n, on in zip(text_names, row) if on]
             writer.writerow([spreadsheet_safe(text), spreadsheet_safe("|".join(labels))]
                             + [f"{float(v):.6g}" for v in p])
         return
     for text, row, p in zip(texts, pred, proba):
-        record = {"text": text, "labels": [n for n, on in zip(names, row) if on],
-                  "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}}
+        record = {"text": text, "labels": [n for n, on in zip(plain, row) if on],
+                  "probabilities": {n: round(float(v), 6) for n, v in zip(text_names, p)}}
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

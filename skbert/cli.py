@@ -344,11 +344,10 @@ def cmd_predict(args, stack) -> int:
     texts = read_texts(stdin_as_file(args.input, args.input_format, "txt", stack),
                        args.text_column)
     clf, bar = _load_model(args)
-    names = [str(c) for c in clf.classes_]
     proba = _predict_proba(clf, texts, bar=bar)
     pred = clf._labels_from_proba(proba, int) if texts else []
-    with output_file(args.output, sys.stdout) as out:
-        write_predictions(out, texts, pred, proba, names, fmt)
+    with output_file(args.output, sys.stdout) as out:  # labels keep their type (int or str)
+        write_predictions(out, texts, pred, proba, list(clf.classes_), fmt)
     if args.output not in (None, "-"):
         print(f"skbert: wrote {len(texts)} prediction(s) to {args.output}", file=sys.stderr)
     return 0
