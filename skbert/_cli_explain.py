@@ -112,8 +112,8 @@ def _threshold(value: str | None):
 
 def run(args) -> int:
     """Explain the texts of ``args.input`` with the model of ``args.folder``."""
-    from ._estimator import TransformerMultiLabelClassifier
     from ._explain import _HTML_MARK, FORMAT, Explanations, _check_overwrite, explain
+    from .cli import load_saved_model
 
     threshold = _threshold(args.threshold)
     for flag, path, mark in (("--html", args.html, _HTML_MARK),
@@ -126,7 +126,7 @@ def run(args) -> int:
     if not os.path.isdir(args.folder):
         raise FileNotFoundError(f"Model folder {args.folder!r} does not exist; train one with "
                                 f"'skbert train DATA --out {args.folder}'.")
-    clf = TransformerMultiLabelClassifier.from_pretrained(args.folder, device=args.device)
+    clf = load_saved_model(args.folder, device=args.device)  # file errors name the file
     if threshold is not None:
         clf.set_params(threshold=threshold)
     if hasattr(args, "min_labels"):  # given: the table's parser checked it

@@ -1,14 +1,56 @@
 """One message for a checkpoint transformers could not load: what went wrong, where, and the fix.
 
 :func:`explain_load_errors` wraps every ``from_pretrained`` call skbert makes.
+:class:`SavedFileError` is the error of a damaged file of a folder skbert saved;
+:func:`saved_file_errors` gives that class to the errors that name the folder's
+``skbert.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 
 from ._sources import _no_safetensors
+
+#: scikit-learn's name for a parameter in its constraint errors.
+_SKLEARN_PARAM = re.compile(r"The '(\w+)' parameter of \w+")
+
+
+class SavedFileError(ValueError):
+    """A file of a saved model folder is damaged, or holds a value skbert rejects.
+
+    Its message names the file, the key (``params.min_labels``), the value and
+    the fix. The keys are the file's, not options the user gave: the command
+    line prints the message as it is, without turning parameter names into
+    flags (:func:`skbert._cli_args.speak_flags` is for the user's own options).
+    """
+
+
+@contextlib.contextmanager
+def saved_file_errors(fix: str = ""):
+    """Raise a ``ValueError`` whose message names a folder's ``skbert.json`` as a
+    :class:`SavedFileError`, its parameters spelled as the file's keys.
+
+    scikit-learn's ``The 'min_labels' parameter of TransformerMultiLabelClassifier``
+    becomes ``params.min_labels`` (where the file holds it); ``fix`` is added
+    to the message (e.g. the command line's way to save the model again).
+    """
+    try:
+        yield
+    except SavedFileError as exc:
+        if fix:
+            raise SavedFileError(f"{exc} {fix}") from exc
+        raise
+    except ValueError as exc:
+        from ._persistence import SETTINGS_FILE
+
+        text = str(exc)
+        if SETTINGS_FILE not in text:
+            raise
+        text = _SKLEARN_PARAM.sub(lambda m: f"params.{m[1]}", text)
+        raise SavedFileError(f"{text} {fix}".rstrip()) from exc
 
 
 @contextlib.contextmanager

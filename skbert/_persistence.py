@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from ._hf import transformers_names
-from ._load_errors import explain_load_errors
+from ._load_errors import SavedFileError, explain_load_errors
 from ._modeling import (
     MultiLabelModel,
     SavedHead,
@@ -506,7 +506,7 @@ def read_settings(folder: str) -> dict:
     try:
         settings = read_json(real, what=SETTINGS_FILE)
     except DamagedFile as exc:
-        raise ValueError(
+        raise SavedFileError(
             f"{path} is damaged: it {exc}. Save the model again with "
             "save_pretrained, or restore the file from a copy.") from None
     return check_settings(settings, path)
@@ -517,8 +517,8 @@ _Y_DTYPES = {np.dtype(t).str for t in ("bool", "int8", "int16", "int32", "int64"
                                         "uint16", "uint32", "uint64", "float32", "float64")}
 
 
-def _bad(path: str, key: str, value, expected: str) -> ValueError:
-    return ValueError(
+def _bad(path: str, key: str, value, expected: str) -> SavedFileError:
+    return SavedFileError(
         f"{path} is damaged or was not written by skbert: {key!r} is {value!r:.80}, expected "
         f"{expected}. Save the model again with save_pretrained, or restore the file from a copy.")
 

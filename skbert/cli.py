@@ -128,8 +128,29 @@ def _run(args, debug: bool) -> int:
     except USER_ERRORS as exc:
         if debug:
             raise
-        print(f"skbert: error: {speak_flags(_one_line(exc))}", file=sys.stderr)
+        message = _one_line(exc)
+        if not _about_saved_file(exc):  # a saved file's keys are not the user's flags
+            message = speak_flags(message)
+        print(f"skbert: error: {message}", file=sys.stderr)
         return 2
+
+
+def _about_saved_file(exc: BaseException) -> bool:
+    from ._load_errors import SavedFileError
+
+    return isinstance(exc, SavedFileError)
+
+
+def load_saved_model(folder, **load):
+    """``TransformerMultiLabelClassifier.from_pretrained(folder, **load)``; an error about
+    the folder's ``skbert.json`` is a :class:`~skbert._load_errors.SavedFileError` that
+    names the file's key (``params.min_labels``), its value and the fix, never a flag."""
+    from ._estimator import TransformerMultiLabelClassifier
+    from ._load_errors import saved_file_errors
+
+    fix = f"From the command line, train the model again with 'skbert train DATA --out {folder}'."
+    with saved_file_errors(fix):
+        return TransformerMultiLabelClassifier.from_pretrained(folder, **load)
 
 
 def build_parser():
@@ -221,11 +242,10 @@ def _check_predict_args(folder: str, data: str) -> None:
 def _load_model(args):
     """The saved model of ``args.folder``, with the command line's predict-time options."""
     from ._cli_args import saved_model_options
-    from ._estimator import TransformerMultiLabelClassifier
 
     load, values, bar = saved_model_options(args)
     try:
-        clf = TransformerMultiLabelClassifier.from_pretrained(args.folder, **load)
+        clf = load_saved_model(args.folder, **load)
     except ImportError as exc:  # a missing optional package: the message names the extra
         raise ValueError(str(exc)) from exc
     return clf.set_params(**values), bar

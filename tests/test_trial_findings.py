@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -80,3 +81,67 @@ def test_finding1_write_predictions_converts_numpy_labels():
     record = json.loads(out.getvalue())
     assert record["labels"] == [7, "x"] and type(record["labels"][0]) is int
     assert record["probabilities"] == {"7": 0.9, "2": 0.1, "x": 0.8}
+
+
+# ------------------------------------- finding 2: a damaged skbert.json is not a bad flag
+def _damaged_copy(folder, tmp_path, edit):
+    copy = tmp_path / "damaged"
+    shutil.copytree(folder, copy)
+    settings = json.loads((copy / "skbert.json").read_text())
+    edit(settings)
+    (copy / "skbert.json").write_text(json.dumps(settings))
+    return copy
+
+
+def _set_param(name, value):
+    return lambda settings: settings["params"].__setitem__(name, value)
+
+
+@pytest.mark.parametrize("command", ["predict", "explain"])
+@pytest.mark.parametrize("name, value, flag", [
+    ("min_labels", -3, "--min-labels"), ("min_labels", "x", "--min-labels"),
+    ("threshold", 7, "--threshold"), ("max_length", -1, "--max-length"),
+    ("predict_batch_size", 0, "--predict-batch-size"), ("long_text", "bogus", "--long-text"),
+])
+def test_finding2_damaged_saved_param_names_the_file_not_a_flag(command, name, value, flag,
+                                                                capsys, int_model, texts_file,
+                                                                tmp_path):
+    folder = _damaged_copy(int_model, tmp_path, _set_param(name, value))
+    rc, out, err = run(capsys, command, folder, texts_file)
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("skbert: error: ")
+    assert str(folder / "skbert.json") in err  # the damaged file
+    assert f"params.{name}" in err and repr(value) in err  # its key and value
+    assert flag not in err  # not a flag the user did not pass
+    assert "save_pretrained" in err and f"skbert train DATA --out {folder}" in err  # the fix
+
+
+@pytest.mark.parametrize("key, value", [("pooling", "zz"), ("min_labels_", 5)])
+def test_finding2_damaged_top_level_key_is_named_as_the_files(key, value, capsys, int_model,
+                                                              texts_file, tmp_path):
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__(key, value))
+    rc, _, err = run(capsys, "predict", folder, texts_file)
+    assert rc == 2 and f"{key!r} is {value!r}" in err
+    assert "--pooling" not in err and "--min-labels" not in err
+
+
+def test_finding2_python_api_still_raises_value_error(int_model, tmp_path):
+    from skbert._load_errors import SavedFileError
+
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("pooling", "zz"))
+    with pytest.raises(ValueError, match="'pooling' is 'zz'") as info:
+        TransformerMultiLabelClassifier.from_pretrained(folder)
+    assert isinstance(info.value, SavedFileError)
+
+
+def test_finding2_other_errors_still_speak_flags(capsys):
+    from types import SimpleNamespace
+
+    from skbert.cli import _run
+
+    def fails(args, stack):
+        raise ValueError("min_labels=-1 must be >= 0; pass min_labels=0 or more.")
+
+    assert _run(SimpleNamespace(func=fails), debug=False) == 2
+    assert capsys.readouterr().err == (
+        "skbert: error: --min-labels -1 must be >= 0; pass --min-labels 0 or more.\n")
