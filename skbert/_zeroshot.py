@@ -130,19 +130,34 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : ZeroShotMultiLabelClassifier
+
+        Raises
+        ------
+        ValueError
+            If ``labels`` holds one label (its score could not depend on the
+            text), or a label whose name or description the model's vocabulary
+            does not know (read as the unknown token alone), or two labels that
+            read as the same tokens: pass ``label_descriptions`` for them.
         """
         self._validate_params()
         classes = np.asarray(list(self.labels), dtype=object)
         if classes.size == 0:
             raise ValueError("labels is empty; pass the label names, e.g. ['sports', 'politics'].")
+        if classes.size == 1:
+            raise ValueError(
+                f"labels holds one label ({str(classes[0])!r}): a zero-shot score is a text's "
+                "similarity to a label relative to its mean over all the labels, so with one "
+                "label every text would get the same score. Give the other labels the texts "
+                "may have, or a catch-all one, e.g. labels=[..., 'other'].")
         check_distinct_names([str(c) for c in classes], "labels")
         if self.template.count("{}") != 1:
             raise ValueError(
                 f"template={self.template!r} must hold one '{{}}' where the label name goes, "
                 "e.g. 'This text is about {}.'")
         described = check_label_descriptions(self.label_descriptions, classes)
+        words = label_texts(classes, described)
         texts = [t if t is None or str(c) in described else self.template.format(t)
-                 for c, t in zip(classes, label_texts(classes, described))]
+                 for c, t in zip(classes, words)]
         missing = [str(c) for c, t in zip(classes, texts) if t is None]
         if missing:
             raise ValueError(
@@ -154,7 +169,7 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         unlabelled = None if X is None else check_texts(X)
         if unlabelled is not None and len(unlabelled) == 0:
             unlabelled = None
-        inner._set_fitted(_zero_shot_fit(inner, classes, texts, unlabelled))
+        inner._set_fitted(_zero_shot_fit(inner, classes, texts, unlabelled, words))
         self.classifier_ = inner
         self.classes_ = inner.classes_
         self.thresholds_ = inner.thresholds_
@@ -196,17 +211,23 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _zero_shot_fit(est, classes, texts, unlabelled) -> FitResult:
-    """A model whose head was built from the label texts alone, nothing trained."""
+def _zero_shot_fit(est, classes, texts, unlabelled, words=None) -> FitResult:
+    """A model whose head was built from the label texts alone, nothing trained.
+
+    ``texts`` are what is embedded (names in the template, descriptions);
+    ``words`` the names or descriptions before the template (default: ``texts``).
+    """
     path = _resolve(str(est.model_name_or_path))
     check_model_source(path)
     tokenizer = load_tokenizer(path)
+    n = len(classes)
+    check_label_tokens(tokenizer, classes, texts if words is None else words, texts,
+                       str(est.model_name_or_path))
     device = resolve_device(est.device)
     precision = resolve_precision(est.precision, device)
     model = build_model(path, "mean", list(classes), seed=0)
     est_config = inference_config(est, device, precision)
     pad_id = pad_token_id(tokenizer)
-    n = len(classes)
     names = (encode_texts(est, tokenizer, texts), list(range(n)))
     # without unlabelled texts the label vectors themselves are what is centred on
     reference = names[0] if unlabelled is None else encode_texts(
@@ -215,6 +236,13 @@ def _zero_shot_fit(est, classes, texts, unlabelled) -> FitResult:
     vectors = start_head(model, est_config, pad_id, reference, names,
                          np.zeros((reference.n_docs, n)), prior, use_centroids=False,
                          relative=True)
+    layer = model.output_layer()
+    if not all(bool(torch.isfinite(t).all()) for t in (layer.weight, layer.bias)):
+        raise ValueError(  # the checks above leave no known way here; never predict NaN
+            f"The label texts {texts[:5]} give no direction to score texts against with "
+            f"{str(est.model_name_or_path)!r} (their vectors coincide with the texts' mean). "
+            "Give the labels more distinct texts in label_descriptions, or pass other "
+            "unlabelled texts to fit.")
     model.trained_head = True
     model.eval()
     thresholds = np.full(n, 0.5)
@@ -228,3 +256,44 @@ def _zero_shot_fit(est, classes, texts, unlabelled) -> FitResult:
                      precision=precision, thresholds=thresholds,
                      # the rate a fine-tune from this model would use (none was used here)
                      learning_rate=resolve_learning_rate(est.learning_rate, model))
+
+
+def check_label_tokens(tokenizer, classes, words, texts, model_name: str) -> None:
+    """Refuse label texts the model cannot tell apart from nothing, or from each other.
+
+    A label whose name or description (``words``, before the template) is
+    made only of the tokenizer's unknown token (a word-level vocabulary without
+    the word, a script the vocabulary lacks) is embedded as that token: its
+    vector says nothing of the label, and all such labels get the same scores.
+    Two labels whose embedded ``texts`` are the same tokens always get the same
+    score.
+
+    Raises
+    ------
+    ValueError
+        Naming the labels, their texts and the fix (``label_descriptions``).
+    """
+    unk = tokenizer.unk_token_id
+    word_ids = tokenizer(list(words), add_special_tokens=False)["input_ids"]
+    unknown = [(str(c), w) for c, w, i in zip(classes, words, word_ids)
+               if not i or (unk is not None and all(tok == unk for tok in i))]
+    if unknown:
+        shown = ", ".join(f"{c!r} (text {w!r})" for c, w in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        which = "All labels have" if len(unknown) == len(words) else f"{len(unknown)} label(s) have"
+        raise ValueError(
+            f"{which} a name (or description) made only of words the vocabulary of "
+            f"{model_name!r} does not know: {shown}{more}. The model reads such a text as its "
+            f"unknown token {tokenizer.unk_token!r}, which says nothing about the label (all "
+            "such labels would get the same scores). Describe them in known words with "
+            f"label_descriptions={{{unknown[0][0]!r}: 'words saying what it means', ...}}, or "
+            "use a model whose vocabulary has them.")
+    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    seen: dict[tuple, str] = {}
+    for c, t, i in zip(classes, texts, ids):
+        other = seen.setdefault(tuple(i), str(c))
+        if other != str(c):
+            raise ValueError(
+                f"Labels {other!r} and {str(c)!r} read as the same tokens to {model_name!r} "
+                f"(text {t!r}), so they would always get the same score. Give one of them "
+                "another text in label_descriptions.")

@@ -145,3 +145,46 @@ def test_finding2_other_errors_still_speak_flags(capsys):
     assert _run(SimpleNamespace(func=fails), debug=False) == 2
     assert capsys.readouterr().err == (
         "skbert: error: --min-labels -1 must be >= 0; pass --min-labels 0 or more.\n")
+
+
+# -------------------------- finding 3: zero-shot labels the model cannot read fail at fit
+def _zero_shot(path, labels, **kwargs):
+    from skbert import ZeroShotMultiLabelClassifier
+
+    return ZeroShotMultiLabelClassifier(labels, model_name_or_path=path, device="cpu",
+                                        precision="fp32", **kwargs)
+
+
+@pytest.mark.parametrize("X", [None, ["football match today", "the pizza recipe"]])
+def test_finding3_out_of_vocabulary_labels_fail_at_fit(X, tiny_st_model):
+    with pytest.raises(ValueError, match=r"All labels have a name .* vocabulary") as info:
+        _zero_shot(tiny_st_model, ["xyzzy", "plugh"]).fit(X)
+    message = str(info.value)
+    assert "'xyzzy'" in message and "'plugh'" in message and "'[UNK]'" in message
+    assert "label_descriptions=" in message and "learning_rate" not in message
+
+
+def test_finding3_one_unknown_label_is_named_and_a_template_does_not_hide_it(tiny_st_model):
+    with pytest.raises(ValueError, match=r"1 label\(s\) have .*'xyzzy' \(text 'xyzzy'\)"):
+        _zero_shot(tiny_st_model, ["xyzzy", "pizza"], template="the {} news").fit()
+
+
+def test_finding3_descriptions_in_known_words_fix_it(tiny_st_model):
+    clf = _zero_shot(tiny_st_model, ["xyzzy", "plugh"],
+                     label_descriptions={"xyzzy": "football match goal",
+                                         "plugh": "pizza recipe cheese"}).fit()
+    proba = clf.predict_proba(["football match today", "the pizza recipe"])
+    assert np.isfinite(proba).all() and proba[0, 0] > proba[0, 1] and proba[1, 1] > proba[1, 0]
+
+
+def test_finding3_labels_that_read_the_same_fail_at_fit(tiny_st_model):
+    with pytest.raises(ValueError, match=r"'food' and 'meal' read as the same tokens"):
+        _zero_shot(tiny_st_model, ["food", "meal"],
+                   label_descriptions={"food": "pizza dinner", "meal": "pizza dinner"}).fit()
+
+
+@pytest.mark.parametrize("X", [None, ["football match today", "the pizza recipe"]])
+def test_finding3_one_label_fails_at_fit(X, tiny_st_model):
+    # before: fit passed; predict gave NaN (no texts) or the same score for every text
+    with pytest.raises(ValueError, match=r"one label \('pizza'\).*'other'"):
+        _zero_shot(tiny_st_model, ["pizza"]).fit(X)
