@@ -222,7 +222,7 @@ def _zero_shot_fit(est, classes, texts, unlabelled, words=None) -> FitResult:
     tokenizer = load_tokenizer(path)
     n = len(classes)
     check_label_tokens(tokenizer, classes, texts if words is None else words, texts,
-                       str(est.model_name_or_path))
+                       str(est.model_name_or_path), est.max_length)
     device = resolve_device(est.device)
     precision = resolve_precision(est.precision, device)
     model = build_model(path, "mean", list(classes), seed=0)
@@ -258,15 +258,16 @@ def _zero_shot_fit(est, classes, texts, unlabelled, words=None) -> FitResult:
                      learning_rate=resolve_learning_rate(est.learning_rate, model))
 
 
-def check_label_tokens(tokenizer, classes, words, texts, model_name: str) -> None:
+def check_label_tokens(tokenizer, classes, words, texts, model_name: str,
+                       max_length: int = 512) -> None:
     """Refuse label texts the model cannot tell apart from nothing, or from each other.
 
     A label whose name or description (``words``, before the template) is
     made only of the tokenizer's unknown token (a word-level vocabulary without
     the word, a script the vocabulary lacks) is embedded as that token: its
     vector says nothing of the label, and all such labels get the same scores.
-    Two labels whose embedded ``texts`` are the same tokens always get the same
-    score.
+    Two labels whose embedded ``texts`` are the same tokens (in their first
+    ``max_length``, what is embedded) always get the same score.
 
     Raises
     ------
@@ -274,7 +275,11 @@ def check_label_tokens(tokenizer, classes, words, texts, model_name: str) -> Non
         Naming the labels, their texts and the fix (``label_descriptions``).
     """
     unk = tokenizer.unk_token_id
-    word_ids = tokenizer(list(words), add_special_tokens=False)["input_ids"]
+    def token_ids(strings):
+        return tokenizer(list(strings), add_special_tokens=False, truncation=True,
+                         max_length=max_length)["input_ids"]
+
+    word_ids = token_ids(words)
     unknown = [(str(c), w) for c, w, i in zip(classes, words, word_ids)
                if not i or (unk is not None and all(tok == unk for tok in i))]
     if unknown:
@@ -288,7 +293,7 @@ def check_label_tokens(tokenizer, classes, words, texts, model_name: str) -> Non
             "such labels would get the same scores). Describe them in known words with "
             f"label_descriptions={{{unknown[0][0]!r}: 'words saying what it means', ...}}, or "
             "use a model whose vocabulary has them.")
-    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    ids = token_ids(texts)
     seen: dict[tuple, str] = {}
     for c, t, i in zip(classes, texts, ids):
         other = seen.setdefault(tuple(i), str(c))
