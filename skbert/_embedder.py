@@ -15,7 +15,7 @@ from numbers import Integral
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import encode, pad_multiple, pad_token_id
@@ -47,7 +47,7 @@ from ._utils import (
     resolve_precision,
     warn_if_other_version,
 )
-from ._validation import check_texts, iter_text_chunks
+from ._validation import NumberInterval, check_texts, iter_text_chunks
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -158,8 +158,8 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "model_name_or_path": [str, os.PathLike],
         "pooling": [StrOptions({"auto", "mean", "cls"})],
-        "max_length": [Interval(Integral, 2, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_length": [NumberInterval(Integral, 2, None, closed="left")],
+        "batch_size": [NumberInterval(Integral, 1, None, closed="left")],
         "normalize": ["boolean"],
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],

@@ -64,6 +64,7 @@ from sklearn.utils._param_validation import (
 )
 
 from ._modeling import DEFAULT_MODEL
+from ._validation import NumberInterval
 
 _WHEN = ("fit", "predict", "observer")
 _UNSET = object()
@@ -94,12 +95,12 @@ class Param:
         return self.when == "fit"
 
 
-def _pos(kind) -> Interval:
-    return Interval(kind, 1, None, closed="left")
+def _pos(kind) -> NumberInterval:
+    return NumberInterval(kind, 1, None, closed="left")
 
 
-def _nonneg(kind) -> Interval:
-    return Interval(kind, 0, None, closed="left")
+def _nonneg(kind) -> NumberInterval:
+    return NumberInterval(kind, 0, None, closed="left")
 
 
 def _options(*names: str) -> StrOptions:
@@ -110,16 +111,16 @@ PARAMS: tuple[Param, ...] = (
     Param("model_name_or_path", DEFAULT_MODEL, [str, os.PathLike],
           "Hugging Face checkpoint folder or hub name (default: the bundled all-MiniLM-L6-v2)",
           flag="--model", metavar="M"),
-    Param("max_length", 128, [Interval(Integral, 8, None, closed="left")],
+    Param("max_length", 128, [NumberInterval(Integral, 8, None, closed="left")],
           "tokens per text, or per window with long_text='chunk'",
           flag="--max-length", card=True, metavar="N"),
     Param("batch_size", 16, [_pos(Integral)], "texts per training step",
           flag="--batch-size", card=True, metavar="N"),
     Param("learning_rate", "auto",
-          [Interval(Real, 0, None, closed="neither"), _options("auto")],
+          [NumberInterval(Real, 0, None, closed="neither"), _options("auto")],
           "peak AdamW learning rate; auto: 2e-4 for models of up to 50M parameters, else 5e-5",
           flag="--learning-rate", card=True, metavar="LR|auto"),
-    Param("head_learning_rate", None, [Interval(Real, 0, None, closed="neither"), None],
+    Param("head_learning_rate", None, [NumberInterval(Real, 0, None, closed="neither"), None],
           "learning rate of the new classification head (none: 10x the learning rate)",
           flag="--head-learning-rate", card=True, metavar="LR"),
     Param("max_epochs", 3, [_pos(Integral), _options("auto")],
@@ -129,10 +130,10 @@ PARAMS: tuple[Param, ...] = (
     Param("weight_decay", 0.01, [_nonneg(Real)],
           "AdamW weight decay (none on biases and normalisation weights)",
           flag="--weight-decay", card=True, metavar="WD"),
-    Param("warmup_ratio", 0.1, [Interval(Real, 0, 1, closed="both")],
+    Param("warmup_ratio", 0.1, [NumberInterval(Real, 0, 1, closed="both")],
           "share of the steps spent warming the learning rate up",
           flag="--warmup-ratio", card=True, metavar="F"),
-    Param("max_grad_norm", 1.0, [Interval(Real, 0, None, closed="neither")],
+    Param("max_grad_norm", 1.0, [NumberInterval(Real, 0, None, closed="neither")],
           "gradients are clipped to this global norm before each step (inf: no clipping)",
           flag="--max-grad-norm", card=True, metavar="F"),
     Param("pooling", "auto", [_options("auto", "cls", "mean")],
@@ -155,7 +156,7 @@ PARAMS: tuple[Param, ...] = (
           "1,000 training texts, else 0",
           flag="--contrastive-steps", card=True, metavar="N|auto"),
     Param("threshold", 0.5,
-          [_options("auto"), Interval(Real, 0, 1, closed="both"), "array-like"],
+          [_options("auto"), NumberInterval(Real, 0, 1, closed="both"), "array-like"],
           "decision threshold of predict; auto tunes thresholds_ on the validation split",
           flag="--threshold", when="predict", card=True, metavar="FLOAT|auto"),
     Param("threshold_metric", "f1_micro_global",
@@ -171,7 +172,7 @@ PARAMS: tuple[Param, ...] = (
     Param("early_stopping", False, ["boolean"],
           "stop when the validation score stops improving and keep the best epoch",
           flag="--early-stopping", card=True),
-    Param("validation_fraction", 0.1, [Interval(Real, 0, 1, closed="left")],
+    Param("validation_fraction", 0.1, [NumberInterval(Real, 0, 1, closed="left")],
           "share of the texts held out for early stopping and threshold='auto'",
           flag="--validation-fraction", card=True, metavar="F"),
     Param("n_iter_no_change", 2, [_pos(Integral)], "epochs without improvement before stopping",

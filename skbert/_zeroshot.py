@@ -8,7 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._batches import pad_token_id
@@ -19,7 +19,7 @@ from ._modeling import resolve_model_path as _resolve
 from ._runner import FitResult, encode_texts, inference_config
 from ._training import resolve_learning_rate
 from ._utils import resolve_device, resolve_precision
-from ._validation import check_distinct_names, check_texts
+from ._validation import NumberInterval, check_distinct_names, check_texts
 
 #: Parameters handed to the inner classifier as they are.
 _SHARED = ("model_name_or_path", "label_descriptions", "max_length", "predict_batch_size",
@@ -91,11 +91,11 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         "label_descriptions": [dict, None],
         "template": [str],
         "model_name_or_path": [str, os.PathLike],
-        "max_length": [Interval(Integral, 8, None, closed="left")],
-        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "threshold": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both"),
+        "max_length": [NumberInterval(Integral, 8, None, closed="left")],
+        "predict_batch_size": [NumberInterval(Integral, 1, None, closed="left")],
+        "threshold": [StrOptions({"auto"}), NumberInterval(Real, 0, 1, closed="both"),
                       "array-like"],
-        "min_labels": [Interval(Integral, 0, None, closed="left")],
+        "min_labels": [NumberInterval(Integral, 0, None, closed="left")],
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import inspect
 import json
 import re
@@ -159,3 +160,31 @@ def test_every_cli_help_names_its_default_once():
         assert opt.help.count("(default:") == 1, opt.help
     model = next(o for o in _params.cli_params() if o.name == "model_name_or_path")
     assert model.help.endswith("(default: the bundled all-MiniLM-L6-v2)")
+
+
+@pytest.mark.parametrize("cls_name", ["TransformerMultiLabelClassifier",
+                                      "ZeroShotMultiLabelClassifier", "TransformerEmbedder"])
+def test_a_bool_is_refused_by_every_numeric_parameter(cls_name):
+    """``min_labels=True`` was taken as 1 (a bool is an int to Python): every
+    parameter that takes a number refuses True and False, naming the parameter."""
+    import numpy as np
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    import skbert
+    from skbert._validation import NumberInterval
+
+    cls = getattr(skbert, cls_name)
+    if cls_name == "ZeroShotMultiLabelClassifier":  # its one required argument
+        cls = functools.partial(cls, labels=["sport", "politics"])
+        cls._parameter_constraints = skbert.ZeroShotMultiLabelClassifier._parameter_constraints
+    numeric = [name for name, constraints in cls._parameter_constraints.items()
+               if any(isinstance(c, NumberInterval) for c in constraints)]
+    assert {"max_length"} <= set(numeric)
+    for name in numeric:
+        for value in (True, False, np.True_):
+            with pytest.raises(InvalidParameterError, match=rf"'{name}'.*not a bool.*Got"):
+                cls(**{name: value})._validate_params()
+    # numbers, NumPy's included, still pass
+    some = {n: cls().get_params()[n] for n in numeric}
+    cls(**{n: v for n, v in some.items() if v is not None})._validate_params()
+    cls(max_length=np.int64(32))._validate_params()
