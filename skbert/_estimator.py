@@ -28,6 +28,7 @@ from ._docs import fill_doc
 from ._explain import explain
 from ._export import check_backend, load_onnx_folder, resolve_pretrained_source, save_model_folder
 from ._export import push_to_hub as _push_to_hub
+from ._load_errors import SavedFileError
 from ._modeling import (
     DEFAULT_MODEL,
     check_peft_config,
@@ -891,7 +892,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             est._validate_params()
             est._check_cross_params(len(settings["classes"]))
         except ValueError as exc:
-            raise ValueError(
+            raise SavedFileError(
                 f"{settings_file} holds a parameter value this estimator rejects: {exc} The "
                 "file is damaged or was not written by skbert; save the model again with "
                 "save_pretrained.") from None

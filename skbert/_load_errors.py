@@ -39,15 +39,11 @@ def saved_file_errors(fix: str = ""):
     """
     try:
         yield
-    except SavedFileError as exc:
-        if fix:
-            raise SavedFileError(f"{exc} {fix}") from exc
-        raise
     except ValueError as exc:
         from ._persistence import SETTINGS_FILE
 
         text = str(exc)
-        if SETTINGS_FILE not in text:
+        if not isinstance(exc, SavedFileError) and SETTINGS_FILE not in text:
             raise
         text = _SKLEARN_PARAM.sub(lambda m: f"params.{m[1]}", text)
         raise SavedFileError(f"{text} {fix}".rstrip()) from exc

@@ -63,6 +63,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from ._load_errors import SavedFileError
 from ._modeling import DEFAULT_MODEL
 from ._validation import NumberInterval
 
@@ -296,12 +297,12 @@ def folder_params(settings: dict, path: str) -> dict:
 
     Raises
     ------
-    ValueError
-        Naming the file, the parameter, the value and what it must be.
+    SavedFileError
+        A ``ValueError`` naming the file, the parameter, the value and what it must be.
     """
     raw = settings.get("params")
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: 'params' holds {raw!r:.80}, not a JSON object of estimator "
+        raise SavedFileError(f"{path}: 'params' holds {raw!r:.80}, not a JSON object of estimator "
                          "parameters; the file is damaged or was not written by skbert. Save "
                          "the model again with save_pretrained.")
     out = {}
@@ -314,13 +315,13 @@ def folder_params(settings: dict, path: str) -> dict:
                 validate_parameter_constraints({name: param.constraint}, {name: value},
                                                caller_name="TransformerMultiLabelClassifier")
             except InvalidParameterError as exc:
-                raise ValueError(
+                raise SavedFileError(
                     f"{path} holds a parameter value this estimator rejects: {exc} The file is "
                     "damaged or was not written by skbert; save the model again with "
                     "save_pretrained.") from None
             if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{path}: {name}={value!r} is not finite; the file is damaged. "
-                                 "Save the model again with save_pretrained.")
+                raise SavedFileError(f"{path}: {name}={value!r} is not finite; the file is "
+                                     "damaged. Save the model again with save_pretrained.")
         out[name] = value
     return out
 

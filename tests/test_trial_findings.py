@@ -134,6 +134,17 @@ def test_finding2_python_api_still_raises_value_error(int_model, tmp_path):
     assert isinstance(info.value, SavedFileError)
 
 
+@pytest.mark.parametrize("key,value", [("min_labels", -3), ("threshold", 7.0)])
+def test_finding2_python_api_names_damaged_params_as_a_saved_file_error(int_model, tmp_path,
+                                                                        key, value):
+    """from_pretrained itself (not only the command line) says the file holds the value."""
+    from skbert._load_errors import SavedFileError
+
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].__setitem__(key, value))
+    with pytest.raises(SavedFileError, match=rf"skbert.json holds .*'{key}'.*save_pretrained"):
+        TransformerMultiLabelClassifier.from_pretrained(folder)
+
+
 def test_finding2_other_errors_still_speak_flags(capsys):
     from types import SimpleNamespace
 
