@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from . import _distributed
@@ -28,7 +29,7 @@ from ._docs import fill_doc
 from ._explain import explain
 from ._export import check_backend, load_onnx_folder, resolve_pretrained_source, save_model_folder
 from ._export import push_to_hub as _push_to_hub
-from ._load_errors import SavedFileError
+from ._load_errors import SavedFileError, file_keys
 from ._modeling import (
     DEFAULT_MODEL,
     check_peft_config,
@@ -131,7 +132,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         linearly to zero.
     max_grad_norm : float, default=1.0
         Gradients are clipped to this global L2 norm before each optimiser
-        step; ``float("inf")`` turns clipping off.
+        step. A large value such as ``1e9`` in effect turns clipping off
+        (``float("inf")`` is refused: a saved folder holds finite numbers only).
 
         .. versionadded:: 0.1.1
     pooling : {"auto", "cls", "mean"}, default="auto"
@@ -873,6 +875,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         """
         check_backend(backend, quantize=quantize, precision=precision,
                       overwrite_onnx=overwrite_onnx)
+        given = {"device": device} if precision is None else {"device": device,
+                                                               "precision": precision}
+        validate_parameter_constraints(  # the caller's own: not the file's to blame
+            {name: cls._parameter_constraints[name] for name in given}, given,
+            caller_name=f"{cls.__name__}.from_pretrained")
         folder = resolve_pretrained_source(os.fspath(folder), revision,
                                            onnx=backend == "onnx")
         settings = read_settings(folder)
@@ -893,9 +900,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             est._check_cross_params(len(settings["classes"]))
         except ValueError as exc:
             raise SavedFileError(
-                f"{settings_file} holds a parameter value this estimator rejects: {exc} The "
-                "file is damaged or was not written by skbert; save the model again with "
-                "save_pretrained.") from None
+                f"{settings_file} holds a parameter value this estimator rejects: "
+                f"{file_keys(str(exc))} The file is damaged or was not written by skbert; save "
+                "the model again with save_pretrained.") from None
         if backend == "onnx":  # onnxruntime takes CPU tensors, also with its CUDA provider
             dev = torch.device("cpu")
             model, tokenizer = load_onnx_folder(
@@ -903,6 +910,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         else:
             dev = resolve_device(device)
             model, tokenizer = load_folder(folder, settings, dev)
+        try:  # settings each valid alone, but not with this tokenizer (long_text, stride)
+            check_lengths(est, tokenizer, folder)
+        except ValueError as exc:
+            raise SavedFileError(
+                f"{settings_file} holds parameters this model cannot use: "
+                f"{file_keys(str(exc))} The file is damaged or was not written by skbert; "
+                "save the model again with save_pretrained.") from None
         classes = settings["classes"]
         est._set_fitted(FitResult(
             model=model, tokenizer=tokenizer,

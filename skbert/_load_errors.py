@@ -28,6 +28,22 @@ class SavedFileError(ValueError):
     """
 
 
+class NewerFileError(ValueError):
+    """A saved folder written by a newer skbert: the fix is to upgrade skbert, not to save again."""
+
+
+def file_keys(message: str) -> str:
+    """``message`` with scikit-learn's ``The 'min_labels' parameter of <Estimator>``
+    spelled as the file's key, ``params.min_labels``.
+
+    Examples
+    --------
+    >>> file_keys("The 'min_labels' parameter of T must be an int. Got -3 instead.")
+    'params.min_labels must be an int. Got -3 instead.'
+    """
+    return _SKLEARN_PARAM.sub(lambda m: f"params.{m[1]}", message)
+
+
 @contextlib.contextmanager
 def saved_file_errors(fix: str = ""):
     """Raise a ``ValueError`` whose message names a folder's ``skbert.json`` as a
@@ -39,14 +55,15 @@ def saved_file_errors(fix: str = ""):
     """
     try:
         yield
+    except NewerFileError:  # its own fix: upgrade skbert
+        raise
     except ValueError as exc:
         from ._persistence import SETTINGS_FILE
 
         text = str(exc)
         if not isinstance(exc, SavedFileError) and SETTINGS_FILE not in text:
             raise
-        text = _SKLEARN_PARAM.sub(lambda m: f"params.{m[1]}", text)
-        raise SavedFileError(f"{text} {fix}".rstrip()) from exc
+        raise SavedFileError(f"{file_keys(text)} {fix}".rstrip()) from exc
 
 
 @contextlib.contextmanager

@@ -63,7 +63,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
-from ._load_errors import SavedFileError
+from ._load_errors import SavedFileError, file_keys
 from ._modeling import DEFAULT_MODEL
 from ._validation import NumberInterval
 
@@ -135,7 +135,8 @@ PARAMS: tuple[Param, ...] = (
           "share of the steps spent warming the learning rate up",
           flag="--warmup-ratio", card=True, metavar="F"),
     Param("max_grad_norm", 1.0, [NumberInterval(Real, 0, None, closed="neither")],
-          "gradients are clipped to this global norm before each step (inf: no clipping)",
+          "gradients are clipped to this global norm before each step (a large value such "
+          "as 1e9: practically no clipping)",
           flag="--max-grad-norm", card=True, metavar="F"),
     Param("pooling", "auto", [_options("auto", "cls", "mean")],
           "text vector: the [CLS] head or the mean of the tokens; auto follows the checkpoint",
@@ -316,9 +317,9 @@ def folder_params(settings: dict, path: str) -> dict:
                                                caller_name="TransformerMultiLabelClassifier")
             except InvalidParameterError as exc:
                 raise SavedFileError(
-                    f"{path} holds a parameter value this estimator rejects: {exc} The file is "
-                    "damaged or was not written by skbert; save the model again with "
-                    "save_pretrained.") from None
+                    f"{path} holds a parameter value this estimator rejects: "
+                    f"{file_keys(str(exc))} The file is damaged or was not written by skbert; "
+                    "save the model again with save_pretrained.") from None
             if isinstance(value, float) and not math.isfinite(value):
                 raise SavedFileError(f"{path}: {name}={value!r} is not finite; the file is "
                                      "damaged. Save the model again with save_pretrained.")

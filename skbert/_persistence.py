@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from ._hf import transformers_names
-from ._load_errors import SavedFileError, explain_load_errors
+from ._load_errors import NewerFileError, SavedFileError, explain_load_errors
 from ._modeling import (
     MultiLabelModel,
     SavedHead,
@@ -615,7 +615,7 @@ def check_settings(settings, path: str) -> dict:
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 0:
         raise _bad(path, "format", fmt, "a non-negative int")
     if fmt > FORMAT_VERSION:
-        raise ValueError(
+        raise NewerFileError(
             f"{path} has format {fmt}, newer than this skbert understands "
             f"({FORMAT_VERSION}); upgrade skbert (pip install -U skbert).")
     for key in ("pooling", "classes", "params", "history_", "best_epoch_", "y_dtype"):

@@ -276,8 +276,9 @@ def check_label_tokens(tokenizer, classes, words, texts, model_name: str,
     """
     unk = tokenizer.unk_token_id
     def token_ids(strings):
+        room = max(1, max_length - tokenizer.num_special_tokens_to_add())  # what is embedded
         return tokenizer(list(strings), add_special_tokens=False, truncation=True,
-                         max_length=max_length)["input_ids"]
+                         max_length=room)["input_ids"]
 
     word_ids = token_ids(words)
     unknown = [(str(c), w) for c, w, i in zip(classes, words, word_ids)

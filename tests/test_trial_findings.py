@@ -141,7 +141,8 @@ def test_finding2_python_api_names_damaged_params_as_a_saved_file_error(int_mode
     from skbert._load_errors import SavedFileError
 
     folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].__setitem__(key, value))
-    with pytest.raises(SavedFileError, match=rf"skbert.json holds .*'{key}'.*save_pretrained"):
+    with pytest.raises(SavedFileError,
+                       match=rf"skbert.json holds .*params\.{key}.*save_pretrained"):
         TransformerMultiLabelClassifier.from_pretrained(folder)
 
 
@@ -199,3 +200,77 @@ def test_finding3_one_label_fails_at_fit(X, tiny_st_model):
     # before: fit passed; predict gave NaN (no texts) or the same score for every text
     with pytest.raises(ValueError, match=r"one label \('pizza'\).*'other'"):
         _zero_shot(tiny_st_model, ["pizza"]).fit(X)
+
+
+# ------------------------------------------------ second trial (same day), on the fixes above
+@pytest.mark.parametrize("params", [
+    {"long_text": "chunk", "stride": 100, "max_length": 16},
+    {"max_length": 100000},
+])
+def test_trial2_settings_that_clash_with_the_tokenizer_are_the_files(capsys, int_model,
+                                                                     texts_file, tmp_path,
+                                                                     params):
+    """Each value valid alone, together unusable with this tokenizer: named as the file's
+    at load (Python and CLI), not as train flags the user never passed at predict."""
+    from skbert._load_errors import SavedFileError
+
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(params))
+    with pytest.raises(SavedFileError, match=r"skbert.json holds parameters this model cannot"):
+        TransformerMultiLabelClassifier.from_pretrained(folder)
+    rc, _, err = run(capsys, "predict", folder, texts_file)
+    assert rc == 2 and "skbert.json" in err and "--stride" not in err and "--max-length" \
+        not in err
+
+
+@pytest.mark.parametrize("given", [{"device": True}, {"device": 3}, {"precision": "fp8"}])
+def test_trial2_from_pretrained_blames_the_callers_arguments_not_the_file(int_model, given):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from skbert._load_errors import SavedFileError
+
+    name = next(iter(given))
+    with pytest.raises(InvalidParameterError, match=rf"'{name}'.*from_pretrained") as info:
+        TransformerMultiLabelClassifier.from_pretrained(int_model, **given)
+    assert not isinstance(info.value, SavedFileError)
+    assert "skbert.json" not in str(info.value)
+
+
+def test_trial2_a_threshold_of_bools_is_refused(int_model, tmp_path):
+    from skbert._load_errors import SavedFileError
+
+    clf = TransformerMultiLabelClassifier.from_pretrained(int_model)
+    with pytest.raises(ValueError, match="True/False, not numbers"):
+        clf.set_params(threshold=[True, False, True, False]).predict(["a text"])
+    with pytest.raises(ValueError, match="True/False"):
+        clf.set_params(threshold=np.array([True, False, True, False])).predict(["a text"])
+    folder = _damaged_copy(int_model, tmp_path,
+                           _set_param("threshold", [True, False, True, False]))
+    with pytest.raises(SavedFileError, match="True/False"):
+        TransformerMultiLabelClassifier.from_pretrained(folder)
+
+
+def test_trial2_a_newer_format_says_upgrade_and_not_train_again(capsys, int_model, texts_file,
+                                                                tmp_path):
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("format", 99))
+    rc, _, err = run(capsys, "predict", folder, texts_file)
+    assert rc == 2 and "upgrade skbert" in err
+    assert "train the model again" not in err and "save the model again" not in err
+
+
+def test_trial2_python_message_names_the_files_key(int_model, tmp_path):
+    """persistence.rst promises the key as the file holds it (params.min_labels)."""
+    folder = _damaged_copy(int_model, tmp_path, _set_param("min_labels", -3))
+    with pytest.raises(ValueError, match=r"params\.min_labels .*Got -3"):
+        TransformerMultiLabelClassifier.from_pretrained(folder)
+
+
+def test_trial2_labels_that_differ_only_past_what_is_embedded_fail_at_fit(tiny_st_model):
+    """max_length counts [CLS] and [SEP]: texts equal in the tokens embedded read the same."""
+    descriptions = {"food": "football goal match team pizza recipe dinner",
+                    "meal": "football goal match team pizza recipe cheese",
+                    "sport": "football"}
+    with pytest.raises(ValueError, match=r"'food' and 'meal' read as the same tokens"):
+        _zero_shot(tiny_st_model, ["food", "meal", "sport"], max_length=8,
+                   label_descriptions=descriptions).fit()
+    _zero_shot(tiny_st_model, ["food", "meal", "sport"], max_length=9,  # room for the last word
+               label_descriptions=descriptions).fit()
