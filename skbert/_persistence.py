@@ -626,8 +626,10 @@ def check_settings(settings, path: str) -> dict:
     classes = settings["classes"]
     if (not isinstance(classes, list) or not classes
             or not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes)
-            or len(set(classes)) != len(classes)):
-        raise _bad(path, "classes", classes, "a non-empty list of unique str or int label names")
+            or len(set(classes)) != len(classes)
+            or any(isinstance(c, int) and not -2**63 <= c < 2**63 for c in classes)):
+        raise _bad(path, "classes", classes,
+                   "a non-empty list of unique str or int label names (ints within int64)")
     # fit refuses 1 and "1" (one label would be lost in id2label and the CLI's outputs); a
     # folder is refused the same way. Look-alike names (NFC, spaces) still load: folders
     # saved before fit refused them keep working, and no label is lost with them.

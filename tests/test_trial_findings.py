@@ -274,3 +274,14 @@ def test_trial2_labels_that_differ_only_past_what_is_embedded_fail_at_fit(tiny_s
                    label_descriptions=descriptions).fit()
     _zero_shot(tiny_st_model, ["food", "meal", "sport"], max_length=9,  # room for the last word
                label_descriptions=descriptions).fit()
+
+
+@pytest.mark.parametrize("classes", [[2**63, 1, 2, 3], [2**63, 2**63 + 1, 2, 3],
+                                     [-2**63 - 1, 1, 2, 3]])
+def test_trial2_int_labels_beyond_int64_are_a_damaged_file(int_model, tmp_path, classes):
+    """Such labels became floats (two of them one label) when the folder loaded."""
+    from skbert._load_errors import SavedFileError
+
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("classes", classes))
+    with pytest.raises(SavedFileError, match=r"'classes'.*within int64"):
+        TransformerMultiLabelClassifier.from_pretrained(folder)
