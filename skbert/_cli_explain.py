@@ -32,7 +32,8 @@ def add_parser(subparsers, parents=()) -> argparse.ArgumentParser:
     p.add_argument("input", metavar="TEXTS",
                    help="texts: .txt (one per line) or .jsonl (one object per line)")
     p.add_argument("--html", metavar="FILE", help="write one offline page with a label selector")
-    p.add_argument("--json", metavar="FILE", help="write one JSON object per text (JSON Lines)")
+    p.add_argument("--json", metavar="FILE",
+                   help="write one JSON object per text (JSON Lines); - for standard output")
     p.add_argument("--method", choices=["integrated_gradients", "occlusion"],
                    default="integrated_gradients", help="(default: integrated_gradients)")
     group = p.add_mutually_exclusive_group()
@@ -116,8 +117,13 @@ def run(args) -> int:
     from .cli import load_saved_model
 
     threshold = _threshold(args.threshold)
+    if args.html == "-":
+        raise ValueError("--html - : the HTML page needs a file name (e.g. --html why.html); "
+                         "for standard output use --json - (JSON Lines).")
+    to_stdout = args.json == "-"  # as predict's --output -
+    json_file = None if to_stdout else args.json
     for flag, path, mark in (("--html", args.html, _HTML_MARK),
-                             ("--json", args.json, f'"format": "{FORMAT}"')):
+                             ("--json", json_file, f'"format": "{FORMAT}"')):
         if path is not None:  # before the model pass, which may take minutes
             if os.path.isdir(path):
                 raise ValueError(f"{flag} {path!r} is a folder; name a file inside it.")
@@ -141,14 +147,14 @@ def run(args) -> int:
     took = time.perf_counter() - start
     if args.html:
         ex.to_html(args.html, overwrite=args.overwrite)
-    if args.json:
-        ex.to_jsonl(args.json, overwrite=args.overwrite)
-    if not args.html and not args.json:
+    if json_file:
+        ex.to_jsonl(json_file, overwrite=args.overwrite)
+    if to_stdout or (not args.html and not args.json):
         for e in ex:
             print(json.dumps(e.to_dict(), ensure_ascii=False))
     gaps = ex.completeness_gaps()
     gap = f"; completeness gap max {100 * gaps.max():.1f}%" if gaps.size else ""
-    written = ", ".join(p for p in (args.html, args.json) if p)
+    written = ", ".join(p for p in (args.html, json_file) if p)
     print(f"explained {len(ex)} texts with {args.method} in {took:.1f} s{gap}"
           + (f"; wrote {written}" if written else ""), file=sys.stderr)
     return 0

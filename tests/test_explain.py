@@ -372,3 +372,19 @@ def test_cli_text_reader_refuses_a_key_given_twice(tmp_path):
         read_texts(str(path))
     path.write_text('{"text": "real text"}\n', encoding="utf-8")
     assert read_texts(str(path)) == ["real text"]
+
+
+def test_cli_explain_json_dash_is_standard_output(saved_model, tmp_path, capsys, monkeypatch):
+    """``--json -`` wrote a file named '-'; it means standard output, as predict's --output -."""
+    monkeypatch.chdir(tmp_path)
+    texts = tmp_path / "t.txt"
+    texts.write_text("pizza today\n")
+    html = tmp_path / "why.html"
+    assert _cli(["explain", saved_model, str(texts), "--method", "occlusion", "--json", "-",
+                 "--html", str(html), "--device", "cpu"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["text"] == "pizza today"
+    assert not (tmp_path / "-").exists() and html.is_file()
+    assert "wrote " + str(html) in err and "-," not in err
+    with pytest.raises(ValueError, match="--html - : the HTML page needs a file name"):
+        _cli(["explain", saved_model, str(texts), "--html", "-", "--device", "cpu"])
