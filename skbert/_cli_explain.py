@@ -44,9 +44,8 @@ def add_parser(subparsers, parents=()) -> argparse.ArgumentParser:
                        help="explain each text's K most probable labels instead")
     p.add_argument("--n-steps", type=int, default=32, metavar="N",
                    help="integration steps of integrated gradients (default: 32)")
-    p.add_argument("--threshold", metavar="FLOAT|auto",
-                   help="override the saved decision threshold")
-    _add_table_options(p, ("--min-labels",), saved=True)  # the table's, as 'skbert predict'
+    # the table's, parsed and checked as 'skbert predict' does (one per label: 0.3,0.5,...)
+    _add_table_options(p, ("--threshold", "--min-labels"), saved=True)
     p.add_argument("--text-column", default="text", metavar="COL",
                    help="key of the text in .jsonl records (default: text)")
     p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
@@ -99,24 +98,11 @@ def read_texts(path: str, text_column: str = "text") -> list[str]:
     return texts
 
 
-def _threshold(value: str | None):
-    if value is None or value == "auto":
-        return value
-    try:
-        t = float(value)
-    except ValueError:
-        t = float("nan")
-    if not 0.0 <= t <= 1.0:
-        raise ValueError(f"--threshold {value!r} must be a number in [0, 1] or 'auto'.")
-    return t
-
-
 def run(args) -> int:
     """Explain the texts of ``args.input`` with the model of ``args.folder``."""
     from ._explain import _HTML_MARK, FORMAT, Explanations, _check_overwrite, explain
     from .cli import load_saved_model
 
-    threshold = _threshold(args.threshold)
     if args.html == "-":
         raise ValueError("--html - : the HTML page needs a file name (e.g. --html why.html); "
                          "for standard output use --json - (JSON Lines).")
@@ -133,10 +119,9 @@ def run(args) -> int:
         raise FileNotFoundError(f"Model folder {args.folder!r} does not exist; train one with "
                                 f"'skbert train DATA --out {args.folder}'.")
     clf = load_saved_model(args.folder, device=args.device)  # file errors name the file
-    if threshold is not None:
-        clf.set_params(threshold=threshold)
-    if hasattr(args, "min_labels"):  # given: the table's parser checked it
-        clf.set_params(min_labels=args.min_labels)
+    for name in ("threshold", "min_labels"):  # given: the table's parser checked them
+        if hasattr(args, name):
+            clf.set_params(**{name: getattr(args, name)})
     labels = None
     if args.labels is not None:
         labels = "all" if args.labels == "all" else [

@@ -409,7 +409,7 @@ def _describe(param: Param) -> str:
         "a comma-separated list of numbers" if c == "array-like"
         else "'none'" if c is None
         else " or ".join(repr(o) for o in sorted(c.options)) if isinstance(c, StrOptions)
-        else str(make_constraint(c))
+        else str(make_constraint(c)).replace(" (not a bool)", "")  # no bools on a command line
         for c in param.constraint if c not in (dict, list, callable, torch.device, os.PathLike))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -335,8 +336,10 @@ def test_cli_explain_errors_name_the_fix(saved_model, tmp_path, capsys):
     assert mine.read_text() == "mine"
     with pytest.raises(FileNotFoundError, match="TEXTS"):
         _cli(["explain", saved_model, str(tmp_path / "missing.txt")])
-    with pytest.raises(ValueError, match="--threshold"):
+    with pytest.raises(SystemExit):  # the table's parser, as skbert predict's
         _cli(["explain", saved_model, str(texts), "--threshold", "2"])
+    err = capsys.readouterr().err
+    assert "invalid threshold '2' for --threshold" in err and "not a bool" not in err, err
     for bad in ("-1", "1.5", "some"):  # the parameter table's parser, as skbert predict's
         with pytest.raises(SystemExit):
             _cli(["explain", saved_model, str(texts), "--min-labels", bad])
@@ -388,3 +391,18 @@ def test_cli_explain_json_dash_is_standard_output(saved_model, tmp_path, capsys,
     assert "wrote " + str(html) in err and "-," not in err
     with pytest.raises(ValueError, match="--html - : the HTML page needs a file name"):
         _cli(["explain", saved_model, str(texts), "--html", "-", "--device", "cpu"])
+
+
+def test_cli_explain_takes_thresholds_per_label_as_predict_does(saved_model, tmp_path, capsys):
+    """``--threshold 0.3,0.5,...`` was refused by explain while predict took it."""
+    texts = tmp_path / "t.txt"
+    texts.write_text("pizza today\n")
+    n = len(json.loads((Path(saved_model) / "skbert.json").read_text())["classes"])
+    per_label = ",".join(["1"] * (n - 1) + ["0"])  # only the last label passes
+    assert _cli(["explain", saved_model, str(texts), "--method", "occlusion", "--labels", "all",
+                 "--threshold", per_label, "--min-labels", "0", "--device", "cpu"]) == 0
+    marks = [x["predicted"] for x in json.loads(capsys.readouterr().out)["labels"]]
+    assert marks == [False] * (n - 1) + [True]
+    with pytest.raises(SystemExit):  # the table's parser: exit code 2 and the flag's name
+        _cli(["explain", saved_model, str(texts), "--threshold", "1.5", "--device", "cpu"])
+    assert "--threshold" in capsys.readouterr().err
