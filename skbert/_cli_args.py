@@ -327,6 +327,9 @@ _PATTERNS = [
     (rf"The '({_NAMES})' parameter of \w+", lambda m: _FLAGS[m[1]]),
     (rf"\b({_NAMES})=(?:'([^']*)'|\"([^\"]*)\"|([\w.+-]+))",
      lambda m: f"{_FLAGS[m[1]]} {m[2] or m[3] or m[4] or ''}".rstrip()),
+    # a list of numbers, as the command line takes it: threshold=[0.1, 0.2] -> --threshold 0.1,0.2
+    (rf"\b({_NAMES})=\[([\w.+\-, ]+)\]",
+     lambda m: f"{_FLAGS[m[1]]} {m[2].replace(' ', '')}"),
     (rf"\b({_NAMES})='?\[?\.\.\.\]?'?", lambda m: _FLAGS[m[1]]),
     (rf"(?<![\w-])'({_NAMES})'(?!\w)", lambda m: _FLAGS[m[1]]),
     (rf"\b(set|pass|lower|raise|give|use|with) ({_NAMES})\b",
@@ -346,6 +349,8 @@ def speak_flags(message: str) -> str:
     '--threshold must be <= 1. Got 2.0 instead.'
     >>> speak_flags("Refit with threshold='auto', or set a float threshold.")
     'Refit with --threshold auto, or set a float threshold.'
+    >>> speak_flags("threshold=[0.1, 0.2] has 2 values but the model has 4 labels")
+    '--threshold 0.1,0.2 has 2 values but the model has 4 labels'
     """
     for pattern, repl in _PATTERNS:
         message = re.sub(pattern, repl, message)

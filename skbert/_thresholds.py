@@ -69,9 +69,11 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
             f"threshold={threshold!r:.80} is neither a number nor an array of numbers; pass one "
             f"float in [0, 1], or {n_labels} floats (one per label, in classes_ order).") from exc
     if t.ndim != 1 or t.shape[0] != n_labels:
+        given = (f"threshold={t.tolist()!r:.80} has {t.size} values" if t.ndim == 1
+                 else f"threshold has shape {t.shape}")
         raise ValueError(
-            f"threshold has shape {t.shape} but the model has {n_labels} labels; pass one "
-            f"float, or an array of {n_labels} floats (one per label, in classes_ order)."
+            f"{given} but the model has {n_labels} labels; pass one float, or "
+            f"{n_labels} floats (one per label, in classes_ order)."
         )
     if np.isnan(t).any():
         raise ValueError(f"threshold holds NaN at label index {int(np.flatnonzero(np.isnan(t))[0])}"

@@ -285,3 +285,14 @@ def test_trial2_int_labels_beyond_int64_are_a_damaged_file(int_model, tmp_path, 
     folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("classes", classes))
     with pytest.raises(SavedFileError, match=r"'classes'.*within int64"):
         TransformerMultiLabelClassifier.from_pretrained(folder)
+
+
+def test_trial2_a_wrong_count_of_thresholds_names_the_flag_on_the_command_line(
+        capsys, int_model, texts_file):
+    """It said 'threshold has shape (2,)', the parameter's name, to a command-line user."""
+    rc, _, err = run(capsys, "predict", int_model, texts_file, "--threshold", "0.1,0.2")
+    assert rc == 2
+    assert "--threshold 0.1,0.2 has 2 values but the model has 4 labels" in err, err
+    clf = TransformerMultiLabelClassifier.from_pretrained(int_model)
+    with pytest.raises(ValueError, match=r"threshold=\[0.1, 0.2\] has 2 values"):
+        clf.set_params(threshold=[0.1, 0.2]).predict(["a text"])
