@@ -26,8 +26,9 @@ SAVED_MODEL_FLAGS = (*(p.flag for p in PARAMS if p.name in PREDICT_TIME_PARAMS a
                      "--device", "--compile", "--verbose")
 #: Help of the saved model's options where it differs from training's.
 _SAVED_HELP = {
-    "--threshold": "decision threshold: a number in [0, 1], or auto for the thresholds tuned "
-                   "in training (default: as saved)",
+    "--threshold": "decision threshold: a number in [0, 1], one per label in the model's "
+                   "order (0.3,0.5,...), or auto for the thresholds tuned in training "
+                   "(default: as saved)",
     "--predict-batch-size": "texts per forward pass (default: as saved)",
     "--device": "auto, cpu, cuda, cuda:1, mps (default: auto)",
     "--compile": "run the model through PyTorch's compiler (default: no)",

@@ -775,6 +775,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             except a ``README.md`` that skbert did not write.
         """
         check_is_fitted(self)
+        check_lengths(self, self.tokenizer_, "this model")  # from_pretrained would refuse them
         if _distributed.current().is_main:  # under a process group only rank 0 writes
             save_model_folder(os.fspath(folder), self.model_, self.tokenizer_,
                               fitted_settings(self))

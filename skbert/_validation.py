@@ -370,6 +370,11 @@ def _label_names(columns) -> np.ndarray:
             raise ValueError(
                 f"Y has the column name {brief(name)} ({type(name).__name__}); label names must be "
                 "str or int. Rename the columns, e.g. Y.columns = [str(c) for c in Y.columns].")
+        if isinstance(name, Integral) and not -2**63 <= int(name) < 2**63:
+            raise ValueError(
+                f"Y has the column name {int(name)}, an int beyond int64: a saved model could "
+                "not hold it as an int label. Rename the columns, e.g. "
+                "Y.columns = [str(c) for c in Y.columns].")
     seen = set()
     dupes = [n for n in names if n in seen or seen.add(n)]
     if dupes:

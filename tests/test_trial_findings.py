@@ -296,3 +296,25 @@ def test_trial2_a_wrong_count_of_thresholds_names_the_flag_on_the_command_line(
     clf = TransformerMultiLabelClassifier.from_pretrained(int_model)
     with pytest.raises(ValueError, match=r"threshold=\[0.1, 0.2\] has 2 values"):
         clf.set_params(threshold=[0.1, 0.2]).predict(["a text"])
+
+
+def test_trial3_int_label_names_beyond_int64_are_refused_at_fit(tiny_model):
+    """They fitted, then save_pretrained failed half-way calling its own file damaged."""
+    import pandas as pd
+
+    texts, Y = make_corpus(16, seed=3)
+    clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, device="cpu",
+                                          precision="fp32")
+    with pytest.raises(ValueError, match=r"column name 9223372036854775808, an int beyond int64"):
+        clf.fit(texts, pd.DataFrame(Y, columns=[0, 1, 2, 2**63]))
+
+
+@pytest.mark.parametrize("change", [{"long_text": "chunk", "stride": 10_000},
+                                    {"max_length": 100_000}])
+def test_trial3_save_refuses_settings_its_load_would_refuse(int_model, tmp_path, change):
+    """set_params after fit could make a folder that skbert wrote but would not load."""
+    clf = TransformerMultiLabelClassifier.from_pretrained(int_model).set_params(**change)
+    target = tmp_path / "out"
+    with pytest.raises(ValueError, match="stride|max_length"):
+        clf.save_pretrained(target)
+    assert not target.exists()
