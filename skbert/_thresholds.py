@@ -48,7 +48,11 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
     0.3
     >>> check_threshold([0.2, 0.4], 2)
     array([0.2, 0.4])
+    >>> check_threshold(np.array(0.3), 4)
+    0.3
     """
+    if isinstance(threshold, np.ndarray) and threshold.ndim == 0 and threshold.dtype.kind in "iuf":
+        threshold = threshold.item()  # np.array(0.5): one number
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
         if np.isnan(threshold):
             raise ValueError("threshold is NaN; use a number in [0, 1] such as 0.5.")

@@ -318,3 +318,13 @@ def test_trial3_save_refuses_settings_its_load_would_refuse(int_model, tmp_path,
     with pytest.raises(ValueError, match="stride|max_length"):
         clf.save_pretrained(target)
     assert not target.exists()
+
+
+def test_trial3_a_zero_dimensional_array_threshold_is_one_number(int_model):
+    """np.array(0.5) was refused as 'shape ()'."""
+    clf = TransformerMultiLabelClassifier.from_pretrained(int_model)
+    expected = clf.set_params(threshold=0.5).predict(["football match today"])
+    got = clf.set_params(threshold=np.array(0.5)).predict(["football match today"])
+    np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="True/False|not a bool"):
+        clf.set_params(threshold=np.array(True)).predict(["football match today"])
