@@ -103,6 +103,10 @@ def run(args) -> int:
     from ._explain import _HTML_MARK, FORMAT, Explanations, _check_overwrite, explain
     from .cli import load_saved_model
 
+    for flag, value in (("--n-steps", args.n_steps), ("--top-k", args.top_k)):
+        if value is not None and value < 1:  # before the model loads; in the flags' words
+            raise ValueError(f"{flag} {value} must be a positive whole number, e.g. {flag} "
+                             f"{32 if flag == '--n-steps' else 3}.")
     if args.html == "-":
         raise ValueError("--html - : the HTML page needs a file name (e.g. --html why.html); "
                          "for standard output use --json - (JSON Lines).")

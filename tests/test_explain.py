@@ -406,3 +406,11 @@ def test_cli_explain_takes_thresholds_per_label_as_predict_does(saved_model, tmp
     with pytest.raises(SystemExit):  # the table's parser: exit code 2 and the flag's name
         _cli(["explain", saved_model, str(texts), "--threshold", "1.5", "--device", "cpu"])
     assert "--threshold" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--n-steps", "--top-k"])
+def test_cli_explain_counts_are_checked_in_the_flags_words(saved_model, tmp_path, flag):
+    texts = tmp_path / "t.txt"
+    texts.write_text("pizza\n")
+    with pytest.raises(ValueError, match=rf"^{flag} 0 must be a positive whole number"):
+        _cli(["explain", saved_model, str(texts), flag, "0", "--device", "cpu"])
