@@ -33,6 +33,7 @@ from ._load_errors import SavedFileError, file_keys
 from ._modeling import (
     DEFAULT_MODEL,
     check_peft_config,
+    load_tokenizer,
     resolve_model_path,
 )
 from ._params import (
@@ -906,18 +907,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                 "the model again with save_pretrained.") from None
         if backend == "onnx":  # onnxruntime takes CPU tensors, also with its CUDA provider
             dev = torch.device("cpu")
+            _check_saved_lengths(est, load_tokenizer(folder), settings_file)  # before an export
             model, tokenizer = load_onnx_folder(
                 folder, settings, device, quantize=quantize, overwrite=overwrite_onnx)
         else:
             dev = resolve_device(device)
             model, tokenizer = load_folder(folder, settings, dev)
-        try:  # settings each valid alone, but not with this tokenizer (long_text, stride)
-            check_lengths(est, tokenizer, folder)
-        except ValueError as exc:
-            raise SavedFileError(
-                f"{settings_file} holds parameters this model cannot use: "
-                f"{file_keys(str(exc))} The file is damaged or was not written by skbert; "
-                "save the model again with save_pretrained.") from None
+            _check_saved_lengths(est, tokenizer, settings_file)
         classes = settings["classes"]
         est._set_fitted(FitResult(
             model=model, tokenizer=tokenizer,
@@ -934,6 +930,19 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             auto_min_labels=settings.get("min_labels_", 0)))
         est._fit_info["tuned_scores"] = settings.get("tuned_scores_")  # checked on reading
         return est
+
+
+def _check_saved_lengths(est, tokenizer, settings_file: str) -> None:
+    """Refuse saved settings that are each valid alone but not with the folder's tokenizer
+    (``long_text="chunk"`` with a stride a window cannot hold, a ``max_length`` above the
+    tokenizer's limit), as the file's: the user passed no such option."""
+    try:
+        check_lengths(est, tokenizer, os.path.dirname(settings_file))
+    except ValueError as exc:
+        raise SavedFileError(
+            f"{settings_file} holds parameters this model cannot use: {file_keys(str(exc))} "
+            "The file is damaged or was not written by skbert; save the model again with "
+            "save_pretrained.") from None
 
 
 def _check_fit_data(X, Y, sample_weight, X_val, Y_val) -> FitData:

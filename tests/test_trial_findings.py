@@ -328,3 +328,16 @@ def test_trial3_a_zero_dimensional_array_threshold_is_one_number(int_model):
     np.testing.assert_array_equal(got, expected)
     with pytest.raises(ValueError, match="True/False|not a bool"):
         clf.set_params(threshold=np.array(True)).predict(["football match today"])
+
+
+def test_trial3_onnx_refuses_clashing_lengths_before_exporting(int_model, tmp_path):
+    """A folder with an unusable stride was exported to folder/onnx/ first, then refused."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from skbert._load_errors import SavedFileError
+
+    folder = _damaged_copy(int_model, tmp_path,
+                           lambda s: s["params"].update(long_text="chunk", stride=10_000))
+    with pytest.raises(SavedFileError, match="holds parameters this model cannot use"):
+        TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")
+    assert not (folder / "onnx").exists()
