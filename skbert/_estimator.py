@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import warnings
 
 import numpy as np
@@ -939,10 +938,9 @@ def _check_saved_lengths(est, tokenizer, settings_file: str) -> None:
     tokenizer's limit), as the file's: the user passed no such option."""
     try:
         check_lengths(est, tokenizer, os.path.dirname(settings_file))
-    except ValueError as exc:  # the values as the file holds them: params.stride=...
-        text = re.sub(r"(?<![\w.])(max_length|stride)=", r"params.\1=", str(exc))
+    except ValueError as exc:
         raise SavedFileError(
-            f"{settings_file} holds parameters this model cannot use: {text} "
+            f"{settings_file} holds parameters this model cannot use: {exc} "
             "The file is damaged or was not written by skbert; save the model again with "
             "save_pretrained.") from None
 

@@ -281,7 +281,7 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
     for i, (c, t) in enumerate(zip(classes, in_force)):
         lines.append(f"| {i} | {_md(str(c))} | {_fmt(t)} |")
     min_labels = params.get("min_labels", 0)
-    if min_labels == "auto" or isinstance(min_labels, int):  # True acts as 1, as in predict
+    if min_labels == "auto" or isinstance(min_labels, int):  # as predict applies it
         min_labels = min(min_labels_in_force(min_labels, settings.get("min_labels_")),
                          len(classes))
     if isinstance(min_labels, int) and min_labels > 0:

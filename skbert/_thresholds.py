@@ -51,7 +51,7 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
     >>> check_threshold(np.array(0.3), 4)
     0.3
     """
-    if isinstance(threshold, np.ndarray) and threshold.ndim == 0 and threshold.dtype.kind in "iuf":
+    if isinstance(threshold, np.ndarray) and threshold.ndim == 0:
         threshold = threshold.item()  # np.array(0.5): one number
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
         if np.isnan(threshold):
@@ -61,8 +61,7 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
                 f"threshold={threshold!r} is outside [0, 1]; a probability threshold must lie "
                 "in [0, 1] (0 predicts every label, 1 none). Use e.g. 0.5.")
         return float(threshold)
-    if np.asarray(threshold, dtype=object).dtype == object and any(
-            isinstance(v, (bool, np.bool_)) for v in np.ravel(np.asarray(threshold, dtype=object))):
+    if any(isinstance(v, (bool, np.bool_)) for v in np.ravel(np.asarray(threshold, dtype=object))):
         raise ValueError(
             f"threshold={threshold!r:.80} holds True/False, not numbers; pass one float in "
             f"[0, 1], or {n_labels} floats (one per label, in classes_ order).")

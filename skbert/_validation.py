@@ -15,6 +15,7 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import type_of_target
 
 from ._utils import SkbertWarning
@@ -479,41 +480,31 @@ def check_encodable(texts, offset: int = 0) -> None:
                 "text, e.g. text.encode('utf-8', 'replace').decode('utf-8').") from None
 
 
-def _number_interval_class():
-    from sklearn.utils._param_validation import Interval
 
-    class NumberInterval(Interval):
-        """scikit-learn's ``Interval`` constraint that refuses ``True`` and ``False``.
+class NumberInterval(Interval):
+    """scikit-learn's ``Interval`` constraint that refuses ``True`` and ``False``.
 
-        A bool is an ``Integral`` to Python, so ``Interval(Integral, ...)`` takes
-        ``min_labels=True`` as 1 and ``Interval(Real, ...)`` takes
-        ``threshold=True`` as 1.0: almost always a slip (a flag meant for another
-        parameter). Every numeric parameter of skbert's estimators uses this.
+    A bool is an ``Integral`` to Python, so ``Interval(Integral, ...)`` takes
+    ``min_labels=True`` as 1 and ``Interval(Real, ...)`` takes
+    ``threshold=True`` as 1.0: almost always a slip (a flag meant for another
+    parameter). Every numeric parameter of skbert's estimators uses this.
 
-        Examples
-        --------
-        >>> from numbers import Integral
-        >>> c = NumberInterval(Integral, 0, None, closed="left")
-        >>> c.is_satisfied_by(1), c.is_satisfied_by(True)
-        (True, False)
-        >>> str(c)
-        'an int (not a bool) in the range [0, inf)'
-        """
+    Examples
+    --------
+    >>> from numbers import Integral
+    >>> c = NumberInterval(Integral, 0, None, closed="left")
+    >>> c.is_satisfied_by(1), c.is_satisfied_by(True)
+    (True, False)
+    >>> str(c)
+    'an int (not a bool) in the range [0, inf)'
+    """
 
-        def is_satisfied_by(self, val):
-            return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
 
-        def __str__(self):
-            text = super().__str__()
-            for kind in ("an int", "a float"):
-                if text.startswith(kind + " "):
-                    return f"{kind} (not a bool){text[len(kind):]}"
-            return text
-
-    NumberInterval.__module__ = __name__
-    NumberInterval.__qualname__ = "NumberInterval"
-    return NumberInterval
-
-
-#: ``sklearn.utils._param_validation.Interval`` without bools (see its docstring).
-NumberInterval = _number_interval_class()
+    def __str__(self):
+        text = super().__str__()
+        for kind in ("an int", "a float"):
+            if text.startswith(kind + " "):
+                return f"{kind} (not a bool){text[len(kind):]}"
+        return text

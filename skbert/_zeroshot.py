@@ -211,17 +211,17 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _zero_shot_fit(est, classes, texts, unlabelled, words=None) -> FitResult:
+def _zero_shot_fit(est, classes, texts, unlabelled, words) -> FitResult:
     """A model whose head was built from the label texts alone, nothing trained.
 
     ``texts`` are what is embedded (names in the template, descriptions);
-    ``words`` the names or descriptions before the template (default: ``texts``).
+    ``words`` the names or descriptions before the template.
     """
     path = _resolve(str(est.model_name_or_path))
     check_model_source(path)
     tokenizer = load_tokenizer(path)
     n = len(classes)
-    check_label_tokens(tokenizer, classes, texts if words is None else words, texts,
+    check_label_tokens(tokenizer, classes, words, texts,
                        str(est.model_name_or_path), est.max_length)
     device = resolve_device(est.device)
     precision = resolve_precision(est.precision, device)

@@ -128,17 +128,13 @@ def _run(args, debug: bool) -> int:
     except USER_ERRORS as exc:
         if debug:
             raise
+        from ._load_errors import SavedFileError
+
         message = _one_line(exc)
-        if not _about_saved_file(exc):  # a saved file's keys are not the user's flags
+        if not isinstance(exc, SavedFileError):  # a saved file's keys are not the user's flags
             message = speak_flags(message)
         print(f"skbert: error: {message}", file=sys.stderr)
         return 2
-
-
-def _about_saved_file(exc: BaseException) -> bool:
-    from ._load_errors import SavedFileError
-
-    return isinstance(exc, SavedFileError)
 
 
 def load_saved_model(folder, **load):

@@ -215,8 +215,7 @@ def test_trial2_settings_that_clash_with_the_tokenizer_are_the_files(capsys, int
     from skbert._load_errors import SavedFileError
 
     folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(params))
-    with pytest.raises(SavedFileError, match=r"skbert.json holds parameters this model cannot"
-                                             r".*params\.(stride|max_length)="):
+    with pytest.raises(SavedFileError, match=r"skbert.json holds parameters this model cannot"):
         TransformerMultiLabelClassifier.from_pretrained(folder)
     rc, _, err = run(capsys, "predict", folder, texts_file)
     assert rc == 2 and "skbert.json" in err and "--stride" not in err and "--max-length" \
