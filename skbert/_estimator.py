@@ -907,9 +907,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                 "the model again with save_pretrained.") from None
         if backend == "onnx":  # onnxruntime takes CPU tensors, also with its CUDA provider
             dev = torch.device("cpu")
-            _check_saved_lengths(est, load_tokenizer(folder), settings_file)  # before an export
+            tokenizer = load_tokenizer(folder)
+            _check_saved_lengths(est, tokenizer, settings_file)  # before an export
             model, tokenizer = load_onnx_folder(
-                folder, settings, device, quantize=quantize, overwrite=overwrite_onnx)
+                folder, settings, device, quantize=quantize, overwrite=overwrite_onnx,
+                tokenizer=tokenizer)
         else:
             dev = resolve_device(device)
             model, tokenizer = load_folder(folder, settings, dev)

@@ -673,7 +673,7 @@ def _no_preprocess_advice(record: logging.LogRecord) -> bool:
 
 
 def load_onnx_folder(folder, settings: dict, device="auto", *, quantize: bool = False,
-                     overwrite: bool = False):
+                     overwrite: bool = False, tokenizer=None):
     """``(OnnxModel, tokenizer)`` for a saved folder, exporting it first where needed.
 
     The ONNX model runs from the very bytes :func:`export_onnx` hashed: a
@@ -690,8 +690,10 @@ def load_onnx_folder(folder, settings: dict, device="auto", *, quantize: bool = 
         Run the int8 model.
     overwrite : bool, default=False
         See :func:`export_onnx`.
+    tokenizer : tokenizer or None, default=None
+        The folder's tokenizer when the caller has loaded it already.
     """
     providers = onnx_providers(device)
     path, data = _checked_onnx(folder, quantize=quantize, overwrite=overwrite)
     model = OnnxModel(path, providers=providers, n_labels=len(settings["classes"]), data=data)
-    return model, load_tokenizer(os.fspath(folder))
+    return model, tokenizer if tokenizer is not None else load_tokenizer(os.fspath(folder))
