@@ -12,18 +12,16 @@ encoders at predict time; this only asks whether it would pay. One JSON line.
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 
 import numpy as np
 import torch
 from fewshot_probe import probe_fit, probe_sample
+from head_start_probe import start_hook
 from sklearn.metrics import label_ranking_average_precision_score as lrap
 
 from skbert import _runner
-from skbert._batches import pad_token_id
-from skbert._training import predict_logits
 
 
 def _z(a: np.ndarray) -> np.ndarray:
@@ -35,20 +33,10 @@ def main(argv: list[str]) -> None:
     k, seed = int(argv[0]), int(argv[1])
     params = json.loads(argv[2]) if len(argv) > 2 else {}
     X, Yd, test_texts, Yt = probe_sample(k, seed, 2000)
-    real = _runner._init_head
-    signature = inspect.signature(real)
-    seen = {}
-
-    def hook(*args, **kwargs):
-        real(*args, **kwargs)
-        given = signature.bind(*args, **kwargs).arguments
-        est, model, tokenizer = given["est"], given["model"], given["tokenizer"]
-        config = _runner.inference_config(est, given["device"], given["precision"])
-        encoded = _runner.encode_texts(est, tokenizer, test_texts)
-        seen["start"] = predict_logits(model, encoded, pad_token_id(tokenizer), config)
-
+    kept = {}
+    hook = start_hook(_runner._init_head, test_texts, Yt, {}, logits_out=kept)
     clf, fit_s = probe_fit(X, Yd, seed, params, [(_runner, "_init_head", hook)])
-    start = seen["start"]
+    start = kept["start"]
     proba = clf.predict_proba(test_texts)
     logits = np.log(proba + 1e-12) - np.log1p(-proba + 1e-12)
     start_proba = 1 / (1 + np.exp(-start))

@@ -30,9 +30,10 @@ from skbert._batches import pad_token_id
 from skbert._training import predict_logits
 
 
-def start_hook(real, texts: list[str], Y, seen: dict):
+def start_hook(real, texts: list[str], Y, seen: dict, logits_out: dict | None = None):
     """A stand-in for ``_runner._init_head`` that calls ``real``, then writes the LRAP of
-    the model on ``texts`` (labels ``Y``) right after the head starts to ``seen``."""
+    the model on ``texts`` (labels ``Y``) right after the head starts to ``seen``, and
+    the logits themselves to ``logits_out["start"]`` when given."""
     signature = inspect.signature(real)
 
     def hook(*args, **kwargs):
@@ -43,11 +44,16 @@ def start_hook(real, texts: list[str], Y, seen: dict):
         encoded = _runner.encode_texts(est, tokenizer, texts)
         logits = predict_logits(model, encoded, pad_token_id(tokenizer), config)
         seen["start_lrap"] = round(lrap(Y, logits), 4)
+        if logits_out is not None:
+            logits_out["start"] = logits
 
     return hook
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], wrap=None, extra: dict | None = None) -> None:
+    """Fit and print each variant of ``argv``; ``wrap(hook)``, when given, replaces the
+    start hook (``frozen_head_probe`` freezes the encoder in it); ``extra`` is added to
+    each JSON line."""
     torch.set_num_threads(1)
     k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
     n_test = int(argv[3]) if len(argv) > 3 else 2000
@@ -55,12 +61,14 @@ def main(argv: list[str]) -> None:
     real = _runner._init_head
     for name, params in variants.items():
         seen = {}
+        hook = start_hook(real, test_texts, Yt, seen)
         clf, fit_s = probe_fit(X, Yd, seed, params, [
-            (_runner, "_init_head", start_hook(real, test_texts, Yt, seen))])
+            (_runner, "_init_head", hook if wrap is None else wrap(hook))])
         P = clf.predict_proba(test_texts)
         pred = clf.predict(test_texts)
         print(json.dumps(dict(
-            name=name, K=k, seed=seed, params=params, fit_s=round(fit_s, 1), **seen,
+            name=name, K=k, seed=seed, params=params, **(extra or {}),
+            fit_s=round(fit_s, 1), **seen,
             lrap=round(lrap(Yt, P), 4),
             micro=round(f1_score(Yt, pred, average="micro", zero_division=0), 4),
             macro=round(f1_score(Yt, pred, average="macro", zero_division=0), 4))), flush=True)
