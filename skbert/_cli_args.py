@@ -57,7 +57,13 @@ class _Deprecated(argparse.Action):
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors about a subcommand's option say which subcommand takes it."""
+    """An ArgumentParser whose errors about a subcommand's option say which subcommand takes it,
+    and whose options take a value that begins with one ``-`` (``--labels -3,4``)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        if args is not None:
+            args = _attach_dash_values(list(args), self._option_string_actions)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
         """One line, ``skbert: error: ...`` naming where the help is, and exit code 2."""
@@ -99,6 +105,45 @@ class Parser(argparse.ArgumentParser):
             return (f"unknown option {flag}; options follow a subcommand (train, predict, "
                     "evaluate, demo): see 'skbert COMMAND --help'")
         return None
+
+
+def _attach_dash_values(args: list[str], actions: dict) -> list[str]:
+    """``args`` with ``--labels -3,4`` written ``--labels=-3,4``, the form argparse reads.
+
+    argparse takes a token that begins with ``-`` for an option unless it is
+    one negative number (``-3``), so ``--labels -3,4`` (int labels),
+    ``--label-columns -1,-2`` or ``--threshold -0.5,0.5`` failed with
+    "expected one argument". As with getopt, an option that takes one value
+    takes the next token when it begins with a single ``-`` and is not one of
+    the command's options; ``--`` ends the options, and a token that begins
+    with ``--`` stays an option (``--labels --top-k 3`` still says the value
+    is missing).
+    """
+    out, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return out + args[i:]
+        action = _one_value_action(arg, actions)
+        nxt = args[i + 1] if i + 1 < len(args) else ""
+        if (action is not None and len(nxt) > 1 and nxt[0] == "-" and nxt[1] != "-"
+                and nxt not in actions):
+            out.append(f"{arg}={nxt}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def _one_value_action(arg: str, actions: dict) -> argparse.Action | None:
+    """The action of option ``arg`` (or of the one option it abbreviates) if it takes one value."""
+    if not arg.startswith("--") or "=" in arg:
+        return None
+    found = {a for flag, a in actions.items() if flag == arg} or \
+        {a for flag, a in actions.items() if flag.startswith(arg)}
+    action = found.pop() if len(found) == 1 else None
+    return action if action is not None and action.nargs is None else None
 
 
 def _unknown_after(command: str, subs: dict, args: list[str]) -> str | None:

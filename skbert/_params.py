@@ -281,7 +281,12 @@ def folder_params(settings: dict, path: str) -> dict:
 
     Parameters in ``FOLDER_UNSAFE_PARAMS`` and names the estimator does not
     have are left out (they keep their defaults); every other value must pass
-    its constraint in the table, as a value a user passes would.
+    its constraint in the table, as a value a user passes would, and what
+    only the file can get wrong: a per-label ``threshold`` must hold one
+    number in [0, 1] per label of the file's ``classes``, and ``device`` must
+    be a device skbert takes (the caller's device replaces it, so a folder
+    saved with ``"cuda:1"`` loads on a machine without a GPU; ``"gpu9"`` is
+    damage).
 
     Parameters
     ----------
@@ -299,13 +304,15 @@ def folder_params(settings: dict, path: str) -> dict:
     Raises
     ------
     SavedFileError
-        A ``ValueError`` naming the file, the parameter, the value and what it must be.
+        A ``ValueError`` naming the file, the key (``params.threshold``), the
+        value and the fix.
     """
     raw = settings.get("params")
     if not isinstance(raw, dict):
         raise SavedFileError(f"{path}: 'params' holds {raw!r:.80}, not a JSON object of estimator "
                          "parameters; the file is damaged or was not written by skbert. Save "
                          "the model again with save_pretrained.")
+    classes = settings.get("classes")
     out = {}
     for name, value in raw.items():
         param = PARAM.get(name)
@@ -318,13 +325,72 @@ def folder_params(settings: dict, path: str) -> dict:
             except InvalidParameterError as exc:
                 raise SavedFileError(
                     f"{path} holds a parameter value this estimator rejects: "
-                    f"{file_keys(str(exc))} The file is damaged or was not written by skbert; "
-                    "save the model again with save_pretrained.") from None
+                    f"{file_keys(str(exc))} {_FILE_FIX}") from None
             if isinstance(value, float) and not math.isfinite(value):
-                raise SavedFileError(f"{path}: {name}={value!r} is not finite; the file is "
-                                     "damaged. Save the model again with save_pretrained.")
+                raise _saved_value_error(path, name, value, "a finite number")
+        expected = _FILE_CHECKS.get(name, lambda v, c: None)(value, classes)
+        if expected is not None:
+            raise _saved_value_error(path, name, value, expected)
         out[name] = value
     return out
+
+
+_FILE_FIX = ("The file is damaged or was not written by skbert; save the model again with "
+             "save_pretrained.")
+
+
+def _saved_value_error(path: str, name: str, value, expected: str) -> SavedFileError:
+    """A damaged ``params.<name>`` of the file ``path``: the key, its value, what it must be."""
+    return SavedFileError(
+        f"{path} holds a parameter value this estimator rejects: params.{name} is "
+        f"{value!r:.80}, expected {expected}. {_FILE_FIX}")
+
+
+def _file_threshold(value, classes) -> str | None:
+    """What a saved per-label ``threshold`` must be, if ``value`` is not it (else None).
+
+    One number and ``"auto"`` are the table's constraint; a list is one
+    number in [0, 1] per label of the file's ``classes``
+    (:func:`~skbert._thresholds.check_threshold` decides, as for a caller's).
+    """
+    if not isinstance(value, list):
+        return None
+    from ._thresholds import check_threshold
+
+    n = len(classes) if isinstance(classes, list) else len(value)
+    try:
+        check_threshold(value, n)
+        return None
+    except ValueError:
+        pass
+    bools = " (True/False are not numbers)" if any(isinstance(v, bool) for v in value) else ""
+    return (f"one number in [0, 1], or a list of {n} numbers in [0, 1], one per label in the "
+            f"order of 'classes'{bools}")
+
+
+#: Device types the ``device`` parameter takes (as ``skbert._utils.resolve_device``).
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def _file_device(value, classes) -> str | None:
+    """What a saved ``device`` must be, if ``value`` is not it (else None).
+
+    ``"auto"`` or a device of a type skbert runs on, whether or not this
+    machine has it: the caller's ``device`` replaces the saved one, which
+    only records where the model was trained.
+    """
+    if not isinstance(value, str) or value == "auto":
+        return None  # a non-str is the table's constraint's
+    try:
+        if torch.device(value).type in _DEVICE_TYPES:
+            return None
+    except (RuntimeError, TypeError, ValueError):
+        pass
+    return "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+
+
+#: The checks of values only a saved file can get wrong (see :func:`folder_params`).
+_FILE_CHECKS = {"threshold": _file_threshold, "device": _file_device}
 
 
 #: The name the persistence code may call it by.
@@ -409,7 +475,8 @@ def _describe(param: Param) -> str:
         "a comma-separated list of numbers" if c == "array-like"
         else "'none'" if c is None
         else " or ".join(repr(o) for o in sorted(c.options)) if isinstance(c, StrOptions)
-        else str(make_constraint(c)).replace(" (not a bool)", "")  # no bools on a command line
+        else c.describe() if isinstance(c, NumberInterval)  # no bools on a command line
+        else str(make_constraint(c))
         for c in param.constraint if c not in (dict, list, callable, torch.device, os.PathLike))
 
 

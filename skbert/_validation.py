@@ -7,6 +7,7 @@ that fixes it.
 from __future__ import annotations
 
 import reprlib
+import threading
 import unicodedata
 import warnings
 from collections.abc import ItemsView, KeysView, Mapping, Set, ValuesView
@@ -481,6 +482,10 @@ def check_encodable(texts, offset: int = 0) -> None:
 
 
 
+#: Per thread, the :class:`NumberInterval` that last refused a bool (its message says so).
+_REFUSED_BOOL = threading.local()
+
+
 class NumberInterval(Interval):
     """scikit-learn's ``Interval`` constraint that refuses ``True`` and ``False``.
 
@@ -488,6 +493,15 @@ class NumberInterval(Interval):
     ``min_labels=True`` as 1 and ``Interval(Real, ...)`` takes
     ``threshold=True`` as 1.0: almost always a slip (a flag meant for another
     parameter). Every numeric parameter of skbert's estimators uses this.
+
+    Its description (scikit-learn's error message, ``str``) says
+    "(not a bool)" only right after it refused a bool: ``min_labels=True``
+    reads "must be an int (not a bool) in the range [0, inf)", while
+    ``min_labels=-3``, a damaged file's ``params.max_length`` or a
+    command-line option reads "must be an int in the range [0, inf)".
+    scikit-learn describes a constraint right after checking the value, in
+    the same thread; :meth:`describe` is the plain wording for anything else
+    (help texts).
 
     Examples
     --------
@@ -497,13 +511,23 @@ class NumberInterval(Interval):
     (True, False)
     >>> str(c)
     'an int (not a bool) in the range [0, inf)'
+    >>> c.is_satisfied_by(-3), str(c)
+    (False, 'an int in the range [0, inf)')
     """
 
     def is_satisfied_by(self, val):
-        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+        is_bool = isinstance(val, (bool, np.bool_))
+        _REFUSED_BOOL.constraint = self if is_bool else None
+        return not is_bool and super().is_satisfied_by(val)
+
+    def describe(self) -> str:
+        """The constraint in words whatever was checked last: ``'an int in the range [0, inf)'``."""
+        return super().__str__()
 
     def __str__(self):
-        text = super().__str__()
+        text = self.describe()
+        if getattr(_REFUSED_BOOL, "constraint", None) is not self:
+            return text
         for kind in ("an int", "a float"):
             if text.startswith(kind + " "):
                 return f"{kind} (not a bool){text[len(kind):]}"

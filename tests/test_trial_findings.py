@@ -341,3 +341,137 @@ def test_trial3_onnx_refuses_clashing_lengths_before_exporting(int_model, tmp_pa
     with pytest.raises(SavedFileError, match="holds parameters this model cannot use"):
         TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")
     assert not (folder / "onnx").exists()
+
+
+# ------------------------------------------------ fourth trial: the file's words, the CLI's
+def _load_error(folder):
+    from skbert._load_errors import SavedFileError
+
+    with pytest.raises(SavedFileError) as info:
+        TransformerMultiLabelClassifier.from_pretrained(folder)
+    return str(info.value)
+
+
+def test_trial4_item1_a_numeric_damage_reads_without_bool_wording(capsys, int_model,
+                                                                   texts_file, tmp_path):
+    """'must be an int (not a bool) in the range [8, inf). Got -3' spoke of bools nobody gave."""
+    folder = _damaged_copy(int_model, tmp_path, _set_param("max_length", -3))
+    rc, _, err = run(capsys, "predict", folder, texts_file)
+    message = _load_error(folder)
+    for text in (err, message):
+        assert "params.max_length must be an int in the range [8, inf). Got -3 instead" in text
+        assert "bool" not in text
+    assert rc == 2
+
+
+def test_trial4_item1_bool_wording_only_where_a_bool_was_given(int_model, tmp_path):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=r"an int \(not a bool\) .*Got True"):
+        TransformerMultiLabelClassifier(min_labels=True)._validate_params()
+    with pytest.raises(InvalidParameterError, match=r"must be an int in the range") as info:
+        TransformerMultiLabelClassifier(min_labels=-3)._validate_params()
+    assert "bool" not in str(info.value)
+    folder = _damaged_copy(int_model, tmp_path, _set_param("min_labels", True))  # JSON true
+    assert "params.min_labels must be an int (not a bool)" in _load_error(folder)
+
+
+@pytest.mark.parametrize("value", [[0.3, 7.0], [0.3, 0.2], [0.3, 7.0, 0.1, 0.2],
+                                   [0.3, True, 0.1, 0.2], [[0.5, 0.5, 0.5, 0.5]]])
+def test_trial4_item2_a_damaged_threshold_list_is_the_files_key(capsys, int_model, texts_file,
+                                                                tmp_path, value):
+    """It read 'threshold=[0.3, 7.0] has 2 values ...; pass one float', advice for a caller."""
+    folder = _damaged_copy(int_model, tmp_path, _set_param("threshold", value))
+    message = _load_error(folder)
+    rc, _, err = run(capsys, "predict", folder, texts_file)
+    assert rc == 2
+    for text in (message, err):
+        assert f"params.threshold is {value!r}, expected" in text
+        assert "4 numbers in [0, 1], one per label" in text and "save_pretrained" in text
+        assert "threshold=" not in text and "pass one float" not in text
+    assert "--threshold" not in err
+
+
+@pytest.mark.xfail(strict=True, reason="needs check_lengths to name the keys it is given "
+                                       "(skbert/_runner.py, skbert/_estimator.py: the lead's)")
+def test_trial4_item2_clashing_lengths_name_the_files_keys(capsys, int_model, texts_file,
+                                                           tmp_path):
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
+        long_text="chunk", stride=100, max_length=16))
+    message = _load_error(folder)
+    rc, _, err = run(capsys, "predict", folder, texts_file)
+    for text in (message, err):
+        assert "params.stride" in text and "params.max_length" in text
+        assert " stride=" not in text and " max_length=" not in text
+
+
+@pytest.fixture(scope="module")
+def negative_model(tiny_model, tmp_path_factory):
+    """A folder whose int labels are -3, 4, 5 and 6."""
+    import pandas as pd
+
+    texts, Y = make_corpus(16, seed=3)
+    clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, batch_size=8, verbose=0,
+                                          device="cpu", precision="fp32", random_state=0)
+    clf.fit(texts, pd.DataFrame(Y, columns=[-3, 4, 5, 6]))
+    folder = tmp_path_factory.mktemp("trial4") / "model"
+    clf.save_pretrained(folder)
+    return folder
+
+
+def test_trial4_item3_a_label_list_may_begin_with_a_minus(capsys, negative_model, texts_file):
+    """argparse read '-3,4' as an option: 'argument --labels: expected one argument'."""
+    for argv in (["--labels", "-3,4"], ["--labels=-3,4"], ["--lab", "-3,4"]):
+        rc, out, err = run(capsys, "explain", negative_model, texts_file, "--method",
+                           "occlusion", *argv)
+        assert rc == 0, err
+        explained = [json.loads(line) for line in out.splitlines()]
+        assert [[lab["label"] for lab in e["labels"]] for e in explained] == [[-3, 4]] * 2
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "d.jsonl", "--out", "m", "--label-columns", "-1,-2"],
+     {"label_columns": ["-1", "-2"]}),
+    (["evaluate", "m", "d.jsonl", "--label-columns", "-x"], {"label_columns": ["-x"]}),
+    (["train", "d.jsonl", "--out", "m", "--pos-weight", "-1,2"],
+     {"pos_weight": [-1.0, 2.0]}),  # parsed; the estimator refuses it, naming --pos-weight
+])
+def test_trial4_item3_every_value_option_takes_a_value_that_begins_with_a_minus(argv,
+                                                                               expected):
+    from skbert.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert {k: getattr(args, k) for k in expected} == expected
+
+
+def test_trial4_item3_a_missing_value_and_a_bad_one_are_still_named(capsys, int_model,
+                                                                    texts_file):
+    rc, _, err = run(capsys, "explain", int_model, texts_file, "--labels", "--top-k", "3")
+    assert rc == 2 and "argument --labels: expected one argument" in err
+    rc, _, err = run(capsys, "predict", int_model, texts_file, "--threshold", "-0.5,0.5")
+    assert rc == 2 and "expected one argument" not in err
+    rc, _, err = run(capsys, "explain", int_model, texts_file, "--labels", "-3")
+    assert rc == 2 and "--labels holds '-3', which is not a label of this model" in err
+
+
+@pytest.mark.parametrize("value", ["gpu9", "cuda:-1", "CUDA", "xpu", ""])
+def test_trial4_item4_a_malformed_saved_device_is_the_files_damage(capsys, int_model,
+                                                                   texts_file, tmp_path, value):
+    """'gpu9' loaded silently (the caller's device replaced it) while 3 was refused."""
+    folder = _damaged_copy(int_model, tmp_path, _set_param("device", value))
+    message = _load_error(folder)
+    rc, _, err = run(capsys, "predict", folder, texts_file)
+    assert rc == 2
+    for text in (message, err):
+        assert f"params.device is {value!r}, expected 'auto', 'cpu', 'cuda', 'cuda:N'" in text
+        assert "save_pretrained" in text
+    assert "--device" not in err
+
+
+@pytest.mark.parametrize("value", ["cuda", "cuda:1", "mps", "auto", "cpu"])
+def test_trial4_item4_a_folder_saved_on_another_machine_still_loads(int_model, tmp_path, value):
+    """The file records where the model was trained; the caller's device wins."""
+    folder = _damaged_copy(int_model, tmp_path, _set_param("device", value))
+    clf = TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+    assert clf.device == "cpu" and clf.device_.type == "cpu"
+    assert clf.predict(["football match today"]).shape == (1, 4)
