@@ -32,6 +32,19 @@ class NewerFileError(ValueError):
     """A saved folder written by a newer skbert: the fix is to upgrade skbert, not to save again."""
 
 
+def file_key(name: str) -> str:
+    """How a message names parameter ``name`` as a saved folder's ``skbert.json`` holds it.
+
+    For checks that take how to name their keys (e.g. ``key=file_key``).
+
+    Examples
+    --------
+    >>> file_key("stride")
+    'params.stride'
+    """
+    return f"params.{name}"
+
+
 def file_keys(message: str) -> str:
     """``message`` with scikit-learn's ``The 'min_labels' parameter of <Estimator>``
     spelled as the file's key, ``params.min_labels``.
@@ -41,7 +54,7 @@ def file_keys(message: str) -> str:
     >>> file_keys("The 'min_labels' parameter of T must be an int. Got -3 instead.")
     'params.min_labels must be an int. Got -3 instead.'
     """
-    return _SKLEARN_PARAM.sub(lambda m: f"params.{m[1]}", message)
+    return _SKLEARN_PARAM.sub(lambda m: file_key(m[1]), message)
 
 
 @contextlib.contextmanager

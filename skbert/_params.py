@@ -63,7 +63,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
-from ._load_errors import SavedFileError, file_keys
+from ._load_errors import SavedFileError, file_key, file_keys
 from ._modeling import DEFAULT_MODEL
 from ._validation import NumberInterval
 
@@ -342,7 +342,7 @@ _FILE_FIX = ("The file is damaged or was not written by skbert; save the model a
 def _saved_value_error(path: str, name: str, value, expected: str) -> SavedFileError:
     """A damaged ``params.<name>`` of the file ``path``: the key, its value, what it must be."""
     return SavedFileError(
-        f"{path} holds a parameter value this estimator rejects: params.{name} is "
+        f"{path} holds a parameter value this estimator rejects: {file_key(name)} is "
         f"{value!r:.80}, expected {expected}. {_FILE_FIX}")
 
 
