@@ -372,12 +372,18 @@ def _file_threshold(value, classes) -> str | None:
 _DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
-def _file_device(value, classes) -> str | None:
-    """What a saved ``device`` must be, if ``value`` is not it (else None).
+def saved_device_problem(value) -> str | None:
+    """What a saved ``device`` must be, if the str ``value`` is not it (else None).
 
     ``"auto"`` or a device of a type skbert runs on, whether or not this
     machine has it: the caller's ``device`` replaces the saved one, which
-    only records where the model was trained.
+    only records where the model was trained. ``fitted_settings`` refuses to
+    save what :func:`folder_params` would refuse to load.
+
+    Examples
+    --------
+    >>> saved_device_problem("cuda:1") is None, saved_device_problem("gpu9")
+    (True, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     """
     if not isinstance(value, str) or value == "auto":
         return None  # a non-str is the table's constraint's
@@ -390,7 +396,8 @@ def _file_device(value, classes) -> str | None:
 
 
 #: The checks of values only a saved file can get wrong (see :func:`folder_params`).
-_FILE_CHECKS = {"threshold": _file_threshold, "device": _file_device}
+_FILE_CHECKS = {"threshold": _file_threshold,
+                "device": lambda value, classes: saved_device_problem(value)}
 
 
 #: The name the persistence code may call it by.

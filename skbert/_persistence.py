@@ -161,14 +161,20 @@ def fitted_settings(est) -> dict:
     Its parameters (as JSON values), the fitted attributes a loaded model gets
     back, and ``label_thresholds``: the per-label thresholds in force when
     saved (None for ``threshold="auto"`` fitted without a validation split),
-    which the model card shows.
+    which the model card shows. A ``device`` that ``from_pretrained`` would
+    refuse to read back (``"gpu9"``, set after fit) is a ``ValueError``.
     """
     import math
 
-    from ._params import record_params
+    from ._params import record_params, saved_device_problem
     from ._thresholds import check_threshold
     from ._version import __version__
 
+    expected = saved_device_problem(str(est.device))
+    if expected is not None:  # from_pretrained would refuse the folder
+        raise ValueError(
+            f"device={est.device!r} is not a device skbert runs on ({expected}), and a folder "
+            "saved with it would not load. Use set_params(device='auto') before saving.")
     info = getattr(est, "_fit_info", {})
     tuned = getattr(est, "thresholds_", None)
     in_force = tuned if isinstance(est.threshold, str) else check_threshold(

@@ -475,3 +475,15 @@ def test_trial4_item4_a_folder_saved_on_another_machine_still_loads(int_model, t
     clf = TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
     assert clf.device == "cpu" and clf.device_.type == "cpu"
     assert clf.predict(["football match today"]).shape == (1, 4)
+
+
+@pytest.mark.parametrize("device", ["gpu9", "xpu"])
+def test_trial4_item4_save_refuses_a_device_its_load_would_refuse(int_model, tmp_path, device):
+    """set_params(device='gpu9') after fit wrote a folder that from_pretrained now refuses."""
+    clf = TransformerMultiLabelClassifier.from_pretrained(int_model).set_params(device=device)
+    target = tmp_path / "out"
+    with pytest.raises(ValueError, match=rf"device='{device}' is not a device skbert runs on"):
+        clf.save_pretrained(target)
+    assert not target.exists()
+    clf.set_params(device="cuda:1").save_pretrained(target)  # another machine's: loads here
+    assert TransformerMultiLabelClassifier.from_pretrained(target, device="cpu").device == "cpu"
