@@ -29,7 +29,7 @@ from ._docs import fill_doc
 from ._explain import explain
 from ._export import check_backend, load_onnx_folder, resolve_pretrained_source, save_model_folder
 from ._export import push_to_hub as _push_to_hub
-from ._load_errors import SavedFileError, file_keys
+from ._load_errors import SavedFileError, file_key, file_keys
 from ._modeling import (
     DEFAULT_MODEL,
     check_peft_config,
@@ -939,7 +939,7 @@ def _check_saved_lengths(est, tokenizer, settings_file: str) -> None:
     (``long_text="chunk"`` with a stride a window cannot hold, a ``max_length`` above the
     tokenizer's limit), as the file's: the user passed no such option."""
     try:
-        check_lengths(est, tokenizer, os.path.dirname(settings_file))
+        check_lengths(est, tokenizer, os.path.dirname(settings_file), key=file_key)
     except ValueError as exc:
         raise SavedFileError(
             f"{settings_file} holds parameters this model cannot use: {exc} "

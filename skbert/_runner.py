@@ -413,19 +413,24 @@ def data_key(est, data: FitData) -> str:
                            (data.Y, data.sample_weight, data.Y_val), data.classes)
 
 
-def check_lengths(est, tokenizer, where: str) -> None:
-    """Refuse a ``max_length`` the tokenizer cannot give, or a ``stride`` a window cannot hold."""
+def check_lengths(est, tokenizer, where: str, key=str) -> None:
+    """Refuse a ``max_length`` the tokenizer cannot give, or a ``stride`` a window cannot hold.
+
+    ``key(name)`` names a parameter in the message: the parameter's own name,
+    or ``skbert._load_errors.file_key`` (``params.stride``) for a saved file's.
+    """
+    length, stride = key("max_length"), key("stride")
     limit = getattr(tokenizer, "model_max_length", None)
     if limit is not None and limit < 1_000_000 and est.max_length > limit:
         raise ValueError(
-            f"max_length={est.max_length} exceeds the {limit} tokens {where!r} supports. "
-            f"Use max_length<={limit}, and long_text='chunk' to read longer texts.")
+            f"{length}={est.max_length} exceeds the {limit} tokens {where!r} supports. "
+            f"Use {length}<={limit}, and {key('long_text')}='chunk' to read longer texts.")
     if est.long_text == "chunk":
         room = est.max_length - tokenizer.num_special_tokens_to_add()
         if est.stride >= room:
             raise ValueError(
-                f"stride={est.stride} must be smaller than the {room} text tokens a "
-                f"window of max_length={est.max_length} holds; lower stride (e.g. "
+                f"{stride}={est.stride} must be smaller than the {room} text tokens a "
+                f"window of {length}={est.max_length} holds; lower {stride} (e.g. "
                 f"{room // 4}).")
 
 

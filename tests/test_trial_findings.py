@@ -392,8 +392,6 @@ def test_trial4_item2_a_damaged_threshold_list_is_the_files_key(capsys, int_mode
     assert "--threshold" not in err
 
 
-@pytest.mark.xfail(strict=True, reason="needs check_lengths to name the keys it is given "
-                                       "(skbert/_runner.py, skbert/_estimator.py: the lead's)")
 def test_trial4_item2_clashing_lengths_name_the_files_keys(capsys, int_model, texts_file,
                                                            tmp_path):
     folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
