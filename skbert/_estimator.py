@@ -59,7 +59,7 @@ from ._runner import (
     run_fit,
 )
 from ._scoring import make_score_fn
-from ._thresholds import at_least, check_threshold, min_labels_in_force
+from ._thresholds import at_least, check_threshold, is_series, min_labels_in_force
 from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
     SkbertWarning,
@@ -195,8 +195,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         .. versionadded:: 0.2.0
     threshold : float, array-like of shape (n_labels,) or "auto", default=0.5
         Decision threshold of ``predict`` (``proba >= threshold``), one for
-        all labels or one per label. Read at predict time: changing it with
-        ``set_params`` needs no refit. ``"auto"`` uses ``thresholds_``, tuned
+        all labels or one per label (in ``classes_`` order; a pandas Series
+        is matched to the labels by its index). Read at predict time:
+        changing it with ``set_params`` needs no refit. ``"auto"`` uses ``thresholds_``, tuned
         on the validation split during fit (see ``threshold_metric``).
     threshold_metric : {"f1_micro_global", "f1", "f1_micro", "f1_shrunk"}, default="f1_micro_global"
         How ``threshold="auto"`` tunes ``thresholds_``: ``"f1_micro_global"``
@@ -532,7 +533,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             weights so far (``interrupted_`` is True; it can predict).
         """
         data = _check_fit_data(X, Y, sample_weight, X_val, Y_val)
-        self._check_cross_params(data.Y.shape[1], has_validation_set=data.X_val is not None)
+        self._check_cross_params(data.classes, has_validation_set=data.X_val is not None)
         _check_checkpoint_dir(self.checkpoint_dir, self.model_name_or_path)
         result = run_fit(self, data)
         self._set_fitted(result)
@@ -543,7 +544,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             raise KeyboardInterrupt
         return self
 
-    def _check_cross_params(self, n_labels: int, has_validation_set: bool = False) -> None:
+    def _check_cross_params(self, classes, has_validation_set: bool = False) -> None:
+        n_labels = len(classes)
         if self.early_stopping and self.validation_fraction == 0 and not has_validation_set:
             raise ValueError(
                 "early_stopping=True needs a validation split, but validation_fraction=0. "
@@ -555,7 +557,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                 "validation_fraction=0. Set validation_fraction>0 (e.g. 0.1) or pass a float "
                 "threshold.")
         if not isinstance(self.threshold, str):
-            check_threshold(self.threshold, n_labels)
+            check_threshold(self.threshold, n_labels, classes)
         compile_options(self.compile)
         check_callbacks(self.callbacks)
         check_peft_config(self.peft_config)
@@ -565,6 +567,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             except ValueError as exc:
                 raise ValueError(f"scoring={self.scoring!r} is not usable: {exc}") from None
         if self.pos_weight is not None and not isinstance(self.pos_weight, str):
+            labels = [c.item() if hasattr(c, "item") else c for c in classes]
+            if is_series(self.pos_weight) and list(self.pos_weight.index) != labels:
+                raise ValueError(
+                    f"pos_weight is a pandas Series indexed by "
+                    f"{list(self.pos_weight.index)!r:.80}, but pos_weight is read in classes_ "
+                    f"order ({labels!r:.80}); pass pos_weight=s[classes].to_numpy() with the "
+                    "labels in that order.")
             try:
                 pw = np.asarray(self.pos_weight, dtype=float)
             except (TypeError, ValueError):
@@ -614,7 +623,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()  # set_params after fit is not checked by sklearn
         check_lengths(self, self.tokenizer_, "the fitted model")
         if not isinstance(self.threshold, str):
-            check_threshold(self.threshold, len(self.classes_))
+            check_threshold(self.threshold, len(self.classes_), self.classes_)
         n, chunks = iter_text_chunks(X, PREDICT_CHUNK)
         config = inference_config(self, self.device_, self._predict_precision(self.device_))
         pad = pad_token_id(self.tokenizer_)
@@ -691,7 +700,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                     "but this model was fitted without one. Refit with threshold='auto', or "
                     "set a float threshold, or tune one with skbert.tune_thresholds.")
             return self.thresholds_
-        return check_threshold(self.threshold, len(self.classes_))
+        return check_threshold(self.threshold, len(self.classes_), self.classes_)
 
     def explain(self, X, labels=None, *, method="integrated_gradients", n_steps=32, top_k=None):
         """Which words drove each label of each text (see :doc:`/user_guide/explain`).
@@ -899,7 +908,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         est = cls(**params)
         try:
             est._validate_params()
-            est._check_cross_params(len(settings["classes"]))
+            est._check_cross_params(settings["classes"])
         except ValueError as exc:
             raise SavedFileError(
                 f"{settings_file} holds a parameter value this estimator rejects: "

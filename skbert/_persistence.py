@@ -167,7 +167,7 @@ def fitted_settings(est) -> dict:
     import math
 
     from ._params import record_params, saved_device_problem
-    from ._thresholds import check_threshold
+    from ._thresholds import check_threshold, is_series
     from ._version import __version__
 
     expected = saved_device_problem(str(est.device))
@@ -178,7 +178,7 @@ def fitted_settings(est) -> dict:
     info = getattr(est, "_fit_info", {})
     tuned = getattr(est, "thresholds_", None)
     in_force = tuned if isinstance(est.threshold, str) else check_threshold(
-        est.threshold, len(est.classes_))
+        est.threshold, len(est.classes_), est.classes_)
     return {
         "skbert_version": __version__,
         "classes": [c.item() if hasattr(c, "item") else c for c in est.classes_],
@@ -192,7 +192,9 @@ def fitted_settings(est) -> dict:
         "n_train_": info.get("n_train"),
         "n_valid_": info.get("n_valid"),
         "tuned_scores_": info.get("tuned_scores"),
-        "params": record_params(est.get_params(deep=False)),
+        "params": record_params({  # a Series threshold as it is in force: by label
+            **est.get_params(deep=False),
+            **({"threshold": in_force} if is_series(est.threshold) else {})}),
         "label_thresholds": in_force,
     }
 

@@ -24,13 +24,18 @@ DEFAULT_METRIC = "f1_micro_global"
 _DEFAULT_NOTICE = {"shown": False}
 
 
-def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
+def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | float:
     """Validate a scalar or per-label threshold against the number of labels.
 
     Parameters
     ----------
     threshold : float or array-like of shape (n_labels,)
+        A pandas Series is matched to the labels by its index, not by its
+        order: its index must hold each label of ``classes`` once.
     n_labels : int
+    classes : array-like of shape (n_labels,), default=None
+        The labels, in the order of the model's columns (``classes_``). Without
+        them a Series is taken only when its index is ``0 .. n_labels - 1``.
 
     Returns
     -------
@@ -39,8 +44,8 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
     Raises
     ------
     ValueError
-        If the array's length differs from ``n_labels``, or a value is NaN or
-        outside [0, 1].
+        If the array's length differs from ``n_labels``, a value is NaN or
+        outside [0, 1], or a Series' index is not the labels.
 
     Examples
     --------
@@ -50,7 +55,12 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
     array([0.2, 0.4])
     >>> check_threshold(np.array(0.3), 4)
     0.3
+    >>> import pandas as pd
+    >>> check_threshold(pd.Series({"b": 0.9, "a": 0.1}), 2, classes=["a", "b"])
+    array([0.1, 0.9])
     """
+    if is_series(threshold):
+        threshold = _by_label(threshold, n_labels, classes)
     if isinstance(threshold, np.ndarray) and threshold.ndim == 0:
         threshold = threshold.item()  # np.array(0.5): one number
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
@@ -88,6 +98,41 @@ def check_threshold(threshold, n_labels: int) -> np.ndarray | float:
             f"[0, 1] ({bad.size} value(s) out of range). Use per-label thresholds in [0, 1], "
             "e.g. 0.5 for every label.")
     return t
+
+
+def is_series(value) -> bool:
+    """Whether ``value`` is a pandas Series (without importing pandas)."""
+    return any(c.__name__ == "Series" and c.__module__.startswith("pandas")
+               for c in type(value).__mro__)
+
+
+def _by_label(series, n_labels: int, classes) -> np.ndarray:
+    """The values of a Series ``threshold`` in the order of ``classes``, matched by its index."""
+    index = list(series.index)
+    if classes is None:
+        if index == list(range(len(index))):
+            return series.to_numpy()
+        raise ValueError(
+            f"threshold is a pandas Series indexed by {index!r:.80}; a Series is matched to the "
+            "labels by its index, and no labels are known here. Pass threshold.to_numpy() to "
+            "use its values in the order given.")
+    labels = [c.item() if hasattr(c, "item") else c for c in classes]
+    keys = [k.item() if hasattr(k, "item") else k for k in index]
+    try:
+        unmatched = [k for k in keys if k not in labels]
+        missing = [c for c in labels if c not in keys]
+    except TypeError:  # an unhashable or incomparable index value
+        unmatched, missing = keys, labels
+    if unmatched or missing or len(set(map(repr, keys))) != len(keys):
+        problem = (f"{unmatched!r:.80} are not labels" if unmatched
+                   else f"it lacks the labels {missing!r:.80}" if missing
+                   else "a label appears twice in its index")
+        raise ValueError(
+            f"threshold is a pandas Series matched to the labels by its index, but "
+            f"{problem}; the labels are classes_={labels!r:.120}. Index the Series by "
+            f"classes_ (one value per label), or pass {n_labels} numbers in classes_ order "
+            "(a list, or threshold.to_numpy()).")
+    return np.asarray([series.to_numpy()[keys.index(c)] for c in labels])
 
 
 def apply_thresholds(proba, threshold=0.5) -> np.ndarray:

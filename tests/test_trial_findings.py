@@ -485,3 +485,73 @@ def test_trial4_item4_save_refuses_a_device_its_load_would_refuse(int_model, tmp
     assert not target.exists()
     clf.set_params(device="cuda:1").save_pretrained(target)  # another machine's: loads here
     assert TransformerMultiLabelClassifier.from_pretrained(target, device="cpu").device == "cpu"
+
+
+# ---- trial 5 (few-shot and zero-shot surface) ---------------------------------------------
+
+
+def test_trial5_a_threshold_series_is_matched_by_its_index(tiny_model, tmp_path):
+    import pandas as pd
+
+    from skbert import TransformerMultiLabelClassifier
+    from skbert._thresholds import check_threshold
+
+    texts = ["good food here", "the match ended", "vote today", "new phone out"] * 4
+    Y = pd.DataFrame(np.tile(np.eye(4, dtype=int), (4, 1)),
+                     columns=["food", "sports", "politics", "tech"])
+    clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, max_length=16,
+                                          precision="fp32", random_state=0, fit_cache=False,
+                                          validation_fraction=0, early_stopping=False,
+                                          threshold=0.5)
+    clf.fit(texts, Y)
+    # in an order other than classes_: only sports passes at 0.0, the others never do
+    clf.set_params(threshold=pd.Series({"tech": 1.0, "food": 1.0, "politics": 1.0,
+                                        "sports": 0.0}))
+    proba = clf.predict_proba(texts)
+    pred = clf.predict(texts)
+    sports = list(clf.classes_).index("sports")
+    assert pred[:, sports].all()
+    others = [j for j in range(4) if j != sports]
+    assert (pred[:, others] == (proba[:, others] >= 1.0)).all()
+    assert check_threshold(pd.Series({"b": 0.9, "a": 0.1}), 2, ["a", "b"]).tolist() == [0.1, 0.9]
+    # saved as it is in force, in classes_ order
+    clf.save_pretrained(tmp_path / "m")
+    loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+    assert list(loaded.threshold) == [0.0 if c == "sports" else 1.0 for c in clf.classes_]
+    assert (loaded.predict(texts) == pred).all()
+
+
+@pytest.mark.parametrize("series, words", [
+    ({"food": 0.5, "sports": 0.5, "politics": 0.5, "sprots": 0.5}, "['sprots'] are not labels"),
+    ({"food": 0.5, "sports": 0.5, "politics": 0.5}, "lacks the labels ['tech']"),
+])
+def test_trial5_a_threshold_series_with_other_labels_is_refused(series, words):
+    import pandas as pd
+
+    from skbert._thresholds import check_threshold
+
+    with pytest.raises(ValueError, match="matched to the labels by its index") as info:
+        check_threshold(pd.Series(series), 4, np.array(["food", "sports", "politics", "tech"]))
+    assert words in str(info.value) and "threshold.to_numpy()" in str(info.value)
+
+
+def test_trial5_a_threshold_series_needs_labels_to_match():
+    import pandas as pd
+
+    from skbert import apply_thresholds
+
+    assert apply_thresholds([[0.2, 0.7]], pd.Series([0.5, 0.5])).tolist() == [[0, 1]]
+    with pytest.raises(ValueError, match="no labels are known here"):
+        apply_thresholds([[0.2, 0.7]], pd.Series({"b": 0.5, "a": 0.9}))
+
+
+def test_trial5_a_pos_weight_series_in_another_order_is_refused(tiny_model):
+    import pandas as pd
+
+    from skbert import TransformerMultiLabelClassifier
+
+    Y = pd.DataFrame(np.tile(np.eye(2, dtype=int), (4, 1)), columns=["a", "b"])
+    clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, max_length=16,
+                                          pos_weight=pd.Series({"b": 5.0, "a": 1.0}))
+    with pytest.raises(ValueError, match=r"read in classes_ order \(\['a', 'b'\]\)"):
+        clf.fit(["x y", "z w"] * 4, Y)
