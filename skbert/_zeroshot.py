@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import string
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,7 +20,7 @@ from ._modeling import resolve_model_path as _resolve
 from ._runner import FitResult, encode_texts, inference_config
 from ._training import resolve_learning_rate
 from ._utils import resolve_device, resolve_precision
-from ._validation import NumberInterval, check_distinct_names, check_texts
+from ._validation import NumberInterval, _label_names, brief, check_distinct_names, check_texts
 
 #: Parameters handed to the inner classifier as they are.
 _SHARED = ("model_name_or_path", "label_descriptions", "max_length", "predict_batch_size",
@@ -40,8 +41,10 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    labels : list of str
-        The label names, in column order; they become ``classes_``.
+    labels : list of str or int
+        The label names, in column order; they become ``classes_`` (numpy
+        ints as Python ints). Only str and int names can be saved, so others
+        (floats, bools, tuples, None) are refused by :meth:`fit`.
     label_descriptions : dict or None, default=None
         Label -> text saying what it means (``{"acq": "mergers and
         acquisitions"}``); other labels use their name made readable.
@@ -61,9 +64,13 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         texts left without one); without texts, 0.5. A label's score is its
         similarity to the text relative to the mean of all labels, so a
         text close to every label does not pass every threshold.
-    min_labels : int, default=1
+    min_labels : int or "auto", default=1
         ``predict`` gives every text at least this many labels (the most
         probable), so a zero-shot answer is never empty unless set to 0.
+        ``"auto"`` is ``min_labels_`` of the fine-tuned classifier, which a
+        zero-shot fit (no training labels to learn it from) sets to 1: the
+        saved folder answers ``min_labels="auto"`` (``skbert predict
+        --min-labels auto``) never empty too.
     device : str, default="auto"
     precision : {"auto", "bf16", "fp16", "fp32"}, default="auto"
 
@@ -95,7 +102,7 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         "predict_batch_size": [NumberInterval(Integral, 1, None, closed="left")],
         "threshold": [StrOptions({"auto"}), NumberInterval(Real, 0, 1, closed="both"),
                       "array-like"],
-        "min_labels": [NumberInterval(Integral, 0, None, closed="left")],
+        "min_labels": [NumberInterval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "bf16", "fp16", "fp32"})],
     }
@@ -134,26 +141,17 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If ``labels`` holds one label (its score could not depend on the
-            text), or a label whose name or description the model's vocabulary
-            does not know (read as the unknown token alone), or two labels that
-            read as the same tokens: pass ``label_descriptions`` for them.
+            If ``labels`` is empty, holds one label (its score could not depend
+            on the text), a name that is not a str or int (within int64) or two
+            names that read as the same text, if ``template`` is not text with
+            exactly one ``{}`` (``{{``/``}}`` for a literal brace), or a label
+            whose name or description the model's vocabulary does not know
+            (read as the unknown token alone), or two labels that read as the
+            same tokens: pass ``label_descriptions`` for them.
         """
         self._validate_params()
-        classes = np.asarray(list(self.labels), dtype=object)
-        if classes.size == 0:
-            raise ValueError("labels is empty; pass the label names, e.g. ['sports', 'politics'].")
-        if classes.size == 1:
-            raise ValueError(
-                f"labels holds one label ({str(classes[0])!r}): a zero-shot score is a text's "
-                "similarity to a label relative to its mean over all the labels, so with one "
-                "label every text would get the same score. Give the other labels the texts "
-                "may have, or a catch-all one, e.g. labels=[..., 'other'].")
-        check_distinct_names([str(c) for c in classes], "labels")
-        if self.template.count("{}") != 1:
-            raise ValueError(
-                f"template={self.template!r} must hold one '{{}}' where the label name goes, "
-                "e.g. 'This text is about {}.'")
+        classes = _check_labels(list(self.labels))
+        _check_template(self.template)
         described = check_label_descriptions(self.label_descriptions, classes)
         words = label_texts(classes, described)
         texts = [t if t is None or str(c) in described else self.template.format(t)
@@ -163,9 +161,12 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"labels {missing[:5]} have no words to embed; give them a text in "
                 "label_descriptions, e.g. {'L07': 'late delivery'}.")
-        inner = TransformerMultiLabelClassifier(
-            **{name: getattr(self, name) for name in _SHARED}, pooling="mean",
-            head_init="names", fit_cache=False)
+        shared = {name: getattr(self, name) for name in _SHARED}
+        if described:  # keyed by the labels as saved (numpy ints become ints)
+            shared["label_descriptions"] = {c: described[str(c)] for c in classes
+                                            if str(c) in described}
+        inner = TransformerMultiLabelClassifier(**shared, pooling="mean", head_init="names",
+                                                fit_cache=False)
         unlabelled = None if X is None else check_texts(X)
         if unlabelled is not None and len(unlabelled) == 0:
             unlabelled = None
@@ -205,10 +206,79 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = False
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
-        tags.target_tags.required = False
+        tags.target_tags.required = False  # fit reads no labels
+        tags.target_tags.multi_output = True  # predicts an indicator matrix, as the fine-tuned one
+        tags.target_tags.single_output = False
         return tags
+
+
+def _check_labels(labels: list) -> np.ndarray:
+    """``labels`` as ``classes_``: str or int names (numpy ints as ints), distinct, 2 or more.
+
+    The check is the one ``TransformerMultiLabelClassifier.fit`` makes of Y's
+    column names (:func:`~skbert._validation._label_names`): a saved folder
+    holds only str and int (within int64) label names.
+    """
+    if not labels:
+        raise ValueError("labels is empty; pass the label names, e.g. ['sports', 'politics'].")
+    try:
+        classes = _label_names(labels)
+    except ValueError:
+        refused = [c for c in labels if not _holds([c])]
+        if not refused:  # each name is fine alone: two of them clash
+            check_distinct_names(labels, "labels",
+                                 fix="Give each label its own name, or drop the repeated one.")
+            raise
+        bad = refused[0]
+        reason = (f"{int(bad)} (an int beyond int64)"
+                  if isinstance(bad, Integral) and not isinstance(bad, bool)
+                  else f"{brief(bad)} ({type(bad).__name__})")
+        raise ValueError(
+            f"labels holds {reason}; label names must be str or int (ints within int64), "
+            "which is what a saved folder (skbert.json, label2id) can hold. Pass str names, "
+            "e.g. labels=[str(c) for c in labels]."
+        ) from None
+    if classes.size == 1:
+        raise ValueError(
+            f"labels holds one label ({str(classes[0])!r}): a zero-shot score is a text's "
+            "similarity to a label relative to its mean over all the labels, so with one "
+            "label every text would get the same score. Give the other labels the texts "
+            "may have, or a catch-all one, e.g. labels=[..., 'other'].")
+    return classes
+
+
+def _holds(names: list) -> bool:
+    try:
+        _label_names(names)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_template(template: str) -> None:
+    """Refuse a ``template`` that is not text with exactly one ``{}`` (``{{``/``}}`` are braces)."""
+    try:
+        fields = [(name, spec, conversion)
+                  for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError as error:  # a lone '{' or '}'
+        problem = f" ({error})"
+    else:
+        problem = "" if fields == [("", "", None)] else (
+            f" (it has {len(fields)} replacement field(s)"
+            f"{': ' + ', '.join(_field(*f) for f in fields) if fields else ''})")
+    if problem:
+        raise ValueError(
+            f"template={template!r} must hold one '{{}}' where the label name goes, and no "
+            f"other replacement field{problem}; e.g. 'This text is about {{}}.' Write a literal "
+            "brace as '{{' or '}}'.")
+
+
+def _field(name, spec, conversion) -> str:
+    return "{%s%s%s}" % (name, f"!{conversion}" if conversion else "", f":{spec}" if spec else "")
 
 
 def _zero_shot_fit(est, classes, texts, unlabelled, words) -> FitResult:
@@ -255,7 +325,9 @@ def _zero_shot_fit(est, classes, texts, unlabelled, words) -> FitResult:
                      y_dtype=np.dtype(np.int64), pooling="mean", device=device,
                      precision=precision, thresholds=thresholds,
                      # the rate a fine-tune from this model would use (none was used here)
-                     learning_rate=resolve_learning_rate(est.learning_rate, model))
+                     learning_rate=resolve_learning_rate(est.learning_rate, model),
+                     # no training labels: "auto" keeps the zero-shot promise, never empty
+                     auto_min_labels=1)
 
 
 def check_label_tokens(tokenizer, classes, words, texts, model_name: str,
