@@ -352,7 +352,11 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
 
 
 def _numpy_dtype(dtype) -> np.dtype | None:
-    """The numpy dtype of a pandas column dtype (nullable Int64/boolean too), or None."""
+    """The numpy dtype of a pandas column dtype (nullable Int64/boolean, sparse and
+    categorical columns too: their values'), or None."""
+    if getattr(dtype, "name", "") == "category":  # 0/1 categories: their values' dtype
+        dtype = dtype.categories.dtype
+    dtype = getattr(dtype, "subtype", dtype)  # pandas sparse: the stored values' dtype
     try:
         return np.dtype(getattr(dtype, "numpy_dtype", dtype))
     except TypeError:  # pandas string, category, ... dtypes

@@ -612,7 +612,8 @@ def target_cases(draw, how: str, enc: str | None = None):
     elif how == "category column":
         frame = pd.DataFrame(M, columns=names)
         j = draw(st.integers(0, k - 1))
-        frame[names[j]] = frame[names[j]].astype("category")
+        # 0/1 categories are read as numbers; categories that are words are not
+        frame[names[j]] = frame[names[j]].map({0: "no", 1: "yes"}).astype("category")
         case.Y, case.label = frame, f"DataFrame with category column {names[j]!r}"
         error([repr(_py(names[j]))])
     elif how == "column names":

@@ -555,3 +555,32 @@ def test_trial5_a_pos_weight_series_in_another_order_is_refused(tiny_model):
                                           pos_weight=pd.Series({"b": 5.0, "a": 1.0}))
     with pytest.raises(ValueError, match=r"read in classes_ order \(\['a', 'b'\]\)"):
         clf.fit(["x y", "z w"] * 4, Y)
+
+
+@pytest.mark.parametrize("make", ["sparse", "sparse_bool", "category"])
+def test_trial5_y_as_a_sparse_or_categorical_dataframe_is_read(make):
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from skbert._validation import check_targets
+
+    Y = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 0]])
+    if make == "sparse":  # MultiLabelBinarizer(sparse_output=True) with the label names
+        frame = pd.DataFrame.sparse.from_spmatrix(sp.csr_matrix(Y), columns=["a", "b", "c"])
+    elif make == "sparse_bool":
+        frame = pd.DataFrame(Y.astype(bool), columns=["a", "b", "c"]).astype(
+            pd.SparseDtype(bool, False))
+    else:
+        frame = pd.DataFrame(Y, columns=["a", "b", "c"]).astype("category")
+    out, classes, _ = check_targets(frame, 3)
+    assert out.tolist() == Y.tolist() and list(classes) == ["a", "b", "c"]
+
+
+def test_trial5_a_categorical_column_of_words_is_still_refused():
+    import pandas as pd
+
+    from skbert._validation import check_targets
+
+    frame = pd.DataFrame({"a": ["x", "y"], "b": ["y", "x"]}).astype("category")
+    with pytest.raises(ValueError, match="column 'a' has dtype category"):
+        check_targets(frame, 2)
