@@ -284,7 +284,8 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
     if min_labels == "auto" or isinstance(min_labels, int):  # as predict applies it
         min_labels = min(min_labels_in_force(min_labels, settings.get("min_labels_")),
                          len(classes))
-    if isinstance(min_labels, int) and min_labels > 0:
+    if isinstance(min_labels, int) and min_labels > 0:  # after a blank line: not a table row
+        lines.append("")
         lines.append(f"`predict` gives every text at least {min_labels} label"
                      f"{'s' if min_labels > 1 else ''}: the most probable, when fewer pass "
                      "their thresholds (`min_labels`).")

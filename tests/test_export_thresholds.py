@@ -167,3 +167,6 @@ def test_card_states_the_min_labels_in_force(folder, tmp_path, min_labels, recor
     assert ("`predict` gives every text at least" in text) == (promise is not None)
     if promise:
         assert promise in text
+        # a paragraph of its own: right after the table a markdown renderer reads a table row
+        before = text[:text.index("`predict` gives every text")]
+        assert before.endswith("|\n\n")
