@@ -29,6 +29,8 @@ API
 ``pair_loss(vectors, Y)`` -> tensor
 ``warm_up(model, encoded, Y, config, pad_id, steps, seed)`` -> dict
     Train ``model``'s encoder in place; returns the steps, seconds and losses.
+``summary(info)`` -> str
+    ``warm_up``'s result in words.
 """
 
 from __future__ import annotations
@@ -301,6 +303,23 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     info = {"asked": steps, "steps": len(losses), "seconds": time.perf_counter() - start,
             "first_loss": float(np.mean(losses[:tenth])) if losses else float("nan"),
             "last_loss": float(np.mean(losses[-tenth:])) if losses else float("nan")}
-    logger.info("contrastive warm-up: %d steps in %.1f s, pair loss %.3f -> %.3f",
-                info["steps"], info["seconds"], info["first_loss"], info["last_loss"])
+    logger.info("contrastive warm-up: %s", summary(info))
     return info
+
+
+def summary(info: dict) -> str:
+    """What :func:`warm_up` did, in words (``verbose`` and the log).
+
+    Examples
+    --------
+    >>> summary({"asked": 5, "steps": 0, "seconds": 0.0, "first_loss": float("nan"),
+    ...          "last_loss": float("nan")})
+    '0 of 5 steps run (no label is on two training texts of non-zero sample_weight)'
+    >>> summary({"asked": 5, "steps": 5, "seconds": 1.25, "first_loss": 0.5, "last_loss": 0.25})
+    '5 steps in 1.2 s, pair loss 0.500 -> 0.250'
+    """
+    if not info["steps"]:
+        return (f"0 of {info['asked']} steps run (no label is on two training texts of "
+                "non-zero sample_weight)")
+    return (f"{info['steps']} steps in {info['seconds']:.1f} s, pair loss "
+            f"{info['first_loss']:.3f} -> {info['last_loss']:.3f}")

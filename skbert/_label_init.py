@@ -68,49 +68,111 @@ def readable(name) -> str | None:
     return text if letters >= 2 and letters >= len(text.replace(" ", "")) / 2 else None
 
 
+def plain_label(value):
+    """A numpy scalar as the Python value it holds (``np.int64(3)`` -> ``3``); else ``value``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _description_problem(descriptions, classes) -> tuple[str, str] | None:
+    """What is wrong with the first bad entry of ``descriptions``, and the fix, or None."""
+    names = {str(plain_label(c)): c for c in classes}
+    taken: dict[str, object] = {}
+    for key, text in descriptions.items():
+        plain = plain_label(key)
+        label = (str(plain) if isinstance(plain, (str, int)) and not isinstance(plain, bool)
+                 else None)
+        if label not in names:
+            shown = f"{list(names)[:8]}{' ...' if len(names) > 8 else ''}"
+            return (f"label_descriptions has the key {key!r:.80}, which is not one of the labels "
+                    f"({shown}).", "Use the label names (classes_) as keys.")
+        if label in taken:
+            return (f"label_descriptions has the keys {taken[label]!r} and {key!r}, which name "
+                    f"the same label {label!r}.", "Give each label one description.")
+        taken[label] = key
+        if not isinstance(text, str) or not text.strip():
+            return (f"label_descriptions[{key!r}] is {text!r:.60}; each description must be a "
+                    "non-empty string,", "e.g. 'acquisitions and mergers of companies'.")
+        if len(text) > MAX_DESCRIPTION_CHARS:
+            return (f"label_descriptions[{key!r}] has {len(text)} characters;",
+                    f"keep each description under {MAX_DESCRIPTION_CHARS} (a sentence or two "
+                    "is enough).")
+    return None
+
+
 def check_label_descriptions(descriptions, classes) -> dict:
     """Validate ``label_descriptions`` against the fitted labels.
+
+    Every key must name one label of ``classes`` (a numpy integer or string
+    names it as the Python value it holds; ``"3"`` names the label ``3``, as
+    a JSON file writes it), no two keys the same label, and every value must
+    be a non-empty string of at most :data:`MAX_DESCRIPTION_CHARS` characters.
 
     Returns
     -------
     dict
-        Label (as in ``classes``) -> description text.
+        ``str(label)`` -> description text, stripped.
 
     Raises
     ------
     ValueError
         Naming the key or value that is wrong and what to pass instead.
+
+    Examples
+    --------
+    >>> check_label_descriptions({np.int64(0): " ball games "}, np.array([0, 1]))
+    {'0': 'ball games'}
     """
     if descriptions is None:
         return {}
-    names = {str(c.item() if hasattr(c, "item") else c): c for c in classes}
-    out = {}
-    for key, text in descriptions.items():
-        label = names.get(str(key.item() if hasattr(key, "item") else key))
-        if label is None:
-            raise ValueError(
-                f"label_descriptions has the key {key!r}, which is not one of the labels "
-                f"({list(names)[:8]}{' ...' if len(names) > 8 else ''}). Use the label names "
-                "(classes_) as keys.")
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(
-                f"label_descriptions[{key!r}] is {text!r:.60}; each description must be a "
-                "non-empty string, e.g. 'acquisitions and mergers of companies'.")
-        if len(text) > MAX_DESCRIPTION_CHARS:
-            raise ValueError(
-                f"label_descriptions[{key!r}] has {len(text)} characters; keep each description "
-                f"under {MAX_DESCRIPTION_CHARS} (a sentence or two is enough).")
-        out[str(key.item() if hasattr(key, "item") else key)] = text.strip()
-    return out
+    problem = _description_problem(descriptions, classes)
+    if problem is not None:
+        raise ValueError(" ".join(problem))
+    return {str(plain_label(key)): text.strip() for key, text in descriptions.items()}
+
+
+def saved_descriptions(descriptions) -> dict | None:
+    """``label_descriptions`` as ``skbert.json`` records it: numpy keys and texts as Python's.
+
+    JSON writes an int key as its string (``3`` -> ``"3"``), which
+    :func:`check_label_descriptions` reads back as the label ``3``. The
+    parameter itself is left as the caller set it.
+
+    Examples
+    --------
+    >>> saved_descriptions({np.int64(2): np.str_("pizza")})
+    {2: 'pizza'}
+    """
+    if not isinstance(descriptions, dict):
+        return descriptions
+    return {plain_label(key): plain_label(text) for key, text in descriptions.items()}
+
+
+def label_descriptions_problem(value, classes) -> str | None:
+    """What a saved ``label_descriptions`` must be, if ``value`` is not it (else None).
+
+    For a folder's ``skbert.json``: ``classes`` is the file's list of labels.
+    None and a value that is not a dict are left to the parameter's own
+    constraint.
+
+    Examples
+    --------
+    >>> label_descriptions_problem({"sports": "ball games"}, ["sports", "food"]) is None
+    True
+    >>> print(label_descriptions_problem({"sprots": "ball games"}, ["sports"])[-44:])
+    which is not one of the labels (['sports']))
+    """
+    if not isinstance(value, dict) or not isinstance(classes, list):
+        return None
+    problem = _description_problem(value, classes)
+    if problem is None:
+        return None
+    return (f"null or an object of one non-empty text of at most {MAX_DESCRIPTION_CHARS} "
+            f"characters per label of 'classes' ({problem[0].rstrip(';,.')})")
 
 
 def label_texts(classes, descriptions: dict) -> list[str | None]:
     """One text per label: its description, else its readable name, else None."""
-    texts = []
-    for c in classes:
-        key = str(c.item() if hasattr(c, "item") else c)
-        texts.append(descriptions.get(key) or readable(c.item() if hasattr(c, "item") else c))
-    return texts
+    return [descriptions.get(str(plain_label(c))) or readable(plain_label(c)) for c in classes]
 
 
 @contextlib.contextmanager
@@ -248,9 +310,10 @@ def logistic_head(features: np.ndarray, Y: np.ndarray, sample_weight=None,
     if sample_weight is not None and counted.any():  # the scale of the weights is not C's
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
         sample_weight = sample_weight / sample_weight[counted].mean()
+    separable = logistic_labels(Y, sample_weight)
     for j in range(n_labels):
         y = Y[:, j] > 0
-        if not (y & counted).any() or not (~y & counted).any():
+        if not separable[j]:
             continue
         with warnings.catch_warnings():  # a start that fine-tuning refines: no user action
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -259,6 +322,62 @@ def logistic_head(features: np.ndarray, Y: np.ndarray, sample_weight=None,
         weight[j] = lr.coef_[0] / scale
         bias[j], fitted[j] = lr.intercept_[0] - weight[j] @ mu, True
     return weight, bias, fitted
+
+
+def logistic_labels(Y: np.ndarray, sample_weight=None) -> np.ndarray:
+    """Which labels :func:`logistic_head` fits: those on some texts of non-zero weight, not all.
+
+    The others keep the row of :func:`head_from_features` (their name or
+    description, and centroid).
+
+    Examples
+    --------
+    >>> logistic_labels(np.array([[1, 1, 0], [0, 1, 0]])).tolist()
+    [True, False, False]
+    """
+    Y = np.asarray(Y) > 0
+    counted = np.ones(len(Y), bool) if sample_weight is None else np.asarray(sample_weight) > 0
+    return (Y & counted[:, None]).any(axis=0) & (~Y & counted[:, None]).any(axis=0)
+
+
+def unknown_token_labels(tokenizer, classes, texts, max_length: int = 512) -> list[tuple]:
+    """The ``(label, text)`` pairs whose text the tokenizer reads as its unknown token alone.
+
+    Such a text (a word-level vocabulary without the word, a script the
+    vocabulary lacks) is embedded as that token: its vector says nothing of
+    the label, and is the same for every such label. Labels whose text is
+    None are skipped; only the first ``max_length`` tokens (what is
+    embedded) count.
+    """
+    unk = tokenizer.unk_token_id
+    pairs = [(c, t) for c, t in zip(classes, texts) if t is not None]
+    ids = _token_ids(tokenizer, [t for _, t in pairs], max_length)
+    return [(c, t) for (c, t), i in zip(pairs, ids)
+            if not i or (unk is not None and all(tok == unk for tok in i))]
+
+
+def same_token_labels(tokenizer, classes, texts, max_length: int = 512) -> list[tuple]:
+    """``(label, earlier label, text)`` for each label whose text reads as an earlier one's tokens.
+
+    Two such labels get the same vector from their texts. Labels whose text
+    is None are skipped.
+    """
+    pairs = [(c, t) for c, t in zip(classes, texts) if t is not None]
+    seen: dict[tuple, int] = {}
+    same = []
+    for k, i in enumerate(_token_ids(tokenizer, [t for _, t in pairs], max_length)):
+        first = seen.setdefault(tuple(i), k)
+        if first != k:
+            same.append((pairs[k][0], pairs[first][0], pairs[k][1]))
+    return same
+
+
+def _token_ids(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    if not texts:
+        return []
+    room = max(1, max_length - tokenizer.num_special_tokens_to_add())  # what is embedded
+    return tokenizer(list(texts), add_special_tokens=False, truncation=True,
+                     max_length=room)["input_ids"]
 
 
 def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: np.ndarray, *,

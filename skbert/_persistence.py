@@ -162,10 +162,14 @@ def fitted_settings(est) -> dict:
     back, and ``label_thresholds``: the per-label thresholds in force when
     saved (None for ``threshold="auto"`` fitted without a validation split),
     which the model card shows. A ``device`` that ``from_pretrained`` would
-    refuse to read back (``"gpu9"``, set after fit) is a ``ValueError``.
+    refuse to read back (``"gpu9"``, set after fit) is a ``ValueError``, and so
+    is a ``label_descriptions`` a refit would refuse (set after fit);
+    ``label_descriptions`` keyed by numpy integers (``dict(zip(mlb.classes_,
+    texts))``) is recorded with Python's (the parameter is left as it is).
     """
     import math
 
+    from ._label_init import check_label_descriptions, saved_descriptions
     from ._params import record_params, saved_device_problem
     from ._thresholds import check_threshold, is_series
     from ._version import __version__
@@ -175,6 +179,7 @@ def fitted_settings(est) -> dict:
         raise ValueError(
             f"device={est.device!r} is not a device skbert runs on ({expected}), and a folder "
             "saved with it would not load. Use set_params(device='auto') before saving.")
+    check_label_descriptions(est.label_descriptions, est.classes_)  # as fit checked them
     info = getattr(est, "_fit_info", {})
     tuned = getattr(est, "thresholds_", None)
     in_force = tuned if isinstance(est.threshold, str) else check_threshold(
@@ -194,7 +199,8 @@ def fitted_settings(est) -> dict:
         "tuned_scores_": info.get("tuned_scores"),
         "params": record_params({  # a Series threshold as it is in force: by label
             **est.get_params(deep=False),
-            **({"threshold": in_force} if is_series(est.threshold) else {})}),
+            **({"threshold": in_force} if is_series(est.threshold) else {}),
+            "label_descriptions": saved_descriptions(est.label_descriptions)}),
         "label_thresholds": in_force,
     }
 

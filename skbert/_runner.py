@@ -49,9 +49,18 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
-from ._contrastive import resolve_steps, skip_reason, warm_up
+from ._contrastive import resolve_steps, skip_reason, summary, warm_up
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
-from ._label_init import MAX_CENTROID_TEXTS, check_label_descriptions, label_texts, start_head
+from ._label_init import (
+    MAX_CENTROID_TEXTS,
+    check_label_descriptions,
+    label_texts,
+    logistic_labels,
+    plain_label,
+    same_token_labels,
+    start_head,
+    unknown_token_labels,
+)
 from ._modeling import (
     MultiLabelModel,
     apply_peft,
@@ -154,6 +163,8 @@ def run_fit(estimator, data: FitData) -> FitResult:
 
 def _run(estimator, data: FitData) -> FitResult:
     est = estimator
+    # every fit, whatever head starts: a typo or a value save_pretrained cannot write fails now
+    check_label_descriptions(est.label_descriptions, data.classes)
     if isinstance(est.fit_cache, str):  # fail now, not after the epochs
         _cache.check_writable(est.fit_cache)
     if est.checkpoint_dir is not None:
@@ -258,7 +269,7 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         warmed = _warm_up(est, model, tokenizer, train_enc, Y_start, device, precision, seed,
                           group)
         _init_head(est, model, tokenizer, data.classes, train_enc, Y_start, w_train, device,
-                   precision, seed, warmed)
+                   precision, seed, warmed, say=est.verbose >= 1 and group.is_main)
         if est.peft_config is not None:
             model = apply_peft(model, est.peft_config)
     if est.gradient_checkpointing:
@@ -322,13 +333,12 @@ def _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed,
     model.to(config.device)
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed)
     if say:
-        print(f"contrastive warm-up: {info['steps']} steps in {info['seconds']:.1f} s, "
-              f"pair loss {info['first_loss']:.3f} -> {info['last_loss']:.3f}", flush=True)
+        print(f"contrastive warm-up: {summary(info)}", flush=True)
     return info["steps"] > 0
 
 
 def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, device,
-               precision, seed, warmed=False) -> None:
+               precision, seed, warmed=False, say=False) -> None:
     """Start a new head from the labels' meaning (``head_init``), or at the priors only.
 
     ``"auto"``: ``"logistic"`` after a contrastive warm-up (``warmed``), else
@@ -336,31 +346,130 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
     loaded trained (a folder skbert saved, same labels) is left as it is.
     ``Y_train`` has no label on texts of ``sample_weight`` 0 (no centroid,
     prior or regression counts them); ``w_train`` weighs the regression.
+    ``say``: print which head started (``verbose``). A head that reads no
+    ``label_descriptions`` given, and label texts that carry nothing, warn.
     """
     prior = Y_train.mean(axis=0)
     if model.trained_head:
+        if say:
+            print("head start: the trained head of the saved folder, kept (same labels)",
+                  flush=True)
         return
     how = est.head_init
     if how == "auto":
         how = "logistic" if warmed else "labels" if model.pooling == "mean" else "random"
+    why = _head_reason(est, how, warmed, model.pooling)
+    described = check_label_descriptions(est.label_descriptions, classes)
     if how == "random":
+        if say:
+            print(f"head start: random, biases at the priors ({why})", flush=True)
+        _warn_descriptions_unused(described, how, why)
         model.init_bias_to_priors(torch.from_numpy(prior))
         return
-    texts = label_texts(classes, check_label_descriptions(est.label_descriptions, classes))
+    texts = label_texts(classes, described)
     named = [i for i, t in enumerate(texts) if t is not None]
     n = train_enc.n_docs
     docs = np.arange(n)
     if n > MAX_CENTROID_TEXTS:  # a seeded sample, sorted: the centroids need no more
         docs = np.sort(np.random.default_rng(seed).choice(n, MAX_CENTROID_TEXTS, replace=False))
+    w_docs = None if w_train is None else np.asarray(w_train)[docs]
+    use_names = how in ("labels", "names", "logistic")
+    # the labels whose text the head reads: a logistic head fits the others on their texts
+    reads = np.zeros(len(classes), bool)
+    if use_names:
+        reads[named] = True
+        if how == "logistic":
+            reads &= ~logistic_labels(Y_train[docs], w_docs)
+    if say:
+        print(f"head start: {how} ({why}); label names or descriptions read for "
+              f"{int(reads.sum())} of {len(classes)} labels", flush=True)
+    if not any(reads[i] for i, c in enumerate(classes) if str(plain_label(c)) in described):
+        _warn_descriptions_unused(described, how, why)
+    if how in ("labels", "names"):
+        _warn_empty_label_texts(est, how, tokenizer, classes, texts)
     labels = ((encode_texts(est, tokenizer, [texts[i] for i in named]), named) if named
               else None)
     start_head(model, inference_config(est, device, precision), pad_token_id(tokenizer),
                train_enc.subset(docs), labels, Y_train[docs], prior,
-               use_names=how in ("labels", "names", "logistic"),
+               use_names=use_names,
                use_centroids=how in ("labels", "centroids", "logistic"),
-               logistic=how == "logistic",
-               sample_weight=None if w_train is None else np.asarray(w_train)[docs])
+               logistic=how == "logistic", sample_weight=w_docs)
     logger.debug("head started from %s (%d of %d labels named)", how, len(named), len(texts))
+
+
+def _head_reason(est, how: str, warmed: bool, pooling: str) -> str:
+    """Why the head starts as ``how``: the parameter, or what ``"auto"`` made of it."""
+    if est.head_init != "auto":
+        return f"head_init={est.head_init!r}"
+    if how == "logistic":
+        return "head_init='auto' after the contrastive warm-up"
+    return f"head_init='auto' with pooling={pooling!r}"
+
+
+def _warn_descriptions_unused(described: dict, how: str, why: str) -> None:
+    """Warn that the ``label_descriptions`` given change nothing in the head that starts."""
+    if not described:
+        return
+    if how == "logistic":
+        what = ("fits each label's row to its training texts and reads a description only for "
+                "a label on every training text or on none, and every described label has "
+                "texts with it and without it")
+        fix = ("Pass head_init='labels' to start each row from its description and its "
+               "centroid" + (", or contrastive_steps=0 (then 'auto' is 'labels')"
+                             if "auto" in why else ""))
+    else:
+        what = ("starts random" if how == "random"
+                else "starts from the centroids of the training texts alone")
+        fix = "Pass head_init='labels' (or 'names') to start the head from them"
+    warnings.warn(
+        f"label_descriptions are given for {list(described)[:5]} but do not change this fit: "
+        f"the head starts as {how!r} ({why}), which {what}. {fix}, or leave "
+        "label_descriptions out.", SkbertWarning, stacklevel=8)
+
+
+def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
+    """Warn when the label texts a ``"names"`` or ``"labels"`` head reads carry nothing.
+
+    No text (a label such as ``3`` or ``"L07"``, with no description), a text
+    the vocabulary reads as its unknown token alone, or two labels that read
+    as the same tokens: such labels start from their centroid alone
+    (``"labels"``) or random (``"names"``), from the same vector as every
+    other such label, or from the same row as each other.
+    """
+    fix = (f"Describe them in words the model knows with label_descriptions, e.g. "
+           f"{{{str(plain_label(classes[0]))!r}: 'words saying what it means', ...}}")
+    missing = [plain_label(c) for c, t in zip(classes, texts) if t is None]
+    if missing and (how == "names" or (est.head_init == "labels" and len(missing) == len(texts))):
+        start = ("start their rows random" if how == "names"
+                 else "start the head from the centroids alone (as head_init='centroids')")
+        warnings.warn(
+            f"head_init={how!r}, but {len(missing)} of {len(texts)} labels "
+            f"({missing[:5]}{' ...' if len(missing) > 5 else ''}) have neither a name made of "
+            f"words nor a description, so their names tell the head nothing: they {start}. "
+            f"{fix}, or pass head_init='labels' to use their training texts' centroids.",
+            SkbertWarning, stacklevel=8)
+    name = str(est.model_name_or_path)
+    unknown = unknown_token_labels(tokenizer, classes, texts, est.max_length)
+    if unknown:
+        shown = ", ".join(f"{str(plain_label(c))!r} (text {t!r:.40})" for c, t in unknown[:5])
+        warnings.warn(
+            f"head_init={how!r} reads the name or description of {len(unknown)} label(s) as "
+            f"only the unknown token {tokenizer.unk_token!r} of {name!r}: {shown}"
+            f"{' ...' if len(unknown) > 5 else ''}. Such a text says nothing about its label, "
+            f"and all such labels start from the same vector. {fix}.",
+            SkbertWarning, stacklevel=8)
+    told = {str(plain_label(c)) for c, _ in unknown}  # all alike, and warned about above
+    same = same_token_labels(tokenizer, classes, [
+        None if str(plain_label(c)) in told else t for c, t in zip(classes, texts)],
+        est.max_length)
+    if same:
+        shown = ", ".join(f"{str(plain_label(c))!r} and {str(plain_label(d))!r} (text {t!r:.40})"
+                          for c, d, t in same[:5])
+        warnings.warn(
+            f"head_init={how!r} reads the same tokens for the labels {shown}"
+            f"{' ...' if len(same) > 5 else ''}, so their rows start from the same direction "
+            "(the same row under 'names'). Give each label its own description in "
+            "label_descriptions.", SkbertWarning, stacklevel=8)
 
 
 def _split(est, data: FitData, encoded, rs, tokenizer):
