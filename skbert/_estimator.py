@@ -163,8 +163,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ``"names"`` or ``"centroids"`` use one of the two; ``"random"`` is the
         usual random layer (biases at the priors). A label without a readable
         name (``3``, ``"L07"``) and without a description uses its centroid
-        alone. It costs one pass over up to 4,096 training texts. A head
-        loaded trained (a folder skbert saved, same labels) is kept as it is.
+        alone under ``"labels"``; under ``"names"`` its row starts random. It
+        costs one pass over up to 4,096 training texts. A head loaded trained
+        (a folder skbert saved, same labels) is kept as it is.
 
         .. versionadded:: 0.2.0
     label_descriptions : dict or None, default=None

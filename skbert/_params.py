@@ -63,6 +63,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from ._label_init import label_descriptions_problem
 from ._load_errors import SavedFileError, file_key, file_keys
 from ._modeling import DEFAULT_MODEL
 from ._validation import NumberInterval
@@ -150,7 +151,9 @@ PARAMS: tuple[Param, ...] = (
           flag="--head-init", card=True),
     Param("label_descriptions", None, [dict, None],
           "label -> text describing it, for head_init (default: the label names made readable); "
-          "on the command line a JSON object or @file.json",
+          "read by head_init='labels'/'names': after a contrastive warm-up the default "
+          "('logistic') ignores them for labels with training texts; on the command line a JSON "
+          "object or @file.json",
           flag="--label-descriptions", metavar="JSON|@FILE"),
     Param("contrastive_steps", "auto", [_nonneg(Integral), _options("auto")],
           "steps of a contrastive warm-up of the encoder before the head is trained (pairs "
@@ -397,7 +400,8 @@ def saved_device_problem(value) -> str | None:
 
 #: The checks of values only a saved file can get wrong (see :func:`folder_params`).
 _FILE_CHECKS = {"threshold": _file_threshold,
-                "device": lambda value, classes: saved_device_problem(value)}
+                "device": lambda value, classes: saved_device_problem(value),
+                "label_descriptions": label_descriptions_problem}
 
 
 #: The name the persistence code may call it by.
@@ -435,6 +439,8 @@ def record_params(params: dict) -> dict:
         out["checkpoint_dir"] = os.fspath(out["checkpoint_dir"])
     if out["peft_config"] is not None:
         out["peft_config"] = _jsonable(out["peft_config"].to_dict())
+    for name in ("model_kwargs", "tokenizer_kwargs"):  # e.g. torch_dtype=torch.float32
+        out[name] = _jsonable(out[name])
     return out
 
 

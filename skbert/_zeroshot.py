@@ -14,7 +14,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._batches import pad_token_id
 from ._estimator import TransformerMultiLabelClassifier
-from ._label_init import MAX_CENTROID_TEXTS, check_label_descriptions, label_texts, start_head
+from ._label_init import (
+    MAX_CENTROID_TEXTS,
+    check_label_descriptions,
+    label_texts,
+    same_token_labels,
+    start_head,
+    unknown_token_labels,
+)
 from ._modeling import DEFAULT_MODEL, build_model, check_model_source, load_tokenizer
 from ._modeling import resolve_model_path as _resolve
 from ._runner import FitResult, encode_texts, inference_config
@@ -346,15 +353,8 @@ def check_label_tokens(tokenizer, classes, words, texts, model_name: str,
     ValueError
         Naming the labels, their texts and the fix (``label_descriptions``).
     """
-    unk = tokenizer.unk_token_id
-    def token_ids(strings):
-        room = max(1, max_length - tokenizer.num_special_tokens_to_add())  # what is embedded
-        return tokenizer(list(strings), add_special_tokens=False, truncation=True,
-                         max_length=room)["input_ids"]
-
-    word_ids = token_ids(words)
-    unknown = [(str(c), w) for c, w, i in zip(classes, words, word_ids)
-               if not i or (unk is not None and all(tok == unk for tok in i))]
+    unknown = [(str(c), w) for c, w in unknown_token_labels(tokenizer, classes, words,
+                                                             max_length)]
     if unknown:
         shown = ", ".join(f"{c!r} (text {w!r})" for c, w in unknown[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
@@ -366,12 +366,8 @@ def check_label_tokens(tokenizer, classes, words, texts, model_name: str,
             "such labels would get the same scores). Describe them in known words with "
             f"label_descriptions={{{unknown[0][0]!r}: 'words saying what it means', ...}}, or "
             "use a model whose vocabulary has them.")
-    ids = token_ids(texts)
-    seen: dict[tuple, str] = {}
-    for c, t, i in zip(classes, texts, ids):
-        other = seen.setdefault(tuple(i), str(c))
-        if other != str(c):
-            raise ValueError(
-                f"Labels {other!r} and {str(c)!r} read as the same tokens to {model_name!r} "
-                f"(text {t!r}), so they would always get the same score. Give one of them "
-                "another text in label_descriptions.")
+    for c, other, t in same_token_labels(tokenizer, classes, texts, max_length)[:1]:
+        raise ValueError(
+            f"Labels {str(other)!r} and {str(c)!r} read as the same tokens to {model_name!r} "
+            f"(text {t!r}), so they would always get the same score. Give one of them "
+            "another text in label_descriptions.")

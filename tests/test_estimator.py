@@ -412,7 +412,8 @@ def test_verbose_1_prints_one_line_per_epoch(tiny_st_model, corpus, capsys):
     make_est(tiny_st_model, verbose=1, max_epochs=3, fit_cache=False).fit(X, Y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line[:20] for line in lines[:2]] == ["contrastive warm-up:"] * 2  # "auto": start, end
-    lines = lines[2:]
+    assert lines[2].startswith("head start: logistic")
+    lines = lines[3:]
     assert len(lines) == 3
     for i, line in enumerate(lines, 1):
         assert f"epoch   {i}/3" in line and "train_loss" in line
@@ -553,7 +554,7 @@ def test_verbose_2_adds_progress_bars(tiny_st_model, corpus, capsys):
     make_est(tiny_st_model, verbose=2, fit_cache=False).fit(X, Y)
     out, err = capsys.readouterr()
     assert [line.split()[0] for line in out.strip().splitlines()] == [
-        "contrastive", "contrastive", "epoch", "epoch"]
+        "contrastive", "contrastive", "head", "epoch", "epoch"]
     assert "epoch 1" in err and "epoch 2" in err  # tqdm bars on stderr
 
 

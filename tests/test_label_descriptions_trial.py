@@ -179,8 +179,6 @@ def test_item2_hostile_saved_descriptions_are_refused_at_refit(tiny_st_model, co
         loaded.set_params(max_epochs=1).fit(X, pd.DataFrame(Y, columns=LABELS))
 
 
-@pytest.mark.xfail(strict=True, reason="needs skbert._params._FILE_CHECKS to call "
-                   "skbert._label_init.label_descriptions_problem (not this helper's file)")
 def test_item2_hostile_saved_descriptions_are_refused_at_load(tiny_st_model, corpus, tmp_path):
     folder = _hostile_folder(tiny_st_model, corpus, tmp_path, HOSTILE["unknown_key"])
     with pytest.raises(SavedFileError, match="label_descriptions"):

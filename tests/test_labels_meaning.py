@@ -120,7 +120,7 @@ def test_head_init_is_part_of_the_fit_cache_key(tiny_st_model, corpus, train_cal
     X, Y = corpus
     est = _frozen(tiny_st_model, fit_cache=True).fit(X, Y)
     est.set_params(head_init="random").fit(X, Y)
-    est.set_params(label_descriptions={"sports": "football"}).fit(X, Y)
+    est.set_params(label_descriptions={0: "football"}).fit(X, Y)
     assert len(train_calls) == 3
 
 
