@@ -584,3 +584,22 @@ def test_trial5_a_categorical_column_of_words_is_still_refused():
     frame = pd.DataFrame({"a": ["x", "y"], "b": ["y", "x"]}).astype("category")
     with pytest.raises(ValueError, match="column 'a' has dtype category"):
         check_targets(frame, 2)
+
+
+def test_trial5_model_kwargs_holding_a_torch_dtype_save(tiny_model, tmp_path):
+    import json
+
+    import torch
+
+    from skbert import TransformerMultiLabelClassifier
+
+    clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, max_length=16,
+                                          fit_cache=False, threshold=0.5,
+                                          validation_fraction=0, early_stopping=False,
+                                          model_kwargs={"dtype": torch.float32})
+    clf.fit(["x y", "z w"] * 4, np.tile(np.eye(2, dtype=int), (4, 1)))
+    clf.save_pretrained(tmp_path / "m")  # raised TypeError: dtype is not JSON serializable
+    saved = json.loads((tmp_path / "m" / "skbert.json").read_text())
+    assert saved["params"]["model_kwargs"] == {"dtype": "torch.float32"}
+    assert TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m").predict(
+        ["x y"]).shape == (1, 2)
