@@ -437,7 +437,7 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
     other such label, or from the same row as each other.
     """
     fix = (f"Describe them in words the model knows with label_descriptions, e.g. "
-           f"{{{str(plain_label(classes[0]))!r}: 'words saying what it means', ...}}")
+           f"{{{plain_label(classes[0])!r}: 'words saying what it means', ...}}")
     missing = [plain_label(c) for c, t in zip(classes, texts) if t is None]
     if missing and (how == "names" or (est.head_init == "labels" and len(missing) == len(texts))):
         start = ("start their rows random" if how == "names"
@@ -446,7 +446,8 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
             f"head_init={how!r}, but {len(missing)} of {len(texts)} labels "
             f"({missing[:5]}{' ...' if len(missing) > 5 else ''}) have neither a name made of "
             f"words nor a description, so their names tell the head nothing: they {start}. "
-            f"{fix}, or pass head_init='labels' to use their training texts' centroids.",
+            f"{fix}" + (", or pass head_init='labels' to use their training texts' centroids."
+                        if how == "names" else "."),
             SkbertWarning, stacklevel=8)
     name = str(est.model_name_or_path)
     unknown = unknown_token_labels(tokenizer, classes, texts, est.max_length)

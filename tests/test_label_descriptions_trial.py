@@ -258,3 +258,13 @@ def test_item5_warm_up_of_no_step_is_reported_without_nan(tiny_st_model, corpus,
     out = capsys.readouterr().out
     assert "nan" not in out
     assert "contrastive warm-up: 0 of 5 steps run" in out
+
+
+def test_item3_labels_head_without_names_does_not_advise_itself(tiny_st_model, corpus):
+    X, Y = corpus  # a bare array: labels 0..3, no names
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        _clf(tiny_st_model, head_init="labels", contrastive_steps=0).fit(X, Y)
+    messages = [m for m in _skbert_messages(record) if "have neither a name" in m]
+    assert messages, _skbert_messages(record)
+    assert all("pass head_init='labels'" not in m and "{0: 'words" in m for m in messages)
