@@ -313,7 +313,9 @@ def build_parser(commands: dict) -> Parser:
     p.add_argument("data", metavar="DATA", help=_DATA_HELP)
     _add_label_options(p, default_label_column=None)
     _add_input_format(p, "jsonl")
-    p.add_argument("--output", metavar="FILE", help="also write the metrics to FILE as JSON")
+    p.add_argument("--output", metavar="FILE",
+                   help="also write the metrics to FILE as JSON (-: to standard output, and "
+                        "the report to standard error)")
     p.add_argument("--json", dest="output", action=_Deprecated, metavar="FILE",
                    help="deprecated spelling of --output")
     _add_saved_model_options(p)

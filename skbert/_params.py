@@ -352,11 +352,12 @@ def _saved_value_error(path: str, name: str, value, expected: str) -> SavedFileE
 def _file_threshold(value, classes) -> str | None:
     """What a saved per-label ``threshold`` must be, if ``value`` is not it (else None).
 
-    One number and ``"auto"`` are the table's constraint; a list is one
-    number in [0, 1] per label of the file's ``classes``
-    (:func:`~skbert._thresholds.check_threshold` decides, as for a caller's).
+    One number and ``"auto"`` are the table's constraint; anything else
+    (JSON gives a list or an object) must be one number in [0, 1] per label
+    of the file's ``classes``, as :func:`~skbert._thresholds.check_threshold`
+    decides for a caller's ("0.3" is text, not a number).
     """
-    if not isinstance(value, list):
+    if value is None or isinstance(value, (str, int, float)):
         return None
     from ._thresholds import check_threshold
 
@@ -366,7 +367,8 @@ def _file_threshold(value, classes) -> str | None:
         return None
     except ValueError:
         pass
-    bools = " (True/False are not numbers)" if any(isinstance(v, bool) for v in value) else ""
+    bools = (" (True/False are not numbers)"
+             if isinstance(value, list) and any(isinstance(v, bool) for v in value) else "")
     return (f"one number in [0, 1], or a list of {n} numbers in [0, 1], one per label in the "
             f"order of 'classes'{bools}")
 

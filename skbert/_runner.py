@@ -73,7 +73,7 @@ from ._modeling import (
 from ._params import training_params
 from ._persistence import saved_head
 from ._scoring import make_score_fn
-from ._thresholds import auto_min_labels, tune_thresholds
+from ._thresholds import auto_min_labels, check_threshold, tune_thresholds
 from ._training import (
     TrainConfig,
     compile_options,
@@ -277,7 +277,9 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
     config = train_config(est, device, precision, seed, group,
                           learning_rate=resolve_learning_rate(est.learning_rate, model),
                           n_train=train_enc.n_docs)
-    config.score_fn = make_score_fn(est.scoring, est.threshold, data.classes)
+    threshold = est.threshold if isinstance(est.threshold, str) else check_threshold(
+        est.threshold, len(data.classes), data.classes)  # a Series: in classes_ order
+    config.score_fn = make_score_fn(est.scoring, threshold, data.classes)
     # the checkpoint restores on every rank before the user's on_fit_begin; they run on rank 0
     checkpoint = None if est.checkpoint_dir is None else Checkpoint(est.checkpoint_dir, key)
     callbacks = ([checkpoint] if checkpoint else []) + (

@@ -71,11 +71,15 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
                 f"threshold={threshold!r} is outside [0, 1]; a probability threshold must lie "
                 "in [0, 1] (0 predicts every label, 1 none). Use e.g. 0.5.")
         return float(threshold)
-    if any(isinstance(v, (bool, np.bool_)) for v in np.ravel(np.asarray(threshold, dtype=object))):
+    values = np.ravel(np.asarray(threshold, dtype=object))
+    if any(isinstance(v, (bool, np.bool_)) for v in values):
         raise ValueError(
             f"threshold={threshold!r:.80} holds True/False, not numbers; pass one float in "
             f"[0, 1], or {n_labels} floats (one per label, in classes_ order).")
     try:
+        if isinstance(threshold, (str, bytes, dict)) or any(
+                isinstance(v, (str, bytes)) for v in values):  # "0.3" is text, not a number
+            raise TypeError
         t = np.asarray(threshold, dtype=float)
     except (TypeError, ValueError) as exc:
         raise ValueError(
@@ -88,16 +92,25 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
             f"{given} but the model has {n_labels} labels; pass one float, or "
             f"{n_labels} floats (one per label, in classes_ order)."
         )
+    def where(i: int) -> str:  # the label itself when known
+        return (f"label index {i}" if classes is None
+                else f"label {_plain(list(classes)[i])!r} (index {i})")
+
     if np.isnan(t).any():
-        raise ValueError(f"threshold holds NaN at label index {int(np.flatnonzero(np.isnan(t))[0])}"
+        raise ValueError(f"threshold holds NaN at {where(int(np.flatnonzero(np.isnan(t))[0]))}"
                          "; use numbers in [0, 1] such as 0.5.")
     bad = np.flatnonzero((t < 0) | (t > 1))
     if bad.size:
         raise ValueError(
-            f"threshold holds {float(t[bad[0]])!r} at label index {int(bad[0])}, outside "
+            f"threshold holds {float(t[bad[0]])!r} at {where(int(bad[0]))}, outside "
             f"[0, 1] ({bad.size} value(s) out of range). Use per-label thresholds in [0, 1], "
             "e.g. 0.5 for every label.")
     return t
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds (``np.int64(3)`` -> ``3``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def is_series(value) -> bool:
@@ -116,8 +129,7 @@ def _by_label(series, n_labels: int, classes) -> np.ndarray:
             f"threshold is a pandas Series indexed by {index!r:.80}; a Series is matched to the "
             "labels by its index, and no labels are known here. Pass threshold.to_numpy() to "
             "use its values in the order given.")
-    labels = [c.item() if hasattr(c, "item") else c for c in classes]
-    keys = [k.item() if hasattr(k, "item") else k for k in index]
+    labels, keys = [_plain(c) for c in classes], [_plain(k) for k in index]
     try:
         unmatched = [k for k in keys if k not in labels]
         missing = [c for c in labels if c not in keys]

@@ -425,15 +425,17 @@ def cmd_evaluate(args, stack) -> int:
     proba = _predict_proba(clf, texts, bar=bar)
     metrics, report = score(Y, clf._labels_from_proba(proba, int), proba, names)
     metrics["threshold"] = _describe_threshold(clf)
+    human = sys.stderr if args.output == "-" else sys.stdout  # stdout carries the JSON
     print(f"{args.folder} on {len(texts)} texts from {args.data} "
-          f"(threshold: {metrics['threshold']})\n")
-    print(report)
+          f"(threshold: {metrics['threshold']})\n", file=human)
+    print(report, file=human)
     print(f"micro-F1 {metrics['f1_micro']:.3f}   macro-F1 {metrics['f1_macro']:.3f}   "
-          f"LRAP {metrics['lrap']:.3f}")
-    if args.output not in (None, "-"):
+          f"LRAP {metrics['lrap']:.3f}", file=human)
+    if args.output is not None:
         with output_file(args.output, sys.stdout) as fh:
             fh.write(json.dumps(metrics, indent=2) + "\n")
-        print(f"Wrote the metrics to {args.output}")
+        if args.output != "-":
+            print(f"Wrote the metrics to {args.output}")
     return 0
 
 

@@ -137,6 +137,14 @@ def test_evaluate_prints_report_and_writes_json(capsys, trained, files, tmp_path
     assert set(metrics["labels"]["food"]) == {"precision", "recall", "f1", "support"}
 
 
+def test_evaluate_output_dash_writes_the_json_to_stdout(capsys, trained, files, tmp_path):
+    rc, out, err = run(capsys, "evaluate", trained, files / "train.jsonl", "--output", "-")
+    assert rc == 0
+    metrics = json.loads(out)  # stdout holds the JSON alone; the report went to stderr
+    assert metrics["n_texts"] == 40 and set(metrics["labels"]) == set(LABELS)
+    assert "micro-F1" in err and "macro avg" in err
+
+
 def test_evaluate_finds_label_columns_by_name(capsys, trained, files, tmp_path):
     """A CSV with one 0/1 column per label needs no --label-columns: the model's names match."""
     run(capsys, "evaluate", trained, files / "train.jsonl", "--json", tmp_path / "a.json")

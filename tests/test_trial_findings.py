@@ -377,7 +377,8 @@ def test_trial4_item1_bool_wording_only_where_a_bool_was_given(int_model, tmp_pa
 
 
 @pytest.mark.parametrize("value", [[0.3, 7.0], [0.3, 0.2], [0.3, 7.0, 0.1, 0.2],
-                                   [0.3, True, 0.1, 0.2], [[0.5, 0.5, 0.5, 0.5]]])
+                                   [0.3, True, 0.1, 0.2], [[0.5, 0.5, 0.5, 0.5]],
+                                   ["0.1", "0.9", "0.5", "0.5"], {"a": 0.5}])
 def test_trial4_item2_a_damaged_threshold_list_is_the_files_key(capsys, int_model, texts_file,
                                                                 tmp_path, value):
     """It read 'threshold=[0.3, 7.0] has 2 values ...; pass one float', advice for a caller."""
@@ -603,3 +604,31 @@ def test_trial5_model_kwargs_holding_a_torch_dtype_save(tiny_model, tmp_path):
     assert saved["params"]["model_kwargs"] == {"dtype": "torch.float32"}
     assert TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m").predict(
         ["x y"]).shape == (1, 2)
+
+
+def test_trial5_a_series_threshold_fits_with_a_validation_split(tiny_model):
+    import pandas as pd
+
+    from skbert import TransformerMultiLabelClassifier
+
+    Y = pd.DataFrame(np.tile(np.eye(3, dtype=int), (6, 1)), columns=["a", "b", "c"])
+    clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=2, max_length=16,
+                                          fit_cache=False, early_stopping=True,
+                                          validation_fraction=0.3, random_state=0,
+                                          threshold=pd.Series({"c": 0.2, "a": 0.4, "b": 0.6}))
+    clf.fit(["x y", "z w", "q r"] * 6, Y)  # scored each epoch: a Series failed to compare
+    assert clf.history_ and all(r["valid_loss"] is not None for r in clf.history_)
+    assert clf.predict(["x y"]).shape == (1, 3)
+
+
+def test_trial5_text_and_nan_thresholds_name_the_problem():
+    from skbert._thresholds import check_threshold
+
+    with pytest.raises(ValueError, match="neither a number nor an array of numbers"):
+        check_threshold(["0.1", "0.9"], 2)  # text, not numbers: it was read as floats
+    with pytest.raises(ValueError, match="neither a number"):
+        check_threshold({"a": 0.5}, 1)
+    with pytest.raises(ValueError, match=r"NaN at label 'b' \(index 1\)"):
+        check_threshold([0.5, float("nan")], 2, np.array(["a", "b"], dtype=object))
+    with pytest.raises(ValueError, match=r"7.0 at label 3 \(index 0\)"):
+        check_threshold([7.0, 0.5], 2, np.array([3, 4]))
