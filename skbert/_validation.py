@@ -270,6 +270,7 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
                 f"Y has no label columns (shape {Y.shape}); pass one 0/1 column per label, "
                 "e.g. from MultiLabelBinarizer.")
         for name, dt in zip(columns, dtypes):
+            _check_column_kind(name, Y[name].dtype)
             if dt is None or dt.kind not in "biuf":
                 first = brief(Y[name].iloc[0], 30) if len(Y) else "no rows"
                 raise ValueError(
@@ -351,11 +352,32 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
     return Yf, classes, dtype
 
 
+def _check_column_kind(name, dtype) -> None:
+    """Refuse the pandas column kinds scikit-learn's scorers cannot read back as Y.
+
+    ``fit`` could convert them, but ``score``, ``cross_val_score`` and
+    ``GridSearchCV`` hand the same Y to scikit-learn's metrics, which fail
+    on a categorical column (or score nan) and on a sparse one whose
+    ``fill_value`` is not 0.
+    """
+    if getattr(dtype, "name", "") == "category":
+        raise ValueError(
+            f"Y's column {name!r} is categorical (categories "
+            f"{list(dtype.categories)[:4]!r}); scikit-learn's scorers cannot read a categorical "
+            "Y, so cross_val_score and GridSearchCV would score nan. Convert it to 0/1 numbers, "
+            "e.g. Y = Y.astype(int).")
+    fill = getattr(dtype, "fill_value", 0)
+    if hasattr(dtype, "subtype") and not (fill == 0 or fill is False):
+        raise ValueError(
+            f"Y's column {name!r} is sparse with fill_value={fill!r}; scikit-learn's scorers "
+            "need a sparse Y to leave out 0s (fill_value=0). Build it with "
+            "pd.DataFrame.sparse.from_spmatrix(MultiLabelBinarizer(sparse_output=True)"
+            ".fit_transform(...), columns=...), or pass Y.sparse.to_dense().")
+
+
 def _numpy_dtype(dtype) -> np.dtype | None:
-    """The numpy dtype of a pandas column dtype (nullable Int64/boolean, sparse and
-    categorical columns too: their values'), or None."""
-    if getattr(dtype, "name", "") == "category":  # 0/1 categories: their values' dtype
-        dtype = dtype.categories.dtype
+    """The numpy dtype of a pandas column dtype (nullable Int64/boolean, and sparse
+    columns too: their values'), or None."""
     dtype = getattr(dtype, "subtype", dtype)  # pandas sparse: the stored values' dtype
     try:
         return np.dtype(getattr(dtype, "numpy_dtype", dtype))

@@ -612,8 +612,7 @@ def target_cases(draw, how: str, enc: str | None = None):
     elif how == "category column":
         frame = pd.DataFrame(M, columns=names)
         j = draw(st.integers(0, k - 1))
-        # 0/1 categories are read as numbers; categories that are words are not
-        frame[names[j]] = frame[names[j]].map({0: "no", 1: "yes"}).astype("category")
+        frame[names[j]] = frame[names[j]].astype("category")
         case.Y, case.label = frame, f"DataFrame with category column {names[j]!r}"
         error([repr(_py(names[j]))])
     elif how == "column names":

@@ -558,8 +558,8 @@ def test_trial5_a_pos_weight_series_in_another_order_is_refused(tiny_model):
         clf.fit(["x y", "z w"] * 4, Y)
 
 
-@pytest.mark.parametrize("make", ["sparse", "sparse_bool", "category"])
-def test_trial5_y_as_a_sparse_or_categorical_dataframe_is_read(make):
+@pytest.mark.parametrize("make", ["sparse", "sparse_bool"])
+def test_trial5_y_as_a_sparse_dataframe_is_read(make):
     import pandas as pd
     import scipy.sparse as sp
 
@@ -568,23 +568,30 @@ def test_trial5_y_as_a_sparse_or_categorical_dataframe_is_read(make):
     Y = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 0]])
     if make == "sparse":  # MultiLabelBinarizer(sparse_output=True) with the label names
         frame = pd.DataFrame.sparse.from_spmatrix(sp.csr_matrix(Y), columns=["a", "b", "c"])
-    elif make == "sparse_bool":
+    else:
         frame = pd.DataFrame(Y.astype(bool), columns=["a", "b", "c"]).astype(
             pd.SparseDtype(bool, False))
-    else:
-        frame = pd.DataFrame(Y, columns=["a", "b", "c"]).astype("category")
     out, classes, _ = check_targets(frame, 3)
     assert out.tolist() == Y.tolist() and list(classes) == ["a", "b", "c"]
 
 
-def test_trial5_a_categorical_column_of_words_is_still_refused():
+@pytest.mark.parametrize("make, words", [
+    ("category", "is categorical (categories [0, 1])"),
+    ("words", "is categorical (categories ['no', 'yes'])"),
+    ("sparse_fill_1", "is sparse with fill_value=1"),
+])
+def test_trial5_y_columns_sklearn_cannot_score_are_refused_by_kind(make, words):
     import pandas as pd
 
     from skbert._validation import check_targets
 
-    frame = pd.DataFrame({"a": ["x", "y"], "b": ["y", "x"]}).astype("category")
-    with pytest.raises(ValueError, match="column 'a' has dtype category"):
+    Y = pd.DataFrame({"a": [1, 0], "b": [0, 1]})
+    frame = (Y.astype("category") if make == "category"
+             else Y.replace({0: "no", 1: "yes"}).astype("category") if make == "words"
+             else Y.astype(pd.SparseDtype(int, 1)))
+    with pytest.raises(ValueError, match="column 'a'") as info:
         check_targets(frame, 2)
+    assert words in str(info.value) and "must hold 0/1" not in str(info.value)
 
 
 def test_trial5_model_kwargs_holding_a_torch_dtype_save(tiny_model, tmp_path):
