@@ -321,5 +321,6 @@ def summary(info: dict) -> str:
     if not info["steps"]:
         return (f"0 of {info['asked']} steps run (no label is on two training texts of "
                 "non-zero sample_weight)")
-    return (f"{info['steps']} steps in {info['seconds']:.1f} s, pair loss "
+    steps = f"{info['steps']} step{'s' if info['steps'] != 1 else ''}"
+    return (f"{steps} in {info['seconds']:.1f} s, pair loss "
             f"{info['first_loss']:.3f} -> {info['last_loss']:.3f}")

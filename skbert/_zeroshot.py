@@ -157,6 +157,11 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             same tokens: pass ``label_descriptions`` for them.
         """
         self._validate_params()
+        if isinstance(self.labels, (set, frozenset)):  # its order changes between runs
+            raise ValueError(
+                f"labels is a set ({sorted(map(str, self.labels))[:4]!r}...), whose order, "
+                "and so the order of classes_ and of predict's columns, changes from one "
+                "Python process to the next. Pass a list, e.g. labels=sorted(labels).")
         classes = _check_labels(list(self.labels))
         _check_template(self.template)
         described = check_label_descriptions(self.label_descriptions, classes)

@@ -107,3 +107,20 @@ def test_item4_tags_agree_with_the_fine_tuned_classifier():
                 assert getattr(getattr(zero, group), name) == getattr(getattr(tuned, group),
                                                                       name), (group, name)
     assert not zero.target_tags.required  # fit needs no labels
+
+
+def test_trial6_labels_as_a_set_are_refused(tiny_st_model):
+    with pytest.raises(ValueError, match=r"labels is a set .*labels=sorted\(labels\)"):
+        _zero_shot(tiny_st_model, labels=set(LABELS)).fit([])
+
+
+def test_trial6_verbose_names_the_logistic_start_without_a_count_of_zero(tiny_st_model, capsys):
+    X, Y = make_corpus(48, seed=0)
+    import pandas as pd
+
+    TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16, verbose=1,
+                                    fit_cache=False, contrastive_steps=1, random_state=0).fit(
+        X, pd.DataFrame(Y, columns=LABELS))
+    out = capsys.readouterr().out
+    assert "contrastive warm-up: 1 step in" in out
+    assert "head start: logistic" in out and "read for 0 of" not in out
