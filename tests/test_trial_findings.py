@@ -604,11 +604,11 @@ def test_trial5_model_kwargs_holding_a_torch_dtype_save(tiny_model, tmp_path):
     clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, max_length=16,
                                           fit_cache=False, threshold=0.5,
                                           validation_fraction=0, early_stopping=False,
-                                          model_kwargs={"dtype": torch.float32})
+                                          model_kwargs={"torch_dtype": torch.float32})
     clf.fit(["x y", "z w"] * 4, np.tile(np.eye(2, dtype=int), (4, 1)))
     clf.save_pretrained(tmp_path / "m")  # raised TypeError: dtype is not JSON serializable
     saved = json.loads((tmp_path / "m" / "skbert.json").read_text())
-    assert saved["params"]["model_kwargs"] == {"dtype": "torch.float32"}
+    assert saved["params"]["model_kwargs"] == {"torch_dtype": "torch.float32"}
     assert TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m").predict(
         ["x y"]).shape == (1, 2)
 
