@@ -148,6 +148,11 @@ def check_out_folder(out: str, *, inputs=(), model: str | None = None,
     overwrite : bool
         Whether a non-empty ``out`` may be replaced (only if skbert wrote it).
     """
+    if out == "-":  # elsewhere '-' is standard output; a model is a folder
+        raise ValueError(
+            "--out - would save the model in a folder named '-': a model is a folder of "
+            "files, not a stream. Name the folder, e.g. --out my-model (or --out ./- if you "
+            "mean that name).")
     if os.path.lexists(out) and not os.path.isdir(out):
         raise FileExistsError(
             f"--out {out!r} is an existing file; give a folder path for the model.")

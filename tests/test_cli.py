@@ -427,6 +427,14 @@ def _skbert_folder(path, files, tiny_model, capsys):
     return path
 
 
+def test_train_out_dash_is_refused_before_training(capsys, files, tiny_model, train_calls,
+                                                  monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = run(capsys, *_train_argv(files, tiny_model, "-"))
+    assert rc == 2 and train_calls == [] and "--out - would save the model" in err
+    assert not (tmp_path / "-").exists()
+
+
 def test_train_refuses_a_non_empty_out_without_overwrite(capsys, files, tiny_model, tmp_path,
                                                          train_calls):
     out = tmp_path / "out"

@@ -592,3 +592,11 @@ def test_trial_item3_same_key_in_different_rows_is_fine(tmp_path):
                     '{"text": "b", "labels": ["y"]}\n')
     texts, Y, names = load_texts_and_labels(path)
     assert texts == ["a", "b"] and names == ["x", "y"]
+
+
+def test_a_quoted_0_or_1_in_a_label_column_is_named_as_text(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"text": "a", "food": "1"}\n{"text": "b", "food": 0}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"holds '1' \(text, not a number: write it without "
+                                         r"quotes\) at row 0"):
+        load_texts_and_labels(path, label_columns=["food"])

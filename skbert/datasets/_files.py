@@ -397,10 +397,12 @@ def _indicator_value(value, row: int, column: str, spell: dict = PYTHON_SPELLING
         return int(value)
     if isinstance(value, Number) and not _is_missing(value) and value in (0, 1):
         return int(value)
+    kind = (" (text, not a number: write it without quotes)"
+            if isinstance(value, str) and value.strip() in ("0", "1", "true", "false") else "")
     raise ValueError(
-        f"Label column {column!r} holds {value!r} at row {row}; {spell['label_columns']} "
-        "must hold only 0/1 (or true/false) values, so recode that column or "
-        f"use {spell['label_column=']} for a column of label names."
+        f"Label column {column!r} holds {value!r}{kind} at row {row}; "
+        f"{spell['label_columns']} must hold only 0/1 (or true/false) values, so recode that "
+        f"column or use {spell['label_column=']} for a column of label names."
     )
 
 
