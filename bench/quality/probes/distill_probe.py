@@ -8,7 +8,8 @@ training texts are soft and carry its ranking of the other labels). The
 validation split (early stopping, thresholds) keeps the 0/1 labels. Patches
 ``skbert._runner.train`` in this process only; otherwise as
 ``head_start_probe.py``. Prints one JSON line per variant; a variant is a JSON
-object of estimator parameters plus ``"beta"`` (and ``"mode"``, see :func:`soft_targets`). Runs on 1 torch thread.
+object of estimator parameters plus ``"beta"`` (and ``"mode"``, see
+:func:`soft_targets`). Runs on 1 torch thread.
 
     python bench/quality/probes/distill_probe.py 8 0 '{"d05": {"beta": 0.5}}'
 """
@@ -61,7 +62,8 @@ def main(argv: list[str]) -> None:
         P = clf.predict_proba(texts)
         pred = clf.predict(texts)
         print(json.dumps(dict(
-            name=name, K=k, seed=seed, params=params, beta=beta, mode=mode, fit_s=round(fit_s, 1), **seen,
+            name=name, K=k, seed=seed, params=params, beta=beta, mode=mode,
+            fit_s=round(fit_s, 1), **seen,
             lrap=round(lrap(Yt, P), 4),
             micro=round(f1_score(Yt, pred, average="micro", zero_division=0), 4),
             macro=round(f1_score(Yt, pred, average="macro", zero_division=0), 4))), flush=True)

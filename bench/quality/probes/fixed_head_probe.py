@@ -12,19 +12,12 @@ Runs on 1 torch thread.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import head_start_probe
-
-
-def fixing_hook(hook):
-    """``hook`` (a stand-in for ``_runner._init_head``), then the head frozen."""
-    def run(est, model, *args, **kwargs):
-        hook(est, model, *args, **kwargs)
-        for p in model.head.parameters():
-            p.requires_grad_(False)
-    return run
-
+from frozen_head_probe import freezing_hook
 
 if __name__ == "__main__":
-    head_start_probe.main(sys.argv[1:], wrap=fixing_hook, extra={"fixed_head": True})
+    head_start_probe.main(sys.argv[1:], wrap=functools.partial(freezing_hook, part="head"),
+                          extra={"fixed_head": True})

@@ -15,11 +15,12 @@ import sys
 import head_start_probe
 
 
-def freezing_hook(hook):
-    """``hook`` (a stand-in for ``_runner._init_head``), then the encoder frozen."""
+def freezing_hook(hook, part: str = "backbone"):
+    """``hook`` (a stand-in for ``_runner._init_head``), then the model's ``part`` frozen
+    (``"backbone"``: the encoder; ``"head"``: the head, as ``fixed_head_probe`` does)."""
     def run(est, model, *args, **kwargs):
         hook(est, model, *args, **kwargs)
-        for p in model.backbone.parameters():
+        for p in getattr(model, part).parameters():
             p.requires_grad_(False)
     return run
 
