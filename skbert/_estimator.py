@@ -59,7 +59,7 @@ from ._runner import (
     run_fit,
 )
 from ._scoring import make_score_fn
-from ._thresholds import at_least, check_threshold, is_series, min_labels_in_force
+from ._thresholds import at_least, by_label, check_threshold, is_series, min_labels_in_force
 from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
     SkbertWarning,
@@ -568,15 +568,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             except ValueError as exc:
                 raise ValueError(f"scoring={self.scoring!r} is not usable: {exc}") from None
         if self.pos_weight is not None and not isinstance(self.pos_weight, str):
-            labels = [c.item() if hasattr(c, "item") else c for c in classes]
-            if is_series(self.pos_weight) and list(self.pos_weight.index) != labels:
-                raise ValueError(
-                    f"pos_weight is a pandas Series indexed by "
-                    f"{list(self.pos_weight.index)!r:.80}, but pos_weight is read in classes_ "
-                    f"order ({labels!r:.80}); pass pos_weight=s[classes].to_numpy() with the "
-                    "labels in that order.")
+            given = (by_label(self.pos_weight, n_labels, classes, "pos_weight")
+                     if is_series(self.pos_weight) else self.pos_weight)  # by its labels
             try:
-                pw = np.asarray(self.pos_weight, dtype=float)
+                pw = np.asarray(given, dtype=float)
             except (TypeError, ValueError):
                 pw = np.full(1, np.nan)
             if pw.shape != (n_labels,) or not (np.isfinite(pw) & (pw > 0)).all():

@@ -73,7 +73,7 @@ from ._modeling import (
 from ._params import training_params
 from ._persistence import saved_head
 from ._scoring import make_score_fn
-from ._thresholds import auto_min_labels, check_threshold, tune_thresholds
+from ._thresholds import auto_min_labels, by_label, check_threshold, is_series, tune_thresholds
 from ._training import (
     TrainConfig,
     compile_options,
@@ -286,7 +286,7 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         list(est.callbacks or ()) if group.is_main else [])
     out = train(model, train_enc, Y_train, valid_enc, Y_valid,
                 pad_id=pad_token_id(tokenizer), config=config,
-                pos_weight=pos_weight(est, Y_train), sample_weight=w_train,
+                pos_weight=pos_weight(est, Y_train, data.classes), sample_weight=w_train,
                 callbacks=callbacks, estimator=est)
     if est.gradient_checkpointing:
         disable_gradient_checkpointing(model)
@@ -563,14 +563,17 @@ def encode_texts(est, tokenizer, texts, offset: int = 0):
         raise
 
 
-def pos_weight(est, Y: np.ndarray) -> np.ndarray | None:
-    """The loss's per-label positive weights (``"balanced"``: negatives / positives, <= 100)."""
+def pos_weight(est, Y: np.ndarray, classes) -> np.ndarray | None:
+    """The loss's per-label positive weights (``"balanced"``: negatives / positives, <= 100),
+    in ``classes`` order (a pandas Series is matched by its index)."""
     if est.pos_weight is None:
         return None
     if isinstance(est.pos_weight, str):  # "balanced"
         pos = Y.sum(axis=0)
         return np.clip((len(Y) - pos) / np.maximum(pos, 1.0), 1.0, 100.0).astype(np.float32)
-    return np.asarray(est.pos_weight, dtype=np.float32)
+    given = (by_label(est.pos_weight, len(classes), classes, "pos_weight")
+             if is_series(est.pos_weight) else est.pos_weight)
+    return np.asarray(given, dtype=np.float32)
 
 
 def _shared_settings(est, device) -> dict:

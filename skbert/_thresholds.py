@@ -60,7 +60,7 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
     array([0.1, 0.9])
     """
     if is_series(threshold):
-        threshold = _by_label(threshold, n_labels, classes)
+        threshold = by_label(threshold, n_labels, classes)
     if isinstance(threshold, np.ndarray) and threshold.ndim == 0:
         threshold = threshold.item()  # np.array(0.5): one number
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
@@ -119,15 +119,16 @@ def is_series(value) -> bool:
                for c in type(value).__mro__)
 
 
-def _by_label(series, n_labels: int, classes) -> np.ndarray:
-    """The values of a Series ``threshold`` in the order of ``classes``, matched by its index."""
+def by_label(series, n_labels: int, classes, name: str = "threshold") -> np.ndarray:
+    """The values of a Series parameter ``name`` (``threshold``, ``pos_weight``) in the
+    order of ``classes``, matched by its index."""
     index = list(series.index)
     if classes is None:
         if index == list(range(len(index))):
             return series.to_numpy()
         raise ValueError(
-            f"threshold is a pandas Series indexed by {index!r:.80}; a Series is matched to the "
-            "labels by its index, and no labels are known here. Pass threshold.to_numpy() to "
+            f"{name} is a pandas Series indexed by {index!r:.80}; a Series is matched to the "
+            f"labels by its index, and no labels are known here. Pass {name}.to_numpy() to "
             "use its values in the order given.")
     labels, keys = [_plain(c) for c in classes], [_plain(k) for k in index]
     try:
@@ -140,10 +141,10 @@ def _by_label(series, n_labels: int, classes) -> np.ndarray:
                    else f"it lacks the labels {missing!r:.80}" if missing
                    else "a label appears twice in its index")
         raise ValueError(
-            f"threshold is a pandas Series matched to the labels by its index, but "
+            f"{name} is a pandas Series matched to the labels by its index, but "
             f"{problem}; the labels are classes_={labels!r:.120}. Index the Series by "
             f"classes_ (one value per label), or pass {n_labels} numbers in classes_ order "
-            "(a list, or threshold.to_numpy()).")
+            f"(a list, or {name}.to_numpy()).")
     return np.asarray([series.to_numpy()[keys.index(c)] for c in labels])
 
 

@@ -367,7 +367,8 @@ def _check_column_kind(name, dtype) -> None:
             "Y, so cross_val_score and GridSearchCV would score nan. Convert it to 0/1 numbers, "
             "e.g. Y = Y.astype(int).")
     fill = getattr(dtype, "fill_value", 0)
-    if hasattr(dtype, "subtype") and not (fill == 0 or fill is False):
+    if _is_sparse(dtype) and not (fill is False or (
+            isinstance(fill, (int, float, np.number)) and fill == 0)):  # pd.NA: not 0
         raise ValueError(
             f"Y's column {name!r} is sparse with fill_value={fill!r}; scikit-learn's scorers "
             "need a sparse Y to leave out 0s (fill_value=0). Build it with "
@@ -375,10 +376,16 @@ def _check_column_kind(name, dtype) -> None:
             ".fit_transform(...), columns=...), or pass Y.sparse.to_dense().")
 
 
+def _is_sparse(dtype) -> bool:
+    """Whether ``dtype`` is pandas' ``SparseDtype`` (an ``IntervalDtype`` has a subtype too)."""
+    return type(dtype).__name__ == "SparseDtype"
+
+
 def _numpy_dtype(dtype) -> np.dtype | None:
     """The numpy dtype of a pandas column dtype (nullable Int64/boolean, and sparse
     columns too: their values'), or None."""
-    dtype = getattr(dtype, "subtype", dtype)  # pandas sparse: the stored values' dtype
+    if _is_sparse(dtype):  # the stored values' dtype
+        dtype = dtype.subtype
     try:
         return np.dtype(getattr(dtype, "numpy_dtype", dtype))
     except TypeError:  # pandas string, category, ... dtypes
@@ -508,7 +515,7 @@ def check_encodable(texts, offset: int = 0) -> None:
 
 
 
-#: Per thread, the :class:`NumberInterval` that last refused a bool (its message says so).
+#: Per thread, whether the value a :class:`NumberInterval` last checked was a bool.
 _REFUSED_BOOL = threading.local()
 
 
@@ -543,7 +550,7 @@ class NumberInterval(Interval):
 
     def is_satisfied_by(self, val):
         is_bool = isinstance(val, (bool, np.bool_))
-        _REFUSED_BOOL.constraint = self if is_bool else None
+        _REFUSED_BOOL.flag = is_bool  # every NumberInterval of the list speaks of it
         return not is_bool and super().is_satisfied_by(val)
 
     def describe(self) -> str:
@@ -552,7 +559,7 @@ class NumberInterval(Interval):
 
     def __str__(self):
         text = self.describe()
-        if getattr(_REFUSED_BOOL, "constraint", None) is not self:
+        if not getattr(_REFUSED_BOOL, "flag", False):
             return text
         for kind in ("an int", "a float"):
             if text.startswith(kind + " "):

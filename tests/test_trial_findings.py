@@ -546,16 +546,24 @@ def test_trial5_a_threshold_series_needs_labels_to_match():
         apply_thresholds([[0.2, 0.7]], pd.Series({"b": 0.5, "a": 0.9}))
 
 
-def test_trial5_a_pos_weight_series_in_another_order_is_refused(tiny_model):
+def test_trial5_a_pos_weight_series_is_matched_by_its_index(tiny_model, monkeypatch):
     import pandas as pd
 
-    from skbert import TransformerMultiLabelClassifier
+    from skbert import TransformerMultiLabelClassifier, _runner
 
+    seen, real = [], _runner.train
+    monkeypatch.setattr(_runner, "train", lambda *a, **k: seen.append(k["pos_weight"])
+                        or real(*a, **k))
     Y = pd.DataFrame(np.tile(np.eye(2, dtype=int), (4, 1)), columns=["a", "b"])
     clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, max_length=16,
+                                          fit_cache=False, threshold=0.5,
+                                          validation_fraction=0, early_stopping=False,
                                           pos_weight=pd.Series({"b": 5.0, "a": 1.0}))
-    with pytest.raises(ValueError, match=r"read in classes_ order \(\['a', 'b'\]\)"):
-        clf.fit(["x y", "z w"] * 4, Y)
+    clf.fit(["x y", "z w"] * 4, Y)
+    assert seen[0].tolist() == [1.0, 5.0]  # in classes_ order, not the Series' order
+    with pytest.raises(ValueError, match=r"pos_weight is a pandas Series .*\['c'\] are not "
+                                         r"labels.*pos_weight.to_numpy\(\)"):
+        clf.set_params(pos_weight=pd.Series({"a": 1.0, "c": 2.0})).fit(["x y", "z w"] * 4, Y)
 
 
 @pytest.mark.parametrize("make", ["sparse", "sparse_bool"])
@@ -625,6 +633,7 @@ def test_trial5_a_series_threshold_fits_with_a_validation_split(tiny_model):
                                           threshold=pd.Series({"c": 0.2, "a": 0.4, "b": 0.6}))
     clf.fit(["x y", "z w", "q r"] * 6, Y)  # scored each epoch: a Series failed to compare
     assert clf.history_ and all(r["valid_loss"] is not None for r in clf.history_)
+    assert all(np.isfinite(r["valid_score"]) for r in clf.history_)  # scored, not nan
     assert clf.predict(["x y"]).shape == (1, 3)
 
 
@@ -639,3 +648,32 @@ def test_trial5_text_and_nan_thresholds_name_the_problem():
         check_threshold([0.5, float("nan")], 2, np.array(["a", "b"], dtype=object))
     with pytest.raises(ValueError, match=r"7.0 at label 3 \(index 0\)"):
         check_threshold([7.0, 0.5], 2, np.array([3, 4]))
+
+
+@pytest.mark.parametrize("column", ["interval", "sparse_na"])
+def test_review_odd_pandas_columns_in_y_are_refused_with_a_valueerror(column):
+    import pandas as pd
+
+    from skbert._validation import check_targets
+
+    a = (pd.arrays.IntervalArray.from_breaks([0, 1, 2]) if column == "interval"
+         else pd.arrays.SparseArray([1.0, 0.0], fill_value=pd.NA))
+    with pytest.raises(ValueError, match="column 'a'"):  # a TypeError escaped before
+        check_targets(pd.DataFrame({"a": a, "b": [0, 1]}), 2)
+
+
+def test_review_two_number_constraints_both_name_the_bool():
+    from numbers import Integral, Real
+
+    from sklearn.utils._param_validation import (
+        InvalidParameterError,
+        validate_parameter_constraints,
+    )
+
+    from skbert._validation import NumberInterval
+
+    constraints = {"x": [NumberInterval(Integral, 0, None, closed="left"),
+                         NumberInterval(Real, 0, 1, closed="both")]}
+    with pytest.raises(InvalidParameterError) as info:
+        validate_parameter_constraints(constraints, {"x": True}, "f")
+    assert str(info.value).count("(not a bool)") == 2
