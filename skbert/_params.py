@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -66,6 +67,7 @@ from sklearn.utils._param_validation import (
 from ._label_init import label_descriptions_problem
 from ._load_errors import SavedFileError, file_key, file_keys
 from ._modeling import DEFAULT_MODEL
+from ._utils import SkbertWarning
 from ._validation import NumberInterval
 
 _WHEN = ("fit", "predict", "observer")
@@ -332,10 +334,21 @@ def folder_params(settings: dict, path: str) -> dict:
             if isinstance(value, float) and not math.isfinite(value):
                 raise _saved_value_error(path, name, value, "a finite number")
         expected = _FILE_CHECKS.get(name, lambda v, c: None)(value, classes)
+        if expected is not None and name in _FILE_DROPPABLE:
+            warnings.warn(
+                f"{path}: {file_key(name)} is {value!r:.80}, expected {expected}; it is left "
+                f"out (only a refit reads it), so the model loads with {name}=None. Pass "
+                f"set_params({name}=...) before refitting.", SkbertWarning, stacklevel=4)
+            continue
         if expected is not None:
             raise _saved_value_error(path, name, value, expected)
         out[name] = value
     return out
+
+
+#: Saved values only a refit reads: one a check refuses is left out with a warning, not a
+#: refusal, so a folder that an older skbert saved with them still loads and predicts.
+_FILE_DROPPABLE = frozenset({"label_descriptions"})
 
 
 _FILE_FIX = ("The file is damaged or was not written by skbert; save the model again with "

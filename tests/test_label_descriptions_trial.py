@@ -26,7 +26,6 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from skbert import TransformerMultiLabelClassifier, _runner
 from skbert._label_init import check_label_descriptions, label_descriptions_problem
-from skbert._load_errors import SavedFileError
 from skbert._utils import SkbertWarning
 
 FAST = dict(max_epochs=1, batch_size=16, max_length=32, random_state=0, device="cpu",
@@ -167,22 +166,18 @@ def _hostile_folder(tiny_st_model, corpus, tmp_path, value):
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_item2_hostile_saved_descriptions_are_refused_at_refit(tiny_st_model, corpus,
+def test_item2_hostile_saved_descriptions_are_left_out_at_load(tiny_st_model, corpus,
                                                                tmp_path, name):
+    """Only a refit reads them: an older skbert saved stray keys with a random head, and such
+    a folder must still load and predict, so a bad value is dropped with a warning."""
     X, Y = corpus
     folder = _hostile_folder(tiny_st_model, corpus, tmp_path, HOSTILE[name])
-    try:
+    with pytest.warns(SkbertWarning, match=r"params.label_descriptions is .* left out") as rec:
         loaded = TransformerMultiLabelClassifier.from_pretrained(folder)
-    except SavedFileError:
-        return  # refused at load: better still
-    with pytest.raises(ValueError, match="label_descriptions"):
-        loaded.set_params(max_epochs=1).fit(X, pd.DataFrame(Y, columns=LABELS))
-
-
-def test_item2_hostile_saved_descriptions_are_refused_at_load(tiny_st_model, corpus, tmp_path):
-    folder = _hostile_folder(tiny_st_model, corpus, tmp_path, HOSTILE["unknown_key"])
-    with pytest.raises(SavedFileError, match="label_descriptions"):
-        TransformerMultiLabelClassifier.from_pretrained(folder)
+    assert all(len(str(w.message)) < 1000 for w in rec)  # a 5 MB text is not echoed
+    assert loaded.label_descriptions is None
+    assert loaded.predict(X).shape == Y.shape
+    loaded.set_params(max_epochs=1).fit(X, pd.DataFrame(Y, columns=LABELS))  # refits
 
 
 # ------------------------------------------------------------------------ item 3
