@@ -600,3 +600,11 @@ def test_a_quoted_0_or_1_in_a_label_column_is_named_as_text(tmp_path):
     with pytest.raises(ValueError, match=r"holds '1' \(text, not a number: write it without "
                                          r"quotes\) at row 0"):
         load_texts_and_labels(path, label_columns=["food"])
+
+
+def test_a_csv_label_column_read_as_text_names_the_cell_that_is_not_a_number(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("text,food\na,1\nb,0\nc,maybe\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"holds 'maybe' at row 2") as info:
+        load_texts_and_labels(path, label_columns=["food"])
+    assert "without quotes" not in str(info.value)

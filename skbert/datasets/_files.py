@@ -583,7 +583,13 @@ def load_table(path, *, text_column="text", label_column="labels", label_columns
             )
         Y = np.zeros((n_rows, len(label_columns)), dtype=np.int64)
         for j, column in enumerate(label_columns):
-            for i, value in enumerate(table[column]):
+            values = list(table[column])
+            # a CSV column is text when one cell is not a number: name that cell first
+            words = next(((i, v) for i, v in enumerate(values) if isinstance(v, str)
+                          and v.strip().lower() not in ("0", "1", "true", "false")), None)
+            if words is not None:
+                _indicator_value(words[1], words[0], column, spell)
+            for i, value in enumerate(values):
                 Y[i, j] = _indicator_value(value, i, column, spell)
         return list(texts), Y, list(label_columns)
 
