@@ -67,7 +67,7 @@ from sklearn.utils._param_validation import (
 from ._label_init import label_descriptions_problem
 from ._load_errors import SavedFileError, file_key, file_keys
 from ._modeling import DEFAULT_MODEL
-from ._utils import SkbertWarning
+from ._utils import DEVICE_CHOICES, DEVICE_TYPES, SkbertWarning
 from ._validation import NumberInterval
 
 _WHEN = ("fit", "predict", "observer")
@@ -153,9 +153,9 @@ PARAMS: tuple[Param, ...] = (
           flag="--head-init", card=True),
     Param("label_descriptions", None, [dict, None],
           "label -> text describing it, for head_init (default: the label names made readable); "
-          "read by head_init='labels'/'names': after a contrastive warm-up the default "
-          "('logistic') ignores them for labels with training texts; on the command line a JSON "
-          "object or @file.json",
+          "read by head_init='labels'/'names'; under 'auto' after a contrastive warm-up "
+          "(logistic) only for a label on all or none of the training texts; on the command "
+          "line a JSON object or @file.json",
           flag="--label-descriptions", metavar="JSON|@FILE"),
     Param("contrastive_steps", "auto", [_nonneg(Integral), _options("auto")],
           "steps of a contrastive warm-up of the encoder before the head is trained (pairs "
@@ -386,8 +386,6 @@ def _file_threshold(value, classes) -> str | None:
             f"order of 'classes'{bools}")
 
 
-#: Device types the ``device`` parameter takes (as ``skbert._utils.resolve_device``).
-_DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
 def saved_device_problem(value) -> str | None:
@@ -406,11 +404,11 @@ def saved_device_problem(value) -> str | None:
     if not isinstance(value, str) or value == "auto":
         return None  # a non-str is the table's constraint's
     try:
-        if torch.device(value).type in _DEVICE_TYPES:
+        if torch.device(value).type in DEVICE_TYPES:
             return None
     except (RuntimeError, TypeError, ValueError):
         pass
-    return "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+    return DEVICE_CHOICES
 
 
 #: The checks of values only a saved file can get wrong (see :func:`folder_params`).

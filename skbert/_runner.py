@@ -384,10 +384,11 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
             reads &= ~logistic_labels(Y_train[docs], w_docs)
     if say:
         read = int(reads.sum())
-        print(f"head start: {how} ({why})" + (
-            "; a logistic regression of each label on the text vectors" if how == "logistic"
-            and not read else f"; label names or descriptions read for {read} of "
-            f"{len(classes)} labels"), flush=True)
+        fitted = (f"; a logistic regression on the text vectors for "
+                  f"{len(classes) - read} of {len(classes)} labels" if how == "logistic" else "")
+        names = (f"; label names or descriptions read for {read} of {len(classes)} labels"
+                 if read or how != "logistic" else "")
+        print(f"head start: {how} ({why}){fitted}{names}", flush=True)
     if not any(reads[i] for i, c in enumerate(classes) if str(plain_label(c)) in described):
         _warn_descriptions_unused(described, how, why)
     if how in ("labels", "names"):

@@ -34,6 +34,11 @@ class TrainingDivergedError(ValueError):
     """The training loss or the model's outputs became NaN or infinite."""
 
 
+#: The device types skbert runs on, and how to say what ``device`` may be.
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+DEVICE_CHOICES = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Turn a ``device`` parameter into a :class:`torch.device`.
 
@@ -73,12 +78,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         except (RuntimeError, TypeError) as exc:
             raise ValueError(
                 f"device={device!r} is not a device torch understands. "
-                "Use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'."
+                f"Use {DEVICE_CHOICES}."
             ) from exc
-    if dev.type not in ("cpu", "cuda", "mps"):
+    if dev.type not in DEVICE_TYPES:
         raise ValueError(
             f"device={device!r} is a {dev.type!r} device, which skbert does not support. "
-            "Use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'.")
+            f"Use {DEVICE_CHOICES}.")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but torch sees no CUDA GPU on this machine. "
