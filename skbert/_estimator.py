@@ -571,6 +571,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             given = (by_label(self.pos_weight, n_labels, classes, "pos_weight")
                      if is_series(self.pos_weight) else self.pos_weight)  # by its labels
             try:
+                if isinstance(given, (str, bytes)) or any(
+                        isinstance(v, (str, bytes)) for v in np.ravel(np.asarray(given, object))):
+                    raise TypeError  # "2.0" is text, not a number
                 pw = np.asarray(given, dtype=float)
             except (TypeError, ValueError):
                 pw = np.full(1, np.nan)

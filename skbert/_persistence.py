@@ -171,7 +171,7 @@ def fitted_settings(est) -> dict:
 
     from ._label_init import check_label_descriptions, saved_descriptions
     from ._params import record_params, saved_device_problem
-    from ._thresholds import check_threshold, is_series
+    from ._thresholds import by_label, check_threshold, is_series
     from ._version import __version__
 
     expected = saved_device_problem(str(est.device))
@@ -197,9 +197,11 @@ def fitted_settings(est) -> dict:
         "n_train_": info.get("n_train"),
         "n_valid_": info.get("n_valid"),
         "tuned_scores_": info.get("tuned_scores"),
-        "params": record_params({  # a Series threshold as it is in force: by label
+        "params": record_params({  # a Series threshold or pos_weight as in force: by label
             **est.get_params(deep=False),
             **({"threshold": in_force} if is_series(est.threshold) else {}),
+            **({"pos_weight": by_label(est.pos_weight, len(est.classes_), est.classes_,
+                                       "pos_weight")} if is_series(est.pos_weight) else {}),
             "label_descriptions": saved_descriptions(est.label_descriptions)}),
         "label_thresholds": in_force,
     }

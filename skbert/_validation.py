@@ -269,6 +269,13 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
             raise ValueError(
                 f"Y has no label columns (shape {Y.shape}); pass one 0/1 column per label, "
                 "e.g. from MultiLabelBinarizer.")
+        kinds = {str(d) for d in Y.dtypes}
+        if len(kinds) > 1 and any(_is_sparse(d) for d in Y.dtypes):
+            raise ValueError(
+                f"Y mixes sparse columns with columns of other dtypes ({sorted(kinds)[:4]}); "
+                "scikit-learn's scorers read such a frame as objects, so score and "
+                "cross_val_score would fail or score nan. Give every column one sparse dtype, "
+                "e.g. Y = Y.astype(pd.SparseDtype(int, 0)), or pass Y.sparse.to_dense().")
         for name, dt in zip(columns, dtypes):
             _check_column_kind(name, Y[name].dtype)
             if dt is None or dt.kind not in "biuf":

@@ -597,14 +597,16 @@ def test_trial_item3_same_key_in_different_rows_is_fine(tmp_path):
 def test_a_quoted_0_or_1_in_a_label_column_is_named_as_text(tmp_path):
     path = tmp_path / "data.jsonl"
     path.write_text('{"text": "a", "food": "1"}\n{"text": "b", "food": 0}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"holds '1' \(text, not a number: write it without "
-                                         r"quotes\) at row 0"):
+    with pytest.raises(ValueError, match=r"holds '1' \(text, not a number\) at row 0"):
         load_texts_and_labels(path, label_columns=["food"])
 
 
 def test_a_csv_label_column_read_as_text_names_the_cell_that_is_not_a_number(tmp_path):
     path = tmp_path / "data.csv"
-    path.write_text("text,food\na,1\nb,0\nc,maybe\n", encoding="utf-8")
+    path.write_text("text,food\na,1\nb,0\nc,maybe\nd, 1\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"holds 'maybe' at row 2") as info:
         load_texts_and_labels(path, label_columns=["food"])
-    assert "without quotes" not in str(info.value)
+    assert "text, not a number" not in str(info.value)
+    path.write_text("text,food\na,1\nb,0\nd, 1\n", encoding="utf-8")  # a space makes it text
+    with pytest.raises(ValueError, match=r"holds ' 1' at row 2"):
+        load_texts_and_labels(path, label_columns=["food"])

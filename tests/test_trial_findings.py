@@ -546,7 +546,7 @@ def test_trial5_a_threshold_series_needs_labels_to_match():
         apply_thresholds([[0.2, 0.7]], pd.Series({"b": 0.5, "a": 0.9}))
 
 
-def test_trial5_a_pos_weight_series_is_matched_by_its_index(tiny_model, monkeypatch):
+def test_trial5_a_pos_weight_series_is_matched_by_its_index(tiny_model, monkeypatch, tmp_path):
     import pandas as pd
 
     from skbert import TransformerMultiLabelClassifier, _runner
@@ -561,6 +561,11 @@ def test_trial5_a_pos_weight_series_is_matched_by_its_index(tiny_model, monkeypa
                                           pos_weight=pd.Series({"b": 5.0, "a": 1.0}))
     clf.fit(["x y", "z w"] * 4, Y)
     assert seen[0].tolist() == [1.0, 5.0]  # in classes_ order, not the Series' order
+    clf.save_pretrained(tmp_path / "m")  # saved in classes_ order too, as it is read back
+    loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+    assert list(loaded.pos_weight) == [1.0, 5.0]
+    with pytest.raises(ValueError, match="expected 2 finite positive floats"):
+        clf.set_params(pos_weight=["1.0", "5.0"]).fit(["x y", "z w"] * 4, Y)  # text
     with pytest.raises(ValueError, match=r"pos_weight is a pandas Series .*\['c'\] are not "
                                          r"labels.*pos_weight.to_numpy\(\)"):
         clf.set_params(pos_weight=pd.Series({"a": 1.0, "c": 2.0})).fit(["x y", "z w"] * 4, Y)
@@ -656,10 +661,13 @@ def test_review_odd_pandas_columns_in_y_are_refused_with_a_valueerror(column):
 
     from skbert._validation import check_targets
 
-    a = (pd.arrays.IntervalArray.from_breaks([0, 1, 2]) if column == "interval"
-         else pd.arrays.SparseArray([1.0, 0.0], fill_value=pd.NA))
+    if column == "interval":
+        frame = pd.DataFrame({"a": pd.arrays.IntervalArray.from_breaks([0, 1, 2]), "b": [0, 1]})
+    else:
+        frame = pd.DataFrame({c: pd.arrays.SparseArray(v, fill_value=pd.NA)
+                              for c, v in (("a", [1.0, 0.0]), ("b", [0.0, 1.0]))})
     with pytest.raises(ValueError, match="column 'a'"):  # a TypeError escaped before
-        check_targets(pd.DataFrame({"a": a, "b": [0, 1]}), 2)
+        check_targets(frame, 2)
 
 
 def test_review_two_number_constraints_both_name_the_bool():
@@ -677,3 +685,16 @@ def test_review_two_number_constraints_both_name_the_bool():
     with pytest.raises(InvalidParameterError) as info:
         validate_parameter_constraints(constraints, {"x": True}, "f")
     assert str(info.value).count("(not a bool)") == 2
+
+
+def test_review_y_mixing_sparse_and_dense_columns_is_refused():
+    import pandas as pd
+
+    from skbert._validation import check_targets
+
+    frame = pd.DataFrame({"a": [1, 0], "b": [0, 1]})
+    frame["a"] = frame["a"].astype(pd.SparseDtype(bool, False))
+    with pytest.raises(ValueError, match="mixes sparse columns with columns of other dtypes"):
+        check_targets(frame, 2)
+    same = frame.astype(pd.SparseDtype(int, 0))  # one sparse dtype: read
+    assert check_targets(same, 2)[0].tolist() == [[1, 0], [0, 1]]

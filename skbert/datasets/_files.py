@@ -391,14 +391,17 @@ def _parse_label_cell(value, row: int, label_column: str,
     )
 
 
+#: A 0/1 cell written as text (JSON's "1"): named as text, not as a bad value.
+_QUOTED_INDICATORS = ("0", "1", "true", "false")
+
+
 def _indicator_value(value, row: int, column: str, spell: dict = PYTHON_SPELLING) -> int:
     """Validate one cell of a 0/1 label column."""
     if isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, Number) and not _is_missing(value) and value in (0, 1):
         return int(value)
-    kind = (" (text, not a number: write it without quotes)"
-            if isinstance(value, str) and value.strip() in ("0", "1", "true", "false") else "")
+    kind = " (text, not a number)" if value in _QUOTED_INDICATORS else ""
     raise ValueError(
         f"Label column {column!r} holds {value!r}{kind} at row {row}; "
         f"{spell['label_columns']} must hold only 0/1 (or true/false) values, so recode that "
@@ -586,7 +589,7 @@ def load_table(path, *, text_column="text", label_column="labels", label_columns
             values = list(table[column])
             # a CSV column is text when one cell is not a number: name that cell first
             words = next(((i, v) for i, v in enumerate(values) if isinstance(v, str)
-                          and v.strip().lower() not in ("0", "1", "true", "false")), None)
+                          and v not in _QUOTED_INDICATORS), None)
             if words is not None:
                 _indicator_value(words[1], words[0], column, spell)
             for i, value in enumerate(values):
