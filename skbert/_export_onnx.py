@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import tempfile
 import warnings
 
@@ -569,11 +570,13 @@ def _writable(folder: str, onnx_dir: str) -> None:
 
 @contextlib.contextmanager
 def _quiet_export():
-    """Silence the exporter's warnings and log lines (deprecations, missing torchvision)."""
+    """Silence the exporter's warnings and log lines (deprecations, missing torchvision),
+    and send what it prints to standard error: standard output may carry results (the
+    command line's JSON)."""
     names = ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")
     levels = {n: logging.getLogger(n).level for n in names}
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.simplefilter("ignore")
             for n in names:
                 logging.getLogger(n).setLevel(logging.ERROR)

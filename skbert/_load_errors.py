@@ -13,6 +13,7 @@ import os
 import re
 
 from ._sources import _no_safetensors
+from ._utils import SkbertWarning
 
 #: scikit-learn's name for a parameter in its constraint errors.
 _SKLEARN_PARAM = re.compile(r"The '(\w+)' parameter of \w+")
@@ -26,6 +27,11 @@ class SavedFileError(ValueError):
     line prints the message as it is, without turning parameter names into
     flags (:func:`skbert._cli_args.speak_flags` is for the user's own options).
     """
+
+
+class SavedFileWarning(SkbertWarning):
+    """A value of a saved folder's ``skbert.json`` that loading leaves out (see
+    :class:`SavedFileError`: its keys are the file's, so the command line prints it as it is)."""
 
 
 class NewerFileError(ValueError):

@@ -65,9 +65,9 @@ from sklearn.utils._param_validation import (
 )
 
 from ._label_init import label_descriptions_problem
-from ._load_errors import SavedFileError, file_key, file_keys
+from ._load_errors import SavedFileError, SavedFileWarning, file_key, file_keys
 from ._modeling import DEFAULT_MODEL
-from ._utils import DEVICE_CHOICES, DEVICE_TYPES, SkbertWarning
+from ._utils import DEVICE_CHOICES, DEVICE_TYPES
 from ._validation import NumberInterval
 
 _WHEN = ("fit", "predict", "observer")
@@ -338,7 +338,7 @@ def folder_params(settings: dict, path: str) -> dict:
             warnings.warn(
                 f"{path}: {file_key(name)} is {value!r:.80}, expected {expected}; it is left "
                 f"out (only a refit reads it), so the model loads with {name}=None. Pass "
-                f"set_params({name}=...) before refitting.", SkbertWarning, stacklevel=4)
+                f"set_params({name}=...) before refitting.", SavedFileWarning, stacklevel=4)
             continue
         if expected is not None:
             raise _saved_value_error(path, name, value, expected)

@@ -182,10 +182,13 @@ def _one_line(exc: BaseException) -> str:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     from ._cli_args import speak_flags
+    from ._load_errors import SavedFileWarning
 
-    text = _one_line(message) if isinstance(message, Exception) else str(message)
-    print(f"skbert: warning: {speak_flags(' '.join(text.split()))}",
-          file=sys.stderr if file is None else file)
+    text = " ".join((_one_line(message) if isinstance(message, Exception)
+                     else str(message)).split())
+    if not issubclass(category, SavedFileWarning):  # a saved file's keys are not flags
+        text = speak_flags(text)
+    print(f"skbert: warning: {text}", file=sys.stderr if file is None else file)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -698,3 +698,23 @@ def test_review_y_mixing_sparse_and_dense_columns_is_refused():
         check_targets(frame, 2)
     same = frame.astype(pd.SparseDtype(int, 0))  # one sparse dtype: read
     assert check_targets(same, 2)[0].tolist() == [[1, 0], [0, 1]]
+
+
+def test_trial7_the_onnx_exporter_prints_to_stderr_not_stdout(capsys):
+    from skbert._export_onnx import _quiet_export
+
+    with _quiet_export():
+        print("[torch.onnx] Obtain model graph ...")  # what the exporter prints on a first run
+    out, err = capsys.readouterr()
+    assert out == "" and "Obtain model graph" in err
+
+
+def test_trial7_the_cli_prints_a_saved_files_warning_with_its_keys(capsys, int_model, texts_file,
+                                                                  tmp_path):
+    from skbert.cli import main
+
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
+        label_descriptions={"no-such-label": "text"}))
+    assert main(["predict", str(folder), str(texts_file)]) == 0
+    err = capsys.readouterr().err
+    assert "params.label_descriptions is" in err and "--label-descriptions" not in err
