@@ -22,8 +22,7 @@ import sys
 import numpy as np
 import torch
 from fewshot_probe import probe_fit, probe_sample
-from head_start_probe import start_hook
-from sklearn.metrics import f1_score
+from head_start_probe import scores, start_hook
 from sklearn.metrics import label_ranking_average_precision_score as lrap
 
 from skbert import _runner
@@ -59,14 +58,9 @@ def main(argv: list[str]) -> None:
         clf, fit_s = probe_fit(X, Yd, seed, params, [
             (_runner, "_init_head", start_hook(_runner._init_head, texts, Yt, seen)),
             (_runner, "train", soft_targets(_runner.train, beta, seen, mode))])
-        P = clf.predict_proba(texts)
-        pred = clf.predict(texts)
         print(json.dumps(dict(
             name=name, K=k, seed=seed, params=params, beta=beta, mode=mode,
-            fit_s=round(fit_s, 1), **seen,
-            lrap=round(lrap(Yt, P), 4),
-            micro=round(f1_score(Yt, pred, average="micro", zero_division=0), 4),
-            macro=round(f1_score(Yt, pred, average="macro", zero_division=0), 4))), flush=True)
+            fit_s=round(fit_s, 1), **seen, **scores(clf, texts, Yt))), flush=True)
 
 
 if __name__ == "__main__":

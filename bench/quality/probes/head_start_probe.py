@@ -64,14 +64,17 @@ def main(argv: list[str], wrap=None, extra: dict | None = None) -> None:
         hook = start_hook(real, test_texts, Yt, seen)
         clf, fit_s = probe_fit(X, Yd, seed, params, [
             (_runner, "_init_head", hook if wrap is None else wrap(hook))])
-        P = clf.predict_proba(test_texts)
-        pred = clf.predict(test_texts)
         print(json.dumps(dict(
             name=name, K=k, seed=seed, params=params, **(extra or {}),
-            fit_s=round(fit_s, 1), **seen,
-            lrap=round(lrap(Yt, P), 4),
-            micro=round(f1_score(Yt, pred, average="micro", zero_division=0), 4),
-            macro=round(f1_score(Yt, pred, average="macro", zero_division=0), 4))), flush=True)
+            fit_s=round(fit_s, 1), **seen, **scores(clf, test_texts, Yt))), flush=True)
+
+
+def scores(clf, texts: list[str], Y) -> dict:
+    """LRAP of ``clf``'s probabilities and micro-/macro-F1 of its predictions on ``texts``."""
+    pred = clf.predict(texts)
+    return dict(lrap=round(lrap(Y, clf.predict_proba(texts)), 4),
+                micro=round(f1_score(Y, pred, average="micro", zero_division=0), 4),
+                macro=round(f1_score(Y, pred, average="macro", zero_division=0), 4))
 
 
 if __name__ == "__main__":
