@@ -338,7 +338,7 @@ def folder_params(settings: dict, path: str) -> dict:
             warnings.warn(
                 f"{path}: {file_key(name)} is {value!r:.80}, expected {expected}; it is left "
                 f"out (only a refit reads it), so the model loads with {name}=None. Pass "
-                f"set_params({name}=...) before refitting.", SavedFileWarning, stacklevel=4)
+                f"set_params({name}=...) before refitting.", SavedFileWarning, stacklevel=3)
             continue
         if expected is not None:
             raise _saved_value_error(path, name, value, expected)

@@ -175,6 +175,7 @@ def test_item2_hostile_saved_descriptions_are_left_out_at_load(tiny_st_model, co
     with pytest.warns(SkbertWarning, match=r"params.label_descriptions is .* left out") as rec:
         loaded = TransformerMultiLabelClassifier.from_pretrained(folder)
     assert all(len(str(w.message)) < 1000 for w in rec)  # a 5 MB text is not echoed
+    assert [w.filename for w in rec] == [__file__]  # points at the from_pretrained call
     assert loaded.label_descriptions is None
     assert loaded.predict(X).shape == Y.shape
     loaded.set_params(max_epochs=1).fit(X, pd.DataFrame(Y, columns=LABELS))  # refits
