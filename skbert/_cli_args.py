@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import shlex
 import sys
 import warnings
 
@@ -373,8 +374,10 @@ _NAMES = "|".join(sorted(map(re.escape, _FLAGS), key=len, reverse=True))
 _PATTERNS = [
     # sklearn: "The 'name' parameter of TransformerMultiLabelClassifier must be ..."
     (rf"The '({_NAMES})' parameter of \w+", lambda m: _FLAGS[m[1]]),
+    # a quoted value keeps its quotes where a shell needs them: --device 'cuda:0 '
     (rf"\b({_NAMES})=(?:'([^']*)'|\"([^\"]*)\"|([\w.+-]+))",
-     lambda m: f"{_FLAGS[m[1]]} {m[2] or m[3] or m[4] or ''}".rstrip()),
+     lambda m: f"{_FLAGS[m[1]]} " + (m[4] if m[4] is not None
+                                      else shlex.quote(m[2] if m[2] is not None else m[3]))),
     # a list of numbers, as the command line takes it: threshold=[0.1, 0.2] -> --threshold 0.1,0.2
     (rf"\b({_NAMES})=\[([\w.+\-, ]+)\]",
      lambda m: f"{_FLAGS[m[1]]} {m[2].replace(' ', '')}"),
@@ -397,6 +400,8 @@ def speak_flags(message: str) -> str:
     '--threshold must be <= 1. Got 2.0 instead.'
     >>> speak_flags("Refit with threshold='auto', or set a float threshold.")
     'Refit with --threshold auto, or set a float threshold.'
+    >>> speak_flags("device='cuda:0 ' is not a device torch understands.")
+    "--device 'cuda:0 ' is not a device torch understands."
     >>> speak_flags("threshold=[0.1, 0.2] has 2 values but the model has 4 labels")
     '--threshold 0.1,0.2 has 2 values but the model has 4 labels'
     """

@@ -718,3 +718,12 @@ def test_trial7_the_cli_prints_a_saved_files_warning_with_its_keys(capsys, int_m
     assert main(["predict", str(folder), str(texts_file)]) == 0
     err = capsys.readouterr().err
     assert "params.label_descriptions is" in err and "--label-descriptions" not in err
+
+
+def test_trial7_a_flag_value_with_spaces_keeps_its_quotes_on_the_command_line(capsys,
+                                                                             int_model,
+                                                                             texts_file):
+    from skbert.cli import main
+
+    assert main(["predict", str(int_model), str(texts_file), "--device", "cuda:0 "]) == 2
+    assert "--device 'cuda:0 '" in capsys.readouterr().err  # the space is visible
