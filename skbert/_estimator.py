@@ -570,17 +570,24 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         if self.pos_weight is not None and not isinstance(self.pos_weight, str):
             given = (by_label(self.pos_weight, n_labels, classes, "pos_weight")
                      if is_series(self.pos_weight) else self.pos_weight)  # by its labels
-            try:
-                if isinstance(given, (str, bytes)) or any(
-                        isinstance(v, (str, bytes)) for v in np.ravel(np.asarray(given, object))):
-                    raise TypeError  # "2.0" is text, not a number
-                pw = np.asarray(given, dtype=float)
-            except (TypeError, ValueError):
-                pw = np.full(1, np.nan)
-            if pw.shape != (n_labels,) or not (np.isfinite(pw) & (pw > 0)).all():
+            what, pw = None, np.full(1, np.nan)
+            if isinstance(given, dict):
+                what = ("a dict; give a pandas Series indexed by the labels, or a list in "
+                        "classes_ order")
+            elif isinstance(given, (str, bytes)) or any(
+                    isinstance(v, (str, bytes)) for v in np.ravel(np.asarray(given, object))):
+                what = "text, not numbers"  # "2.0" is text
+            else:
+                try:
+                    pw = np.asarray(given, dtype=float)
+                except (TypeError, ValueError):
+                    what = "not an array of numbers"
+            if what is None and pw.shape != (n_labels,):
+                what = f"{pw.size} value(s) of shape {pw.shape}"
+            if what is not None or not (np.isfinite(pw) & (pw > 0)).all():
                 raise ValueError(
-                    f"pos_weight={self.pos_weight!r:.80} (shape {pw.shape}); expected {n_labels} "
-                    "finite positive floats, one per label. Pass e.g. "
+                    f"pos_weight={self.pos_weight!r:.80} is {what or 'not all finite and > 0'}; "
+                    f"expected {n_labels} finite positive floats, one per label. Pass e.g. "
                     f"pos_weight=[1.0] * {n_labels}, or pos_weight='balanced'.")
 
     def _set_fitted(self, result: FitResult) -> None:

@@ -337,8 +337,9 @@ def folder_params(settings: dict, path: str) -> dict:
         if expected is not None and name in _FILE_DROPPABLE:
             warnings.warn(
                 f"{path}: {file_key(name)} is {value!r:.80}, expected {expected}; it is left "
-                f"out (only a refit reads it), so the model loads with {name}=None. Pass "
-                f"set_params({name}=...) before refitting.", SavedFileWarning, stacklevel=3)
+                f"out (only a refit reads it), so the model loads with {name}=None; give "
+                f"{name} again for a refit that should read it.", SavedFileWarning,
+                stacklevel=3)
             continue
         if expected is not None:
             raise _saved_value_error(path, name, value, expected)

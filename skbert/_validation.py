@@ -270,7 +270,8 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
                 f"Y has no label columns (shape {Y.shape}); pass one 0/1 column per label, "
                 "e.g. from MultiLabelBinarizer.")
         kinds = {str(d) for d in Y.dtypes}
-        if len(kinds) > 1 and any(_is_sparse(d) for d in Y.dtypes):
+        if (len(kinds) > 1 and any(_is_sparse(d) for d in Y.dtypes)
+                and Y.iloc[:1].to_numpy().dtype == object):  # e.g. sparse bool among ints
             raise ValueError(
                 f"Y mixes sparse columns with columns of other dtypes ({sorted(kinds)[:4]}); "
                 "scikit-learn's scorers read such a frame as objects, so score and "

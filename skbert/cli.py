@@ -43,7 +43,9 @@ DEMO_QUICK = dict(n_train=200, n_test=200,
 BASELINE_PARAMS = dict(tfidf=dict(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
                        logreg=dict(C=4, class_weight="balanced", max_iter=1000))
 #: Errors that mean "fix your input", printed as one line instead of a traceback.
-USER_ERRORS = (OSError, ValueError, KeyError, DamagedFile)
+#: Also a warning turned into an error (``python -W error``, ``PYTHONWARNINGS=error``): one
+#: line, as any other refusal, not a traceback.
+USER_ERRORS = (OSError, ValueError, KeyError, DamagedFile, Warning)
 #: Texts per ``predict_proba`` call of ``skbert predict`` (one progress-bar step).
 PREDICT_CHUNK = 4096
 #: Exit code of a command stopped with Ctrl-C (128 + SIGINT).
@@ -128,10 +130,10 @@ def _run(args, debug: bool) -> int:
     except USER_ERRORS as exc:
         if debug:
             raise
-        from ._load_errors import SavedFileError
+        from ._load_errors import SavedFileError, SavedFileWarning
 
         message = _one_line(exc)
-        if not isinstance(exc, SavedFileError):  # a saved file's keys are not the user's flags
+        if not isinstance(exc, (SavedFileError, SavedFileWarning)):  # the file's keys, not flags
             message = speak_flags(message)
         print(f"skbert: error: {message}", file=sys.stderr)
         return 2

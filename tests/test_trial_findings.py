@@ -727,3 +727,47 @@ def test_trial7_a_flag_value_with_spaces_keeps_its_quotes_on_the_command_line(ca
 
     assert main(["predict", str(int_model), str(texts_file), "--device", "cuda:0 "]) == 2
     assert "--device 'cuda:0 '" in capsys.readouterr().err  # the space is visible
+
+
+@pytest.mark.parametrize("value, words", [
+    (["2", 1.0], "is text, not numbers"),
+    ({"a": 2.0, "b": 1.0}, "is a dict; give a pandas Series indexed by the labels"),
+    ([1.0, 2.0, 3.0], "is 3 value(s) of shape (3,)"),
+    ([1.0, -2.0], "is not all finite and > 0"),
+])
+def test_trial8_a_bad_pos_weight_says_what_is_wrong(tiny_model, value, words):
+    import pandas as pd
+
+    from skbert import TransformerMultiLabelClassifier
+
+    Y = pd.DataFrame(np.tile(np.eye(2, dtype=int), (4, 1)), columns=["a", "b"])
+    clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, pos_weight=value)
+    with pytest.raises(ValueError, match="expected 2 finite positive floats") as info:
+        clf.fit(["x y", "z w"] * 4, Y)
+    assert words in str(info.value)
+
+
+def test_trial8_a_warning_turned_error_is_one_line_on_the_command_line(capsys, int_model,
+                                                                       texts_file, tmp_path):
+    import warnings
+
+    from skbert.cli import main
+
+    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
+        label_descriptions={"no-such-label": "text"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as python -W error
+        assert main(["predict", str(folder), str(texts_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skbert: error:") and "params.label_descriptions" in err
+    assert "Traceback" not in err
+
+
+def test_trial8_all_sparse_columns_of_different_dtypes_are_read():
+    import pandas as pd
+
+    from skbert._validation import check_targets
+
+    frame = pd.DataFrame({"a": [1, 0], "b": [0, 1]}).astype(pd.SparseDtype("int8", 0))
+    frame["b"] = frame["b"].astype(pd.SparseDtype("int64", 0))
+    assert check_targets(frame, 2)[0].tolist() == [[1, 0], [0, 1]]
