@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._thresholds import plain_label
+
 __all__ = ["Explanation", "Explanations", "explain", "word_totals", "METHODS"]
 
 METHODS = ("integrated_gradients", "occlusion")
@@ -165,7 +167,7 @@ class Explanation:
             "seen_chars": int(self.seen_chars),
             "windows": [[int(s), int(e)] for s, e in self.windows],
             "labels": [
-                {"label": _plain(name),
+                {"label": plain_label(name),
                  "probability": float(self.probabilities[i]),
                  "threshold": float(self.threshold[i]),
                  "predicted": bool(self.predicted[i]),
@@ -269,8 +271,6 @@ def _check_overwrite(path, overwrite: bool, mark: str) -> None:
             "pass overwrite=True (--overwrite on the command line) to replace it.")
 
 
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
 
 
 # ---------------------------------------------------------------- words
@@ -420,7 +420,7 @@ def _resolve_labels(estimator, proba: np.ndarray, labels, top_k,
     for lab in labels:
         hit = [i for i, c in enumerate(classes) if c == lab or str(c) == str(lab)]
         if not hit:
-            shown = ", ".join(repr(_plain(c)) for c in classes[:10])
+            shown = ", ".join(repr(plain_label(c)) for c in classes[:10])
             more = ", ..." if len(classes) > 10 else ""
             raise ValueError(f"labels holds {lab!r}, which is not a label of this model; its "
                              f"labels (classes_) are [{shown}{more}].")
@@ -489,7 +489,7 @@ def explain(estimator, X, labels=None, *, method="integrated_gradients", n_steps
         offsets = np.asarray(doc.spans, dtype=np.int64).reshape(-1, 2)
         out.append(Explanation(
             text=doc.text, words=[doc.text[s:e] for s, e in doc.spans], offsets=offsets,
-            labels=[_plain(estimator.classes_[i]) for i in c], label_index=c,
+            labels=[plain_label(estimator.classes_[i]) for i in c], label_index=c,
             attributions=attr, probabilities=proba[d, c], threshold=thr[c],
             predicted=chosen[d, c], method=method, logit=logit,
             baseline_logit=base, completeness_gap=gap, completeness_delta=delta,

@@ -28,6 +28,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from ._thresholds import plain_label
+
 #: Most characters of one label description.
 MAX_DESCRIPTION_CHARS = 1000
 #: Most training texts read (a seeded sample) to compute the centroids.
@@ -66,11 +68,6 @@ def readable(name) -> str | None:
     text = re.sub(r"[_\-./:]+", " ", text).strip().lower()
     letters = sum(ch.isalpha() for ch in text)
     return text if letters >= 2 and letters >= len(text.replace(" ", "")) / 2 else None
-
-
-def plain_label(value):
-    """A numpy scalar as the Python value it holds (``np.int64(3)`` -> ``3``); else ``value``."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _description_problem(descriptions, classes) -> tuple[str, str] | None:

@@ -56,7 +56,6 @@ from ._label_init import (
     check_label_descriptions,
     label_texts,
     logistic_labels,
-    plain_label,
     same_token_labels,
     start_head,
     unknown_token_labels,
@@ -73,7 +72,14 @@ from ._modeling import (
 from ._params import training_params
 from ._persistence import saved_head
 from ._scoring import make_score_fn
-from ._thresholds import auto_min_labels, by_label, check_threshold, is_series, tune_thresholds
+from ._thresholds import (
+    auto_min_labels,
+    by_label,
+    check_threshold,
+    is_series,
+    plain_label,
+    tune_thresholds,
+)
 from ._training import (
     TrainConfig,
     compile_options,

@@ -94,7 +94,7 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
         )
     def where(i: int) -> str:  # the label itself when known
         return (f"label index {i}" if classes is None
-                else f"label {_plain(list(classes)[i])!r} (index {i})")
+                else f"label {plain_label(list(classes)[i])!r} (index {i})")
 
     if np.isnan(t).any():
         raise ValueError(f"threshold holds NaN at {where(int(np.flatnonzero(np.isnan(t))[0]))}"
@@ -108,8 +108,12 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
     return t
 
 
-def _plain(value):
-    """A numpy scalar as the Python value it holds (``np.int64(3)`` -> ``3``)."""
+def plain_label(value):
+    """A numpy scalar as the Python value it holds (``np.int64(3)`` -> ``3``); else ``value``.
+
+    The one conversion of a label (an element of ``classes_``, a key naming one)
+    to what JSON and ``repr`` show; here because this module needs no torch.
+    """
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -130,7 +134,7 @@ def by_label(series, n_labels: int, classes, name: str = "threshold") -> np.ndar
             f"{name} is a pandas Series indexed by {index!r:.80}; a Series is matched to the "
             f"labels by its index, and no labels are known here. Pass {name}.to_numpy() to "
             "use its values in the order given.")
-    labels, keys = [_plain(c) for c in classes], [_plain(k) for k in index]
+    labels, keys = [plain_label(c) for c in classes], [plain_label(k) for k in index]
     try:
         unmatched = [k for k in keys if k not in labels]
         missing = [c for c in labels if c not in keys]
