@@ -400,8 +400,22 @@ def _numpy_dtype(dtype) -> np.dtype | None:
         return None
 
 
-def _label_names(columns) -> np.ndarray:
-    """A DataFrame's column names as ``classes_``: scalars (str or int), unique."""
+#: How :func:`_label_names` speaks of Y's columns (the default) or of another list:
+#: (what holds a bad name, the list's name, the fix of a bad name, the fix of a repeated one).
+_Y_COLUMNS = ("Y has the column name", "Y's column names",
+              "Rename the columns, e.g. Y.columns = [str(c) for c in Y.columns].",
+              "Rename or merge the duplicated columns.")
+
+
+def _label_names(columns, speak=_Y_COLUMNS) -> np.ndarray:
+    """A DataFrame's column names (or another list of labels) as ``classes_``: scalars
+    (str or int within int64), unique, told apart by their text.
+
+    ``speak``: ``(holds, what, fix, fix_repeated)``, how the messages name
+    the list and its fixes: Y's columns by default; ``ZeroShotMultiLabelClassifier``
+    passes its ``labels``'.
+    """
+    holds, what, fix, fix_repeated = speak
     if getattr(columns, "nlevels", 1) > 1:
         raise ValueError(
             f"Y's columns are a {columns.nlevels}-level MultiIndex ({list(columns)[:2]}...); "
@@ -411,20 +425,19 @@ def _label_names(columns) -> np.ndarray:
     for name in names:
         if not isinstance(name, (str, Integral)) or isinstance(name, bool):
             raise ValueError(
-                f"Y has the column name {brief(name)} ({type(name).__name__}); label names must be "
-                "str or int. Rename the columns, e.g. Y.columns = [str(c) for c in Y.columns].")
+                f"{holds} {brief(name)} ({type(name).__name__}); label names must be str or "
+                f"int (what a saved model can hold). {fix}")
         if isinstance(name, Integral) and not -2**63 <= int(name) < 2**63:
             raise ValueError(
-                f"Y has the column name {int(name)}, an int beyond int64: a saved model could "
-                "not hold it as an int label. Rename the columns, e.g. "
-                "Y.columns = [str(c) for c in Y.columns].")
+                f"{holds} {int(name)}, an int beyond int64: a saved model could not hold it as "
+                f"an int label (label names must be str or int within int64). {fix}")
     seen = set()
     dupes = [n for n in names if n in seen or seen.add(n)]
     if dupes:
         raise ValueError(
-            f"Y has the column name {dupes[0]!r} more than once; each label needs its own "
-            "unique name. Rename or merge the duplicated columns.")
-    check_distinct_names(names, "Y's column names")
+            f"{holds} {dupes[0]!r} more than once; each label needs its own unique name. "
+            f"{fix_repeated}")
+    check_distinct_names(names, what)
     return np.asarray([n if isinstance(n, str) else int(n) for n in names], dtype=object)
 
 

@@ -27,7 +27,7 @@ from ._modeling import resolve_model_path as _resolve
 from ._runner import FitResult, encode_texts, inference_config
 from ._training import resolve_learning_rate
 from ._utils import resolve_device, resolve_precision
-from ._validation import NumberInterval, _label_names, brief, check_distinct_names, check_texts
+from ._validation import NumberInterval, _label_names, check_distinct_names, check_texts
 
 #: Parameters handed to the inner classifier as they are.
 _SHARED = ("model_name_or_path", "label_descriptions", "max_length", "predict_batch_size",
@@ -231,28 +231,13 @@ def _check_labels(labels: list) -> np.ndarray:
     """``labels`` as ``classes_``: str or int names (numpy ints as ints), distinct, 2 or more.
 
     The check is the one ``TransformerMultiLabelClassifier.fit`` makes of Y's
-    column names (:func:`~skbert._validation._label_names`): a saved folder
-    holds only str and int (within int64) label names.
+    column names (:func:`~skbert._validation._label_names`), in words about
+    ``labels``: a saved folder holds only str and int (within int64) names.
     """
     if not labels:
         raise ValueError("labels is empty; pass the label names, e.g. ['sports', 'politics'].")
-    try:
-        classes = _label_names(labels)
-    except ValueError:
-        refused = [c for c in labels if not _holds([c])]
-        if not refused:  # each name is fine alone: two of them clash
-            check_distinct_names(labels, "labels",
-                                 fix="Give each label its own name, or drop the repeated one.")
-            raise
-        bad = refused[0]
-        reason = (f"{int(bad)} (an int beyond int64)"
-                  if isinstance(bad, Integral) and not isinstance(bad, bool)
-                  else f"{brief(bad)} ({type(bad).__name__})")
-        raise ValueError(
-            f"labels holds {reason}; label names must be str or int (ints within int64), "
-            "which is what a saved folder (skbert.json, label2id) can hold. Pass str names, "
-            "e.g. labels=[str(c) for c in labels]."
-        ) from None
+    check_distinct_names(labels, "labels", fix=_REPEATED_FIX)  # the same text twice
+    classes = _label_names(labels, _LABELS)
     if classes.size == 1:
         raise ValueError(
             f"labels holds one label ({str(classes[0])!r}): a zero-shot score is a text's "
@@ -262,12 +247,10 @@ def _check_labels(labels: list) -> np.ndarray:
     return classes
 
 
-def _holds(names: list) -> bool:
-    try:
-        _label_names(names)
-    except ValueError:
-        return False
-    return True
+_REPEATED_FIX = "Give each label its own name, or drop the repeated one."
+#: How :func:`~skbert._validation._label_names` speaks of ``labels``.
+_LABELS = ("labels holds", "labels",
+           "Pass str names, e.g. labels=[str(c) for c in labels].", _REPEATED_FIX)
 
 
 def _check_template(template: str) -> None:
