@@ -59,7 +59,14 @@ from ._runner import (
     run_fit,
 )
 from ._scoring import make_score_fn
-from ._thresholds import at_least, by_label, check_threshold, is_series, min_labels_in_force
+from ._thresholds import (
+    at_least,
+    by_label,
+    check_threshold,
+    holds_text,
+    is_series,
+    min_labels_in_force,
+)
 from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
     SkbertWarning,
@@ -574,9 +581,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             if isinstance(given, dict):
                 what = ("a dict; give a pandas Series indexed by the labels, or a list in "
                         "classes_ order")
-            elif isinstance(given, (str, bytes)) or any(
-                    isinstance(v, (str, bytes)) for v in np.ravel(np.asarray(given, object))):
-                what = "text, not numbers"  # "2.0" is text
+            elif holds_text(given):
+                what = "text, not numbers"
             else:
                 try:
                     pw = np.asarray(given, dtype=float)

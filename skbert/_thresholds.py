@@ -77,8 +77,7 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
             f"threshold={threshold!r:.80} holds True/False, not numbers; pass one float in "
             f"[0, 1], or {n_labels} floats (one per label, in classes_ order).")
     try:
-        if isinstance(threshold, (str, bytes, dict)) or any(
-                isinstance(v, (str, bytes)) for v in values):  # "0.3" is text, not a number
+        if isinstance(threshold, dict) or holds_text(threshold):
             raise TypeError
         t = np.asarray(threshold, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -106,6 +105,14 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
             f"[0, 1] ({bad.size} value(s) out of range). Use per-label thresholds in [0, 1], "
             "e.g. 0.5 for every label.")
     return t
+
+
+def holds_text(value) -> bool:
+    """Whether ``value`` is text or an array-like holding text: ``"0.3"`` is not a number,
+    though ``float()`` and NumPy would read it as one (per-label ``threshold``, ``pos_weight``).
+    """
+    return isinstance(value, (str, bytes)) or any(
+        isinstance(v, (str, bytes)) for v in np.ravel(np.asarray(value, dtype=object)))
 
 
 def plain_label(value):
