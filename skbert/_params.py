@@ -344,7 +344,38 @@ def folder_params(settings: dict, path: str) -> dict:
         if expected is not None:
             raise _saved_value_error(path, name, value, expected)
         out[name] = value
-    return out
+    return _label_indexed(out, settings.get("label_indexed"), classes, path)
+
+
+#: The parameters a pandas Series may give, matched to the labels by its index.
+LABEL_INDEXED = ("threshold", "pos_weight")
+
+
+def _label_indexed(params: dict, names, classes, path: str) -> dict:
+    """``params`` with the per-label values that were a pandas Series when saved (the file's
+    ``label_indexed`` lists them) made a Series indexed by ``classes`` again, so a refit on
+    Y's columns in another order matches them by label, as the user's Series did. Without
+    pandas they stay lists in ``classes`` order."""
+    if names is None:
+        return params
+    if (not isinstance(names, list) or not names or len(set(map(repr, names))) != len(names)
+            or not all(isinstance(n, str) and n in LABEL_INDEXED for n in names)):
+        raise SavedFileError(
+            f"{path}: 'label_indexed' is {names!r:.80}, expected null or a list of names from "
+            f"{list(LABEL_INDEXED)}. {_FILE_FIX}")
+    for name in names:
+        value = params.get(name)
+        if not (isinstance(value, list) and isinstance(classes, list)
+                and len(value) == len(classes)):
+            raise SavedFileError(
+                f"{path}: 'label_indexed' lists {name!r}, but {file_key(name)} is "
+                f"{value!r:.80}, not one value per label of 'classes'. {_FILE_FIX}")
+    try:
+        import pandas as pd
+    except ImportError:
+        return params
+    return {**params, **{name: pd.Series(params[name], index=classes, name=name)
+                         for name in names}}
 
 
 #: Saved values only a refit reads: one a check refuses is left out with a warning, not a

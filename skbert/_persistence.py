@@ -204,6 +204,11 @@ def fitted_settings(est) -> dict:
                                        "pos_weight")} if is_series(est.pos_weight) else {}),
             "label_descriptions": saved_descriptions(est.label_descriptions)}),
         "label_thresholds": in_force,
+        # A Series threshold/pos_weight is saved as its values in classes_ order; the names
+        # listed here are made Series indexed by classes again on loading, so a refit on
+        # reordered columns still matches them by label (older skberts read the list).
+        "label_indexed": [name for name in ("threshold", "pos_weight")
+                          if is_series(getattr(est, name))] or None,
     }
 
 

@@ -774,3 +774,53 @@ def test_trial8_all_sparse_columns_of_different_dtypes_are_read():
     frame = pd.DataFrame({"a": [1, 0], "b": [0, 1]}).astype(pd.SparseDtype("int8", 0))
     frame["b"] = frame["b"].astype(pd.SparseDtype("int64", 0))
     assert check_targets(frame, 2)[0].tolist() == [[1, 0], [0, 1]]
+
+
+@pytest.mark.filterwarnings("ignore:.*differ from the 2 of this fit")
+def test_a_saved_series_is_a_series_again_so_a_refit_matches_it_by_label(
+        tiny_model, monkeypatch, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from skbert import TransformerMultiLabelClassifier, _runner
+    from skbert._load_errors import SavedFileError
+
+    seen, real = [], _runner.train
+    monkeypatch.setattr(_runner, "train", lambda *a, **k: seen.append(k["pos_weight"])
+                        or real(*a, **k))
+    texts = ["x y", "z w"] * 4
+    Y = pd.DataFrame(np.tile(np.eye(2, dtype=int), (4, 1)), columns=["a", "b"])
+    clf = TransformerMultiLabelClassifier(
+        tiny_model, max_epochs=1, max_length=16, precision="fp32", fit_cache=False,
+        validation_fraction=0, early_stopping=False,
+        threshold=pd.Series({"b": 0.9, "a": 0.1}), pos_weight=pd.Series({"b": 5.0, "a": 1.0}))
+    clf.fit(texts, Y).save_pretrained(tmp_path / "m")
+    settings = json.loads((tmp_path / "m" / "skbert.json").read_text())
+    assert settings["label_indexed"] == ["threshold", "pos_weight"]
+    loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+    assert loaded.threshold.to_dict() == {"a": 0.1, "b": 0.9}
+    assert loaded.pos_weight.to_dict() == {"a": 1.0, "b": 5.0}
+    # a refit on the columns in another order: the values follow their labels, not positions
+    seen.clear()
+    loaded.set_params(max_epochs=1).fit(texts, Y[["b", "a"]])
+    assert list(loaded.classes_) == ["b", "a"]
+    assert seen[0].tolist() == [5.0, 1.0]
+    proba = loaded.predict_proba(texts)
+    assert (loaded.predict(texts) == (proba >= [0.9, 0.1])).all()
+    # a list given by the user is not made a Series, and a file without the key (an older
+    # skbert's) loads its list as before
+    clf.set_params(threshold=[0.1, 0.9], pos_weight=None).save_pretrained(tmp_path / "plain")
+    assert json.loads((tmp_path / "plain" / "skbert.json").read_text())["label_indexed"] is None
+    assert TransformerMultiLabelClassifier.from_pretrained(tmp_path / "plain").threshold == \
+        [0.1, 0.9]
+    # a damaged key is named
+    for bad in (["threshold", "threshold"], ["classes"], "threshold", [], [1]):
+        (tmp_path / "m" / "skbert.json").write_text(json.dumps({**settings,
+                                                                "label_indexed": bad}))
+        with pytest.raises(SavedFileError, match="'label_indexed' is .*expected null or a list"):
+            TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+    params = {**settings["params"], "threshold": 0.5}
+    (tmp_path / "m" / "skbert.json").write_text(json.dumps({**settings, "params": params}))
+    with pytest.raises(SavedFileError, match=r"lists 'threshold', but params.threshold is 0.5"):
+        TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
