@@ -391,6 +391,17 @@ _PATTERNS = [
 ]
 
 
+def check_auto_threshold(clf, folder: str, threshold) -> None:
+    """Refuse ``--threshold auto`` for a saved model that has no tuned thresholds, in the
+    command line's words (the estimator's error speaks of refitting in Python)."""
+    if threshold == "auto" and not hasattr(clf, "thresholds_"):
+        raise ValueError(
+            f"--threshold auto uses the thresholds tuned in training, but {folder!r} was "
+            "trained without them (no validation split, or a fixed threshold). Pass a number "
+            "(--threshold 0.5, or one per label: 0.3,0.5,...), leave --threshold out to use the "
+            "saved one, or retrain with 'skbert train DATA --threshold auto'.")
+
+
 def speak_flags(message: str) -> str:
     """``message`` with the estimator's parameter names replaced by their flags.
 

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from ._cli_args import _add_table_options
+from ._cli_args import _add_table_options, check_auto_threshold
 
 #: Largest texts file read (bytes): explanations cost a model pass per word or step.
 MAX_INPUT_BYTES = 200 * 2**20
@@ -123,6 +123,7 @@ def run(args) -> int:
         raise FileNotFoundError(f"Model folder {args.folder!r} does not exist; train one with "
                                 f"'skbert train DATA --out {args.folder}'.")
     clf = load_saved_model(args.folder, device=args.device)  # file errors name the file
+    check_auto_threshold(clf, args.folder, getattr(args, "threshold", None))
     for name in ("threshold", "min_labels"):  # given: the table's parser checked them
         if hasattr(args, name):
             clf.set_params(**{name: getattr(args, name)})

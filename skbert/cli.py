@@ -242,13 +242,14 @@ def _check_predict_args(folder: str, data: str) -> None:
 
 def _load_model(args):
     """The saved model of ``args.folder``, with the command line's predict-time options."""
-    from ._cli_args import saved_model_options
+    from ._cli_args import check_auto_threshold, saved_model_options
 
     load, values, bar = saved_model_options(args)
     try:
         clf = load_saved_model(args.folder, **load)
     except ImportError as exc:  # a missing optional package: the message names the extra
         raise ValueError(str(exc)) from exc
+    check_auto_threshold(clf, args.folder, values.get("threshold"))
     return clf.set_params(**values), bar
 
 

@@ -77,6 +77,22 @@ def test_train_from_csv_label_columns(capsys, tiny_model, files, tmp_path):
     assert list(clf.classes_) == LABELS and clf.threshold == 0.3
 
 
+def test_threshold_auto_on_a_model_trained_without_it_speaks_of_commands(capsys, tiny_model,
+                                                                           files, tmp_path):
+    rc, _, _ = run(capsys, "train", files / "train.jsonl", "--out", tmp_path / "m",
+                   "--model", tiny_model, "--max-epochs", "1", "--threshold", "0.3",
+                   "--verbose", "0")
+    assert rc == 0
+    for argv in (("predict", tmp_path / "m", files / "new.txt"),
+                 ("evaluate", tmp_path / "m", files / "train.jsonl"),
+                 ("explain", tmp_path / "m", files / "new.txt")):
+        rc, out, err = run(capsys, *argv, "--threshold", "auto")
+        assert rc == 2 and out == ""
+        assert "trained without them" in err and "--threshold 0.5" in err
+        assert "skbert train DATA --threshold auto" in err
+        assert "tune_thresholds" not in err and "threshold=" not in err  # no Python advice
+
+
 def test_predict_jsonl_to_stdout(capsys, trained, files):
     rc, out, _ = run(capsys, "predict", trained, files / "new.txt")
     assert rc == 0
