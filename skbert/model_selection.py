@@ -18,6 +18,7 @@ from sklearn.utils import check_consistent_length
 from sklearn.utils.multiclass import type_of_target
 
 from ._utils import SkbertWarning
+from ._validation import check_targets
 
 __all__ = ["MultilabelStratifiedKFold"]
 
@@ -43,7 +44,8 @@ def _indicator_matrix(y) -> tuple[np.ndarray, list]:
     """``y`` as a dense 0/1 matrix, and the label names to show in messages."""
     columns = getattr(y, "columns", None)
     names = list(columns) if columns is not None else None
-    if columns is not None:
+    if columns is not None:  # a frame is read as fit reads Y, with fit's errors
+        check_targets(y, len(y), warn_missing=False)
         y = y.to_numpy()
     if y is None:
         raise ValueError(

@@ -113,6 +113,19 @@ def test_non_indicator_y_errors_name_the_fix(y, match):
         next(MultilabelStratifiedKFold(2).split(["a", "b", "c", "d"], y))
 
 
+def test_a_frame_fit_would_refuse_gets_fit_s_message():
+    pd = pytest.importorskip("pandas")
+    mixed = pd.DataFrame({"a": pd.arrays.SparseArray([1, 0] * 4, fill_value=0),
+                          "b": pd.arrays.SparseArray([False, True] * 4, fill_value=False)})
+    with pytest.raises(ValueError, match="mixes sparse columns.*Y.sparse.to_dense"):
+        next(MultilabelStratifiedKFold(2).split(list("abcdefgh"), mixed))
+    with pytest.raises(ValueError, match="column 'a' is categorical"):
+        next(MultilabelStratifiedKFold(2).split(
+            list("abcdefgh"), pd.DataFrame({"a": pd.Categorical([0, 1] * 4), "b": [1, 0] * 4})))
+    same = pd.DataFrame({"a": [1, 0] * 4, "b": [0, 1] * 4}).astype(pd.SparseDtype(int, 0))
+    assert len(list(MultilabelStratifiedKFold(2).split(list("abcdefgh"), same))) == 2
+
+
 def test_other_input_errors():
     Y = np.array([[1, 0], [0, 1], [1, 1]])
     with pytest.raises(ValueError, match="needs y"):
