@@ -42,6 +42,7 @@ import warnings
 import numpy as np
 import torch
 
+from ._thresholds import FEW_TEXTS
 from ._utils import SkbertWarning
 
 logger = logging.getLogger("skbert")
@@ -49,7 +50,7 @@ logger = logging.getLogger("skbert")
 #: Steps that ``contrastive_steps="auto"`` runs on a small training set.
 AUTO_STEPS = 100
 #: Largest training set (texts) on which ``"auto"`` warms the encoder up.
-AUTO_MAX_TEXTS = 1000
+AUTO_MAX_TEXTS = FEW_TEXTS
 #: Labels drawn per batch, and texts drawn for each: 32 texts a step.
 LABELS_PER_BATCH = 8
 TEXTS_PER_LABEL = 4

@@ -60,12 +60,14 @@ from ._runner import (
 )
 from ._scoring import make_score_fn
 from ._thresholds import (
+    DEFAULT_METRIC,
     at_least,
     by_label,
     check_threshold,
     holds_text,
     is_series,
     min_labels_in_force,
+    resolve_threshold_metric,
 )
 from ._training import compile_options, predict_logits, resolve_learning_rate
 from ._utils import (
@@ -207,17 +209,26 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         is matched to the labels by its index). Read at predict time:
         changing it with ``set_params`` needs no refit. ``"auto"`` uses ``thresholds_``, tuned
         on the validation split during fit (see ``threshold_metric``).
-    threshold_metric : {"f1_micro_global", "f1", "f1_micro", "f1_shrunk"}, default="f1_micro_global"
+    threshold_metric : {"auto", "f1_micro_global", "f1", "f1_micro", "f1_shrunk"}, default="auto"
         How ``threshold="auto"`` tunes ``thresholds_``: ``"f1_micro_global"``
         picks one threshold for all labels that maximises micro-F1;
         ``"f1"`` one per label that maximises that label's F1; ``"f1_micro"``
         one per label that together maximise micro-F1; ``"f1_shrunk"`` each
         label's own F1 threshold pulled toward the shared one by how few
-        validation positives it has (see :func:`skbert.tune_thresholds`). The shared threshold
+        validation positives it has (see :func:`skbert.tune_thresholds`).
+        ``"auto"`` is ``"f1_shrunk"`` on up to 1,000 training texts (after
+        the validation split) and ``"f1_micro_global"`` on more;
+        ``threshold_metric_`` says which. The shared threshold
         overfits a small validation split least: on GoEmotions and Reuters it
         scored better on unseen data than per-label F1 thresholds in micro-F1
         in every run, and in macro-F1 in all but one (a seed of the full
-        Reuters split). With a large validation set (``X_val``), try ``"f1"``.
+        Reuters split); with 8 to 32 GoEmotions texts per label
+        ``"f1_shrunk"`` did as well in micro-F1 and better in macro-F1 (see
+        :doc:`/user_guide/few_labels`). With a large validation set
+        (``X_val``), try ``"f1"``.
+
+        .. versionchanged:: 0.2.0
+           The default was ``"f1_micro_global"``.
     min_labels : int or "auto", default="auto"
         ``predict`` gives every text at least this many labels: when fewer
         pass their threshold, the most probable ones are added (ties broken
@@ -359,9 +370,14 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         The encoder's peak learning rate in the last fit (``learning_rate``,
         or what ``"auto"`` chose for the model's size).
     thresholds_ : ndarray of shape (n_labels,)
-        Thresholds tuned on the validation split by ``threshold_metric`` (all
+        Thresholds tuned on the validation split by ``threshold_metric_`` (all
         equal with ``"f1_micro_global"``); only set when fit held one out
         (``early_stopping=True``, ``threshold="auto"`` or ``X_val``).
+    threshold_metric_ : str
+        The metric ``thresholds_`` are (or would be) tuned with:
+        ``threshold_metric``, with ``"auto"`` resolved by the number of
+        training texts. A model saved before ``"auto"`` existed has its
+        ``threshold_metric``.
     min_labels_ : int
         What ``min_labels="auto"`` means for this fit: 1 when every row of
         ``Y`` (and of ``Y_val``) has at least one label, texts of weight 0
@@ -424,7 +440,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         label_descriptions=None,
         contrastive_steps="auto",
         threshold=0.5,
-        threshold_metric="f1_micro_global",
+        threshold_metric="auto",
         min_labels="auto",
         early_stopping=False,
         validation_fraction=0.1,
@@ -619,6 +635,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                           # validation scores at the tuned thresholds, for the card
                           "tuned_scores": getattr(result, "tuned_scores", None)}
         self.min_labels_ = int(result.auto_min_labels)
+        self.threshold_metric_ = result.threshold_metric or resolve_threshold_metric(
+            self.threshold_metric, result.n_train)  # a fit-cache hit: its n_train
         if result.thresholds is not None:
             self.thresholds_ = np.array(result.thresholds, dtype=float)
         elif hasattr(self, "thresholds_"):
@@ -770,6 +788,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             # pickles of earlier versions lack these fitted attributes
             state.setdefault("interrupted_", False)
             state.setdefault("fit_cache_hit_", False)
+            state.setdefault("threshold_metric_", state.get("threshold_metric", DEFAULT_METRIC))
             if "learning_rate_" not in state:
                 state["learning_rate_"] = _saved_learning_rate(
                     {}, state.get("learning_rate", "auto"), state["model_"])
@@ -950,7 +969,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             interrupted=settings.get("interrupted_") is True,
             n_train=file_count(settings.get("n_train_")),
             n_valid=file_count(settings.get("n_valid_")),
-            auto_min_labels=settings.get("min_labels_", 0)))
+            auto_min_labels=settings.get("min_labels_", 0),
+            # checked on reading; a folder saved before threshold_metric="auto" lacks it
+            threshold_metric=settings.get("threshold_metric_") or (
+                est.threshold_metric if est.threshold_metric != "auto" else DEFAULT_METRIC)))
         est._fit_info["tuned_scores"] = settings.get("tuned_scores_")  # checked on reading
         return est
 

@@ -166,11 +166,12 @@ PARAMS: tuple[Param, ...] = (
           [_options("auto"), NumberInterval(Real, 0, 1, closed="both"), "array-like"],
           "decision threshold of predict; auto tunes thresholds_ on the validation split",
           flag="--threshold", when="predict", card=True, metavar="FLOAT|auto"),
-    Param("threshold_metric", "f1_micro_global",
-          [_options("f1_micro_global", "f1", "f1_micro", "f1_shrunk")],
+    Param("threshold_metric", "auto",
+          [_options("auto", "f1_micro_global", "f1", "f1_micro", "f1_shrunk")],
           "how threshold='auto' tunes: one shared threshold maximising micro-F1, one per label "
           "maximising its F1, one per label maximising micro-F1, or each label's own pulled "
-          "toward the shared one by how few validation positives it has",
+          "toward the shared one by how few validation positives it has; auto: f1_shrunk on "
+          "up to 1,000 training texts, else f1_micro_global",
           flag="--threshold-metric", card=True),
     Param("min_labels", "auto", [_nonneg(Integral), _options("auto")],
           "predict at least this many labels per text: the most probable ones when fewer "

@@ -70,6 +70,7 @@ from ._safe_io import (
     write_bytes,
 )
 from ._sources import _extra_layers_error, _regular, weight_files
+from ._thresholds import THRESHOLD_METRICS
 from ._validation import check_distinct_names
 
 logger = logging.getLogger(__name__)
@@ -81,8 +82,9 @@ LABEL_THRESHOLDS = "label_thresholds"
 #: The name of :func:`probe_writable`'s folder starts so.
 PROBE_PREFIX = ".skbert-probe-"
 HEAD_FILE = "skbert_head.safetensors"
-#: What ``skbert.json`` (and a pickled model's state) may hold. 2: ``min_labels="auto"``
-#: and ``min_labels_``, which a reader of format 1 would take for a damaged file; it
+#: What ``skbert.json`` (and a pickled model's state) may hold. 2 (skbert 0.2.0):
+#: ``min_labels="auto"`` and ``threshold_metric="auto"`` with ``min_labels_`` and
+#: ``threshold_metric_``, which a reader of format 1 would take for a damaged file; it
 #: now says to upgrade skbert instead. Format 1 folders load as before.
 FORMAT_VERSION = 2
 
@@ -194,6 +196,7 @@ def fitted_settings(est) -> dict:
         "learning_rate_": est.learning_rate_ if math.isfinite(est.learning_rate_) else None,
         "interrupted_": est.interrupted_,
         "min_labels_": getattr(est, "min_labels_", 0),
+        "threshold_metric_": getattr(est, "threshold_metric_", None),
         "n_train_": info.get("n_train"),
         "n_valid_": info.get("n_valid"),
         "tuned_scores_": info.get("tuned_scores"),
@@ -678,6 +681,9 @@ def check_settings(settings, path: str) -> dict:
     base = settings.get("base_model")
     if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000):
         raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned")
+    metric = settings.get("threshold_metric_")  # older folders lack it
+    if metric is not None and metric not in THRESHOLD_METRICS:
+        raise _bad(path, "threshold_metric_", metric, f"null or one of {list(THRESHOLD_METRICS)}")
     auto_min = settings.get("min_labels_", 0)  # older folders lack it
     if not is_int(auto_min) or auto_min not in (0, 1):
         raise _bad(path, "min_labels_", auto_min, "0 or 1 (what min_labels='auto' means)")

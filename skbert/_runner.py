@@ -78,6 +78,7 @@ from ._thresholds import (
     check_threshold,
     is_series,
     plain_label,
+    resolve_threshold_metric,
     tune_thresholds,
 )
 from ._training import (
@@ -132,6 +133,9 @@ class FitResult:
     checkpoint: str | None = None
     #: What ``min_labels="auto"`` means for this fit's data (:func:`auto_min_labels`).
     auto_min_labels: int = 0
+    #: The metric ``threshold="auto"`` tunes with (``threshold_metric`` resolved), or None
+    #: to resolve it from the estimator's parameter and ``n_train``.
+    threshold_metric: str | None = None
 
     def cache_entry(self) -> dict:
         """The fields :func:`skbert._cache.put` stores (JSON-able but model and tokenizer)."""
@@ -303,9 +307,10 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
             {**r, "epoch": r["epoch"] + done} for r in history]
         best += done
     thresholds = scores = None
+    metric = resolve_threshold_metric(est.threshold_metric, train_enc.n_docs)
     if out.valid_logits is not None:  # the kept epoch's validation pass, not redone
         proba = _sigmoid(out.valid_logits)
-        thresholds = tune_thresholds(Y_valid, proba, metric=est.threshold_metric)
+        thresholds = tune_thresholds(Y_valid, proba, metric=metric)
         scores = tuned_scores(Y_valid, proba, thresholds)
     return FitResult(
         model=model, tokenizer=tokenizer, classes=data.classes, y_dtype=data.y_dtype,
@@ -313,7 +318,7 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         learning_rate=config.learning_rate, thresholds=thresholds, tuned_scores=scores,
         interrupted=out.interrupted, still_improving=out.still_improving,
         diverged_epoch=out.diverged_epoch, n_train=train_enc.n_docs,
-        n_valid=0 if valid_enc is None else valid_enc.n_docs,
+        n_valid=0 if valid_enc is None else valid_enc.n_docs, threshold_metric=metric,
         checkpoint=checkpoint.path if checkpoint and os.path.isfile(checkpoint.path) else None)
 
 

@@ -15,12 +15,37 @@ from ._docs import fill_doc
 #: Candidate thresholds searched by :func:`tune_thresholds` (0.5 included).
 DEFAULT_CANDIDATES = np.round(np.arange(0.02, 0.99, 0.01), 2)
 
-_METRICS = ("f1", "f1_micro", "f1_micro_global", "f1_shrunk")
+THRESHOLD_METRICS = ("f1", "f1_micro", "f1_micro_global", "f1_shrunk")
 #: ``metric="f1_shrunk"``: the weight, in validation positives, of the shared threshold.
 SHRINKAGE = 10.0
-#: tune_thresholds' default metric: the estimator's ``threshold_metric`` default, so that
+#: tune_thresholds' default metric: what the estimator's ``threshold_metric="auto"`` picks
+#: above :data:`FEW_TEXTS` training texts, so that there
 #: ``clf.thresholds_ == tune_thresholds(Y_val, clf.predict_proba(X_val))`` with defaults.
 DEFAULT_METRIC = "f1_micro_global"
+#: A fit on at most this many training texts (after any validation split) is a few-text fit:
+#: ``threshold_metric="auto"`` is ``"f1_shrunk"`` there, and ``contrastive_steps="auto"``
+#: warms the encoder up (:mod:`skbert._contrastive`).
+FEW_TEXTS = 1000
+
+
+def resolve_threshold_metric(metric: str, n_train: int) -> str:
+    """The metric ``threshold_metric=metric`` tunes with on ``n_train`` training texts.
+
+    ``"auto"`` is ``"f1_shrunk"`` on up to :data:`FEW_TEXTS` texts (a handful of
+    validation positives per label: each label's own threshold, pulled toward the
+    shared one), else ``"f1_micro_global"`` (one shared threshold); another value is
+    itself.
+
+    Examples
+    --------
+    >>> resolve_threshold_metric("auto", 448), resolve_threshold_metric("auto", 9000)
+    ('f1_shrunk', 'f1_micro_global')
+    >>> resolve_threshold_metric("f1", 448)
+    'f1'
+    """
+    if metric != "auto":
+        return metric
+    return "f1_shrunk" if n_train <= FEW_TEXTS else DEFAULT_METRIC
 _DEFAULT_NOTICE = {"shown": False}
 
 
@@ -320,9 +345,10 @@ def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1
     ----------
     %(Y_true, proba)s
     metric : {"f1_micro_global", "f1", "f1_micro", "f1_shrunk"} or None, default=None
-        None is ``"f1_micro_global"``, the default of the estimator's
-        ``threshold_metric``, so that ``clf.thresholds_`` equals
-        ``tune_thresholds(Y_val, clf.predict_proba(X_val))`` with defaults.
+        None is ``"f1_micro_global"``, what the estimator's default
+        ``threshold_metric="auto"`` tunes with on more than 1,000 training
+        texts. ``clf.thresholds_`` equals
+        ``tune_thresholds(Y_val, clf.predict_proba(X_val), metric=clf.threshold_metric_)``.
         ``"f1"`` maximises each label's own F-beta (and so macro-F-beta);
         ``"f1_micro"`` maximises micro-F-beta over all labels by coordinate ascent
         starting from ``default``; ``"f1_micro_global"`` chooses one threshold,
@@ -385,8 +411,8 @@ def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1
                     "other thresholds here. Pass metric='f1_micro_global' or metric='f1' to "
                     "silence this.", FutureWarning, stacklevel=2)
         return chosen
-    if metric not in _METRICS:
-        raise ValueError(f"metric={metric!r} is not supported; use one of {_METRICS}.")
+    if metric not in THRESHOLD_METRICS:
+        raise ValueError(f"metric={metric!r} is not supported; use one of {THRESHOLD_METRICS}.")
     Y = np.asarray(Y_true)
     P = np.asarray(proba, dtype=float)
     if Y.shape != P.shape or Y.ndim != 2:

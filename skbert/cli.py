@@ -261,7 +261,7 @@ def _describe_threshold(clf) -> str:
     t = params["threshold"]
     if isinstance(t, str):
         tuned = np.asarray(clf.thresholds_, dtype=float)
-        if params["threshold_metric"] == "f1_micro_global":
+        if getattr(clf, "threshold_metric_", params["threshold_metric"]) == "f1_micro_global":
             return f"{tuned[0]:.3g} (auto: one for all labels, tuned on the validation split)"
         shown = ", ".join(f"{n} {v:.3g}" for n, v in zip(clf.classes_, tuned))
         return f"auto, one per label tuned on the validation split: {shown}"

@@ -56,12 +56,43 @@ def test_unknown_threshold_metric_names_the_choices():
         tune_thresholds([[1]], [[0.5]], metric="f1_global")
 
 
-def test_auto_threshold_default_is_one_shared_value(tiny_st_model, corpus):
+def test_auto_threshold_metric_is_shrunk_on_few_texts_and_shared_on_more(
+        tiny_st_model, corpus, monkeypatch, tmp_path):
+    import json
+
+    from skbert import _runner, _thresholds
+    from skbert._contrastive import AUTO_MAX_TEXTS
+
+    asked, real = [], _runner.tune_thresholds
+    monkeypatch.setattr(_runner, "tune_thresholds",
+                        lambda *a, **k: asked.append(k["metric"]) or real(*a, **k))
     X, Y = corpus
     clf = TransformerMultiLabelClassifier(tiny_st_model, threshold="auto", learning_rate=3e-3,
                                           **FAST).fit(X, Y)
-    assert clf.threshold_metric == "f1_micro_global"
+    assert clf.threshold_metric == "auto" and clf.threshold_metric_ == "f1_shrunk"
+    assert asked == ["f1_shrunk"]
+    assert AUTO_MAX_TEXTS == _thresholds.FEW_TEXTS == 1000  # one "few texts" for both autos
+    # more texts than FEW_TEXTS (the boundary moved below this training set): one shared
+    monkeypatch.setattr(_thresholds, "FEW_TEXTS", clf._fit_info["n_train"] - 1)
+    clf.fit(X, Y)
+    assert asked[-1] == clf.threshold_metric_ == "f1_micro_global"
     assert np.all(clf.thresholds_ == clf.thresholds_[0])
+    # the resolved metric is saved, read back, and refused when damaged
+    clf.save_pretrained(tmp_path / "m")
+    settings = json.loads((tmp_path / "m" / "skbert.json").read_text())
+    assert settings["threshold_metric_"] == "f1_micro_global"
+    monkeypatch.setattr(_thresholds, "FEW_TEXTS", 1000)
+    assert TransformerMultiLabelClassifier.from_pretrained(
+        tmp_path / "m").threshold_metric_ == "f1_micro_global"
+    (tmp_path / "m" / "skbert.json").write_text(json.dumps({**settings,
+                                                            "threshold_metric_": "accuracy"}))
+    with pytest.raises(ValueError, match="'threshold_metric_' is 'accuracy', expected null "
+                                         "or one of"):
+        TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+    del settings["threshold_metric_"]  # a folder saved before "auto": its own parameter
+    (tmp_path / "m" / "skbert.json").write_text(json.dumps(settings))
+    assert TransformerMultiLabelClassifier.from_pretrained(
+        tmp_path / "m").threshold_metric_ == "f1_micro_global"
     proba = clf.predict_proba(X)
     np.testing.assert_array_equal(clf.predict(X), (proba >= clf.thresholds_[0]).astype(int))
     per_label = clf.set_params(threshold_metric="f1").fit(X, Y)  # same seed, same weights

@@ -149,10 +149,15 @@ def test_item17_thresholds_equal_tune_thresholds_with_defaults(tiny_st_model, co
     Xv, Yv = make_corpus(40, seed=3)
     est = make_est(tiny_st_model, threshold="auto", learning_rate=5e-4, fit_cache=False)
     est.fit(X, Y, X_val=Xv, Y_val=Yv)
+    expected = tune_thresholds(Yv, est.predict_proba(Xv), metric=est.threshold_metric_)
+    np.testing.assert_array_equal(est.thresholds_, expected)  # the documented identity
+    assert est.threshold_metric_ == "f1_shrunk"  # "auto" on a few texts
+    # "f1_micro_global", what "auto" picks above FEW_TEXTS texts, is tune_thresholds' default
+    est.set_params(threshold_metric="f1_micro_global").fit(X, Y, X_val=Xv, Y_val=Yv)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        expected = tune_thresholds(Yv, est.predict_proba(Xv))  # the documented identity
-    np.testing.assert_array_equal(est.thresholds_, expected)
+        np.testing.assert_array_equal(est.thresholds_,
+                                      tune_thresholds(Yv, est.predict_proba(Xv)))
 
 
 def test_item17_the_changed_default_is_announced_once_where_it_matters(monkeypatch):
