@@ -87,6 +87,7 @@ from ._validation import (
     check_texts,
     is_hf_dataset,
     iter_text_chunks,
+    subset_accuracy,
 )
 from ._version import __version__
 from .callbacks import check_callbacks, notify
@@ -710,6 +711,25 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             0/1 indicators, with the dtype of the Y given to fit.
         """
         return self._labels_from_proba(self.predict_proba(X))
+
+    @_predict_doc
+    def score(self, X, y, sample_weight=None) -> float:
+        """Subset accuracy of ``predict(X)`` against ``y``, as ``ClassifierMixin.score``.
+
+        ``y`` is read as ``fit`` reads ``Y`` (a DataFrame of pandas nullable
+        columns included, which scikit-learn's metrics cannot read).
+
+        %(Parameters: X)s
+        y : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
+            0/1 indicators.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+            The share of texts whose predicted labels are exactly ``y``'s row.
+        """
+        return subset_accuracy(self, X, y, sample_weight)
 
     def _labels_from_proba(self, proba, dtype=None) -> np.ndarray:
         """``predict`` from probabilities already computed (by ``predict_proba``):

@@ -167,6 +167,26 @@ def label_descriptions_problem(value, classes) -> str | None:
             f"characters per label of 'classes' ({problem[0].rstrip(';,.')})")
 
 
+def description_example(label) -> str:
+    """``label_descriptions={...}`` for ``label``, written so that it also reads as the JSON
+    ``--label-descriptions`` takes when the label is text.
+
+    Examples
+    --------
+    >>> description_example("L07")
+    'label_descriptions={"L07": "words saying what it means", ...}'
+    >>> description_example(3)
+    "label_descriptions={3: 'words saying what it means', ...}"
+    """
+    import json
+
+    label = plain_label(label)
+    if isinstance(label, str):
+        return ("label_descriptions={" + json.dumps(label)
+                + ': "words saying what it means", ...}')
+    return f"label_descriptions={{{label!r}: 'words saying what it means', ...}}"
+
+
 def label_texts(classes, descriptions: dict) -> list[str | None]:
     """One text per label: its description, else its readable name, else None."""
     return [descriptions.get(str(plain_label(c))) or readable(plain_label(c)) for c in classes]

@@ -54,6 +54,7 @@ from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_tok
 from ._label_init import (
     MAX_CENTROID_TEXTS,
     check_label_descriptions,
+    description_example,
     label_texts,
     logistic_labels,
     same_token_labels,
@@ -453,14 +454,16 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
     (``"labels"``) or random (``"names"``), from the same vector as every
     other such label, or from the same row as each other.
     """
-    fix = (f"Describe them in words the model knows with label_descriptions, e.g. "
-           f"{{{plain_label(classes[0])!r}: 'words saying what it means', ...}}")
+    fix = ("Describe them in words the model knows with "
+           f"{description_example(classes[0])}")
+    head = (f"head_init={how!r}" if est.head_init == how  # "auto": the head it chose
+            else f"head_init={est.head_init!r} (here {how!r})")
     missing = [plain_label(c) for c, t in zip(classes, texts) if t is None]
     if missing and (how == "names" or (est.head_init == "labels" and len(missing) == len(texts))):
         start = ("start their rows random" if how == "names"
                  else "start the head from the centroids alone (as head_init='centroids')")
         warnings.warn(
-            f"head_init={how!r}, but {len(missing)} of {len(texts)} labels "
+            f"{head}, but {len(missing)} of {len(texts)} labels "
             f"({missing[:5]}{' ...' if len(missing) > 5 else ''}) have neither a name made of "
             f"words nor a description, so their names tell the head nothing: they {start}. "
             f"{fix}" + (", or pass head_init='labels' to use their training texts' centroids."
@@ -471,7 +474,7 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
     if unknown:
         shown = ", ".join(f"{str(plain_label(c))!r} (text {t!r:.40})" for c, t in unknown[:5])
         warnings.warn(
-            f"head_init={how!r} reads the name or description of {len(unknown)} label(s) as "
+            f"{head} reads the name or description of {len(unknown)} label(s) as "
             f"only the unknown token {tokenizer.unk_token!r} of {name!r}: {shown}"
             f"{' ...' if len(unknown) > 5 else ''}. Such a text says nothing about its label, "
             f"and all such labels start from the same vector. {fix}.",
@@ -484,7 +487,7 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
         shown = ", ".join(f"{str(plain_label(c))!r} and {str(plain_label(d))!r} (text {t!r:.40})"
                           for c, d, t in same[:5])
         warnings.warn(
-            f"head_init={how!r} reads the same tokens for the labels {shown}"
+            f"{head} reads the same tokens for the labels {shown}"
             f"{' ...' if len(same) > 5 else ''}, so their rows start from the same direction "
             "(the same row under 'names'). Give each label its own description in "
             "label_descriptions.", SkbertWarning, stacklevel=8)

@@ -233,7 +233,7 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     return w.astype(np.float32)
 
 
-def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
+def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers: bool = True):
     """Validate a multi-label indicator matrix.
 
     Parameters
@@ -242,6 +242,12 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
         0/1 indicators. A DataFrame's column names become the label names.
     n_samples : int
         The number of texts, which Y must match.
+    warn_missing : bool, default=True
+        Warn about labels with no positive row.
+    warn_scorers : bool, default=True
+        Warn about a DataFrame whose columns have pandas extension dtypes
+        (nullable ``Int64``, ``boolean``, pyarrow): read here, but
+        scikit-learn's multi-label metrics cannot read them.
 
     Returns
     -------
@@ -277,6 +283,14 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
                 "scikit-learn's scorers read such a frame as objects, so score and "
                 "cross_val_score would fail or score nan. Give every column one sparse dtype, "
                 "e.g. Y = Y.astype(pd.SparseDtype(int, 0)), or pass Y.sparse.to_dense().")
+        extension = sorted({str(d) for d in Y.dtypes
+                            if not isinstance(d, np.dtype) and not _is_sparse(d)})
+        if extension and warn_scorers:
+            warnings.warn(
+                f"Y's columns have pandas extension dtypes ({', '.join(extension[:4])}); fit "
+                "reads them, but scikit-learn's multi-label metrics cannot, so "
+                "cross_val_score and GridSearchCV with a scoring such as 'f1_micro' would "
+                "score nan. Convert Y first: Y = Y.astype(int).", SkbertWarning, stacklevel=5)
         for name, dt in zip(columns, dtypes):
             _check_column_kind(name, Y[name].dtype)
             if dt is None or dt.kind not in "biuf":
@@ -358,6 +372,22 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True):
             stacklevel=5,
         )
     return Yf, classes, dtype
+
+
+def subset_accuracy(estimator, X, y, sample_weight=None) -> float:
+    """``estimator.score``: subset accuracy of ``estimator.predict(X)``, with ``y`` read
+    as ``fit`` reads Y (so a DataFrame of nullable columns scores too)."""
+    from sklearn.metrics import accuracy_score
+
+    y = check_targets(y, _num_samples(y), warn_missing=False, warn_scorers=False)[0]
+    return float(accuracy_score(y.astype(np.int8), estimator.predict(X),
+                                sample_weight=sample_weight))
+
+
+def _num_samples(y) -> int:
+    """Rows of ``y`` (a list, an array, a sparse matrix or a DataFrame)."""
+    shape = getattr(y, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) else len(y)
 
 
 def _check_column_kind(name, dtype) -> None:

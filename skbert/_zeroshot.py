@@ -17,6 +17,7 @@ from ._estimator import TransformerMultiLabelClassifier
 from ._label_init import (
     MAX_CENTROID_TEXTS,
     check_label_descriptions,
+    description_example,
     label_texts,
     same_token_labels,
     start_head,
@@ -27,7 +28,13 @@ from ._modeling import resolve_model_path as _resolve
 from ._runner import FitResult, encode_texts, inference_config
 from ._training import resolve_learning_rate
 from ._utils import resolve_device, resolve_precision
-from ._validation import NumberInterval, _label_names, check_distinct_names, check_texts
+from ._validation import (
+    NumberInterval,
+    _label_names,
+    check_distinct_names,
+    check_texts,
+    subset_accuracy,
+)
 
 #: Parameters handed to the inner classifier as they are.
 _SHARED = ("model_name_or_path", "label_descriptions", "max_length", "predict_batch_size",
@@ -137,7 +144,8 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         X : list of str or None, default=None
             Unlabelled texts like those to classify (up to 4,096 are read):
             their mean vector centres the similarities and they calibrate
-            ``thresholds_``. None centres on the labels' own vectors.
+            ``thresholds_``. None (or no texts) centres on the labels' own
+            vectors.
         y : None
             Ignored; accepted so that the estimator fits in a Pipeline.
 
@@ -156,6 +164,11 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             (read as the unknown token alone), or two labels that read as the
             same tokens: pass ``label_descriptions`` for them.
         """
+        if isinstance(self.labels, dict):  # names -> descriptions: only the keys would count
+            raise ValueError(
+                f"labels is a dict ({list(self.labels)[:3]!r}...); pass the names as labels and "
+                "the texts that describe them as label_descriptions: "
+                "ZeroShotMultiLabelClassifier(labels=list(d), label_descriptions=d).")
         self._validate_params()
         if isinstance(self.labels, (set, frozenset)):  # its order changes between runs
             raise ValueError(
@@ -179,9 +192,10 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                                             if str(c) in described}
         inner = TransformerMultiLabelClassifier(**shared, pooling="mean", head_init="names",
                                                 fit_cache=False)
+        if (X is not None and not isinstance(X, (str, bytes)) and hasattr(X, "__len__")
+                and len(X) == 0):
+            X = None  # no texts: centred on the labels, as with None
         unlabelled = None if X is None else check_texts(X)
-        if unlabelled is not None and len(unlabelled) == 0:
-            unlabelled = None
         inner._set_fitted(_zero_shot_fit(inner, classes, texts, unlabelled, words))
         self.classifier_ = inner
         self.classes_ = inner.classes_
@@ -206,6 +220,11 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """0/1 indicators of shape (n_samples, n_labels), at least ``min_labels`` per text."""
         return self._inner().predict(X)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Subset accuracy of ``predict(X)`` against ``y`` (see
+        :meth:`TransformerMultiLabelClassifier.score`)."""
+        return subset_accuracy(self, X, y, sample_weight)
 
     def explain(self, X, labels=None, **kwargs):
         """Which words tie each text to its labels (see ``TransformerMultiLabelClassifier``)."""
@@ -352,7 +371,7 @@ def check_label_tokens(tokenizer, classes, words, texts, model_name: str,
             f"{model_name!r} does not know: {shown}{more}. The model reads such a text as its "
             f"unknown token {tokenizer.unk_token!r}, which says nothing about the label (all "
             "such labels would get the same scores). Describe them in known words with "
-            f"label_descriptions={{{unknown[0][0]!r}: 'words saying what it means', ...}}, or "
+            f"{description_example(unknown[0][0])}, or "
             "use a model whose vocabulary has them.")
     for c, other, t in same_token_labels(tokenizer, classes, texts, max_length)[:1]:
         raise ValueError(

@@ -44,9 +44,8 @@ def _indicator_matrix(y) -> tuple[np.ndarray, list]:
     """``y`` as a dense 0/1 matrix, and the label names to show in messages."""
     columns = getattr(y, "columns", None)
     names = list(columns) if columns is not None else None
-    if columns is not None:  # a frame is read as fit reads Y, with fit's errors
-        check_targets(y, len(y), warn_missing=False)
-        y = y.to_numpy()
+    if columns is not None:  # a frame is read as fit reads Y, with fit's errors and warnings
+        y = check_targets(y, len(y), warn_missing=False)[0]
     if y is None:
         raise ValueError(
             "MultilabelStratifiedKFold.split needs y, the label indicator matrix of shape "

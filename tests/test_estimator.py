@@ -704,13 +704,29 @@ def test_stride_too_large_with_chunk(tiny_st_model, corpus):
 
 @pytest.mark.parametrize("dtype", ["Int64", "boolean"])
 def test_dataframe_y_with_nullable_dtype(dtype, tiny_st_model, corpus):
+    from sklearn.metrics import accuracy_score
+
+    from skbert.model_selection import MultilabelStratifiedKFold
+
     X, Y = corpus
     Y_df = pd.DataFrame(Y, columns=LABELS).astype(dtype)
-    est = make_est(tiny_st_model, max_epochs=1).fit(X, Y_df)
+    # read, with a warning: scikit-learn's metrics cannot read such a frame (a grid search
+    # scoring "f1_micro" on it scores nan)
+    with pytest.warns(SkbertWarning, match=rf"extension dtypes \({dtype}\).*score nan.*"
+                                           r"Y = Y.astype\(int\)"):
+        est = make_est(tiny_st_model, max_epochs=1).fit(X, Y_df)
     assert list(est.classes_) == LABELS
     pred = est.predict(X)
     assert type(pred) is np.ndarray and pred.shape == Y.shape
     assert pred.dtype in (np.int64, np.bool_)
+    # the estimator's own score reads it as fit does (ClassifierMixin's raised)
+    assert est.score(X, Y_df) == accuracy_score(Y, pred)
+    with pytest.raises(ValueError):
+        accuracy_score(Y_df, pred)
+    with pytest.warns(SkbertWarning, match="extension dtypes"):
+        folds = list(MultilabelStratifiedKFold(2).split(X, Y_df))
+    assert [f[1].tolist() for f in folds] == [
+        f[1].tolist() for f in MultilabelStratifiedKFold(2).split(X, Y)]
 
 
 def test_label_without_positives_warns(tiny_st_model, corpus):

@@ -264,3 +264,20 @@ def test_item3_labels_head_without_names_does_not_advise_itself(tiny_st_model, c
     messages = [m for m in _skbert_messages(record) if "have neither a name" in m]
     assert messages, _skbert_messages(record)
     assert all("pass head_init='labels'" not in m and "{0: 'words" in m for m in messages)
+
+
+def test_trial10_label_text_warnings_name_the_head_auto_chose_and_give_json(tiny_st_model):
+    from conftest import make_corpus
+
+    X, Y = make_corpus(24, seed=0)
+    Y = pd.DataFrame(Y, columns=LABELS)  # the tiny vocabulary lacks the label names
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        _clf(tiny_st_model, contrastive_steps=0).fit(X, Y)  # head_init "auto" is "labels"
+    unknown = [m for m in _skbert_messages(record) if "only the unknown token" in m]
+    assert len(unknown) == 1
+    # the head the user asked for ("auto"), then the one it chose: not "head_init='labels'",
+    # which the command line would print as a flag never given
+    assert unknown[0].startswith("head_init='auto' (here 'labels') reads the name")
+    example = unknown[0].split("label_descriptions=")[1].split(", ...}")[0] + "}"
+    assert json.loads(example) == {LABELS[0]: "words saying what it means"}  # JSON as well

@@ -124,3 +124,22 @@ def test_trial6_verbose_names_the_logistic_start_without_a_count_of_zero(tiny_st
     out = capsys.readouterr().out
     assert "contrastive warm-up: 1 step in" in out
     assert "head start: logistic" in out and "read for 0 of" not in out
+
+
+def test_trial10_no_texts_centre_on_the_labels_as_none_does(tiny_st_model):
+    import pandas as pd
+
+    texts = ["football match", "the pizza recipe"]
+    reference = _zero_shot(tiny_st_model).fit().predict_proba(texts)
+    for empty in ([], (), np.array([], dtype=object), pd.Series([], dtype=object)):
+        np.testing.assert_array_equal(
+            _zero_shot(tiny_st_model).fit(empty).predict_proba(texts), reference)
+    with pytest.raises(TypeError, match="Wrap a single text"):
+        _zero_shot(tiny_st_model).fit("")  # one str is not a list of texts
+
+
+def test_trial10_labels_as_a_dict_say_where_the_descriptions_go(tiny_st_model):
+    with pytest.raises(ValueError, match=r"labels is a dict \(\['sports', 'politics', 'food'\]"
+                                         r".*labels=list\(d\), label_descriptions=d"):
+        ZeroShotMultiLabelClassifier(dict(zip(LABELS, DESCRIPTIONS)),
+                                     model_name_or_path=tiny_st_model).fit()
