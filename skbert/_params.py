@@ -289,7 +289,8 @@ def folder_params(settings: dict, path: str) -> dict:
     have are left out (they keep their defaults); every other value must pass
     its constraint in the table, as a value a user passes would, and what
     only the file can get wrong: a per-label ``threshold`` must hold one
-    number in [0, 1] per label of the file's ``classes``, and ``device`` must
+    number in [0, 1] per label of the file's ``classes``, a per-label
+    ``pos_weight`` one finite number > 0 per label, and ``device`` must
     be a device skbert takes (the caller's device replaces it, so a folder
     saved with ``"cuda:1"`` loads on a machine without a GPU; ``"gpu9"`` is
     damage).
@@ -419,6 +420,42 @@ def _file_threshold(value, classes) -> str | None:
             f"order of 'classes'{bools}")
 
 
+def _file_pos_weight(value, classes) -> str | None:
+    """What a saved per-label ``pos_weight`` must be, if ``value`` is not it (else None).
+
+    Null and ``"balanced"`` are the table's constraint; anything else (JSON
+    gives a list or an object) must be a list of one finite number > 0 per
+    label of the file's ``classes``, in their order: true/false and text are
+    not numbers. Checked on the list itself, before a pandas Series is made
+    of it (``label_indexed``), so the message shows what the file holds.
+
+    Examples
+    --------
+    >>> _file_pos_weight([1, 2.5], ["a", "b"]) is None
+    True
+    >>> _file_pos_weight([0, 2.5], ["a", "b"])
+    "null, 'balanced', or a list of 2 finite numbers > 0, one per label in the order of 'classes'"
+    """
+    if value is None or isinstance(value, str):
+        return None
+    n = len(classes) if isinstance(classes, list) else None
+    if isinstance(value, list) and len(value) == n and all(map(_is_weight, value)):
+        return None
+    bools = (" (true/false are not numbers)"
+             if isinstance(value, list) and any(isinstance(v, bool) for v in value) else "")
+    count = f"{n} " if n is not None else ""
+    return (f"null, 'balanced', or a list of {count}finite numbers > 0, one per label in the "
+            f"order of 'classes'{bools}")
+
+
+def _is_weight(v) -> bool:
+    """Whether the JSON value ``v`` is a number > 0 that a float holds (not a bool, not inf)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v)) and v > 0
+    except OverflowError:  # an int of 400 digits
+        return False
 
 
 def saved_device_problem(value) -> str | None:
@@ -445,7 +482,7 @@ def saved_device_problem(value) -> str | None:
 
 
 #: The checks of values only a saved file can get wrong (see :func:`folder_params`).
-_FILE_CHECKS = {"threshold": _file_threshold,
+_FILE_CHECKS = {"threshold": _file_threshold, "pos_weight": _file_pos_weight,
                 "device": lambda value, classes: saved_device_problem(value),
                 "label_descriptions": label_descriptions_problem}
 

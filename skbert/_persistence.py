@@ -533,7 +533,68 @@ def read_settings(folder: str) -> dict:
         raise SavedFileError(
             f"{path} is damaged: it {exc}. Save the model again with "
             "save_pretrained, or restore the file from a copy.") from None
-    return check_settings(settings, path)
+    settings = check_settings(settings, path)
+    _check_config_labels(folder, settings["classes"])
+    return settings
+
+
+def config_labels(config: dict) -> list | None:
+    """The label names of a ``config.json`` document, by index, as transformers reads them.
+
+    ``id2label`` (``{"0": "food", ...}``), or transformers' default
+    (``LABEL_0``, ``LABEL_1``: the file leaves ``id2label`` out when it equals
+    that default); None when ``id2label`` is not an object of the indices
+    ``0 .. n-1``.
+
+    Examples
+    --------
+    >>> config_labels({"id2label": {"1": "tech", "0": "food"}})
+    ['food', 'tech']
+    >>> config_labels({})
+    ['LABEL_0', 'LABEL_1']
+    """
+    id2label = config.get("id2label")
+    if id2label is None:
+        n = config.get("num_labels", 2)  # bounded: a list of that many names is built
+        return [f"LABEL_{i}" for i in range(n)] if is_int(n) and 0 < n <= 100_000 else None
+    if not isinstance(id2label, dict) or set(id2label) != {str(i) for i in range(len(id2label))}:
+        return None
+    return [id2label[str(i)] for i in range(len(id2label))]
+
+
+def _check_config_labels(folder: str, classes: list) -> None:
+    """``config.json``'s ``id2label`` must name the labels of ``skbert.json``'s ``classes``,
+    in the same order, as :func:`save_folder` writes them.
+
+    The probabilities' columns follow the weights (and ``id2label``, which
+    transformers' pipelines show); ``classes`` names them for skbert. Editing
+    one of the two (a permuted ``classes``) would give every prediction under
+    another label's name, so it is refused. Left to the loading, which names
+    the file and the tensor: a ``config.json`` that is missing or not JSON,
+    and an ``id2label`` of another number of labels (a classification head of
+    that many rows is checked against the weights first).
+
+    Raises
+    ------
+    SavedFileError
+        Naming both files, both lists and the fix.
+    """
+    config_path = os.path.join(folder, "config.json")
+    config = _read_json(config_path)
+    if not isinstance(config, dict):
+        return
+    expected = [str(c) for c in classes]
+    labels = config_labels(config)
+    if labels == expected or (labels is not None and len(labels) != len(expected)):
+        return
+    shown = labels if labels is not None else config.get("id2label")
+    raise SavedFileError(
+        f"{os.path.join(folder, SETTINGS_FILE)} and {config_path} disagree on the labels: "
+        f"'classes' in {SETTINGS_FILE} is {classes!r:.200}, but id2label in config.json gives "
+        f"{shown!r:.200} (by index). save_pretrained writes the same labels in the same "
+        "order to both, so one of the files was edited, and predictions could be given under "
+        "other labels' names. Restore the folder from a copy, or save the model again with "
+        "save_pretrained.")
 
 
 #: dtypes ``predict`` may return (the dtype of the Y given to fit).
@@ -545,6 +606,20 @@ def _bad(path: str, key: str, value, expected: str) -> SavedFileError:
     return SavedFileError(
         f"{path} is damaged or was not written by skbert: {key!r} is {value!r:.80}, expected "
         f"{expected}. Save the model again with save_pretrained, or restore the file from a copy.")
+
+
+def _one_of(value, options) -> bool:
+    """Whether ``value`` is one of the str ``options``.
+
+    A JSON list or object is never one (and ``[1] in a_set`` would raise
+    ``TypeError: unhashable type`` instead of saying the file is damaged).
+
+    Examples
+    --------
+    >>> _one_of("mean", {"cls", "mean"}), _one_of(["mean"], {"cls", "mean"})
+    (True, False)
+    """
+    return isinstance(value, str) and value in options
 
 
 def _is_number(v) -> bool:
@@ -645,7 +720,7 @@ def check_settings(settings, path: str) -> dict:
     for key in ("pooling", "classes", "params", "history_", "best_epoch_", "y_dtype"):
         if key not in settings:
             raise _bad(path, key, None, "a value (the key is missing)")
-    if settings["pooling"] not in ("cls", "mean"):
+    if not _one_of(settings["pooling"], ("cls", "mean")):
         raise _bad(path, "pooling", settings["pooling"], "'cls' or 'mean'")
     classes = settings["classes"]
     if (not isinstance(classes, list) or not classes
@@ -657,11 +732,14 @@ def check_settings(settings, path: str) -> dict:
     # fit refuses 1 and "1" (one label would be lost in id2label and the CLI's outputs); a
     # folder is refused the same way. Look-alike names (NFC, spaces) still load: folders
     # saved before fit refused them keep working, and no label is lost with them.
-    check_distinct_names(
-        classes, f"{path} is damaged or was not written by skbert: its 'classes'",
-        look_alike=False, fix="Save the model again with save_pretrained, or restore the file "
-                              "from a copy.")
-    if settings["y_dtype"] not in _Y_DTYPES:
+    try:
+        check_distinct_names(
+            classes, f"{path} is damaged or was not written by skbert: its 'classes'",
+            look_alike=False, fix="Save the model again with save_pretrained, or restore the "
+                                  "file from a copy.")
+    except ValueError as exc:  # the file's damage, not the caller's labels
+        raise SavedFileError(str(exc)) from None
+    if not _one_of(settings["y_dtype"], _Y_DTYPES):
         raise _bad(path, "y_dtype", settings["y_dtype"], f"one of {sorted(_Y_DTYPES)}")
     for key in ("thresholds_", LABEL_THRESHOLDS):
         thresholds = settings.get(key)
@@ -682,7 +760,7 @@ def check_settings(settings, path: str) -> dict:
     if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000):
         raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned")
     metric = settings.get("threshold_metric_")  # older folders lack it
-    if metric is not None and metric not in THRESHOLD_METRICS:
+    if metric is not None and not _one_of(metric, THRESHOLD_METRICS):
         raise _bad(path, "threshold_metric_", metric, f"null or one of {list(THRESHOLD_METRICS)}")
     auto_min = settings.get("min_labels_", 0)  # older folders lack it
     if not is_int(auto_min) or auto_min not in (0, 1):
@@ -736,13 +814,15 @@ def load_folder(folder: str, settings: dict, device: torch.device):
             f"{folder}/config.json describes {model_labels} labels but {SETTINGS_FILE} lists "
             f"{n_labels} classes; the folder is damaged or mixed. Save the model again.")
     model = MultiLabelModel(backbone, pooling, n_labels, dropout=head_dropout(backbone.config))
+    tokenizer = load_tokenizer(folder)
     if pooling == "mean":
         head = read_head(folder, _head_shapes(model.head))
-        _check_sentence_files(folder, head, settings)
+        _check_sentence_files(folder, head, settings,
+                              token_limit(backbone.config, tokenizer))
         model.head.load_state_dict(head)
     _check_finite(folder, model)
     model.to(device).eval()
-    return model, load_tokenizer(folder)
+    return model, tokenizer
 
 
 def saved_head(path: str) -> SavedHead | None:
@@ -768,7 +848,7 @@ def saved_head(path: str) -> SavedHead | None:
             config = AutoConfig.from_pretrained(path, trust_remote_code=False)
         n = len(settings["classes"])
         head = read_head(path, {"weight": (n, config.hidden_size), "bias": (n,)})
-        _check_sentence_files(path, head, settings)
+        _check_sentence_files(path, head, settings, token_limit(config))
     return SavedHead(pooling=settings["pooling"], classes=tuple(settings["classes"]), head=head)
 
 
@@ -866,19 +946,35 @@ def _load_safetensors(path: str) -> dict[str, torch.Tensor]:
                          "save_pretrained.") from None
 
 
-def _check_sentence_files(folder: str, head: dict[str, torch.Tensor], settings: dict) -> None:
+def token_limit(config, tokenizer=None) -> int | None:
+    """The most tokens per text the model takes: its ``max_position_embeddings`` and the
+    tokenizer's ``model_max_length`` (when it sets one), whichever is lower; None if neither."""
+    limits = [getattr(config, "max_position_embeddings", None),
+              getattr(tokenizer, "model_max_length", None)]
+    limits = [n for n in limits if is_int(n) and 0 < n < 1_000_000]
+    return min(limits, default=None)
+
+
+def _check_sentence_files(folder: str, head: dict[str, torch.Tensor], settings: dict,
+                          limit: int | None = None) -> None:
     """A mean folder's sentence-transformers files must describe skbert's own model.
 
     Absent files are fine (folders saved before they were written); present
     ones must be exactly what :func:`save_folder` writes, with the same head,
     or sentence-transformers would give other probabilities than skbert.
+    ``limit`` (:func:`token_limit`) decides which file a ``max_length`` that
+    differs from ``max_seq_length`` blames (:func:`_check_max_seq_length`).
     """
     if not os.path.isfile(os.path.join(folder, "modules.json")):
         return
     n_labels, hidden = head["weight"].shape
-    expected = _sentence_configs(hidden, n_labels, settings["params"].get("max_length"))
+    saved_length = settings["params"].get("max_length")
+    expected = _sentence_configs(hidden, n_labels, saved_length)
     for name, content in expected.items():
-        if _read_json(os.path.join(folder, name)) != content:
+        found = _read_json(os.path.join(folder, name))
+        if found != content:
+            if name == "sentence_bert_config.json":
+                _check_max_seq_length(folder, found, content, limit)
             raise _inconsistent(folder, name)
     dense = os.path.join(folder, DENSE_WEIGHTS)
     if not os.path.isfile(dense):
@@ -888,6 +984,52 @@ def _check_sentence_files(folder: str, head: dict[str, torch.Tensor], settings: 
     if set(weights) != set(pairs) or not all(
             torch.equal(weights[k], v.to(weights[k].dtype)) for k, v in pairs.items()):
         raise _inconsistent(folder, DENSE_WEIGHTS)
+
+
+def _check_max_seq_length(folder: str, found, expected: dict, limit: int | None) -> None:
+    """Blame the right file when ``sentence_bert_config.json``'s ``max_seq_length`` is all
+    that differs from what ``skbert.json``'s ``params.max_length`` makes of it.
+
+    ``skbert.json`` is read first, but is not always the one to trust: a
+    ``params.max_length`` that is missing, or more tokens than the model takes
+    (``limit``), is its damage; a ``max_seq_length`` that is not such a number
+    is ``sentence_bert_config.json``'s (the caller's message). Two plausible
+    numbers that differ name both files. Returns when the files differ in
+    something else.
+
+    Raises
+    ------
+    SavedFileError
+        Naming ``skbert.json``'s ``params.max_length`` and the value of each file.
+    """
+    if not isinstance(found, dict) or {**found, "max_seq_length": expected["max_seq_length"]} \
+            != expected:
+        return
+    saved, recorded = expected["max_seq_length"], found.get("max_seq_length")
+    settings_file = os.path.join(folder, SETTINGS_FILE)
+    sentence_file = os.path.join(folder, "sentence_bert_config.json")
+    fix = "Save the model again with save_pretrained, or restore the folder from a copy."
+
+    def plausible(n) -> bool:
+        return is_int(n) and n > 0 and (limit is None or n <= limit)
+
+    if not plausible(saved):
+        if saved is None:
+            what = "missing"
+        elif is_int(saved) and saved > 0:
+            what = f"{saved}, more than the {limit} tokens this model takes"
+        else:
+            what = f"{saved!r:.80}, not a number of tokens"
+        raise SavedFileError(
+            f"{settings_file} is damaged: 'params.max_length' is {what} ({sentence_file} "
+            f"records max_seq_length {recorded!r:.80}, the max_length the model was saved "
+            f"with). {fix}")
+    if plausible(recorded):
+        raise SavedFileError(
+            f"{settings_file} and {sentence_file} disagree on the tokens read per text: "
+            f"'params.max_length' is {saved!r} in {SETTINGS_FILE} but max_seq_length is "
+            f"{recorded!r} in sentence_bert_config.json, so skbert and sentence-transformers "
+            f"would compute other probabilities; one of the files was edited. {fix}")
 
 
 def _inconsistent(folder: str, name: str) -> ValueError:
