@@ -45,6 +45,12 @@ def _columns(value: str) -> list[str]:
     names = [v.strip() for v in value.split(",") if v.strip()]
     if not names:
         raise argparse.ArgumentTypeError("give at least one column name, e.g. a,b,c")
+    twice = sorted({n for n in names if names.count(n) > 1}, key=names.index)
+    if twice:
+        once = ",".join(dict.fromkeys(names))
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(map(repr, twice))} {'is' if len(twice) == 1 else 'are'} given more "
+            f"than once; name each column once, e.g. --label-columns {once}")
     return names
 
 
@@ -69,7 +75,7 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         """One line, ``skbert: error: ...`` naming where the help is, and exit code 2."""
         hint = self._subcommand_hint(message) if self.prog == "skbert" else None
-        message = hint or message
+        message = plain_constraints(hint or message)
         if "--help" not in message:
             message += f" (see '{self.prog} --help')"
         self.exit(2, f"skbert: error: {message}\n")
@@ -232,6 +238,12 @@ def _add_input_format(p, default: str) -> None:
                         f"(default: {default})")
 
 
+def _add_output_overwrite(p) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --output file (never one inside a model folder, "
+                        "which is refused with or without this flag)")
+
+
 def _add_saved_model_options(p) -> None:
     """Options of the commands that load a saved model (predict, evaluate)."""
     _add_table_options(p, SAVED_MODEL_FLAGS)
@@ -298,7 +310,9 @@ def build_parser(commands: dict) -> Parser:
                    help="texts: .jsonl, .json, .csv, .tsv, .parquet, .txt (one per line), "
                         "or - for stdin")
     p.add_argument("--output", metavar="FILE",
-                   help="FILE.jsonl or FILE.csv (default: JSON Lines on stdout)")
+                   help="FILE.jsonl or FILE.csv (default: JSON Lines on stdout); an existing "
+                        "file is replaced only with --overwrite")
+    _add_output_overwrite(p)
     p.add_argument("--format", choices=["jsonl", "csv"],
                    help="output format (default: from the --output extension, else jsonl)")
     p.add_argument("--text-column", default="text", metavar="COL",
@@ -316,7 +330,9 @@ def build_parser(commands: dict) -> Parser:
     _add_input_format(p, "jsonl")
     p.add_argument("--output", metavar="FILE",
                    help="also write the metrics to FILE as JSON (-: to standard output, and "
-                        "the report to standard error)")
+                        "the report to standard error); an existing file is replaced only "
+                        "with --overwrite")
+    _add_output_overwrite(p)
     p.add_argument("--json", dest="output", action=_Deprecated, metavar="FILE",
                    help="deprecated spelling of --output")
     _add_saved_model_options(p)
@@ -370,6 +386,10 @@ def saved_model_options(args) -> tuple[dict, dict, bool]:
 
 # --------------------------------------------------------------- errors in flags
 _FLAGS = {p.name: p.flag for p in PARAMS if p.flag}
+#: The data loader's parameters (``load_texts_and_labels``), which the command line's
+#: column options set.
+_LOADER_FLAGS = {"label_columns": "--label-columns", "label_column": "--label-column",
+                 "text_column": "--text-column"}
 _NAMES = "|".join(sorted(map(re.escape, _FLAGS), key=len, reverse=True))
 _PATTERNS = [
     # sklearn: "The 'name' parameter of TransformerMultiLabelClassifier must be ..."
@@ -388,7 +408,69 @@ _PATTERNS = [
     # a name with an underscore is an identifier, never an English word
     (rf"(?<![\w'-])({'|'.join(n for n in _FLAGS if '_' in n)})(?![\w'=])",
      lambda m: _FLAGS[m[1]]),
+    # a message that opens with a per-label parameter: "threshold holds 1.5 at label 'tech'"
+    (r"^(threshold|pos_weight) (?=holds |has |is |lists |gives )",
+     lambda m: f"{_FLAGS[m[1]]} "),
+    # the estimator's Python words for the order of the labels
+    (r"\bin classes_ order\b", "in the model's label order"),
+    (r"\bpass overwrite=True \(--overwrite on the command line\)", "pass --overwrite"),
+    (r"\boverwrite=True\b", "--overwrite"),
+    # the data loader's parameters, which are options of the command line
+    (rf"(?<![\w'-])'?({'|'.join(_LOADER_FLAGS)})'?(?![\w=])", lambda m: _LOADER_FLAGS[m[1]]),
 ]
+#: A parameter constraint's Python words in a usage error, and the command line's.
+_PLAIN_CONSTRAINTS = [
+    (r", an instance of 'bool' or an instance of 'numpy\.bool'", ""),
+    (r"(?:,| or) an instance of 'numpy\.random\.mtrand\.RandomState' or None", ""),
+    (r"an int in the range \[(\d+), inf\)", r"a whole number, \1 or more"),
+    (r"an int in the range \[(\d+), (\d+)\]", r"a whole number from \1 to \2"),
+]
+
+
+def plain_constraints(message: str) -> str:
+    """A usage error's constraint in the command line's words (no Python types).
+
+    Examples
+    --------
+    >>> plain_constraints("use an int in the range [0, inf), an instance of 'bool' or an "
+    ...                   "instance of 'numpy.bool'")
+    'use a whole number, 0 or more'
+    """
+    for pattern, repl in _PLAIN_CONSTRAINTS:
+        message = re.sub(pattern, repl, message)
+    return message
+
+
+def check_threshold_list(threshold, labels) -> None:
+    """Refuse a per-label ``--threshold 0.3,0.5,...`` whose count or values do not fit the
+    model's ``labels``, in the command line's words (the label, not its index).
+
+    Examples
+    --------
+    >>> check_threshold_list([0.3, 1.5], ["food", "tech"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --threshold 0.3,1.5 holds 1.5 for label 'tech', outside [0, 1]; ...
+    """
+    if not isinstance(threshold, (list, tuple)):
+        return
+    labels = [lab.item() if hasattr(lab, "item") else lab for lab in labels]
+    n = len(labels)
+    given_ = ",".join(f"{v:g}" for v in threshold)
+    example = ",".join(["0.5"] * min(n, 6)) + (",..." if n > 6 else "")
+    if len(threshold) != n:
+        shown = ", ".join(map(str, labels[:10])) + (", ..." if n > 10 else "")
+        raise ValueError(
+            f"--threshold {given_} has {len(threshold)} value{'s' * (len(threshold) != 1)} "
+            f"but the model has {n} label{'s' * (n != 1)} ({shown}); give one number for "
+            f"every label (--threshold 0.5), or {n} comma-separated numbers in that order "
+            f"(--threshold {example}).")
+    for value, label in zip(threshold, labels):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(
+                f"--threshold {given_} holds {value:g} for label {label!r}, outside [0, 1]; "
+                "every threshold must lie in [0, 1] (0 predicts the label for every text, 1 "
+                f"for none), e.g. --threshold {example}.")
 
 
 def check_auto_threshold(clf, folder: str, threshold) -> None:

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from ._cli_args import _add_table_options, check_auto_threshold
+from ._cli_args import _add_table_options, check_auto_threshold, check_threshold_list
 
 #: Largest texts file read (bytes): explanations cost a model pass per word or step.
 MAX_INPUT_BYTES = 200 * 2**20
@@ -117,13 +117,14 @@ def run(args) -> int:
         if path is not None:  # before the model pass, which may take minutes
             if os.path.isdir(path):
                 raise ValueError(f"{flag} {path!r} is a folder; name a file inside it.")
-            _check_overwrite(path, args.overwrite, mark)
+            _refuse_foreign(_check_overwrite, flag, path, args.overwrite, mark)
     texts = read_texts(args.input, args.text_column)
     if not os.path.isdir(args.folder):
         raise FileNotFoundError(f"Model folder {args.folder!r} does not exist; train one with "
                                 f"'skbert train DATA --out {args.folder}'.")
     clf = load_saved_model(args.folder, device=args.device)  # file errors name the file
     check_auto_threshold(clf, args.folder, getattr(args, "threshold", None))
+    check_threshold_list(getattr(args, "threshold", None), list(clf.classes_))
     for name in ("threshold", "min_labels"):  # given: the table's parser checked them
         if hasattr(args, name):
             clf.set_params(**{name: getattr(args, name)})
@@ -136,9 +137,9 @@ def run(args) -> int:
                                n_steps=args.n_steps, top_k=args.top_k)
     took = time.perf_counter() - start
     if args.html:
-        ex.to_html(args.html, overwrite=args.overwrite)
+        _refuse_foreign(ex.to_html, "--html", args.html, overwrite=args.overwrite)
     if json_file:
-        ex.to_jsonl(json_file, overwrite=args.overwrite)
+        _refuse_foreign(ex.to_jsonl, "--json", json_file, overwrite=args.overwrite)
     if to_stdout or (not args.html and not args.json):
         for e in ex:
             print(json.dumps(e.to_dict(), ensure_ascii=False))
@@ -148,6 +149,19 @@ def run(args) -> int:
     print(f"explained {len(ex)} texts with {args.method} in {took:.1f} s{gap}"
           + (f"; wrote {written}" if written else ""), file=sys.stderr)
     return 0
+
+
+def _refuse_foreign(write, flag: str, path: str, *args, **kwargs):
+    """``write(path, *args, **kwargs)``; its refusal of a file skbert explain did not write
+    says so in the command line's words (the library's speaks of ``overwrite=True``)."""
+    try:
+        return write(path, *args, **kwargs)
+    except FileExistsError as exc:
+        if "not written by skbert explain" not in str(exc):
+            raise
+        raise FileExistsError(
+            f"{flag} {path!r} exists and was not written by skbert explain; pass --overwrite "
+            "to replace it, or choose another file.") from None
 
 
 def _as_class(clf, name: str):

@@ -207,7 +207,9 @@ def load_eval_data(path: str, names: list[str], *, text_column="text", label_col
     """Texts and a 0/1 matrix whose columns follow the model's label names ``names``.
 
     Without ``label_column``/``label_columns``, a ``labels`` column is used if
-    the file has one, else the 0/1 columns named like the model's labels.
+    the file has one, else the 0/1 columns named like the model's labels; a file
+    with columns for some of the model's labels but not all is refused, naming
+    the labels that have none (:func:`missing_label_columns`).
     """
     import numpy as np
 
@@ -215,6 +217,8 @@ def load_eval_data(path: str, names: list[str], *, text_column="text", label_col
         columns = file_columns(path)
         if "labels" not in columns and columns and all(n in columns for n in names):
             label_columns = list(names)
+        elif "labels" not in columns and any(n in columns for n in names):
+            raise ValueError(missing_label_columns(path, names, columns))
         else:
             label_column = "labels"
     kwargs = ({"label_columns": label_columns} if label_columns is not None
@@ -231,6 +235,33 @@ def load_eval_data(path: str, names: list[str], *, text_column="text", label_col
     for j, n in enumerate(found):
         Y_full[:, index[n]] = Y[:, j]
     return texts, Y_full
+
+
+def missing_label_columns(path: str, names: list[str], columns) -> str:
+    """The message for a file that has 0/1 columns for some of the model's labels
+    ``names`` but not for the others (and no ``labels`` column).
+
+    Examples
+    --------
+    >>> print(missing_label_columns("d.csv", ["tech", "food"], ["text", "food"]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'd.csv' has a 0/1 column for the model's label food but none for its label tech;
+    add a 0/1 column named 'tech', or pass --label-columns food to score with the
+    columns it has (tech then counts as absent from every text).
+    """
+    def listed(labels, most=10):
+        return ", ".join(map(str, labels[:most])) + (f" and {len(labels) - most} more"
+                                                     if len(labels) > most else "")
+
+    have = [n for n in names if n in columns]
+    missing = [n for n in names if n not in columns]
+    s_have, s_missing = ("s" if len(have) > 1 else ""), ("s" if len(missing) > 1 else "")
+    return (f"{os.path.basename(path)!r} has {'0/1 columns' if s_have else 'a 0/1 column'} "
+            f"for the model's label{s_have} {listed(have)} but none for its "
+            f"label{s_missing} {listed(missing)}; add a 0/1 column named {missing[0]!r}"
+            f"{' (one per missing label)' if s_missing else ''}, or pass --label-columns "
+            f"{','.join(have)} to score with the columns it has ({listed(missing)} then "
+            f"count{'' if s_missing else 's'} as absent from every text).")
 
 
 def score(Y_true, pred, proba, names) -> tuple[dict, str]:

@@ -4,8 +4,10 @@ An output (``--out`` model folder, ``--output`` file) may never be, contain or
 sit inside an input file, the ``--model`` folder, the model folder being used,
 the ``--checkpoint-dir`` or the current folder; it may not be a link; and
 ``--overwrite`` replaces only a folder skbert wrote (a valid ``skbert.json``, and
-nothing but the files ``save_pretrained`` writes: :func:`foreign_entries`).
-Every write goes through :mod:`skbert._safe_io`.
+nothing but the files ``save_pretrained`` writes: :func:`foreign_entries`). An
+output file is never written inside any model folder (one holding a
+``skbert.json``: :func:`model_folder_of`), and replaces an existing file only
+with ``--overwrite``. Every write goes through :mod:`skbert._safe_io`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ import re
 import stat
 
 from ._safe_io import TMP_TAG, KeptAside, UnsafePath, atomic_writer, read_json, staging_folder
+
+#: The file that marks a model folder (as :data:`skbert._persistence.SETTINGS_FILE`).
+SETTINGS_NAME = "skbert.json"
+#: Most characters of a saved file's complaint quoted in an ``--out`` refusal.
+REASON_CHARS = 200
+
+
+class FolderRefused(FileExistsError):
+    """``--out`` is refused: a folder skbert did not write. The message quotes the
+    folder's files and its ``skbert.json`` keys as they are, so the command line
+    prints it without turning names into flags (as a
+    :class:`~skbert._load_errors.SavedFileError`)."""
 
 
 # ------------------------------------------------------------------ relations
@@ -37,6 +51,31 @@ def _refuse_link(path: str, flag: str) -> None:
         raise UnsafePath(
             f"{flag} {path!r} is a link; skbert does not write through links (it could "
             "replace what the link points to). Give the real path, or remove the link.")
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the current folder when it lies inside it, else absolute."""
+    rel = os.path.relpath(path)
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+def model_folder_of(path: str) -> str | None:
+    """The nearest folder that is or holds ``path`` and holds a ``skbert.json``, or None.
+
+    Such a folder is a model (this one or another): an output written into it,
+    or into one of its sub-folders, could replace a file the model needs. The
+    path is followed as given and with its links resolved.
+    """
+    for start in (os.path.abspath(path), os.path.realpath(path)):
+        folder = start
+        while True:
+            if os.path.isfile(os.path.join(folder, SETTINGS_NAME)):
+                return folder
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+    return None
 
 
 def protected_folders(*, model: str | None = None, folder: str | None = None,
@@ -123,14 +162,26 @@ def is_skbert_folder(folder: str) -> str | None:
     except FileNotFoundError:
         return f"it holds no {SETTINGS_FILE}"
     except Exception as exc:  # a planted file of any shape: not a folder skbert wrote
-        why = " ".join(str(exc).split())[:120] or type(exc).__name__
-        return f"its {SETTINGS_FILE} is not one skbert wrote ({why})"
+        return f"its {SETTINGS_FILE} is not one skbert wrote ({_reason(exc)})"
     foreign = foreign_entries(folder)
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
                                           else "")
         return f"{_BESIDES}{shown}, which replacing the folder would delete"
     return None
+
+
+def _reason(exc: BaseException, limit: int = REASON_CHARS) -> str:
+    """The first sentence of ``exc``'s message (what is wrong, not the Python fix after it),
+    cut at a word, never inside one, when longer than ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    end = re.search(r"[.!?]\s+(?=[A-Z])", text)
+    if end:
+        text = text[:end.start()]
+    if len(text) > limit:
+        cut = text.rfind(" ", 0, limit)
+        text = text[:cut if cut > 0 else limit].rstrip(" ,;:") + " ..."
+    return text
 
 
 def check_out_folder(out: str, *, inputs=(), model: str | None = None,
@@ -181,7 +232,7 @@ def check_out_folder(out: str, *, inputs=(), model: str | None = None,
                 "new --out.")
         why = is_skbert_folder(out) if entries else None
         if why:
-            raise FileExistsError(_not_ours(out, why, shown))
+            raise FolderRefused(_not_ours(out, why, shown))
     check_writable(os.path.abspath(out), "--out", out)
 
 
@@ -216,19 +267,38 @@ def check_checkpoint_dir(ckpt: str | None, *, model: str | None,
     check_writable(os.path.abspath(ckpt), "--checkpoint-dir", ckpt)
 
 
-def check_output_file(path: str | None, flag: str, *, inputs=(), folder: str | None = None
+def check_output_file(path: str | None, flag: str, *, inputs=(), folder: str | None = None,
+                      overwrite: bool | None = False, example: str = "predictions.jsonl"
                       ) -> None:
     """Check an output file (``--output``) before any work is done.
 
     It may not be a folder, a link, an input file, or sit inside the model
-    ``folder`` (or be one of its files); its folder must be creatable and writable.
+    ``folder`` (or be one of its files) or any other model folder (one holding
+    a ``skbert.json``: :func:`model_folder_of`), with or without ``--overwrite``;
+    its folder must be creatable and writable.
+
+    Parameters
+    ----------
+    path : str or None
+        The file; None or ``-`` (standard output) is not checked.
+    flag : str
+        How messages name it (``--output``, ``--html``).
+    inputs : sequence of str
+        Input files ``path`` may not be.
+    folder : str, optional
+        The model folder in use.
+    overwrite : bool or None, default=False
+        Whether an existing file may be replaced (``--overwrite``); None leaves
+        that to the caller (``skbert explain`` replaces the files it wrote).
+    example : str, default="predictions.jsonl"
+        The file name a message suggests when ``path`` is a folder.
     """
     if path is None or path == "-":
         return
     if os.path.isdir(path):
         raise IsADirectoryError(
             f"{flag} {path!r} is a folder; give a file path such as "
-            f"{os.path.join(path, 'predictions.jsonl')!r}.")
+            f"{suggest_file(path, example, folder)!r}.")
     for other in inputs:
         if other != "-" and os.path.exists(other) and relation(path, other) == "is":
             raise ValueError(
@@ -239,11 +309,55 @@ def check_output_file(path: str | None, flag: str, *, inputs=(), folder: str | N
         raise ValueError(
             f"{flag} {path!r} is {what} the model folder {folder!r}; writing there would "
             "change the model, so choose a file outside it.")
+    owner = model_folder_of(path)
+    if owner is not None:
+        raise ValueError(
+            f"{flag} {path!r} is inside the model folder {shown_path(owner)!r} (it holds "
+            f"{SETTINGS_NAME}); writing there could break that model, so choose a file outside "
+            f"it, such as {suggest_file(path, example, folder)!r} (--overwrite does not allow "
+            "this).")
     _refuse_link(path, flag)
+    if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
+        raise ValueError(
+            f"{flag} {path!r} is not a regular file (a device, FIFO or socket); skbert would "
+            "replace it with a file, so it writes only to a file path"
+            + (" (--output - writes to standard output)." if flag == "--output" else "."))
+    if overwrite is False and os.path.lexists(path):
+        raise FileExistsError(
+            f"{flag} {path!r} already exists; pass --overwrite to replace it, or choose "
+            "another file.")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise PermissionError(
             f"{flag} {path!r} is read-only; make it writable or choose another file.")
     check_writable(os.path.realpath(path), flag, path)
+
+
+def suggest_file(path: str, name: str, folder: str | None = None) -> str:
+    """A file path to suggest for an output given as ``path`` (a folder, or a file inside a
+    model folder), one :func:`check_output_file` accepts: ``name`` inside that folder, else
+    next to it (``FOLDER-name``), else next to the model folder that holds it, else
+    ``name`` in the current folder; a path that does not exist yet when there is one.
+
+    Examples
+    --------
+    >>> suggest_file(os.path.join("results", "old.json"), "metrics.json")
+    'results/metrics.json'
+    """
+    base = os.path.normpath(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+    candidates = [os.path.join(base, name)]
+    owner = model_folder_of(path)
+    for above in (base, None if owner is None else shown_path(owner)):
+        stem = os.path.basename(above or "")
+        if stem not in ("", os.curdir, os.pardir):
+            candidates.append(os.path.join(os.path.dirname(above), f"{stem}-{name}"))
+    candidates.append(name)
+
+    def outside_models(candidate: str) -> bool:
+        return model_folder_of(candidate) is None and not (
+            folder is not None and os.path.isdir(folder) and relation(candidate, folder))
+
+    fine = [c for c in candidates if outside_models(c)] or [name]
+    return next((c for c in fine if not os.path.lexists(c)), fine[0])
 
 
 def check_writable(target: str, flag: str, shown: str) -> None:
@@ -304,21 +418,33 @@ def save_model(clf, out: str, *, overwrite: bool = False) -> str:
             with quiet_transformers():
                 clf.save_pretrained(tmp)
     except KeptAside as exc:
-        raise FileExistsError(  # the reason the folder was refused, then where the model is
+        raise FolderRefused(  # the reason the folder was refused, then where the model is
             f"--out {out!r} was filled by something else while training and is not "
             f"replaced: {exc} Move the model "
             "where you want it.") from None
+    except FileExistsError as exc:  # refused before saving: the folder's files, as they are
+        if type(exc) is FileExistsError and str(exc).startswith(f"--out {out!r} holds files"):
+            raise FolderRefused(str(exc)) from None
+        raise
     return target
 
 
 @contextlib.contextmanager
-def output_file(path: str | None, stdout):
-    """A text file to write an output to: ``stdout`` for None or ``-``, else atomically."""
+def output_file(path: str | None, stdout, *, overwrite: bool = True, flag: str = "--output"):
+    """A text file to write an output to: ``stdout`` for None or ``-``, else atomically.
+
+    Without ``overwrite``, a file that appeared at ``path`` since it was checked
+    (:func:`check_output_file`) is refused rather than replaced.
+    """
     if path is None or path == "-":
         yield stdout
     elif not is_main_process():  # under torchrun only rank 0 writes
         yield open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - nothing is kept
     else:
+        if not overwrite and os.path.lexists(path):
+            raise FileExistsError(
+                f"{flag} {path!r} appeared while skbert was working and is kept; pass "
+                "--overwrite to replace it, or choose another file.")
         with atomic_writer(path, text=True) as fh:
             yield fh
 

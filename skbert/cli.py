@@ -11,8 +11,9 @@ Every subcommand is also reachable as ``python -m skbert``. Mistakes in paths,
 columns or labels end with one line, ``skbert: error: <what to fix>``, and exit
 code 2; ``--debug`` shows the traceback instead. Output paths are checked before
 any training or predicting: an output may never be, contain or sit inside an
-input, the model folder or the current folder, and ``--overwrite`` replaces
-only a model folder skbert wrote. Every file is written through
+input, the model folder or the current folder, an output file is never written
+inside any model folder, and ``--overwrite`` replaces only a model folder skbert
+wrote, or an existing ``--output`` file. Every file is written through
 :mod:`skbert._safe_io` (complete or not at all, never through a link).
 
 The options of ``skbert train`` come from the estimator's parameter table
@@ -130,10 +131,12 @@ def _run(args, debug: bool) -> int:
     except USER_ERRORS as exc:
         if debug:
             raise
+        from ._cli_paths import FolderRefused
         from ._load_errors import SavedFileError, SavedFileWarning
 
         message = _one_line(exc)
-        if not isinstance(exc, (SavedFileError, SavedFileWarning)):  # the file's keys, not flags
+        # a saved file's keys and a folder's file names are not flags: printed as they are
+        if not isinstance(exc, (SavedFileError, SavedFileWarning, FolderRefused)):
             message = speak_flags(message)
         print(f"skbert: error: {message}", file=sys.stderr)
         return 2
@@ -242,7 +245,7 @@ def _check_predict_args(folder: str, data: str) -> None:
 
 def _load_model(args):
     """The saved model of ``args.folder``, with the command line's predict-time options."""
-    from ._cli_args import check_auto_threshold, saved_model_options
+    from ._cli_args import check_auto_threshold, check_threshold_list, saved_model_options
 
     load, values, bar = saved_model_options(args)
     try:
@@ -250,6 +253,7 @@ def _load_model(args):
     except ImportError as exc:  # a missing optional package: the message names the extra
         raise ValueError(str(exc)) from exc
     check_auto_threshold(clf, args.folder, values.get("threshold"))
+    check_threshold_list(values.get("threshold"), list(clf.classes_))
     return clf.set_params(**values), bar
 
 
@@ -310,7 +314,7 @@ def cmd_train(args, stack) -> int:
     The model and output paths are checked before the data is read; when
     training is interrupted, nothing is saved and the exit code is 130.
     """
-    from ._cli_args import given
+    from ._cli_args import check_threshold_list, given
     from ._cli_io import load_labelled, stdin_as_file
     from ._cli_paths import save_model
     from ._estimator import TransformerMultiLabelClassifier
@@ -335,6 +339,7 @@ def cmd_train(args, stack) -> int:
             f"--pos-weight gives {len(weights)} weight(s) but {args.data!r} has "
             f"{len(names)} labels ({', '.join(map(str, names))}); give one weight per label "
             "in that order, or --pos-weight balanced.")
+    check_threshold_list(given(values, "--threshold"), names)
     clf = TransformerMultiLabelClassifier(**values)
     clf._validate_params()  # a bad value is one line naming its flag, before training
     print(f"Training on {len(texts)} texts with {len(names)} labels from {args.data} "
@@ -362,13 +367,15 @@ def cmd_predict(args, stack) -> int:
 
     fmt = output_format(args.format, args.output)
     _check_predict_args(args.folder, args.input)
-    check_output_file(args.output, "--output", inputs=[args.input], folder=args.folder)
+    check_output_file(args.output, "--output", inputs=[args.input], folder=args.folder,
+                      overwrite=args.overwrite, example=f"predictions.{fmt}")
     texts = read_texts(stdin_as_file(args.input, args.input_format, "txt", stack),
                        args.text_column)
     clf, bar = _load_model(args)
     proba = _predict_proba(clf, texts, bar=bar)
     pred = clf._labels_from_proba(proba, int) if texts else []
-    with output_file(args.output, sys.stdout) as out:  # labels keep their type (int or str)
+    # labels keep their type (int or str)
+    with output_file(args.output, sys.stdout, overwrite=args.overwrite) as out:
         write_predictions(out, texts, pred, proba, list(clf.classes_), fmt)
     if args.output not in (None, "-"):
         print(f"skbert: wrote {len(texts)} prediction(s) to {args.output}", file=sys.stderr)
@@ -420,7 +427,8 @@ def cmd_evaluate(args, stack) -> int:
     from ._cli_paths import check_output_file, output_file
 
     _check_predict_args(args.folder, args.data)
-    check_output_file(args.output, "--output", inputs=[args.data], folder=args.folder)
+    check_output_file(args.output, "--output", inputs=[args.data], folder=args.folder,
+                      overwrite=args.overwrite, example="metrics.json")
     clf, bar = _load_model(args)
     names = [str(c) for c in clf.classes_]
     data = stdin_as_file(args.data, args.input_format, "jsonl", stack)
@@ -438,7 +446,7 @@ def cmd_evaluate(args, stack) -> int:
     print(f"micro-F1 {metrics['f1_micro']:.3f}   macro-F1 {metrics['f1_macro']:.3f}   "
           f"LRAP {metrics['lrap']:.3f}", file=human)
     if args.output is not None:
-        with output_file(args.output, sys.stdout) as fh:
+        with output_file(args.output, sys.stdout, overwrite=args.overwrite) as fh:
             fh.write(json.dumps(metrics, indent=2) + "\n")
         if args.output != "-":
             print(f"Wrote the metrics to {args.output}")
@@ -455,9 +463,9 @@ def cmd_explain(args, stack) -> int:
     from ._cli_paths import check_output_file
 
     _check_predict_args(args.folder, args.input)
-    for flag in ("--html", "--json"):
+    for flag, example in (("--html", "explanations.html"), ("--json", "explanations.jsonl")):
         check_output_file(getattr(args, flag[2:]), flag, inputs=[args.input],
-                          folder=args.folder)
+                          folder=args.folder, overwrite=None, example=example)
     return explain(args)
 
 

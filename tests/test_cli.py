@@ -643,11 +643,13 @@ def test_predict_output_replaces_an_existing_file_atomically(capsys, trained, fi
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cli, "write_predictions", broken)
-    rc, _, err = run(capsys, "predict", trained, files / "new.txt", "--output", out_file)
+    rc, _, err = run(capsys, "predict", trained, files / "new.txt", "--output", out_file,
+                     "--overwrite")
     assert rc == 2 and "No space left" in err
     assert out_file.read_text() == "old predictions\n" and not _leftovers(tmp_path)
     monkeypatch.undo()
-    rc, _, _ = run(capsys, "predict", trained, files / "new.txt", "--output", out_file)
+    rc, _, _ = run(capsys, "predict", trained, files / "new.txt", "--output", out_file,
+                   "--overwrite")
     assert rc == 0 and len(out_file.read_text().splitlines()) == 3
     assert os.stat(out_file).st_mode & 0o777 == file_mode()  # the one mode policy
     assert not _leftovers(tmp_path)
