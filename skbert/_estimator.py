@@ -67,6 +67,7 @@ from ._thresholds import (
     holds_text,
     is_series,
     min_labels_in_force,
+    plain_label,
     resolve_threshold_metric,
 )
 from ._training import compile_options, predict_logits, resolve_learning_rate
@@ -1026,13 +1027,15 @@ def _check_fit_data(X, Y, sample_weight, X_val, Y_val) -> FitData:
     if X_val is not None:
         val_texts = X_val if is_hf_dataset(X_val) else check_texts(X_val)
         n_val = check_text_dataset(X_val) if is_hf_dataset(X_val) else len(val_texts)
-        Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False)
+        Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False,
+                                           warn_scorers=False)  # no scorer reads Y_val
         if Yv.shape[1] != Yf.shape[1] or (
                 getattr(Y_val, "columns", None) is not None
                 and list(val_classes) != list(classes)):
             raise ValueError(
-                f"Y_val has the labels {list(val_classes)[:6]} but Y has "
-                f"{list(classes)[:6]}; Y_val needs the same columns in the same order.")
+                f"Y_val has the labels {[plain_label(c) for c in val_classes][:6]} but Y has "
+                f"{[plain_label(c) for c in classes][:6]}; Y_val needs the same columns in the "
+                "same order.")
     return FitData(texts, Yf, classes, y_dtype, weights, val_texts, Yv)
 
 

@@ -51,7 +51,7 @@ from ._safe_io import (
     read_regular_file,
     write_text,
 )
-from ._thresholds import min_labels_in_force
+from ._thresholds import describe_rule, min_labels_in_force
 from ._utils import SkbertWarning
 
 logger = logging.getLogger(__name__)
@@ -272,11 +272,12 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
              "several labels or none.", ""]
 
     in_force = label_thresholds(settings) or [None] * len(classes)
+    rule = settings.get("threshold_metric_") or params.get("threshold_metric")  # older: its own
     tuned = in_force == settings.get("thresholds_")  # predict applies the tuned thresholds_
     lines += ["## Labels and thresholds", "",
               "A label is predicted when its probability is at least its threshold"
-              + (" (tuned on the validation split by the rule in the Training table)."
-                 if tuned else "."), "",
+              + (f" ({describe_rule(rule)})." if tuned else "."),
+              "",
               "| column | label | threshold |", "|---:|---|---:|"]
     for i, (c, t) in enumerate(zip(classes, in_force)):
         lines.append(f"| {i} | {_md(str(c))} | {_fmt(t)} |")

@@ -70,7 +70,7 @@ from ._safe_io import (
     write_bytes,
 )
 from ._sources import _extra_layers_error, _regular, weight_files
-from ._thresholds import THRESHOLD_METRICS
+from ._thresholds import THRESHOLD_RULES
 from ._validation import check_distinct_names
 
 logger = logging.getLogger(__name__)
@@ -534,7 +534,7 @@ def read_settings(folder: str) -> dict:
             f"{path} is damaged: it {exc}. Save the model again with "
             "save_pretrained, or restore the file from a copy.") from None
     settings = check_settings(settings, path)
-    _check_config_labels(folder, settings["classes"])
+    _check_config_labels(folder, settings["classes"], settings["pooling"])
     return settings
 
 
@@ -562,7 +562,7 @@ def config_labels(config: dict) -> list | None:
     return [id2label[str(i)] for i in range(len(id2label))]
 
 
-def _check_config_labels(folder: str, classes: list) -> None:
+def _check_config_labels(folder: str, classes: list, pooling: str = "mean") -> None:
     """``config.json``'s ``id2label`` must name the labels of ``skbert.json``'s ``classes``,
     in the same order, as :func:`save_folder` writes them.
 
@@ -571,8 +571,10 @@ def _check_config_labels(folder: str, classes: list) -> None:
     one of the two (a permuted ``classes``) would give every prediction under
     another label's name, so it is refused. Left to the loading, which names
     the file and the tensor: a ``config.json`` that is missing or not JSON,
-    and an ``id2label`` of another number of labels (a classification head of
-    that many rows is checked against the weights first).
+    and, with ``pooling="cls"``, an ``id2label`` of another number of labels
+    (the classification head in the weights is checked against it). With mean
+    pooling the head is skbert's own file, which ``id2label`` does not size, so
+    any other labels there are refused here.
 
     Raises
     ------
@@ -585,7 +587,8 @@ def _check_config_labels(folder: str, classes: list) -> None:
         return
     expected = [str(c) for c in classes]
     labels = config_labels(config)
-    if labels == expected or (labels is not None and len(labels) != len(expected)):
+    if labels == expected or (pooling == "cls" and labels is not None
+                              and len(labels) != len(expected)):
         return
     shown = labels if labels is not None else config.get("id2label")
     raise SavedFileError(
@@ -760,8 +763,8 @@ def check_settings(settings, path: str) -> dict:
     if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000):
         raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned")
     metric = settings.get("threshold_metric_")  # older folders lack it
-    if metric is not None and not _one_of(metric, THRESHOLD_METRICS):
-        raise _bad(path, "threshold_metric_", metric, f"null or one of {list(THRESHOLD_METRICS)}")
+    if metric is not None and not _one_of(metric, THRESHOLD_RULES):
+        raise _bad(path, "threshold_metric_", metric, f"null or one of {list(THRESHOLD_RULES)}")
     auto_min = settings.get("min_labels_", 0)  # older folders lack it
     if not is_int(auto_min) or auto_min not in (0, 1):
         raise _bad(path, "min_labels_", auto_min, "0 or 1 (what min_labels='auto' means)")

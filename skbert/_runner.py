@@ -309,6 +309,12 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         best += done
     thresholds = scores = None
     metric = resolve_threshold_metric(est.threshold_metric, train_enc.n_docs)
+    if valid_enc is None and est.threshold_metric != "auto" and group.is_main:
+        warnings.warn(
+            f"threshold_metric={est.threshold_metric!r} has no effect: it tunes thresholds_ on "
+            "a validation split, and this fit held none out (threshold is not 'auto', "
+            "early_stopping is off and no X_val was given). Pass threshold='auto' to tune "
+            "them.", SkbertWarning, stacklevel=5)
     if out.valid_logits is not None:  # the kept epoch's validation pass, not redone
         proba = _sigmoid(out.valid_logits)
         thresholds = tune_thresholds(Y_valid, proba, metric=metric)

@@ -16,6 +16,27 @@ from ._docs import fill_doc
 DEFAULT_CANDIDATES = np.round(np.arange(0.02, 0.99, 0.01), 2)
 
 THRESHOLD_METRICS = ("f1", "f1_micro", "f1_micro_global", "f1_shrunk")
+#: What else ``threshold_metric_`` may say of ``thresholds_`` (a zero-shot classifier tunes
+#: no metric): ``"label_rate"``, each label fires on ``1 / n_labels`` of the unlabelled texts
+#: given to fit; ``"default"``, 0.5 for every label (no texts to calibrate on).
+THRESHOLD_RULES = (*THRESHOLD_METRICS, "label_rate", "default")
+
+
+def describe_rule(rule: str | None) -> str:
+    """How ``thresholds_`` were chosen, in words, for the model card and the command line.
+
+    Examples
+    --------
+    >>> describe_rule("f1_micro_global")
+    'one for all labels, tuned on the validation split'
+    >>> describe_rule("label_rate")
+    'one per label, set so that each label fires on 1/n_labels of the texts given to fit'
+    """
+    return {"f1_micro_global": "one for all labels, tuned on the validation split",
+            "label_rate": "one per label, set so that each label fires on 1/n_labels of the "
+                          "texts given to fit",
+            "default": "0.5 for every label (no texts were given to calibrate them)",
+            }.get(rule, "one per label, tuned on the validation split")
 #: ``metric="f1_shrunk"``: the weight, in validation positives, of the shared threshold.
 SHRINKAGE = 10.0
 #: tune_thresholds' default metric: what the estimator's ``threshold_metric="auto"`` picks

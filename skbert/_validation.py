@@ -283,14 +283,6 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers:
                 "scikit-learn's scorers read such a frame as objects, so score and "
                 "cross_val_score would fail or score nan. Give every column one sparse dtype, "
                 "e.g. Y = Y.astype(pd.SparseDtype(int, 0)), or pass Y.sparse.to_dense().")
-        extension = sorted({str(d) for d in Y.dtypes
-                            if not isinstance(d, np.dtype) and not _is_sparse(d)})
-        if extension and warn_scorers:
-            warnings.warn(
-                f"Y's columns have pandas extension dtypes ({', '.join(extension[:4])}); fit "
-                "reads them, but scikit-learn's multi-label metrics cannot, so "
-                "cross_val_score and GridSearchCV with a scoring such as 'f1_micro' would "
-                "score nan. Convert Y first: Y = Y.astype(int).", SkbertWarning, stacklevel=5)
         for name, dt in zip(columns, dtypes):
             _check_column_kind(name, Y[name].dtype)
             if dt is None or dt.kind not in "biuf":
@@ -300,6 +292,14 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers:
                     "its first row); every column of Y must hold 0/1 (or True/False). Encode "
                     "label lists with MultiLabelBinarizer, or convert the column, e.g. "
                     "Y[col].astype(int).")
+        extension = sorted({str(d) for d in Y.dtypes  # read: every column is 0/1 numbers
+                            if not isinstance(d, np.dtype) and not _is_sparse(d)})
+        if extension and warn_scorers:
+            warnings.warn(
+                f"Y's columns have pandas extension dtypes ({', '.join(extension[:4])}); fit "
+                "reads them, but scikit-learn's multi-label metrics cannot, so "
+                "cross_val_score and GridSearchCV with a scoring such as 'f1_micro' would "
+                "score nan. Convert Y first: Y = Y.astype(int).", SkbertWarning, stacklevel=5)
         Y = Y.to_numpy(dtype=np.result_type(*dtypes))
     if isinstance(Y, (list, tuple)) and len(Y) and isinstance(Y[0], (list, tuple, set)):
         if any(isinstance(v, str) for row in Y for v in row) or len({len(r) for r in Y}) > 1:

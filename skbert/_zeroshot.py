@@ -165,10 +165,13 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             same tokens: pass ``label_descriptions`` for them.
         """
         if isinstance(self.labels, dict):  # names -> descriptions: only the keys would count
+            names = list(self.labels)
             raise ValueError(
-                f"labels is a dict ({list(self.labels)[:3]!r}...); pass the names as labels and "
-                "the texts that describe them as label_descriptions: "
-                "ZeroShotMultiLabelClassifier(labels=list(d), label_descriptions=d).")
+                f"labels is a dict ({names[:3]!r:.120}{' ...' if len(names) > 3 else ''}); "
+                "pass its keys as labels and its texts in label_descriptions: "
+                "ZeroShotMultiLabelClassifier(labels=list(d), label_descriptions=d)"
+                + (", with the label_descriptions you give added to d"
+                   if self.label_descriptions else "") + ".")
         self._validate_params()
         if isinstance(self.labels, (set, frozenset)):  # its order changes between runs
             raise ValueError(
@@ -192,8 +195,9 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                                             if str(c) in described}
         inner = TransformerMultiLabelClassifier(**shared, pooling="mean", head_init="names",
                                                 fit_cache=False)
-        if (X is not None and not isinstance(X, (str, bytes)) and hasattr(X, "__len__")
-                and len(X) == 0):
+        if X is not None and not isinstance(X, (str, bytes)) and not hasattr(X, "__len__"):
+            X = list(X)  # an iterator or a generator: read once, here
+        if X is not None and not isinstance(X, (str, bytes)) and len(X) == 0:
             X = None  # no texts: centred on the labels, as with None
         unlabelled = None if X is None else check_texts(X)
         inner._set_fitted(_zero_shot_fit(inner, classes, texts, unlabelled, words))
@@ -338,6 +342,7 @@ def _zero_shot_fit(est, classes, texts, unlabelled, words) -> FitResult:
     return FitResult(model=model, tokenizer=tokenizer, classes=classes,
                      y_dtype=np.dtype(np.int64), pooling="mean", device=device,
                      precision=precision, thresholds=thresholds,
+                     threshold_metric="default" if unlabelled is None else "label_rate",
                      # the rate a fine-tune from this model would use (none was used here)
                      learning_rate=resolve_learning_rate(est.learning_rate, model),
                      # no training labels: "auto" keeps the zero-shot promise, never empty

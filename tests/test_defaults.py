@@ -5,6 +5,8 @@ validation micro-F1 (scoring="f1_micro").
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +21,7 @@ from skbert._training import (
     SMALL_MODEL_PARAMETERS,
     resolve_learning_rate,
 )
+from skbert._utils import SkbertWarning
 from skbert.cli import main
 
 FAST = dict(max_epochs=2, batch_size=8, random_state=0, device="cpu", precision="fp32",
@@ -186,3 +189,17 @@ def test_cli_takes_auto_learning_rate_and_threshold_metric(tiny_st_model, corpus
 def test_cli_names_a_bad_learning_rate(tmp_path, capsys, value):
     assert main(["train", str(tmp_path / "x.csv"), "--learning-rate", value]) == 2
     assert f"learning rate {value}" in capsys.readouterr().err.replace("'", "")
+
+
+def test_a_threshold_metric_with_nothing_to_tune_says_so(tiny_st_model, corpus):
+    """scikit-learn warns of a parameter that cannot act (l1_ratio without elasticnet)."""
+    X, Y = corpus
+    with pytest.warns(SkbertWarning, match=r"threshold_metric='f1' has no effect.*"
+                                           r"threshold='auto'"):
+        TransformerMultiLabelClassifier(tiny_st_model, threshold_metric="f1", **FAST).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkbertWarning)
+        for params in ({"threshold": "auto", "threshold_metric": "f1"},  # tuned
+                       {"threshold_metric": "auto"}):                    # the default: silent
+            TransformerMultiLabelClassifier(tiny_st_model, learning_rate=3e-3,
+                                            **{**FAST, **params}).fit(X, Y)

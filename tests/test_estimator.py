@@ -721,12 +721,29 @@ def test_dataframe_y_with_nullable_dtype(dtype, tiny_st_model, corpus):
     assert pred.dtype in (np.int64, np.bool_)
     # the estimator's own score reads it as fit does (ClassifierMixin's raised)
     assert est.score(X, Y_df) == accuracy_score(Y, pred)
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, TypeError)):  # TypeError with older SciPy
         accuracy_score(Y_df, pred)
     with pytest.warns(SkbertWarning, match="extension dtypes"):
         folds = list(MultilabelStratifiedKFold(2).split(X, Y_df))
     assert [f[1].tolist() for f in folds] == [
         f[1].tolist() for f in MultilabelStratifiedKFold(2).split(X, Y)]
+    # Y_val reaches no scikit-learn scorer: no warning about it (it named Y, already int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkbertWarning)
+        make_est(tiny_st_model, max_epochs=1).fit(
+            X[:30], pd.DataFrame(Y[:30], columns=LABELS), X_val=X[30:], Y_val=Y_df[30:])
+    with pytest.raises(ValueError, match=r"but Y has \[0, 1, 2, 3\]"):  # not np.int64(0)
+        make_est(tiny_st_model, max_epochs=1).fit(X[:30], Y[:30], X_val=X[30:], Y_val=Y_df[30:])
+
+
+def test_a_text_y_column_is_refused_without_a_warning_first():
+    from skbert._validation import check_targets
+
+    Y = pd.DataFrame({"a": ["1", "0"], "b": ["0", "1"]}).astype("string")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkbertWarning)  # not "fit reads them", then a refusal
+        with pytest.raises(ValueError, match="column 'a' has dtype string"):
+            check_targets(Y, 2)
 
 
 def test_label_without_positives_warns(tiny_st_model, corpus):

@@ -117,8 +117,11 @@ def test_a_frame_fit_would_refuse_gets_fit_s_message():
     pd = pytest.importorskip("pandas")
     mixed = pd.DataFrame({"a": pd.arrays.SparseArray([1, 0] * 4, fill_value=0),
                           "b": pd.arrays.SparseArray([False, True] * 4, fill_value=False)})
-    with pytest.raises(ValueError, match="mixes sparse columns.*Y.sparse.to_dense"):
-        next(MultilabelStratifiedKFold(2).split(list("abcdefgh"), mixed))
+    if mixed.iloc[:1].to_numpy().dtype == object:  # pandas 3: scikit-learn cannot read it
+        with pytest.raises(ValueError, match="mixes sparse columns.*Y.sparse.to_dense"):
+            next(MultilabelStratifiedKFold(2).split(list("abcdefgh"), mixed))
+    else:  # pandas 2 reads it as numbers, and so do fit and the splitter
+        assert len(list(MultilabelStratifiedKFold(2).split(list("abcdefgh"), mixed))) == 2
     with pytest.raises(ValueError, match="column 'a' is categorical"):
         next(MultilabelStratifiedKFold(2).split(
             list("abcdefgh"), pd.DataFrame({"a": pd.Categorical([0, 1] * 4), "b": [1, 0] * 4})))

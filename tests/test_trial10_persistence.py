@@ -186,6 +186,24 @@ def test_finding5_an_id2label_of_another_size_is_left_to_the_weight_checks(cls_f
     assert "disagree on the labels" not in str(info.value)
 
 
+@pytest.mark.parametrize("id2label", [{"0": "a", "1": "b"}, None,
+                                     {str(i): f"l{i}" for i in range(5)}])
+def test_trial11_a_mean_folder_s_id2label_of_another_size_is_refused(mean_folder, tmp_path,
+                                                                     id2label):
+    """With mean pooling no weight is sized by id2label: nothing else would refuse it."""
+    folder = tmp_path / "edited"
+    shutil.copytree(mean_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("label2id", None)
+    if id2label is None:
+        config.pop("id2label")
+    else:
+        config["id2label"] = id2label
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SavedFileError, match="disagree on the labels"):
+        TransformerMultiLabelClassifier.from_pretrained(folder)
+
+
 def test_finding5_every_kind_of_saved_folder_still_loads(mean_folder, cls_folder,
                                                         tiny_st_model, tmp_path):
     texts, Y = make_corpus(16, seed=3)

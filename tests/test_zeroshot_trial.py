@@ -131,7 +131,8 @@ def test_trial10_no_texts_centre_on_the_labels_as_none_does(tiny_st_model):
 
     texts = ["football match", "the pizza recipe"]
     reference = _zero_shot(tiny_st_model).fit().predict_proba(texts)
-    for empty in ([], (), np.array([], dtype=object), pd.Series([], dtype=object)):
+    for empty in ([], (), np.array([], dtype=object), pd.Series([], dtype=object), iter([]),
+                  (t for t in [])):
         np.testing.assert_array_equal(
             _zero_shot(tiny_st_model).fit(empty).predict_proba(texts), reference)
     with pytest.raises(TypeError, match="Wrap a single text"):
@@ -139,7 +140,35 @@ def test_trial10_no_texts_centre_on_the_labels_as_none_does(tiny_st_model):
 
 
 def test_trial10_labels_as_a_dict_say_where_the_descriptions_go(tiny_st_model):
-    with pytest.raises(ValueError, match=r"labels is a dict \(\['sports', 'politics', 'food'\]"
-                                         r".*labels=list\(d\), label_descriptions=d"):
+    with pytest.raises(ValueError, match=r"labels is a dict \(\['sports', 'politics', 'food'\] "
+                                         r"...\).*labels=list\(d\), label_descriptions=d\)\.$"):
         ZeroShotMultiLabelClassifier(dict(zip(LABELS, DESCRIPTIONS)),
                                      model_name_or_path=tiny_st_model).fit()
+    with pytest.raises(ValueError, match=r"\(\['sports', 'politics'\]\).*label_descriptions=d\), "
+                                         r"with the label_descriptions you give added to d"):
+        ZeroShotMultiLabelClassifier({"sports": "a", "politics": "b"},
+                                     label_descriptions={"sports": "match"},
+                                     model_name_or_path=tiny_st_model).fit()
+
+
+@pytest.mark.parametrize("texts, rule, words", [
+    (None, "default", "0.5 for every label (no texts were given to calibrate them)"),
+    (["football match", "the pizza recipe", "vote in the senate"], "label_rate",
+     "each label fires on 1/n_labels of the texts given to fit"),
+])
+def test_trial11_a_zero_shot_model_says_how_its_thresholds_were_set(tiny_st_model, tmp_path,
+                                                                     texts, rule, words):
+    """It said f1_shrunk, "tuned on the validation split", though nothing was tuned."""
+    zero = _zero_shot(tiny_st_model).fit(texts)
+    assert zero.classifier_.threshold_metric_ == rule
+    zero.save_pretrained(tmp_path / "z")
+    loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "z")
+    assert loaded.threshold_metric_ == rule
+    card = (tmp_path / "z" / "README.md").read_text()
+    assert words in card and "validation split (" not in card
+    # a fine-tune from the folder tunes its own (threshold_metric="auto" on a few texts)
+    X, Y = make_corpus(24, seed=0)
+    import pandas as pd
+    loaded.set_params(max_epochs=1, max_length=16, threshold="auto").fit(
+        X, pd.DataFrame(Y, columns=LABELS))
+    assert loaded.threshold_metric_ == "f1_shrunk"
