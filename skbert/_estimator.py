@@ -379,7 +379,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         The metric ``thresholds_`` are (or would be) tuned with:
         ``threshold_metric``, with ``"auto"`` resolved by the number of
         training texts. A model saved before ``"auto"`` existed has its
-        ``threshold_metric``.
+        ``threshold_metric``; a :class:`ZeroShotMultiLabelClassifier`'s has
+        ``"label_rate"`` (each label fires on ``1 / n_labels`` of the texts
+        given to its ``fit``) or ``"default"`` (0.5, no texts given).
     min_labels_ : int
         What ``min_labels="auto"`` means for this fit: 1 when every row of
         ``Y`` (and of ``Y_val``) has at least one label, texts of weight 0
