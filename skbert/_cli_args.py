@@ -39,6 +39,8 @@ _SAVED_HELP = {
 _BARE = {"--verbose": 2}
 #: Deprecated spellings of an option, and the option they stand for.
 DEPRECATED = {"--json": "--output"}
+#: Where ``skbert evaluate --json`` is kept until :func:`merge_deprecated_output` reads it.
+DEPRECATED_DEST = "deprecated_json"
 
 
 def _columns(value: str) -> list[str]:
@@ -333,8 +335,8 @@ def build_parser(commands: dict) -> Parser:
                         "the report to standard error); an existing file is replaced only "
                         "with --overwrite")
     _add_output_overwrite(p)
-    p.add_argument("--json", dest="output", action=_Deprecated, metavar="FILE",
-                   help="deprecated spelling of --output")
+    p.add_argument("--json", dest=DEPRECATED_DEST, action=_Deprecated, metavar="FILE",
+                   default=argparse.SUPPRESS, help="deprecated spelling of --output")
     _add_saved_model_options(p)
     p.set_defaults(func=commands["evaluate"])
 
@@ -356,6 +358,28 @@ def build_parser(commands: dict) -> Parser:
 
 
 # ------------------------------------------------------------ parsed values
+def merge_deprecated_output(args) -> None:
+    """Set ``args.output`` from ``skbert evaluate --json`` (its deprecated spelling).
+
+    Both given name one option twice: accepted when they name the same file,
+    refused (before any work) when they name two, rather than writing one of
+    them and silently not the other.
+    """
+    import os
+
+    old = getattr(args, DEPRECATED_DEST, None)
+    if old is None:
+        return
+    new = args.output
+    if new is not None and new != old and ("-" in (new, old) or os.path.realpath(new)
+                                           != os.path.realpath(old)):
+        raise ValueError(
+            f"--output {new!r} and --json {old!r} name two files, but --json is the "
+            "deprecated spelling of --output: one option given twice. Give --output once "
+            f"(e.g. --output {shlex.quote(new)}).")
+    args.output = old if new is None else new
+
+
 _BY_FLAG = {p.flag: p.name for p in PARAMS if p.flag}
 
 
@@ -420,7 +444,7 @@ _PATTERNS = [
 ]
 #: A parameter constraint's Python words in a usage error, and the command line's.
 _PLAIN_CONSTRAINTS = [
-    (r", an instance of 'bool' or an instance of 'numpy\.bool'", ""),
+    (r", an instance of 'bool' or an instance of 'numpy\.bool_?'", ""),  # numpy 1: bool_
     (r"(?:,| or) an instance of 'numpy\.random\.mtrand\.RandomState' or None", ""),
     (r"an int in the range \[(\d+), inf\)", r"a whole number, \1 or more"),
     (r"an int in the range \[(\d+), (\d+)\]", r"a whole number from \1 to \2"),

@@ -98,11 +98,30 @@ def read_texts(path: str, text_column: str = "text") -> list[str]:
     return texts
 
 
+def check_distinct_outputs(html: str | None, json_file: str | None) -> None:
+    """Refuse ``--html`` and ``--json`` naming one file (before any work).
+
+    The page would be written, then refused or replaced by the JSON Lines.
+    Paths are compared after resolving links; ``--json -`` is standard output.
+    """
+    from ._cli_paths import relation
+
+    if not html or not json_file or "-" in (html, json_file):
+        return
+    if html == json_file or relation(html, json_file) == "is":
+        stem = os.path.splitext(html)[0] or "explanations"
+        raise ValueError(
+            f"--html and --json name the same file ({html!r} and {json_file!r}); the page "
+            f"and the JSON Lines each need their own file, e.g. --html {stem}.html --json "
+            f"{stem}.jsonl.")
+
+
 def run(args) -> int:
     """Explain the texts of ``args.input`` with the model of ``args.folder``."""
     from ._explain import _HTML_MARK, FORMAT, Explanations, _check_overwrite, explain
     from .cli import load_saved_model
 
+    check_distinct_outputs(args.html, args.json)
     for flag, value in (("--n-steps", args.n_steps), ("--top-k", args.top_k)):
         if value is not None and value < 1:  # before the model loads; in the flags' words
             raise ValueError(f"{flag} {value} must be a positive whole number, e.g. {flag} "

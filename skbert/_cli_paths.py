@@ -5,9 +5,10 @@ sit inside an input file, the ``--model`` folder, the model folder being used,
 the ``--checkpoint-dir`` or the current folder; it may not be a link; and
 ``--overwrite`` replaces only a folder skbert wrote (a valid ``skbert.json``, and
 nothing but the files ``save_pretrained`` writes: :func:`foreign_entries`). An
-output file is never written inside any model folder (one holding a
-``skbert.json``: :func:`model_folder_of`), and replaces an existing file only
-with ``--overwrite``. Every write goes through :mod:`skbert._safe_io`.
+output file is never written inside any model folder (one holding a model
+as skbert saves it: :func:`is_model_folder`, :func:`model_folder_of`), and
+replaces an existing file only with ``--overwrite``; a refusal suggests a path
+that would be accepted (:func:`suggest_file`). Every write goes through :mod:`skbert._safe_io`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ import os
 import re
 import stat
 
-from ._safe_io import TMP_TAG, KeptAside, UnsafePath, atomic_writer, read_json, staging_folder
+from ._safe_io import (
+    TMP_TAG,
+    DamagedFile,
+    KeptAside,
+    UnsafePath,
+    atomic_writer,
+    read_json,
+    staging_folder,
+)
 
 #: The file that marks a model folder (as :data:`skbert._persistence.SETTINGS_FILE`).
 SETTINGS_NAME = "skbert.json"
+#: The backbone's configuration, saved beside ``skbert.json`` in every model folder.
+CONFIG_NAME = "config.json"
 #: Most characters of a saved file's complaint quoted in an ``--out`` refusal.
 REASON_CHARS = 200
 
@@ -59,17 +70,39 @@ def shown_path(path: str) -> str:
     return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
 
 
-def model_folder_of(path: str) -> str | None:
-    """The nearest folder that is or holds ``path`` and holds a ``skbert.json``, or None.
+def is_model_folder(folder: str) -> bool:
+    """Whether ``folder`` holds a model as skbert saves one.
 
-    Such a folder is a model (this one or another): an output written into it,
-    or into one of its sub-folders, could replace a file the model needs. The
-    path is followed as given and with its links resolved.
+    Its ``skbert.json`` must be a regular file (a link is not followed) holding
+    a JSON object with skbert's keys (``classes``, and ``format`` or
+    ``pooling``), read with :func:`skbert._safe_io.read_json` (size-bounded),
+    and a ``config.json`` must lie beside it. A file of the user's that happens
+    to be called ``skbert.json`` (metrics written by ``skbert evaluate --output
+    skbert.json``, say) does not make a model folder.
+    """
+    settings = os.path.join(folder, SETTINGS_NAME)
+    if not (os.path.isfile(settings) and os.path.lexists(os.path.join(folder, CONFIG_NAME))):
+        return False
+    try:
+        found = read_json(settings, what=SETTINGS_NAME)
+    except (OSError, DamagedFile):
+        return False
+    return isinstance(found, dict) and "classes" in found and (
+        "format" in found or "pooling" in found)
+
+
+def model_folder_of(path: str) -> str | None:
+    """The nearest folder that is or holds ``path`` and holds a saved model, or None.
+
+    Such a folder (:func:`is_model_folder`) is a model (this one or another):
+    an output written into it, or into one of its sub-folders (``MODEL/onnx``),
+    could replace a file the model needs. The path is followed as given and
+    with its links resolved.
     """
     for start in (os.path.abspath(path), os.path.realpath(path)):
         folder = start
         while True:
-            if os.path.isfile(os.path.join(folder, SETTINGS_NAME)):
+            if is_model_folder(folder):
                 return folder
             parent = os.path.dirname(folder)
             if parent == folder:
@@ -274,8 +307,9 @@ def check_output_file(path: str | None, flag: str, *, inputs=(), folder: str | N
 
     It may not be a folder, a link, an input file, or sit inside the model
     ``folder`` (or be one of its files) or any other model folder (one holding
-    a ``skbert.json``: :func:`model_folder_of`), with or without ``--overwrite``;
-    its folder must be creatable and writable.
+    a saved model: :func:`model_folder_of`), with or without ``--overwrite``;
+    its folder must be creatable and writable. Each refusal of a folder or of a
+    path in a model folder suggests one that is accepted (:func:`suggest_file`).
 
     Parameters
     ----------
@@ -308,12 +342,13 @@ def check_output_file(path: str | None, flag: str, *, inputs=(), folder: str | N
         what = ("a file of" if os.path.lexists(path) else "inside")
         raise ValueError(
             f"{flag} {path!r} is {what} the model folder {folder!r}; writing there would "
-            "change the model, so choose a file outside it.")
+            f"change the model, so choose a file outside it, such as "
+            f"{suggest_file(path, example, folder)!r} (--overwrite does not allow this).")
     owner = model_folder_of(path)
     if owner is not None:
         raise ValueError(
-            f"{flag} {path!r} is inside the model folder {shown_path(owner)!r} (it holds "
-            f"{SETTINGS_NAME}); writing there could break that model, so choose a file outside "
+            f"{flag} {path!r} is inside the model folder {shown_path(owner)!r} (it holds a "
+            f"saved model); writing there could break that model, so choose a file outside "
             f"it, such as {suggest_file(path, example, folder)!r} (--overwrite does not allow "
             "this).")
     _refuse_link(path, flag)
@@ -336,7 +371,19 @@ def suggest_file(path: str, name: str, folder: str | None = None) -> str:
     """A file path to suggest for an output given as ``path`` (a folder, or a file inside a
     model folder), one :func:`check_output_file` accepts: ``name`` inside that folder, else
     next to it (``FOLDER-name``), else next to the model folder that holds it, else
-    ``name`` in the current folder; a path that does not exist yet when there is one.
+    ``name`` in the current folder, else (the current folder is in a model folder) next
+    to the outermost model folder around it, by its absolute path when that lies
+    outside the current folder. A path that does not exist yet is chosen (numbered,
+    ``FOLDER-name-2``, when every one exists), so no ``--overwrite`` is needed.
+
+    Parameters
+    ----------
+    path : str
+        The output as given.
+    name : str
+        The file name to suggest (``predictions.jsonl``).
+    folder : str, optional
+        The model folder in use: no suggestion lies in it.
 
     Examples
     --------
@@ -352,12 +399,29 @@ def suggest_file(path: str, name: str, folder: str | None = None) -> str:
             candidates.append(os.path.join(os.path.dirname(above), f"{stem}-{name}"))
     candidates.append(name)
 
-    def outside_models(candidate: str) -> bool:
-        return model_folder_of(candidate) is None and not (
-            folder is not None and os.path.isdir(folder) and relation(candidate, folder))
+    def blocker(candidate: str) -> str | None:  # the model folder that would refuse it
+        if folder is not None and os.path.isdir(folder) and relation(candidate, folder):
+            return os.path.abspath(folder)
+        return model_folder_of(candidate)
 
-    fine = [c for c in candidates if outside_models(c)] or [name]
-    return next((c for c in fine if not os.path.lexists(c)), fine[0])
+    fine = [c for c in candidates if blocker(c) is None]
+    if not fine:  # all in a model folder: next to the outermost model folder around them
+        around = blocker(candidates[-1])
+        for _ in range(around.count(os.sep) if around else 0):  # each step: one folder up or more
+            if os.path.dirname(around) == around:
+                break
+            beside = os.path.join(os.path.dirname(around), f"{os.path.basename(around)}-{name}")
+            around = blocker(beside)
+            if around is None:
+                fine = [shown_path(beside)]
+                break
+        fine = fine or [name]
+    free = next((c for c in fine if not os.path.lexists(c)), None)
+    if free is None:  # every one exists: a numbered one that does not
+        stem, ext = os.path.splitext(fine[0])
+        free = next((f"{stem}-{i}{ext}" for i in range(2, 1000)
+                     if not os.path.lexists(f"{stem}-{i}{ext}")), fine[0])
+    return free
 
 
 def check_writable(target: str, flag: str, shown: str) -> None:

@@ -261,13 +261,18 @@ def _describe_threshold(clf) -> str:
     """The decision threshold in words, with the values ``auto`` chose."""
     import numpy as np
 
+    from ._thresholds import describe_rule
+
     params = clf.get_params()
     t = params["threshold"]
     if isinstance(t, str):
         tuned = np.asarray(clf.thresholds_, dtype=float)
-        if getattr(clf, "threshold_metric_", params["threshold_metric"]) == "f1_micro_global":
+        rule = getattr(clf, "threshold_metric_", params["threshold_metric"])
+        if rule == "f1_micro_global":
             return f"{tuned[0]:.3g} (auto: one for all labels, tuned on the validation split)"
         shown = ", ".join(f"{n} {v:.3g}" for n, v in zip(clf.classes_, tuned))
+        if rule in ("label_rate", "default"):  # a zero-shot model: nothing was tuned
+            return f"auto, {describe_rule(rule)}: {shown}"
         return f"auto, one per label tuned on the validation split: {shown}"
     if hasattr(t, "__len__"):
         return "one per label: " + ", ".join(f"{n} {float(v):.3g}"
@@ -423,9 +428,11 @@ def cmd_evaluate(args, stack) -> int:
     """``skbert evaluate``: per-label report, micro/macro F1 and LRAP on a labelled file."""
     import json
 
+    from ._cli_args import merge_deprecated_output
     from ._cli_io import stdin_as_file
     from ._cli_paths import check_output_file, output_file
 
+    merge_deprecated_output(args)
     _check_predict_args(args.folder, args.data)
     check_output_file(args.output, "--output", inputs=[args.data], folder=args.folder,
                       overwrite=args.overwrite, example="metrics.json")
@@ -459,9 +466,11 @@ def cmd_explain(args, stack) -> int:
 
     Its output files are checked like every other output before the model is loaded.
     """
+    from ._cli_explain import check_distinct_outputs
     from ._cli_explain import run as explain
     from ._cli_paths import check_output_file
 
+    check_distinct_outputs(args.html, args.json)
     _check_predict_args(args.folder, args.input)
     for flag, example in (("--html", "explanations.html"), ("--json", "explanations.jsonl")):
         check_output_file(getattr(args, flag[2:]), flag, inputs=[args.input],

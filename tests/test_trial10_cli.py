@@ -282,3 +282,174 @@ def test_item5_speak_flags_rewrites_the_estimators_words():
         == "choose another path, or pass --overwrite to replace it."
     assert plain_constraints("use an int in the range [0, inf), an instance of 'bool' or an "
                              "instance of 'numpy.bool'") == "use a whole number, 0 or more"
+
+
+# ------------------------------ A: only a model skbert saved is a model folder
+def _user_files(folder):
+    """A folder of the user's own: a ``skbert.json`` that is not a model's, and a sub-folder."""
+    folder.mkdir()
+    (folder / "skbert.json").write_text('{"project": "mine", "classes": ["a"]}\n')
+    (folder / "sub").mkdir()
+    return folder
+
+
+@pytest.mark.parametrize("where", [".", "sub"])
+def test_fixA_a_users_own_skbert_json_blocks_no_output(where, capsys, model, files, tmp_path,
+                                                        monkeypatch):
+    """A user's file named skbert.json made its folder and every sub-folder refuse outputs."""
+    work = _user_files(tmp_path / "work")
+    monkeypatch.chdir(work)
+    target = os.path.join(where, "p.jsonl")
+    rc, _, err = run(capsys, "predict", model, files / "texts.txt", "--output", target)
+    assert rc == 0, err
+    assert len((work / target).read_text().splitlines()) == 2
+    rc, _, err = run(capsys, "evaluate", model, files / "train.jsonl", "--output",
+                     os.path.join(where, "m.json"))
+    assert rc == 0, err
+
+
+def test_fixA_metrics_saved_as_skbert_json_do_not_make_a_model_folder(capsys, model, files,
+                                                                     tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.json").write_text("{}\n")  # even beside a config.json
+    rc, _, err = run(capsys, "evaluate", model, files / "train.jsonl", "--output",
+                     "skbert.json")
+    assert rc == 0, err
+    rc, _, err = run(capsys, "evaluate", model, files / "train.jsonl", "--output",
+                     "skbert.json", "--overwrite")
+    assert rc == 0, err
+    rc, _, err = run(capsys, "predict", model, files / "texts.txt", "--output", "p.jsonl")
+    assert rc == 0, err
+
+
+def test_fixA_model_folder_of_recognises_a_saved_model_only(model, tmp_path):
+    from skbert._cli_paths import model_folder_of
+
+    other = shutil.copytree(model, tmp_path / "m")
+    assert model_folder_of(str(other / "x.jsonl")) == str(other)
+    assert model_folder_of(str(other / "onnx" / "deep" / "x.jsonl")) == str(other)
+    work = _user_files(tmp_path / "work")
+    assert model_folder_of(str(work / "sub" / "x.jsonl")) is None
+    no_config = tmp_path / "no_config"  # a model's skbert.json without its config.json
+    no_config.mkdir()
+    shutil.copy(other / "skbert.json", no_config / "skbert.json")
+    assert model_folder_of(str(no_config / "x.jsonl")) is None
+    linked = tmp_path / "linked"  # a link named skbert.json is not followed
+    linked.mkdir()
+    shutil.copy(other / "config.json", linked / "config.json")
+    os.symlink(other / "skbert.json", linked / "skbert.json")
+    assert model_folder_of(str(linked / "x.jsonl")) is None
+    listed = tmp_path / "listed"  # a JSON list, not skbert's object
+    listed.mkdir()
+    (listed / "skbert.json").write_text('["format", "classes"]')
+    (listed / "config.json").write_text("{}")
+    assert model_folder_of(str(listed / "x.jsonl")) is None
+
+
+# ---------------------------- B, C: every suggestion is one that is then accepted
+@pytest.mark.parametrize("output", ["sub", "new-folder", "."])
+def test_fixB_in_a_model_folder_the_suggestion_lies_outside_it(output, capsys, model,
+                                                               other_model, files,
+                                                               monkeypatch):
+    """`cd m1; skbert predict . in.csv --output sub` suggested 'predictions.jsonl' (in m1)."""
+    (other_model / "sub").mkdir()
+    before = snapshot(other_model)
+    monkeypatch.chdir(other_model)
+    rc, _, err = run(capsys, "predict", ".", files / "texts.txt", "--output", output,
+                     "--format", "jsonl")
+    assert rc == 2, err
+    suggested = re.search(r"such as '([^']+)'", err)[1]
+    assert "predictions.jsonl" in suggested and suggested != "predictions.jsonl", err
+    rc, _, err = run(capsys, "predict", ".", files / "texts.txt", "--output", suggested)
+    assert rc == 0, err
+    assert snapshot(other_model) == before
+    assert len(open(os.path.join(other_model, suggested)).read().splitlines()) == 2
+
+
+def test_fixB_an_existing_suggestion_is_not_suggested(capsys, model, other_model, files,
+                                                      monkeypatch):
+    monkeypatch.chdir(other_model.parent)
+    for name in ("other-predictions.jsonl", "predictions.jsonl"):  # every candidate exists
+        (other_model.parent / name).write_text("mine\n")
+    rc, _, err = run(capsys, "predict", model, files / "texts.txt", "--output", other_model,
+                     "--format", "jsonl")
+    assert rc == 2
+    suggested = re.search(r"such as '([^']+)'", err)[1]
+    rc, _, err = run(capsys, "predict", model, files / "texts.txt", "--output", suggested)
+    assert rc == 0, err  # no --overwrite needed
+    for name in ("other-predictions.jsonl", "predictions.jsonl"):
+        assert (other_model.parent / name).read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("inside", ["out.jsonl", "config.json", "onnx/out.jsonl"])
+def test_fixC_a_file_in_the_model_in_use_gets_an_accepted_suggestion(command, inside, capsys,
+                                                                     other_model, files,
+                                                                     monkeypatch):
+    monkeypatch.chdir(other_model.parent)
+    before = snapshot(other_model)
+    data = files / ("texts.txt" if command == "predict" else "train.jsonl")
+    extra = ("--format", "jsonl") if command == "predict" else ()
+    rc, _, err = run(capsys, command, "other", data, "--output", f"other/{inside}", *extra,
+                     "--overwrite")
+    assert rc == 2 and "the model folder 'other'" in err, err
+    assert "--overwrite does not allow this" in err, err
+    suggested = re.search(r"such as '([^']+)'", err)[1]
+    rc, _, err = run(capsys, command, "other", data, "--output", suggested, *extra)
+    assert rc == 0, err
+    assert snapshot(other_model) == before
+
+
+# ------------------------------------ D: explain's two outputs may not be one file
+@pytest.mark.parametrize("spelling", ["same.html", "./same.html"])
+@pytest.mark.parametrize("flags", [(), ("--overwrite",)])
+@pytest.mark.parametrize("existing", [False, True])
+def test_fixD_explain_html_and_json_naming_one_file_are_refused_first(
+        spelling, flags, existing, capsys, model, files, tmp_path, monkeypatch):
+    import skbert._explain
+
+    monkeypatch.chdir(tmp_path)
+    if existing:
+        (tmp_path / "same.html").write_text("mine\n")
+    monkeypatch.setattr(skbert._explain, "explain", _must_not_run)
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "from_pretrained", _must_not_run)
+    rc, out, err = run(capsys, "explain", model, files / "texts.txt", "--html", "same.html",
+                       "--json", spelling, *flags)
+    assert rc == 2 and out == "", err
+    assert "--html and --json name the same file" in err, err
+    assert "not written by skbert explain" not in err
+    assert [p.name for p in tmp_path.iterdir()] == (["same.html"] if existing else [])
+    if existing:
+        assert (tmp_path / "same.html").read_text() == "mine\n"
+
+
+def test_fixD_explain_html_and_json_in_two_files_still_work(capsys, model, files, tmp_path):
+    rc, _, err = run(capsys, "explain", model, files / "texts.txt", "--html",
+                     tmp_path / "a.html", "--json", tmp_path / "a.jsonl", "--n-steps", "2")
+    assert rc == 0, err
+    assert (tmp_path / "a.html").read_text().lstrip().lower().startswith("<!doctype html")
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 2
+
+
+# ------------------------ E: --output and --json (its old spelling) given together
+@pytest.mark.parametrize("order", ["output first", "json first"])
+def test_fixE_evaluate_output_and_json_with_two_files_is_refused(order, capsys, model, files,
+                                                                 tmp_path, monkeypatch):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    pairs = [("--output", a), ("--json", b)]
+    argv = [x for pair in (pairs if order == "output first" else pairs[::-1]) for x in pair]
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "predict_proba", _must_not_run)
+    rc, out, err = run(capsys, "evaluate", model, files / "train.jsonl", *argv)
+    assert rc == 2 and out == "", err
+    assert "--json is the deprecated spelling of --output" in err, err
+    assert str(a) in err and str(b) in err
+    assert not a.exists() and not b.exists()
+
+
+def test_fixE_evaluate_output_and_json_naming_one_file_is_accepted(capsys, model, files,
+                                                                   tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = run(capsys, "evaluate", model, files / "train.jsonl", "--output", "m.json",
+                     "--json", "./m.json")
+    assert rc == 0, err
+    assert json.loads((tmp_path / "m.json").read_text())["n_texts"] == 40

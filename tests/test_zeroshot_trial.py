@@ -172,3 +172,20 @@ def test_trial11_a_zero_shot_model_says_how_its_thresholds_were_set(tiny_st_mode
     loaded.set_params(max_epochs=1, max_length=16, threshold="auto").fit(
         X, pd.DataFrame(Y, columns=LABELS))
     assert loaded.threshold_metric_ == "f1_shrunk"
+
+
+def test_trial11_evaluate_describes_a_zero_shot_folder_s_thresholds(tiny_st_model, tmp_path,
+                                                                      capsys):
+    from skbert.cli import main
+
+    _zero_shot(tiny_st_model).fit(["football match", "the pizza recipe"]).save_pretrained(
+        tmp_path / "z")
+    X, Y = make_corpus(12, seed=1)
+    with open(tmp_path / "d.jsonl", "w") as fh:
+        for t, y in zip(X, Y):
+            fh.write(json.dumps({"text": t, "labels": [n for n, v in zip(LABELS, y) if v]})
+                     + "\n")
+    assert main(["evaluate", str(tmp_path / "z"), str(tmp_path / "d.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert ("threshold: auto, one per label, set so that each label fires on 1/n_labels of "
+            "the texts given to fit: ") in out and "validation split" not in out
