@@ -65,6 +65,14 @@ def main() -> None:
     with open(os.path.join(out, f"rank{rank}.json"), "w") as fh:
         json.dump(record, fh)
     np.testing.assert_array_equal(proba.shape, (47, 4))
+    # leave together, as tests/ddp_data_worker.py does: a rank tearing gloo down at interpreter
+    # exit while the other still ran aborted once here too ("terminate called without an
+    # active exception", under a loaded machine)
+    import torch.distributed as tdist
+
+    if tdist.is_initialized():
+        tdist.barrier()
+        tdist.destroy_process_group()
 
 
 if __name__ == "__main__":
