@@ -71,6 +71,7 @@ from ._safe_io import (
     read_regular_file,
     write_bytes,
 )
+from ._thresholds import THRESHOLD_METRICS
 from ._utils import SkbertWarning, read_parsed
 from ._version import __version__
 
@@ -737,6 +738,16 @@ def _check_doc(doc) -> tuple[dict, dict]:
         isinstance(thresholds, list) and len(thresholds) == n_labels
         and all(is_number(t) and math.isfinite(t) and 0 <= t <= 1 for t in thresholds)),
          f"thresholds that are not null or {n_labels} numbers in [0, 1]")
+    by_rule = fitted.get("tuned_by_rule")  # every threshold_metric rule's thresholds
+    need(by_rule is None or (
+        isinstance(by_rule, dict) and set(by_rule) <= set(THRESHOLD_METRICS) and all(
+            isinstance(v, dict) and set(v) == {"thresholds", "scores"}
+            and _unit_numbers(v["thresholds"], n_labels)
+            and isinstance(v["scores"], dict) and len(v["scores"]) <= 20
+            and all(isinstance(k, str) and _unit_numbers([s], 1)
+                    for k, s in v["scores"].items()) for v in by_rule.values())),
+         f"tuned_by_rule that is not null or {{rule: {{'thresholds': {n_labels} numbers in "
+         "[0, 1], 'scores': {name: number in [0, 1]}}}")
     lr = fitted.get("learning_rate")  # absent in entries written before learning_rate_
     need(lr is None or (is_number(lr) and math.isfinite(lr) and lr > 0),
          f"learning_rate={lr!r}, not null or a positive finite number")
@@ -744,6 +755,12 @@ def _check_doc(doc) -> tuple[dict, dict]:
     out["history"] = [dict(r) for r in history]
     out["thresholds"] = None if thresholds is None else [float(t) for t in thresholds]
     return spec, out
+
+
+def _unit_numbers(values, n: int) -> bool:
+    """Whether ``values`` is a list of ``n`` finite numbers in [0, 1]."""
+    return (isinstance(values, list) and len(values) == n
+            and all(is_number(t) and math.isfinite(t) and 0 <= t <= 1 for t in values))
 
 
 def _check_tokenizer_files(files) -> dict[str, bytes]:

@@ -14,7 +14,8 @@ API
     (one line), ``flag`` (the ``skbert train`` option, or None), ``when``
     (``"fit"``: shapes the trained weights; ``"predict"``: read at predict
     time, changing it needs no refit; ``"observer"``: changes neither weights
-    nor predictions), ``cache_key`` (part of the fit-cache key), ``card``
+    nor predictions), ``cache_key`` (part of the fit-cache key: the ``"fit"``
+    rows but ``threshold_metric``, whose rules the cache keeps all), ``card``
     (shown on the model card), ``from_folder`` (read back from a saved
     folder's ``skbert.json``), plus CLI details (``metavar``, ``cli_default``).
 ``PARAM`` : dict, name -> :class:`Param`.
@@ -88,6 +89,9 @@ class Param:
     from_folder: bool = True
     metavar: str | None = None
     cli_default: Any = _UNSET
+    #: False for a fit-time parameter that acts after training only (``threshold_metric``:
+    #: the fit cache keeps the thresholds of every rule, so the weights are reused).
+    in_cache_key: bool = True
 
     def __post_init__(self):
         if self.when not in _WHEN:
@@ -96,7 +100,7 @@ class Param:
     @property
     def cache_key(self) -> bool:
         """Part of the fit-cache key: only parameters that shape the weights are."""
-        return self.when == "fit"
+        return self.when == "fit" and self.in_cache_key
 
 
 def _pos(kind) -> NumberInterval:
@@ -172,6 +176,7 @@ PARAMS: tuple[Param, ...] = (
           "maximising its F1, one per label maximising micro-F1, or each label's own pulled "
           "toward the shared one by how few validation positives it has; auto: f1_shrunk on "
           "up to 1,000 training texts, else f1_micro_global",
+          in_cache_key=False,
           flag="--threshold-metric", card=True),
     Param("min_labels", "auto", [_nonneg(Integral), _options("auto")],
           "predict at least this many labels per text: the most probable ones when fewer "

@@ -74,6 +74,7 @@ from ._params import training_params
 from ._persistence import saved_head
 from ._scoring import make_score_fn
 from ._thresholds import (
+    THRESHOLD_METRICS,
     auto_min_labels,
     by_label,
     check_threshold,
@@ -120,6 +121,9 @@ class FitResult:
     thresholds: np.ndarray | None = None
     #: ``{"f1_micro": ..., "f1_macro": ...}`` on the validation split at ``thresholds``, or None.
     tuned_scores: dict | None = None
+    #: Every ``threshold_metric`` rule's thresholds and scores, ``{rule: {"thresholds": [...],
+    #: "scores": {...}}}``, so that a fit-cache hit serves any rule; None without a split.
+    tuned_by_rule: dict | None = None
     #: Ctrl-C stopped the epochs; the model holds the best weights so far.
     interrupted: bool = False
     still_improving: bool = False
@@ -148,7 +152,7 @@ class FitResult:
                 "thresholds": None if self.thresholds is None else np.asarray(self.thresholds),
                 "learning_rate": float(self.learning_rate),
                 "n_train": int(self.n_train), "n_valid": int(self.n_valid),
-                "tuned_scores": self.tuned_scores}
+                "tuned_scores": self.tuned_scores, "tuned_by_rule": self.tuned_by_rule}
 
 
 def run_fit(estimator, data: FitData) -> FitResult:
@@ -223,7 +227,18 @@ def _run(estimator, data: FitData) -> FitResult:
 
 
 def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
-    """The fit cache's entry as a result; callbacks and the log are told (issue 20 item 16)."""
+    """The fit cache's entry as a result; callbacks and the log are told (issue 20 item 16).
+
+    The thresholds are those of the estimator's ``threshold_metric`` (the entry keeps every
+    rule's, so a grid over it reuses the weights).
+    """
+    n_train = _count(cached.get("n_train"))
+    thresholds, scores, rule = cached.get("thresholds"), cached.get("tuned_scores"), None
+    by_rule = cached.get("tuned_by_rule")
+    if isinstance(by_rule, dict) and n_train is not None:
+        rule = resolve_threshold_metric(est.threshold_metric, n_train)
+        if rule in by_rule:
+            thresholds, scores = by_rule[rule]["thresholds"], by_rule[rule]["scores"]
     result = FitResult(
         model=cached["model"], tokenizer=cached["tokenizer"], classes=data.classes,
         y_dtype=data.y_dtype, history=[dict(r) for r in cached["history"]],
@@ -232,12 +247,11 @@ def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
         # an entry written before learning_rate_ existed lacks it
         learning_rate=float(cached.get("learning_rate")
                             or resolve_learning_rate(est.learning_rate, cached["model"])),
-        thresholds=(None if cached.get("thresholds") is None
-                    else np.asarray(cached["thresholds"], dtype=float)),
+        thresholds=None if thresholds is None else np.asarray(thresholds, dtype=float),
         interrupted=bool(cached["interrupted"]), still_improving=bool(cached["still_improving"]),
         diverged_epoch=_int_or_none(cached.get("diverged_epoch")), from_cache=True,
-        n_train=_count(cached.get("n_train")), n_valid=_count(cached.get("n_valid")),
-        tuned_scores=_scores_or_none(cached.get("tuned_scores")))
+        n_train=n_train, n_valid=_count(cached.get("n_valid")),
+        tuned_scores=_scores_or_none(scores), tuned_by_rule=by_rule, threshold_metric=rule)
     message = (f"reusing the fine-tuned weights of an identical earlier fit from the fit cache "
                f"({result.best_epoch} of {len(result.history)} epoch(s) kept); nothing was "
                "trained. Set fit_cache=False to train again.")
@@ -307,7 +321,7 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         history = [dict(r) for r in est.history_] + [
             {**r, "epoch": r["epoch"] + done} for r in history]
         best += done
-    thresholds = scores = None
+    thresholds = scores = by_rule = None
     metric = resolve_threshold_metric(est.threshold_metric, train_enc.n_docs)
     if valid_enc is None and est.threshold_metric != "auto" and group.is_main:
         warnings.warn(
@@ -317,12 +331,18 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
             "them.", SkbertWarning, stacklevel=5)
     if out.valid_logits is not None:  # the kept epoch's validation pass, not redone
         proba = _sigmoid(out.valid_logits)
-        thresholds = tune_thresholds(Y_valid, proba, metric=metric)
-        scores = tuned_scores(Y_valid, proba, thresholds)
+        by_rule = {}
+        for rule in THRESHOLD_METRICS:  # all: a fit-cache hit may ask for another
+            tuned = tune_thresholds(Y_valid, proba, metric=rule)
+            by_rule[rule] = {"thresholds": tuned.tolist(),
+                             "scores": tuned_scores(Y_valid, proba, tuned)}
+        thresholds = np.asarray(by_rule[metric]["thresholds"])
+        scores = by_rule[metric]["scores"]
     return FitResult(
         model=model, tokenizer=tokenizer, classes=data.classes, y_dtype=data.y_dtype,
         history=history, best_epoch=best, pooling=pooling, device=device, precision=precision,
         learning_rate=config.learning_rate, thresholds=thresholds, tuned_scores=scores,
+        tuned_by_rule=by_rule,
         interrupted=out.interrupted, still_improving=out.still_improving,
         diverged_epoch=out.diverged_epoch, n_train=train_enc.n_docs,
         n_valid=0 if valid_enc is None else valid_enc.n_docs, threshold_metric=metric,

@@ -200,6 +200,12 @@ DAMAGE = {
     "ill-typed best_epoch": _doc(_set("fitted", "best_epoch", "1")),
     "history not records": _doc(_set("fitted", "history", [["epoch", 1]])),
     "thresholds out of range": _doc(_set("fitted", "thresholds", [2.0, 0.5, 0.5, 0.5])),
+    "unknown threshold rule": _doc(_set("fitted", "tuned_by_rule", {
+        "accuracy": {"thresholds": [0.5] * 4, "scores": {}}})),
+    "rule's thresholds out of range": _doc(_set("fitted", "tuned_by_rule", {
+        "f1": {"thresholds": [2.0, 0.5, 0.5, 0.5], "scores": {}}})),
+    "rule's scores not numbers": _doc(_set("fitted", "tuned_by_rule", {
+        "f1": {"thresholds": [0.5] * 4, "scores": {"f1_micro": "high"}}})),
     "learning rate not a number": _doc(_set("fitted", "learning_rate", "fast")),
     "learning rate not finite": _doc(_set("fitted", "learning_rate", float("inf"))),
     "bool as n_labels": _doc(_set("model", "n_labels", True)),
@@ -422,3 +428,28 @@ def test_stale_training_lock_is_taken_over(tmp_path, monkeypatch):
         with _cache.training_lock(key, str(tmp_path), poll=0.01) as train:
             assert train is True
     assert not lock.exists()
+
+
+@pytest.mark.parametrize("where", ["memory", "folder"])
+def test_a_grid_over_threshold_metric_reuses_the_weights(where, tiny_st_model, corpus, tmp_path,
+                                                         train_calls):
+    """threshold_metric acts after training only: each fold trains once, and each rule gets
+    the thresholds a fit of its own would have tuned."""
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    X, Y = corpus
+    folder = True if where == "memory" else str(tmp_path / "fits")
+    rules = ["f1_micro_global", "f1", "f1_shrunk"]
+    est = make_est(tiny_st_model, folder, threshold="auto", validation_fraction=0.25)
+    search = GridSearchCV(est, {"threshold_metric": rules}, cv=KFold(2), scoring="f1_micro")
+    search.fit(X, Y)
+    assert len(train_calls) == 2 + 1  # once per fold and once to refit, not once per rule
+    train_calls.clear()
+    reused = {rule: est.set_params(threshold_metric=rule).fit(X, Y).thresholds_.copy()
+              for rule in rules}
+    assert train_calls == [] and est.fit_cache_hit_
+    for rule in rules:  # a fit without the cache tunes the same thresholds
+        fresh = make_est(tiny_st_model, False, threshold="auto", validation_fraction=0.25,
+                         threshold_metric=rule).fit(X, Y)
+        assert fresh.threshold_metric_ == rule
+        np.testing.assert_array_equal(reused[rule], fresh.thresholds_)

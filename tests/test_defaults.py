@@ -66,19 +66,26 @@ def test_auto_threshold_metric_is_shrunk_on_few_texts_and_shared_on_more(
     from skbert import _runner, _thresholds
     from skbert._contrastive import AUTO_MAX_TEXTS
 
-    asked, real = [], _runner.tune_thresholds
-    monkeypatch.setattr(_runner, "tune_thresholds",
-                        lambda *a, **k: asked.append(k["metric"]) or real(*a, **k))
+    asked, real = {}, _runner.tune_thresholds
+
+    def tune(*args, **kwargs):
+        asked[kwargs["metric"]] = real(*args, **kwargs)
+        return asked[kwargs["metric"]]
+
+    monkeypatch.setattr(_runner, "tune_thresholds", tune)
     X, Y = corpus
     clf = TransformerMultiLabelClassifier(tiny_st_model, threshold="auto", learning_rate=3e-3,
                                           **FAST).fit(X, Y)
     assert clf.threshold_metric == "auto" and clf.threshold_metric_ == "f1_shrunk"
-    assert asked == ["f1_shrunk"]
+    # every rule is tuned (a fit-cache hit may ask for another); f1_shrunk is in force
+    assert set(asked) == set(_thresholds.THRESHOLD_METRICS)
+    np.testing.assert_array_equal(clf.thresholds_, asked["f1_shrunk"])
     assert AUTO_MAX_TEXTS == _thresholds.FEW_TEXTS == 1000  # one "few texts" for both autos
     # more texts than FEW_TEXTS (the boundary moved below this training set): one shared
     monkeypatch.setattr(_thresholds, "FEW_TEXTS", clf._fit_info["n_train"] - 1)
     clf.fit(X, Y)
-    assert asked[-1] == clf.threshold_metric_ == "f1_micro_global"
+    assert clf.threshold_metric_ == "f1_micro_global"
+    np.testing.assert_array_equal(clf.thresholds_, asked["f1_micro_global"])
     assert np.all(clf.thresholds_ == clf.thresholds_[0])
     # the resolved metric is saved, read back, and refused when damaged
     clf.save_pretrained(tmp_path / "m")
