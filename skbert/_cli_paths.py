@@ -249,6 +249,14 @@ def check_out_folder(out: str, *, inputs=(), model: str | None = None,
             raise ValueError(
                 f"--out {out!r} {how} {what}; saving there would {harm}, so choose "
                 "another --out (--overwrite does not allow this).")
+    around = model_folder_of(os.path.dirname(os.path.abspath(out)))
+    if around is not None:  # out is not itself a model, but sits in one (MODEL/sub)
+        instead = os.path.join(os.path.dirname(around),
+                               f"{os.path.basename(around)}-{os.path.basename(os.path.abspath(out))}")
+        raise ValueError(
+            f"--out {out!r} is inside the model folder {shown_path(around)!r}; saving a model "
+            "there would mix two models' files, so choose a folder outside it, such as "
+            f"{shown_path(instead)!r} (--overwrite does not allow this).")
     for path in inputs:
         if os.path.exists(path) and relation(out, path) == "contains":
             raise ValueError(

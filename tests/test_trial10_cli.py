@@ -453,3 +453,18 @@ def test_fixE_evaluate_output_and_json_naming_one_file_is_accepted(capsys, model
                      "--json", "./m.json")
     assert rc == 0, err
     assert json.loads((tmp_path / "m.json").read_text())["n_texts"] == 40
+
+
+@pytest.mark.parametrize("sub", ["sub", "onnx/deeper"])
+def test_trial11_train_out_inside_another_model_is_refused(sub, capsys, tiny_model, files,
+                                                           other_model, monkeypatch):
+    from skbert import _runner
+
+    monkeypatch.setattr(_runner, "train", _must_not_run)  # refused before any training
+    before = snapshot(other_model)
+    rc, out, err = run(capsys, "train", files / "train.jsonl", "--out", other_model / sub,
+                       "--model", tiny_model, "--max-epochs", "1", "--overwrite")
+    assert rc == 2 and "is inside the model folder" in err and "mix two models" in err
+    suggested = err.split("such as '")[1].split("'")[0]
+    assert not suggested.startswith(str(other_model) + "/")
+    assert snapshot(other_model) == before and not (other_model / sub).exists()
