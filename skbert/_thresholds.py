@@ -427,7 +427,8 @@ def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1
                 _DEFAULT_NOTICE["shown"] = True
                 warnings.warn(
                     "tune_thresholds now defaults to metric='f1_micro_global' (one threshold "
-                    "shared by all labels, as the estimator's threshold_metric); up to skbert "
+                    "shared by all labels, as the estimator's threshold_metric='auto' above "
+                    "1,000 training texts); up to skbert "
                     "0.1.0 it defaulted to metric='f1' (one per label), which would have chosen "
                     "other thresholds here. Pass metric='f1_micro_global' or metric='f1' to "
                     "silence this.", FutureWarning, stacklevel=2)

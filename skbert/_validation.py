@@ -315,6 +315,16 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers:
         raise ValueError(
             f"Y could not be read as a 2-D array ({exc}); expected an indicator matrix of shape "
             "(n_samples, n_labels) with one row per text. " + _MLB_FIX) from None
+    if (Y.ndim == 2 and Y.shape[1] == 1 and Y.shape[0] and Y.dtype.kind in "biuf"
+            and np.isin(Y, (0, 1)).all()):  # one yes/no label: MultiLabelBinarizer gives this
+        name = f"Y[{classes[0]!r}]" if classes is not None else "Y"
+        raise ValueError(
+            f"Y has one label column (shape {Y.shape}); a multi-label model needs at least two "
+            "labels. For one yes/no label, add its complement as a second label, e.g. "
+            "Y = np.column_stack([Y, 1 - Y])"
+            + (f" (with a DataFrame: Y['not_{classes[0]}'] = 1 - {name})"
+               if classes is not None else "")
+            + "; predict_proba's first column is then the label's probability.")
     if Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1):
         raise ValueError(
             f"Y has shape {Y.shape}: one label per text. This estimator is multi-label and "

@@ -338,6 +338,15 @@ def cmd_train(args, stack) -> int:
         raise ValueError(
             f"{args.data!r} holds no labels in column {args.label_column!r}; give each row "
             "at least one label name, or use --label-columns for 0/1 columns.")
+    if len(names) == 1:  # before "Training on ...", in the command line's words
+        only = names[0]
+        how = (f"add a 0/1 column not_{only} (1 where {only} is 0) and pass --label-columns "
+               f"{only},not_{only}" if args.label_columns is not None
+               else f"give the rows without it the label not_{only}")
+        raise ValueError(
+            f"{args.data!r} has one label ({only!r}); a multi-label model needs at least two. "
+            f"For one yes/no label, {how}: the model's {only!r} column is then its "
+            "probability.")
     weights = given(values, "--pos-weight")
     if isinstance(weights, list) and len(weights) != len(names):
         raise ValueError(

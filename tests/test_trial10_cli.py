@@ -468,3 +468,20 @@ def test_trial11_train_out_inside_another_model_is_refused(sub, capsys, tiny_mod
     suggested = err.split("such as '")[1].split("'")[0]
     assert not suggested.startswith(str(other_model) + "/")
     assert snapshot(other_model) == before and not (other_model / sub).exists()
+
+
+def test_trial12_one_label_is_refused_before_training_in_flags(capsys, tiny_model, files,
+                                                              tmp_path, monkeypatch):
+    from skbert import _runner
+
+    monkeypatch.setattr(_runner, "train", _must_not_run)
+    rc, out, err = run(capsys, "train", files / "train.csv", "--out", tmp_path / "m",
+                       "--model", tiny_model, "--label-columns", "tech")
+    assert rc == 2 and "Training on" not in out
+    assert "has one label ('tech'); a multi-label model needs at least two" in err
+    assert "--label-columns tech,not_tech" in err and "np." not in err
+    one = tmp_path / "one.jsonl"
+    one.write_text("".join(json.dumps({"text": t, "labels": ["spam"] if i % 2 else []}) + "\n"
+                           for i, t in enumerate(["a b", "c d", "e f", "g h"])))
+    rc, out, err = run(capsys, "train", one, "--out", tmp_path / "m", "--model", tiny_model)
+    assert rc == 2 and "give the rows without it the label not_spam" in err
