@@ -636,8 +636,9 @@ def test_one_dimensional_y(tiny_st_model, corpus):
     X, Y = corpus
     with pytest.raises(ValueError, match=MLB_FIX):
         make_est(tiny_st_model).fit(X, Y[:, 0])
-    with pytest.raises(ValueError, match=r"one label column \(shape \(\d+, 1\)\); a multi-label "
-                                         r"model needs at least two.*np.column_stack\(\[Y, 1 - Y\]\)"):
+    with pytest.raises(ValueError, match=r"one label column \(shape \(\d+, 1\)\); a multi-"
+                                         r"label model needs at least two.*"
+                                         r"np.column_stack\(\[Y, 1 - Y\]\)"):
         make_est(tiny_st_model).fit(X, Y[:, :1])  # the fix MultiLabelBinarizer gave is this
     with pytest.raises(ValueError, match=r"Y\['not_sports'\] = 1 - Y\['sports'\]"):
         make_est(tiny_st_model).fit(X, pd.DataFrame({"sports": Y[:, 0]}))
