@@ -621,6 +621,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         a fit-cache hit, from_pretrained)."""
         self.model_ = result.model
         self.tokenizer_ = result.tokenizer
+        # what these weights were fitted from: a warm_start refit must continue the same model
+        self._fitted_from = os.fspath(self.model_name_or_path)
         self.classes_ = result.classes
         self.history_ = [dict(r) for r in result.history]
         self.n_epochs_ = len(self.history_)

@@ -549,6 +549,18 @@ def warm_start_ok(est, classes) -> bool:
             "predicts with ONNX (from_pretrained(..., backend='onnx')). Set "
             "warm_start=False: fit then starts from the saved folder "
             f"{str(est.model_name_or_path)!r}, with its trained head for the same labels.")
+    fitted_from = getattr(est, "_fitted_from", None)  # older pickles lack it
+    if fitted_from is not None and os.fspath(est.model_name_or_path) != fitted_from:
+        raise ValueError(
+            f"warm_start=True continues the model fitted from {fitted_from!r}, but "
+            f"model_name_or_path is now {os.fspath(est.model_name_or_path)!r}. Set "
+            "warm_start=False to fine-tune the new model from its start, or set "
+            "model_name_or_path back to continue.")
+    if est.pooling not in ("auto", est.pooling_):
+        raise ValueError(
+            f"warm_start=True continues a model with pooling={est.pooling_!r}, but pooling is "
+            f"now {est.pooling!r}; the fitted head reads that pooling's vectors. Set "
+            f"warm_start=False to start a new model, or pooling={est.pooling_!r}.")
     if list(est.classes_) != list(classes):
         raise ValueError(
             f"warm_start=True continues a model fitted on the labels "

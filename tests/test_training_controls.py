@@ -396,3 +396,24 @@ def test_max_grad_norm_reaches_the_loop(tiny_st_model, corpus, monkeypatch):
     assert seen and set(seen) == {0.25}
     with pytest.raises(ValueError, match="max_grad_norm"):
         make_est(tiny_st_model, max_grad_norm=0).fit(X, Y)
+
+
+def test_trial12_warm_start_refuses_another_model_or_pooling(tiny_st_model, tiny_model, corpus,
+                                                              tmp_path):
+    """It continued the old weights silently, and the card named the new model as the base."""
+    X, Y = corpus
+    est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", random_state=0, fit_cache=False,
+                                          warm_start=True).fit(X, Y)
+    with pytest.raises(ValueError, match=r"continues the model fitted from .*but "
+                                         r"model_name_or_path is now .*warm_start=False"):
+        est.set_params(model_name_or_path=tiny_model).fit(X, Y)
+    est.set_params(model_name_or_path=tiny_st_model, pooling="cls")
+    with pytest.raises(ValueError, match=r"pooling='mean', but pooling is now 'cls'"):
+        est.fit(X, Y)
+    est.set_params(pooling="mean").fit(X, Y)  # the same model: continued
+    assert len(est.history_) == 2
+    est.save_pretrained(tmp_path / "m")  # a loaded folder continues from itself
+    loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+    loaded.set_params(warm_start=True, max_epochs=1).fit(X, Y)
+    assert len(loaded.history_) == 3
