@@ -17,8 +17,13 @@ as a temporary folder, so its files are data from others: an entry
 whose metadata carries one JSON document (the model config, the tokenizer's
 files in base64 and the fit's history and settings). Reading one runs no
 pickle. Every field is checked before use, and a damaged entry (empty,
-truncated, foreign, or not matching the network its config builds) is a cache
-miss: the fit retrains, and its entry replaces the damaged one. An entry's
+truncated, foreign, of another format, not matching the network its config
+builds, with tensor data that does not match its recorded sha256, or with a
+NaN or infinite weight) is a cache miss: the fit retrains, and its entry
+replaces the damaged one. The metadata records the sha256 of the tensors
+(:func:`tensors_sha256`: names, dtypes, shapes and bytes), checked on every
+read: it catches accidents (a flipped bit, a partial copy, an edit), not
+tampering, since anyone who can write the folder can recompute it. An entry's
 config is checked as a model folder's is, and its sizes against its tensors on
 the meta device (:func:`skbert._modeling.model_from_config`) before any memory
 is allocated, so a small entry cannot ask for gigabytes. Entries are
@@ -26,7 +31,8 @@ written through :mod:`skbert._safe_io` (a temporary sibling renamed into
 place, never through a link), so readers never see half an entry and a link
 planted at an entry's name is replaced, not written through. Files of the
 former pickle format (``*.skbert-fit``) are never read; :func:`clear_fit_cache`
-deletes them.
+deletes them. A folder given as ``"~/fits"`` is the home folder's ``fits``
+(:func:`skbert._params.expand_folder`).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -53,6 +60,7 @@ import joblib
 
 from ._docs import fill_doc
 from ._modeling import model_from_config
+from ._params import expand_folder
 from ._persistence import (
     PROBE_PREFIX,
     _tokenizer_from_files,
@@ -87,7 +95,9 @@ SUFFIX = ".skbert-fit.safetensors"
 OLD_SUFFIX = ".skbert-fit"
 #: Suffix of a file being written (by skbert._safe_io; moved into place when complete).
 TMP_SUFFIX = TMP_TAG
-ENTRY_FORMAT = 1
+#: 2: the metadata records ``tensors_sha256`` (entries of format 1 are misses).
+ENTRY_FORMAT = 2
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _META_KEY = "skbert_fit"
 _KEY = re.compile(r"[0-9a-f]{8,128}")
 _TOKENIZER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -105,7 +115,8 @@ _entry_doc = fill_doc({"key, where": """\
 key : str
     A hex digest from :func:`make_key`.
 where : True or str
-    ``True`` for the in-process cache, or a folder shared by processes."""})
+    ``True`` for the in-process cache, or a folder shared by processes
+    (``~`` is expanded)."""})
 
 
 # --------------------------------------------------------------- public API
@@ -131,14 +142,17 @@ def clear_fit_cache(folder: str | None = None) -> None:
 
     Parameters
     ----------
-    folder : str or None, default=None
-        A folder given as ``fit_cache``. Its entries (current and former
-        formats) and leftover temporary files are deleted; other files are
-        left alone.
+    folder : str, path-like or None, default=None
+        A folder given as ``fit_cache`` (``~`` is expanded). Its entries
+        (current and former formats) and leftover temporary files are
+        deleted; other files are left alone.
     """
     with _lock:
         _memory.clear()
-    if folder is None or not os.path.isdir(folder):
+    if folder is None:
+        return
+    folder = expand_folder(folder)
+    if not os.path.isdir(folder):
         return
     for item in os.scandir(folder):
         if not (item.name.endswith((SUFFIX, OLD_SUFFIX, TMP_SUFFIX, LOCK_SUFFIX))
@@ -163,7 +177,8 @@ def check_writable(folder: str, name: str = "fit_cache") -> None:
     Parameters
     ----------
     folder : str
-        The ``fit_cache`` parameter given as a str, or another output folder.
+        The ``fit_cache`` parameter given as a str, or another output folder
+        (``~`` is expanded).
     name : str, default="fit_cache"
         The parameter the folder came from, for the message.
 
@@ -177,7 +192,7 @@ def check_writable(folder: str, name: str = "fit_cache") -> None:
     if not isinstance(folder, str):
         raise TypeError(f"folder must be a str; got {type(folder).__name__} {folder!r}.")
     try:
-        probe_writable(folder, create=True)
+        probe_writable(expand_folder(folder), create=True)
     except OSError as exc:
         fix = ("fit_cache=True to reuse fits within this process only, or fit_cache=False"
                if name == "fit_cache" else f"{name}=None")
@@ -243,7 +258,7 @@ def put(key: str, where, fitted: dict) -> None:
     entry = {k: v for k, v in fitted.items() if k not in _MODEL_FIELDS}
     entry["state"] = dump_model(fitted["model"], fitted["tokenizer"])
     if isinstance(where, str):
-        _write_entry(key, where, entry)
+        _write_entry(key, expand_folder(where), entry)
         return
     with _lock:
         if _entry_bytes(entry) > _limit["bytes"]:
@@ -272,7 +287,7 @@ def get(key: str, where, device) -> dict | None:
     """
     _check_key(key)
     if isinstance(where, str):
-        return _read_entry(os.path.join(where, key + SUFFIX), device)
+        return _read_entry(os.path.join(expand_folder(where), key + SUFFIX), device)
     with _lock:
         entry = _memory.get(key)
         if entry is not None:
@@ -344,6 +359,7 @@ def training_lock(key: str, folder: str, *, poll: float | None = None):
         (read it with :func:`get`).
     """
     _check_key(key)
+    folder = expand_folder(folder)
     path = os.path.join(folder, key + LOCK_SUFFIX)
     token = _acquire(path, os.path.join(folder, key + SUFFIX),
                      LOCK_POLL_SECONDS if poll is None else poll)
@@ -562,9 +578,13 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
     from safetensors.torch import save
 
     state = entry["state"]
+    # dump_model copied every tensor, so none shares storage; safetensors also
+    # needs them contiguous (a no-op for those that already are).
+    tensors = {name: t.contiguous() for name, t in state["state_dict"].items()}
     doc = {
         "format": ENTRY_FORMAT,
         "skbert_version": __version__,
+        "tensors_sha256": tensors_sha256(tensors),
         "model": {
             "config": state["config"],
             "attn_implementation": state["attn_implementation"],
@@ -575,12 +595,10 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
         },
         "fitted": {k: v for k, v in entry.items() if k != "state"},
     }
-    # dump_model copied every tensor, so none shares storage; safetensors also
-    # needs them contiguous (a no-op for those that already are).
-    tensors = {name: t.contiguous() for name, t in state["state_dict"].items()}
     try:
         text = json.dumps(doc, default=_json_default)
         _check_doc(json.loads(text))  # what get will check, so no entry is born damaged
+        _check_finite(tensors)
         data = save(tensors, metadata={_META_KEY: text})
     except _Damaged as exc:
         _warn_once(f"fit cache: not writing this fit to {folder!r}: its entry {exc}, which "
@@ -616,6 +634,10 @@ def _rebuild(data: bytes, device) -> dict:
     doc = metadata_document(data, _META_KEY, "an skbert fit")
     spec, fitted = _check_doc(doc)
     tensors = load_tensors(data)
+    if tensors_sha256(tensors) != spec["tensors_sha256"]:
+        raise _Damaged("has tensors whose sha256 differs from the one its metadata records "
+                       "(changed bytes: a flipped bit, a partial copy or an edit)")
+    _check_finite(tensors)
 
     # checked as a folder's config.json is, and its sizes against the tensors on
     # the meta device, before anything is allocated: a small entry whose config
@@ -641,6 +663,47 @@ def _rebuild(data: bytes, device) -> dict:
     model.to(device).eval()
     fitted.update(model=model, tokenizer=tokenizer, device=device)
     return fitted
+
+
+def tensors_sha256(tensors: dict) -> str:
+    """The SHA-256 of a state dict: every tensor's name, dtype, shape and bytes, by name.
+
+    What a folder entry's metadata records as ``tensors_sha256`` and what
+    reading it checks. It guards against accidents (a flipped bit, a
+    truncated or partly overwritten copy, an edit), not tampering: anyone
+    who can write the folder can compute it.
+
+    Parameters
+    ----------
+    tensors : dict of str to torch.Tensor
+        CPU tensors (copied to the CPU if not).
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach()
+        head = json.dumps([name, str(t.dtype), list(t.shape)]).encode("utf-8")
+        digest.update(len(head).to_bytes(8, "little") + head)
+        raw = t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+        digest.update(raw.size.to_bytes(8, "little"))
+        digest.update(raw.data)
+    return digest.hexdigest()
+
+
+def _check_finite(tensors: dict) -> None:
+    """Every floating tensor finite: a NaN weight would make every prediction NaN."""
+    import torch
+
+    for name in sorted(tensors):
+        t = tensors[name]
+        if t.dtype.is_floating_point and t.numel() and not bool(torch.isfinite(t).all()):
+            raise _Damaged(f"has the tensor {name!r} with non-finite values")
 
 
 def _check_tensors(tensors: dict, expected: dict) -> None:
@@ -699,6 +762,9 @@ def _check_doc(doc) -> tuple[dict, dict]:
     need(isinstance(doc, dict), f"metadata of type {type(doc).__name__}, not an object")
     need(doc.get("format") == ENTRY_FORMAT,
          f"format {doc.get('format')!r}; this skbert reads format {ENTRY_FORMAT}")
+    digest = doc.get("tensors_sha256")
+    need(isinstance(digest, str) and _SHA256.fullmatch(digest) is not None,
+         f"tensors_sha256={digest!r:.80}, not the sha256 of its tensors (64 hex digits)")
     model, fitted = doc.get("model"), doc.get("fitted")
     need(isinstance(model, dict), "no 'model' object")
     need(isinstance(fitted, dict), "no 'fitted' object")
@@ -716,6 +782,7 @@ def _check_doc(doc) -> tuple[dict, dict]:
     need(is_int(n_labels) and 1 <= n_labels <= 1_000_000,
          f"n_labels={n_labels!r}, not a positive int")
     spec = {"config": config, "attn_implementation": attn, "pooling": pooling,
+            "tensors_sha256": digest,
             "n_labels": n_labels, "tokenizer_files": _check_tokenizer_files(
                 model.get("tokenizer_files"))}
 

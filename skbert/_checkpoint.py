@@ -8,7 +8,8 @@ with bitwise the weights of a fit that was never interrupted.
 
 On disk
 -------
-One file per folder, ``<checkpoint_dir>/training_state.safetensors``: each
+One file per folder, ``<checkpoint_dir>/training_state.safetensors`` (``~``
+expanded, see :func:`skbert._params.expand_folder`): each
 save replaces it (only the latest epoch is kept, so a folder costs one copy
 of the weights, the optimizer's moments and, with a validation split, the
 best weights so far). It is written through :mod:`skbert._safe_io` (a
@@ -80,6 +81,7 @@ from ._checkpoint_check import (
     cuda_devices,
     plan,
 )
+from ._params import expand_folder
 from ._safe_io import (
     TMP_TAG,
     DamagedFile,
@@ -204,7 +206,8 @@ def save_state(folder, fp: str, *, epoch: int, model: torch.nn.Module,
     Parameters
     ----------
     folder : str or path-like
-        The ``checkpoint_dir``; created if missing. Its state file is replaced.
+        The ``checkpoint_dir`` (``~`` is expanded); created if missing. Its
+        state file is replaced.
     fp : str
         The fit's :func:`fingerprint`.
     epoch : int
@@ -309,7 +312,7 @@ def save_state(folder, fp: str, *, epoch: int, model: torch.nn.Module,
         check_doc(json.loads(text), fp)
     except _Damaged as exc:
         raise ValueError(f"the training state to save is malformed: it {exc}.") from exc
-    return _write(os.fspath(folder), tensors, text)
+    return _write(expand_folder(folder), tensors, text)
 
 
 def _check_best(best_state: dict, tensors: dict) -> None:
@@ -409,7 +412,7 @@ def load_state(folder, fp: str, *, check_extra=None,
     Parameters
     ----------
     folder : str or path-like
-        The ``checkpoint_dir``.
+        The ``checkpoint_dir`` (``~`` is expanded).
     fp : str
         The :func:`fingerprint` of the fit that wants to resume.
     check_extra : callable or None, default=None
@@ -432,7 +435,7 @@ def load_state(folder, fp: str, *, check_extra=None,
     """
     if max_epochs is not None and (not is_int(max_epochs) or max_epochs < 1):
         raise ValueError(f"max_epochs={max_epochs!r} must be a positive int or None.")
-    path = os.path.join(os.fspath(folder), FILE_NAME)
+    path = os.path.join(expand_folder(folder), FILE_NAME)
     return read_parsed(path, lambda data: _parse(path, data, fp, check_extra, max_epochs),
                        lambda exc, _: _ignore(path, str(exc), isinstance(exc, Mismatch)))
 

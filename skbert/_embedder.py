@@ -123,6 +123,12 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         The resolved precision, ``"bf16"``, ``"fp16"`` or ``"fp32"``.
     n_features_out_ : int
         Length of an embedding (the encoder's hidden size).
+    model_path_ : str or None
+        The absolute path of the model folder the encoder was loaded from,
+        when ``model_name_or_path`` named a local folder (a relative one is
+        resolved against the folder ``fit`` ran in); None for a hub name.
+        Unpickling loads the encoder from it. ``model_name_or_path`` keeps
+        the value given.
 
     See Also
     --------
@@ -132,9 +138,13 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
     -----
     The encoder is never trained, so a pickle holds no weights: pickling
     keeps the parameters and the resolved settings, and unpickling loads the
-    encoder again from ``model_name_or_path``. That checkpoint must exist
-    where the pickle is loaded (the default model ships with skbert); if its
-    weights changed since pickling, a :class:`~skbert.SkbertWarning` says so.
+    encoder again from ``model_path_`` (a local folder, by its absolute path,
+    so a pickle made with ``"my-model"`` loads from any current folder) or
+    from ``model_name_or_path`` (a hub name). That checkpoint must exist
+    where the pickle is loaded (the default model ships with skbert); if the
+    folder is gone, the error names it and the folder it was relative to; if
+    its weights changed since pickling, a :class:`~skbert.SkbertWarning` says
+    so.
 
     On the CPU the output is fp32 and deterministic unless ``precision="bf16"``
     is asked for; under bf16 autocast, embeddings differ from fp32 ones in
@@ -226,6 +236,8 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         precision = resolve_precision(self.precision, device, predict=True)
         path = resolve_model_path(os.fspath(self.model_name_or_path))
         self._load(path, device)
+        # a local folder by its absolute path: a pickle is loaded from another current folder
+        self.model_path_ = os.path.abspath(path) if os.path.isdir(path) else None
         self.pooling_ = resolve_pooling(self.pooling, path, saved_head(path))
         self.device_ = device
         self.precision_ = precision
@@ -322,7 +334,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         if fingerprint is None:  # pickled before fit
             return
         device = load_device(self.device, self.device_, "TransformerEmbedder", "encoder")
-        path = resolve_model_path(os.fspath(self.model_name_or_path))
+        path = self._pickled_model_path()
         self._load(path, device)
         self.device_ = device
         self.precision_ = resolve_precision(self.precision, device, predict=True)
@@ -334,6 +346,40 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
                 "pickled with, so its embeddings differ too (a downstream classifier fitted on "
                 "the old ones may be off). Refit the pipeline, or restore the checkpoint.",
                 SkbertWarning, stacklevel=2)
+
+    def _pickled_model_path(self) -> str:
+        """Where an unpickled embedder loads its encoder from.
+
+        The absolute folder recorded at fit (``model_path_``); if it is gone, the
+        given ``model_name_or_path`` where it names a local folder here (the
+        weights check then tells a different model); else a FileNotFoundError
+        naming both, never a hub lookup of a folder name. Pickles made before
+        ``model_path_`` existed load from ``model_name_or_path``.
+        """
+        given = os.fspath(self.model_name_or_path)
+        recorded = self.__dict__.get("model_path_", None)
+        if "model_path_" not in self.__dict__:  # an older pickle
+            self.model_path_ = None
+            return resolve_model_path(given)
+        if recorded is None:  # a hub name
+            return resolve_model_path(given)
+        if os.path.isdir(recorded):
+            return recorded
+        if os.path.isdir(resolve_model_path(given)):
+            return resolve_model_path(given)
+        relative = ""
+        if not os.path.isabs(given):
+            tail = os.sep + os.path.normpath(given)
+            where = (f", {recorded[:-len(tail)] or os.sep!r}" if recorded.endswith(tail)
+                     and not tail.startswith(os.sep + os.pardir) else "")
+            relative = (f" (model_name_or_path={given!r}, relative to the folder it was fitted "
+                        f"in{where})")
+        raise FileNotFoundError(
+            f"This TransformerEmbedder was fitted with the model folder {recorded!r}{relative}, "
+            f"which does not exist here (current folder {os.getcwd()!r}). Put the model "
+            "folder back there, or load the pickle from a folder where "
+            f"{given!r} names it, or refit with model_name_or_path set to where the model "
+            "is now.")
 
 
 class _Embed(torch.nn.Module):

@@ -11,9 +11,11 @@ import this one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import re
 import warnings
 
 import numpy as np
@@ -1015,6 +1017,18 @@ def _check_saved_lengths(est, tokenizer, settings_file: str) -> None:
             "save_pretrained.") from None
 
 
+@contextlib.contextmanager
+def _speaking_of_the_validation_set():
+    """Errors of the checks of ``X``/``Y`` run on ``X_val``/``Y_val``, naming those."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        if type(exc) not in (ValueError, TypeError):
+            raise
+        message = re.sub(r"(?<![\w'.])([XY])(?![\w])", r"\1_val", str(exc))
+        raise type(exc)(message) from None
+
+
 def _check_fit_data(X, Y, sample_weight, X_val, Y_val) -> FitData:
     """The inputs of ``fit``, checked (skbert._validation), as one FitData."""
     # a datasets.Dataset stays memory-mapped: it is checked while it is tokenised
@@ -1029,10 +1043,11 @@ def _check_fit_data(X, Y, sample_weight, X_val, Y_val) -> FitData:
             "and their labels) or neither.")
     val_texts = Yv = None
     if X_val is not None:
-        val_texts = X_val if is_hf_dataset(X_val) else check_texts(X_val)
-        n_val = check_text_dataset(X_val) if is_hf_dataset(X_val) else len(val_texts)
-        Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False,
-                                           warn_scorers=False)  # no scorer reads Y_val
+        with _speaking_of_the_validation_set():
+            val_texts = X_val if is_hf_dataset(X_val) else check_texts(X_val)
+            n_val = check_text_dataset(X_val) if is_hf_dataset(X_val) else len(val_texts)
+            Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False,
+                                               warn_scorers=False)  # no scorer reads Y_val
         if Yv.shape[1] != Yf.shape[1] or (
                 getattr(Y_val, "columns", None) is not None
                 and list(val_classes) != list(classes)):
@@ -1105,7 +1120,8 @@ def _check_checkpoint_dir(checkpoint_dir, model_name_or_path) -> None:
                                else str(model_name_or_path))
     if not os.path.isdir(model):
         return  # a hub name: nothing local to protect
-    ckpt, real = os.path.realpath(os.fspath(checkpoint_dir)), os.path.realpath(model)
+    ckpt = os.path.realpath(os.path.expanduser(os.fspath(checkpoint_dir)))  # as used
+    real = os.path.realpath(model)
     try:
         common = os.path.commonpath([ckpt, real])
     except ValueError:  # other drives (Windows)

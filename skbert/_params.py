@@ -43,6 +43,10 @@ table order) that each column defines.
 ``flag_for(name)`` -> str
     The CLI flag of a parameter (``"--max-epochs"``), for errors that speak in
     flags; the parameter's own name when it has none.
+``FolderPath``, ``folder_problem(name, value)``, ``expand_folder(value)``
+    The constraint of the folder parameters (``fit_cache`` given as a str,
+    ``checkpoint_dir``), what is wrong with a value it refuses, and the path
+    skbert uses for one it accepts (``~`` expanded).
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +66,7 @@ import torch
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
+    Options,
     StrOptions,
     make_constraint,
     validate_parameter_constraints,
@@ -113,6 +120,161 @@ def _nonneg(kind) -> NumberInterval:
 
 def _options(*names: str) -> StrOptions:
     return StrOptions(set(names))
+
+
+# ----------------------------------------------------------- folder parameters
+#: How to do without a folder, per folder parameter (for the messages).
+_FOLDER_FIX = {
+    "fit_cache": "pass False to switch the fit cache off, True to keep fits in this process's "
+                 "memory, or a folder path",
+    "checkpoint_dir": "pass checkpoint_dir=None for no training-state checkpoints, or a folder "
+                      "path",
+}
+#: A shell variable: ``${...}`` anywhere, or ``$NAME`` (or a lone ``$``) at the start of the
+#: path or of one of its parts. ``a/b$c`` is a plain name.
+_SHELL_VARIABLE = re.compile(r"\$\{[^}]*\}?|(?:^|(?<=[/\\]))\$(?:[A-Za-z_][A-Za-z0-9_]*)?")
+#: The text of a bool or None: almost always a value meant as the bool (a config file's "True").
+_BOOL_TEXTS = ("true", "false", "none")
+
+
+def folder_problem(name: str, value, *, flag: str | None = None) -> str | None:
+    """What is wrong with ``value`` as the folder parameter ``name``, or None if nothing.
+
+    Python takes a path literally, so values that a shell would have turned
+    into another path, or that name no folder at all, are refused instead of
+    creating a folder named ``"~"``, ``"$HOME"`` or ``"True"`` in the current
+    folder (or writing into the current folder itself):
+
+    * an empty or blank path (``""`` is the current folder to ``os.path``);
+    * for ``fit_cache``, the text of a bool or None (``"True"``, ``"false"``,
+      ``"None"``): the bool was meant;
+    * a shell variable (``"$HOME/x"``, ``"${TMPDIR}/x"``, ``"runs/$USER"``):
+      shells expand variables, Python does not; pass the expanded path
+      (``os.path.expandvars``);
+    * ``"~user/x"`` for a user this system does not know (``"~/x"`` and a known
+      user's ``"~user/x"`` are expanded, see :func:`expand_folder`);
+    * a bytes path (``os.fspath`` of the value must be a str).
+
+    Parameters
+    ----------
+    name : {"fit_cache", "checkpoint_dir"}
+        The parameter.
+    value : str or path-like
+        Its value (a bool ``fit_cache`` and a None ``checkpoint_dir`` are not
+        paths and are not checked here).
+    flag : str or None, default=None
+        The command line's option (``"--checkpoint-dir"``): the message then
+        speaks of it instead of the parameter.
+
+    Returns
+    -------
+    str or None
+        One sentence naming the value and the fix.
+
+    Examples
+    --------
+    >>> folder_problem("fit_cache", "fits") is None
+    True
+    >>> folder_problem("checkpoint_dir", "$HOME/ckpt")  # doctest: +ELLIPSIS
+    "checkpoint_dir='$HOME/ckpt' names the shell variable $HOME, which Python does not expand..."
+    """
+    shown = f"{value!r}" if flag else f"{name}={value!r}"  # argparse names the flag
+    fix = (f"leave {flag} out for none, or give a folder path" if flag
+           else _FOLDER_FIX.get(name, "pass a folder path"))
+    try:
+        path = os.fspath(value)
+    except TypeError:
+        return f"{shown} is not a path; {fix}"
+    if not isinstance(path, str):
+        return f"{shown} is a bytes path; pass it as a str (os.fsdecode)"
+    if not path.strip():
+        return (f"{shown} names no folder (an empty path would mean the current folder); "
+                f"{fix}")
+    if name == "fit_cache" and not flag and path.strip().lower() in _BOOL_TEXTS:
+        word = path.strip().lower()
+        meant = ("fit_cache=False to switch the fit cache off" if word != "true"
+                 else "fit_cache=True to keep fits in this process's memory")
+        return (f"{shown} is text, not the bool: pass {meant} (a str is a folder path); "
+                "a config file's value must be read as a bool, not a str")
+    var = _SHELL_VARIABLE.search(path)
+    if var is not None:
+        expanded = os.path.expandvars(path)
+        here = f" ({expanded!r} here)" if expanded != path else ""
+        if flag:  # a variable in single quotes, or from a file the shell never read
+            return (f"{shown} names the shell variable {var.group()}, which skbert does not "
+                    "expand (a folder of that literal name would be created); write the path "
+                    f"itself{here}, or the variable outside single quotes")
+        return (f"{shown} names the shell variable {var.group()}, which Python does not "
+                "expand (a folder of that literal name would be created); pass the path "
+                f"itself, e.g. os.path.expandvars({path!r}){here}")
+    if os.path.expanduser(path).startswith("~"):
+        user = re.split(r"[/\\]", path, maxsplit=1)[0]
+        return (f"{shown} starts with {user!r}, the home folder of a user this system does "
+                "not know; pass the path itself")
+    return None
+
+
+def expand_folder(value) -> str:
+    """The path skbert uses for a folder parameter: ``os.fspath`` with ``~`` expanded.
+
+    ``"~/fits"`` is ``$HOME/fits``, as a shell would give it;
+    :func:`folder_problem` refuses what else a shell would have changed. The
+    parameter itself keeps the value given (``get_params`` returns it).
+
+    Examples
+    --------
+    >>> expand_folder("fits")
+    'fits'
+    >>> expand_folder("~/fits") == os.path.join(os.path.expanduser("~"), "fits")
+    True
+    """
+    return os.path.expanduser(os.fspath(value))
+
+
+#: Per thread, the problem a :class:`FolderPath` last found (its description names it).
+_FOLDER_SEEN = threading.local()
+
+
+class FolderPath(Options):
+    """A folder given as a str or path-like that :func:`folder_problem` accepts.
+
+    An ``Options`` of no listed values to scikit-learn (its parameter
+    validation takes only its own constraint classes), with its own test.
+
+    scikit-learn describes a constraint right after checking the value, in
+    the same thread: the description names what is wrong with the value it
+    last refused (``fit_cache=''``: "names no folder ... pass False to switch
+    the fit cache off ..."), so the error says the fix.
+
+    Parameters
+    ----------
+    name : str
+        The parameter (``"fit_cache"``, ``"checkpoint_dir"``).
+
+    Examples
+    --------
+    >>> c = FolderPath("fit_cache")
+    >>> c.is_satisfied_by("fits"), c.is_satisfied_by(""), c.is_satisfied_by(3)
+    (True, False, False)
+    """
+
+    def __init__(self, name: str):
+        super().__init__(str, set())
+        self.name = name
+
+    def is_satisfied_by(self, val):
+        problem = (folder_problem(self.name, val) if isinstance(val, (str, os.PathLike))
+                   else None)
+        _FOLDER_SEEN.problem = problem
+        return isinstance(val, (str, os.PathLike)) and problem is None
+
+    def describe(self) -> str:
+        """The constraint in words, whatever was checked last."""
+        return "a folder path (a str or path-like)"
+
+    def __str__(self):
+        problem = getattr(_FOLDER_SEEN, "problem", None)
+        return self.describe() + (f"; {problem}" if problem else "")
 
 
 PARAMS: tuple[Param, ...] = (
@@ -211,7 +373,7 @@ PARAMS: tuple[Param, ...] = (
     Param("predict_batch_size", 64, [_pos(Integral)],
           "texts per forward pass in prediction and validation",
           flag="--predict-batch-size", when="predict", metavar="N"),
-    Param("fit_cache", True, ["boolean", str],
+    Param("fit_cache", True, ["boolean", FolderPath("fit_cache")],
           "reuse fine-tuned weights of an identical earlier fit (a str: a shared folder)",
           when="observer", from_folder=False),
     Param("device", "auto", [str, torch.device], "auto, cpu, cuda, cuda:1, mps",
@@ -232,7 +394,7 @@ PARAMS: tuple[Param, ...] = (
     Param("gradient_checkpointing", False, ["boolean"],
           "recompute activations in the backward pass (less memory, slower)",
           flag="--gradient-checkpointing"),
-    Param("checkpoint_dir", None, [None, str, os.PathLike],
+    Param("checkpoint_dir", None, [None, FolderPath("checkpoint_dir")],
           "save the training state after each epoch there; a rerun resumes",
           flag="--checkpoint-dir", when="observer", from_folder=False, metavar="FOLDER"),
     Param("peft_config", None, "no_validation",
@@ -576,7 +738,8 @@ def _describe(param: Param) -> str:
         "a comma-separated list of numbers" if c == "array-like"
         else "'none'" if c is None
         else " or ".join(repr(o) for o in sorted(c.options)) if isinstance(c, StrOptions)
-        else c.describe() if isinstance(c, NumberInterval)  # no bools on a command line
+        # the plain wording: no "(not a bool)", no problem of a value checked earlier
+        else c.describe() if isinstance(c, (NumberInterval, FolderPath))
         else str(make_constraint(c))
         for c in param.constraint if c not in (dict, list, callable, torch.device, os.PathLike))
 
@@ -632,6 +795,8 @@ def _parse_as(c, text: str):
         return values if all(math.isfinite(v) for v in values) else _UNSET
     if c is str:
         return text
+    if isinstance(c, FolderPath):  # one that folder_problem refuses is the parser's error
+        return os.path.expanduser(text)
     return _UNSET
 
 
@@ -647,6 +812,9 @@ def _parser(param: Param) -> Callable[[str], Any]:
                     f"invalid {param.flag} {text!r}: {exc}. Give a JSON object, or @FILE for a "
                     "JSON file holding one.") from None
         for c in param.constraint:
+            if isinstance(c, FolderPath) and (problem := folder_problem(
+                    param.name, text, flag=param.flag)) is not None:
+                raise argparse.ArgumentTypeError(problem)
             if c == "array-like" and "," not in text and scalar:
                 continue  # one number is the interval's (--threshold 1.5 is out of range)
             value = _parse_as(c, text)

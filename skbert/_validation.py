@@ -54,8 +54,20 @@ def brief(value, width: int = 50) -> str:
 
 
 def is_hf_dataset(X) -> bool:
-    """Whether X is a ``datasets.Dataset`` (checked by duck typing; no import)."""
-    return type(X).__module__.startswith("datasets.") and hasattr(X, "column_names")
+    """Whether X is a ``datasets.Dataset`` (checked by duck typing; no import).
+
+    A streaming ``IterableDataset`` is refused here, naming the fix: it has no
+    length, and skbert reads a ``Dataset`` by slices.
+    """
+    if not type(X).__module__.startswith("datasets."):
+        return False
+    if type(X).__name__ == "IterableDataset":
+        raise TypeError(
+            "X is a streaming datasets.IterableDataset, which has no length and cannot be "
+            "read in slices. Load it without streaming=True (a map-style Dataset is "
+            "memory-mapped, not read into memory), or pass its texts as a list, e.g. "
+            "[row['text'] for row in ds].")
+    return hasattr(X, "column_names")
 
 
 def check_texts(X, *, text_column: str = "text") -> list[str]:

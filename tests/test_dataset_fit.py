@@ -57,3 +57,15 @@ def test_dataset_fit_cache_is_keyed_by_fingerprint(tiny_st_model, corpus, tmp_pa
     assert len(train_calls) == 1  # same files, same fingerprint: reused
     TransformerMultiLabelClassifier(tiny_st_model, **kw).fit(ds.select(range(40)), Y[:40])
     assert len(train_calls) == 2
+
+
+def test_trial12_a_streaming_dataset_is_refused_with_the_fix(tiny_st_model, corpus):
+    """It raised "object of type 'IterableDataset' has no len()"."""
+    X, Y = corpus
+    stream = datasets.Dataset.from_dict({"text": X}).to_iterable_dataset()
+    est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", fit_cache=False)
+    for call in (lambda: est.fit(stream, Y), lambda: est.fit(X, Y).predict_proba(stream)):
+        with pytest.raises(TypeError, match=r"streaming datasets.IterableDataset.*without "
+                                            r"streaming=True"):
+            call()

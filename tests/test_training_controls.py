@@ -3,6 +3,7 @@ micro-batches, gradient checkpointing, the unseeded-refit warning)."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -130,7 +131,7 @@ def test_validation_set_errors(tiny_st_model, corpus):
     with pytest.raises(ValueError, match="same columns"):
         make_est(tiny_st_model).fit(X, pd.DataFrame(Y, columns=LABELS), X_val=X,
                                     Y_val=pd.DataFrame(Y, columns=LABELS[::-1]))
-    with pytest.raises(ValueError, match="X has 3 texts but Y has 48"):
+    with pytest.raises(ValueError, match="X_val has 3 texts but Y_val has 48"):
         make_est(tiny_st_model).fit(X, Y, X_val=X[:3], Y_val=Y)
 
 
@@ -417,3 +418,22 @@ def test_trial12_warm_start_refuses_another_model_or_pooling(tiny_st_model, tiny
     loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
     loaded.set_params(warm_start=True, max_epochs=1).fit(X, Y)
     assert len(loaded.history_) == 3
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("none", r"X_val\[3\] is NoneType"),
+    ("short", r"X_val has 5 texts but Y_val has 6 rows"),
+    ("empty", r"X_val is empty"),
+    ("values", r"Y_val holds the values \{0, 2\}"),
+])
+def test_trial12_validation_set_errors_name_x_val_and_y_val(tiny_st_model, corpus, bad, words,
+                                                            train_calls):
+    X, Y = corpus
+    Xv, Yv = list(X[:6]), Y[:6]
+    Xv, Yv = {"none": (Xv[:3] + [None] + Xv[4:], Yv), "short": (Xv[:5], Yv),
+              "empty": ([], Yv[:0]), "values": (Xv, Yv * 2)}[bad]
+    est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, fit_cache=False)
+    with pytest.raises((ValueError, TypeError), match=words) as info:
+        est.fit(X, Y, X_val=Xv, Y_val=Yv)
+    assert not re.search(r"(?<![\w'.])[XY](?!\w)", str(info.value))  # no bare X or Y left
+    assert train_calls == []
