@@ -53,10 +53,12 @@ from ._persistence import (
 )
 from ._runner import (
     FitResult,
+    build_signature,
     check_finite_logits,
     check_lengths,
     encode_texts,
     inference_config,
+    model_source,
     resolve_max_epochs,
     run_fit,
 )
@@ -279,12 +281,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         How window logits are pooled into text logits.
     predict_batch_size : int, default=64
         Texts per forward pass in prediction and validation.
-    fit_cache : bool or str, default=True
+    fit_cache : bool, str or path-like, default=True
         Reuse fine-tuned weights when ``fit`` is called again with the same
         data and the same training parameters, which only predict-time
         parameters (``threshold``, ...) change: a grid search over thresholds
         then fine-tunes once per fold. Only fits with an int ``random_state``
-        are reused. A str is a folder shared by processes (``n_jobs>1``);
+        are reused. A str (or ``pathlib.Path``) is a folder shared by
+        processes (``n_jobs>1``; ``~`` is expanded);
         ``False`` turns reuse off. A reused fit sets ``fit_cache_hit_`` and
         says so at ``verbose>=1``. See :func:`skbert.clear_fit_cache`.
     device : str, default="auto"
@@ -623,8 +626,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         a fit-cache hit, from_pretrained)."""
         self.model_ = result.model
         self.tokenizer_ = result.tokenizer
-        # what these weights were fitted from: a warm_start refit must continue the same model
-        self._fitted_from = os.fspath(self.model_name_or_path)
+        # what these weights were fitted from and built with: a warm_start refit must continue
+        # the same model (skbert._runner.warm_start_ok)
+        self._fitted_from = model_source(self.model_name_or_path)
+        self._fitted_build = build_signature(self)
         self.classes_ = result.classes
         self.history_ = [dict(r) for r in result.history]
         self.n_epochs_ = len(self.history_)
@@ -1017,6 +1022,20 @@ def _check_saved_lengths(est, tokenizer, settings_file: str) -> None:
             "save_pretrained.") from None
 
 
+def _label_columns(Y) -> int | None:
+    """The number of label columns of a 2-D 0/1 ``Y`` (array, sparse matrix or DataFrame);
+    None for anything else, which ``check_targets`` then explains."""
+    import scipy.sparse as sp
+
+    try:
+        if sp.issparse(Y) or hasattr(Y, "columns"):
+            return int(Y.shape[1]) if len(Y.shape) == 2 else None
+        a = np.asarray(Y)
+    except (ValueError, TypeError):  # ragged label lists
+        return None
+    return int(a.shape[1]) if a.ndim == 2 and a.dtype.kind in "biuf" else None
+
+
 @contextlib.contextmanager
 def _speaking_of_the_validation_set():
     """Errors of the checks of ``X``/``Y`` run on ``X_val``/``Y_val``, naming those."""
@@ -1043,6 +1062,11 @@ def _check_fit_data(X, Y, sample_weight, X_val, Y_val) -> FitData:
             "and their labels) or neither.")
     val_texts = Yv = None
     if X_val is not None:
+        n_columns = _label_columns(Y_val)
+        if n_columns is not None and n_columns != Yf.shape[1]:  # before Y_val's own checks
+            raise ValueError(
+                f"Y_val has {n_columns} label column(s) but Y has {Yf.shape[1]}; Y_val needs "
+                "the same columns in the same order.")
         with _speaking_of_the_validation_set():
             val_texts = X_val if is_hf_dataset(X_val) else check_texts(X_val)
             n_val = check_text_dataset(X_val) if is_hf_dataset(X_val) else len(val_texts)

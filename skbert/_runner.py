@@ -180,8 +180,9 @@ def _run(estimator, data: FitData) -> FitResult:
     est = estimator
     # every fit, whatever head starts: a typo or a value save_pretrained cannot write fails now
     check_label_descriptions(est.label_descriptions, data.classes)
-    if isinstance(est.fit_cache, str):  # fail now, not after the epochs
-        _cache.check_writable(est.fit_cache)
+    store = cache_store(est.fit_cache)
+    if isinstance(store, str):  # fail now, not after the epochs
+        _cache.check_writable(store)
     if est.checkpoint_dir is not None:
         _cache.check_writable(os.fspath(est.checkpoint_dir), "checkpoint_dir")
     device = resolve_device(est.device)
@@ -200,30 +201,51 @@ def _run(estimator, data: FitData) -> FitResult:
     warm = warm_start_ok(est, data.classes)
 
     key = None
-    if (est.fit_cache is not False and not warm) or est.checkpoint_dir is not None:
+    if (store is not False and not warm) or est.checkpoint_dir is not None:
         key = data_key(est, data)
-    cache_key = key if est.fit_cache is not False and not warm else None
+    cache_key = key if store is not False and not warm else None
     reusable = cache_key is not None and isinstance(est.random_state, Integral)
     if cache_key is not None and not reusable:
         _warn_repeated_unseeded_fit(cache_key)
     # a shared folder: one process trains a key while the others wait for its entry
-    shared = reusable and isinstance(est.fit_cache, str) and not group.active
+    shared = reusable and isinstance(store, str) and not group.active
     # joblib calls made inside the fit (scikit-learn's LogisticRegression of the logistic head
     # start) run in this thread. Under an outer joblib backend they would go to it: a dask
     # worker secedes while waiting for them and takes the next task, often a fit of the same
     # key, which then waits for the training lock this fit holds (a deadlock until the lock's
     # longest wait).
     with (joblib.parallel_config(backend="sequential"),
-          _cache.training_lock(cache_key, est.fit_cache) if shared
+          _cache.training_lock(cache_key, store) if shared
           else contextlib.nullcontext(True)):
-        cached = _cache.get(cache_key, est.fit_cache, device) if reusable else None
+        cached = _cache.get(cache_key, store, device) if reusable else None
+        if cached is not None and not _serves(est, cached):
+            cached = None  # it lacks this fit's threshold rule: trained again, and replaced
         if _distributed.all_ranks_agree(cached is not None, group):
             return _reuse(est, data, cached, group)
         result = _train(est, data, device, precision, rs, seed, group, warm, key)
         if (reusable and not result.interrupted
-                and (group.is_main or est.fit_cache is True)):
-            _cache.put(cache_key, est.fit_cache, result.cache_entry())
+                and (group.is_main or store is True)):
+            _cache.put(cache_key, store, result.cache_entry())
     return result
+
+
+def cache_store(fit_cache):
+    """Where ``fit_cache`` keeps fits: False (nowhere), True (this process's memory) or a
+    folder path as a str (a ``pathlib.Path`` too; ``numpy.bool_`` counts as the bool)."""
+    if isinstance(fit_cache, (bool, np.bool_)):
+        return bool(fit_cache)
+    return os.fspath(fit_cache)
+
+
+def _serves(est, cached: dict) -> bool:
+    """Whether a cache entry can stand for this fit: one tuned on a validation split must
+    hold the thresholds of the rule ``threshold_metric`` resolves to (never another's)."""
+    if cached.get("thresholds") is None:
+        return True  # no split: nothing was tuned
+    by_rule = cached.get("tuned_by_rule")
+    n_train = cached.get("n_train")
+    return (isinstance(by_rule, dict) and isinstance(n_train, int) and n_train > 0
+            and resolve_threshold_metric(est.threshold_metric, n_train) in by_rule)
 
 
 def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
@@ -235,10 +257,9 @@ def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
     n_train = _count(cached.get("n_train"))
     thresholds, scores, rule = cached.get("thresholds"), cached.get("tuned_scores"), None
     by_rule = cached.get("tuned_by_rule")
-    if isinstance(by_rule, dict) and n_train is not None:
+    if thresholds is not None:  # _serves made sure the entry holds this fit's rule
         rule = resolve_threshold_metric(est.threshold_metric, n_train)
-        if rule in by_rule:
-            thresholds, scores = by_rule[rule]["thresholds"], by_rule[rule]["scores"]
+        thresholds, scores = by_rule[rule]["thresholds"], by_rule[rule]["scores"]
     result = FitResult(
         model=cached["model"], tokenizer=cached["tokenizer"], classes=data.classes,
         y_dtype=data.y_dtype, history=[dict(r) for r in cached["history"]],
@@ -539,6 +560,20 @@ def _split(est, data: FitData, encoded, rs, tokenizer):
             encoded.subset(valid_idx), Y[valid_idx])
 
 
+def model_source(model_name_or_path) -> str:
+    """``model_name_or_path`` as compared between fits: a local folder by its real path (a
+    trailing slash or a relative spelling is the same folder), a hub name as given."""
+    path = os.fspath(model_name_or_path)
+    return os.path.realpath(path) if os.path.isdir(path) else path
+
+
+def build_signature(est) -> tuple[str, str]:
+    """What ``peft_config`` and ``model_kwargs`` built the model with, comparable by value."""
+    kwargs = est.model_kwargs
+    return (repr(est.peft_config),
+            repr(sorted(kwargs.items(), key=repr)) if isinstance(kwargs, dict) else repr(kwargs))
+
+
 def warm_start_ok(est, classes) -> bool:
     """Whether this fit continues the fitted weights (``warm_start``); refuses what cannot."""
     if not est.warm_start or not hasattr(est, "model_"):
@@ -550,12 +585,20 @@ def warm_start_ok(est, classes) -> bool:
             "warm_start=False: fit then starts from the saved folder "
             f"{str(est.model_name_or_path)!r}, with its trained head for the same labels.")
     fitted_from = getattr(est, "_fitted_from", None)  # older pickles lack it
-    if fitted_from is not None and os.fspath(est.model_name_or_path) != fitted_from:
+    if fitted_from is not None and model_source(est.model_name_or_path) != fitted_from:
         raise ValueError(
             f"warm_start=True continues the model fitted from {fitted_from!r}, but "
             f"model_name_or_path is now {os.fspath(est.model_name_or_path)!r}. Set "
             "warm_start=False to fine-tune the new model from its start, or set "
             "model_name_or_path back to continue.")
+    built = getattr(est, "_fitted_build", None)
+    if built is not None and build_signature(est) != built:
+        changed = [name for name, now, then in zip(("peft_config", "model_kwargs"),
+                                                   build_signature(est), built) if now != then]
+        raise ValueError(
+            f"warm_start=True continues the fitted model, but {' and '.join(changed)} changed "
+            "since it was built; the weights in memory were built with the earlier value. Set "
+            "warm_start=False to build and fine-tune a new model, or set them back.")
     if est.pooling not in ("auto", est.pooling_):
         raise ValueError(
             f"warm_start=True continues a model with pooling={est.pooling_!r}, but pooling is "

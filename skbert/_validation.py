@@ -61,6 +61,10 @@ def is_hf_dataset(X) -> bool:
     """
     if not type(X).__module__.startswith("datasets."):
         return False
+    if type(X).__name__ == "DatasetDict":
+        raise TypeError(
+            f"X is a datasets.DatasetDict of the splits {list(X)[:5]}; pass one split, e.g. "
+            f"X=ds[{list(X)[0]!r}].")
     if type(X).__name__ == "IterableDataset":
         raise TypeError(
             "X is a streaming datasets.IterableDataset, which has no length and cannot be "
@@ -327,11 +331,13 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers:
         raise ValueError(
             f"Y could not be read as a 2-D array ({exc}); expected an indicator matrix of shape "
             "(n_samples, n_labels) with one row per text. " + _MLB_FIX) from None
-    if (Y.ndim == 2 and Y.shape[1] == 1 and Y.shape[0] and Y.dtype.kind in "biuf"
-            and np.isin(Y, (0, 1)).all()):  # one yes/no label: MultiLabelBinarizer gives this
+    if (Y.ndim in (1, 2) and Y.shape[0] and (Y.ndim == 1 or Y.shape[1] == 1)
+            and Y.dtype.kind in "biuf" and np.isin(Y, (0, 1)).all()):
+        # one yes/no label: y = df["spam"], or MultiLabelBinarizer of one class
         name = f"Y[{classes[0]!r}]" if classes is not None else "Y"
+        what = "one label column" if Y.ndim == 2 else "one 0/1 value per text"
         raise ValueError(
-            f"Y has one label column (shape {Y.shape}); a multi-label model needs at least two "
+            f"Y has {what} (shape {Y.shape}); a multi-label model needs at least two "
             "labels. For one yes/no label, add its complement as a second label, e.g. "
             "Y = np.column_stack([Y, 1 - Y])"
             + (f" (with a DataFrame: Y['not_{classes[0]}'] = 1 - {name})"

@@ -453,3 +453,46 @@ def test_a_grid_over_threshold_metric_reuses_the_weights(where, tiny_st_model, c
                          threshold_metric=rule).fit(X, Y)
         assert fresh.threshold_metric_ == rule
         np.testing.assert_array_equal(reused[rule], fresh.thresholds_)
+
+
+def test_trial13_a_path_folder_and_numpy_false_are_what_they_say(tiny_st_model, corpus,
+                                                                 tmp_path, train_calls):
+    """fit_cache=Path(...) kept fits in memory only; fit_cache=np.False_ reused fits."""
+    from pathlib import Path
+
+    X, Y = corpus
+    folder = Path(tmp_path / "fits")
+    make_est(tiny_st_model, folder).fit(X, Y)
+    assert len(entries(folder)) == 1  # written to the folder
+    _cache.clear_fit_cache()  # memory only: the folder's entry serves the next fit
+    again = make_est(tiny_st_model, folder).fit(X, Y)
+    assert again.fit_cache_hit_ and len(train_calls) == 1
+    make_est(tiny_st_model, np.False_).fit(X, Y)
+    off = make_est(tiny_st_model, np.False_).fit(X, Y)
+    assert not off.fit_cache_hit_ and len(train_calls) == 3
+
+
+@pytest.mark.parametrize("edit", ["rule removed", "rules null"])
+def test_trial13_an_entry_without_the_rule_asked_for_is_a_miss(edit, tiny_st_model, corpus,
+                                                               tmp_path, train_calls):
+    """It gave another rule's thresholds under the rule asked for."""
+    X, Y = corpus
+    folder = str(tmp_path / "fits")
+    kwargs = dict(threshold="auto", validation_fraction=0.25)
+    make_est(tiny_st_model, folder, threshold_metric="f1", **kwargs).fit(X, Y)
+    _cache.clear_fit_cache()  # the folder's entry is what the next fits find
+    (name,) = entries(folder)
+    path = os.path.join(folder, name)
+    with safe_open(path, framework="pt") as fh:
+        meta = fh.metadata()
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    doc = json.loads(meta[_cache._META_KEY])
+    if edit == "rule removed":
+        del doc["fitted"]["tuned_by_rule"]["f1_shrunk"]
+    else:
+        doc["fitted"]["tuned_by_rule"] = None
+    save_file(tensors, path, metadata=dict(meta, **{_cache._META_KEY: json.dumps(doc)}))
+    fresh = make_est(tiny_st_model, False, threshold_metric="f1_shrunk", **kwargs).fit(X, Y)
+    got = make_est(tiny_st_model, folder, threshold_metric="f1_shrunk", **kwargs).fit(X, Y)
+    np.testing.assert_array_equal(got.thresholds_, fresh.thresholds_)
+    assert got.threshold_metric_ == "f1_shrunk"

@@ -437,3 +437,34 @@ def test_trial12_validation_set_errors_name_x_val_and_y_val(tiny_st_model, corpu
         est.fit(X, Y, X_val=Xv, Y_val=Yv)
     assert not re.search(r"(?<![\w'.])[XY](?!\w)", str(info.value))  # no bare X or Y left
     assert train_calls == []
+
+
+def test_trial13_warm_start_compares_folders_not_spellings_and_refuses_a_new_build(
+        tiny_st_model, corpus):
+    """The same folder with a trailing slash was refused; a new peft_config or model_kwargs
+    was ignored (full fine-tuning went on)."""
+    X, Y = corpus
+    est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", random_state=0, fit_cache=False,
+                                          warm_start=True).fit(X, Y)
+    est.set_params(model_name_or_path=str(tiny_st_model) + "/").fit(X, Y)  # the same folder
+    assert len(est.history_) == 2
+    with pytest.raises(ValueError, match=r"model_kwargs changed since it was built"):
+        est.set_params(model_kwargs={"hidden_dropout_prob": 0.5}).fit(X, Y)
+    est.set_params(model_kwargs=None).fit(X, Y)
+    assert len(est.history_) == 3
+
+
+def test_trial13_y_val_of_other_width_and_one_0_1_vector(tiny_st_model, corpus, train_calls):
+    """Y_val with one column got the one-label advice; a 1-D 0/1 y got MultiLabelBinarizer's."""
+    X, Y = corpus
+    est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, fit_cache=False)
+    with pytest.raises(ValueError, match=r"Y_val has 1 label column\(s\) but Y has 4"):
+        est.fit(X, Y, X_val=X[:6], Y_val=Y[:6, :1])
+    with pytest.raises(ValueError, match=r"Y has one 0/1 value per text \(shape \(\d+,\)\).*"
+                                         r"np.column_stack"):
+        est.fit(X, Y[:, 0])
+    with pytest.raises(TypeError, match=r"DatasetDict of the splits \['train'\].*ds\['train'\]"):
+        import datasets
+        est.fit(datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": X})}), Y)
+    assert train_calls == []
