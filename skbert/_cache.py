@@ -21,9 +21,12 @@ truncated, foreign, of another format, not matching the network its config
 builds, with tensor data that does not match its recorded sha256, or with a
 NaN or infinite weight) is a cache miss: the fit retrains, and its entry
 replaces the damaged one. The metadata records the sha256 of the tensors
-(:func:`tensors_sha256`: names, dtypes, shapes and bytes), checked on every
-read: it catches accidents (a flipped bit, a partial copy, an edit), not
-tampering, since anyone who can write the folder can recompute it. An entry's
+(:func:`tensors_sha256`: names, dtypes, shapes and bytes) and that of the
+whole entry (:func:`entry_sha256`: the canonical JSON of every other field,
+the tensors' digest included, so an edited threshold or ``n_train`` is a miss
+too), both checked on every read: they catch accidents (a flipped bit, a
+partial copy, an edit), not tampering, since anyone who can write the folder
+can recompute them. An entry's
 config is checked as a model folder's is, and its sizes against its tensors on
 the meta device (:func:`skbert._modeling.model_from_config`) before any memory
 is allocated, so a small entry cannot ask for gigabytes. Entries are
@@ -60,7 +63,7 @@ import joblib
 
 from ._docs import fill_doc
 from ._modeling import model_from_config
-from ._params import expand_folder
+from ._params import expand_folder, folder_problem
 from ._persistence import (
     PROBE_PREFIX,
     _tokenizer_from_files,
@@ -95,8 +98,9 @@ SUFFIX = ".skbert-fit.safetensors"
 OLD_SUFFIX = ".skbert-fit"
 #: Suffix of a file being written (by skbert._safe_io; moved into place when complete).
 TMP_SUFFIX = TMP_TAG
-#: 2: the metadata records ``tensors_sha256`` (entries of format 1 are misses).
-ENTRY_FORMAT = 2
+#: 2: the metadata records ``tensors_sha256``; 3: and ``entry_sha256``, the digest of the
+#: whole entry (entries of formats 1 and 2 are misses).
+ENTRY_FORMAT = 3
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _META_KEY = "skbert_fit"
 _KEY = re.compile(r"[0-9a-f]{8,128}")
@@ -146,7 +150,20 @@ def clear_fit_cache(folder: str | None = None) -> None:
         A folder given as ``fit_cache`` (``~`` is expanded). Its entries
         (current and former formats) and leftover temporary files are
         deleted; other files are left alone.
+
+    Raises
+    ------
+    ValueError
+        If ``folder`` is a value that ``fit`` refuses as ``fit_cache``
+        (:func:`skbert._params.folder_problem`: ``""``, ``"True"``,
+        ``"$HOME/fits"``, ``"~unknown-user/x"``, ...), before anything is
+        cleared: such a value names no folder that a fit wrote to.
     """
+    if folder is not None:
+        problem = folder_problem("fit_cache", folder)
+        if problem is not None:
+            raise ValueError(f"clear_fit_cache(folder={folder!r}) is refused as fit refuses "
+                             f"it: {problem}.")
     with _lock:
         _memory.clear()
     if folder is None:
@@ -541,6 +558,14 @@ def _remove_lock(path: str, identity) -> bool:
     return True
 
 
+def _is_folder(path: str) -> bool:
+    """A folder at ``path`` (not a link to one)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _is_file(path: str) -> bool:
     """A regular file at ``path`` (not a link to one)."""
     try:
@@ -596,7 +621,10 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
         "fitted": {k: v for k, v in entry.items() if k != "state"},
     }
     try:
-        text = json.dumps(doc, default=_json_default)
+        # the digest of the JSON as the reader parses it (numpy values already plain)
+        doc = json.loads(json.dumps(doc, default=_json_default))
+        doc["entry_sha256"] = entry_sha256(doc)
+        text = json.dumps(doc)
         _check_doc(json.loads(text))  # what get will check, so no entry is born damaged
         _check_finite(tensors)
         data = save(tensors, metadata={_META_KEY: text})
@@ -611,6 +639,11 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
     final = os.path.join(folder, key + SUFFIX)
     try:  # a link planted at the entry's name is replaced, never written through
         write_bytes(final, data, root=folder)
+    except IsADirectoryError:  # the folder is writable; one name in it is taken
+        _warn_once(f"fit cache: could not write this fit's entry: {final!r} is a folder, not "
+                   "an entry skbert wrote, so this fit will not be reused from the folder. "
+                   "Remove that folder (skbert never deletes a folder it did not create).")
+        return
     except OSError as exc:
         _warn_once(f"fit cache: could not write to {folder!r} ({exc.strerror or exc}); fits "
                    "will not be reused from it. Pass a writable fit_cache folder.")
@@ -622,6 +655,10 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
 # ----------------------------------------------------------- folder: read
 def _read_entry(path: str, device) -> dict | None:
     def damaged(exc, identity):
+        if identity is None and _is_folder(path):  # not ours to remove: nothing replaces it
+            _report(path, str(exc), "; the fit retrains, but its entry cannot be written "
+                    "there until that folder is removed.")
+            return
         _report(path, str(exc))
         if identity is not None:  # read but refused: removed unless replaced meanwhile
             _remove_if_unchanged(path, identity)
@@ -638,6 +675,9 @@ def _rebuild(data: bytes, device) -> dict:
         raise _Damaged("has tensors whose sha256 differs from the one its metadata records "
                        "(changed bytes: a flipped bit, a partial copy or an edit)")
     _check_finite(tensors)
+    if entry_sha256(doc) != spec["entry_sha256"]:
+        raise _Damaged("has metadata whose sha256 differs from the one it records (an edited "
+                       "or damaged field: a flipped bit, a partial copy or an edit)")
 
     # checked as a folder's config.json is, and its sizes against the tensors on
     # the meta device, before anything is allocated: a small entry whose config
@@ -696,6 +736,31 @@ def tensors_sha256(tensors: dict) -> str:
     return digest.hexdigest()
 
 
+def entry_sha256(doc: dict) -> str:
+    """The SHA-256 of a folder entry's whole metadata document, less ``entry_sha256`` itself.
+
+    The document records :func:`tensors_sha256`, so this digest covers the
+    whole entry: the tensors and every field of the JSON (the model config,
+    the tokenizer files, the fit's thresholds, ``n_train``, ...). It is taken
+    over the canonical JSON of the parsed document (sorted keys, no spaces),
+    so it depends on the values, not on how the text spells them. Like
+    :func:`tensors_sha256`, it guards against accidents, not tampering.
+
+    Parameters
+    ----------
+    doc : dict
+        The parsed metadata document.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+    """
+    rest = {k: v for k, v in doc.items() if k != "entry_sha256"}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(b"skbert-fit-entry\n" + text.encode("ascii")).hexdigest()
+
+
 def _check_finite(tensors: dict) -> None:
     """Every floating tensor finite: a NaN weight would make every prediction NaN."""
     import torch
@@ -731,14 +796,15 @@ def _warn_once(message: str) -> None:
         logger.warning(message)
 
 
-def _report(path: str, reason: str) -> None:
+def _report(path: str, reason: str,
+            then: str = "; the fit retrains and replaces it.") -> None:
     """Log a damaged entry: a warning the first time, then at DEBUG."""
-    message = "fit cache: ignoring %s, which %s; the fit retrains and replaces it."
+    message = "fit cache: ignoring %s, which %s%s"
     if path in _reported:
-        logger.debug(message, path, reason)
+        logger.debug(message, path, reason, then)
     else:
         _reported.add(path)
-        logger.warning(message, path, reason)
+        logger.warning(message, path, reason, then)
 
 
 def _remove_if_unchanged(path: str, identity: tuple) -> None:
@@ -765,6 +831,9 @@ def _check_doc(doc) -> tuple[dict, dict]:
     digest = doc.get("tensors_sha256")
     need(isinstance(digest, str) and _SHA256.fullmatch(digest) is not None,
          f"tensors_sha256={digest!r:.80}, not the sha256 of its tensors (64 hex digits)")
+    whole = doc.get("entry_sha256")
+    need(isinstance(whole, str) and _SHA256.fullmatch(whole) is not None,
+         f"entry_sha256={whole!r:.80}, not the sha256 of the entry (64 hex digits)")
     model, fitted = doc.get("model"), doc.get("fitted")
     need(isinstance(model, dict), "no 'model' object")
     need(isinstance(fitted, dict), "no 'fitted' object")
@@ -782,7 +851,7 @@ def _check_doc(doc) -> tuple[dict, dict]:
     need(is_int(n_labels) and 1 <= n_labels <= 1_000_000,
          f"n_labels={n_labels!r}, not a positive int")
     spec = {"config": config, "attn_implementation": attn, "pooling": pooling,
-            "tensors_sha256": digest,
+            "tensors_sha256": digest, "entry_sha256": whole,
             "n_labels": n_labels, "tokenizer_files": _check_tokenizer_files(
                 model.get("tokenizer_files"))}
 

@@ -7,6 +7,8 @@ the fast CPU path and the baseline to beat by fine-tuning.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import warnings
@@ -261,6 +263,8 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         model.eval()
         self.model_ = model.to(device)
         self.tokenizer_ = tokenizer
+        # the files the tokenizer was read from, as they were then (None for a hub name)
+        self._tokenizer_sha256 = _tokenizer_files_sha256(path)
         logger.debug("loaded frozen encoder %s on %s", path, device)
 
     # ------------------------------------------------------------- transform
@@ -321,31 +325,66 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         state = dict(super().__getstate__())  # a copy: never edit the live __dict__
         model = state.pop("model_", None)
         state.pop("tokenizer_", None)
+        tokenizer_sha256 = state.pop("_tokenizer_sha256", None)
         if model is not None:
-            state["_weights_fingerprint"] = _fingerprint(model)
+            state["_weights_sha256"] = {"format": _DIGEST_FORMAT,
+                                        "weights": _weights_sha256(model),
+                                        "tokenizer": tokenizer_sha256}
             state["device_"] = str(state["device_"])
         state["_skbert_version"] = __version__
         return state
 
     def __setstate__(self, state):
         warn_if_other_version(state, "TransformerEmbedder", "Refit it.")
-        fingerprint = state.pop("_weights_fingerprint", None)
+        digests = state.pop("_weights_sha256", None)
+        fingerprint = state.pop("_weights_fingerprint", None)  # pickles of earlier skbert
+        state.pop("_tokenizer_sha256", None)
         super().__setstate__(state)
-        if fingerprint is None:  # pickled before fit
+        if digests is None and fingerprint is None:  # pickled before fit
             return
         device = load_device(self.device, self.device_, "TransformerEmbedder", "encoder")
         path = self._pickled_model_path()
         self._load(path, device)
         self.device_ = device
         self.precision_ = resolve_precision(self.precision, device, predict=True)
-        now = _fingerprint(self.model_)
-        if now.shape != fingerprint.shape or not np.allclose(now, fingerprint, rtol=1e-6,
-                                                              atol=1e-6):
+        changed = self._changed_parts(digests, fingerprint, path)
+        if changed:
+            what = " and ".join(changed)
             warnings.warn(
-                f"The weights at {path!r} differ from those this TransformerEmbedder was "
+                f"The {what} at {path!r} differ from those this TransformerEmbedder was "
                 "pickled with, so its embeddings differ too (a downstream classifier fitted on "
                 "the old ones may be off). Refit the pipeline, or restore the checkpoint.",
                 SkbertWarning, stacklevel=2)
+
+    def _changed_parts(self, digests, fingerprint, path: str) -> list[str]:
+        """Which of ``"weights"`` and ``"tokenizer files"`` differ from the pickled digests.
+
+        A pickle of an earlier skbert holds one sum per tensor instead
+        (``fingerprint``): compared as before, with the tokenizer not checked; a
+        record of a form this skbert does not know is skipped with a warning.
+        """
+        if isinstance(digests, dict) and digests.get("format") == _DIGEST_FORMAT:
+            changed = []
+            if digests.get("weights") != _weights_sha256(self.model_):
+                changed.append("weights")
+            then, now = digests.get("tokenizer"), self._tokenizer_sha256
+            if then is not None and now is not None and then != now:
+                changed.append("tokenizer files")
+            return changed
+        try:
+            if fingerprint is None:
+                raise TypeError("no sums")
+            old = np.asarray(fingerprint, dtype=np.float64)
+            now = _fingerprint(self.model_)
+            same = old.shape == now.shape and bool(np.allclose(now, old, rtol=1e-6, atol=1e-6))
+        except (TypeError, ValueError):
+            warnings.warn(
+                "This TransformerEmbedder's pickle records its weights in a form this skbert "
+                f"does not know, so whether the model at {path!r} is the one it was fitted "
+                "with is not checked. Refit and pickle it again to have it checked.",
+                SkbertWarning, stacklevel=3)
+            return []
+        return [] if same else ["weights"]
 
     def _pickled_model_path(self) -> str:
         """Where an unpickled embedder loads its encoder from.
@@ -400,8 +439,49 @@ class _Embed(torch.nn.Module):
         return pooled
 
 
+#: The form of the digests a pickle records (``_weights_sha256``).
+_DIGEST_FORMAT = 1
+#: Files a tokenizer is read from: names starting with one of these, or ending in ``.model``.
+_TOKENIZER_FILE_PREFIXES = ("tokenizer", "vocab", "merges", "special_tokens_map",
+                            "added_tokens", "spiece", "sentencepiece")
+
+
+def _weights_sha256(model) -> str:
+    """The SHA-256 of every tensor of ``model``'s state dict: names, dtypes, shapes and bytes.
+
+    Unlike a sum per tensor, it tells a permutation (rows of the word
+    embeddings swapped) or any one changed bit.
+    """
+    from ._cache import tensors_sha256
+
+    with torch.no_grad():
+        return tensors_sha256(model.state_dict())
+
+
+def _tokenizer_files_sha256(path: str) -> str | None:
+    """The SHA-256 of the tokenizer files in the model folder ``path`` (names and bytes),
+    or None when ``path`` is no local folder (a hub name)."""
+    if not os.path.isdir(path):
+        return None
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if not (name.startswith(_TOKENIZER_FILE_PREFIXES) or name.endswith(".model")):
+            continue
+        if not os.path.isfile(full):
+            continue
+        try:
+            with open(full, "rb") as fh:
+                data = fh.read()
+        except OSError:  # unreadable now: what the tokenizer loaded is what counts
+            data = b"<unreadable>"
+        head = json.dumps([name, len(data)]).encode("utf-8")
+        digest.update(len(head).to_bytes(8, "little") + head + data)
+    return digest.hexdigest()
+
+
 def _fingerprint(model) -> np.ndarray:
-    """One float per weight tensor (its sum): a cheap check that a reload is the same model."""
+    """One float per weight tensor (its sum): the check of pickles of earlier skbert."""
     with torch.no_grad():
         return np.asarray([float(t.detach().double().sum()) for t in model.state_dict().values()
                            if t.is_floating_point()])

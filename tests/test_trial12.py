@@ -301,3 +301,260 @@ def test_embedder_whose_model_folder_is_gone_says_where_it_was_fitted(relative_m
     monkeypatch.chdir(moved)
     back = pickle.loads(blob)
     assert back.transform(["the match"]).shape == (1, emb.n_features_out_)
+
+
+# ------------------------------- 4. the entry's digest covers its JSON metadata too
+AUTO = dict(threshold="auto", validation_fraction=0.25)
+
+
+def _fit_twice_tuned(damage, model, corpus, folder, train_calls, caplog):
+    """As ``_fit_twice_after``, for fits that tune thresholds (``threshold="auto"``)."""
+    X, Y = corpus
+    first = make_est(model, folder, **AUTO).fit(X, Y)
+    (name,) = entries(folder)
+    damage(os.path.join(folder, name))
+    with caplog.at_level(logging.WARNING, logger="skbert._cache"):
+        second = make_est(model, folder, **AUTO).fit(X, Y)
+    assert second.fit_cache_hit_ is False
+    assert len(train_calls) == 2
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert name in caplog.text
+    np.testing.assert_array_equal(first.thresholds_, second.thresholds_)
+    np.testing.assert_array_equal(first.predict(X), second.predict(X))
+    assert entries(folder) == [name]  # replaced by the retrain
+    third = make_est(model, folder, **AUTO).fit(X, Y)
+    assert third.fit_cache_hit_ is True and len(train_calls) == 2
+    np.testing.assert_array_equal(first.thresholds_, third.thresholds_)
+    return caplog.text
+def _edit_metadata_text(path, edit):
+    """Rewrite the entry with its metadata text changed by ``edit`` (still valid JSON);
+    the tensors and ``tensors_sha256`` are left as they were."""
+    with safe_open(path, framework="pt") as fh:
+        text = fh.metadata()[_cache._META_KEY]
+        tensors = {name: fh.get_tensor(name) for name in fh.keys()}
+    new = edit(text)
+    assert new != text
+    json.loads(new)  # still valid JSON: only the checksum can tell
+    save_file(tensors, path, metadata={_cache._META_KEY: new})
+
+
+def _flip_a_threshold_digit(text):
+    """One bit of one digit of tuned_by_rule["f1_shrunk"]["thresholds"][0], in place."""
+    doc = json.loads(text)
+    assert doc["fitted"]["tuned_by_rule"], "the fit records no per-rule thresholds"
+    rule = text.index('"f1_shrunk"', text.index('"tuned_by_rule"'))
+    at = text.index('"thresholds": [', rule) + len('"thresholds": [')
+    while not text[at + 1].isdigit():  # the first digit after "0." or "1."
+        at += 1
+    at += 1
+    flipped = text[:at] + chr(ord(text[at]) ^ 0x01) + text[at + 1:]
+    before = doc["fitted"]["tuned_by_rule"]["f1_shrunk"]["thresholds"]
+    after = json.loads(flipped)["fitted"]["tuned_by_rule"]["f1_shrunk"]["thresholds"]
+    assert after[0] != before[0] and after[1:] == before[1:] and 0 <= after[0] <= 1
+    return flipped
+
+
+def test_entry_with_one_flipped_byte_in_its_thresholds_is_a_miss(tiny_st_model, corpus,
+                                                                  tmp_path, train_calls,
+                                                                  caplog):
+    def damage(path):
+        _edit_metadata_text(path, _flip_a_threshold_digit)
+
+    text = _fit_twice_tuned(damage, tiny_st_model, corpus, str(tmp_path / "fits"),
+                            train_calls, caplog)
+    assert "metadata whose sha256 differs" in text
+
+
+def test_entry_with_an_edited_threshold_list_is_a_miss(tiny_st_model, corpus, tmp_path,
+                                                        train_calls, caplog):
+    def damage(path):
+        def edit(text):
+            doc = json.loads(text)
+            rules = doc["fitted"]["tuned_by_rule"]
+            assert rules, "the fit records no per-rule thresholds"
+            for rule in rules.values():
+                rule["thresholds"] = [0.0 if t > 0.5 else 1.0 for t in rule["thresholds"]]
+            if doc["fitted"]["thresholds"] is not None:
+                doc["fitted"]["thresholds"] = [1.0] * len(doc["fitted"]["thresholds"])
+            return json.dumps(doc)
+
+        _edit_metadata_text(path, edit)
+
+    text = _fit_twice_tuned(damage, tiny_st_model, corpus, str(tmp_path / "fits"),
+                            train_calls, caplog)
+    assert "metadata whose sha256 differs" in text
+
+
+def test_entry_with_an_edited_n_train_is_a_miss(tiny_st_model, corpus, tmp_path, train_calls,
+                                                caplog):
+    def damage(path):
+        def edit(text):
+            doc = json.loads(text)
+            assert "n_train" in doc["fitted"], sorted(doc["fitted"])
+            doc["fitted"]["n_train"] = 10**9
+            return json.dumps(doc)
+
+        _edit_metadata_text(path, edit)
+
+    text = _fit_twice_tuned(damage, tiny_st_model, corpus, str(tmp_path / "fits"),
+                            train_calls, caplog)
+    assert "metadata whose sha256 differs" in text
+
+
+def test_entry_digest_spelling_does_not_matter_and_an_intact_entry_hits(tiny_st_model, corpus,
+                                                                         tmp_path,
+                                                                         train_calls):
+    X, Y = corpus
+    folder = str(tmp_path / "fits")
+    first = make_est(tiny_st_model, folder).fit(X, Y)
+    (name,) = entries(folder)
+    path = os.path.join(folder, name)
+    doc, tensors = read_entry(path)
+    assert doc["format"] == _cache.ENTRY_FORMAT >= 3
+    assert doc["entry_sha256"] == _cache.entry_sha256(doc)
+    # the same values spelt otherwise (indented, keys reordered): the same digest, a hit
+    _edit_metadata_text(path, lambda text: json.dumps(json.loads(text), indent=1,
+                                                      sort_keys=True))
+    again = make_est(tiny_st_model, folder).fit(X, Y)
+    assert again.fit_cache_hit_ is True and len(train_calls) == 1
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+
+
+def test_entry_of_format_2_is_a_miss(tiny_st_model, corpus, tmp_path, train_calls, caplog):
+    def downgrade(path):
+        doc, tensors = read_entry(path)
+        doc["format"] = 2
+        doc.pop("entry_sha256")
+        write_entry(path, doc, tensors)
+
+    text = _fit_twice_after(downgrade, tiny_st_model, corpus, str(tmp_path / "fits"),
+                            train_calls, caplog)
+    assert "format 2" in text
+
+
+# -------------------------------------------- 5. a folder planted at an entry's name
+def test_folder_at_an_entry_name_is_named_with_the_fix(tiny_st_model, corpus, tmp_path,
+                                                        train_calls, caplog):
+    X, Y = corpus
+    folder = tmp_path / "fits"
+    make_est(tiny_st_model, str(folder)).fit(X, Y)
+    (name,) = entries(folder)
+    os.remove(folder / name)
+    (folder / name).mkdir()
+    with caplog.at_level(logging.WARNING, logger="skbert._cache"):
+        est = make_est(tiny_st_model, str(folder)).fit(X, Y)
+    assert est.fit_cache_hit_ is False and len(train_calls) == 2
+    text = caplog.text
+    assert str(folder / name) in text
+    assert "replaces it" not in text  # it cannot: it is not skbert's to remove
+    assert "Remove that folder" in text
+    assert "Pass a writable fit_cache folder" not in text
+    assert os.path.isdir(folder / name)  # left alone
+
+
+# ----------------------------------------- 6. clear_fit_cache refuses what fit refuses
+@pytest.mark.parametrize("value, match", [
+    ("$HOME/fits", r"\$HOME"),
+    ("", "names no folder"),
+    ("   ", "names no folder"),
+    ("True", "not the bool"),
+    ("~nosuchuser-skbert/x", "nosuchuser-skbert"),
+])
+def test_clear_fit_cache_refuses_what_fit_refuses(value, match, home):
+    import skbert
+
+    keep = home / "fits"
+    keep.mkdir()
+    (keep / ("ab" * 16 + _cache.SUFFIX)).write_bytes(b"x")
+    with pytest.raises(ValueError, match=match) as info:
+        skbert.clear_fit_cache(value)
+    assert "clear_fit_cache" in str(info.value)
+    assert os.listdir(keep) == ["ab" * 16 + _cache.SUFFIX]
+    assert os.listdir(".") == []
+    skbert.clear_fit_cache("~/fits")  # the path itself is accepted
+    assert os.listdir(keep) == []
+    skbert.clear_fit_cache(str(home / "missing"))  # a folder that is not there: nothing to do
+
+
+# ------------------------- 7. TransformerEmbedder: weights and tokenizer by their sha256
+def _embedder_folder(tmp_path):
+    from conftest import build_tiny_bert
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    build_tiny_bert(folder)
+    return folder
+
+
+def test_embedder_unpickle_tells_permuted_embedding_rows(tmp_path):
+    from transformers import BertModel
+
+    from skbert import SkbertWarning
+
+    folder = _embedder_folder(tmp_path)
+    emb = TransformerEmbedder(str(folder), device="cpu", precision="fp32").fit(["x"])
+    blob = pickle.dumps(emb)
+    model = BertModel.from_pretrained(folder)
+    with torch.no_grad():  # the same rows in another order: every sum is unchanged
+        rows = model.embeddings.word_embeddings.weight
+        rows.copy_(rows.flip(0))
+    model.save_pretrained(folder)
+    with pytest.warns(SkbertWarning, match=r"The weights at .* differ from those"):
+        pickle.loads(blob)
+
+
+def test_embedder_unpickle_tells_a_changed_tokenizer(tmp_path):
+    from skbert import SkbertWarning
+
+    folder = _embedder_folder(tmp_path)
+    emb = TransformerEmbedder(str(folder), device="cpu", precision="fp32").fit(["x"])
+    before = emb.transform(["the match", "a recipe"])
+    blob = pickle.dumps(emb)
+    path = folder / "tokenizer.json"
+    doc = json.loads(path.read_text())
+    vocab = doc["model"]["vocab"]
+    a, b = "the", "match"
+    assert a in vocab and b in vocab
+    vocab[a], vocab[b] = vocab[b], vocab[a]  # two token ids swapped
+    path.write_text(json.dumps(doc))
+    with pytest.warns(SkbertWarning, match=r"The tokenizer files at .* differ from those") as rec:
+        back = pickle.loads(blob)
+    assert "weights" not in str(rec[0].message).split(" at ")[0]
+    assert not np.array_equal(back.transform(["the match", "a recipe"]), before)
+
+
+def test_embedder_unpickle_of_an_unchanged_model_is_silent(tmp_path, recwarn):
+    folder = _embedder_folder(tmp_path)
+    emb = TransformerEmbedder(str(folder), device="cpu", precision="fp32").fit(["x"])
+    before = emb.transform(["the match"])
+    back = pickle.loads(pickle.dumps(emb))
+    assert not [w for w in recwarn if "differ" in str(w.message)]
+    np.testing.assert_array_equal(back.transform(["the match"]), before)
+
+
+@pytest.mark.parametrize("old", ["sums", "sums changed", "garbage"])
+def test_embedder_pickles_of_the_old_fingerprint_still_load(old, tmp_path):
+    import warnings as _warnings
+
+    from skbert import SkbertWarning, _embedder
+
+    folder = _embedder_folder(tmp_path)
+    emb = TransformerEmbedder(str(folder), device="cpu", precision="fp32").fit(["x"])
+    before = emb.transform(["the match"])
+    state = emb.__getstate__()
+    state.pop("_weights_sha256")
+    sums = _embedder._fingerprint(emb.model_)
+    state["_weights_fingerprint"] = {"sums": sums, "sums changed": sums + 1.0,
+                                     "garbage": ["not", "numbers"]}[old]
+    back = TransformerEmbedder.__new__(TransformerEmbedder)
+    with _warnings.catch_warnings(record=True) as rec:
+        _warnings.simplefilter("always")
+        back.__setstate__(state)
+    messages = [str(w.message) for w in rec if issubclass(w.category, SkbertWarning)]
+    if old == "sums":
+        assert not [m for m in messages if "differ" in m or "not know" in m]
+    elif old == "sums changed":
+        assert any("The weights at" in m and "differ" in m for m in messages), messages
+    else:
+        assert any("does not know" in m for m in messages), messages
+    np.testing.assert_array_equal(back.transform(["the match"]), before)
