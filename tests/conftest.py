@@ -39,6 +39,19 @@ def make_corpus(n: int = 32, seed: int = 0):
     return texts, Y
 
 
+def damaged_copy(folder, tmp_path, edit):
+    """A copy of the model ``folder`` in ``tmp_path/damaged`` whose ``skbert.json`` (a dict)
+    was changed in place by ``edit``."""
+    import shutil
+
+    copy = tmp_path / "damaged"
+    shutil.copytree(folder, copy)
+    settings = json.loads((copy / "skbert.json").read_text())
+    edit(settings)
+    (copy / "skbert.json").write_text(json.dumps(settings))
+    return copy
+
+
 def build_tiny_bert(folder, *, sentence_transformers: bool = False, vocab_extra=()):
     """Save a random 2-layer BERT and a whitespace WordLevel tokenizer into ``folder``."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors

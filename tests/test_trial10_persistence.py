@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import KEYWORDS, LABELS, make_corpus
+from conftest import KEYWORDS, LABELS, damaged_copy, make_corpus
 
 from skbert import TransformerMultiLabelClassifier, ZeroShotMultiLabelClassifier
 from skbert._load_errors import SavedFileError
@@ -51,13 +51,6 @@ def cls_folder(tiny_model, tmp_path_factory):
     return folder
 
 
-def _damaged(folder, tmp_path, edit):
-    copy = tmp_path / "damaged"
-    shutil.copytree(folder, copy)
-    settings = json.loads((copy / "skbert.json").read_text())
-    edit(settings)
-    (copy / "skbert.json").write_text(json.dumps(settings))
-    return copy
 
 
 def _refused(folder) -> str:
@@ -75,13 +68,13 @@ def _refused(folder) -> str:
 ])
 def test_finding1_unhashable_top_level_value_is_a_saved_file_error(mean_folder, tmp_path,
                                                                    key, value):
-    message = _refused(_damaged(mean_folder, tmp_path, lambda s: s.__setitem__(key, value)))
+    message = _refused(damaged_copy(mean_folder, tmp_path, lambda s: s.__setitem__(key, value)))
     assert f"{key!r} is {value!r}" in message
 
 
 # ----------------------------------------------- 2: labels equal as text in 'classes'
 def test_finding2_classes_equal_as_text_is_a_saved_file_error(cls_folder, tmp_path):
-    folder = _damaged(cls_folder, tmp_path, lambda s: s.__setitem__("classes", [1, 2, 3, "1"]))
+    folder = damaged_copy(cls_folder, tmp_path, lambda s: s.__setitem__("classes", [1, 2, 3, "1"]))
     message = _refused(folder)
     assert "'classes'" in message and "1 (int) and '1' (str)" in message
 
@@ -94,14 +87,15 @@ def test_finding2_classes_equal_as_text_is_a_saved_file_error(cls_folder, tmp_pa
 ])
 def test_finding3_max_length_damage_names_skbert_json_not_sentence_config(mean_folder, tmp_path,
                                                                           edit, shown):
-    message = _refused(_damaged(mean_folder, tmp_path, lambda s: edit(s["params"])))
+    message = _refused(damaged_copy(mean_folder, tmp_path, lambda s: edit(s["params"])))
     assert shown in message
     assert not message.startswith(str(tmp_path / "damaged" / "sentence_bert_config.json"))
     assert "max_seq_length 16" in message  # what the other file says
 
 
 def test_finding3_two_plausible_lengths_name_both_files(mean_folder, tmp_path):
-    folder = _damaged(mean_folder, tmp_path, lambda s: s["params"].__setitem__("max_length", 64))
+    folder = damaged_copy(mean_folder, tmp_path,
+                          lambda s: s["params"].__setitem__("max_length", 64))
     message = _refused(folder)
     assert "'params.max_length' is 64 in skbert.json" in message
     assert "max_seq_length is 16 in sentence_bert_config.json" in message
@@ -127,7 +121,7 @@ def test_finding4_damaged_pos_weight_names_the_key_and_the_list(mean_folder, tmp
         if not label_indexed:
             settings["label_indexed"] = None
 
-    message = _refused(_damaged(mean_folder, tmp_path, edit))
+    message = _refused(damaged_copy(mean_folder, tmp_path, edit))
     assert f"params.pos_weight is {value!r}" in message
     assert "one per label in the order of 'classes'" in message
     assert "Name: pos_weight" not in message and "Pass e.g." not in message  # no Series, no code
@@ -154,7 +148,7 @@ def test_finding5_permuted_classes_are_refused_naming_both_files(name, request, 
     folder = request.getfixturevalue(name)
     saved = json.loads((folder / "skbert.json").read_text())["classes"]
     permuted = saved[::-1]
-    damaged = _damaged(folder, tmp_path, lambda s: s.__setitem__("classes", permuted))
+    damaged = damaged_copy(folder, tmp_path, lambda s: s.__setitem__("classes", permuted))
     message = _refused(damaged)
     assert str(damaged / "config.json") in message
     assert "'classes' in skbert.json" in message and "id2label in config.json" in message

@@ -8,11 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 
 import numpy as np
 import pytest
-from conftest import make_corpus
+from conftest import damaged_copy, make_corpus
 
 from skbert import TransformerMultiLabelClassifier
 from skbert.cli import main
@@ -84,15 +83,6 @@ def test_finding1_write_predictions_converts_numpy_labels():
 
 
 # ------------------------------------- finding 2: a damaged skbert.json is not a bad flag
-def _damaged_copy(folder, tmp_path, edit):
-    copy = tmp_path / "damaged"
-    shutil.copytree(folder, copy)
-    settings = json.loads((copy / "skbert.json").read_text())
-    edit(settings)
-    (copy / "skbert.json").write_text(json.dumps(settings))
-    return copy
-
-
 def _set_param(name, value):
     return lambda settings: settings["params"].__setitem__(name, value)
 
@@ -106,7 +96,7 @@ def _set_param(name, value):
 def test_finding2_damaged_saved_param_names_the_file_not_a_flag(command, name, value, flag,
                                                                 capsys, int_model, texts_file,
                                                                 tmp_path):
-    folder = _damaged_copy(int_model, tmp_path, _set_param(name, value))
+    folder = damaged_copy(int_model, tmp_path, _set_param(name, value))
     rc, out, err = run(capsys, command, folder, texts_file)
     assert rc == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("skbert: error: ")
@@ -119,7 +109,7 @@ def test_finding2_damaged_saved_param_names_the_file_not_a_flag(command, name, v
 @pytest.mark.parametrize("key, value", [("pooling", "zz"), ("min_labels_", 5)])
 def test_finding2_damaged_top_level_key_is_named_as_the_files(key, value, capsys, int_model,
                                                               texts_file, tmp_path):
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__(key, value))
+    folder = damaged_copy(int_model, tmp_path, lambda s: s.__setitem__(key, value))
     rc, _, err = run(capsys, "predict", folder, texts_file)
     assert rc == 2 and f"{key!r} is {value!r}" in err
     assert "--pooling" not in err and "--min-labels" not in err
@@ -128,7 +118,7 @@ def test_finding2_damaged_top_level_key_is_named_as_the_files(key, value, capsys
 def test_finding2_python_api_still_raises_value_error(int_model, tmp_path):
     from skbert._load_errors import SavedFileError
 
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("pooling", "zz"))
+    folder = damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("pooling", "zz"))
     with pytest.raises(ValueError, match="'pooling' is 'zz'") as info:
         TransformerMultiLabelClassifier.from_pretrained(folder)
     assert isinstance(info.value, SavedFileError)
@@ -140,7 +130,7 @@ def test_finding2_python_api_names_damaged_params_as_a_saved_file_error(int_mode
     """from_pretrained itself (not only the command line) says the file holds the value."""
     from skbert._load_errors import SavedFileError
 
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].__setitem__(key, value))
+    folder = damaged_copy(int_model, tmp_path, lambda s: s["params"].__setitem__(key, value))
     with pytest.raises(SavedFileError,
                        match=rf"skbert.json holds .*params\.{key}.*save_pretrained"):
         TransformerMultiLabelClassifier.from_pretrained(folder)
@@ -214,7 +204,7 @@ def test_trial2_settings_that_clash_with_the_tokenizer_are_the_files(capsys, int
     at load (Python and CLI), not as train flags the user never passed at predict."""
     from skbert._load_errors import SavedFileError
 
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(params))
+    folder = damaged_copy(int_model, tmp_path, lambda s: s["params"].update(params))
     with pytest.raises(SavedFileError, match=r"skbert.json holds parameters this model cannot"):
         TransformerMultiLabelClassifier.from_pretrained(folder)
     rc, _, err = run(capsys, "predict", folder, texts_file)
@@ -243,7 +233,7 @@ def test_trial2_a_threshold_of_bools_is_refused(int_model, tmp_path):
         clf.set_params(threshold=[True, False, True, False]).predict(["a text"])
     with pytest.raises(ValueError, match="True/False"):
         clf.set_params(threshold=np.array([True, False, True, False])).predict(["a text"])
-    folder = _damaged_copy(int_model, tmp_path,
+    folder = damaged_copy(int_model, tmp_path,
                            _set_param("threshold", [True, False, True, False]))
     with pytest.raises(SavedFileError, match="True/False"):
         TransformerMultiLabelClassifier.from_pretrained(folder)
@@ -251,7 +241,7 @@ def test_trial2_a_threshold_of_bools_is_refused(int_model, tmp_path):
 
 def test_trial2_a_newer_format_says_upgrade_and_not_train_again(capsys, int_model, texts_file,
                                                                 tmp_path):
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("format", 99))
+    folder = damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("format", 99))
     rc, _, err = run(capsys, "predict", folder, texts_file)
     assert rc == 2 and "upgrade skbert" in err
     assert "train the model again" not in err and "save the model again" not in err
@@ -259,7 +249,7 @@ def test_trial2_a_newer_format_says_upgrade_and_not_train_again(capsys, int_mode
 
 def test_trial2_python_message_names_the_files_key(int_model, tmp_path):
     """persistence.rst promises the key as the file holds it (params.min_labels)."""
-    folder = _damaged_copy(int_model, tmp_path, _set_param("min_labels", -3))
+    folder = damaged_copy(int_model, tmp_path, _set_param("min_labels", -3))
     with pytest.raises(ValueError, match=r"params\.min_labels .*Got -3"):
         TransformerMultiLabelClassifier.from_pretrained(folder)
 
@@ -282,7 +272,7 @@ def test_trial2_int_labels_beyond_int64_are_a_damaged_file(int_model, tmp_path, 
     """Such labels became floats (two of them one label) when the folder loaded."""
     from skbert._load_errors import SavedFileError
 
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("classes", classes))
+    folder = damaged_copy(int_model, tmp_path, lambda s: s.__setitem__("classes", classes))
     with pytest.raises(SavedFileError, match=r"'classes'.*within int64"):
         TransformerMultiLabelClassifier.from_pretrained(folder)
 
@@ -336,7 +326,7 @@ def test_trial3_onnx_refuses_clashing_lengths_before_exporting(int_model, tmp_pa
     pytest.importorskip("onnx")
     from skbert._load_errors import SavedFileError
 
-    folder = _damaged_copy(int_model, tmp_path,
+    folder = damaged_copy(int_model, tmp_path,
                            lambda s: s["params"].update(long_text="chunk", stride=10_000))
     with pytest.raises(SavedFileError, match="holds parameters this model cannot use"):
         TransformerMultiLabelClassifier.from_pretrained(folder, backend="onnx")
@@ -355,7 +345,7 @@ def _load_error(folder):
 def test_trial4_item1_a_numeric_damage_reads_without_bool_wording(capsys, int_model,
                                                                    texts_file, tmp_path):
     """'must be an int (not a bool) in the range [8, inf). Got -3' spoke of bools nobody gave."""
-    folder = _damaged_copy(int_model, tmp_path, _set_param("max_length", -3))
+    folder = damaged_copy(int_model, tmp_path, _set_param("max_length", -3))
     rc, _, err = run(capsys, "predict", folder, texts_file)
     message = _load_error(folder)
     for text in (err, message):
@@ -372,7 +362,7 @@ def test_trial4_item1_bool_wording_only_where_a_bool_was_given(int_model, tmp_pa
     with pytest.raises(InvalidParameterError, match=r"must be an int in the range") as info:
         TransformerMultiLabelClassifier(min_labels=-3)._validate_params()
     assert "bool" not in str(info.value)
-    folder = _damaged_copy(int_model, tmp_path, _set_param("min_labels", True))  # JSON true
+    folder = damaged_copy(int_model, tmp_path, _set_param("min_labels", True))  # JSON true
     assert "params.min_labels must be an int (not a bool)" in _load_error(folder)
 
 
@@ -382,7 +372,7 @@ def test_trial4_item1_bool_wording_only_where_a_bool_was_given(int_model, tmp_pa
 def test_trial4_item2_a_damaged_threshold_list_is_the_files_key(capsys, int_model, texts_file,
                                                                 tmp_path, value):
     """It read 'threshold=[0.3, 7.0] has 2 values ...; pass one float', advice for a caller."""
-    folder = _damaged_copy(int_model, tmp_path, _set_param("threshold", value))
+    folder = damaged_copy(int_model, tmp_path, _set_param("threshold", value))
     message = _load_error(folder)
     rc, _, err = run(capsys, "predict", folder, texts_file)
     assert rc == 2
@@ -395,7 +385,7 @@ def test_trial4_item2_a_damaged_threshold_list_is_the_files_key(capsys, int_mode
 
 def test_trial4_item2_clashing_lengths_name_the_files_keys(capsys, int_model, texts_file,
                                                            tmp_path):
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
+    folder = damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
         long_text="chunk", stride=100, max_length=16))
     message = _load_error(folder)
     rc, _, err = run(capsys, "predict", folder, texts_file)
@@ -457,7 +447,7 @@ def test_trial4_item3_a_missing_value_and_a_bad_one_are_still_named(capsys, int_
 def test_trial4_item4_a_malformed_saved_device_is_the_files_damage(capsys, int_model,
                                                                    texts_file, tmp_path, value):
     """'gpu9' loaded silently (the caller's device replaced it) while 3 was refused."""
-    folder = _damaged_copy(int_model, tmp_path, _set_param("device", value))
+    folder = damaged_copy(int_model, tmp_path, _set_param("device", value))
     message = _load_error(folder)
     rc, _, err = run(capsys, "predict", folder, texts_file)
     assert rc == 2
@@ -470,7 +460,7 @@ def test_trial4_item4_a_malformed_saved_device_is_the_files_damage(capsys, int_m
 @pytest.mark.parametrize("value", ["cuda", "cuda:1", "mps", "auto", "cpu"])
 def test_trial4_item4_a_folder_saved_on_another_machine_still_loads(int_model, tmp_path, value):
     """The file records where the model was trained; the caller's device wins."""
-    folder = _damaged_copy(int_model, tmp_path, _set_param("device", value))
+    folder = damaged_copy(int_model, tmp_path, _set_param("device", value))
     clf = TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
     assert clf.device == "cpu" and clf.device_.type == "cpu"
     assert clf.predict(["football match today"]).shape == (1, 4)
@@ -716,7 +706,7 @@ def test_trial7_the_cli_prints_a_saved_files_warning_with_its_keys(capsys, int_m
                                                                   tmp_path):
     from skbert.cli import main
 
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
+    folder = damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
         label_descriptions={"no-such-label": "text"}))
     assert main(["predict", str(folder), str(texts_file)]) == 0
     err = capsys.readouterr().err
@@ -756,7 +746,7 @@ def test_trial8_a_warning_turned_error_is_one_line_on_the_command_line(capsys, i
 
     from skbert.cli import main
 
-    folder = _damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
+    folder = damaged_copy(int_model, tmp_path, lambda s: s["params"].update(
         label_descriptions={"no-such-label": "text"}))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # as python -W error
