@@ -229,12 +229,18 @@ def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
             vectors = torch.cat([_text_vectors(model, collate(encoded, g, pad_id), config.device)
                                  for g in groups])
         loss = pair_loss(vectors, Yt[np.concatenate(groups)].to(config.device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if np.isfinite(config.max_grad_norm):
-            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-        optimizer.step()
-        losses.append(float(loss.detach()))
+        optimizer_step(loss, optimizer, params, config, losses)
+
+
+def optimizer_step(loss, optimizer, params, config, losses: list) -> None:
+    """One warm-up update from ``loss`` (gradients clipped to ``config.max_grad_norm``);
+    the loss is appended to ``losses``."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if np.isfinite(config.max_grad_norm):
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+    optimizer.step()
+    losses.append(float(loss.detach()))
 
 
 def _frozen_word_embeddings(model) -> list[torch.nn.Parameter]:

@@ -52,12 +52,7 @@ def steps_with_names(label_enc, n_labels: int):
                     model, collate(label_enc, labels, pad_id), config.device))
             targets = torch.cat([Yt[order], eye[labels]]).to(config.device)
             loss = contrastive.pair_loss(torch.cat(vectors), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if np.isfinite(config.max_grad_norm):
-                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            optimizer.step()
-            losses.append(float(loss.detach()))
+            contrastive.optimizer_step(loss, optimizer, params, config, losses)
     return run
 
 
