@@ -406,16 +406,11 @@ def subset_accuracy(estimator, X, y, sample_weight=None) -> float:
     """``estimator.score``: subset accuracy of ``estimator.predict(X)``, with ``y`` read
     as ``fit`` reads Y (so a DataFrame of nullable columns scores too)."""
     from sklearn.metrics import accuracy_score
+    from sklearn.utils.validation import _num_samples
 
     y = check_targets(y, _num_samples(y), warn_missing=False, warn_scorers=False)[0]
     return float(accuracy_score(y.astype(np.int8), estimator.predict(X),
                                 sample_weight=sample_weight))
-
-
-def _num_samples(y) -> int:
-    """Rows of ``y`` (a list, an array, a sparse matrix or a DataFrame)."""
-    shape = getattr(y, "shape", None)
-    return int(shape[0]) if shape is not None and len(shape) else len(y)
 
 
 def _check_column_kind(name, dtype) -> None:
