@@ -870,9 +870,7 @@ def _check_doc(doc) -> tuple[dict, dict]:
     precision = fitted.get("precision")
     need(precision in _PRECISIONS, f"precision={precision!r}, not one of {_PRECISIONS}")
     thresholds = fitted.get("thresholds")
-    need(thresholds is None or (
-        isinstance(thresholds, list) and len(thresholds) == n_labels
-        and all(is_number(t) and math.isfinite(t) and 0 <= t <= 1 for t in thresholds)),
+    need(thresholds is None or _unit_numbers(thresholds, n_labels),
          f"thresholds that are not null or {n_labels} numbers in [0, 1]")
     by_rule = fitted.get("tuned_by_rule")  # every threshold_metric rule's thresholds
     need(by_rule is None or (

@@ -35,6 +35,7 @@ from ._modeling import (
     resolve_pooling,
 )
 from ._persistence import saved_head
+from ._safe_io import DamagedFile, file_sha256
 from ._training import (
     TrainConfig,
     compile_model,
@@ -470,13 +471,11 @@ def _tokenizer_files_sha256(path: str) -> str | None:
             continue
         if not os.path.isfile(full):
             continue
-        try:
-            with open(full, "rb") as fh:
-                data = fh.read()
-        except OSError:  # unreadable now: what the tokenizer loaded is what counts
-            data = b"<unreadable>"
-        head = json.dumps([name, len(data)]).encode("utf-8")
-        digest.update(len(head).to_bytes(8, "little") + head + data)
+        try:  # read in blocks, a regular file only (a hub snapshot links to its blob)
+            content = file_sha256(os.path.realpath(full))
+        except DamagedFile:  # unreadable now: what the tokenizer loaded is what counts
+            content = "<unreadable>"
+        digest.update(json.dumps([name, content]).encode("utf-8") + b"\n")
     return digest.hexdigest()
 
 

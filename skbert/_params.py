@@ -75,6 +75,7 @@ from sklearn.utils._param_validation import (
 from ._label_init import label_descriptions_problem
 from ._load_errors import SavedFileError, SavedFileWarning, file_key, file_keys
 from ._modeling import DEFAULT_MODEL
+from ._thresholds import THRESHOLD_METRICS
 from ._utils import DEVICE_CHOICES, DEVICE_TYPES
 from ._validation import NumberInterval
 
@@ -333,7 +334,7 @@ PARAMS: tuple[Param, ...] = (
           "decision threshold of predict; auto tunes thresholds_ on the validation split",
           flag="--threshold", when="predict", card=True, metavar="FLOAT|auto"),
     Param("threshold_metric", "auto",
-          [_options("auto", "f1_micro_global", "f1", "f1_micro", "f1_shrunk")],
+          [_options("auto", *THRESHOLD_METRICS)],
           "how threshold='auto' tunes: one shared threshold maximising micro-F1, one per label "
           "maximising its F1, one per label maximising micro-F1, or each label's own pulled "
           "toward the shared one by how few validation positives it has; auto: f1_shrunk on "
