@@ -433,7 +433,7 @@ _PATTERNS = [
     (rf"(?<![\w'-])({'|'.join(n for n in _FLAGS if '_' in n)})(?![\w'=])",
      lambda m: _FLAGS[m[1]]),
     # a message that opens with a per-label parameter: "threshold holds 1.5 at label 'tech'"
-    (r"^(threshold|pos_weight) (?=holds |has |is |lists |gives )",
+    (r"^(threshold) (?=holds |has |is |lists |gives )",
      lambda m: f"{_FLAGS[m[1]]} "),
     # the estimator's Python words for the order of the labels
     (r"\bin classes_ order\b", "in the model's label order"),

@@ -28,8 +28,8 @@ from ._safe_io import (
     staging_folder,
 )
 
-#: The file that marks a model folder (as :data:`skbert._persistence.SETTINGS_FILE`).
-SETTINGS_NAME = "skbert.json"
+#: Most bytes of a ``skbert.json`` read to tell whether its folder holds a model.
+MAX_SETTINGS_BYTES = 16_000_000
 #: The backbone's configuration, saved beside ``skbert.json`` in every model folder.
 CONFIG_NAME = "config.json"
 #: Most characters of a saved file's complaint quoted in an ``--out`` refusal.
@@ -80,11 +80,13 @@ def is_model_folder(folder: str) -> bool:
     to be called ``skbert.json`` (metrics written by ``skbert evaluate --output
     skbert.json``, say) does not make a model folder.
     """
-    settings = os.path.join(folder, SETTINGS_NAME)
+    from ._persistence import SETTINGS_FILE
+
+    settings = os.path.join(folder, SETTINGS_FILE)
     if not (os.path.isfile(settings) and os.path.lexists(os.path.join(folder, CONFIG_NAME))):
         return False
-    try:
-        found = read_json(settings, what=SETTINGS_NAME)
+    try:  # a settings file is small: a planted large one is not read whole on every check
+        found = read_json(settings, what=SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
     except (OSError, DamagedFile):
         return False
     return isinstance(found, dict) and "classes" in found and (
@@ -99,7 +101,8 @@ def model_folder_of(path: str) -> str | None:
     could replace a file the model needs. The path is followed as given and
     with its links resolved.
     """
-    for start in (os.path.abspath(path), os.path.realpath(path)):
+    starts = dict.fromkeys((os.path.abspath(path), os.path.realpath(path)))  # once if equal
+    for start in starts:
         folder = start
         while True:
             if is_model_folder(folder):

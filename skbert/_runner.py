@@ -180,6 +180,14 @@ def _run(estimator, data: FitData) -> FitResult:
     est = estimator
     # every fit, whatever head starts: a typo or a value save_pretrained cannot write fails now
     check_label_descriptions(est.label_descriptions, data.classes)
+    held_out = (data.X_val is not None or est.early_stopping
+                or isinstance(est.threshold, str))  # as _split decides
+    if not held_out and est.threshold_metric != "auto":  # a fit-cache hit as well
+        warnings.warn(
+            f"threshold_metric={est.threshold_metric!r} has no effect: it tunes thresholds_ on "
+            "a validation split, and this fit held none out (threshold is not 'auto', "
+            "early_stopping is off and no X_val was given). Pass threshold='auto' to tune "
+            "them.", SkbertWarning, stacklevel=4)
     store = cache_store(est.fit_cache)
     if isinstance(store, str):  # fail now, not after the epochs
         _cache.check_writable(store)
@@ -344,12 +352,6 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         best += done
     thresholds = scores = by_rule = None
     metric = resolve_threshold_metric(est.threshold_metric, train_enc.n_docs)
-    if valid_enc is None and est.threshold_metric != "auto" and group.is_main:
-        warnings.warn(
-            f"threshold_metric={est.threshold_metric!r} has no effect: it tunes thresholds_ on "
-            "a validation split, and this fit held none out (threshold is not 'auto', "
-            "early_stopping is off and no X_val was given). Pass threshold='auto' to tune "
-            "them.", SkbertWarning, stacklevel=5)
     if out.valid_logits is not None:  # the kept epoch's validation pass, not redone
         proba = _sigmoid(out.valid_logits)
         by_rule = {}

@@ -40,8 +40,9 @@ def describe_rule(rule: str | None) -> str:
 #: ``metric="f1_shrunk"``: the weight, in validation positives, of the shared threshold.
 SHRINKAGE = 10.0
 #: tune_thresholds' default metric: what the estimator's ``threshold_metric="auto"`` picks
-#: above :data:`FEW_TEXTS` training texts, so that there
-#: ``clf.thresholds_ == tune_thresholds(Y_val, clf.predict_proba(X_val))`` with defaults.
+#: above :data:`FEW_TEXTS` training texts. Whatever it picked,
+#: ``clf.thresholds_ == tune_thresholds(Y_val, clf.predict_proba(X_val),
+#: metric=clf.threshold_metric_)``.
 DEFAULT_METRIC = "f1_micro_global"
 #: A fit on at most this many training texts (after any validation split) is a few-text fit:
 #: ``threshold_metric="auto"`` is ``"f1_shrunk"`` there, and ``contrastive_steps="auto"``

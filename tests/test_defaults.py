@@ -204,6 +204,12 @@ def test_a_threshold_metric_with_nothing_to_tune_says_so(tiny_st_model, corpus):
     with pytest.warns(SkbertWarning, match=r"threshold_metric='f1' has no effect.*"
                                            r"threshold='auto'"):
         TransformerMultiLabelClassifier(tiny_st_model, threshold_metric="f1", **FAST).fit(X, Y)
+    cached = TransformerMultiLabelClassifier(tiny_st_model, threshold_metric="f1",
+                                             **{**FAST, "fit_cache": True})
+    for _ in range(2):  # the second fit is a fit-cache hit: it warns as well
+        with pytest.warns(SkbertWarning, match="threshold_metric='f1' has no effect"):
+            cached.fit(X, Y)
+    assert cached.fit_cache_hit_
     with warnings.catch_warnings():
         warnings.simplefilter("error", SkbertWarning)
         for params in ({"threshold": "auto", "threshold_metric": "f1"},  # tuned
