@@ -572,8 +572,11 @@ def model_source(model_name_or_path) -> str:
 def build_signature(est) -> tuple[str, str]:
     """What ``peft_config`` and ``model_kwargs`` built the model with, comparable by value."""
     kwargs = est.model_kwargs
-    return (repr(est.peft_config),
-            repr(sorted(kwargs.items(), key=repr)) if isinstance(kwargs, dict) else repr(kwargs))
+    signature = (repr(est.peft_config),
+                 repr(sorted(kwargs.items(), key=repr)) if isinstance(kwargs, dict)
+                 else repr(kwargs))
+    # a value whose repr is its address cannot be compared after a pickle: not refused
+    return tuple("<not comparable>" if " at 0x" in s else s for s in signature)
 
 
 def warm_start_ok(est, classes) -> bool:
