@@ -9,6 +9,13 @@ does that inside ``fit``, more cheaply: each step draws a label-balanced batch
 and applies SetFit's cosine-similarity loss to *every* pair of the batch, so a
 batch of 32 texts gives 496 pairs where SetFit's gives 16.
 
+With ``contrastive_label_texts`` (the default), each batch also holds the
+texts of the labels it carries (their ``label_descriptions``, else their names
+made readable), each as one more member carrying its label alone: the loss
+then pulls every text toward the names of its labels as well as toward the
+texts that share them, which the few-shot benchmark measured as better
+ranking with 8 texts per label.
+
 Only the encoder is trained here (mean-pooled text vectors), its word-embedding
 matrix left as it is; the head then starts from the warmed vectors
 (``head_init``) and the usual loop follows. On a CPU each batch goes forward in
@@ -27,8 +34,9 @@ API
     The labels on at least two texts: those a batch can draw.
 ``balanced_batch(Y, rng)`` -> ndarray of text indices
 ``pair_loss(vectors, Y)`` -> tensor
-``warm_up(model, encoded, Y, config, pad_id, steps, seed)`` -> dict
-    Train ``model``'s encoder in place; returns the steps, seconds and losses.
+``warm_up(model, encoded, Y, config, pad_id, steps, seed, labels=None)`` -> dict
+    Train ``model``'s encoder in place; returns the steps, seconds, losses and
+    the labels whose texts (``labels``) took part.
 ``summary(info)`` -> str
     ``warm_up``'s result in words.
 """
@@ -216,7 +224,7 @@ def _forward_groups(encoded, docs: np.ndarray, device) -> list[np.ndarray]:
 
 
 def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
-           losses) -> None:
+           losses, labels=None, used=None) -> None:
     from ._batches import collate
     from ._training import autocast
 
@@ -225,10 +233,23 @@ def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
         if docs.size < 2:
             break
         groups = _forward_groups(encoded, docs, config.device)
+        order = np.concatenate(groups)
+        targets = Yt[order]
+        rows = np.zeros(0, dtype=np.int64)
+        if labels is not None:  # the texts of the labels this batch carries, one member each
+            label_enc, label_idx = labels
+            rows = np.flatnonzero(np.isin(label_idx, np.flatnonzero(Y[order].sum(axis=0) > 0)))
+            own = Yt.new_zeros(rows.size, Yt.shape[1])  # a label text carries its label only
+            own[np.arange(rows.size), label_idx[rows]] = 1.0
+            targets = torch.cat([targets, own])
+            used[label_idx[rows]] = True
         with autocast(config.device, config.precision):
-            vectors = torch.cat([_text_vectors(model, collate(encoded, g, pad_id), config.device)
-                                 for g in groups])
-        loss = pair_loss(vectors, Yt[np.concatenate(groups)].to(config.device))
+            vectors = [_text_vectors(model, collate(encoded, g, pad_id), config.device)
+                       for g in groups]
+            if rows.size:
+                vectors.append(_text_vectors(model, collate(label_enc, rows, pad_id),
+                                             config.device))
+        loss = pair_loss(torch.cat(vectors), targets.to(config.device))
         optimizer_step(loss, optimizer, params, config, losses)
 
 
@@ -254,7 +275,7 @@ def _frozen_word_embeddings(model) -> list[torch.nn.Parameter]:
 
 
 def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
-            seed: int) -> dict:
+            seed: int, labels=None) -> dict:
     """Train the encoder of ``model`` (mean pooling) with :func:`pair_loss` for ``steps``.
 
     Parameters
@@ -270,13 +291,21 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     pad_id : int
     steps : int
     seed : int
+    labels : tuple of (Encoded, ndarray of int) or None, default=None
+        The label texts (names or descriptions) and the label index of each:
+        every step adds to its batch the texts of the labels its texts carry,
+        one member per label carrying that label alone, so the loss pulls
+        each text toward its labels' texts too and pushes it from the
+        others'. Labels without a text take no part.
 
     Returns
     -------
     dict
         ``asked`` (``steps``), ``steps`` run (fewer, with a warning, when no
-        label has two texts), ``seconds``, and the mean loss of the first
-        and last tenth of the steps (``first_loss``, ``last_loss``).
+        label has two texts), ``seconds``, the mean loss of the first and
+        last tenth of the steps (``first_loss``, ``last_loss``), and
+        ``label_texts``: a boolean array, the labels whose text took part
+        (all False without ``labels``).
     """
     rng = np.random.default_rng(seed)
     frozen = _frozen_word_embeddings(model)
@@ -286,6 +315,9 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=config.weight_decay)
     Yt = torch.as_tensor(Y, dtype=torch.float32)
     losses: list[float] = []
+    used = np.zeros(Y.shape[1], dtype=bool)
+    if labels is not None:
+        labels = (labels[0], np.asarray(labels[1], dtype=np.int64))
     start = time.perf_counter()
     was_training = model.training
     model.train()
@@ -294,7 +326,8 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     with torch.random.fork_rng(devices=fork_devices):  # dropout: seeded, the caller's RNG kept
         torch.manual_seed(seed)
         try:
-            _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params, losses)
+            _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params, losses,
+                   labels, used)
         finally:
             model.train(was_training)
             optimizer.zero_grad(set_to_none=True)
@@ -309,7 +342,8 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     tenth = max(1, len(losses) // 10)
     info = {"asked": steps, "steps": len(losses), "seconds": time.perf_counter() - start,
             "first_loss": float(np.mean(losses[:tenth])) if losses else float("nan"),
-            "last_loss": float(np.mean(losses[-tenth:])) if losses else float("nan")}
+            "last_loss": float(np.mean(losses[-tenth:])) if losses else float("nan"),
+            "label_texts": used}
     logger.info("contrastive warm-up: %s", summary(info))
     return info
 
@@ -324,10 +358,16 @@ def summary(info: dict) -> str:
     '0 of 5 steps run (no label is on two training texts of non-zero sample_weight)'
     >>> summary({"asked": 5, "steps": 5, "seconds": 1.25, "first_loss": 0.5, "last_loss": 0.25})
     '5 steps in 1.2 s, pair loss 0.500 -> 0.250'
+    >>> summary({"asked": 5, "steps": 5, "seconds": 1.25, "first_loss": 0.5, "last_loss": 0.25,
+    ...          "label_texts": np.array([True, True, False])})
+    '5 steps in 1.2 s, pair loss 0.500 -> 0.250, with the texts of 2 of 3 labels'
     """
     if not info["steps"]:
         return (f"0 of {info['asked']} steps run (no label is on two training texts of "
                 "non-zero sample_weight)")
     steps = f"{info['steps']} step{'s' if info['steps'] != 1 else ''}"
+    used = info.get("label_texts")
+    texts = (f", with the texts of {int(used.sum())} of {used.size} labels"
+             if used is not None and used.any() else "")
     return (f"{steps} in {info['seconds']:.1f} s, pair loss "
-            f"{info['first_loss']:.3f} -> {info['last_loss']:.3f}")
+            f"{info['first_loss']:.3f} -> {info['last_loss']:.3f}{texts}")

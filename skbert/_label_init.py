@@ -389,6 +389,38 @@ def same_token_labels(tokenizer, classes, texts, max_length: int = 512) -> list[
     return same
 
 
+def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> np.ndarray:
+    """Indices of the label texts that tell their label apart from the others.
+
+    A text that is None, that the tokenizer reads as its unknown token alone,
+    or that reads as the same tokens as another label's text is left out
+    (both of two such labels): its vector could not say which label it is.
+    The contrastive warm-up adds only these texts to its batches.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> class Tok:
+    ...     unk_token_id = 0
+    ...     def num_special_tokens_to_add(self):
+    ...         return 2
+    ...     def __call__(self, texts, **kw):
+    ...         vocab = {"joy": 1, "anger": 2}
+    ...         return {"input_ids": [[vocab.get(w, 0) for w in t.split()] for t in texts]}
+    >>> distinct_label_texts(Tok(), ["joy", None, "anger", "xyz", "joy"]).tolist()
+    [2]
+    """
+    named = [i for i, t in enumerate(texts) if t is not None]
+    ids = [tuple(i) for i in _token_ids(tokenizer, [texts[i] for i in named], max_length)]
+    unk = tokenizer.unk_token_id
+    counts: dict[tuple, int] = {}
+    for i in ids:
+        counts[i] = counts.get(i, 0) + 1
+    keep = [j for j, i in zip(named, ids)
+            if i and counts[i] == 1 and not (unk is not None and all(t == unk for t in i))]
+    return np.asarray(keep, dtype=np.int64)
+
+
 def _token_ids(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     if not texts:
         return []

@@ -319,9 +319,10 @@ PARAMS: tuple[Param, ...] = (
           "with mean pooling and random with cls pooling",
           flag="--head-init", card=True),
     Param("label_descriptions", None, [dict, None],
-          "label -> text describing it, for head_init (default: the label names made readable); "
-          "read by head_init='labels'/'names'; under 'auto' after a contrastive warm-up "
-          "(logistic) only for a label on all or none of the training texts; on the command "
+          "label -> text describing it, for head_init and the contrastive warm-up (default: "
+          "the label names made readable); read by head_init='labels'/'names', by the "
+          "warm-up's batches (contrastive_label_texts), and by the logistic head (after a "
+          "warm-up) only for a label on all or none of the training texts; on the command "
           "line a JSON object or @file.json",
           flag="--label-descriptions", metavar="JSON|@FILE"),
     Param("contrastive_steps", "auto", [_nonneg(Integral), _options("auto")],
@@ -329,6 +330,11 @@ PARAMS: tuple[Param, ...] = (
           "of texts sharing a label pulled together); auto: 100 with mean pooling on up to "
           "1,000 training texts, else 0",
           flag="--contrastive-steps", card=True, metavar="N|auto"),
+    Param("contrastive_label_texts", True, ["boolean"],
+          "each contrastive warm-up batch also holds the texts of its labels "
+          "(label_descriptions, else the names made readable), so texts are pulled toward "
+          "their labels' names",
+          flag="--contrastive-label-texts", card=True),
     Param("threshold", 0.5,
           [_options("auto"), NumberInterval(Real, 0, 1, closed="both"), "array-like"],
           "decision threshold of predict; auto tunes thresholds_ on the validation split",

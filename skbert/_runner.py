@@ -55,6 +55,7 @@ from ._label_init import (
     MAX_CENTROID_TEXTS,
     check_label_descriptions,
     description_example,
+    distinct_label_texts,
     label_texts,
     logistic_labels,
     same_token_labels,
@@ -320,10 +321,12 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
                             model_kwargs=est.model_kwargs, saved=saved)
         # texts of sample_weight 0 carry no label for the warm-up or the head's start
         Y_start = Y_train if w_train is None else Y_train * (np.asarray(w_train) > 0)[:, None]
-        warmed = _warm_up(est, model, tokenizer, train_enc, Y_start, device, precision, seed,
-                          group)
+        warmed = _warm_up(est, model, tokenizer, data.classes, train_enc, Y_start, device,
+                          precision, seed, group)
         _init_head(est, model, tokenizer, data.classes, train_enc, Y_start, w_train, device,
-                   precision, seed, warmed, say=est.verbose >= 1 and group.is_main)
+                   precision, seed, warmed is not None,
+                   say=est.verbose >= 1 and group.is_main,
+                   read_by_warm_up=None if warmed is None else warmed["label_texts"])
         if est.peft_config is not None:
             model = apply_peft(model, est.peft_config)
     if est.gradient_checkpointing:
@@ -372,13 +375,15 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         checkpoint=checkpoint.path if checkpoint and os.path.isfile(checkpoint.path) else None)
 
 
-def _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed,
-             group) -> bool:
+def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precision, seed,
+             group) -> dict | None:
     """The contrastive warm-up of the encoder (``contrastive_steps``), when asked for.
 
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
     encoder it was trained on. ``Y_train`` has no label on texts of
-    ``sample_weight`` 0, so they take no part. Returns whether a warm-up ran.
+    ``sample_weight`` 0, so they take no part. With ``contrastive_label_texts``
+    the labels' texts (:func:`_warm_up_labels`) join the batches. Returns
+    ``warm_up``'s summary when a step ran, else None.
     """
     peft = est.peft_config is not None
     steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft)
@@ -388,20 +393,34 @@ def _warm_up(est, model, tokenizer, train_enc, Y_train, device, precision, seed,
     if why is not None:
         if say:
             print(f"contrastive warm-up: none ({why})", flush=True)
-        return False
+        return None
     if say:
         print(f"contrastive warm-up: {steps} steps...", flush=True)
     config = replace(inference_config(est, device, precision),
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
-    info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed)
+    info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
+                   labels=_warm_up_labels(est, tokenizer, classes))
     if say:
         print(f"contrastive warm-up: {summary(info)}", flush=True)
-    return info["steps"] > 0
+    return info if info["steps"] > 0 else None
+
+
+def _warm_up_labels(est, tokenizer, classes):
+    """``(encoded texts, label indices)`` of the label texts the warm-up adds to its
+    batches, or None: ``contrastive_label_texts`` off, or no label with a text of its own
+    (a description, else a readable name; see ``distinct_label_texts``)."""
+    if not est.contrastive_label_texts:
+        return None
+    texts = label_texts(classes, check_label_descriptions(est.label_descriptions, classes))
+    keep = distinct_label_texts(tokenizer, texts, est.max_length)
+    if keep.size == 0:
+        return None
+    return encode_texts(est, tokenizer, [texts[i] for i in keep]), keep
 
 
 def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, device,
-               precision, seed, warmed=False, say=False) -> None:
+               precision, seed, warmed=False, say=False, read_by_warm_up=None) -> None:
     """Start a new head from the labels' meaning (``head_init``), or at the priors only.
 
     ``"auto"``: ``"logistic"`` after a contrastive warm-up (``warmed``), else
@@ -409,9 +428,13 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
     loaded trained (a folder skbert saved, same labels) is left as it is.
     ``Y_train`` has no label on texts of ``sample_weight`` 0 (no centroid,
     prior or regression counts them); ``w_train`` weighs the regression.
-    ``say``: print which head started (``verbose``). A head that reads no
-    ``label_descriptions`` given, and label texts that carry nothing, warn.
+    ``say``: print which head started (``verbose``). ``label_descriptions``
+    given that neither the head nor the warm-up read (``read_by_warm_up``:
+    the labels whose text took part in it), and label texts that carry
+    nothing, warn.
     """
+    warm_read = (np.zeros(len(classes), bool) if read_by_warm_up is None
+                 else np.asarray(read_by_warm_up, bool))
     prior = Y_train.mean(axis=0)
     if model.trained_head:
         if say:
@@ -426,7 +449,8 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
     if how == "random":
         if say:
             print(f"head start: random, biases at the priors ({why})", flush=True)
-        _warn_descriptions_unused(described, how, why)
+        if not _reads_described(warm_read, classes, described):
+            _warn_descriptions_unused(described, how, why)
         model.init_bias_to_priors(torch.from_numpy(prior))
         return
     texts = label_texts(classes, described)
@@ -450,8 +474,9 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
         names = (f"; label names or descriptions read for {read} of {len(classes)} labels"
                  if read or how != "logistic" else "")
         print(f"head start: {how} ({why}){fitted}{names}", flush=True)
-    if not any(reads[i] for i, c in enumerate(classes) if str(plain_label(c)) in described):
-        _warn_descriptions_unused(described, how, why)
+    if not _reads_described(reads | warm_read, classes, described):
+        _warn_descriptions_unused(described, how, why,
+                                  warm_off=warmed and not est.contrastive_label_texts)
     if how in ("labels", "names"):
         _warn_empty_label_texts(est, how, tokenizer, classes, texts)
     labels = ((encode_texts(est, tokenizer, [texts[i] for i in named]), named) if named
@@ -464,6 +489,11 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
     logger.debug("head started from %s (%d of %d labels named)", how, len(named), len(texts))
 
 
+def _reads_described(reads: np.ndarray, classes, described: dict) -> bool:
+    """Whether a label with a description in ``described`` is among the labels ``reads``."""
+    return any(reads[i] for i, c in enumerate(classes) if str(plain_label(c)) in described)
+
+
 def _head_reason(est, how: str, warmed: bool, pooling: str) -> str:
     """Why the head starts as ``how``: the parameter, or what ``"auto"`` made of it."""
     if est.head_init != "auto":
@@ -473,8 +503,11 @@ def _head_reason(est, how: str, warmed: bool, pooling: str) -> str:
     return f"head_init='auto' with pooling={pooling!r}"
 
 
-def _warn_descriptions_unused(described: dict, how: str, why: str) -> None:
-    """Warn that the ``label_descriptions`` given change nothing in the head that starts."""
+def _warn_descriptions_unused(described: dict, how: str, why: str,
+                              warm_off: bool = False) -> None:
+    """Warn that the ``label_descriptions`` given change nothing in this fit: neither the
+    head that starts nor the warm-up reads them (``warm_off``: a warm-up ran with
+    ``contrastive_label_texts=False``)."""
     if not described:
         return
     if how == "logistic":
@@ -484,6 +517,9 @@ def _warn_descriptions_unused(described: dict, how: str, why: str) -> None:
         fix = ("Pass head_init='labels' to start each row from its description and its "
                "centroid" + (", or contrastive_steps=0 (then 'auto' is 'labels')"
                              if "auto" in why else ""))
+        if warm_off:
+            what += ", and contrastive_label_texts=False keeps them out of the warm-up"
+            fix += ", or contrastive_label_texts=True"
     else:
         what = ("starts random" if how == "random"
                 else "starts from the centroids of the training texts alone")

@@ -25,9 +25,9 @@ def warm_ups(monkeypatch):
     calls = []
     real = _runner.warm_up
 
-    def spy(model, encoded, Y, config, pad_id, steps, seed):
+    def spy(model, encoded, Y, config, pad_id, steps, seed, labels=None):
         calls.append(steps)
-        return real(model, encoded, Y, config, pad_id, steps, seed)
+        return real(model, encoded, Y, config, pad_id, steps, seed, labels=labels)
 
     monkeypatch.setattr(_runner, "warm_up", spy)
     return calls
@@ -279,9 +279,9 @@ def test_texts_of_sample_weight_zero_take_no_part(monkeypatch, tiny_st_model, co
     seen = []
     real = _runner.warm_up
 
-    def spy(model, encoded, Y_warm, config, pad_id, steps, seed):
+    def spy(model, encoded, Y_warm, config, pad_id, steps, seed, labels=None):
         seen.append(Y_warm.copy())
-        return real(model, encoded, Y_warm, config, pad_id, steps, seed)
+        return real(model, encoded, Y_warm, config, pad_id, steps, seed, labels=labels)
 
     monkeypatch.setattr(_runner, "warm_up", spy)
     w = np.ones(len(X))
@@ -350,3 +350,117 @@ def test_warm_up_leaves_the_word_embeddings_as_they_were(tiny_st_model):
     assert words.requires_grad                               # trainable again for the fit
     changed = [n for n, p in model.backbone.named_parameters() if not torch.equal(p, before[n])]
     assert any("layer" in n for n in changed)                # the encoder itself did train
+
+
+# ------------------------------------------- the labels' texts in the warm-up's batches
+DESCRIPTIONS = {"sports": "football goal match team", "politics": "election vote senate policy",
+                "food": "pizza recipe dinner cheese", "tech": "laptop software robot code"}
+
+
+def _label_enc(tokenizer, labels):
+    from skbert._data import encode
+
+    return encode(tokenizer, [DESCRIPTIONS[LABELS[j]] for j in labels], max_length=32)
+
+
+def test_label_texts_join_each_batch_carrying_their_label_alone(tiny_st_model, monkeypatch):
+    from skbert._data import encode
+    from skbert._modeling import build_model, load_tokenizer
+
+    X, Y = make_corpus(40, seed=3)
+    tokenizer = load_tokenizer(tiny_st_model, None)
+    model = build_model(tiny_st_model, "mean", np.array(LABELS), seed=0)
+    batches = []
+    real = _contrastive.pair_loss
+
+    def spy(vectors, targets):
+        batches.append(targets.detach().clone())
+        return real(vectors, targets)
+
+    monkeypatch.setattr(_contrastive, "pair_loss", spy)
+    with_texts = [0, 2]  # labels 1 and 3 have no text here
+    info = _contrastive.warm_up(model, encode(tokenizer, X, max_length=32), Y, TrainConfig(), 0,
+                                steps=4, seed=0, labels=(_label_enc(tokenizer, with_texts),
+                                                         np.array(with_texts)))
+    assert len(batches) == 4
+    for targets in batches:
+        n_docs = _contrastive.LABELS_PER_BATCH * _contrastive.TEXTS_PER_LABEL
+        docs = targets[:min(n_docs, len(targets) - 2)]
+        extra = targets[len(targets) - 2:]  # 4 labels on 40 texts: both texts' labels occur
+        assert docs.sum(dim=1).min() >= 1                  # texts carry their labels
+        np.testing.assert_array_equal(extra.numpy(), np.eye(4)[with_texts])  # one label each
+    assert info["label_texts"].tolist() == [True, False, True, False]
+    assert "with the texts of 2 of 4 labels" in _contrastive.summary(info)
+
+
+def _name_margin(model, tokenizer, X, Y):
+    """Mean over texts of cos(text, its labels' descriptions) - cos(text, the others')."""
+    texts = _pooled(model, tokenizer, X)
+    names = _pooled(model, tokenizer, [DESCRIPTIONS[c] for c in LABELS])
+    cos = (texts @ names.T).numpy()
+    own = (cos * Y).sum(1) / Y.sum(1)
+    other = (cos * (1 - Y)).sum(1) / np.maximum((1 - Y).sum(1), 1)
+    return float((own - other).mean())
+
+
+def test_label_texts_pull_held_out_texts_toward_their_labels_names(tiny_st_model, monkeypatch):
+    """The same warm-up with the labels' texts in its batches places held-out texts nearer
+    their own labels' descriptions (relative to the others') than it does without them."""
+    from skbert._data import encode
+    from skbert._modeling import build_model, load_tokenizer
+
+    monkeypatch.setattr(_contrastive, "LEARNING_RATE", 1e-3)  # a random tiny model: faster
+    X, Y = make_corpus(64, seed=1)
+    X_new, Y_new = make_corpus(48, seed=2)
+    tokenizer = load_tokenizer(tiny_st_model, None)
+    labels = (_label_enc(tokenizer, range(4)), np.arange(4))
+    margins = {}
+    for name, given in (("without", None), ("with", labels)):
+        model = build_model(tiny_st_model, "mean", np.array(LABELS), seed=0)
+        _contrastive.warm_up(model, encode(tokenizer, X, max_length=32), Y, TrainConfig(), 0,
+                             steps=40, seed=0, labels=given)
+        model.eval()
+        margins[name] = _name_margin(model, tokenizer, X_new, Y_new)
+    assert margins["with"] > margins["without"] + 0.02, margins  # seeds 0-2: +0.04 to +0.09
+
+
+def test_contrastive_label_texts_changes_the_fit_and_its_cache_key(tiny_st_model, corpus,
+                                                                   cache_hits):
+    import pandas as pd
+
+    X, Y = corpus
+    Yd = pd.DataFrame(Y, columns=LABELS)
+    params = {**FAST, "fit_cache": True, "contrastive_steps": 3,
+              "label_descriptions": DESCRIPTIONS}
+    on = TransformerMultiLabelClassifier(tiny_st_model, **params).fit(X, Yd)
+    off = TransformerMultiLabelClassifier(tiny_st_model, contrastive_label_texts=False,
+                                          **params).fit(X, Yd)
+    again = TransformerMultiLabelClassifier(tiny_st_model, **params).fit(X, Yd)
+    assert cache_hits == [False, False, True]
+    assert on.get_params()["contrastive_label_texts"] is True
+    assert not np.allclose(on.predict_proba(X), off.predict_proba(X))
+    np.testing.assert_array_equal(on.predict_proba(X), again.predict_proba(X))
+
+
+def test_labels_whose_texts_say_nothing_take_no_part(tiny_st_model, corpus, capsys):
+    """The tiny vocabulary reads the label names ("sports", ...) as [UNK] alone: no label
+    text joins the batches, so the fit is the one without label texts."""
+    import pandas as pd
+
+    X, Y = corpus
+    Yd = pd.DataFrame(Y, columns=LABELS)
+    fits = [TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=3, verbose=1,
+                                            contrastive_label_texts=flag, **FAST).fit(X, Yd)
+            for flag in (True, False)]
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+    assert "with the texts of" not in capsys.readouterr().out
+
+
+def test_the_command_line_switches_contrastive_label_texts():
+    from skbert.cli import build_parser
+
+    parser = build_parser()
+    base = ["train", "d.jsonl", "--out", "m"]
+    args = parser.parse_args([*base, "--no-contrastive-label-texts"])
+    assert args.contrastive_label_texts is False
+    assert not hasattr(parser.parse_args(base), "contrastive_label_texts")  # the default

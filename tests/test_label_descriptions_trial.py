@@ -217,13 +217,29 @@ def test_item3_informative_descriptions_do_not_warn(tiny_st_model, corpus):
 
 # ------------------------------------------------------------------------ item 4
 def test_item4_descriptions_a_logistic_head_ignores_warn(tiny_st_model, corpus, capsys):
+    """With the warm-up's label texts off, the logistic head alone reads no description."""
     X, Y = corpus
     with pytest.warns(SkbertWarning, match=r"do not change this fit.*'logistic'.*"
-                                           r"head_init='labels'.*contrastive_steps=0"):
-        _clf(tiny_st_model, label_descriptions=DESCRIPTIONS, verbose=1).fit(
-            X, pd.DataFrame(Y, columns=LABELS))
+                                           r"contrastive_label_texts=False keeps them out.*"
+                                           r"head_init='labels'.*contrastive_steps=0.*"
+                                           r"contrastive_label_texts=True"):
+        _clf(tiny_st_model, label_descriptions=DESCRIPTIONS, contrastive_label_texts=False,
+             verbose=1).fit(X, pd.DataFrame(Y, columns=LABELS))
     assert "head start: logistic (head_init='auto' after the contrastive warm-up)" in (
         capsys.readouterr().out)
+
+
+def test_descriptions_the_warm_up_reads_do_not_warn(tiny_st_model, corpus, capsys):
+    """By default the warm-up's batches hold the descriptions: they change the fit."""
+    X, Y = corpus
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        _clf(tiny_st_model, label_descriptions=DESCRIPTIONS, verbose=1).fit(
+            X, pd.DataFrame(Y, columns=LABELS))
+    assert not [m for m in _skbert_messages(record) if "label_descriptions" in m]
+    out = capsys.readouterr().out
+    assert f"with the texts of {len(LABELS)} of {len(LABELS)} labels" in out
+    assert "head start: logistic" in out
 
 
 def test_item4_descriptions_a_random_head_ignores_warn(tiny_model, corpus, capsys):
