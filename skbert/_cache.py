@@ -621,11 +621,13 @@ def _write_entry(key: str, folder: str, entry: dict) -> None:
         "fitted": {k: v for k, v in entry.items() if k != "state"},
     }
     try:
-        # the digest of the JSON as the reader parses it (numpy values already plain)
-        doc = json.loads(json.dumps(doc, default=_json_default))
-        doc["entry_sha256"] = entry_sha256(doc)
-        text = json.dumps(doc)
-        _check_doc(json.loads(text))  # what get will check, so no entry is born damaged
+        # Serialised once; the digest is of the JSON as the reader parses it (numpy values
+        # plain, keys text), and its field is appended last, as json.dumps would write it.
+        body = json.dumps(doc, default=_json_default)
+        parsed = json.loads(body)
+        parsed["entry_sha256"] = entry_sha256(parsed)
+        text = f"{body[:-1]}, \"entry_sha256\": {json.dumps(parsed['entry_sha256'])}}}"
+        _check_doc(parsed)  # what get will check, so no entry is born damaged
         _check_finite(tensors)
         data = save(tensors, metadata={_META_KEY: text})
     except _Damaged as exc:

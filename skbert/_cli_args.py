@@ -17,6 +17,7 @@ import sys
 import warnings
 
 from ._params import PARAM, PARAMS, PREDICT_TIME_PARAMS, cli_params, cli_values
+from ._thresholds import plain_label
 
 _DATA_HELP = "labelled file (.jsonl, .json, .csv, .tsv, .parquet), or - for stdin"
 #: Input formats of ``--input-format`` (for ``-``, stdin).
@@ -478,7 +479,7 @@ def check_threshold_list(threshold, labels) -> None:
     """
     if not isinstance(threshold, (list, tuple)):
         return
-    labels = [lab.item() if hasattr(lab, "item") else lab for lab in labels]
+    labels = [plain_label(lab) for lab in labels]
     n = len(labels)
     given_ = ",".join(f"{v:g}" for v in threshold)
     example = ",".join(["0.5"] * min(n, 6)) + (",..." if n > 6 else "")

@@ -22,6 +22,7 @@ from ._safe_io import (
     TMP_TAG,
     DamagedFile,
     KeptAside,
+    TargetExists,
     UnsafePath,
     atomic_writer,
     read_json,
@@ -516,12 +517,13 @@ def output_file(path: str | None, stdout, *, overwrite: bool = True, flag: str =
     elif not is_main_process():  # under torchrun only rank 0 writes
         yield open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - nothing is kept
     else:
-        if not overwrite and os.path.lexists(path):
+        try:  # without --overwrite, published only while the name is free (never replaced)
+            with atomic_writer(path, text=True, replace=overwrite) as fh:
+                yield fh
+        except TargetExists:
             raise FileExistsError(
                 f"{flag} {path!r} appeared while skbert was working and is kept; pass "
-                "--overwrite to replace it, or choose another file.")
-        with atomic_writer(path, text=True) as fh:
-            yield fh
+                "--overwrite to replace it, or choose another file.") from None
 
 
 # ---------------------------------------------------------------------- --model

@@ -10,6 +10,7 @@ here unpickles or imports anything.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -175,7 +176,8 @@ def load_tensors(data: bytes) -> dict:
 # outputs) goes through :func:`atomic_writer` or :func:`staging_folder`:
 #
 # * atomic: the bytes go to a fresh temporary sibling that is renamed over the
-#   target only when complete (and fsynced), so a reader never sees half a file;
+#   target only when complete (and fsynced), so a reader never sees half a file
+#   (``replace=False``: linked to the target's name only while it is still free);
 # * never through a link: the temporary file is created with ``O_EXCL |
 #   O_NOFOLLOW`` in a folder opened with ``O_NOFOLLOW``, every folder between
 #   ``root`` and the file is checked the same way, and the rename replaces a
@@ -193,6 +195,25 @@ _NEW_FILE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLO
 
 class UnsafePath(OSError):
     """A path skbert refuses to write through (a link, or a non-folder where a folder must be)."""
+
+
+class TargetExists(FileExistsError):
+    """:func:`atomic_writer` with ``replace=False`` found something at its target; it is kept.
+
+    ``path`` is the target. A caller says how to get it replaced in its own
+    words (``--overwrite`` on the command line).
+    """
+
+    def __init__(self, message: str, path: str):
+        super().__init__(message)
+        self.path = path
+
+
+#: ``link`` errors that mean the file system has no hard links (FAT, some network and
+#: FUSE file systems, sandboxes), not that the target exists.
+_NO_HARD_LINKS = frozenset(getattr(errno, name) for name in (
+    "EPERM", "EACCES", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK", "EXDEV")
+    if hasattr(errno, name))
 
 
 def umask() -> int:
@@ -305,7 +326,7 @@ def make_folders(path, *, root=None) -> str:
 
 @contextlib.contextmanager
 def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8",
-                  private: bool = False):
+                  private: bool = False, replace: bool = True):
     """Open ``path`` for writing through a temporary sibling; rename into place on success.
 
     Parameters
@@ -324,6 +345,15 @@ def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8
         Create the file ``0o600`` (readable by its owner only) instead of the
         mode policy's ``0o666`` less the umask: only for secrets (a key), which
         are then never readable by others, not even while written.
+    replace : bool, default=True
+        Replace an existing file (or link) at ``path``. With False nothing at
+        ``path`` is ever replaced: one there before the block is
+        :class:`TargetExists` before the block runs, and one that appears
+        while it runs (another process) is :class:`TargetExists` at the end,
+        the file kept as it is and the temporary removed. The file is then
+        published with a hard link, which fails if the name is taken; where
+        the file system has no hard links, the name is claimed with an
+        exclusive create and the finished file renamed over that empty claim.
 
     Yields
     ------
@@ -337,6 +367,10 @@ def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8
             if stat.S_ISDIR(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
                 raise IsADirectoryError(f"{path!r} is a folder; skbert writes a file there "
                                         "only in place of a file.")
+            if not replace:
+                raise TargetExists(f"{path!r} already exists and is kept (skbert was not "
+                                   "asked to replace it); choose another file, or remove it "
+                                   "first.", path)
         tmp = f".{name[:100]}.{secrets.token_hex(6)}{TMP_TAG}"
         fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600 if private else 0o666, dir_fd=dfd)
         try:
@@ -345,7 +379,10 @@ def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8
                 yield fh
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            if replace:
+                os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            else:
+                _publish_new(tmp, name, dfd, path)
         except BaseException:  # Ctrl-C included: no temporary file left behind
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dfd)
@@ -354,6 +391,37 @@ def atomic_writer(path, *, root=None, text: bool = False, encoding: str = "utf-8
             os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def _publish_new(tmp: str, name: str, dfd: int, path: str) -> None:
+    """Give the finished ``tmp`` the name ``name`` (both in folder ``dfd``) only if that name
+    is free; :class:`TargetExists` if something took it meanwhile. ``tmp`` is left for the
+    caller to remove."""
+    appeared = (f"{path!r} appeared while skbert was writing it and is kept (skbert was "
+                "not asked to replace it); choose another file, or remove it first.")
+    try:
+        os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except FileExistsError:
+        raise TargetExists(appeared, path) from None
+    except (OSError, NotImplementedError) as exc:  # no hard links here: claim the name
+        if isinstance(exc, OSError) and exc.errno not in _NO_HARD_LINKS:
+            raise
+        try:
+            fd = os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=dfd)
+        except FileExistsError:
+            raise TargetExists(appeared, path) from None
+        claim = os.fstat(fd)
+        os.close(fd)
+        try:
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            with contextlib.suppress(OSError):  # the empty claim, never another's file
+                now = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                if (now.st_dev, now.st_ino) == (claim.st_dev, claim.st_ino):
+                    os.unlink(name, dir_fd=dfd)
+            raise
+        return
+    os.unlink(tmp, dir_fd=dfd)
 
 
 def write_bytes(path, data: bytes, *, root=None) -> str:
