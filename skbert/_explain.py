@@ -214,8 +214,8 @@ class Explanations(list):
         from ._explain_html import page_html
         from ._safe_io import write_text
 
-        _check_overwrite(path, overwrite, _HTML_MARK)
-        return write_text(path, page_html(self))
+        replace = _check_overwrite(path, overwrite, _HTML_MARK)
+        return write_text(path, page_html(self), replace=replace)
 
     def to_jsonl(self, path, *, overwrite: bool = False) -> str:
         """Write one JSON object per text (see :meth:`Explanation.to_dict`).
@@ -227,9 +227,9 @@ class Explanations(list):
 
         from ._safe_io import write_text
 
-        _check_overwrite(path, overwrite, f'"format": "{FORMAT}"')
+        replace = _check_overwrite(path, overwrite, f'"format": "{FORMAT}"')
         lines = [json.dumps(e.to_dict(), ensure_ascii=False) for e in self]
-        return write_text(path, "".join(line + "\n" for line in lines))
+        return write_text(path, "".join(line + "\n" for line in lines), replace=replace)
 
     def completeness_gaps(self) -> np.ndarray:
         """Every (text, label) completeness gap of integrated gradients, flat."""
@@ -240,24 +240,28 @@ class Explanations(list):
 _HTML_MARK = '<meta name="generator" content="skbert explain">'
 
 
-def _check_overwrite(path, overwrite: bool, mark: str) -> None:
+def _check_overwrite(path, overwrite: bool, mark: str) -> bool:
     """Refuse to replace a file skbert did not write (it may be the user's).
 
     Its first 4 KiB are read through :mod:`skbert._safe_io` (a regular file only,
     opened without following a link or blocking on a FIFO); a link, a folder or
-    anything else is not skbert's file.
+    anything else is not skbert's file. Returns whether the write may replace
+    what is at ``path``: False when nothing is there, so that a file someone
+    creates meanwhile is kept (``TargetExists``), not replaced.
     """
     import os
 
     from ._safe_io import DamagedFile, open_regular, read_upto
 
     path = os.fspath(path)
-    if overwrite or not os.path.lexists(path):
-        return
+    if overwrite:
+        return True
+    if not os.path.lexists(path):
+        return False
     try:
         fd, _ = open_regular(path)
     except FileNotFoundError:  # removed meanwhile: nothing to keep
-        return
+        return False
     except DamagedFile:
         head = b""
     else:
@@ -269,6 +273,7 @@ def _check_overwrite(path, overwrite: bool, mark: str) -> None:
         raise FileExistsError(
             f"{path!r} exists and was not written by skbert explain; choose another path, or "
             "pass overwrite=True (--overwrite on the command line) to replace it.")
+    return True
 
 
 

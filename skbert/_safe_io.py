@@ -424,16 +424,17 @@ def _publish_new(tmp: str, name: str, dfd: int, path: str) -> None:
     os.unlink(tmp, dir_fd=dfd)
 
 
-def write_bytes(path, data: bytes, *, root=None) -> str:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`); returns the path."""
-    with atomic_writer(path, root=root) as fh:
+def write_bytes(path, data: bytes, *, root=None, replace: bool = True) -> str:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`, also for
+    ``replace``); returns the path."""
+    with atomic_writer(path, root=root, replace=replace) as fh:
         fh.write(data)
     return os.fspath(path)
 
 
-def write_text(path, text: str, *, root=None) -> str:
+def write_text(path, text: str, *, root=None, replace: bool = True) -> str:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_writer`)."""
-    return write_bytes(path, text.encode("utf-8"), root=root)
+    return write_bytes(path, text.encode("utf-8"), root=root, replace=replace)
 
 
 def write_json(path, doc, *, root=None, indent: int | None = 2) -> str:

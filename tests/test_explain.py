@@ -414,3 +414,24 @@ def test_cli_explain_counts_are_checked_in_the_flags_words(saved_model, tmp_path
     texts.write_text("pizza\n")
     with pytest.raises(ValueError, match=rf"^{flag} 0 must be a positive whole number"):
         _cli(["explain", saved_model, str(texts), flag, "0", "--device", "cpu"])
+
+
+def test_a_file_that_appears_while_the_page_is_made_is_kept(planted_clf, tmp_path,
+                                                             monkeypatch):
+    """The path is free when checked, then someone else creates it before skbert writes:
+    theirs is kept (no replace), and no temporary file is left."""
+    from skbert import _explain_html
+
+    ex = explain(planted_clf, ["pizza"])
+    mine = tmp_path / "why.html"
+    real = _explain_html.page_html
+
+    def slow_page(explanations):
+        mine.write_text("my notes\n")  # appears after the check
+        return real(explanations)
+
+    monkeypatch.setattr(_explain_html, "page_html", slow_page)
+    with pytest.raises(FileExistsError, match="is kept .skbert was not asked to replace it"):
+        ex.to_html(mine)
+    assert mine.read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["why.html"]
