@@ -307,11 +307,13 @@ def skbert_defaults() -> dict:
 
 def _old_label(recorded: dict | None, now: dict) -> str:
     """How a run made with other defaults than ``now`` is labelled in the table: the
-    defaults it had that differ (``min_labels=0``), and the revision's name if older."""
+    defaults it had that differ (``min_labels=0``), the parameters it predates
+    (``before contrastive_label_texts``), and the revision's name if older."""
     recorded = dict(recorded or {})
     revision = recorded.pop("_revision", 1)
     parts = [f"{k}={v}" for k, v in sorted(recorded.items())
              if k in now and now[k] != v]
+    parts += [f"before {k}" for k in sorted(now) if k != "_revision" and k not in recorded]
     if revision != now.get("_revision"):
         parts.append(REVISION_NAMES.get(revision, f"revision {revision}"))
     return f" ({'; '.join(parts) or 'old defaults'})"
