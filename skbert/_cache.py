@@ -60,6 +60,7 @@ import warnings
 from collections import OrderedDict
 
 import joblib
+import numpy as np
 
 from ._docs import fill_doc
 from ._modeling import model_from_config
@@ -248,7 +249,9 @@ def make_key(params: dict, resolved_path: str, texts, Y, classes) -> str:
     str
         A lowercase hex digest, usable as a file name.
     """
-    return joblib.hash((__version__, sorted(params.items(), key=lambda kv: kv[0]),
+    # a numpy scalar keys as the Python value it equals (np.False_ as False, np.int64(3) as 3)
+    plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+    return joblib.hash((__version__, sorted(plain.items(), key=lambda kv: kv[0]),
                         _model_files_stamp(resolved_path), texts, Y, list(classes)))
 
 

@@ -416,9 +416,16 @@ _FLAGS = {p.name: p.flag for p in PARAMS if p.flag}
 _LOADER_FLAGS = {"label_columns": "--label-columns", "label_column": "--label-column",
                  "text_column": "--text-column"}
 _NAMES = "|".join(sorted(map(re.escape, _FLAGS), key=len, reverse=True))
+#: Parameters whose option is an on/off switch (``--early-stopping``/``--no-early-stopping``).
+_SWITCHES = "|".join(sorted((re.escape(p.name) for p in PARAMS if p.flag
+                             and isinstance(p.constraint, list) and "boolean" in p.constraint),
+                            key=len, reverse=True))
 _PATTERNS = [
     # sklearn: "The 'name' parameter of TransformerMultiLabelClassifier must be ..."
     (rf"The '({_NAMES})' parameter of \w+", lambda m: _FLAGS[m[1]]),
+    # a switch: contrastive_label_texts=False -> --no-contrastive-label-texts
+    (rf"\b({_SWITCHES})=(True|False)\b",
+     lambda m: _FLAGS[m[1]] if m[2] == "True" else f"--no-{_FLAGS[m[1]][2:]}"),
     # a quoted value keeps its quotes where a shell needs them: --device 'cuda:0 '
     (rf"\b({_NAMES})=(?:'([^']*)'|\"([^\"]*)\"|([\w.+-]+))",
      lambda m: f"{_FLAGS[m[1]]} " + (m[4] if m[4] is not None
@@ -522,6 +529,8 @@ def speak_flags(message: str) -> str:
     "--device 'cuda:0 ' is not a device torch understands."
     >>> speak_flags("threshold=[0.1, 0.2] has 2 values but the model has 4 labels")
     '--threshold 0.1,0.2 has 2 values but the model has 4 labels'
+    >>> speak_flags("Pass early_stopping=True, or contrastive_label_texts=False.")
+    'Pass --early-stopping, or --no-contrastive-label-texts.'
     """
     for pattern, repl in _PATTERNS:
         message = re.sub(pattern, repl, message)

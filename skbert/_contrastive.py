@@ -69,6 +69,10 @@ LEARNING_RATE = 2e-5
 CPU_FORWARD_TEXTS = 8
 #: Keep the word-embedding matrix (half of MiniLM's weights) out of the warm-up.
 FREEZE_WORD_EMBEDDINGS = True
+#: At most this many label texts join a step (``contrastive_label_texts``): those of the
+#: labels most of the batch's texts carry, so a step's cost stays bounded with many labels
+#: (at most as many as its texts; a GoEmotions batch carries 17 to 19 labels on average).
+MAX_LABEL_TEXTS = LABELS_PER_BATCH * TEXTS_PER_LABEL
 
 
 def resolve_steps(steps, pooling: str, n_train: int, peft: bool = False) -> int:
@@ -238,7 +242,7 @@ def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
         rows = np.zeros(0, dtype=np.int64)
         if labels is not None:  # the texts of the labels this batch carries, one member each
             label_enc, label_idx = labels
-            rows = np.flatnonzero(np.isin(label_idx, np.flatnonzero(Y[order].sum(axis=0) > 0)))
+            rows = label_rows(Y[order], label_idx)
             own = Yt.new_zeros(rows.size, Yt.shape[1])  # a label text carries its label only
             own[np.arange(rows.size), label_idx[rows]] = 1.0
             targets = torch.cat([targets, own])
@@ -246,11 +250,35 @@ def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
         with autocast(config.device, config.precision):
             vectors = [_text_vectors(model, collate(encoded, g, pad_id), config.device)
                        for g in groups]
-            if rows.size:
-                vectors.append(_text_vectors(model, collate(label_enc, rows, pad_id),
-                                             config.device))
+            if rows.size:  # in the same order as their targets
+                n_groups = (-(-rows.size // CPU_FORWARD_TEXTS)
+                            if torch.device(config.device).type == "cpu" else 1)
+                vectors += [_text_vectors(model, collate(label_enc, g, pad_id), config.device)
+                            for g in np.array_split(rows, n_groups)]
         loss = pair_loss(torch.cat(vectors), targets.to(config.device))
         optimizer_step(loss, optimizer, params, config, losses)
+
+
+def label_rows(Y_batch: np.ndarray, label_idx: np.ndarray,
+               limit: int | None = None) -> np.ndarray:
+    """Rows of ``label_idx`` (the labels that have a text) whose label a text of the batch
+    carries: at most ``limit`` (:data:`MAX_LABEL_TEXTS`), those carried by the most texts
+    first (ties: the lower label index), in ``label_idx`` order.
+
+    Examples
+    --------
+    >>> Y_batch = np.array([[1, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]])
+    >>> label_rows(Y_batch, np.array([0, 2, 3])).tolist()   # label 3: on no text
+    [0, 1]
+    >>> label_rows(Y_batch, np.array([0, 1, 2]), limit=2).tolist()   # label 0 on two texts
+    [0, 1]
+    """
+    limit = MAX_LABEL_TEXTS if limit is None else limit
+    counts = (np.asarray(Y_batch) > 0).sum(axis=0)[label_idx]
+    carried = np.flatnonzero(counts > 0)
+    if carried.size > limit:
+        carried = np.sort(carried[np.argsort(-counts[carried], kind="stable")[:limit]])
+    return carried
 
 
 def optimizer_step(loss, optimizer, params, config, losses: list) -> None:

@@ -389,36 +389,57 @@ def same_token_labels(tokenizer, classes, texts, max_length: int = 512) -> list[
     return same
 
 
-def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> np.ndarray:
-    """Indices of the label texts that tell their label apart from the others.
+def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> tuple[np.ndarray, dict]:
+    """The label texts that tell their label apart from the others, and why the rest do not.
 
-    A text that is None, that the tokenizer reads as its unknown token alone,
-    or that reads as the same tokens as another label's text is left out
-    (both of two such labels): its vector could not say which label it is.
-    The contrastive warm-up adds only these texts to its batches.
+    A text that is None, that the tokenizer reads as nothing but its unknown
+    and special tokens (``"[UNK]"``, ``"[PAD] [SEP]"``), or that reads as the
+    same tokens as another label's text is left out (both of two such
+    labels): its vector could not say which label it is. Only the first
+    ``max_length`` tokens (what is embedded) count. The contrastive warm-up
+    adds only the texts kept to its batches.
+
+    Returns
+    -------
+    keep : ndarray of int
+        Indices into ``texts`` of the texts kept.
+    problems : dict
+        Index -> why that text (not None) is left out, in words.
 
     Examples
     --------
-    >>> from types import SimpleNamespace
     >>> class Tok:
-    ...     unk_token_id = 0
+    ...     unk_token_id, all_special_ids = 0, [0, 9]
     ...     def num_special_tokens_to_add(self):
     ...         return 2
     ...     def __call__(self, texts, **kw):
-    ...         vocab = {"joy": 1, "anger": 2}
+    ...         vocab = {"joy": 1, "anger": 2, "[SEP]": 9}
     ...         return {"input_ids": [[vocab.get(w, 0) for w in t.split()] for t in texts]}
-    >>> distinct_label_texts(Tok(), ["joy", None, "anger", "xyz", "joy"]).tolist()
+    >>> keep, problems = distinct_label_texts(Tok(), ["joy", None, "anger", "xyz [SEP]", "joy"])
+    >>> keep.tolist()
     [2]
+    >>> problems[3]
+    'it reads as unknown or special tokens only'
+    >>> problems[0]
+    'it reads as the same tokens as the text of another label'
     """
     named = [i for i, t in enumerate(texts) if t is not None]
     ids = [tuple(i) for i in _token_ids(tokenizer, [texts[i] for i in named], max_length)]
-    unk = tokenizer.unk_token_id
+    empty = set(getattr(tokenizer, "all_special_ids", None) or ())
+    if tokenizer.unk_token_id is not None:
+        empty.add(tokenizer.unk_token_id)
     counts: dict[tuple, int] = {}
     for i in ids:
         counts[i] = counts.get(i, 0) + 1
-    keep = [j for j, i in zip(named, ids)
-            if i and counts[i] == 1 and not (unk is not None and all(t == unk for t in i))]
-    return np.asarray(keep, dtype=np.int64)
+    keep, problems = [], {}
+    for j, i in zip(named, ids):
+        if not i or all(t in empty for t in i):
+            problems[j] = "it reads as unknown or special tokens only"
+        elif counts[i] > 1:
+            problems[j] = "it reads as the same tokens as the text of another label"
+        else:
+            keep.append(j)
+    return np.asarray(keep, dtype=np.int64), problems
 
 
 def _token_ids(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:

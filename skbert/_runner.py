@@ -326,7 +326,8 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         _init_head(est, model, tokenizer, data.classes, train_enc, Y_start, w_train, device,
                    precision, seed, warmed is not None,
                    say=est.verbose >= 1 and group.is_main,
-                   read_by_warm_up=None if warmed is None else warmed["label_texts"])
+                   read_by_warm_up=None if warmed is None else warmed["label_texts"],
+                   explained=set() if warmed is None else warmed["descriptions_left_out"])
         if est.peft_config is not None:
             model = apply_peft(model, est.peft_config)
     if est.gradient_checkpointing:
@@ -399,28 +400,48 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
     config = replace(inference_config(est, device, precision),
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
+    labels, note, left_out = _warm_up_labels(est, tokenizer, classes)
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
-                   labels=_warm_up_labels(est, tokenizer, classes))
+                   labels=labels)
+    info["descriptions_left_out"] = left_out  # warned about: no second warning for them
     if say:
-        print(f"contrastive warm-up: {summary(info)}", flush=True)
+        print(f"contrastive warm-up: {summary(info)}{note}", flush=True)
     return info if info["steps"] > 0 else None
 
 
-def _warm_up_labels(est, tokenizer, classes):
-    """``(encoded texts, label indices)`` of the label texts the warm-up adds to its
-    batches, or None: ``contrastive_label_texts`` off, or no label with a text of its own
-    (a description, else a readable name; see ``distinct_label_texts``)."""
+def _warm_up_labels(est, tokenizer, classes) -> tuple:
+    """The label texts the warm-up adds to its batches, what ``verbose`` adds to its
+    summary when there are none, and the described labels left out (str names).
+
+    ``(encoded texts, label indices)``, or None: ``contrastive_label_texts`` off, or no
+    label with a text of its own (a description, else a readable name; see
+    ``distinct_label_texts``). A description left out warns, naming the label and why.
+    """
     if not est.contrastive_label_texts:
-        return None
-    texts = label_texts(classes, check_label_descriptions(est.label_descriptions, classes))
-    keep = distinct_label_texts(tokenizer, texts, est.max_length)
+        return None, "; label texts off (contrastive_label_texts=False)", set()
+    described = check_label_descriptions(est.label_descriptions, classes)
+    texts = label_texts(classes, described)
+    keep, problems = distinct_label_texts(tokenizer, texts, est.max_length)
+    left_out = [(plain_label(classes[i]), why) for i, why in problems.items()
+                if str(plain_label(classes[i])) in described]
+    if left_out:
+        shown = "; ".join(f"{str(c)!r}: {why}" for c, why in left_out[:5])
+        warnings.warn(
+            f"The contrastive warm-up leaves out the label_descriptions of {len(left_out)} "
+            f"label(s), which could not tell their label apart: {shown}"
+            f"{' ...' if len(left_out) > 5 else ''}. Describe each label in its own words "
+            f"that the model knows, within max_length={est.max_length} tokens.",
+            SkbertWarning, stacklevel=7)
+    names = {str(c) for c, _ in left_out}
     if keep.size == 0:
-        return None
-    return encode_texts(est, tokenizer, [texts[i] for i in keep]), keep
+        return None, (f"; no label text: none of the {len(classes)} labels has a readable "
+                      "name or description of its own"), names
+    return (encode_texts(est, tokenizer, [texts[i] for i in keep]), keep), "", names
 
 
 def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, device,
-               precision, seed, warmed=False, say=False, read_by_warm_up=None) -> None:
+               precision, seed, warmed=False, say=False, read_by_warm_up=None,
+               explained=frozenset()) -> None:
     """Start a new head from the labels' meaning (``head_init``), or at the priors only.
 
     ``"auto"``: ``"logistic"`` after a contrastive warm-up (``warmed``), else
@@ -431,7 +452,8 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
     ``say``: print which head started (``verbose``). ``label_descriptions``
     given that neither the head nor the warm-up read (``read_by_warm_up``:
     the labels whose text took part in it), and label texts that carry
-    nothing, warn.
+    nothing, warn; not the descriptions the warm-up warned it left out
+    (``explained``).
     """
     warm_read = (np.zeros(len(classes), bool) if read_by_warm_up is None
                  else np.asarray(read_by_warm_up, bool))
@@ -446,11 +468,12 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
         how = "logistic" if warmed else "labels" if model.pooling == "mean" else "random"
     why = _head_reason(est, how, warmed, model.pooling)
     described = check_label_descriptions(est.label_descriptions, classes)
+    unexplained = {k: v for k, v in described.items() if k not in explained}
     if how == "random":
         if say:
             print(f"head start: random, biases at the priors ({why})", flush=True)
-        if not _reads_described(warm_read, classes, described):
-            _warn_descriptions_unused(described, how, why)
+        if not _reads_described(warm_read, classes, unexplained):
+            _warn_descriptions_unused(unexplained, how, why)
         model.init_bias_to_priors(torch.from_numpy(prior))
         return
     texts = label_texts(classes, described)
@@ -474,8 +497,8 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
         names = (f"; label names or descriptions read for {read} of {len(classes)} labels"
                  if read or how != "logistic" else "")
         print(f"head start: {how} ({why}){fitted}{names}", flush=True)
-    if not _reads_described(reads | warm_read, classes, described):
-        _warn_descriptions_unused(described, how, why,
+    if not _reads_described(reads | warm_read, classes, unexplained):
+        _warn_descriptions_unused(unexplained, how, why,
                                   warm_off=warmed and not est.contrastive_label_texts)
     if how in ("labels", "names"):
         _warn_empty_label_texts(est, how, tokenizer, classes, texts)
@@ -810,13 +833,20 @@ def enable_gradient_checkpointing(model: torch.nn.Module) -> None:
         raise ValueError(
             f"{type(backbone).__name__} does not support gradient checkpointing; set "
             "gradient_checkpointing=False (or micro_batch_size to save memory).")
-    backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    kwargs = {"use_reentrant": False}
+    if hasattr(backbone, "activation_checkpointing_enable"):  # transformers 5.x names
+        backbone.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 def disable_gradient_checkpointing(model: torch.nn.Module) -> None:
     """Undo :func:`enable_gradient_checkpointing` (the fitted model predicts normally)."""
     backbone = getattr(model, "backbone", model)
-    if getattr(backbone, "is_gradient_checkpointing", False):
+    if hasattr(backbone, "activation_checkpointing_disable"):  # transformers 5.x names
+        if getattr(backbone, "is_activation_checkpointing", False):
+            backbone.activation_checkpointing_disable()
+    elif getattr(backbone, "is_gradient_checkpointing", False):
         backbone.gradient_checkpointing_disable()
 
 

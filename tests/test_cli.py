@@ -66,6 +66,12 @@ def test_train_saves_a_loadable_model(trained):
     assert clf.threshold == "auto" and clf.thresholds_.shape == (4,)
 
 
+def test_train_names_the_out_folder_in_the_model_card(trained):
+    """The card is written while the model is built in a staging folder; it names --out."""
+    card = (trained / "README.md").read_text(encoding="utf-8")
+    assert "\n# model\n" in card and "skbert-tmp" not in card
+
+
 def test_train_from_csv_label_columns(capsys, tiny_model, files, tmp_path):
     rc, out, _ = run(capsys, "train", files / "train.csv", "--out", tmp_path / "m",
                      "--model", tiny_model, "--text-column", "body",

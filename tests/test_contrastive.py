@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skbert import TransformerMultiLabelClassifier, _contrastive, _data, _modeling, _runner
 from skbert._contrastive import balanced_batch, pair_loss, resolve_steps
 from skbert._training import TrainConfig
+from skbert._utils import SkbertWarning
 
 FAST = dict(max_epochs=1, batch_size=8, random_state=0, device="cpu", precision="fp32",
             fit_cache=False)
@@ -453,7 +454,80 @@ def test_labels_whose_texts_say_nothing_take_no_part(tiny_st_model, corpus, caps
                                             contrastive_label_texts=flag, **FAST).fit(X, Yd)
             for flag in (True, False)]
     np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
-    assert "with the texts of" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "with the texts of" not in out
+    assert "no label text: none of the 4 labels has a readable name or description" in out
+    assert "label texts off (contrastive_label_texts=False)" in out
+
+
+def test_a_step_takes_at_most_max_label_texts_in_groups_of_eight(tiny_st_model, monkeypatch):
+    """With many labels, a step holds the texts of the labels most of its texts carry, at
+    most MAX_LABEL_TEXTS, forwarded on a CPU in groups of CPU_FORWARD_TEXTS."""
+    from skbert._data import encode
+    from skbert._modeling import build_model, load_tokenizer
+
+    n_labels = 60
+    rng = np.random.default_rng(0)
+    Y = (rng.random((80, n_labels)) < 0.3).astype(int)
+    X = [" ".join(rng.choice(["football", "pizza", "vote", "code", "goal"], 4)) for _ in Y]
+    tokenizer = load_tokenizer(tiny_st_model, None)
+    model = build_model(tiny_st_model, "mean", np.array([f"l{j}" for j in range(n_labels)]),
+                        seed=0)
+    label_enc = encode(tokenizer, ["football goal"] * n_labels, max_length=32)
+    sizes, members = [], []
+    real_vectors, real_loss = _contrastive._text_vectors, _contrastive.pair_loss
+
+    def count_vectors(model, batch, device):
+        sizes.append(int(batch["input_ids"].shape[0]))
+        return real_vectors(model, batch, device)
+
+    def count_members(vectors, targets):
+        members.append(len(targets))
+        return real_loss(vectors, targets)
+
+    monkeypatch.setattr(_contrastive, "_text_vectors", count_vectors)
+    monkeypatch.setattr(_contrastive, "pair_loss", count_members)
+    info = _contrastive.warm_up(model, encode(tokenizer, X, max_length=32), Y,
+                                TrainConfig(), 0, steps=2, seed=0,
+                                labels=(label_enc, np.arange(n_labels)))
+    n_texts = _contrastive.LABELS_PER_BATCH * _contrastive.TEXTS_PER_LABEL
+    assert _contrastive.MAX_LABEL_TEXTS == n_texts
+    assert max(sizes) <= _contrastive.CPU_FORWARD_TEXTS
+    assert all(m <= n_texts + _contrastive.MAX_LABEL_TEXTS for m in members)
+    assert any(m > n_texts for m in members)  # label texts did join
+    assert n_texts < info["label_texts"].sum() <= 2 * _contrastive.MAX_LABEL_TEXTS
+
+
+def test_label_rows_prefers_the_labels_most_texts_carry():
+    Y_batch = np.zeros((6, 5), int)
+    Y_batch[:4, 3] = 1      # label 3 on four texts
+    Y_batch[:2, 1] = 1      # label 1 on two
+    Y_batch[5, [0, 4]] = 1  # labels 0 and 4 on one each
+    idx = np.array([0, 1, 3, 4])  # label 2 has no text
+    assert _contrastive.label_rows(Y_batch, idx).tolist() == [0, 1, 2, 3]
+    assert _contrastive.label_rows(Y_batch, idx, limit=2).tolist() == [1, 2]  # labels 1, 3
+    assert _contrastive.label_rows(Y_batch, idx, limit=3).tolist() == [0, 1, 2]  # tie: label 0
+
+
+@pytest.mark.parametrize("descriptions, label, why", [
+    ({"sports": "[PAD] [SEP]", "food": "pizza recipe"}, "sports", "unknown or special tokens"),
+    ({"sports": "xyzzy qqq", "food": "pizza recipe"}, "sports", "unknown or special tokens"),
+    ({"sports": "pizza recipe", "food": "pizza recipe", "tech": "laptop code"}, "food",
+     "same tokens as the text of another label"),
+])
+def test_descriptions_the_warm_up_leaves_out_warn_by_label(tiny_st_model, corpus, descriptions,
+                                                          label, why, capsys):
+    import pandas as pd
+
+    X, Y = corpus
+    with pytest.warns(SkbertWarning, match=rf"warm-up leaves out the label_descriptions .*"
+                                           rf"'{label}': it reads as .*{why}") as record:
+        TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=3, verbose=1,
+                                        label_descriptions=descriptions, **FAST).fit(
+            X, pd.DataFrame(Y, columns=LABELS))
+    messages = [str(w.message) for w in record if issubclass(w.category, SkbertWarning)]
+    assert not [m for m in messages if "do not change this fit" in m]  # said once, rightly
+    assert "with the texts of" in capsys.readouterr().out
 
 
 def test_the_command_line_switches_contrastive_label_texts():
@@ -464,3 +538,14 @@ def test_the_command_line_switches_contrastive_label_texts():
     args = parser.parse_args([*base, "--no-contrastive-label-texts"])
     assert args.contrastive_label_texts is False
     assert not hasattr(parser.parse_args(base), "contrastive_label_texts")  # the default
+
+
+def test_a_numpy_bool_keys_the_fit_cache_as_the_bool_it_equals(tiny_st_model, corpus,
+                                                                cache_hits):
+    X, Y = corpus
+    params = {**FAST, "fit_cache": True, "contrastive_steps": 2}
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_label_texts=False,
+                                    **params).fit(X, Y)
+    TransformerMultiLabelClassifier(tiny_st_model, contrastive_label_texts=np.False_,
+                                    **params).fit(X, Y)
+    assert cache_hits == [False, True]

@@ -114,6 +114,8 @@ BAD_PARAMS = [
     ("label_descriptions", ["sports"]),
     ("contrastive_steps", -1),
     ("contrastive_steps", "many"),
+    ("contrastive_label_texts", "yes"),
+    ("contrastive_label_texts", None),
     ("min_labels", -1),
     ("min_labels", 1.5),
     ("pooling", "x"),
