@@ -478,7 +478,7 @@ def save_model(clf, out: str, *, overwrite: bool = False) -> str:
     while training keeps its files; the model is then kept in a sibling folder
     that the error names.
     """
-    from ._export import write_model_card
+    from ._export import is_skbert_card, write_model_card
     from ._modeling import quiet_transformers
 
     target = os.path.abspath(out)
@@ -494,8 +494,9 @@ def save_model(clf, out: str, *, overwrite: bool = False) -> str:
                             keep=True) as tmp:
             with quiet_transformers():
                 clf.save_pretrained(tmp)
-            # the card names the folder it is written in: the staging folder's name until now
-            write_model_card(tmp, name=os.path.basename(target))
+            # save_pretrained's card names the folder it was written in, the staging folder
+            if is_skbert_card(os.path.join(tmp, "README.md")):
+                write_model_card(tmp, name=os.path.basename(target))
     except KeptAside as exc:
         raise FolderRefused(  # the reason the folder was refused, then where the model is
             f"--out {out!r} was filled by something else while training and is not "

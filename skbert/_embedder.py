@@ -264,6 +264,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         model.eval()
         self.model_ = model.to(device)
         self.tokenizer_ = tokenizer
+        self._weights_digest = None  # of these weights, computed when first asked for
         # the files the tokenizer was read from, as they were then (None for a hub name)
         self._tokenizer_sha256 = _tokenizer_files_sha256(path)
         logger.debug("loaded frozen encoder %s on %s", path, device)
@@ -326,10 +327,11 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         state = dict(super().__getstate__())  # a copy: never edit the live __dict__
         model = state.pop("model_", None)
         state.pop("tokenizer_", None)
+        state.pop("_weights_digest", None)
         tokenizer_sha256 = state.pop("_tokenizer_sha256", None)
         if model is not None:
             state["_weights_sha256"] = {"format": _DIGEST_FORMAT,
-                                        "weights": _weights_sha256(model),
+                                        "weights": self._cached_weights_sha256(),
                                         "tokenizer": tokenizer_sha256}
             state["device_"] = str(state["device_"])
         state["_skbert_version"] = __version__
@@ -340,6 +342,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         digests = state.pop("_weights_sha256", None)
         fingerprint = state.pop("_weights_fingerprint", None)  # pickles of earlier skbert
         state.pop("_tokenizer_sha256", None)
+        state.pop("_weights_digest", None)
         super().__setstate__(state)
         if digests is None and fingerprint is None:  # pickled before fit
             return
@@ -366,7 +369,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         """
         if isinstance(digests, dict) and digests.get("format") == _DIGEST_FORMAT:
             changed = []
-            if digests.get("weights") != _weights_sha256(self.model_):
+            if digests.get("weights") != self._cached_weights_sha256():
                 changed.append("weights")
             then, now = digests.get("tokenizer"), self._tokenizer_sha256
             if then is not None and now is not None and then != now:
@@ -386,6 +389,22 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
                 SkbertWarning, stacklevel=3)
             return []
         return [] if same else ["weights"]
+
+    def _cached_weights_sha256(self) -> str:
+        """:func:`_weights_sha256` of ``model_``, computed once for the weights as they are.
+
+        The encoder is frozen, so every pickle of a fitted embedder would hash
+        the same hundreds of MB again: the digest is kept with a key that
+        changes when the weights do without reading them (the model object and
+        each tensor's storage and in-place version counter, :func:`_weights_state`),
+        so a refit, a new ``model_``, an unpickling or an in-place edit of a weight
+        (``load_state_dict``, ``copy_``) is hashed again.
+        """
+        key = (id(self.model_), _weights_state(self.model_))
+        cached = self.__dict__.get("_weights_digest")
+        if cached is None or cached[0] != key:
+            cached = self._weights_digest = (key, _weights_sha256(self.model_))
+        return cached[1]
 
     def _pickled_model_path(self) -> str:
         """Where an unpickled embedder loads its encoder from.
@@ -457,6 +476,24 @@ def _weights_sha256(model) -> str:
 
     with torch.no_grad():
         return tensors_sha256(model.state_dict())
+
+
+def _weights_state(model) -> tuple:
+    """What changes when ``model``'s weights change, read without their bytes: each
+    tensor's name, storage address and in-place version counter (``copy_``,
+    ``load_state_dict`` and optimiser steps bump it; a write through ``.data``
+    does not)."""
+    return tuple((name, t.data_ptr(), _version(t)) for name, t in model.state_dict().items())
+
+
+def _version(tensor):
+    """The in-place version counter of ``tensor``; for a tensor that keeps none (made under
+    ``torch.inference_mode`` in some torch versions), a value equal to no other, so its
+    digest is never reused."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return object()
 
 
 def _tokenizer_files_sha256(path: str) -> str | None:

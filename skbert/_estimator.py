@@ -11,11 +11,9 @@ import this one.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import re
 import warnings
 
 import numpy as np
@@ -41,6 +39,7 @@ from ._modeling import (
 from ._params import (
     FOLDER_UNSAFE_PARAMS,
     PARAMETER_CONSTRAINTS,
+    check_parameters,
     folder_params,
 )
 from ._persistence import (
@@ -202,7 +201,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         classification loss alone. ``"auto"`` runs 100 steps with mean
         pooling when at most 1,000 texts are trained on (after any
         validation split), and none otherwise; a number of steps needs mean
-        pooling. A step passes 32 texts forward and back. Under ``"auto"``
+        pooling. A step passes 32 texts forward and back (and up to 32 label
+        texts, see ``contrastive_label_texts``). Under ``"auto"``
         a head loaded trained (a folder skbert saved, zero-shot folders
         included) keeps its encoder, and ``peft_config`` (which keeps the
         encoder frozen) skips the warm-up; a ``warm_start`` refit never warms
@@ -216,11 +216,15 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         names made readable), one each, carrying that label alone: the loss
         then pulls each text toward its labels' names as well as toward the
         texts that share them, and pushes it from the other labels' names.
-        Labels without a readable name or description (``3``, ``"L07"``), or
-        whose texts read as the unknown token alone or as the same tokens as
-        another label's, take no part. Acts only when a warm-up runs. On the
-        few-shot benchmark (GoEmotions, 8 texts per label) it raised label
-        ranking (LRAP); see "Few labelled texts" in the user guide.
+        A step takes at most 32 label texts, those of the labels most of its
+        texts carry. Labels without a readable name or description (``3``,
+        ``"L07"``), or whose texts read as unknown or special tokens only or
+        as the same tokens as another label's, take no part (a description
+        left out warns). Acts only when a warm-up runs; ``verbose=1`` says how
+        many labels' texts took part. On GoEmotions with 8, 16 and 32 texts
+        per label (3 seeds) it changed LRAP by +0.038, +0.001 and +0.005 and
+        macro-F1 by +0.034, +0.010 and −0.009; see "From zero to a few
+        labelled texts" in the user guide.
 
         .. versionadded:: 0.2.0
     threshold : float, array-like of shape (n_labels,) or "auto", default=0.5
@@ -534,6 +538,12 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.tokenizer_kwargs = tokenizer_kwargs
         self.random_state = random_state
         self.verbose = verbose
+
+    def _validate_params(self):
+        """scikit-learn's check of the parameters; a refused folder path (``fit_cache``,
+        ``checkpoint_dir``) is named with its problem and fix (``_params.check_parameters``)."""
+        check_parameters(self._parameter_constraints, self.get_params(deep=False),
+                         caller_name=type(self).__name__)
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -1052,18 +1062,6 @@ def _label_columns(Y) -> int | None:
     return int(a.shape[1]) if a.ndim == 2 and a.dtype.kind in "biuf" else None
 
 
-@contextlib.contextmanager
-def _speaking_of_the_validation_set():
-    """Errors of the checks of ``X``/``Y`` run on ``X_val``/``Y_val``, naming those."""
-    try:
-        yield
-    except (ValueError, TypeError) as exc:
-        if type(exc) not in (ValueError, TypeError):
-            raise
-        message = re.sub(r"(?<![\w'.])([XY])(?![\w])", r"\1_val", str(exc))
-        raise type(exc)(message) from None
-
-
 def _check_fit_data(X, Y, sample_weight, X_val, Y_val) -> FitData:
     """The inputs of ``fit``, checked (skbert._validation), as one FitData."""
     # a datasets.Dataset stays memory-mapped: it is checked while it is tokenised
@@ -1083,11 +1081,11 @@ def _check_fit_data(X, Y, sample_weight, X_val, Y_val) -> FitData:
             raise ValueError(
                 f"Y_val has {n_columns} label column(s) but Y has {Yf.shape[1]}; Y_val needs "
                 "the same columns in the same order.")
-        with _speaking_of_the_validation_set():
-            val_texts = X_val if is_hf_dataset(X_val) else check_texts(X_val)
-            n_val = check_text_dataset(X_val) if is_hf_dataset(X_val) else len(val_texts)
-            Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False,
-                                               warn_scorers=False)  # no scorer reads Y_val
+        dataset = is_hf_dataset(X_val, "X_val")
+        val_texts = X_val if dataset else check_texts(X_val, name="X_val")
+        n_val = check_text_dataset(X_val, name="X_val") if dataset else len(val_texts)
+        Yv, val_classes, _ = check_targets(Y_val, n_val, warn_missing=False, warn_scorers=False,
+                                           name="Y_val")  # no scorer reads Y_val
         if Yv.shape[1] != Yf.shape[1] or (
                 getattr(Y_val, "columns", None) is not None
                 and list(val_classes) != list(classes)):

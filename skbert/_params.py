@@ -47,6 +47,9 @@ table order) that each column defines.
     The constraint of the folder parameters (``fit_cache`` given as a str,
     ``checkpoint_dir``), what is wrong with a value it refuses, and the path
     skbert uses for one it accepts (``~`` expanded).
+``check_parameters(constraints, params, caller_name)``
+    scikit-learn's parameter check, whose error for a refused folder says
+    what is wrong with it (the estimator's ``_validate_params``).
 """
 
 from __future__ import annotations
@@ -55,7 +58,6 @@ import argparse
 import math
 import os
 import re
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -232,50 +234,98 @@ def expand_folder(value) -> str:
     return os.path.expanduser(os.fspath(value))
 
 
-#: Per thread, the problem a :class:`FolderPath` last found (its description names it).
-_FOLDER_SEEN = threading.local()
-
-
 class FolderPath(Options):
     """A folder given as a str or path-like that :func:`folder_problem` accepts.
 
     An ``Options`` of no listed values to scikit-learn (its parameter
     validation takes only its own constraint classes), with its own test.
 
-    scikit-learn describes a constraint right after checking the value, in
-    the same thread: the description names what is wrong with the value it
-    last refused (``fit_cache=''``: "names no folder ... pass False to switch
-    the fit cache off ..."), so the error says the fix.
+    The constraint keeps no state between checks: scikit-learn's error names
+    the constraint, not the value, so :func:`check_parameters` checks a
+    refused value again with ``refusing(value)``, the constraint whose
+    description also says what is wrong with that value (``fit_cache=''``:
+    "names no folder ... pass False to switch the fit cache off ..."), and
+    the error says the fix.
 
     Parameters
     ----------
     name : str
         The parameter (``"fit_cache"``, ``"checkpoint_dir"``).
+    problem : str or None, default=None
+        What is wrong with the value this constraint refuses, as
+        :func:`folder_problem` says it; set by :meth:`refusing` only.
 
     Examples
     --------
     >>> c = FolderPath("fit_cache")
     >>> c.is_satisfied_by("fits"), c.is_satisfied_by(""), c.is_satisfied_by(3)
     (True, False, False)
+    >>> str(c.refusing(""))  # doctest: +ELLIPSIS
+    "a folder path (a str or path-like); fit_cache='' names no folder ..."
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, problem: str | None = None):
         super().__init__(str, set())
         self.name = name
+        self.problem = problem
 
     def is_satisfied_by(self, val):
+        return isinstance(val, (str, os.PathLike)) and folder_problem(self.name, val) is None
+
+    def refusing(self, val) -> FolderPath:
+        """This constraint, described with what is wrong with ``val`` (if it is a path)."""
         problem = (folder_problem(self.name, val) if isinstance(val, (str, os.PathLike))
                    else None)
-        _FOLDER_SEEN.problem = problem
-        return isinstance(val, (str, os.PathLike)) and problem is None
+        return FolderPath(self.name, problem)
 
     def describe(self) -> str:
-        """The constraint in words, whatever was checked last."""
+        """The constraint in words, without a value's problem."""
         return "a folder path (a str or path-like)"
 
     def __str__(self):
-        problem = getattr(_FOLDER_SEEN, "problem", None)
-        return self.describe() + (f"; {problem}" if problem else "")
+        return self.describe() + (f"; {self.problem}" if self.problem else "")
+
+
+def check_parameters(constraints: dict, params: dict, caller_name: str) -> None:
+    """scikit-learn's ``validate_parameter_constraints``, whose error for a refused folder
+    path also says what is wrong with it.
+
+    On a refusal the same values are checked again with each
+    :class:`FolderPath` replaced by ``refusing(value)`` (the same verdicts), so
+    scikit-learn's own message ("The 'fit_cache' parameter of ... must be
+    ... Got '' instead.") names the problem and its fix.
+
+    Parameters
+    ----------
+    constraints : dict
+        Parameter name -> list of constraints, or ``"no_validation"``
+        (an estimator's ``_parameter_constraints``).
+    params : dict
+        Parameter name -> value (``get_params(deep=False)``).
+    caller_name : str
+        The estimator (or method) the message names.
+
+    Raises
+    ------
+    InvalidParameterError
+        For the first parameter whose value no constraint accepts.
+    """
+    try:
+        validate_parameter_constraints(constraints, params, caller_name=caller_name)
+    except InvalidParameterError as exc:
+        refused = exc
+    else:
+        return
+    told = {name: _told(given, params.get(name)) for name, given in constraints.items()}
+    validate_parameter_constraints(told, params, caller_name=caller_name)
+    raise refused  # not reached: the told constraints refuse the same value
+
+
+def _told(constraints, value):
+    """``constraints`` with each :class:`FolderPath` told the value it checks."""
+    if isinstance(constraints, str):  # "no_validation"
+        return constraints
+    return [c.refusing(value) if isinstance(c, FolderPath) else c for c in constraints]
 
 
 PARAMS: tuple[Param, ...] = (
@@ -501,8 +551,8 @@ def folder_params(settings: dict, path: str) -> dict:
             continue
         if param.constraint != "no_validation":
             try:
-                validate_parameter_constraints({name: param.constraint}, {name: value},
-                                               caller_name="TransformerMultiLabelClassifier")
+                check_parameters({name: param.constraint}, {name: value},
+                                 caller_name="TransformerMultiLabelClassifier")
             except InvalidParameterError as exc:
                 raise SavedFileError(
                     f"{path} holds a parameter value this estimator rejects: "
@@ -745,7 +795,7 @@ def _describe(param: Param) -> str:
         "a comma-separated list of numbers" if c == "array-like"
         else "'none'" if c is None
         else " or ".join(repr(o) for o in sorted(c.options)) if isinstance(c, StrOptions)
-        # the plain wording: no "(not a bool)", no problem of a value checked earlier
+        # the plain wording: no "(not a bool)" of a value checked earlier
         else c.describe() if isinstance(c, (NumberInterval, FolderPath))
         else str(make_constraint(c))
         for c in param.constraint if c not in (dict, list, callable, torch.device, os.PathLike))

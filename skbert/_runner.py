@@ -605,7 +605,7 @@ def _split(est, data: FitData, encoded, rs, tokenizer):
     """(train_enc, Y_train, w_train, valid_enc, Y_valid): ``X_val``, a seeded split, or none."""
     Y, w = data.Y, data.sample_weight
     if data.X_val is not None:
-        return encoded, Y, w, encode_texts(est, tokenizer, data.X_val), data.Y_val
+        return encoded, Y, w, encode_texts(est, tokenizer, data.X_val, name="X_val"), data.Y_val
     if not (est.early_stopping or isinstance(est.threshold, str)):
         return encoded, Y, w, None, None
     n = encoded.n_docs
@@ -709,8 +709,9 @@ def check_lengths(est, tokenizer, where: str, key=str) -> None:
                 f"{room // 4}).")
 
 
-def encode_texts(est, tokenizer, texts, offset: int = 0):
-    """Tokenise ``texts`` (a list or a ``datasets.Dataset``) with the estimator's settings."""
+def encode_texts(est, tokenizer, texts, offset: int = 0, name: str = "X"):
+    """Tokenise ``texts`` (a list or a ``datasets.Dataset``) with the estimator's settings;
+    a text that is not valid Unicode is named as ``name[i]``."""
     if is_hf_dataset(texts):  # tokenised into its Arrow cache, read slice by slice
         return encode_dataset(tokenizer, texts, max_length=est.max_length,
                               long_text=est.long_text, stride=est.stride,
@@ -719,7 +720,7 @@ def encode_texts(est, tokenizer, texts, offset: int = 0):
         return encode(tokenizer, texts, max_length=est.max_length, long_text=est.long_text,
                       stride=est.stride, max_chunks=est.max_chunks)
     except TypeError:
-        check_encodable(texts, offset)  # names a text that is not valid Unicode
+        check_encodable(texts, offset, name)  # names a text that is not valid Unicode
         raise
 
 

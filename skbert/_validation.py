@@ -1,7 +1,8 @@
 """Checks of texts (X) and multi-label targets (Y).
 
 Every message names what was received, what was expected and the one change
-that fixes it.
+that fixes it. The checks take the argument's name (``name="X_val"``), so a
+validation set's errors speak of ``X_val``/``Y_val`` from the start.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from sklearn.utils.multiclass import type_of_target
 
 from ._utils import SkbertWarning
 
-_MLB_FIX = (
-    "Encode the labels as an indicator matrix first:\n"
-    "    from sklearn.preprocessing import MultiLabelBinarizer\n"
-    "    Y = MultiLabelBinarizer().fit_transform(label_lists)"
-)
+
+def _mlb_fix(name: str = "Y") -> str:
+    """The MultiLabelBinarizer fix of a target named ``name``."""
+    return ("Encode the labels as an indicator matrix first:\n"
+            "    from sklearn.preprocessing import MultiLabelBinarizer\n"
+            f"    {name} = MultiLabelBinarizer().fit_transform(label_lists)")
 
 
 _REPR = reprlib.Repr()
@@ -53,28 +55,29 @@ def brief(value, width: int = 50) -> str:
     return text[:width]
 
 
-def is_hf_dataset(X) -> bool:
+def is_hf_dataset(X, name: str = "X") -> bool:
     """Whether X is a ``datasets.Dataset`` (checked by duck typing; no import).
 
     A streaming ``IterableDataset`` is refused here, naming the fix: it has no
-    length, and skbert reads a ``Dataset`` by slices.
+    length, and skbert reads a ``Dataset`` by slices. ``name`` is how the
+    message names the argument (``"X_val"``).
     """
     if not type(X).__module__.startswith("datasets."):
         return False
     if type(X).__name__ == "DatasetDict":
         raise TypeError(
-            f"X is a datasets.DatasetDict of the splits {list(X)[:5]}; pass one split, e.g. "
-            f"X=ds[{list(X)[0]!r}].")
+            f"{name} is a datasets.DatasetDict of the splits {list(X)[:5]}; pass one split, "
+            f"e.g. {name}=ds[{list(X)[0]!r}].")
     if type(X).__name__ == "IterableDataset":
         raise TypeError(
-            "X is a streaming datasets.IterableDataset, which has no length and cannot be "
+            f"{name} is a streaming datasets.IterableDataset, which has no length and cannot be "
             "read in slices. Load it without streaming=True (a map-style Dataset is "
             "memory-mapped, not read into memory), or pass its texts as a list, e.g. "
             "[row['text'] for row in ds].")
     return hasattr(X, "column_names")
 
 
-def check_texts(X, *, text_column: str = "text") -> list[str]:
+def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
     """Validate texts and return them as a list of str.
 
     Parameters
@@ -84,6 +87,9 @@ def check_texts(X, *, text_column: str = "text") -> list[str]:
         The texts. A ``datasets.Dataset`` must have a column named ``text_column``.
     text_column : str, default="text"
         The column read from a ``datasets.Dataset``.
+    name : str, default="X"
+        How the messages name the argument (``"X_val"`` for a validation set);
+        the targets they speak of are named after it (``"Y_val"``).
 
     Returns
     -------
@@ -104,9 +110,9 @@ def check_texts(X, *, text_column: str = "text") -> list[str]:
     if isinstance(X, (str, bytes)):
         raise TypeError(
             "Iterable over raw text documents expected, string object received. "
-            "Wrap a single text in a list: X=[text]."
+            f"Wrap a single text in a list: {name}=[text]."
         )
-    if is_hf_dataset(X):
+    if is_hf_dataset(X, name):
         if text_column not in X.column_names:
             raise ValueError(
                 f"The datasets.Dataset has no column {text_column!r}; its columns are "
@@ -118,8 +124,9 @@ def check_texts(X, *, text_column: str = "text") -> list[str]:
     if columns is not None:  # pandas DataFrame
         if len(columns) != 1:
             raise ValueError(
-                f"X is a DataFrame with {len(columns)} columns {list(columns)[:5]}; a text "
-                "estimator needs one column of texts. Select the text column, e.g. X['text']."
+                f"{name} is a DataFrame with {len(columns)} columns {list(columns)[:5]}; a "
+                "text estimator needs one column of texts. Select the text column, e.g. "
+                f"{name}['text']."
             )
         X = X.iloc[:, 0]
     if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
@@ -129,31 +136,39 @@ def check_texts(X, *, text_column: str = "text") -> list[str]:
             X = X.ravel()
         elif X.ndim != 1:
             raise ValueError(
-                f"X has shape {X.shape}; expected a 1-D array of texts or a single column. "
-                "Select the text column, e.g. X[:, 0]."
+                f"{name} has shape {X.shape}; expected a 1-D array of texts or a single "
+                f"column. Select the text column, e.g. {name}[:, 0]."
             )
         X = X.tolist()
     elif not isinstance(X, list):
         if isinstance(X, (Set, Mapping, KeysView, ValuesView, ItemsView)):
             raise TypeError(
-                f"X is a {type(X).__name__}, which has no fixed order, so its texts could not be "
-                "matched to the rows of Y. Pass an ordered sequence: a list, tuple, array or "
-                "pandas Series (e.g. list(texts) in the order of Y's rows).")
+                f"{name} is a {type(X).__name__}, which has no fixed order, so its texts could "
+                f"not be matched to the rows of {_targets_of(name)}. Pass an ordered sequence: "
+                "a list, tuple, array or pandas Series (e.g. list(texts) in the order of "
+                f"{_targets_of(name)}'s rows).")
         try:
             X = list(X)
         except TypeError as exc:
             raise TypeError(
-                f"X must be a list of str, got {type(X).__name__}. Pass the texts as a list."
+                f"{name} must be a list of str, got {type(X).__name__}. Pass the texts as a "
+                "list."
             ) from exc
     if len(X) == 0:
-        raise ValueError("X is empty: pass at least one text.")
+        raise ValueError(f"{name} is empty: pass at least one text.")
     for i, x in enumerate(X):
         if not isinstance(x, str):
             raise TypeError(
-                f"X[{i}] is {type(x).__name__} ({brief(x)}), but every element of X must be a "
-                "str. Convert or drop it, e.g. [str(x) for x in X] or fill missing texts with ''."
+                f"{name}[{i}] is {type(x).__name__} ({brief(x)}), but every element of {name} "
+                f"must be a str. Convert or drop it, e.g. [str(x) for x in {name}] or fill "
+                "missing texts with ''."
             )
     return X
+
+
+def _targets_of(name: str) -> str:
+    """The name of the targets that go with the texts ``name``: ``"Y_val"`` for ``"X_val"``."""
+    return "Y" + name[1:] if name.startswith("X") else "Y"
 
 
 def iter_text_chunks(X, size: int):
@@ -249,7 +264,8 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     return w.astype(np.float32)
 
 
-def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers: bool = True):
+def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers: bool = True,
+                  name: str = "Y"):
     """Validate a multi-label indicator matrix.
 
     Parameters
@@ -264,6 +280,9 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers:
         Warn about a DataFrame whose columns have pandas extension dtypes
         (nullable ``Int64``, ``boolean``, pyarrow): read here, but
         scikit-learn's multi-label metrics cannot read them.
+    name : str, default="Y"
+        How the messages name the argument (``"Y_val"`` for a validation
+        set); its texts are named after it (``"X_val"``).
 
     Returns
     -------
@@ -279,111 +298,15 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers:
         If Y is not a multi-label indicator matrix, with the MultiLabelBinarizer fix.
     """
     classes = None
-    columns = getattr(Y, "columns", None)
-    if columns is not None:
-        classes = _label_names(columns)
-        if Y.isna().to_numpy().any():
-            raise ValueError("Y has missing values; fill them with 0 (label absent), e.g. "
-                             "Y.fillna(0), or drop those rows.")
-        # pandas nullable dtypes (Int64, boolean) map to their plain numpy dtype
-        dtypes = [_numpy_dtype(d) for d in Y.dtypes]
-        if len(columns) == 0:
-            raise ValueError(
-                f"Y has no label columns (shape {Y.shape}); pass one 0/1 column per label, "
-                "e.g. from MultiLabelBinarizer.")
-        kinds = {str(d) for d in Y.dtypes}
-        if (len(kinds) > 1 and any(_is_sparse(d) for d in Y.dtypes)
-                and Y.iloc[:1].to_numpy().dtype == object):  # e.g. sparse bool among ints
-            raise ValueError(
-                f"Y mixes sparse columns with columns of other dtypes ({sorted(kinds)[:4]}); "
-                "scikit-learn's scorers read such a frame as objects, so score and "
-                "cross_val_score would fail or score nan. Give every column one sparse dtype, "
-                "e.g. Y = Y.astype(pd.SparseDtype(int, 0)), or pass Y.sparse.to_dense().")
-        for name, dt in zip(columns, dtypes):
-            _check_column_kind(name, Y[name].dtype)
-            if dt is None or dt.kind not in "biuf":
-                first = brief(Y[name].iloc[0], 30) if len(Y) else "no rows"
-                raise ValueError(
-                    f"Y's column {name!r} has dtype {Y[name].dtype} ({first} in "
-                    "its first row); every column of Y must hold 0/1 (or True/False). Encode "
-                    "label lists with MultiLabelBinarizer, or convert the column, e.g. "
-                    "Y[col].astype(int).")
-        extension = sorted({str(d) for d in Y.dtypes  # read: every column is 0/1 numbers
-                            if not isinstance(d, np.dtype) and not _is_sparse(d)})
-        if extension and warn_scorers:
-            warnings.warn(
-                f"Y's columns have pandas extension dtypes ({', '.join(extension[:4])}); fit "
-                "reads them, but scikit-learn's multi-label metrics cannot, so "
-                "cross_val_score and GridSearchCV with a scoring such as 'f1_micro' would "
-                "score nan. Convert Y first: Y = Y.astype(int).", SkbertWarning, stacklevel=5)
-        Y = Y.to_numpy(dtype=np.result_type(*dtypes))
-    if isinstance(Y, (list, tuple)) and len(Y) and isinstance(Y[0], (list, tuple, set)):
-        if any(isinstance(v, str) for row in Y for v in row) or len({len(r) for r in Y}) > 1:
-            raise ValueError(
-                "Y looks like a list of label lists (e.g. [['joy'], ['anger', 'fear']]); "
-                "expected a 2-D indicator matrix of shape (n_samples, n_labels). " + _MLB_FIX
-            )
-    if sp.issparse(Y):
-        Y = Y.toarray()
-    try:
-        Y = np.asarray(Y)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(
-            f"Y could not be read as a 2-D array ({exc}); expected an indicator matrix of shape "
-            "(n_samples, n_labels) with one row per text. " + _MLB_FIX) from None
-    if (Y.ndim in (1, 2) and Y.shape[0] and (Y.ndim == 1 or Y.shape[1] == 1)
-            and Y.dtype.kind in "biuf" and np.isin(Y, (0, 1)).all()):
-        # one yes/no label: y = df["spam"], or MultiLabelBinarizer of one class
-        name = f"Y[{classes[0]!r}]" if classes is not None else "Y"
-        what = "one label column" if Y.ndim == 2 else "one 0/1 value per text"
-        raise ValueError(
-            f"Y has {what} (shape {Y.shape}); a multi-label model needs at least two "
-            "labels. For one yes/no label, add its complement as a second label, e.g. "
-            "Y = np.column_stack([Y, 1 - Y])"
-            + (f" (with a DataFrame: Y['not_{classes[0]}'] = 1 - {name})"
-               if classes is not None else "")
-            + "; predict_proba's first column is then the label's probability.")
-    if Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1):
-        raise ValueError(
-            f"Y has shape {Y.shape}: one label per text. This estimator is multi-label and "
-            "expects a 2-D 0/1 indicator matrix of shape (n_samples, n_labels). " + _MLB_FIX
-        )
-    if Y.ndim != 2:
-        raise ValueError(
-            f"Y must be 2-D (n_samples, n_labels), got shape {Y.shape} ({type(Y).__name__}). "
-            "Pass a 0/1 matrix with one row per text and one column per label. " + _MLB_FIX)
-    if Y.shape[1] == 0:
-        raise ValueError(
-            f"Y has no label columns (shape {Y.shape}); pass one 0/1 column per label, e.g. "
-            "from MultiLabelBinarizer.")
-    if Y.dtype.kind not in "biuf":
-        raise ValueError(
-            f"Y has dtype {Y.dtype}; expected numbers 0/1 (or True/False) in a matrix of shape "
-            "(n_samples, n_labels). " + _MLB_FIX)
-    if Y.dtype.kind == "f" and not np.isfinite(Y).all():
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(Y))[0])
-        raise ValueError(
-            f"Y holds {Y[bad]!r} at row {bad[0]}, column {bad[1]}; every value must be 0 or 1. "
-            "Fill missing labels with 0 (label absent), e.g. np.nan_to_num(Y, nan=0).")
-    values = np.unique(Y) if Y.size else np.zeros(0)
-    extra = values[~np.isin(values, (0, 1))]
-    if extra.size:
-        shown = ", ".join(repr(v.item()) for v in values[:6])
-        raise ValueError(
-            f"Y holds the values {{{shown}{', ...' if values.size > 6 else ''}}}; a multi-label "
-            "target must hold only 0 and 1 (or True/False), one column per label. Recode it, "
-            "e.g. (Y == positive_value).astype(int) for {-1, 1} or {1, 2} targets."
-            + (" Class ids per text? " + _MLB_FIX if values.size > 2 else ""))
-    kind = type_of_target(Y)
-    if kind != "multilabel-indicator":
-        raise ValueError(
-            f"Y must be a multi-label indicator matrix of 0/1 values, but "
-            f"type_of_target(Y) is {kind!r}. " + _MLB_FIX
-        )
+    if getattr(Y, "columns", None) is not None:
+        Y, classes = _frame_targets(Y, name, warn_scorers)
+    Y = _target_array(Y, name)
+    _check_target_shape(Y, classes, name)
+    _check_target_values(Y, name)
     if Y.shape[0] != n_samples:
         raise ValueError(
-            f"X has {n_samples} texts but Y has {Y.shape[0]} rows; they must match. Pass one "
-            "row of Y per text, in the order of X."
+            f"{_texts_of(name)} has {n_samples} texts but {name} has {Y.shape[0]} rows; they "
+            f"must match. Pass one row of {name} per text, in the order of {_texts_of(name)}."
         )
     if classes is None:
         classes = np.arange(Y.shape[1])
@@ -402,6 +325,132 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers:
     return Yf, classes, dtype
 
 
+def _texts_of(name: str) -> str:
+    """The name of the texts that go with the targets ``name``: ``"X_val"`` for ``"Y_val"``."""
+    return "X" + name[1:] if name.startswith("Y") else "X"
+
+
+def _frame_targets(Y, name: str, warn_scorers: bool):
+    """A DataFrame ``Y`` (named ``name`` in messages) as a numpy array and its label names."""
+    columns = Y.columns
+    classes = _label_names(columns, name=name)
+    if Y.isna().to_numpy().any():
+        raise ValueError(f"{name} has missing values; fill them with 0 (label absent), e.g. "
+                         f"{name}.fillna(0), or drop those rows.")
+    # pandas nullable dtypes (Int64, boolean) map to their plain numpy dtype
+    dtypes = [_numpy_dtype(d) for d in Y.dtypes]
+    if len(columns) == 0:
+        raise ValueError(
+            f"{name} has no label columns (shape {Y.shape}); pass one 0/1 column per label, "
+            "e.g. from MultiLabelBinarizer.")
+    kinds = {str(d) for d in Y.dtypes}
+    if (len(kinds) > 1 and any(_is_sparse(d) for d in Y.dtypes)
+            and Y.iloc[:1].to_numpy().dtype == object):  # e.g. sparse bool among ints
+        raise ValueError(
+            f"{name} mixes sparse columns with columns of other dtypes ({sorted(kinds)[:4]}); "
+            "scikit-learn's scorers read such a frame as objects, so score and "
+            "cross_val_score would fail or score nan. Give every column one sparse dtype, "
+            f"e.g. {name} = {name}.astype(pd.SparseDtype(int, 0)), or pass "
+            f"{name}.sparse.to_dense().")
+    for column, dt in zip(columns, dtypes):
+        _check_column_kind(column, Y[column].dtype, name)
+        if dt is None or dt.kind not in "biuf":
+            first = brief(Y[column].iloc[0], 30) if len(Y) else "no rows"
+            raise ValueError(
+                f"{name}'s column {column!r} has dtype {Y[column].dtype} ({first} in "
+                f"its first row); every column of {name} must hold 0/1 (or True/False). Encode "
+                "label lists with MultiLabelBinarizer, or convert the column, e.g. "
+                f"{name}[col].astype(int).")
+    extension = sorted({str(d) for d in Y.dtypes  # read: every column is 0/1 numbers
+                        if not isinstance(d, np.dtype) and not _is_sparse(d)})
+    if extension and warn_scorers:
+        warnings.warn(
+            f"{name}'s columns have pandas extension dtypes ({', '.join(extension[:4])}); fit "
+            "reads them, but scikit-learn's multi-label metrics cannot, so "
+            "cross_val_score and GridSearchCV with a scoring such as 'f1_micro' would "
+            f"score nan. Convert {name} first: {name} = {name}.astype(int).", SkbertWarning,
+            stacklevel=6)
+    return Y.to_numpy(dtype=np.result_type(*dtypes)), classes
+
+
+def _target_array(Y, name: str) -> np.ndarray:
+    """``Y`` (a list, sparse matrix or array) as a numpy array; label lists are refused."""
+    if isinstance(Y, (list, tuple)) and len(Y) and isinstance(Y[0], (list, tuple, set)):
+        if any(isinstance(v, str) for row in Y for v in row) or len({len(r) for r in Y}) > 1:
+            raise ValueError(
+                f"{name} looks like a list of label lists (e.g. [['joy'], ['anger', 'fear']]); "
+                "expected a 2-D indicator matrix of shape (n_samples, n_labels). "
+                + _mlb_fix(name))
+    if sp.issparse(Y):
+        Y = Y.toarray()
+    try:
+        return np.asarray(Y)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(
+            f"{name} could not be read as a 2-D array ({exc}); expected an indicator matrix of "
+            "shape (n_samples, n_labels) with one row per text. " + _mlb_fix(name)) from None
+
+
+def _check_target_shape(Y: np.ndarray, classes, name: str) -> None:
+    """Refuse a ``Y`` that is not 2-D with at least two label columns, saying the fix."""
+    if (Y.ndim in (1, 2) and Y.shape[0] and (Y.ndim == 1 or Y.shape[1] == 1)
+            and Y.dtype.kind in "biuf" and np.isin(Y, (0, 1)).all()):
+        # one yes/no label: y = df["spam"], or MultiLabelBinarizer of one class
+        column = f"{name}[{classes[0]!r}]" if classes is not None else name
+        what = "one label column" if Y.ndim == 2 else "one 0/1 value per text"
+        raise ValueError(
+            f"{name} has {what} (shape {Y.shape}); a multi-label model needs at least two "
+            "labels. For one yes/no label, add its complement as a second label, e.g. "
+            f"{name} = np.column_stack([{name}, 1 - {name}])"
+            + (f" (with a DataFrame: {name}['not_{classes[0]}'] = 1 - {column})"
+               if classes is not None else "")
+            + "; predict_proba's first column is then the label's probability.")
+    if Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1):
+        raise ValueError(
+            f"{name} has shape {Y.shape}: one label per text. This estimator is multi-label "
+            "and expects a 2-D 0/1 indicator matrix of shape (n_samples, n_labels). "
+            + _mlb_fix(name)
+        )
+    if Y.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_labels), got shape {Y.shape} "
+            f"({type(Y).__name__}). Pass a 0/1 matrix with one row per text and one column per "
+            "label. " + _mlb_fix(name))
+    if Y.shape[1] == 0:
+        raise ValueError(
+            f"{name} has no label columns (shape {Y.shape}); pass one 0/1 column per label, "
+            "e.g. from MultiLabelBinarizer.")
+
+
+def _check_target_values(Y: np.ndarray, name: str) -> None:
+    """Refuse a 2-D ``Y`` holding anything but 0 and 1, naming what it holds."""
+    if Y.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} has dtype {Y.dtype}; expected numbers 0/1 (or True/False) in a matrix of "
+            "shape (n_samples, n_labels). " + _mlb_fix(name))
+    if Y.dtype.kind == "f" and not np.isfinite(Y).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(Y))[0])
+        raise ValueError(
+            f"{name} holds {Y[bad]!r} at row {bad[0]}, column {bad[1]}; every value must be 0 "
+            "or 1. Fill missing labels with 0 (label absent), e.g. "
+            f"np.nan_to_num({name}, nan=0).")
+    values = np.unique(Y) if Y.size else np.zeros(0)
+    extra = values[~np.isin(values, (0, 1))]
+    if extra.size:
+        shown = ", ".join(repr(v.item()) for v in values[:6])
+        raise ValueError(
+            f"{name} holds the values {{{shown}{', ...' if values.size > 6 else ''}}}; a "
+            "multi-label target must hold only 0 and 1 (or True/False), one column per label. "
+            f"Recode it, e.g. ({name} == positive_value).astype(int) for {{-1, 1}} or {{1, 2}} "
+            "targets." + (" Class ids per text? " + _mlb_fix(name) if values.size > 2 else ""))
+    kind = type_of_target(Y)
+    if kind != "multilabel-indicator":
+        raise ValueError(
+            f"{name} must be a multi-label indicator matrix of 0/1 values, but "
+            f"type_of_target({name}) is {kind!r}. " + _mlb_fix(name)
+        )
+
+
 def subset_accuracy(estimator, X, y, sample_weight=None) -> float:
     """``estimator.score``: subset accuracy of ``estimator.predict(X)``, with ``y`` read
     as ``fit`` reads Y (so a DataFrame of nullable columns scores too)."""
@@ -413,28 +462,28 @@ def subset_accuracy(estimator, X, y, sample_weight=None) -> float:
                                 sample_weight=sample_weight))
 
 
-def _check_column_kind(name, dtype) -> None:
+def _check_column_kind(column, dtype, name: str = "Y") -> None:
     """Refuse the pandas column kinds scikit-learn's scorers cannot read back as Y.
 
     ``fit`` could convert them, but ``score``, ``cross_val_score`` and
     ``GridSearchCV`` hand the same Y to scikit-learn's metrics, which fail
     on a categorical column (or score nan) and on a sparse one whose
-    ``fill_value`` is not 0.
+    ``fill_value`` is not 0. ``name`` is how the messages name the frame.
     """
     if getattr(dtype, "name", "") == "category":
         raise ValueError(
-            f"Y's column {name!r} is categorical (categories "
+            f"{name}'s column {column!r} is categorical (categories "
             f"{list(dtype.categories)[:4]!r}); scikit-learn's scorers cannot read a categorical "
-            "Y, so cross_val_score and GridSearchCV would score nan. Convert it to 0/1 numbers, "
-            "e.g. Y = Y.astype(int).")
+            f"{name}, so cross_val_score and GridSearchCV would score nan. Convert it to 0/1 "
+            f"numbers, e.g. {name} = {name}.astype(int).")
     fill = getattr(dtype, "fill_value", 0)
     if _is_sparse(dtype) and not (fill is False or (
             isinstance(fill, (int, float, np.number)) and fill == 0)):  # pd.NA: not 0
         raise ValueError(
-            f"Y's column {name!r} is sparse with fill_value={fill!r}; scikit-learn's scorers "
-            "need a sparse Y to leave out 0s (fill_value=0). Build it with "
+            f"{name}'s column {column!r} is sparse with fill_value={fill!r}; scikit-learn's "
+            f"scorers need a sparse {name} to leave out 0s (fill_value=0). Build it with "
             "pd.DataFrame.sparse.from_spmatrix(MultiLabelBinarizer(sparse_output=True)"
-            ".fit_transform(...), columns=...), or pass Y.sparse.to_dense().")
+            f".fit_transform(...), columns=...), or pass {name}.sparse.to_dense().")
 
 
 def _is_sparse(dtype) -> bool:
@@ -453,36 +502,38 @@ def _numpy_dtype(dtype) -> np.dtype | None:
         return None
 
 
-#: How :func:`_label_names` speaks of Y's columns (the default) or of another list:
-#: (what holds a bad name, the list's name, the fix of a bad name, the fix of a repeated one).
-_Y_COLUMNS = ("Y has the column name", "Y's column names",
-              "Rename the columns, e.g. Y.columns = [str(c) for c in Y.columns].",
-              "Rename or merge the duplicated columns.")
+def _y_columns(name: str = "Y") -> tuple[str, str, str, str]:
+    """How :func:`_label_names` speaks of the columns of the targets ``name`` (by default):
+    (what holds a bad name, the list's name, the fix of a bad name, the fix of a repeated
+    one)."""
+    return (f"{name} has the column name", f"{name}'s column names",
+            f"Rename the columns, e.g. {name}.columns = [str(c) for c in {name}.columns].",
+            "Rename or merge the duplicated columns.")
 
 
-def _label_names(columns, speak=_Y_COLUMNS) -> np.ndarray:
+def _label_names(columns, speak=None, *, name: str = "Y") -> np.ndarray:
     """A DataFrame's column names (or another list of labels) as ``classes_``: scalars
     (str or int within int64), unique, told apart by their text.
 
     ``speak``: ``(holds, what, fix, fix_repeated)``, how the messages name
-    the list and its fixes: Y's columns by default; ``ZeroShotMultiLabelClassifier``
-    passes its ``labels``'.
+    the list and its fixes: by default the columns of the targets ``name``
+    (:func:`_y_columns`); ``ZeroShotMultiLabelClassifier`` passes its ``labels``'.
     """
-    holds, what, fix, fix_repeated = speak
+    holds, what, fix, fix_repeated = speak or _y_columns(name)
     if getattr(columns, "nlevels", 1) > 1:
         raise ValueError(
-            f"Y's columns are a {columns.nlevels}-level MultiIndex ({list(columns)[:2]}...); "
-            "label names must be single str or int values. Flatten them, e.g. "
-            "Y.columns = ['_'.join(map(str, c)) for c in Y.columns].")
+            f"{name}'s columns are a {columns.nlevels}-level MultiIndex "
+            f"({list(columns)[:2]}...); label names must be single str or int values. Flatten "
+            f"them, e.g. {name}.columns = ['_'.join(map(str, c)) for c in {name}.columns].")
     names = list(columns)
-    for name in names:
-        if not isinstance(name, (str, Integral)) or isinstance(name, bool):
+    for label in names:
+        if not isinstance(label, (str, Integral)) or isinstance(label, bool):
             raise ValueError(
-                f"{holds} {brief(name)} ({type(name).__name__}); label names must be str or "
+                f"{holds} {brief(label)} ({type(label).__name__}); label names must be str or "
                 f"int (what a saved model can hold). {fix}")
-        if isinstance(name, Integral) and not -2**63 <= int(name) < 2**63:
+        if isinstance(label, Integral) and not -2**63 <= int(label) < 2**63:
             raise ValueError(
-                f"{holds} {int(name)}, an int beyond int64: a saved model could not hold it as "
+                f"{holds} {int(label)}, an int beyond int64: a saved model could not hold it as "
                 f"an int label (label names must be str or int within int64). {fix}")
     seen = set()
     dupes = [n for n in names if n in seen or seen.add(n)]
@@ -490,18 +541,19 @@ def _label_names(columns, speak=_Y_COLUMNS) -> np.ndarray:
         raise ValueError(
             f"{holds} {dupes[0]!r} more than once; each label needs its own unique name. "
             f"{fix_repeated}")
-    check_distinct_names(names, what)
+    check_distinct_names(names, what, name=name)
     return np.asarray([n if isinstance(n, str) else int(n) for n in names], dtype=object)
 
 
-_LOOK_ALIKE_FIX = (
-    "Rename the clashing columns so they differ in visible text, or normalise the names "
-    "(Y.columns = [unicodedata.normalize('NFC', str(c)).strip() for c in Y.columns]) and "
-    "merge the columns that then share a name.")
+def _look_alike_fix(name: str = "Y") -> str:
+    """The fix of look-alike column names of the targets ``name``."""
+    return ("Rename the clashing columns so they differ in visible text, or normalise the "
+            f"names ({name}.columns = [unicodedata.normalize('NFC', str(c)).strip() for c in "
+            f"{name}.columns]) and merge the columns that then share a name.")
 
 
 def check_distinct_names(names, what: str = "The label names", *, look_alike: bool = True,
-                         fix: str | None = None) -> None:
+                         fix: str | None = None, name: str = "Y") -> None:
     """Refuse label names that are different values but the same, or look-alike, text.
 
     ``1`` and ``"1"`` are distinct DataFrame columns, but a model's
@@ -520,7 +572,10 @@ def check_distinct_names(names, what: str = "The label names", *, look_alike: bo
     look_alike : bool, default=True
         Also refuse names equal after NFC normalisation and ``strip()``.
     fix : str or None, default=None
-        The fix the message ends with; by default how to rename Y's columns.
+        The fix the message ends with; by default how to rename the columns of
+        the targets ``name``.
+    name : str, default="Y"
+        The targets whose columns the default fixes rename (``"Y_val"``).
 
     Raises
     ------
@@ -528,11 +583,11 @@ def check_distinct_names(names, what: str = "The label names", *, look_alike: bo
         Naming the colliding names (``repr``) and how to rename them.
     """
     rename = fix or ("Give each label a distinct text name, e.g. "
-                     "Y.columns = ['label_' + str(c) for c in Y.columns] or rename the "
-                     "clashing ones.")
+                     f"{name}.columns = ['label_' + str(c) for c in {name}.columns] or rename "
+                     "the clashing ones.")
     by_text: dict[str, list] = {}
-    for name in names:
-        by_text.setdefault(str(name), []).append(name)
+    for label in names:
+        by_text.setdefault(str(label), []).append(label)
     clash = next((group for group in by_text.values() if len(group) > 1), None)
     if clash is not None:
         shown = " and ".join(f"{int(n)!r} (int)" if isinstance(n, Integral)
@@ -552,14 +607,15 @@ def check_distinct_names(names, what: str = "The label names", *, look_alike: bo
         raise ValueError(
             f"{what} {shown} look the same (equal once Unicode-normalised to NFC and stripped "
             "of surrounding spaces): CSV headers, reports and the model card would show two "
-            f"identical labels. {fix or _LOOK_ALIKE_FIX}")
+            f"identical labels. {fix or _look_alike_fix(name)}")
 
 
-def check_text_dataset(X, text_column: str = "text") -> int:
+def check_text_dataset(X, text_column: str = "text", name: str = "X") -> int:
     """Check that a ``datasets.Dataset`` has a text column and rows; returns its length.
 
     The texts themselves are checked while they are tokenised (the dataset is
-    never turned into a list).
+    never turned into a list). ``name`` is how the messages name the argument
+    (``"X_val"``).
     """
     if text_column not in X.column_names:
         raise ValueError(
@@ -567,25 +623,27 @@ def check_text_dataset(X, text_column: str = "text") -> int:
             f"{X.column_names}. Rename the text column to {text_column!r} "
             "(dataset.rename_column(old, 'text')).")
     if len(X) == 0:
-        raise ValueError("X is an empty datasets.Dataset: pass at least one text.")
+        raise ValueError(f"{name} is an empty datasets.Dataset: pass at least one text.")
     return len(X)
 
 
-def check_encodable(texts, offset: int = 0) -> None:
+def check_encodable(texts, offset: int = 0, name: str = "X") -> None:
     """Raise a ValueError naming the first text that is not valid Unicode.
 
     Tokenizers reject a str holding a lone surrogate (e.g. ``"\\ud800"``, left
     by a broken decode) with a TypeError that names no text; this finds it.
     Called only after the tokenizer failed, so valid input costs nothing.
+    ``name`` is how the message names the texts (``"X_val"``).
     """
     for i, text in enumerate(texts):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValueError(
-                f"X[{offset + i}] holds {text[exc.start:exc.end]!r} at character {exc.start}, a "
-                "lone surrogate that is not valid Unicode, so it cannot be tokenised. Repair the "
-                "text, e.g. text.encode('utf-8', 'replace').decode('utf-8').") from None
+                f"{name}[{offset + i}] holds {text[exc.start:exc.end]!r} at character "
+                f"{exc.start}, a lone surrogate that is not valid Unicode, so it cannot be "
+                "tokenised. Repair the text, e.g. text.encode('utf-8', 'replace')"
+                ".decode('utf-8').") from None
 
 
 

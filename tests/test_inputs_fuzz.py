@@ -1114,6 +1114,15 @@ def test_bug_predict_names_a_surrogate_by_its_index_in_X(fitted, monkeypatch):
     assert_clear(info, "X[5]")
 
 
+def test_a_surrogate_in_x_val_is_named_by_its_index_in_x_val(tiny_model):
+    X, Y = make_corpus(16, seed=1)
+    X_val = list(X[:4])
+    X_val[2] = "goal \ud800"
+    with pytest.raises(ValueError) as info:
+        est_for(tiny_model).fit(X, Y, X_val=X_val, Y_val=Y[:4])
+    assert_clear(info, "X_val[2]")
+
+
 @pytest.mark.parametrize("Y, value", [
     ([[0, 1], [1, 0.5]], "0.5"), ([[0, 1], [2, 1]], None), ([[0, 1], [1, 1.5]], "1.5"),
 ], ids=["0.5", "0-1-2", "1.5"])
