@@ -37,6 +37,7 @@ from ._modeling import (
     resolve_model_path,
 )
 from ._params import (
+    DEFAULTS,
     FOLDER_UNSAFE_PARAMS,
     PARAMETER_CONSTRAINTS,
     check_parameters,
@@ -834,6 +835,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     def __setstate__(self, state):
         warn_if_other_version(state, "estimator", "Re-save it with save_pretrained, a format "
                               "that lasts across versions.")
+        for name, default in DEFAULTS.items():  # parameters added since it was pickled
+            state.setdefault(name, default)
         saved = state.get("model_")
         if isinstance(saved, dict):
             device = load_device(state.get("device", "auto"), state.get("device_"))

@@ -396,15 +396,19 @@ def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> tuple[np.nd
     and special tokens (``"[UNK]"``, ``"[PAD] [SEP]"``), or that reads as the
     same tokens as another label's text is left out (both of two such
     labels): its vector could not say which label it is. Only the first
-    ``max_length`` tokens (what is embedded) count. The contrastive warm-up
-    adds only the texts kept to its batches.
+    ``max_length`` tokens count (what is embedded with ``long_text=
+    "truncate"``; under ``"chunk"`` two long texts that differ only later are
+    still left out as the same). The contrastive warm-up adds only the texts
+    kept to its batches.
 
     Returns
     -------
     keep : ndarray of int
         Indices into ``texts`` of the texts kept.
     problems : dict
-        Index -> why that text (not None) is left out, in words.
+        Index -> ``(why, others)``: why that text (not None) is left out, in
+        words, and the indices of the other labels whose texts read the same
+        (empty for a text of unknown or special tokens).
 
     Examples
     --------
@@ -419,24 +423,25 @@ def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> tuple[np.nd
     >>> keep.tolist()
     [2]
     >>> problems[3]
-    'it reads as unknown or special tokens only'
+    ('it reads as unknown or special tokens only', [])
     >>> problems[0]
-    'it reads as the same tokens as the text of another label'
+    ('it reads as the same tokens as the text of', [4])
     """
     named = [i for i, t in enumerate(texts) if t is not None]
     ids = [tuple(i) for i in _token_ids(tokenizer, [texts[i] for i in named], max_length)]
     empty = set(getattr(tokenizer, "all_special_ids", None) or ())
     if tokenizer.unk_token_id is not None:
         empty.add(tokenizer.unk_token_id)
-    counts: dict[tuple, int] = {}
-    for i in ids:
-        counts[i] = counts.get(i, 0) + 1
+    readers: dict[tuple, list[int]] = {}
+    for j, i in zip(named, ids):
+        readers.setdefault(i, []).append(j)
     keep, problems = [], {}
     for j, i in zip(named, ids):
         if not i or all(t in empty for t in i):
-            problems[j] = "it reads as unknown or special tokens only"
-        elif counts[i] > 1:
-            problems[j] = "it reads as the same tokens as the text of another label"
+            problems[j] = ("it reads as unknown or special tokens only", [])
+        elif len(readers[i]) > 1:
+            problems[j] = ("it reads as the same tokens as the text of",
+                           [k for k in readers[i] if k != j])
         else:
             keep.append(j)
     return np.asarray(keep, dtype=np.int64), problems

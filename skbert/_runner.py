@@ -49,7 +49,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
-from ._contrastive import resolve_steps, skip_reason, summary, warm_up
+from ._contrastive import pair_labels, resolve_steps, skip_reason, summary, warm_up
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._label_init import (
     MAX_CENTROID_TEXTS,
@@ -400,7 +400,9 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
     config = replace(inference_config(est, device, precision),
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
-    labels, note, left_out = _warm_up_labels(est, tokenizer, classes)
+    # no label on two texts: no step runs (warm_up warns), so no label text is read
+    labels, note, left_out = (_warm_up_labels(est, tokenizer, classes)
+                              if pair_labels(Y_train).size else (None, "", set()))
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
                    labels=labels)
     info["descriptions_left_out"] = left_out  # warned about: no second warning for them
@@ -422,7 +424,8 @@ def _warm_up_labels(est, tokenizer, classes) -> tuple:
     described = check_label_descriptions(est.label_descriptions, classes)
     texts = label_texts(classes, described)
     keep, problems = distinct_label_texts(tokenizer, texts, est.max_length)
-    left_out = [(plain_label(classes[i]), why) for i, why in problems.items()
+    left_out = [(plain_label(classes[i]), _why_left_out(why, [classes[k] for k in others]))
+                for i, (why, others) in problems.items()
                 if str(plain_label(classes[i])) in described]
     if left_out:
         shown = "; ".join(f"{str(c)!r}: {why}" for c, why in left_out[:5])
@@ -431,12 +434,21 @@ def _warm_up_labels(est, tokenizer, classes) -> tuple:
             f"label(s), which could not tell their label apart: {shown}"
             f"{' ...' if len(left_out) > 5 else ''}. Describe each label in its own words "
             f"that the model knows, within max_length={est.max_length} tokens.",
-            SkbertWarning, stacklevel=7)
+            SkbertWarning, stacklevel=8)
     names = {str(c) for c, _ in left_out}
     if keep.size == 0:
         return None, (f"; no label text: none of the {len(classes)} labels has a readable "
                       "name or description of its own"), names
     return (encode_texts(est, tokenizer, [texts[i] for i in keep]), keep), "", names
+
+
+def _why_left_out(why: str, others) -> str:
+    """A label text's problem in words, naming the labels whose texts read the same (their
+    texts are left out too)."""
+    if not others:
+        return why
+    names = " and ".join(repr(str(plain_label(c))) for c in others[:3])
+    return f"{why} {names}{' ...' if len(others) > 3 else ''} (left out too)"
 
 
 def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, device,

@@ -24,7 +24,13 @@ from ._utils import SkbertWarning
 
 
 def _mlb_fix(name: str = "Y") -> str:
-    """The MultiLabelBinarizer fix of a target named ``name``."""
+    """The MultiLabelBinarizer fix of a target named ``name``: for ``Y_val`` the binarizer
+    fitted on ``Y``'s labels, so that the columns are the same labels in the same order."""
+    if name != "Y":
+        return ("Encode the labels as an indicator matrix with the binarizer fitted on Y's "
+                "label lists, so the columns match Y's:\n"
+                "    mlb = MultiLabelBinarizer().fit(label_lists)   # Y = mlb.transform(...)\n"
+                f"    {name} = mlb.transform(val_label_lists)")
     return ("Encode the labels as an indicator matrix first:\n"
             "    from sklearn.preprocessing import MultiLabelBinarizer\n"
             f"    {name} = MultiLabelBinarizer().fit_transform(label_lists)")

@@ -513,7 +513,7 @@ def test_label_rows_prefers_the_labels_most_texts_carry():
     ({"sports": "[PAD] [SEP]", "food": "pizza recipe"}, "sports", "unknown or special tokens"),
     ({"sports": "xyzzy qqq", "food": "pizza recipe"}, "sports", "unknown or special tokens"),
     ({"sports": "pizza recipe", "food": "pizza recipe", "tech": "laptop code"}, "food",
-     "same tokens as the text of another label"),
+     "same tokens as the text of 'sports' .left out too."),
 ])
 def test_descriptions_the_warm_up_leaves_out_warn_by_label(tiny_st_model, corpus, descriptions,
                                                           label, why, capsys):
@@ -525,9 +525,26 @@ def test_descriptions_the_warm_up_leaves_out_warn_by_label(tiny_st_model, corpus
         TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=3, verbose=1,
                                         label_descriptions=descriptions, **FAST).fit(
             X, pd.DataFrame(Y, columns=LABELS))
-    messages = [str(w.message) for w in record if issubclass(w.category, SkbertWarning)]
-    assert not [m for m in messages if "do not change this fit" in m]  # said once, rightly
+    messages = [w for w in record if issubclass(w.category, SkbertWarning)]
+    assert not [m for m in messages if "do not change this fit" in str(m.message)]  # once
+    assert {m.filename for m in messages if "leaves out" in str(m.message)} == {__file__}
     assert "with the texts of" in capsys.readouterr().out
+
+
+def test_no_label_text_is_judged_when_no_step_can_run(tiny_st_model):
+    """No label on two texts: the warm-up runs no step (and says so), so it reads no
+    description and warns about none; the head's own warning speaks of them once."""
+    import pandas as pd
+
+    X = ["football goal", "election vote", "pizza recipe", "laptop code"]
+    Y = pd.DataFrame(np.eye(4, dtype=int), columns=LABELS)
+    with pytest.warns(SkbertWarning) as record:
+        TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=3, head_init="logistic",
+                                        label_descriptions={"sports": "xyzzy"},
+                                        **FAST).fit(X, Y)
+    messages = [str(w.message) for w in record if issubclass(w.category, SkbertWarning)]
+    assert not [m for m in messages if "leaves out the label_descriptions" in m]
+    assert [m for m in messages if "ran 0 of contrastive_steps=3 steps" in m]
 
 
 def test_the_command_line_switches_contrastive_label_texts():

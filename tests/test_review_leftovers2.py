@@ -30,6 +30,12 @@ from skbert._validation import check_targets, check_text_dataset, check_texts
 
 #: A bare X or Y in a message (not in 'X', X_val, Y's ...: what the old rewrite renamed).
 BARE = re.compile(r"(?<![\w'.])([XY])(?!\w)")
+#: Where the MultiLabelBinarizer fix starts: for Y_val it names Y's binarizer, on purpose.
+MLB_FIX = "Encode the labels as an indicator matrix"
+
+
+def _before_fix(message: str) -> str:
+    return message.split(MLB_FIX)[0]
 
 
 def _message(fn, *args, **kwargs) -> tuple[type, str] | None:
@@ -147,8 +153,11 @@ def test_target_checks_name_y_val_everywhere_in_their_messages(bad):
     plain = _message(check_targets, bad, 2)
     named = _message(check_targets, bad, 2, name="Y_val")
     assert plain is not None and named is not None
-    assert named == (plain[0], BARE.sub(r"\1_val", plain[1]))
-    assert not BARE.search(named[1]), named[1]
+    assert named[0] == plain[0]
+    assert _before_fix(named[1]) == BARE.sub(r"\1_val", _before_fix(plain[1]))
+    assert not BARE.search(_before_fix(named[1])), named[1]
+    if MLB_FIX in plain[1]:  # Y_val's columns must be Y's: the binarizer fitted on Y
+        assert "Y_val = mlb.transform(val_label_lists)" in named[1]
 
 
 def test_default_messages_still_speak_of_x_and_y():
@@ -187,7 +196,7 @@ def _with_nan(Y):
     (lambda X, Y: (_hf_splits(X[:6]), Y[:6]),
      r"^X_val is a datasets.DatasetDict .* X_val=ds\['train'\]"),
     (lambda X, Y: (X[:2], [["joy"], ["anger", "fear"]]),
-     r"^Y_val looks like a list of label lists(.|\n)*    Y_val = MultiLabelBinarizer"),
+     r"^Y_val looks like a list of label lists(.|\n)*    Y_val = mlb.transform\(val_label_lists\)"),
     (lambda X, Y: (X[:6], _with_nan(Y[:6])),
      r"^Y_val holds \S*nan\S* at row 0, column 0.*np.nan_to_num\(Y_val, nan=0\)"),
 ], ids=["element", "str", "DatasetDict", "label lists", "nan"])
@@ -198,7 +207,7 @@ def test_fit_names_the_validation_set_in_its_errors(tiny_st_model, corpus, train
     est = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, fit_cache=False)
     with pytest.raises((ValueError, TypeError), match=words) as info:
         est.fit(X, Y, X_val=X_val, Y_val=Y_val)
-    assert not BARE.search(str(info.value))
+    assert not BARE.search(_before_fix(str(info.value)))
     assert train_calls == []
     assert not hasattr(_estimator, "_speaking_of_the_validation_set")  # no rewrite left
 
@@ -266,3 +275,34 @@ def test_a_refit_hashes_its_new_weights(tiny_st_model, tiny_model, corpus, hashe
     emb.set_params(model_name_or_path=tiny_model).fit(X)
     pickle.dumps(emb)
     assert len(hashes) == 2 and hashes[0] is not hashes[1]
+
+
+# ------------------------------------------------- pickles of an earlier version
+def test_a_pickle_without_a_newer_parameter_loads_with_its_default(tiny_model):
+    """A pickle made before contrastive_label_texts existed predicts, clones and prints."""
+    from conftest import make_corpus
+    from sklearn.base import clone
+
+    X, Y = make_corpus(16, seed=0)
+    clf = TransformerMultiLabelClassifier(tiny_model, max_epochs=1, max_length=16,
+                                          precision="fp32", device="cpu", fit_cache=False,
+                                          random_state=0).fit(X, Y)
+    state = clf.__getstate__()
+    del state["contrastive_label_texts"]  # as skbert 0c6a5d8 pickled it
+    old = TransformerMultiLabelClassifier.__new__(TransformerMultiLabelClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["contrastive_label_texts"] is True
+    np.testing.assert_array_equal(old.predict_proba(X), clf.predict_proba(X))
+    assert "TransformerMultiLabelClassifier(" in repr(clone(old))
+
+
+def test_y_val_as_label_lists_is_told_to_use_ys_binarizer(tiny_model):
+    from conftest import make_corpus
+
+    X, Y = make_corpus(16, seed=0)
+    with pytest.raises((ValueError, TypeError)) as info:
+        TransformerMultiLabelClassifier(tiny_model, max_epochs=1, device="cpu").fit(
+            X, Y, X_val=X[:2], Y_val=[["sports"], ["food"]])
+    message = str(info.value)
+    assert "Y_val = mlb.transform(val_label_lists)" in message
+    assert "fit_transform" not in message
