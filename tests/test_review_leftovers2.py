@@ -67,10 +67,12 @@ def test_folder_errors_are_unchanged_and_name_their_own_value():
     est = TransformerMultiLabelClassifier(fit_cache="")
     with pytest.raises(InvalidParameterError) as info:
         est._validate_params()
-    assert str(info.value) == (
+    assert re.fullmatch(re.escape(
         "The 'fit_cache' parameter of TransformerMultiLabelClassifier must be an instance of "
         "'bool' or an instance of 'numpy.bool' or a folder path (a str or path-like); "
-        f"{folder_problem('fit_cache', '')}. Got '' instead.")
+        f"{folder_problem('fit_cache', '')}. Got '' instead.").replace(
+            re.escape("numpy.bool'"), r"numpy\.bool_?'"),  # numpy 1 names it bool_
+        str(info.value)), str(info.value)
     # a refused value that is no path at all: the plain description, no earlier problem
     with pytest.raises(InvalidParameterError) as info:
         TransformerMultiLabelClassifier(fit_cache=3)._validate_params()
@@ -152,7 +154,9 @@ def test_text_checks_name_x_val_everywhere_in_their_messages():
 def test_target_checks_name_y_val_everywhere_in_their_messages(bad):
     plain = _message(check_targets, bad, 2)
     named = _message(check_targets, bad, 2, name="Y_val")
-    assert plain is not None and named is not None
+    assert (plain is None) == (named is None)
+    if plain is None:  # accepted by this pandas (the oldest supported reads sparse bools)
+        return
     assert named[0] == plain[0]
     assert _before_fix(named[1]) == BARE.sub(r"\1_val", _before_fix(plain[1]))
     assert not BARE.search(_before_fix(named[1])), named[1]
