@@ -34,6 +34,7 @@ from ._modeling import (
     resolve_model_path,
     resolve_pooling,
 )
+from ._params import validate_params
 from ._persistence import saved_head
 from ._safe_io import DamagedFile, file_sha256
 from ._training import (
@@ -180,6 +181,8 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         "model_kwargs": [dict, None],
         "tokenizer_kwargs": [dict, None],
     }
+    # scikit-learn's check, naming a bool given as a number as such
+    _validate_params = validate_params
 
     def __init__(
         self,

@@ -40,8 +40,8 @@ from ._params import (
     DEFAULTS,
     FOLDER_UNSAFE_PARAMS,
     PARAMETER_CONSTRAINTS,
-    check_parameters,
     folder_params,
+    validate_params,
 )
 from ._persistence import (
     SETTINGS_FILE,
@@ -540,11 +540,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_params(self):
-        """scikit-learn's check of the parameters; a refused folder path (``fit_cache``,
-        ``checkpoint_dir``) is named with its problem and fix (``_params.check_parameters``)."""
-        check_parameters(self._parameter_constraints, self.get_params(deep=False),
-                         caller_name=type(self).__name__)
+    # scikit-learn's check, naming a refused folder's problem or a bool given as a number
+    _validate_params = validate_params
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):

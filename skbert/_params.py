@@ -47,9 +47,10 @@ table order) that each column defines.
     The constraint of the folder parameters (``fit_cache`` given as a str,
     ``checkpoint_dir``), what is wrong with a value it refuses, and the path
     skbert uses for one it accepts (``~`` expanded).
-``check_parameters(constraints, params, caller_name)``
+``check_parameters(constraints, params, caller_name)``, ``validate_params(estimator)``
     scikit-learn's parameter check, whose error for a refused folder says
-    what is wrong with it (the estimator's ``_validate_params``).
+    what is wrong with it and for a bool given as a number says so (the
+    estimators' ``_validate_params``).
 """
 
 from __future__ import annotations
@@ -288,12 +289,14 @@ class FolderPath(Options):
 
 def check_parameters(constraints: dict, params: dict, caller_name: str) -> None:
     """scikit-learn's ``validate_parameter_constraints``, whose error for a refused folder
-    path also says what is wrong with it.
+    path also says what is wrong with it, and for a bool given as a number says so.
 
     On a refusal the same values are checked again with each
-    :class:`FolderPath` replaced by ``refusing(value)`` (the same verdicts), so
-    scikit-learn's own message ("The 'fit_cache' parameter of ... must be
-    ... Got '' instead.") names the problem and its fix.
+    :class:`FolderPath` and ``NumberInterval`` replaced by ``refusing(value)``
+    (the same verdicts), so scikit-learn's own message ("The 'fit_cache'
+    parameter of ... must be ... Got '' instead.", "... must be an int (not a
+    bool) in the range [0, inf). Got True instead.") names the problem and
+    its fix. No constraint keeps state between checks.
 
     Parameters
     ----------
@@ -321,11 +324,20 @@ def check_parameters(constraints: dict, params: dict, caller_name: str) -> None:
     raise refused  # not reached: the told constraints refuse the same value
 
 
+def validate_params(estimator) -> None:
+    """An estimator's ``_validate_params``: :func:`check_parameters` of its
+    ``_parameter_constraints`` and ``get_params(deep=False)``, so a refused folder path or a
+    bool given as a number is named as such (``_validate_params = validate_params``)."""
+    check_parameters(estimator._parameter_constraints, estimator.get_params(deep=False),
+                     caller_name=type(estimator).__name__)
+
+
 def _told(constraints, value):
-    """``constraints`` with each :class:`FolderPath` told the value it checks."""
+    """``constraints`` with each that can say more of a value it refuses (a
+    :class:`FolderPath`, a ``NumberInterval``) told the value it checks."""
     if isinstance(constraints, str):  # "no_validation"
         return constraints
-    return [c.refusing(value) if isinstance(c, FolderPath) else c for c in constraints]
+    return [c.refusing(value) if hasattr(c, "refusing") else c for c in constraints]
 
 
 PARAMS: tuple[Param, ...] = (

@@ -8,7 +8,6 @@ validation set's errors speak of ``X_val``/``Y_val`` from the start.
 from __future__ import annotations
 
 import reprlib
-import threading
 import unicodedata
 import warnings
 from collections.abc import ItemsView, KeysView, Mapping, Set, ValuesView
@@ -652,11 +651,6 @@ def check_encodable(texts, offset: int = 0, name: str = "X") -> None:
                 ".decode('utf-8').") from None
 
 
-
-#: Per thread, whether the value a :class:`NumberInterval` last checked was a bool.
-_REFUSED_BOOL = threading.local()
-
-
 class NumberInterval(Interval):
     """scikit-learn's ``Interval`` constraint that refuses ``True`` and ``False``.
 
@@ -665,14 +659,14 @@ class NumberInterval(Interval):
     ``threshold=True`` as 1.0: almost always a slip (a flag meant for another
     parameter). Every numeric parameter of skbert's estimators uses this.
 
-    Its description (scikit-learn's error message, ``str``) says
-    "(not a bool)" only right after it refused a bool: ``min_labels=True``
-    reads "must be an int (not a bool) in the range [0, inf)", while
+    The constraint keeps no state between checks. Its description
+    (scikit-learn's error message, ``str``) is the plain one, "an int in the
+    range [0, inf)"; ``refusing(value)`` is the same constraint described for
+    the value it refuses, "an int (not a bool) in the range [0, inf)" when
+    that value is a bool (``skbert._params.check_parameters`` re-checks a
+    refused value with it, so ``min_labels=True`` reads that way while
     ``min_labels=-3``, a damaged file's ``params.max_length`` or a
-    command-line option reads "must be an int in the range [0, inf)".
-    scikit-learn describes a constraint right after checking the value, in
-    the same thread; :meth:`describe` is the plain wording for anything else
-    (help texts).
+    command-line option reads plainly). :meth:`describe` is the plain wording.
 
     Examples
     --------
@@ -680,25 +674,35 @@ class NumberInterval(Interval):
     >>> c = NumberInterval(Integral, 0, None, closed="left")
     >>> c.is_satisfied_by(1), c.is_satisfied_by(True)
     (True, False)
-    >>> str(c)
+    >>> str(c.refusing(True))
     'an int (not a bool) in the range [0, inf)'
-    >>> c.is_satisfied_by(-3), str(c)
-    (False, 'an int in the range [0, inf)')
+    >>> c.is_satisfied_by(-3), str(c.refusing(-3)), str(c)
+    (False, 'an int in the range [0, inf)', 'an int in the range [0, inf)')
     """
 
+    _refused_bool = False
+
     def is_satisfied_by(self, val):
-        is_bool = isinstance(val, (bool, np.bool_))
-        _REFUSED_BOOL.flag = is_bool  # every NumberInterval of the list speaks of it
-        return not is_bool and super().is_satisfied_by(val)
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+    def refusing(self, val) -> NumberInterval:
+        """This constraint, described for ``val``: "(not a bool)" when it is one."""
+        told = NumberInterval(self.type, self.left, self.right, closed=self.closed)
+        told._refused_bool = isinstance(val, (bool, np.bool_))
+        return told
 
     def describe(self) -> str:
-        """The constraint in words whatever was checked last: ``'an int in the range [0, inf)'``."""
+        """The constraint in words: ``'an int in the range [0, inf)'``."""
         return super().__str__()
 
     def __str__(self):
         text = self.describe()
-        if not getattr(_REFUSED_BOOL, "flag", False):
+        if not self._refused_bool:
             return text
+        for kind in ("an int", "a float"):
+            if text.startswith(kind + " "):
+                return f"{kind} (not a bool){text[len(kind):]}"
+        return text
         for kind in ("an int", "a float"):
             if text.startswith(kind + " "):
                 return f"{kind} (not a bool){text[len(kind):]}"

@@ -25,6 +25,7 @@ from ._label_init import (
 )
 from ._modeling import DEFAULT_MODEL, build_model, check_model_source, load_tokenizer
 from ._modeling import resolve_model_path as _resolve
+from ._params import validate_params
 from ._runner import FitResult, encode_texts, inference_config
 from ._training import resolve_learning_rate
 from ._utils import resolve_device, resolve_precision
@@ -135,6 +136,9 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         self.min_labels = min_labels
         self.device = device
         self.precision = precision
+
+    # scikit-learn's check, naming a bool given as a number as such
+    _validate_params = validate_params
 
     def fit(self, X=None, y=None):
         """Embed the labels and centre the scores on ``X``; nothing is trained.

@@ -663,18 +663,19 @@ def test_review_odd_pandas_columns_in_y_are_refused_with_a_valueerror(column):
 def test_review_two_number_constraints_both_name_the_bool():
     from numbers import Integral, Real
 
-    from sklearn.utils._param_validation import (
-        InvalidParameterError,
-        validate_parameter_constraints,
-    )
+    from sklearn.utils._param_validation import InvalidParameterError
 
+    from skbert._params import check_parameters
     from skbert._validation import NumberInterval
 
     constraints = {"x": [NumberInterval(Integral, 0, None, closed="left"),
                          NumberInterval(Real, 0, 1, closed="both")]}
     with pytest.raises(InvalidParameterError) as info:
-        validate_parameter_constraints(constraints, {"x": True}, "f")
+        check_parameters(constraints, {"x": True}, "f")
     assert str(info.value).count("(not a bool)") == 2
+    with pytest.raises(InvalidParameterError) as info:  # no state left by the bool
+        check_parameters(constraints, {"x": -3}, "f")
+    assert "(not a bool)" not in str(info.value)
 
 
 def test_review_y_mixing_sparse_and_dense_columns_is_refused():
