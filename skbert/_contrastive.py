@@ -30,9 +30,10 @@ API
     ``peft_config``, else 0).
 ``skip_reason(steps, pooling, n_train, peft=False, kept_head=False, Y=None)`` -> str or None
     Why a fit runs no warm-up (for ``verbose``).
-``pair_labels(Y)`` -> ndarray of label indices
-    The labels on at least two texts: those a batch can draw.
-``balanced_batch(Y, rng)`` -> ndarray of text indices
+``pair_labels(Y, named=None)`` -> ndarray of label indices
+    The labels a batch can draw: on at least two texts, or on one when the
+    label's text (``named``) joins the batch as its pair.
+``balanced_batch(Y, rng, named=None)`` -> ndarray of text indices
 ``pair_loss(vectors, Y)`` -> tensor
 ``warm_up(model, encoded, Y, config, pad_id, steps, seed, labels=None)`` -> dict
     Train ``model``'s encoder in place; returns the steps, seconds, losses and
@@ -110,11 +111,14 @@ def resolve_steps(steps, pooling: str, n_train: int, peft: bool = False) -> int:
 
 
 def skip_reason(steps, pooling: str, n_train: int, peft: bool = False,
-                kept_head: bool = False, Y: np.ndarray | None = None) -> str | None:
+                kept_head: bool = False, Y: np.ndarray | None = None,
+                named=None) -> str | None:
     """Why ``contrastive_steps`` runs no warm-up on this fit, or None when it runs one.
 
     ``Y``: the training labels, when known; ``"auto"`` runs none when no label
-    is on two of them (a number of steps asked for warms up, see :func:`warm_up`).
+    is on two of them, or on one with a label text (``named``: the labels whose
+    text joins the batches) (a number of steps asked for warms up, see
+    :func:`warm_up`).
 
     Examples
     --------
@@ -124,6 +128,8 @@ def skip_reason(steps, pooling: str, n_train: int, peft: bool = False,
     True
     >>> skip_reason("auto", "mean", 4, Y=np.eye(4))
     'no label is on two training texts'
+    >>> skip_reason("auto", "mean", 4, Y=np.eye(4), named=[0, 2]) is None   # text + name
+    True
     """
     if steps == 0:
         return "contrastive_steps=0"
@@ -137,26 +143,41 @@ def skip_reason(steps, pooling: str, n_train: int, peft: bool = False,
         return f"{n_train} texts trained on, more than {AUTO_MAX_TEXTS}"
     if kept_head:
         return "the saved head keeps the encoder it was trained with"
-    if Y is not None and pair_labels(Y).size == 0:
-        return "no label is on two training texts"
+    if Y is not None and pair_labels(Y, named).size == 0:
+        return ("no label is on two training texts" if named is None or not len(named)
+                else "no label is on two training texts, or on one with a label text")
     return None
 
 
-def pair_labels(Y: np.ndarray) -> np.ndarray:
-    """Indices of the labels carried by at least two texts of ``Y`` (a pair to draw)."""
-    return np.flatnonzero((Y > 0).sum(axis=0) >= 2)
+def pair_labels(Y: np.ndarray, named=None) -> np.ndarray:
+    """Indices of the labels a batch can draw: carried by at least two texts of ``Y``, or
+    by one when the label is in ``named`` (its text joins the batch and pairs with it).
+
+    Examples
+    --------
+    >>> Y = np.array([[1, 0, 1], [1, 0, 0], [0, 1, 0]])
+    >>> pair_labels(Y).tolist(), pair_labels(Y, named=[1]).tolist()
+    ([0], [0, 1])
+    """
+    counts = (Y > 0).sum(axis=0)
+    usable = counts >= 2
+    if named is not None and len(named):
+        named = np.asarray(named, dtype=np.int64)
+        usable[named] |= counts[named] >= 1
+    return np.flatnonzero(usable)
 
 
 def balanced_batch(Y: np.ndarray, rng: np.random.Generator,
                    n_labels: int = LABELS_PER_BATCH,
-                   per_label: int = TEXTS_PER_LABEL) -> np.ndarray:
+                   per_label: int = TEXTS_PER_LABEL, named=None) -> np.ndarray:
     """Text indices of one batch: ``n_labels`` labels at random, ``per_label`` texts of each.
 
-    Only labels carried by at least two texts are drawn (a label with one text
-    gives no pair); a text is taken once even when it carries several of the
-    drawn labels. Empty when no label has two texts.
+    Only the labels of :func:`pair_labels` are drawn (a label with one text
+    gives no pair unless its text, ``named``, joins the batch); a text is
+    taken once even when it carries several of the drawn labels. Empty when
+    no label can be drawn.
     """
-    usable = pair_labels(Y)
+    usable = pair_labels(Y, named)
     if usable.size == 0:
         return np.zeros(0, dtype=np.int64)
     labels = rng.choice(usable, min(n_labels, usable.size), replace=False)
@@ -232,9 +253,10 @@ def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
     from ._batches import collate
     from ._training import autocast
 
+    named = None if labels is None else labels[1]
     for _ in range(steps):
-        docs = balanced_batch(Y, rng)
-        if docs.size < 2:
+        docs = balanced_batch(Y, rng, named=named)
+        if docs.size == 0 or (docs.size < 2 and labels is None):
             break
         groups = _forward_groups(encoded, docs, config.device)
         order = np.concatenate(groups)
@@ -365,8 +387,9 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
         warnings.warn(
             f"The contrastive warm-up ran {len(losses)} of contrastive_steps={steps} steps: "
             "a step needs a label carried by at least two training texts (with non-zero "
-            "sample_weight), and this training set has none. Label more texts per label, "
-            "or pass contrastive_steps=0.", SkbertWarning, stacklevel=2)
+            "sample_weight), or by one whose name or description joins the batch "
+            "(contrastive_label_texts), and this training set has none. Label more texts "
+            "per label, or pass contrastive_steps=0.", SkbertWarning, stacklevel=2)
     tenth = max(1, len(losses) // 10)
     info = {"asked": steps, "steps": len(losses), "seconds": time.perf_counter() - start,
             "first_loss": float(np.mean(losses[:tenth])) if losses else float("nan"),

@@ -383,13 +383,20 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
     encoder it was trained on. ``Y_train`` has no label on texts of
     ``sample_weight`` 0, so they take no part. With ``contrastive_label_texts``
-    the labels' texts (:func:`_warm_up_labels`) join the batches. Returns
-    ``warm_up``'s summary when a step ran, else None.
+    the labels' texts (:func:`_warm_up_labels`) join the batches, and a label
+    on one training text can then be drawn (its text pairs with its name).
+    Returns ``warm_up``'s summary when a step ran, else None.
     """
     peft = est.peft_config is not None
     steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft)
     why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
-                      kept_head=model.trained_head, Y=Y_train)
+                      kept_head=model.trained_head)
+    labels, note, left_out = (None, "", []) if why else _warm_up_labels(est, tokenizer,
+                                                                        classes)
+    named = None if labels is None else labels[1]
+    if why is None:
+        why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
+                          kept_head=model.trained_head, Y=Y_train, named=named)
     say = est.verbose >= 1 and group.is_main
     if why is not None:
         if say:
@@ -400,12 +407,13 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
     config = replace(inference_config(est, device, precision),
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
-    # no label on two texts: no step runs (warm_up warns), so no label text is read
-    labels, note, left_out = (_warm_up_labels(est, tokenizer, classes)
-                              if pair_labels(Y_train).size else (None, "", set()))
+    if pair_labels(Y_train, named).size == 0:  # no step can run (warm_up warns): none read
+        left_out = []
+    _warn_left_out(est, left_out)
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
                    labels=labels)
-    info["descriptions_left_out"] = left_out  # warned about: no second warning for them
+    # warned about: no second warning for them
+    info["descriptions_left_out"] = {str(c) for c, _ in left_out}
     if say:
         print(f"contrastive warm-up: {summary(info)}{note}", flush=True)
     return info if info["steps"] > 0 else None
@@ -413,33 +421,38 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
 
 def _warm_up_labels(est, tokenizer, classes) -> tuple:
     """The label texts the warm-up adds to its batches, what ``verbose`` adds to its
-    summary when there are none, and the described labels left out (str names).
+    summary when there are none, and the described labels left out, with why
+    (:func:`_warn_left_out` says so).
 
     ``(encoded texts, label indices)``, or None: ``contrastive_label_texts`` off, or no
     label with a text of its own (a description, else a readable name; see
-    ``distinct_label_texts``). A description left out warns, naming the label and why.
+    ``distinct_label_texts``).
     """
     if not est.contrastive_label_texts:
-        return None, "; label texts off (contrastive_label_texts=False)", set()
+        return None, "; label texts off (contrastive_label_texts=False)", []
     described = check_label_descriptions(est.label_descriptions, classes)
     texts = label_texts(classes, described)
     keep, problems = distinct_label_texts(tokenizer, texts, est.max_length)
     left_out = [(plain_label(classes[i]), _why_left_out(why, [classes[k] for k in others]))
                 for i, (why, others) in problems.items()
                 if str(plain_label(classes[i])) in described]
-    if left_out:
-        shown = "; ".join(f"{str(c)!r}: {why}" for c, why in left_out[:5])
-        warnings.warn(
-            f"The contrastive warm-up leaves out the label_descriptions of {len(left_out)} "
-            f"label(s), which could not tell their label apart: {shown}"
-            f"{' ...' if len(left_out) > 5 else ''}. Describe each label in its own words "
-            f"that the model knows, within max_length={est.max_length} tokens.",
-            SkbertWarning, stacklevel=8)
-    names = {str(c) for c, _ in left_out}
     if keep.size == 0:
         return None, (f"; no label text: none of the {len(classes)} labels has a readable "
-                      "name or description of its own"), names
-    return (encode_texts(est, tokenizer, [texts[i] for i in keep]), keep), "", names
+                      "name or description of its own"), left_out
+    return (encode_texts(est, tokenizer, [texts[i] for i in keep]), keep), "", left_out
+
+
+def _warn_left_out(est, left_out: list) -> None:
+    """Warn that the warm-up leaves out these ``(label, why)`` descriptions."""
+    if not left_out:
+        return
+    shown = "; ".join(f"{str(c)!r}: {why}" for c, why in left_out[:5])
+    warnings.warn(
+        f"The contrastive warm-up leaves out the label_descriptions of {len(left_out)} "
+        f"label(s), which could not tell their label apart: {shown}"
+        f"{' ...' if len(left_out) > 5 else ''}. Describe each label in its own words "
+        f"that the model knows, within max_length={est.max_length} tokens.",
+        SkbertWarning, stacklevel=8)
 
 
 def _why_left_out(why: str, others) -> str:

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import LABELS, make_corpus
+from conftest import LABELS, TEST_AUTO_STEPS, make_corpus
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skbert import TransformerMultiLabelClassifier, _contrastive, _data, _modeling, _runner
@@ -566,3 +566,36 @@ def test_a_numpy_bool_keys_the_fit_cache_as_the_bool_it_equals(tiny_st_model, co
     TransformerMultiLabelClassifier(tiny_st_model, contrastive_label_texts=np.False_,
                                     **params).fit(X, Y)
     assert cache_hits == [False, True]
+
+
+def test_a_label_on_one_text_pairs_with_its_label_text():
+    Y = np.eye(4, dtype=int)  # one text per label
+    rng = np.random.default_rng(0)
+    assert balanced_batch(Y, rng).size == 0  # no pair of texts
+    docs = balanced_batch(Y, rng, named=np.array([0, 2]))
+    assert sorted(docs.tolist()) == [0, 2]  # each pairs with its label's text
+    assert _contrastive.skip_reason("auto", "mean", 4, Y=Y, named=[0, 2]) is None
+    assert _contrastive.skip_reason("auto", "mean", 4, Y=Y, named=[]) == (
+        "no label is on two training texts")
+
+
+def test_one_text_per_label_warms_up_with_the_label_texts(tiny_st_model, capsys):
+    """With one text per label the texts alone give no pair ("auto" runs no warm-up); with
+    their descriptions each text pairs with its label's text, and the warm-up runs."""
+    import pandas as pd
+
+    X = ["football goal match", "election vote senate", "pizza recipe dinner",
+         "laptop software code"]
+    Y = pd.DataFrame(np.eye(4, dtype=int), columns=LABELS)
+    fits = {}
+    for flag in (True, False):
+        fits[flag] = TransformerMultiLabelClassifier(
+            tiny_st_model, label_descriptions=DESCRIPTIONS, contrastive_label_texts=flag,
+            verbose=1, **FAST).fit(X, Y)
+        out = capsys.readouterr().out
+        if flag:
+            assert "with the texts of 4 of 4 labels" in out
+            assert f"contrastive warm-up: {TEST_AUTO_STEPS} steps in" in out
+        else:
+            assert "contrastive warm-up: none (no label is on two training texts)" in out
+    assert not np.allclose(fits[True].predict_proba(X), fits[False].predict_proba(X))
