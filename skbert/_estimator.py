@@ -207,8 +207,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         a head loaded trained (a folder skbert saved, zero-shot folders
         included) keeps its encoder, and ``peft_config`` (which keeps the
         encoder frozen) skips the warm-up; a ``warm_start`` refit never warms
-        up again. Texts of ``sample_weight`` 0 take no part. ``verbose=1``
-        says what it did or why it ran none.
+        up again. It needs a label on two training texts, or on one whose
+        label text joins the batches (``contrastive_label_texts``). Texts of
+        ``sample_weight`` 0 take no part. ``verbose=1`` says what it did or
+        why it ran none.
 
         .. versionadded:: 0.2.0
     contrastive_label_texts : bool, default=True
@@ -218,14 +220,16 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         then pulls each text toward its labels' names as well as toward the
         texts that share them, and pushes it from the other labels' names.
         A step takes at most 32 label texts, those of the labels most of its
-        texts carry. Labels without a readable name or description (``3``,
-        ``"L07"``), or whose texts read as unknown or special tokens only or
-        as the same tokens as another label's, take no part (a description
-        left out warns). Acts only when a warm-up runs; ``verbose=1`` says how
-        many labels' texts took part. On GoEmotions with 8, 16 and 32 texts
-        per label (3 seeds) it changed LRAP by +0.038, +0.001 and +0.005 and
-        macro-F1 by +0.034, +0.010 and −0.009; see "From zero to a few
-        labelled texts" in the user guide.
+        texts carry, and a label on a single training text can be drawn (its
+        text pairs with its name). Labels without a readable name or
+        description (``3``, ``"L07"``), or whose texts read as unknown or
+        special tokens only or as the same tokens as another label's, take no
+        part (a description left out warns). Acts only when a warm-up runs;
+        ``verbose=1`` says how many labels' texts took part. On GoEmotions
+        with 8, 16 and 32 texts per label (3 seeds) it changed LRAP by
+        +0.038, +0.001 and +0.005 and macro-F1 by +0.034, +0.010 and −0.009,
+        and with 1 and 2 texts per label LRAP by +0.031 and +0.032; see "From
+        zero to a few labelled texts" in the user guide.
 
         .. versionadded:: 0.2.0
     threshold : float, array-like of shape (n_labels,) or "auto", default=0.5
