@@ -143,10 +143,26 @@ def skip_reason(steps, pooling: str, n_train: int, peft: bool = False,
         return f"{n_train} texts trained on, more than {AUTO_MAX_TEXTS}"
     if kept_head:
         return "the saved head keeps the encoder it was trained with"
-    if Y is not None and pair_labels(Y, named).size == 0:
-        return ("no label is on two training texts" if named is None or not len(named)
-                else "no label is on two training texts, or on one with a label text")
+    if Y is not None and pair_labels(Y, named).size < 2:
+        return _too_few_labels(pair_labels(Y, named).size, named is not None and len(named))
     return None
+
+
+def _too_few_labels(n_usable: int, with_texts: bool) -> str:
+    """Why no warm-up step can run: fewer than two labels a batch can draw.
+
+    Examples
+    --------
+    >>> _too_few_labels(0, False)
+    'no label is on two training texts'
+    >>> _too_few_labels(1, True)  # doctest: +NORMALIZE_WHITESPACE
+    'only one label is on two training texts, or on one with a label text,
+     and a step needs two labels to tell apart'
+    """
+    which = "two training texts" + (", or on one with a label text" if with_texts else "")
+    if n_usable == 0:
+        return f"no label is on {which}"
+    return f"only one label is on {which}, and a step needs two labels to tell apart"
 
 
 def pair_labels(Y: np.ndarray, named=None) -> np.ndarray:
@@ -175,10 +191,10 @@ def balanced_batch(Y: np.ndarray, rng: np.random.Generator,
     Only the labels of :func:`pair_labels` are drawn (a label with one text
     gives no pair unless its text, ``named``, joins the batch); a text is
     taken once even when it carries several of the drawn labels. Empty when
-    no label can be drawn.
+    fewer than two labels can be drawn (the loss would only pull together).
     """
     usable = pair_labels(Y, named)
-    if usable.size == 0:
+    if usable.size < 2:  # one label alone: nothing to push apart
         return np.zeros(0, dtype=np.int64)
     labels = rng.choice(usable, min(n_labels, usable.size), replace=False)
     picked: list[int] = []
@@ -386,10 +402,10 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     if len(losses) < steps:  # only a number asked for: "auto" needs a pair to run
         warnings.warn(
             f"The contrastive warm-up ran {len(losses)} of contrastive_steps={steps} steps: "
-            "a step needs a label carried by at least two training texts (with non-zero "
-            "sample_weight), or by one whose name or description joins the batch "
-            "(contrastive_label_texts), and this training set has none. Label more texts "
-            "per label, or pass contrastive_steps=0.", SkbertWarning, stacklevel=2)
+            "a step needs two labels, each carried by at least two training texts (with "
+            "non-zero sample_weight) or by one whose name or description joins the batch "
+            "(contrastive_label_texts=True), and this training set has fewer. Label more "
+            "texts per label, or pass contrastive_steps=0.", SkbertWarning, stacklevel=2)
     tenth = max(1, len(losses) // 10)
     info = {"asked": steps, "steps": len(losses), "seconds": time.perf_counter() - start,
             "first_loss": float(np.mean(losses[:tenth])) if losses else float("nan"),
@@ -406,7 +422,7 @@ def summary(info: dict) -> str:
     --------
     >>> summary({"asked": 5, "steps": 0, "seconds": 0.0, "first_loss": float("nan"),
     ...          "last_loss": float("nan")})
-    '0 of 5 steps run (no label is on two training texts of non-zero sample_weight)'
+    '0 of 5 steps run (fewer than two labels can be drawn from the texts of non-zero sample_weight)'
     >>> summary({"asked": 5, "steps": 5, "seconds": 1.25, "first_loss": 0.5, "last_loss": 0.25})
     '5 steps in 1.2 s, pair loss 0.500 -> 0.250'
     >>> summary({"asked": 5, "steps": 5, "seconds": 1.25, "first_loss": 0.5, "last_loss": 0.25,
@@ -414,8 +430,8 @@ def summary(info: dict) -> str:
     '5 steps in 1.2 s, pair loss 0.500 -> 0.250, with the texts of 2 of 3 labels'
     """
     if not info["steps"]:
-        return (f"0 of {info['asked']} steps run (no label is on two training texts of "
-                "non-zero sample_weight)")
+        return (f"0 of {info['asked']} steps run (fewer than two labels can be drawn from the "
+                "texts of non-zero sample_weight)")
     steps = f"{info['steps']} step{'s' if info['steps'] != 1 else ''}"
     used = info.get("label_texts")
     texts = (f", with the texts of {int(used.sum())} of {used.size} labels"

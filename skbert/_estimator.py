@@ -207,8 +207,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         a head loaded trained (a folder skbert saved, zero-shot folders
         included) keeps its encoder, and ``peft_config`` (which keeps the
         encoder frozen) skips the warm-up; a ``warm_start`` refit never warms
-        up again. It needs a label on two training texts, or on one whose
-        label text joins the batches (``contrastive_label_texts``). Texts of
+        up again. It needs two labels, each on two training texts or on one
+        whose label text joins the batches (``contrastive_label_texts``). Texts of
         ``sample_weight`` 0 take no part. ``verbose=1`` says what it did or
         why it ran none.
 

@@ -49,7 +49,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
-from ._contrastive import pair_labels, resolve_steps, skip_reason, summary, warm_up
+from ._contrastive import resolve_steps, skip_reason, summary, warm_up
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._label_init import (
     MAX_CENTROID_TEXTS,
@@ -310,6 +310,7 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
     check_lengths(est, tokenizer, path or "the fitted model")
     split = _split(est, data, encode_texts(est, tokenizer, data.X), rs, tokenizer)
     train_enc, Y_train, w_train, valid_enc, Y_valid = split
+    _warn_untrained_labels(est, data, Y_train, w_train, group)
 
     if warm:
         model = est.model_
@@ -321,13 +322,13 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
                             model_kwargs=est.model_kwargs, saved=saved)
         # texts of sample_weight 0 carry no label for the warm-up or the head's start
         Y_start = Y_train if w_train is None else Y_train * (np.asarray(w_train) > 0)[:, None]
-        warmed = _warm_up(est, model, tokenizer, data.classes, train_enc, Y_start, device,
-                          precision, seed, group)
+        warmed, explained = _warm_up(est, model, tokenizer, data.classes, train_enc, Y_start,
+                                     device, precision, seed, group)
         _init_head(est, model, tokenizer, data.classes, train_enc, Y_start, w_train, device,
                    precision, seed, warmed is not None,
                    say=est.verbose >= 1 and group.is_main,
                    read_by_warm_up=None if warmed is None else warmed["label_texts"],
-                   explained=set() if warmed is None else warmed["descriptions_left_out"])
+                   explained=explained)
         if est.peft_config is not None:
             model = apply_peft(model, est.peft_config)
     if est.gradient_checkpointing:
@@ -377,7 +378,7 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
 
 
 def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precision, seed,
-             group) -> dict | None:
+             group) -> tuple[dict | None, set]:
     """The contrastive warm-up of the encoder (``contrastive_steps``), when asked for.
 
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
@@ -385,7 +386,8 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
     ``sample_weight`` 0, so they take no part. With ``contrastive_label_texts``
     the labels' texts (:func:`_warm_up_labels`) join the batches, and a label
     on one training text can then be drawn (its text pairs with its name).
-    Returns ``warm_up``'s summary when a step ran, else None.
+    Returns ``warm_up``'s summary when a step ran (else None), and the described
+    labels whose texts it left out, with a warning (the head does not warn again).
     """
     peft = est.peft_config is not None
     steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft)
@@ -398,25 +400,22 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
         why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
                           kept_head=model.trained_head, Y=Y_train, named=named)
     say = est.verbose >= 1 and group.is_main
+    _warn_left_out(est, left_out)  # why a label text could not help, warm-up or not
+    explained = {str(c) for c, _ in left_out}
     if why is not None:
-        if say:
-            print(f"contrastive warm-up: none ({why})", flush=True)
-        return None
+        if say:  # the note says why no label text could help, when none could
+            print(f"contrastive warm-up: none ({why}{note})", flush=True)
+        return None, explained
     if say:
         print(f"contrastive warm-up: {steps} steps...", flush=True)
     config = replace(inference_config(est, device, precision),
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
-    if pair_labels(Y_train, named).size == 0:  # no step can run (warm_up warns): none read
-        left_out = []
-    _warn_left_out(est, left_out)
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
                    labels=labels)
-    # warned about: no second warning for them
-    info["descriptions_left_out"] = {str(c) for c, _ in left_out}
     if say:
         print(f"contrastive warm-up: {summary(info)}{note}", flush=True)
-    return info if info["steps"] > 0 else None
+    return (info if info["steps"] > 0 else None), explained
 
 
 def _warm_up_labels(est, tokenizer, classes) -> tuple:
@@ -605,7 +604,7 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
     name = str(est.model_name_or_path)
     unknown = unknown_token_labels(tokenizer, classes, texts, est.max_length)
     if unknown:
-        shown = ", ".join(f"{str(plain_label(c))!r} (text {t!r:.40})" for c, t in unknown[:5])
+        shown = ", ".join(f"{str(plain_label(c))!r} (text {t[:40]!r})" for c, t in unknown[:5])
         warnings.warn(
             f"{head} reads the name or description of {len(unknown)} label(s) as "
             f"only the unknown token {tokenizer.unk_token!r} of {name!r}: {shown}"
@@ -617,13 +616,38 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
         None if str(plain_label(c)) in told else t for c, t in zip(classes, texts)],
         est.max_length)
     if same:
-        shown = ", ".join(f"{str(plain_label(c))!r} and {str(plain_label(d))!r} (text {t!r:.40})"
+        shown = ", ".join(f"{str(plain_label(c))!r} and {str(plain_label(d))!r} (text {t[:40]!r})"
                           for c, d, t in same[:5])
         warnings.warn(
             f"{head} reads the same tokens for the labels {shown}"
             f"{' ...' if len(same) > 5 else ''}, so their rows start from the same direction "
             "(the same row under 'names'). Give each label its own description in "
             "label_descriptions.", SkbertWarning, stacklevel=8)
+
+
+def _warn_untrained_labels(est, data: FitData, Y_train, w_train, group) -> None:
+    """Warn about labels that ``Y`` gives texts but that no training text carries once the
+    validation split and texts of ``sample_weight`` 0 are set aside (labels on no text at
+    all are warned about when ``Y`` is checked)."""
+    if not group.is_main:
+        return
+    in_train = np.asarray(Y_train) > 0
+    trained = in_train if w_train is None else in_train & (np.asarray(w_train) > 0)[:, None]
+    lost = (np.asarray(data.Y) > 0).any(axis=0) & ~trained.any(axis=0)
+    for where, labels, fix in (
+            (f"the validation split (validation_fraction={est.validation_fraction})",
+             np.flatnonzero(lost & ~in_train.any(axis=0)),
+             "pass X_val/Y_val, lower validation_fraction, or label more texts for them"),
+            ("texts of sample_weight 0", np.flatnonzero(lost & in_train.any(axis=0)),
+             "give some of their texts a non-zero sample_weight, or label more texts")):
+        if labels.size == 0:
+            continue
+        names = [plain_label(data.classes[j]) for j in labels]
+        warnings.warn(
+            f"{labels.size} label(s) have texts in Y, but all of them went to {where}, so "
+            f"no training text carries them: {names[:5]}{' ...' if labels.size > 5 else ''}. "
+            f"The model learns nothing of them (their probabilities stay near 0); {fix}.",
+            SkbertWarning, stacklevel=7)
 
 
 def _split(est, data: FitData, encoded, rs, tokenizer):

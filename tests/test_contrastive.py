@@ -230,7 +230,7 @@ def test_verbose_fit_says_what_the_warm_up_did(tiny_st_model, corpus, capsys):
     ("many", "texts trained on, more than 10)"),
     ("warm_start", "(warm_start continues the fitted encoder)"),
     ("saved", "(the saved head keeps the encoder it was trained with)"),
-    ("no_pair", "(no label is on two training texts)"),
+    ("no_pair", "(no label is on two training texts; no label text: none of the 4 labels"),
 ])
 def test_verbose_says_why_no_warm_up_ran(case, reason, tiny_st_model, tiny_model, corpus,
                                          tmp_path, monkeypatch, capsys):
@@ -531,9 +531,10 @@ def test_descriptions_the_warm_up_leaves_out_warn_by_label(tiny_st_model, corpus
     assert "with the texts of" in capsys.readouterr().out
 
 
-def test_no_label_text_is_judged_when_no_step_can_run(tiny_st_model):
-    """No label on two texts: the warm-up runs no step (and says so), so it reads no
-    description and warns about none; the head's own warning speaks of them once."""
+def test_a_left_out_description_warns_once_when_no_step_can_run(tiny_st_model):
+    """No label on two texts and the only description unusable: the warm-up runs no step
+    (and says so); the description left out is warned about once, by the warm-up (it is
+    why that label's text could not pair), and the head does not warn about it again."""
     import pandas as pd
 
     X = ["football goal", "election vote", "pizza recipe", "laptop code"]
@@ -543,7 +544,8 @@ def test_no_label_text_is_judged_when_no_step_can_run(tiny_st_model):
                                         label_descriptions={"sports": "xyzzy"},
                                         **FAST).fit(X, Y)
     messages = [str(w.message) for w in record if issubclass(w.category, SkbertWarning)]
-    assert not [m for m in messages if "leaves out the label_descriptions" in m]
+    assert len([m for m in messages if "leaves out the label_descriptions" in m]) == 1
+    assert not [m for m in messages if "do not change this fit" in m]
     assert [m for m in messages if "ran 0 of contrastive_steps=3 steps" in m]
 
 
@@ -597,5 +599,45 @@ def test_one_text_per_label_warms_up_with_the_label_texts(tiny_st_model, capsys)
             assert "with the texts of 4 of 4 labels" in out
             assert f"contrastive warm-up: {TEST_AUTO_STEPS} steps in" in out
         else:
-            assert "contrastive warm-up: none (no label is on two training texts)" in out
+            assert ("contrastive warm-up: none (no label is on two training texts; label texts "
+                    "off (contrastive_label_texts=False))") in out
     assert not np.allclose(fits[True].predict_proba(X), fits[False].predict_proba(X))
+
+
+def test_one_label_alone_is_no_warm_up(tiny_st_model, capsys):
+    """Only one label can be drawn (the others have no text of their own): a step would
+    only pull texts together, so "auto" runs none and says why."""
+    import pandas as pd
+
+    X = ["football goal match", "election vote senate", "pizza recipe dinner",
+         "laptop software code"]
+    Y = pd.DataFrame(np.eye(4, dtype=int), columns=LABELS)
+    TransformerMultiLabelClassifier(tiny_st_model, verbose=1,
+                                    label_descriptions={"sports": DESCRIPTIONS["sports"]},
+                                    **FAST).fit(X, Y)
+    assert ("contrastive warm-up: none (only one label is on two training texts, or on one "
+            "with a label text, and a step needs two labels to tell apart)"
+            ) in capsys.readouterr().out
+    assert _contrastive.balanced_batch(np.eye(4, dtype=int), np.random.default_rng(0),
+                                       named=[0]).size == 0
+
+
+def test_labels_that_lose_every_training_text_to_the_validation_split_warn(tiny_st_model):
+    import pandas as pd
+
+    X = [f"football goal {w}" for w in ("match", "team", "today", "news")] * 3
+    Y = pd.DataFrame(np.zeros((12, 4), dtype=int), columns=LABELS)
+    Y.iloc[:, 0] = 1
+    Y.iloc[5, 1] = 1   # 'politics' on one text
+    with pytest.warns(SkbertWarning, match=r"label\(s\) have texts in Y, but all of them went "
+                                           r"to the validation split") as record:
+        for seed in range(6):  # some seed puts text 5 in the validation split
+            TransformerMultiLabelClassifier(tiny_st_model, threshold="auto",
+                                            validation_fraction=0.5, contrastive_steps=0,
+                                            **{**FAST, "random_state": seed}).fit(X, Y)
+    lost = [w for w in record if "went to the validation split" in str(w.message)]
+    assert lost and all("'politics'" in str(w.message) for w in lost)
+    assert {w.filename for w in lost} == {__file__}
+    with pytest.warns(SkbertWarning, match=r"all of them went to texts of sample_weight 0"):
+        TransformerMultiLabelClassifier(tiny_st_model, contrastive_steps=0, **FAST).fit(
+            X, Y, sample_weight=np.where(np.arange(12) == 5, 0.0, 1.0))
