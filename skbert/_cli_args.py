@@ -417,8 +417,7 @@ _LOADER_FLAGS = {"label_columns": "--label-columns", "label_column": "--label-co
                  "text_column": "--text-column"}
 _NAMES = "|".join(sorted(map(re.escape, _FLAGS), key=len, reverse=True))
 #: Parameters whose option is an on/off switch (``--early-stopping``/``--no-early-stopping``).
-_SWITCHES = "|".join(sorted((re.escape(p.name) for p in PARAMS if p.flag
-                             and isinstance(p.constraint, list) and "boolean" in p.constraint),
+_SWITCHES = "|".join(sorted((re.escape(o.name) for o in cli_params() if o.boolean),
                             key=len, reverse=True))
 _PATTERNS = [
     # sklearn: "The 'name' parameter of TransformerMultiLabelClassifier must be ..."

@@ -272,27 +272,26 @@ def _steps(model, encoded, Y, Yt, config, pad_id, steps, rng, optimizer, params,
     named = None if labels is None else labels[1]
     for _ in range(steps):
         docs = balanced_batch(Y, rng, named=named)
-        if docs.size == 0 or (docs.size < 2 and labels is None):
+        if docs.size == 0:  # fewer than two labels to draw
             break
         groups = _forward_groups(encoded, docs, config.device)
         order = np.concatenate(groups)
         targets = Yt[order]
-        rows = np.zeros(0, dtype=np.int64)
+        label_groups: list[np.ndarray] = []
         if labels is not None:  # the texts of the labels this batch carries, one member each
             label_enc, label_idx = labels
-            rows = label_rows(Y[order], label_idx)
+            label_groups = _forward_groups(label_enc, label_rows(Y[order], label_idx),
+                                           config.device)
+            rows = np.concatenate(label_groups)
             own = Yt.new_zeros(rows.size, Yt.shape[1])  # a label text carries its label only
             own[np.arange(rows.size), label_idx[rows]] = 1.0
-            targets = torch.cat([targets, own])
+            targets = torch.cat([targets, own])  # in the order the groups go forward
             used[label_idx[rows]] = True
         with autocast(config.device, config.precision):
             vectors = [_text_vectors(model, collate(encoded, g, pad_id), config.device)
                        for g in groups]
-            if rows.size:  # in the same order as their targets
-                n_groups = (-(-rows.size // CPU_FORWARD_TEXTS)
-                            if torch.device(config.device).type == "cpu" else 1)
-                vectors += [_text_vectors(model, collate(label_enc, g, pad_id), config.device)
-                            for g in np.array_split(rows, n_groups)]
+            vectors += [_text_vectors(model, collate(label_enc, g, pad_id), config.device)
+                        for g in label_groups if g.size]
         loss = pair_loss(torch.cat(vectors), targets.to(config.device))
         optimizer_step(loss, optimizer, params, config, losses)
 
@@ -367,8 +366,9 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     Returns
     -------
     dict
-        ``asked`` (``steps``), ``steps`` run (fewer, with a warning, when no
-        label has two texts), ``seconds``, the mean loss of the first and
+        ``asked`` (``steps``), ``steps`` run (fewer, with a warning, when
+        fewer than two labels can be drawn: see :func:`pair_labels`),
+        ``seconds``, the mean loss of the first and
         last tenth of the steps (``first_loss``, ``last_loss``), and
         ``label_texts``: a boolean array, the labels whose text took part
         (all False without ``labels``).
@@ -399,7 +399,7 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
             optimizer.zero_grad(set_to_none=True)
             for p in frozen:
                 p.requires_grad_(True)
-    if len(losses) < steps:  # only a number asked for: "auto" needs a pair to run
+    if len(losses) < steps:  # only a number asked for: "auto" runs none then
         warnings.warn(
             f"The contrastive warm-up ran {len(losses)} of contrastive_steps={steps} steps: "
             "a step needs two labels, each carried by at least two training texts (with "
