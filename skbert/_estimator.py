@@ -347,7 +347,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         When True and the estimator is fitted with the same labels, ``fit``
         continues training the fitted weights for ``max_epochs`` more epochs
-        (a new learning-rate schedule) and appends to ``history_``.
+        (a new learning-rate schedule) and appends to ``history_``. Such a
+        refit reads no ``label_descriptions`` (only a new model's warm-up and
+        head start do); it warns when they differ from those the model
+        started from.
     micro_batch_size : int or None, default=None
         Texts per forward/backward pass: each ``batch_size`` batch runs in
         micro-batches whose gradients add up to the whole batch's: less
@@ -657,7 +660,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         # what these weights were fitted from and built with: a warm_start refit must continue
         # the same model (skbert._runner.warm_start_ok)
         self._fitted_from = model_source(self.model_name_or_path)
-        self._fitted_build = build_signature(self)
+        built, earlier = build_signature(self), getattr(self, "_fitted_build", None)
+        if result.warm and isinstance(earlier, tuple) and len(earlier) > 2:
+            built = (*built[:2], earlier[2])  # reads no descriptions: those it started from
+        self._fitted_build = built
         self.classes_ = result.classes
         self.history_ = [dict(r) for r in result.history]
         self.n_epochs_ = len(self.history_)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -192,6 +192,55 @@ def label_texts(classes, descriptions: dict) -> list[str | None]:
     return [descriptions.get(str(plain_label(c))) or readable(plain_label(c)) for c in classes]
 
 
+@dataclass(frozen=True)
+class LabelTexts:
+    """The label texts of one fit: ``label_descriptions`` checked, and one text per label.
+
+    Computed once per fit (:meth:`check`) and handed to the contrastive
+    warm-up and the head's start, which read the same texts.
+
+    Attributes
+    ----------
+    described : dict
+        ``str(label)`` -> description, as :func:`check_label_descriptions`
+        returns it (empty without ``label_descriptions``).
+    texts : list of (str or None)
+        One text per label of ``classes``, as :func:`label_texts` gives it.
+
+    Examples
+    --------
+    >>> labels = LabelTexts.check({"acq": " mergers "}, np.array(["acq", "moneyFx", "L07"]))
+    >>> labels.described, labels.texts
+    ({'acq': 'mergers'}, ['mergers', 'money fx', None])
+    """
+
+    described: dict
+    texts: list
+
+    @classmethod
+    def check(cls, descriptions, classes) -> LabelTexts:
+        """Check ``descriptions`` against ``classes`` and give each label its text.
+
+        Parameters
+        ----------
+        descriptions : dict or None
+            The ``label_descriptions`` parameter.
+        classes : ndarray of shape (n_labels,)
+            The fit's labels.
+
+        Returns
+        -------
+        LabelTexts
+
+        Raises
+        ------
+        ValueError
+            As :func:`check_label_descriptions`.
+        """
+        described = check_label_descriptions(descriptions, classes)
+        return cls(described, label_texts(classes, described))
+
+
 @contextlib.contextmanager
 def output_features(model):
     """Make ``model`` return the input of its output layer instead of the logits.
@@ -357,20 +406,80 @@ def logistic_labels(Y: np.ndarray, sample_weight=None) -> np.ndarray:
     return (Y & counted[:, None]).any(axis=0) & (~Y & counted[:, None]).any(axis=0)
 
 
-def unknown_token_labels(tokenizer, classes, texts, max_length: int = 512) -> list[tuple]:
-    """The ``(label, text)`` pairs whose text the tokenizer reads as its unknown token alone.
+def silent_ids(tokenizer) -> frozenset[int]:
+    """The token ids that say nothing of a label: the unknown token and the special tokens.
+
+    ``[UNK]``, ``[PAD]``, ``[CLS]``, ``[SEP]``, ``[MASK]`` and the like: a label
+    text made of them alone is embedded as no word of its own.
+    """
+    silent = set(getattr(tokenizer, "all_special_ids", None) or ())
+    if getattr(tokenizer, "unk_token_id", None) is not None:
+        silent.add(tokenizer.unk_token_id)
+    return frozenset(silent)
+
+
+def says_nothing(ids, silent: frozenset[int]) -> bool:
+    """Whether a label text read as the token ``ids`` says nothing of its label.
+
+    The one rule the contrastive warm-up (:func:`distinct_label_texts`), the
+    head's start and the zero-shot classifier (:func:`silent_labels`) judge a
+    label text by: no token at all, or only ``silent`` ones
+    (:func:`silent_ids`: the unknown token and the special tokens). Its vector
+    says nothing of the label, and is the same for every such label.
+
+    Examples
+    --------
+    >>> says_nothing([100, 102], frozenset({0, 100, 102})), says_nothing([], frozenset())
+    (True, True)
+    >>> says_nothing([100, 2307], frozenset({0, 100, 102}))
+    False
+    """
+    return all(t in silent for t in ids)
+
+
+def silent_labels(tokenizer, classes, texts, max_length: int = 512) -> list[tuple]:
+    """The ``(label, text)`` pairs whose text says nothing (:func:`says_nothing`).
 
     Such a text (a word-level vocabulary without the word, a script the
-    vocabulary lacks) is embedded as that token: its vector says nothing of
-    the label, and is the same for every such label. Labels whose text is
-    None are skipped; only the first ``max_length`` tokens (what is
-    embedded) count.
+    vocabulary lacks, ``"[PAD] [SEP]"``) is read as the unknown token and
+    special tokens alone. Labels whose text is None are skipped; only the
+    first ``max_length`` tokens (what is embedded) count.
+
+    Examples
+    --------
+    >>> class Tok:
+    ...     unk_token_id, all_special_ids = 0, [0, 9]
+    ...     def num_special_tokens_to_add(self):
+    ...         return 2
+    ...     def __call__(self, texts, **kw):
+    ...         vocab = {"joy": 1, "[SEP]": 9}
+    ...         return {"input_ids": [[vocab.get(w, 0) for w in t.split()] for t in texts]}
+    >>> silent_labels(Tok(), ["a", "b", "c", "d"], ["joy", "xyz", "[SEP] xyz", None])
+    [('b', 'xyz'), ('c', '[SEP] xyz')]
     """
-    unk = tokenizer.unk_token_id
+    silent = silent_ids(tokenizer)
     pairs = [(c, t) for c, t in zip(classes, texts) if t is not None]
     ids = _token_ids(tokenizer, [t for _, t in pairs], max_length)
-    return [(c, t) for (c, t), i in zip(pairs, ids)
-            if not i or (unk is not None and all(tok == unk for tok in i))]
+    return [(c, t) for (c, t), i in zip(pairs, ids) if says_nothing(i, silent)]
+
+
+def silent_tokens_named(tokenizer, limit: int = 4) -> str:
+    """The tokens :func:`says_nothing` counts, in words for a message.
+
+    Examples
+    --------
+    >>> class Tok:
+    ...     unk_token, all_special_tokens = "[UNK]", ["[UNK]", "[SEP]", "[PAD]"]
+    >>> silent_tokens_named(Tok())
+    "the unknown token '[UNK]' or special tokens ('[SEP]', '[PAD]')"
+    """
+    unk = getattr(tokenizer, "unk_token", None)
+    special = [t for t in getattr(tokenizer, "all_special_tokens", None) or () if t != unk]
+    shown = ", ".join(repr(t) for t in special[:limit]) + (", ..." if len(special) > limit
+                                                         else "")
+    parts = ([f"the unknown token {unk!r}"] if unk is not None else []) + (
+        [f"special tokens ({shown})"] if special else [])
+    return " or ".join(parts) or "no tokens"
 
 
 def same_token_labels(tokenizer, classes, texts, max_length: int = 512) -> list[tuple]:
@@ -392,8 +501,9 @@ def same_token_labels(tokenizer, classes, texts, max_length: int = 512) -> list[
 def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> tuple[np.ndarray, dict]:
     """The label texts that tell their label apart from the others, and why the rest do not.
 
-    A text that is None, that the tokenizer reads as nothing but its unknown
-    and special tokens (``"[UNK]"``, ``"[PAD] [SEP]"``), or that reads as the
+    A text that is None, that says nothing (:func:`says_nothing`: the tokenizer
+    reads it as nothing but its unknown and special tokens, ``"[UNK]"``,
+    ``"[PAD] [SEP]"``), or that reads as the
     same tokens as another label's text is left out (both of two such
     labels): its vector could not say which label it is. Only the first
     ``max_length`` tokens count (what is embedded with ``long_text=
@@ -429,15 +539,13 @@ def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> tuple[np.nd
     """
     named = [i for i, t in enumerate(texts) if t is not None]
     ids = [tuple(i) for i in _token_ids(tokenizer, [texts[i] for i in named], max_length)]
-    empty = set(getattr(tokenizer, "all_special_ids", None) or ())
-    if tokenizer.unk_token_id is not None:
-        empty.add(tokenizer.unk_token_id)
+    silent = silent_ids(tokenizer)
     readers: dict[tuple, list[int]] = {}
     for j, i in zip(named, ids):
         readers.setdefault(i, []).append(j)
     keep, problems = [], {}
     for j, i in zip(named, ids):
-        if not i or all(t in empty for t in i):
+        if says_nothing(i, silent):
             problems[j] = ("it reads as unknown or special tokens only", [])
         elif len(readers[i]) > 1:
             problems[j] = ("it reads as the same tokens as the text of",

@@ -53,14 +53,14 @@ from ._contrastive import resolve_steps, skip_reason, summary, warm_up
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._label_init import (
     MAX_CENTROID_TEXTS,
-    check_label_descriptions,
+    LabelTexts,
     description_example,
     distinct_label_texts,
-    label_texts,
     logistic_labels,
     same_token_labels,
+    silent_labels,
+    silent_tokens_named,
     start_head,
-    unknown_token_labels,
 )
 from ._modeling import (
     MultiLabelModel,
@@ -142,6 +142,9 @@ class FitResult:
     #: The metric ``threshold="auto"`` tunes with (``threshold_metric`` resolved), or None
     #: to resolve it from the estimator's parameter and ``n_train``.
     threshold_metric: str | None = None
+    #: A ``warm_start`` refit: the fitted model continued, so it still started from the
+    #: ``label_descriptions`` it was first fitted with (:func:`build_signature`).
+    warm: bool = False
 
     def cache_entry(self) -> dict:
         """The fields :func:`skbert._cache.put` stores (JSON-able but model and tokenizer)."""
@@ -179,8 +182,9 @@ def run_fit(estimator, data: FitData) -> FitResult:
 
 def _run(estimator, data: FitData) -> FitResult:
     est = estimator
-    # every fit, whatever head starts: a typo or a value save_pretrained cannot write fails now
-    check_label_descriptions(est.label_descriptions, data.classes)
+    # every fit, whatever head starts: a typo or a value save_pretrained cannot write fails
+    # now; checked once, and the warm-up and the head's start read these texts
+    labels = LabelTexts.check(est.label_descriptions, data.classes)
     held_out = (data.X_val is not None or est.early_stopping
                 or isinstance(est.threshold, str))  # as _split decides
     if not held_out and est.threshold_metric != "auto":  # a fit-cache hit as well
@@ -188,7 +192,7 @@ def _run(estimator, data: FitData) -> FitResult:
             f"threshold_metric={est.threshold_metric!r} has no effect: it tunes thresholds_ on "
             "a validation split, and this fit held none out (threshold is not 'auto', "
             "early_stopping is off and no X_val was given). Pass threshold='auto' to tune "
-            "them.", SkbertWarning, stacklevel=4)
+            "them.", SkbertWarning, stacklevel=5)
     store = cache_store(est.fit_cache)
     if isinstance(store, str):  # fail now, not after the epochs
         _cache.check_writable(store)
@@ -208,6 +212,8 @@ def _run(estimator, data: FitData) -> FitResult:
         seed = _distributed.broadcast_int(seed, group)  # one seed for all ranks
         rs = np.random.RandomState(seed)
     warm = warm_start_ok(est, data.classes)
+    if warm:
+        _warn_descriptions_not_read(est, group)
 
     key = None
     if (store is not False and not warm) or est.checkpoint_dir is not None:
@@ -231,7 +237,7 @@ def _run(estimator, data: FitData) -> FitResult:
             cached = None  # it lacks this fit's threshold rule: trained again, and replaced
         if _distributed.all_ranks_agree(cached is not None, group):
             return _reuse(est, data, cached, group)
-        result = _train(est, data, device, precision, rs, seed, group, warm, key)
+        result = _train(est, data, labels, device, precision, rs, seed, group, warm, key)
         if (reusable and not result.interrupted
                 and (group.is_main or store is True)):
             _cache.put(cache_key, store, result.cache_entry())
@@ -297,8 +303,13 @@ def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
     return result
 
 
-def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) -> FitResult:
-    """Tokenise, split, build the model, run the loop, tune the thresholds."""
+def _train(est, data: FitData, labels: LabelTexts, device, precision, rs, seed, group, warm,
+           key) -> FitResult:
+    """Tokenise, split, build the model, run the loop, tune the thresholds.
+
+    ``labels`` are the fit's label texts (checked once by :func:`_run`), which a
+    new model's warm-up and head start read; a ``warm`` fit reads none.
+    """
     if warm:
         path, pooling, tokenizer, saved = None, est.pooling_, est.tokenizer_, None
     else:
@@ -322,10 +333,10 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
                             model_kwargs=est.model_kwargs, saved=saved)
         # texts of sample_weight 0 carry no label for the warm-up or the head's start
         Y_start = Y_train if w_train is None else Y_train * (np.asarray(w_train) > 0)[:, None]
-        warmed, explained = _warm_up(est, model, tokenizer, data.classes, train_enc, Y_start,
-                                     device, precision, seed, group)
-        _init_head(est, model, tokenizer, data.classes, train_enc, Y_start, w_train, device,
-                   precision, seed, warmed is not None,
+        warmed, explained = _warm_up(est, model, tokenizer, data.classes, labels, train_enc,
+                                     Y_start, device, precision, seed, group)
+        _init_head(est, model, tokenizer, data.classes, labels, train_enc, Y_start, w_train,
+                   device, precision, seed, warmed is not None,
                    say=est.verbose >= 1 and group.is_main,
                    read_by_warm_up=None if warmed is None else warmed["label_texts"],
                    explained=explained)
@@ -374,18 +385,20 @@ def _train(est, data: FitData, device, precision, rs, seed, group, warm, key) ->
         interrupted=out.interrupted, still_improving=out.still_improving,
         diverged_epoch=out.diverged_epoch, n_train=train_enc.n_docs,
         n_valid=0 if valid_enc is None else valid_enc.n_docs, threshold_metric=metric,
+        warm=warm,
         checkpoint=checkpoint.path if checkpoint and os.path.isfile(checkpoint.path) else None)
 
 
-def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precision, seed,
-             group) -> tuple[dict | None, set]:
+def _warm_up(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_train, device,
+             precision, seed, group) -> tuple[dict | None, set]:
     """The contrastive warm-up of the encoder (``contrastive_steps``), when asked for.
 
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
     encoder it was trained on. ``Y_train`` has no label on texts of
     ``sample_weight`` 0, so they take no part. With ``contrastive_label_texts``
-    the labels' texts (:func:`_warm_up_labels`) join the batches, and a label
-    on one training text can then be drawn (its text pairs with its name).
+    the labels' texts (``labels``, as :func:`_warm_up_labels` keeps them) join
+    the batches, and a label on one training text can then be drawn (its text
+    pairs with its name).
     Returns ``warm_up``'s summary when a step ran (else None), and the described
     labels whose texts it left out, with a warning (the head does not warn again).
     """
@@ -393,9 +406,9 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
     steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft)
     why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
                       kept_head=model.trained_head)
-    labels, note, left_out = (None, "", []) if why else _warm_up_labels(est, tokenizer,
-                                                                        classes)
-    named = None if labels is None else labels[1]
+    batch_texts, note, left_out = ((None, "", []) if why
+                                   else _warm_up_labels(est, tokenizer, classes, labels))
+    named = None if batch_texts is None else batch_texts[1]
     if why is None:
         why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
                           kept_head=model.trained_head, Y=Y_train, named=named)
@@ -412,25 +425,24 @@ def _warm_up(est, model, tokenizer, classes, train_enc, Y_train, device, precisi
                      weight_decay=est.weight_decay, max_grad_norm=est.max_grad_norm)
     model.to(config.device)
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
-                   labels=labels)
+                   labels=batch_texts)
     if say:
         print(f"contrastive warm-up: {summary(info)}{note}", flush=True)
     return (info if info["steps"] > 0 else None), explained
 
 
-def _warm_up_labels(est, tokenizer, classes) -> tuple:
+def _warm_up_labels(est, tokenizer, classes, labels: LabelTexts) -> tuple:
     """The label texts the warm-up adds to its batches, what ``verbose`` adds to its
     summary when there are none, and the described labels left out, with why
     (:func:`_warn_left_out` says so).
 
     ``(encoded texts, label indices)``, or None: ``contrastive_label_texts`` off, or no
-    label with a text of its own (a description, else a readable name; see
-    ``distinct_label_texts``).
+    label with a text of its own among ``labels.texts`` (a description, else a readable
+    name; see ``distinct_label_texts``).
     """
     if not est.contrastive_label_texts:
         return None, "; label texts off (contrastive_label_texts=False)", []
-    described = check_label_descriptions(est.label_descriptions, classes)
-    texts = label_texts(classes, described)
+    described, texts = labels.described, labels.texts
     keep, problems = distinct_label_texts(tokenizer, texts, est.max_length)
     left_out = [(plain_label(classes[i]), _why_left_out(why, [classes[k] for k in others]))
                 for i, (why, others) in problems.items()
@@ -463,14 +475,15 @@ def _why_left_out(why: str, others) -> str:
     return f"{why} {names}{' ...' if len(others) > 3 else ''} (left out too)"
 
 
-def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, device,
-               precision, seed, warmed=False, say=False, read_by_warm_up=None,
-               explained=frozenset()) -> None:
+def _init_head(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_train,
+               w_train, device, precision, seed, warmed=False, say=False,
+               read_by_warm_up=None, explained=frozenset()) -> None:
     """Start a new head from the labels' meaning (``head_init``), or at the priors only.
 
     ``"auto"``: ``"logistic"`` after a contrastive warm-up (``warmed``), else
     ``"labels"`` with mean pooling and ``"random"`` with cls pooling. A head
     loaded trained (a folder skbert saved, same labels) is left as it is.
+    ``labels``: the fit's label texts (the descriptions and one text per label).
     ``Y_train`` has no label on texts of ``sample_weight`` 0 (no centroid,
     prior or regression counts them); ``w_train`` weighs the regression.
     ``say``: print which head started (``verbose``). ``label_descriptions``
@@ -491,8 +504,7 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
     if how == "auto":
         how = "logistic" if warmed else "labels" if model.pooling == "mean" else "random"
     why = _head_reason(est, how, warmed, model.pooling)
-    described = check_label_descriptions(est.label_descriptions, classes)
-    unexplained = {k: v for k, v in described.items() if k not in explained}
+    unexplained = {k: v for k, v in labels.described.items() if k not in explained}
     if how == "random":
         if say:
             print(f"head start: random, biases at the priors ({why})", flush=True)
@@ -500,7 +512,7 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
             _warn_descriptions_unused(unexplained, how, why)
         model.init_bias_to_priors(torch.from_numpy(prior))
         return
-    texts = label_texts(classes, described)
+    texts = labels.texts
     named = [i for i, t in enumerate(texts) if t is not None]
     n = train_enc.n_docs
     docs = np.arange(n)
@@ -526,10 +538,10 @@ def _init_head(est, model, tokenizer, classes, train_enc, Y_train, w_train, devi
                                   warm_off=warmed and not est.contrastive_label_texts)
     if how in ("labels", "names"):
         _warn_empty_label_texts(est, how, tokenizer, classes, texts)
-    labels = ((encode_texts(est, tokenizer, [texts[i] for i in named]), named) if named
-              else None)
+    name_texts = ((encode_texts(est, tokenizer, [texts[i] for i in named]), named) if named
+                  else None)
     start_head(model, inference_config(est, device, precision), pad_token_id(tokenizer),
-               train_enc.subset(docs), labels, Y_train[docs], prior,
+               train_enc.subset(docs), name_texts, Y_train[docs], prior,
                use_names=use_names,
                use_centroids=how in ("labels", "centroids", "logistic"),
                logistic=how == "logistic", sample_weight=w_docs)
@@ -581,8 +593,10 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
     """Warn when the label texts a ``"names"`` or ``"labels"`` head reads carry nothing.
 
     No text (a label such as ``3`` or ``"L07"``, with no description), a text
-    the vocabulary reads as its unknown token alone, or two labels that read
-    as the same tokens: such labels start from their centroid alone
+    that says nothing (the vocabulary reads it as its unknown token and special
+    tokens alone, as the warm-up and the zero-shot classifier judge it:
+    :func:`~skbert._label_init.says_nothing`), or two labels that read as the
+    same tokens: such labels start from their centroid alone
     (``"labels"``) or random (``"names"``), from the same vector as every
     other such label, or from the same row as each other.
     """
@@ -602,12 +616,12 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
                         if how == "names" else "."),
             SkbertWarning, stacklevel=8)
     name = str(est.model_name_or_path)
-    unknown = unknown_token_labels(tokenizer, classes, texts, est.max_length)
+    unknown = silent_labels(tokenizer, classes, texts, est.max_length)
     if unknown:
         shown = ", ".join(f"{str(plain_label(c))!r} (text {t[:40]!r})" for c, t in unknown[:5])
         warnings.warn(
             f"{head} reads the name or description of {len(unknown)} label(s) as "
-            f"only the unknown token {tokenizer.unk_token!r} of {name!r}: {shown}"
+            f"only {silent_tokens_named(tokenizer)} of {name!r}: {shown}"
             f"{' ...' if len(unknown) > 5 else ''}. Such a text says nothing about its label, "
             f"and all such labels start from the same vector. {fix}.",
             SkbertWarning, stacklevel=8)
@@ -677,14 +691,79 @@ def model_source(model_name_or_path) -> str:
     return os.path.realpath(path) if os.path.isdir(path) else path
 
 
-def build_signature(est) -> tuple[str, str]:
-    """What ``peft_config`` and ``model_kwargs`` built the model with, comparable by value."""
+def build_signature(est) -> tuple[str, str, tuple]:
+    """What ``peft_config`` and ``model_kwargs`` built the model with, and the
+    ``label_descriptions`` it started from, comparable by value.
+
+    The estimator records it when it sets its fitted attributes (``_fitted_build``,
+    pickled with them; a folder's ``skbert.json`` keeps the parameters it is
+    computed from). :func:`warm_start_ok` refuses a ``warm_start`` refit whose
+    first two differ; :func:`_warn_descriptions_not_read` warns when the third does.
+
+    Returns
+    -------
+    tuple
+        ``(repr of peft_config, repr of model_kwargs, descriptions)``:
+        ``descriptions`` is a sorted tuple of ``(str(label), text stripped)``, as
+        :func:`~skbert._label_init.check_label_descriptions` keys and strips them
+        (empty for None).
+    """
     kwargs = est.model_kwargs
     signature = (repr(est.peft_config),
                  repr(sorted(kwargs.items(), key=repr)) if isinstance(kwargs, dict)
                  else repr(kwargs))
     # a value whose repr is its address cannot be compared after a pickle: not refused
-    return tuple("<not comparable>" if " at 0x" in s else s for s in signature)
+    return (*("<not comparable>" if " at 0x" in s else s for s in signature),
+            _descriptions_signature(est.label_descriptions))
+
+
+def _descriptions_signature(descriptions) -> tuple:
+    """``label_descriptions`` comparable by value: ``((str(label), text stripped), ...)``
+    sorted, whatever the keys' types (``3``, ``np.int64(3)`` and ``"3"`` name one label)."""
+    if not isinstance(descriptions, dict):
+        return ()
+    return tuple(sorted((str(plain_label(key)),
+                         text.strip() if isinstance(text, str) else repr(text))
+                        for key, text in descriptions.items()))
+
+
+def _warn_descriptions_not_read(est, group) -> None:
+    """Warn that this ``warm_start`` refit does not read ``label_descriptions`` that differ
+    from those the fitted model started from (only a new model's warm-up and head start
+    read them).
+
+    What it started from is the third part of the recorded ``_fitted_build``
+    (:func:`build_signature`), which a warm refit keeps: a change warns on every
+    warm refit until the descriptions are set back. An estimator fitted by a skbert that
+    did not record it warns whenever ``label_descriptions`` are given.
+    """
+    if not group.is_main:
+        return
+    now = dict(_descriptions_signature(est.label_descriptions))
+    built = getattr(est, "_fitted_build", None)
+    recorded = isinstance(built, tuple) and len(built) > 2
+    if recorded:
+        then = dict(built[2])
+        changed = [label for label in dict.fromkeys([*then, *now])
+                   if then.get(label) != now.get(label)]
+        if not changed:
+            return
+        what = (f"label_descriptions differ from those the fitted model started from (for "
+                f"the label(s) {changed[:5]}{' ...' if len(changed) > 5 else ''})")
+        effect = "the change has no effect on this fit"
+        fix = (f"start a new model {'from them' if now else 'without them'}, or set "
+               "label_descriptions back")
+    elif now:
+        what = (f"label_descriptions are given for {list(now)[:5]}"
+                f"{' ...' if len(now) > 5 else ''} (this model was fitted by an earlier "
+                "skbert, which did not record the descriptions it started from)")
+        effect, fix = "this fit does not use them", "start a new model from them"
+    else:
+        return
+    warnings.warn(
+        f"{what}, but warm_start=True continues the fitted encoder and head and reads no "
+        f"label_descriptions: {effect}. Refit with warm_start=False to {fix}.",
+        SkbertWarning, stacklevel=6)
 
 
 def warm_start_ok(est, classes) -> bool:
@@ -704,8 +783,8 @@ def warm_start_ok(est, classes) -> bool:
             f"model_name_or_path is now {os.fspath(est.model_name_or_path)!r}. Set "
             "warm_start=False to fine-tune the new model from its start, or set "
             "model_name_or_path back to continue.")
-    built = getattr(est, "_fitted_build", None)
-    if built is not None and build_signature(est) != built:
+    built = getattr(est, "_fitted_build", None)  # label_descriptions: a warning, not here
+    if built is not None and build_signature(est)[:2] != tuple(built[:2]):
         changed = [name for name, now, then in zip(("peft_config", "model_kwargs"),
                                                    build_signature(est), built) if now != then]
         raise ValueError(
@@ -914,7 +993,7 @@ def _warn_repeated_unseeded_fit(key: str) -> None:
             "random_state=None, so it fine-tuned the model again (GridSearchCV over threshold "
             "or other predict-time parameters does this for every candidate). Pass an int "
             "random_state (e.g. random_state=0) to reuse the fine-tuned weights instead.",
-            SkbertWarning, stacklevel=5)
+            SkbertWarning, stacklevel=6)
     _UNSEEDED_FITS.add(key)
 
 

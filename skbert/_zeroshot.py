@@ -20,8 +20,9 @@ from ._label_init import (
     description_example,
     label_texts,
     same_token_labels,
+    silent_labels,
+    silent_tokens_named,
     start_head,
-    unknown_token_labels,
 )
 from ._modeling import DEFAULT_MODEL, build_model, check_model_source, load_tokenizer
 from ._modeling import resolve_model_path as _resolve
@@ -164,9 +165,9 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             on the text), a name that is not a str or int (within int64) or two
             names that read as the same text, if ``template`` is not text with
             exactly one ``{}`` (``{{``/``}}`` for a literal brace), or a label
-            whose name or description the model's vocabulary does not know
-            (read as the unknown token alone), or two labels that read as the
-            same tokens: pass ``label_descriptions`` for them.
+            whose name or description says nothing to the model (read as its
+            unknown token or special tokens alone), or two labels that read as
+            the same tokens: pass ``label_descriptions`` for them.
         """
         if isinstance(self.labels, dict):  # names -> descriptions: only the keys would count
             names = list(self.labels)
@@ -357,10 +358,13 @@ def check_label_tokens(tokenizer, classes, words, texts, model_name: str,
                        max_length: int = 512) -> None:
     """Refuse label texts the model cannot tell apart from nothing, or from each other.
 
-    A label whose name or description (``words``, before the template) is
-    made only of the tokenizer's unknown token (a word-level vocabulary without
-    the word, a script the vocabulary lacks) is embedded as that token: its
-    vector says nothing of the label, and all such labels get the same scores.
+    A label whose name or description (``words``, before the template) the
+    tokenizer reads as its unknown token and special tokens alone (a
+    word-level vocabulary without the word, a script the vocabulary lacks,
+    ``"[PAD] [SEP]"``; :func:`~skbert._label_init.says_nothing`, the rule the
+    fine-tuned classifier's head and warm-up judge by too) is embedded as
+    those tokens: its vector says nothing of the label, and all such labels
+    get the same scores.
     Two labels whose embedded ``texts`` are the same tokens (in their first
     ``max_length``, what is embedded) always get the same score.
 
@@ -369,17 +373,17 @@ def check_label_tokens(tokenizer, classes, words, texts, model_name: str,
     ValueError
         Naming the labels, their texts and the fix (``label_descriptions``).
     """
-    unknown = [(str(c), w) for c, w in unknown_token_labels(tokenizer, classes, words,
-                                                             max_length)]
+    unknown = [(str(c), w) for c, w in silent_labels(tokenizer, classes, words, max_length)]
     if unknown:
         shown = ", ".join(f"{c!r} (text {w!r})" for c, w in unknown[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         which = "All labels have" if len(unknown) == len(words) else f"{len(unknown)} label(s) have"
         raise ValueError(
             f"{which} a name (or description) made only of words the vocabulary of "
-            f"{model_name!r} does not know: {shown}{more}. The model reads such a text as its "
-            f"unknown token {tokenizer.unk_token!r}, which says nothing about the label (all "
-            "such labels would get the same scores). Describe them in known words with "
+            f"{model_name!r} does not know, or of its special tokens: {shown}{more}. The model "
+            f"reads such a text as {silent_tokens_named(tokenizer)} alone, which says nothing "
+            "about the label (all such labels would get the same scores). Describe them in "
+            "known words with "
             f"{description_example(unknown[0][0])}, or "
             "use a model whose vocabulary has them.")
     for c, other, t in same_token_labels(tokenizer, classes, texts, max_length)[:1]:

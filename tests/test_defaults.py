@@ -202,8 +202,9 @@ def test_a_threshold_metric_with_nothing_to_tune_says_so(tiny_st_model, corpus):
     """scikit-learn warns of a parameter that cannot act (l1_ratio without elasticnet)."""
     X, Y = corpus
     with pytest.warns(SkbertWarning, match=r"threshold_metric='f1' has no effect.*"
-                                           r"threshold='auto'"):
+                                           r"threshold='auto'") as record:
         TransformerMultiLabelClassifier(tiny_st_model, threshold_metric="f1", **FAST).fit(X, Y)
+    assert {w.filename for w in record if "threshold_metric" in str(w.message)} == {__file__}
     cached = TransformerMultiLabelClassifier(tiny_st_model, threshold_metric="f1",
                                              **{**FAST, "fit_cache": True})
     for _ in range(2):  # the second fit is a fit-cache hit: it warns as well

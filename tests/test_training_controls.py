@@ -313,8 +313,9 @@ def test_unseeded_repeat_fit_warns_once_naming_random_state(tiny_st_model, corpu
         warnings.simplefilter("error", SkbertWarning)
         TransformerMultiLabelClassifier(tiny_st_model, **kw).fit(X, Y)
         TransformerMultiLabelClassifier(tiny_st_model, **kw).fit(X[:40], Y[:40])  # other data
-    with pytest.warns(SkbertWarning, match="int random_state"):
+    with pytest.warns(SkbertWarning, match="int random_state") as record:
         TransformerMultiLabelClassifier(tiny_st_model, **kw).fit(X, Y)
+    assert [w.filename for w in record] == [__file__]  # the user's fit line, not sklearn's
     with warnings.catch_warnings():
         warnings.simplefilter("error", SkbertWarning)
         TransformerMultiLabelClassifier(tiny_st_model, **kw).fit(X, Y)  # once per process
