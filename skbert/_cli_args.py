@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import numbers
 import re
 import shlex
 import sys
 import warnings
 
 from ._params import PARAM, PARAMS, PREDICT_TIME_PARAMS, cli_params, cli_values
-from ._thresholds import plain_label
+from ._thresholds import check_threshold, plain_label
 
 _DATA_HELP = "labelled file (.jsonl, .json, .csv, .tsv, .parquet), or - for stdin"
 #: Input formats of ``--input-format`` (for ``-``, stdin).
@@ -473,8 +474,13 @@ def plain_constraints(message: str) -> str:
 
 
 def check_threshold_list(threshold, labels) -> None:
-    """Refuse a per-label ``--threshold 0.3,0.5,...`` whose count or values do not fit the
-    model's ``labels``, in the command line's words (the label, not its index).
+    """Refuse a per-label ``--threshold 0.3,0.5,...`` that does not fit the model's ``labels``.
+
+    The rules are the estimator's, :func:`~skbert._thresholds.check_threshold`
+    (one number in [0, 1] per label, in the labels' order); this only words its
+    refusal for the command line: the flag with the values as typed, the label
+    rather than its index, and an example to copy. One number and ``auto`` are
+    left to the parser, which checks them against the parameter table.
 
     Examples
     --------
@@ -485,23 +491,50 @@ def check_threshold_list(threshold, labels) -> None:
     """
     if not isinstance(threshold, (list, tuple)):
         return
+    try:
+        check_threshold(threshold, len(labels), labels)
+    except ValueError as exc:
+        raise ValueError(_threshold_list_refusal(threshold, labels, exc)) from exc
+
+
+def _threshold_list_refusal(threshold, labels, exc: ValueError) -> str:
+    """:func:`check_threshold`'s refusal ``exc`` of the per-label ``threshold``, in the
+    command line's words (its kind says what was wrong; one without a kind is only
+    rewritten into flags)."""
     labels = [plain_label(lab) for lab in labels]
     n = len(labels)
-    given_ = ",".join(f"{v:g}" for v in threshold)
+    given_ = ",".join(map(_as_typed, threshold)) or "''"
     example = ",".join(["0.5"] * min(n, 6)) + (",..." if n > 6 else "")
-    if len(threshold) != n:
+    kind, index = getattr(exc, "kind", None), getattr(exc, "index", None)
+    if kind == "count":
         shown = ", ".join(map(str, labels[:10])) + (", ..." if n > 10 else "")
-        raise ValueError(
+        return (
             f"--threshold {given_} has {len(threshold)} value{'s' * (len(threshold) != 1)} "
             f"but the model has {n} label{'s' * (n != 1)} ({shown}); give one number for "
             f"every label (--threshold 0.5), or {n} comma-separated numbers in that order "
             f"(--threshold {example}).")
-    for value, label in zip(threshold, labels):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(
-                f"--threshold {given_} holds {value:g} for label {label!r}, outside [0, 1]; "
-                "every threshold must lie in [0, 1] (0 predicts the label for every text, 1 "
-                f"for none), e.g. --threshold {example}.")
+    if kind in ("nan", "range") and index is not None:
+        why = "outside [0, 1]" if kind == "range" else "which is not a number"
+        return (
+            f"--threshold {given_} holds {_as_typed(threshold[index])} for label "
+            f"{labels[index]!r}, {why}; every threshold must lie in [0, 1] (0 predicts the "
+            f"label for every text, 1 for none), e.g. --threshold {example}.")
+    if kind in ("type", "shape"):  # text, True/False, None, nested lists: not numbers
+        return (
+            f"--threshold {given_} is not a list of numbers; give one number in [0, 1] for "
+            f"every label (--threshold 0.5), or {n} comma-separated numbers in the model's "
+            f"label order (--threshold {example}).")
+    return speak_flags(str(exc))
+
+
+def _as_typed(value) -> str:
+    """A threshold as the command line shows it: ``0.3`` for a number (``:g``), else its repr."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # np.bool_ isn't
+        try:
+            return format(value, "g")
+        except (TypeError, ValueError):  # a Real without :g (fractions.Fraction)
+            return str(value)
+    return repr(value)
 
 
 def check_auto_threshold(clf, folder: str, threshold) -> None:

@@ -133,10 +133,61 @@ def join(use_cuda: bool) -> ProcessGroup:
     return current()
 
 
+#: Seconds the exit handler waits for the other ranks to reach the end of their script
+#: (rank 0 may still be saving the model) before it leaves the gloo group anyway.
+LEAVE_TIMEOUT = 60.0
+
+
 def _leave(dist) -> None:
-    """Destroy the process group :func:`join` created, unless someone already did."""
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    """Destroy the process group :func:`join` created, unless someone already did.
+
+    On a gloo group the ranks first wait for each other, in a ``barrier`` with a
+    timeout (:data:`LEAVE_TIMEOUT`), so that no rank tears its end of the group
+    down while another is still on its way out (rank 0 saving the model); a
+    barrier that fails (a peer gone, or later than the timeout) is logged, and
+    the group is destroyed all the same. There is no barrier
+
+    * after an uncaught exception: a rank that raised mid-fit leaves at once, so
+      that the others, blocked in a collective it will never join, fail within a
+      second ("Connection closed by peer") rather than after the timeout;
+    * where torch's ``barrier`` takes no timeout (releases before early 2026): a
+      rank exiting while another is still in a collective would wait the group's
+      timeout (30 minutes). ``monitored_barrier`` is no way out: its timeout
+      holds on rank 0 alone;
+    * on NCCL, whose watchdog aborts the process when a barrier times out.
+      ``destroy_process_group`` on every rank is what torch.distributed's
+      "Shutdown" asks for.
+    """
+    if not dist.is_initialized():
+        return
+    if _waits_for_the_others(dist):
+        from datetime import timedelta
+
+        try:
+            dist.barrier(timeout=timedelta(seconds=LEAVE_TIMEOUT))
+        except Exception as exc:  # a peer gone or late: leaving anyway is the way out
+            logger.warning("leaving the process group without waiting for the other ranks: "
+                           "%.300s", " ".join(str(exc).split()))
+    dist.destroy_process_group()
+
+
+def _waits_for_the_others(dist) -> bool:
+    """Whether :func:`_leave` waits for the other ranks: a gloo group of several ranks,
+    a torch whose ``barrier`` takes a timeout, and no uncaught exception."""
+    import inspect
+
+    return (dist.get_backend() == "gloo" and dist.get_world_size() > 1
+            and "timeout" in inspect.signature(dist.barrier).parameters
+            and not _exiting_after_error())
+
+
+def _exiting_after_error() -> bool:
+    """Whether the interpreter is exiting after an uncaught exception (Python records it
+    in ``sys.last_value``, and ``sys.last_exc`` from 3.12, before the exit handlers run)."""
+    import sys
+
+    return (getattr(sys, "last_exc", None) is not None
+            or getattr(sys, "last_value", None) is not None)
 
 
 def device_for(group: ProcessGroup, device: torch.device) -> torch.device:

@@ -71,6 +71,29 @@ def resolve_threshold_metric(metric: str, n_train: int) -> str:
 _DEFAULT_NOTICE = {"shown": False}
 
 
+class ThresholdError(ValueError):
+    """:func:`check_threshold`'s refusal, with what it refused, so that a caller can word
+    it in its own terms (the command line names ``--threshold`` and the label, not an index).
+
+    Attributes
+    ----------
+    kind : {"type", "shape", "count", "nan", "range"} or None
+        ``"type"``: not numbers (text, True/False, None, a dict); ``"shape"``: not one
+        number nor a flat list; ``"count"``: a list of another length than the labels;
+        ``"nan"`` / ``"range"``: a value that is NaN / outside [0, 1].
+    index : int or None
+        With ``"nan"`` and ``"range"`` of a per-label threshold: the first bad label's
+        position (None for one number).
+    """
+
+    def __init__(self, message: str, kind: str | None = None, index: int | None = None):
+        super().__init__(message)
+        self.kind, self.index = kind, index
+
+    def __reduce__(self):  # pickled (joblib workers) with its kind and index
+        return type(self), (str(self), self.kind, self.index)
+
+
 def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | float:
     """Validate a scalar or per-label threshold against the number of labels.
 
@@ -91,8 +114,10 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
     Raises
     ------
     ValueError
-        If the array's length differs from ``n_labels``, a value is NaN or
-        outside [0, 1], or a Series' index is not the labels.
+        If the array's length differs from ``n_labels``, a value is not a
+        number (text, True/False, None), is NaN or outside [0, 1], or a
+        Series' index is not the labels. All but the last are a
+        :class:`ThresholdError`, whose ``kind`` says which.
 
     Examples
     --------
@@ -112,45 +137,48 @@ def check_threshold(threshold, n_labels: int, classes=None) -> np.ndarray | floa
         threshold = threshold.item()  # np.array(0.5): one number
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
         if np.isnan(threshold):
-            raise ValueError("threshold is NaN; use a number in [0, 1] such as 0.5.")
+            raise ThresholdError("threshold is NaN; use a number in [0, 1] such as 0.5.", "nan")
         if not 0.0 <= threshold <= 1.0:
-            raise ValueError(
+            raise ThresholdError(
                 f"threshold={threshold!r} is outside [0, 1]; a probability threshold must lie "
-                "in [0, 1] (0 predicts every label, 1 none). Use e.g. 0.5.")
+                "in [0, 1] (0 predicts every label, 1 none). Use e.g. 0.5.", "range")
         return float(threshold)
     values = np.ravel(np.asarray(threshold, dtype=object))
     if any(isinstance(v, (bool, np.bool_)) for v in values):
-        raise ValueError(
+        raise ThresholdError(
             f"threshold={threshold!r:.80} holds True/False, not numbers; pass one float in "
-            f"[0, 1], or {n_labels} floats (one per label, in classes_ order).")
+            f"[0, 1], or {n_labels} floats (one per label, in classes_ order).", "type")
     try:
-        if isinstance(threshold, dict) or holds_text(threshold):
+        # None is not a number either, though NumPy reads it as NaN
+        if isinstance(threshold, dict) or holds_text(threshold) or any(v is None for v in values):
             raise TypeError
         t = np.asarray(threshold, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(
+        raise ThresholdError(
             f"threshold={threshold!r:.80} is neither a number nor an array of numbers; pass one "
-            f"float in [0, 1], or {n_labels} floats (one per label, in classes_ order).") from exc
+            f"float in [0, 1], or {n_labels} floats (one per label, in classes_ order).",
+            "type") from exc
     if t.ndim != 1 or t.shape[0] != n_labels:
         given = (f"threshold={t.tolist()!r:.80} has {t.size} values" if t.ndim == 1
                  else f"threshold has shape {t.shape}")
-        raise ValueError(
+        raise ThresholdError(
             f"{given} but the model has {n_labels} labels; pass one float, or "
-            f"{n_labels} floats (one per label, in classes_ order)."
-        )
+            f"{n_labels} floats (one per label, in classes_ order).",
+            "count" if t.ndim == 1 else "shape")
     def where(i: int) -> str:  # the label itself when known
         return (f"label index {i}" if classes is None
                 else f"label {plain_label(list(classes)[i])!r} (index {i})")
 
     if np.isnan(t).any():
-        raise ValueError(f"threshold holds NaN at {where(int(np.flatnonzero(np.isnan(t))[0]))}"
-                         "; use numbers in [0, 1] such as 0.5.")
+        first = int(np.flatnonzero(np.isnan(t))[0])
+        raise ThresholdError(f"threshold holds NaN at {where(first)}; use numbers in [0, 1] "
+                             "such as 0.5.", "nan", first)
     bad = np.flatnonzero((t < 0) | (t > 1))
     if bad.size:
-        raise ValueError(
+        raise ThresholdError(
             f"threshold holds {float(t[bad[0]])!r} at {where(int(bad[0]))}, outside "
             f"[0, 1] ({bad.size} value(s) out of range). Use per-label thresholds in [0, 1], "
-            "e.g. 0.5 for every label.")
+            "e.g. 0.5 for every label.", "range", int(bad[0]))
     return t
 
 
