@@ -629,6 +629,27 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+#: The values of a ``history_`` record that skbert writes, all numbers (null where an
+#: epoch had no validation split). A callback may add others: str, numbers or null.
+_HISTORY_NUMBERS = ("train_loss", "valid_loss", "valid_f1", "valid_score", "lr", "dur")
+
+
+def _is_history_record(record) -> bool:
+    """Whether ``record`` is a ``history_`` entry as skbert writes one: a positive int
+    ``epoch``, a number ``train_loss``, numbers or null for the other values skbert
+    records, and short str, numbers or null for what a callback added."""
+    if not (isinstance(record, dict) and all(isinstance(k, str) for k in record)):
+        return False
+    epoch = record.get("epoch")
+    if not (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 1):
+        return False
+    if not _is_number(record.get("train_loss")):
+        return False
+    return all(_is_number(v) or v is None if k in _HISTORY_NUMBERS
+               else v is None or _is_number(v) or (isinstance(v, str) and len(v) <= 1000)
+               for k, v in record.items() if k != "epoch")
+
+
 def _is_thresholds(value, n_labels: int) -> bool:
     """Whether ``value`` is a list of ``n_labels`` numbers in [0, 1] (NaN and inf are not)."""
     return (isinstance(value, list) and len(value) == n_labels
@@ -749,10 +770,10 @@ def check_settings(settings, path: str) -> dict:
         if thresholds is not None and not _is_thresholds(thresholds, len(classes)):
             raise _bad(path, key, thresholds, f"null or a list of {len(classes)} numbers in [0, 1]")
     history = settings["history_"]
-    if not isinstance(history, list) or not all(
-            isinstance(r, dict) and all(isinstance(k, str) and (v is None or isinstance(
-                v, (int, float, str))) for k, v in r.items()) for r in history):
-        raise _bad(path, "history_", history, "a list of per-epoch records of numbers")
+    if not isinstance(history, list) or not all(_is_history_record(r) for r in history):
+        raise _bad(path, "history_", history,
+                   "a list of per-epoch records: an int 'epoch', a number 'train_loss', "
+                   "numbers or null for the other values skbert records")
     best = settings["best_epoch_"]
     if not isinstance(best, int) or isinstance(best, bool) or not 0 <= best <= len(history):
         raise _bad(path, "best_epoch_", best, f"an int in [0, {len(history)}]")
