@@ -38,6 +38,8 @@ API
 ``warm_up(model, encoded, Y, config, pad_id, steps, seed, labels=None)`` -> dict
     Train ``model``'s encoder in place; returns the steps, seconds, losses and
     the labels whose texts (``labels``) took part.
+``warn_short(info, stacklevel=2)``
+    The warning that ``warm_up`` ran fewer steps than a number asked for.
 ``summary(info)`` -> str
     ``warm_up``'s result in words.
 """
@@ -366,12 +368,14 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     Returns
     -------
     dict
-        ``asked`` (``steps``), ``steps`` run (fewer, with a warning, when
-        fewer than two labels can be drawn: see :func:`pair_labels`),
+        ``asked`` (``steps``), ``steps`` run (fewer when fewer than two labels
+        can be drawn: see :func:`pair_labels`; the caller warns with
+        :func:`warn_short`),
         ``seconds``, the mean loss of the first and
         last tenth of the steps (``first_loss``, ``last_loss``), and
         ``label_texts``: a boolean array, the labels whose text took part
-        (all False without ``labels``).
+        (all False without ``labels``). The caller may add ``weighted`` (``fit`` was
+        given ``sample_weight``), which :func:`summary` and :func:`warn_short` read.
     """
     rng = np.random.default_rng(seed)
     frozen = _frozen_word_embeddings(model)
@@ -399,13 +403,6 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
             optimizer.zero_grad(set_to_none=True)
             for p in frozen:
                 p.requires_grad_(True)
-    if len(losses) < steps:  # only a number asked for: "auto" runs none then
-        warnings.warn(
-            f"The contrastive warm-up ran {len(losses)} of contrastive_steps={steps} steps: "
-            "a step needs two labels, each carried by at least two training texts (with "
-            "non-zero sample_weight) or by one whose name or description joins the batch "
-            "(contrastive_label_texts=True), and this training set has fewer. Label more "
-            "texts per label, or pass contrastive_steps=0.", SkbertWarning, stacklevel=2)
     tenth = max(1, len(losses) // 10)
     info = {"asked": steps, "steps": len(losses), "seconds": time.perf_counter() - start,
             "first_loss": float(np.mean(losses[:tenth])) if losses else float("nan"),
@@ -415,6 +412,21 @@ def warm_up(model, encoded, Y: np.ndarray, config, pad_id: int, steps: int,
     return info
 
 
+def warn_short(info: dict, stacklevel: int = 2) -> None:
+    """Warn when :func:`warm_up` ran fewer steps than asked (only a number of steps asked
+    for: ``"auto"`` runs none then); ``sample_weight`` is named only when ``fit`` was given
+    one (``info["weighted"]``)."""
+    if info["steps"] >= info["asked"]:
+        return
+    weight = " (with non-zero sample_weight)" if info.get("weighted") else ""
+    warnings.warn(
+        f"The contrastive warm-up ran {info['steps']} of contrastive_steps={info['asked']} "
+        f"steps: a step needs two labels, each carried by at least two training texts{weight} "
+        "or by one whose name or description joins the batch (contrastive_label_texts=True), "
+        "and this training set has fewer. Label more texts per label, or pass "
+        "contrastive_steps=0.", SkbertWarning, stacklevel=stacklevel + 1)
+
+
 def summary(info: dict) -> str:
     """What :func:`warm_up` did, in words (``verbose`` and the log).
 
@@ -422,6 +434,9 @@ def summary(info: dict) -> str:
     --------
     >>> summary({"asked": 5, "steps": 0, "seconds": 0.0, "first_loss": float("nan"),
     ...          "last_loss": float("nan")})
+    '0 of 5 steps run (fewer than two labels can be drawn from the training texts)'
+    >>> summary({"asked": 5, "steps": 0, "seconds": 0.0, "first_loss": float("nan"),
+    ...          "last_loss": float("nan"), "weighted": True})
     '0 of 5 steps run (fewer than two labels can be drawn from the texts of non-zero sample_weight)'
     >>> summary({"asked": 5, "steps": 5, "seconds": 1.25, "first_loss": 0.5, "last_loss": 0.25})
     '5 steps in 1.2 s, pair loss 0.500 -> 0.250'
@@ -430,8 +445,10 @@ def summary(info: dict) -> str:
     '5 steps in 1.2 s, pair loss 0.500 -> 0.250, with the texts of 2 of 3 labels'
     """
     if not info["steps"]:
+        drawn = ("texts of non-zero sample_weight" if info.get("weighted")
+                 else "training texts")  # sample_weight only when fit was given one
         return (f"0 of {info['asked']} steps run (fewer than two labels can be drawn from the "
-                "texts of non-zero sample_weight)")
+                f"{drawn})")
     steps = f"{info['steps']} step{'s' if info['steps'] != 1 else ''}"
     used = info.get("label_texts")
     texts = (f", with the texts of {int(used.sum())} of {used.size} labels"

@@ -49,7 +49,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _cache, _distributed
-from ._contrastive import resolve_steps, skip_reason, summary, warm_up
+from ._contrastive import resolve_steps, skip_reason, summary, warm_up, warn_short
 from ._data import encode, encode_dataset, length_buckets, pad_multiple, pad_token_id
 from ._label_init import (
     MAX_CENTROID_TEXTS,
@@ -217,7 +217,7 @@ def _run(estimator, data: FitData) -> FitResult:
 
     key = None
     if (store is not False and not warm) or est.checkpoint_dir is not None:
-        key = data_key(est, data)
+        key = data_key(est, data, labels.described)
     cache_key = key if store is not False and not warm else None
     reusable = cache_key is not None and isinstance(est.random_state, Integral)
     if cache_key is not None and not reusable:
@@ -334,7 +334,8 @@ def _train(est, data: FitData, labels: LabelTexts, device, precision, rs, seed, 
         # texts of sample_weight 0 carry no label for the warm-up or the head's start
         Y_start = Y_train if w_train is None else Y_train * (np.asarray(w_train) > 0)[:, None]
         warmed, explained = _warm_up(est, model, tokenizer, data.classes, labels, train_enc,
-                                     Y_start, device, precision, seed, group)
+                                     Y_start, device, precision, seed, group,
+                                     weighted=w_train is not None)
         _init_head(est, model, tokenizer, data.classes, labels, train_enc, Y_start, w_train,
                    device, precision, seed, warmed is not None,
                    say=est.verbose >= 1 and group.is_main,
@@ -390,7 +391,7 @@ def _train(est, data: FitData, labels: LabelTexts, device, precision, rs, seed, 
 
 
 def _warm_up(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_train, device,
-             precision, seed, group) -> tuple[dict | None, set]:
+             precision, seed, group, weighted=False) -> tuple[dict | None, set]:
     """The contrastive warm-up of the encoder (``contrastive_steps``), when asked for.
 
     ``"auto"`` leaves a head loaded trained (a folder skbert saved) with the
@@ -401,13 +402,17 @@ def _warm_up(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_tr
     pairs with its name).
     Returns ``warm_up``'s summary when a step ran (else None), and the described
     labels whose texts it left out, with a warning (the head does not warn again).
+    Labels whose names (no description) read as the same tokens warn too when the
+    warm-up runs and the head would not say so (:func:`_warn_names_left_out`);
+    ``verbose`` names the labels whose text it left out, and why. ``weighted``:
+    ``fit`` was given ``sample_weight`` (for the messages).
     """
     peft = est.peft_config is not None
     steps = resolve_steps(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft)
     why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
                       kept_head=model.trained_head)
-    batch_texts, note, left_out = ((None, "", []) if why
-                                   else _warm_up_labels(est, tokenizer, classes, labels))
+    batch_texts, note, left_out, dropped = ((None, "", [], []) if why
+                                            else _warm_up_labels(est, tokenizer, classes, labels))
     named = None if batch_texts is None else batch_texts[1]
     if why is None:
         why = skip_reason(est.contrastive_steps, model.pooling, train_enc.n_docs, peft=peft,
@@ -419,6 +424,8 @@ def _warm_up(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_tr
         if say:  # the note says why no label text could help, when none could
             print(f"contrastive warm-up: none ({why}{note})", flush=True)
         return None, explained
+    if est.head_init not in ("labels", "names"):  # those heads warn of the same names
+        _warn_names_left_out(dropped, classes, labels.described)
     if say:
         print(f"contrastive warm-up: {steps} steps...", flush=True)
     config = replace(inference_config(est, device, precision),
@@ -426,31 +433,92 @@ def _warm_up(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_tr
     model.to(config.device)
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
                    labels=batch_texts)
+    info["weighted"] = bool(weighted)  # what summary and warn_short say of the texts drawn
+    warn_short(info, stacklevel=7)  # the user's fit line
     if say:
-        print(f"contrastive warm-up: {summary(info)}{note}", flush=True)
+        print(f"contrastive warm-up: {summary(info)}{note or _dropped_note(dropped, classes)}",
+              flush=True)
     return (info if info["steps"] > 0 else None), explained
 
 
 def _warm_up_labels(est, tokenizer, classes, labels: LabelTexts) -> tuple:
     """The label texts the warm-up adds to its batches, what ``verbose`` adds to its
-    summary when there are none, and the described labels left out, with why
-    (:func:`_warn_left_out` says so).
+    summary when there are none, the described labels left out, with why
+    (:func:`_warn_left_out` says so), and every label whose text is left out:
+    ``(label index, text or None, why, others)`` in label order (``others``: the indices
+    of the labels whose texts read the same).
 
     ``(encoded texts, label indices)``, or None: ``contrastive_label_texts`` off, or no
     label with a text of its own among ``labels.texts`` (a description, else a readable
     name; see ``distinct_label_texts``).
     """
     if not est.contrastive_label_texts:
-        return None, "; label texts off (contrastive_label_texts=False)", []
+        return None, "; label texts off (contrastive_label_texts=False)", [], []
     described, texts = labels.described, labels.texts
     keep, problems = distinct_label_texts(tokenizer, texts, est.max_length)
     left_out = [(plain_label(classes[i]), _why_left_out(why, [classes[k] for k in others]))
                 for i, (why, others) in problems.items()
                 if str(plain_label(classes[i])) in described]
+    dropped = [(i, t, *problems.get(i, ("it has no name made of words and no description",
+                                        [])))
+               for i, t in enumerate(texts) if i in problems or t is None]
     if keep.size == 0:
         return None, (f"; no label text: none of the {len(classes)} labels has a readable "
-                      "name or description of its own"), left_out
-    return (encode_texts(est, tokenizer, [texts[i] for i in keep]), keep), "", left_out
+                      "name or description of its own"), left_out, dropped
+    return ((encode_texts(est, tokenizer, [texts[i] for i in keep]), keep), "", left_out,
+            dropped)
+
+
+def _dropped_note(dropped: list, classes) -> str:
+    """What ``verbose`` adds to the warm-up's summary: up to 5 labels whose text it left
+    out (``dropped``, from :func:`_warm_up_labels`), and why."""
+    if not dropped:
+        return ""
+
+    def one(i, text, why, others) -> str:
+        said = "" if text is None else f"text {text[:40]!r} "
+        names = " and ".join(repr(str(plain_label(classes[k]))) for k in others[:3])
+        return (f"{str(plain_label(classes[i]))!r} ({said}"
+                f"{why.removeprefix('it ')}{' ' + names if others else ''}"
+                f"{' ...' if len(others) > 3 else ''})")
+
+    shown = "; ".join(one(*d) for d in dropped[:5])
+    return (f"; left out the texts of {len(dropped)} of {len(classes)} labels: {shown}"
+            f"{' ...' if len(dropped) > 5 else ''}")
+
+
+def _warn_names_left_out(dropped: list, classes, described: dict) -> None:
+    """Warn that the warm-up leaves out labels whose NAMES (no description on either side)
+    read as the same tokens: ``"bank_account"``, ``"bank account"`` and ``"Bank-Account"``
+    all read as ``"bank account"``, so none can be told apart by its name (often one label
+    spelled in several ways). A name that reads as nothing is not warned about, nor a
+    described label (:func:`_warn_left_out` words those)."""
+    def plain(i) -> bool:  # no description
+        return str(plain_label(classes[i])) not in described
+
+    groups: dict[tuple, str] = {}  # label indices that read alike -> their text
+    for i, text, _, others in dropped:
+        group = tuple(sorted([i, *others]))
+        if others and all(plain(k) for k in group):
+            groups.setdefault(group, text)
+    if not groups:
+        return
+    n = sum(len(g) for g in groups)
+
+    def names(group) -> str:  # 'a', 'b' and 'c'
+        said = [repr(str(plain_label(classes[k]))) for k in group]
+        return ", ".join(said[:-1]) + " and " + said[-1]
+
+    shown = "; ".join(f"{names(group)} (all read as {text[:40]!r})"
+                      for group, text in list(groups.items())[:5])
+    first = classes[next(iter(groups))[0]]
+    warnings.warn(
+        f"The contrastive warm-up leaves out the names of {n} label(s) that read as the same "
+        f"tokens, so their names cannot tell them apart: {shown}"
+        f"{' ...' if len(groups) > 5 else ''}. A label without a description is read by its "
+        "name as words (underscores, hyphens and capitals dropped). If these are one label "
+        "spelled in several ways, merge their columns of Y; else give each its own words "
+        f"with {description_example(first)}.", SkbertWarning, stacklevel=8)
 
 
 def _warn_left_out(est, left_out: list) -> None:
@@ -600,8 +668,9 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
     (``"labels"``) or random (``"names"``), from the same vector as every
     other such label, or from the same row as each other.
     """
-    fix = ("Describe them in words the model knows with "
-           f"{description_example(classes[0])}")
+    def fix(first) -> str:  # the example names the first label warned about, not classes[0]
+        return f"Describe them in words the model knows with {description_example(first)}"
+
     head = (f"head_init={how!r}" if est.head_init == how  # "auto": the head it chose
             else f"head_init={est.head_init!r} (here {how!r})")
     missing = [plain_label(c) for c, t in zip(classes, texts) if t is None]
@@ -612,8 +681,8 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
             f"{head}, but {len(missing)} of {len(texts)} labels "
             f"({missing[:5]}{' ...' if len(missing) > 5 else ''}) have neither a name made of "
             f"words nor a description, so their names tell the head nothing: they {start}. "
-            f"{fix}" + (", or pass head_init='labels' to use their training texts' centroids."
-                        if how == "names" else "."),
+            f"{fix(missing[0])}" + (", or pass head_init='labels' to use their training "
+                                    "texts' centroids." if how == "names" else "."),
             SkbertWarning, stacklevel=8)
     name = str(est.model_name_or_path)
     unknown = silent_labels(tokenizer, classes, texts, est.max_length)
@@ -623,7 +692,7 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
             f"{head} reads the name or description of {len(unknown)} label(s) as "
             f"only {silent_tokens_named(tokenizer)} of {name!r}: {shown}"
             f"{' ...' if len(unknown) > 5 else ''}. Such a text says nothing about its label, "
-            f"and all such labels start from the same vector. {fix}.",
+            f"and all such labels start from the same vector. {fix(unknown[0][0])}.",
             SkbertWarning, stacklevel=8)
     told = {str(plain_label(c)) for c, _ in unknown}  # all alike, and warned about above
     same = same_token_labels(tokenizer, classes, [
@@ -804,12 +873,23 @@ def warm_start_ok(est, classes) -> bool:
     return True
 
 
-def data_key(est, data: FitData) -> str:
-    """A hash of the training parameters, the base model's files and the data."""
+def data_key(est, data: FitData, described: dict | None = None) -> str:
+    """A hash of the training parameters, the base model's files and the data.
+
+    ``label_descriptions`` enters as what the fit reads of it, ``described``
+    (:func:`~skbert._label_init.check_label_descriptions`: ``str(label)`` -> stripped
+    text, in a fixed order; checked here when not given), so that equivalent
+    spellings (``{np.int64(0): " x "}``, ``{0: "x"}``, a loaded folder's ``{"0": "x"}``)
+    share one key.
+    """
     def texts(X):  # a Dataset by its fingerprint: hashing its rows would read them all
         return ("datasets.Dataset", X._fingerprint, len(X)) if is_hf_dataset(X) else X
 
     params = training_params(est.get_params(deep=False), resolve_device(est.device).type)
+    if "label_descriptions" in params:
+        if described is None:
+            described = LabelTexts.check(est.label_descriptions, data.classes).described
+        params["label_descriptions"] = sorted(described.items()) or None  # {} is None
     return _cache.make_key(params,
                            resolve_model_path(str(est.model_name_or_path)),
                            (texts(data.X), None if data.X_val is None else texts(data.X_val)),

@@ -234,6 +234,110 @@ def by_label(series, n_labels: int, classes, name: str = "threshold") -> np.ndar
     return np.asarray([series.to_numpy()[keys.index(c)] for c in labels])
 
 
+def _first_bad(bad: np.ndarray) -> tuple[int, int, int]:
+    """(row, column, count) of the first True of a 2-D mask (row-major), and how many."""
+    flat = int(np.argmax(bad))  # the first True, the mask holding one (checked by the caller)
+    row, col = divmod(flat, bad.shape[1])
+    return row, col, int(np.count_nonzero(bad))
+
+
+def check_proba(proba, name: str = "proba") -> np.ndarray:
+    """``proba`` as a float (n_samples, n_labels) array of probabilities in [0, 1].
+
+    Vectorised (one pass over the array); the message names the first bad value,
+    its row and column, how many there are, and the fix, as scikit-learn's metrics do.
+
+    Raises
+    ------
+    ValueError
+        If ``proba`` is not numbers, not 2-D, or holds NaN, an infinity, or a value
+        outside [0, 1].
+
+    Examples
+    --------
+    >>> check_proba([[0.2, 0.7]])
+    array([[0.2, 0.7]])
+    >>> check_proba([[0.2, float("nan")]])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: proba holds NaN at row 0, column (label index) 1 (1 value(s) NaN or ...
+    """
+    if hasattr(proba, "toarray"):  # a scipy sparse matrix
+        proba = proba.toarray()
+    try:
+        P = np.asarray(proba, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be an array of numbers (probabilities in [0, 1]) of shape "
+            f"(n_samples, n_labels); got {type(proba).__name__} that is not ({exc}).") from exc
+    if P.ndim != 2:
+        raise ValueError(
+            f"{name} has shape {P.shape}; it must be 2-D, (n_samples, n_labels), e.g. "
+            "clf.predict_proba(X_test) (reshape one label's column with "
+            "p.reshape(-1, 1)).")
+    bad = ~np.isfinite(P)
+    if bad.any():
+        row, col, n = _first_bad(bad)
+        value = float(P[row, col])
+        shown = "NaN" if np.isnan(value) else repr(value)
+        raise ValueError(
+            f"{name} holds {shown} at row {row}, column "
+            f"(label index) {col} ({n} value(s) NaN or infinite); probabilities must be "
+            "numbers in [0, 1]. Drop or fill the rows that hold NaN (or find why the model "
+            "gave NaN) before tuning or applying thresholds.")
+    bad = (P < 0) | (P > 1)
+    if bad.any():
+        row, col, n = _first_bad(bad)
+        raise ValueError(
+            f"{name} holds {float(P[row, col])!r} at row {row}, column (label index) {col}, "
+            f"outside [0, 1] ({n} value(s) out of range); thresholds apply to "
+            "probabilities. If these are scores or logits, turn them into probabilities "
+            "first (scipy.special.expit), e.g. pass clf.predict_proba(X), not "
+            "clf.decision_function(X).")
+    return P
+
+
+def check_indicators(Y_true, name: str = "Y_true") -> np.ndarray:
+    """``Y_true`` as an int (n_samples, n_labels) 0/1 indicator array.
+
+    True/False and 0.0/1.0 are taken; any other value (2, 0.5, -1, NaN, text) is
+    refused, naming the first one, its row and column, and the fix.
+
+    Examples
+    --------
+    >>> check_indicators([[True, False], [0.0, 1.0]])
+    array([[1, 0],
+           [0, 1]])
+    >>> check_indicators([[0, 2]])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Y_true holds 2 at row 0, column (label index) 1 (1 value(s) neither ...
+    """
+    if hasattr(Y_true, "toarray"):  # a scipy sparse matrix
+        Y_true = Y_true.toarray()
+    Y = np.asarray(Y_true)
+    if Y.dtype == bool:
+        return Y.astype(int)
+    if Y.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{name} must hold the numbers 0 and 1 (a 0/1 indicator matrix); it holds "
+            f"values of dtype {Y.dtype} ({Y.ravel()[:3].tolist()!r:.60}). Binarise the "
+            "labels first, e.g. with sklearn.preprocessing.MultiLabelBinarizer.")
+    bad = (Y != 0) & (Y != 1)  # NaN too
+    if bad.any():
+        if Y.ndim != 2:  # the caller's shape check words it
+            return Y
+        row, col, n = _first_bad(bad)
+        value = Y[row, col].item()
+        shown = "NaN" if value != value else repr(value)
+        raise ValueError(
+            f"{name} holds {shown} at row {row}, column (label index) {col} ({n} value(s) "
+            f"neither 0 nor 1); {name} must be a 0/1 indicator matrix (1: the text carries "
+            f"the label). Binarise it first, e.g. ({name} > 0).astype(int), or "
+            "sklearn.preprocessing.MultiLabelBinarizer for lists of labels.")
+    return Y.astype(int)
+
+
 def apply_thresholds(proba, threshold=0.5) -> np.ndarray:
     """Turn probabilities into 0/1 indicators with ``proba >= threshold``.
 
@@ -247,13 +351,19 @@ def apply_thresholds(proba, threshold=0.5) -> np.ndarray:
     -------
     ndarray of shape (n_samples, n_labels), int
 
+    Raises
+    ------
+    ValueError
+        If ``proba`` holds NaN, an infinity or a value outside [0, 1] (named with
+        its row and column), or ``threshold`` is not valid (:func:`check_threshold`).
+
     Examples
     --------
     >>> apply_thresholds([[0.2, 0.7], [0.6, 0.1]], [0.5, 0.8])
     array([[0, 0],
            [1, 0]])
     """
-    proba = np.asarray(proba)
+    proba = check_proba(proba)
     t = check_threshold(threshold, proba.shape[1])
     return (proba >= t).astype(int)
 
@@ -381,6 +491,26 @@ def _best(scores: np.ndarray, candidates: np.ndarray, default: float) -> float:
     return float(candidates[top[np.argmin(np.abs(candidates[top] - default))]])
 
 
+def _check_candidates(candidates, default) -> None:
+    """Refuse a ``default`` or ``candidates`` of :func:`tune_thresholds` that is not a
+    threshold (a number in [0, 1])."""
+    if (not isinstance(default, numbers.Real) or isinstance(default, bool)
+            or not 0.0 <= default <= 1.0):  # NaN fails the comparison
+        raise ValueError(f"default={default!r} must be a number in [0, 1], e.g. 0.5.")
+    if candidates is None:
+        return
+    try:
+        c = np.asarray(candidates, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"candidates={candidates!r:.80} must be numbers in [0, 1].") from exc
+    bad = np.flatnonzero(~((c >= 0) & (c <= 1)).ravel())  # NaN too
+    if c.ndim != 1 or bad.size:
+        raise ValueError(
+            f"candidates={candidates!r:.80} must be a flat list of numbers in [0, 1]"
+            + (f"; it holds {float(c.ravel()[bad[0]])!r} at index {int(bad[0])}" if bad.size
+               else "") + ", e.g. numpy.arange(0.05, 1.0, 0.05).")
+
+
 @fill_doc(PROBA_DOC)
 def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1.0,
                     candidates=None, min_positives: int = 3, default: float = 0.5,
@@ -436,6 +566,14 @@ def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1
     ndarray of shape (n_labels,)
         Thresholds in [0, 1], in column order.
 
+    Raises
+    ------
+    ValueError
+        If ``Y_true`` holds a value other than 0 and 1 (2, 0.5, -1, NaN), ``proba``
+        holds NaN, an infinity or a value outside [0, 1], or ``default`` or
+        ``candidates`` is not in [0, 1]: the message names the value, its row and
+        column, and the fix.
+
     Examples
     --------
     >>> Y = [[1, 0], [1, 0], [0, 1], [0, 0]]
@@ -464,12 +602,13 @@ def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1
         return chosen
     if metric not in THRESHOLD_METRICS:
         raise ValueError(f"metric={metric!r} is not supported; use one of {THRESHOLD_METRICS}.")
-    Y = np.asarray(Y_true)
-    P = np.asarray(proba, dtype=float)
+    Y = check_indicators(Y_true)
+    P = check_proba(proba)
     if Y.shape != P.shape or Y.ndim != 2:
         raise ValueError(
             f"Y_true has shape {Y.shape} and proba {P.shape}; both must be "
             "(n_samples, n_labels) and equal.")
+    _check_candidates(candidates, default)
     cands = DEFAULT_CANDIDATES if candidates is None else np.asarray(candidates, dtype=float)
     cands = np.unique(np.concatenate([cands, [default]]))
     n_labels = Y.shape[1]
