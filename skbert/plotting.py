@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._thresholds import check_indicators, check_proba
+
 __all__ = ["plot_history", "plot_precision_recall", "plot_threshold_curve", "plot_top_words",
            "threshold_curve"]
 
@@ -36,15 +38,18 @@ def _axes(ax):
 
 
 def _check_Y_proba(Y_true, proba):
-    Y = np.asarray(Y_true)
-    P = np.asarray(proba, dtype=float)
+    """``(Y, P)``: 0/1 indicators and probabilities of one shape, as
+    :func:`~skbert.tune_thresholds` takes them (NaN, values outside [0, 1] and
+    labels other than 0/1 are refused, naming the first)."""
+    Y = np.asarray(Y_true.toarray() if hasattr(Y_true, "toarray") else Y_true)
+    P = np.asarray(proba.toarray() if hasattr(proba, "toarray") else proba)
     if Y.ndim != 2 or Y.shape != P.shape:
         raise ValueError(
             f"Y_true has shape {Y.shape} and proba {P.shape}; both must be "
             "(n_samples, n_labels) and equal, e.g. Y_test and clf.predict_proba(X_test).")
     if Y.shape[0] == 0:
         raise ValueError("Y_true and proba hold no samples; pass at least one row.")
-    return (Y > 0).astype(int), P
+    return check_indicators(Y), check_proba(P)
 
 
 def plot_history(clf_or_history, ax=None):
