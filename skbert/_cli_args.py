@@ -17,7 +17,7 @@ import shlex
 import sys
 import warnings
 
-from ._params import PARAM, PARAMS, PREDICT_TIME_PARAMS, cli_params, cli_values
+from ._params import PARAM, PARAMS, PREDICT_TIME_PARAMS, cli_params, cli_values, json_kind
 from ._thresholds import check_threshold, plain_label
 
 _DATA_HELP = "labelled file (.jsonl, .json, .csv, .tsv, .parquet), or - for stdin"
@@ -495,6 +495,61 @@ def check_threshold_list(threshold, labels) -> None:
         check_threshold(threshold, len(labels), labels)
     except ValueError as exc:
         raise ValueError(_threshold_list_refusal(threshold, labels, exc)) from exc
+
+
+def check_label_descriptions(descriptions, labels) -> None:
+    """Refuse a ``--label-descriptions`` object that does not fit the training file's
+    ``labels``, in JSON's and the command line's words.
+
+    The rules are the estimator's (:func:`skbert._label_init.description_problem`:
+    every key one of the labels, once, every value a non-empty string of at most
+    :data:`~skbert._label_init.MAX_DESCRIPTION_CHARS` characters); this words its
+    refusal for a JSON object (null, true/false, a number, a string; the model's label
+    names, not ``classes_``) before training starts.
+
+    Examples
+    --------
+    >>> check_label_descriptions({"joy": True}, ["joy", "anger"])
+    Traceback (most recent call last):
+    ...
+    ValueError: --label-descriptions gives the label "joy" true, not a description; ...
+    """
+    import json
+
+    from ._label_init import MAX_DESCRIPTION_CHARS, description_problem
+
+    if not isinstance(descriptions, dict):
+        return
+    problem = description_problem(descriptions, labels)
+    if problem is None:
+        return
+    text, names = problem.text, problem.names
+    label = json.dumps(str(problem.key), ensure_ascii=False)
+    example = "{" + label + ': "words saying what it means"}'
+    if problem.kind in ("key", "same"):  # JSON keys are text: two never name one label
+        shown = ", ".join(json.dumps(n, ensure_ascii=False) for n in names[:8])
+        more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+        close = difflib.get_close_matches(str(problem.key), names, n=1)
+        hint = f" (did you mean {json.dumps(close[0], ensure_ascii=False)}?)" if close else ""
+        first = json.dumps(names[0], ensure_ascii=False) if names else '"sports"'
+        raise ValueError(
+            f"--label-descriptions has the key {label}{hint}, which is not one of the "
+            f"model's label names ({shown}{more}); use those names as keys, e.g. "
+            f'{{{first}: "words saying what it means"}}.')
+    if problem.kind == "text" and not isinstance(text, str):
+        raise ValueError(
+            f"--label-descriptions gives the label {label} {json_kind(text)}, not a "
+            f"description; each description must be a non-empty string, e.g. {example}.")
+    if problem.kind == "text":
+        raise ValueError(
+            f"--label-descriptions gives the label {label} "
+            f"{'an empty string' if not text else 'a string of only spaces'}; each "
+            f"description must be a non-empty string, e.g. {example}, or leave the label "
+            "out to use its name.")
+    raise ValueError(
+        f"--label-descriptions gives the label {label} a description of {len(text)} "
+        f"characters; keep each under {MAX_DESCRIPTION_CHARS} (a sentence or two is "
+        "enough).")
 
 
 def _threshold_list_refusal(threshold, labels, exc: ValueError) -> str:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from ._safe_io import write_bytes
-from .datasets._files import _read_table, load_table
+from .datasets._files import _LABEL_SEPARATORS, _read_table, load_table
 
 _TEXT_FORMATS = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
 _OUTPUT_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
@@ -146,13 +146,54 @@ def json_label(label):
     return label.item() if hasattr(label, "item") else label
 
 
+def csv_label_problem(names, output: str | None = None, *, by_extension: bool = False
+                      ) -> str | None:
+    """Why a CSV ``labels`` column cannot hold the labels ``names``, or None when it can.
+
+    The column joins a text's labels with ``|``, and skbert's reader
+    (:func:`skbert.datasets.load_texts_and_labels`) splits a cell at every ``,``,
+    ``;`` and ``|`` and strips the spaces around each name: a label holding one of
+    those characters, or starting or ending with a space, would read back as other
+    labels. Such a model's predictions are written as JSON Lines, whose ``labels``
+    is a list: the fix names ``--format jsonl`` and a ``.jsonl`` name for the
+    ``output`` file; only the name with ``by_extension`` (CSV chosen by that name).
+
+    Examples
+    --------
+    >>> csv_label_problem(["sports", "food"]) is None
+    True
+    >>> print(csv_label_problem(["a|b", "joy"]))  # doctest: +NORMALIZE_WHITESPACE
+    CSV output cannot write the label "a|b" in its labels column: that column joins
+    a text's labels with '|', and skbert reads every ',', ';' and '|' in it as a separator
+    (and strips the spaces around each name), so "a|b" would read back as other labels.
+    Write JSON Lines instead, whose "labels" is a list: --format jsonl.
+    """
+    bad = [str(n) for n in map(json_label, names)
+           if _LABEL_SEPARATORS.search(str(n)) or str(n) != str(n).strip()]
+    if not bad:
+        return None
+    shown = ", ".join(json.dumps(n, ensure_ascii=False) for n in bad[:5])
+    shown += f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    s = "s" if len(bad) > 1 else ""
+    fix = "--format jsonl"
+    if output not in (None, "-"):  # a .csv file named for JSON Lines would mislead
+        fix = f"--output {os.path.splitext(output)[0]}.jsonl" + ("" if by_extension
+                                                                  else f" {fix}")
+    return (f"CSV output cannot write the label{s} {shown} in its labels column: that column "
+            "joins a text's labels with '|', and skbert reads every ',', ';' and '|' in it as a "
+            "separator (and strips the spaces around each name), so "
+            f"{'they' if s else shown} would read back as other labels. Write JSON Lines "
+            f'instead, whose "labels" is a list: {fix}.')
+
+
 def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -> None:
     """Write one record per text: the text, its labels and every label's probability.
 
     JSON Lines records are ``{"text", "labels": [...], "probabilities": {label: p}}``,
     the texts exactly as read;
     CSV rows hold ``text``, ``labels`` (names joined by ``|``, the separator
-    :func:`skbert.datasets.load_texts_and_labels` reads back) and one
+    :func:`skbert.datasets.load_texts_and_labels` reads back; a model with a label
+    that would not read back is refused, :func:`csv_label_problem`) and one
     ``proba_<label>`` column per label. A CSV text or label cell that starts
     with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'`` in
     front (:func:`spreadsheet_safe`), so a spreadsheet shows it instead of
@@ -166,6 +207,9 @@ def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -
     plain = [json_label(n) for n in names]
     text_names = [str(n) for n in plain]
     if fmt == "csv":
+        problem = csv_label_problem(plain)
+        if problem is not None:  # cmd_predict refuses before predicting; never a lossy column
+            raise ValueError(problem)
         writer = csv.writer(out)
         writer.writerow(["text", "labels"] + [f"proba_{n}" for n in text_names])
         for text, row, p in zip(texts, pred, proba):

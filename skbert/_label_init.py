@@ -24,6 +24,7 @@ import contextlib
 import re
 import warnings
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -70,29 +71,58 @@ def readable(name) -> str | None:
     return text if letters >= 2 and letters >= len(text.replace(" ", "")) / 2 else None
 
 
-def _description_problem(descriptions, classes) -> tuple[str, str] | None:
-    """What is wrong with the first bad entry of ``descriptions``, and the fix, or None."""
+class DescriptionProblem(NamedTuple):
+    """The first bad entry of a ``label_descriptions`` dict (:func:`description_problem`).
+
+    ``kind`` is ``"key"`` (not one of the labels), ``"same"`` (two keys name one
+    label), ``"text"`` (not a non-empty string) or ``"long"`` (over
+    :data:`MAX_DESCRIPTION_CHARS` characters); ``key`` and ``text`` are the entry's;
+    ``names`` are the labels as text. ``message`` and ``fix`` say it in Python's words;
+    the command line words it in JSON's.
+    """
+
+    kind: str
+    key: object
+    text: object
+    names: list
+    message: str
+    fix: str
+
+
+def description_problem(descriptions, classes) -> DescriptionProblem | None:
+    """The first bad entry of the dict ``descriptions`` against ``classes``, or None: the one
+    place that says what a label description must be."""
     names = {str(plain_label(c)): c for c in classes}
     taken: dict[str, object] = {}
+
+    def problem(kind, key, text, message, fix):
+        return DescriptionProblem(kind, key, text, list(names), message, fix)
+
     for key, text in descriptions.items():
         plain = plain_label(key)
         label = (str(plain) if isinstance(plain, (str, int)) and not isinstance(plain, bool)
                  else None)
         if label not in names:
             shown = f"{list(names)[:8]}{' ...' if len(names) > 8 else ''}"
-            return (f"label_descriptions has the key {key!r:.80}, which is not one of the labels "
-                    f"({shown}).", "Use the label names (classes_) as keys.")
+            return problem("key", key, text,
+                           f"label_descriptions has the key {key!r:.80}, which is not one of "
+                           f"the labels ({shown}).", "Use the label names (classes_) as keys.")
         if label in taken:
-            return (f"label_descriptions has the keys {taken[label]!r} and {key!r}, which name "
-                    f"the same label {label!r}.", "Give each label one description.")
+            return problem("same", key, text,
+                           f"label_descriptions has the keys {taken[label]!r} and {key!r}, "
+                           f"which name the same label {label!r}.",
+                           "Give each label one description.")
         taken[label] = key
         if not isinstance(text, str) or not text.strip():
-            return (f"label_descriptions[{key!r}] is {text!r:.60}; each description must be a "
-                    "non-empty string,", "e.g. 'acquisitions and mergers of companies'.")
+            return problem("text", key, text,
+                           f"label_descriptions[{key!r}] is {text!r:.60}; each description "
+                           "must be a non-empty string,",
+                           "e.g. 'acquisitions and mergers of companies'.")
         if len(text) > MAX_DESCRIPTION_CHARS:
-            return (f"label_descriptions[{key!r}] has {len(text)} characters;",
-                    f"keep each description under {MAX_DESCRIPTION_CHARS} (a sentence or two "
-                    "is enough).")
+            return problem("long", key, text,
+                           f"label_descriptions[{key!r}] has {len(text)} characters;",
+                           f"keep each description under {MAX_DESCRIPTION_CHARS} (a sentence "
+                           "or two is enough).")
     return None
 
 
@@ -121,9 +151,9 @@ def check_label_descriptions(descriptions, classes) -> dict:
     """
     if descriptions is None:
         return {}
-    problem = _description_problem(descriptions, classes)
+    problem = description_problem(descriptions, classes)
     if problem is not None:
-        raise ValueError(" ".join(problem))
+        raise ValueError(f"{problem.message} {problem.fix}")
     return {str(plain_label(key)): text.strip() for key, text in descriptions.items()}
 
 
@@ -160,11 +190,11 @@ def label_descriptions_problem(value, classes) -> str | None:
     """
     if not isinstance(value, dict) or not isinstance(classes, list):
         return None
-    problem = _description_problem(value, classes)
+    problem = description_problem(value, classes)
     if problem is None:
         return None
     return (f"null or an object of one non-empty text of at most {MAX_DESCRIPTION_CHARS} "
-            f"characters per label of 'classes' ({problem[0].rstrip(';,.')})")
+            f"characters per label of 'classes' ({problem.message.rstrip(';,.')})")
 
 
 def description_example(label) -> str:

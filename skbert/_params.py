@@ -382,10 +382,10 @@ PARAMS: tuple[Param, ...] = (
           flag="--head-init", card=True),
     Param("label_descriptions", None, [dict, None],
           "label -> text describing it, for head_init and the contrastive warm-up (default: "
-          "the label names made readable); read by head_init='labels'/'names', by the "
-          "warm-up's batches (contrastive_label_texts), and by the logistic head (after a "
-          "warm-up) only for a label on all or none of the training texts; on the command "
-          "line a JSON object or @file.json",
+          "the label names made readable); read by head_init='labels' and "
+          "head_init='names', by the warm-up's batches (contrastive_label_texts), and by the "
+          "logistic head (after a warm-up) only for a label on all or none of the training "
+          "texts; on the command line a JSON object or @file.json",
           flag="--label-descriptions", metavar="JSON|@FILE"),
     Param("contrastive_steps", "auto", [_nonneg(Integral), _options("auto")],
           "steps of a contrastive warm-up of the encoder before the head is trained (pairs "
@@ -823,20 +823,55 @@ def _json_object(text: str) -> dict:
 
     from ._safe_io import DamagedFile, read_json
 
+    # ~ as a shell expands it for a path of its own (no shell does after the @)
+    path = os.path.expanduser(text[1:]) if text.startswith("@") else None
     where = f"the file {text[1:]!r}" if text.startswith("@") else "the text"
     try:
-        value = read_json(text[1:]) if text.startswith("@") else json.loads(text)
+        value = read_json(path) if path is not None else json.loads(text)
     except FileNotFoundError:
-        raise argparse.ArgumentTypeError(f"{where} does not exist") from None
+        if path is not None and path.startswith("~"):
+            user = re.split(r"[/\\]", path, maxsplit=1)[0]
+            raise argparse.ArgumentTypeError(
+                f"{where} starts with {user!r}, the home folder of a user this system does "
+                "not know; give the path itself") from None
+        shown = f" ({path!r})" if path is not None and path != text[1:] else ""
+        raise argparse.ArgumentTypeError(f"{where}{shown} does not exist") from None
     except DamagedFile as exc:  # a link, FIFO, device, oversized or invalid file
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            raise argparse.ArgumentTypeError(
+                f"{where} is not UTF-8 text (it was saved in another encoding, such as "
+                "Latin-1 or Windows-1252); save it as UTF-8 and try again") from None
         raise argparse.ArgumentTypeError(f"{where} {exc}") from None
     except (OSError, ValueError) as exc:
         raise argparse.ArgumentTypeError(f"{where} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(
-            f"{where} holds a JSON {type(value).__name__}, not an object such as "
+            f"{where} holds {json_kind(value)}, not an object such as "
             '{"acq": "mergers and acquisitions"}')
     return value
+
+
+def json_kind(value) -> str:
+    """What a JSON value is, in JSON's words (never a Python type's name).
+
+    Examples
+    --------
+    >>> json_kind(None), json_kind(True), json_kind("x"), json_kind(3), json_kind(float("nan"))
+    ('null', 'true', 'a string ("x")', 'a number (3)', 'a number (NaN)')
+    >>> json_kind([1, 2]), json_kind({})
+    ('an array ([1, 2])', 'an object')
+    """
+    import json
+
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "an object"
+    shown = json.dumps(value, ensure_ascii=False)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    kind = ("a string" if isinstance(value, str) else "a number" if isinstance(value, (int, float))
+            else "an array" if isinstance(value, list) else "a value")
+    return f"{kind} ({shown})"
 
 
 def _parse_as(c, text: str):
@@ -869,6 +904,41 @@ def _parse_as(c, text: str):
     return _UNSET
 
 
+#: What each item of a per-label list must be, by parameter (the estimator's rule).
+_LIST_ITEM_RULE = {"threshold": "a number in [0, 1]", "pos_weight": "a number greater than 0"}
+
+
+def _bad_list_item(param: Param, text: str) -> str | None:
+    """For a comma-separated list that the parser refuses: which item is not a finite
+    number, and the rule every item must follow; None when ``text`` is no such list.
+
+    Examples
+    --------
+    >>> print(_bad_list_item(PARAM["threshold"], "0.2,nan"))  # doctest: +NORMALIZE_WHITESPACE
+    item 2 of the list, 'nan', is not a number in [0, 1]; give one number in [0, 1] for
+    every label (--threshold 0.5), or one per label separated by commas, in the model's
+    label order (--threshold 0.3,0.5,...)
+    """
+    if "array-like" not in param.constraint or "," not in text:
+        return None
+    for i, item in enumerate(text.split(","), 1):
+        try:
+            ok = math.isfinite(float(item))
+        except ValueError:
+            ok = False
+        if not ok:
+            rule = _LIST_ITEM_RULE.get(param.name, "a number")
+            what = (f"item {i} of the list is empty" if not item.strip()
+                    else f"item {i} of the list, {item!r}, is not {rule}")
+            threshold = param.name == "threshold"  # one number is also one for every label
+            single = (f"one {rule[2:]} for every label ({param.flag} 0.5), or one"
+                      if threshold else f"one {rule[2:]}")
+            example = "0.3,0.5,..." if threshold else "1,2.5,..."
+            return (f"{what}; give {single} per label separated by commas, in the model's "
+                    f"label order ({param.flag} {example})")
+    return None
+
+
 def _parser(param: Param) -> Callable[[str], Any]:
     scalar = any(isinstance(c, Interval) for c in param.constraint)
 
@@ -889,9 +959,10 @@ def _parser(param: Param) -> Callable[[str], Any]:
             value = _parse_as(c, text)
             if value is not _UNSET:
                 return value
+        bad = _bad_list_item(param, text)
         raise argparse.ArgumentTypeError(
-            f"invalid {param.name.replace('_', ' ')} {text!r} for {param.flag}; use "
-            f"{_describe(param)}")
+            f"invalid {param.name.replace('_', ' ')} {text!r} for {param.flag}; "
+            + (bad or f"use {_describe(param)}"))
 
     parse.__name__ = param.name  # argparse names the type in some messages
     return parse

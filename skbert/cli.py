@@ -319,7 +319,7 @@ def cmd_train(args, stack) -> int:
     The model and output paths are checked before the data is read; when
     training is interrupted, nothing is saved and the exit code is 130.
     """
-    from ._cli_args import check_threshold_list, given
+    from ._cli_args import check_label_descriptions, check_threshold_list, given
     from ._cli_io import load_labelled, stdin_as_file
     from ._cli_paths import save_model
     from ._estimator import TransformerMultiLabelClassifier
@@ -354,6 +354,7 @@ def cmd_train(args, stack) -> int:
             f"{len(names)} labels ({', '.join(map(str, names))}); give one weight per label "
             "in that order, or --pos-weight balanced.")
     check_threshold_list(given(values, "--threshold"), names)
+    check_label_descriptions(given(values, "--label-descriptions"), names)
     clf = TransformerMultiLabelClassifier(**values)
     clf._validate_params()  # a bad value is one line naming its flag, before training
     print(f"Training on {len(texts)} texts with {len(names)} labels from {args.data} "
@@ -376,7 +377,7 @@ def cmd_predict(args, stack) -> int:
     ``--output`` is checked before the model is loaded and written atomically,
     so a failure leaves an existing file as it was.
     """
-    from ._cli_io import output_format, read_texts, stdin_as_file
+    from ._cli_io import csv_label_problem, output_format, read_texts, stdin_as_file
     from ._cli_paths import check_output_file, output_file
 
     fmt = output_format(args.format, args.output)
@@ -386,6 +387,9 @@ def cmd_predict(args, stack) -> int:
     texts = read_texts(stdin_as_file(args.input, args.input_format, "txt", stack),
                        args.text_column)
     clf, bar = _load_model(args)
+    if fmt == "csv" and (problem := csv_label_problem(
+            clf.classes_, args.output, by_extension=args.format is None)) is not None:
+        raise ValueError(problem)  # before predicting: the labels column would be ambiguous
     proba = _predict_proba(clf, texts, bar=bar)
     pred = clf._labels_from_proba(proba, int) if texts else []
     # labels keep their type (int or str)

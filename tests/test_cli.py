@@ -399,9 +399,10 @@ def test_usage_errors_return_2(capsys, trained, files):
     assert len(err.strip().splitlines()) == 1  # usage errors are one line too
     rc, _, err = run(capsys, "fly")
     assert rc == 2 and "invalid choice" in err
-    for bad in ("1,x", "x", ""):
+    for bad, said in (("1,x", "item 2 of the list, 'x', is not a number greater than 0"),
+                      ("x", "use"), ("", "use")):
         rc, _, err = run(capsys, "train", "d.jsonl", "--out", "o", "--pos-weight", bad)
-        assert rc == 2 and f"invalid pos weight {bad!r} for --pos-weight; use" in err
+        assert rc == 2 and f"invalid pos weight {bad!r} for --pos-weight; {said}" in err
 
 
 def test_debug_shows_the_exception(files, tmp_path):

@@ -308,7 +308,7 @@ def test_the_command_line_takes_the_new_options(tmp_path):
     assert parse["label_descriptions"]("@" + str(tmp_path / "d.json")) == {"crude": "crude oil"}
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "link.json").symlink_to(tmp_path / "d.json")
-    for bad, why in [("[1, 2]", "holds a JSON list, not an object"),
+    for bad, why in [("[1, 2]", "holds an array ([1, 2]), not an object"),
                      ("{not json", "is not valid JSON"),
                      ("@" + str(tmp_path / "missing.json"), "does not exist"),
                      ("@" + str(tmp_path / "fifo"), "not a regular file"),
