@@ -430,6 +430,10 @@ _PATTERNS = [
     (rf"\b({_NAMES})=(?:'([^']*)'|\"([^\"]*)\"|([\w.+-]+))",
      lambda m: f"{_FLAGS[m[1]]} " + (m[4] if m[4] is not None
                                       else shlex.quote(m[2] if m[2] is not None else m[3]))),
+    # one number per label: pos_weight=[1.0] * 4 -> --pos-weight 1.0,1.0,1.0,1.0
+    (rf"\b({_NAMES})=\[([\w.+\-]+)\] \* (\d+)\b",
+     lambda m: f"{_FLAGS[m[1]]} " + ",".join([m[2]] * min(int(m[3]), 6))
+     + (",..." if int(m[3]) > 6 else "")),
     # a list of numbers, as the command line takes it: threshold=[0.1, 0.2] -> --threshold 0.1,0.2
     (rf"\b({_NAMES})=\[([\w.+\-, ]+)\]",
      lambda m: f"{_FLAGS[m[1]]} {m[2].replace(' ', '')}"),
@@ -618,6 +622,8 @@ def speak_flags(message: str) -> str:
     '--threshold 0.1,0.2 has 2 values but the model has 4 labels'
     >>> speak_flags("Pass early_stopping=True, or contrastive_label_texts=False.")
     'Pass --early-stopping, or --no-contrastive-label-texts.'
+    >>> speak_flags("Pass e.g. pos_weight=[1.0] * 4, or pos_weight='balanced'.")
+    'Pass e.g. --pos-weight 1.0,1.0,1.0,1.0, or --pos-weight balanced.'
     """
     for pattern, repl in _PATTERNS:
         message = re.sub(pattern, repl, message)

@@ -263,3 +263,15 @@ def test_item6_pos_weight_items_say_their_own_rule():
         parse("1,nan")
     assert "item 2 of the list, 'nan', is not a number greater than 0" in str(info.value)
     assert parse("1,2.5") == [1.0, 2.5]
+
+
+def test_a_per_label_pos_weight_fix_is_written_as_the_flag_takes_it(capsys, tmp_path, tiny_model):
+    """The estimator's ``pos_weight=[1.0] * 4`` came out as ``--pos-weight 1.0 * 4``."""
+    data = tmp_path / "d.jsonl"
+    with open(data, "w") as fh:
+        for text, labels in zip(TEXTS, [["a"], ["b"], ["c"], ["d"], ["a", "b"], ["c"]]):
+            fh.write(json.dumps({"text": text, "labels": labels}) + "\n")
+    rc, _, err = run(capsys, "train", data, "--out", tmp_path / "m", "--model", tiny_model,
+                     "--max-epochs", "1", "--verbose", "0", "--pos-weight", "1,0,1,1")
+    assert rc == 2
+    assert "--pos-weight 1.0,1.0,1.0,1.0" in err and " * " not in err, err
