@@ -275,3 +275,15 @@ def test_a_per_label_pos_weight_fix_is_written_as_the_flag_takes_it(capsys, tmp_
                      "--max-epochs", "1", "--verbose", "0", "--pos-weight", "1,0,1,1")
     assert rc == 2
     assert "--pos-weight 1.0,1.0,1.0,1.0" in err and " * " not in err, err
+
+
+@pytest.mark.parametrize("labels, shown", [([0, 3], "holds 0 (a number)"),
+                                           ([True], "holds True (true/false)"),
+                                           ([{"a": 1}], "holds {'a': 1} (an object)")])
+def test_a_label_list_item_that_is_not_text_is_named_without_python_types(
+        capsys, tmp_path, labels, shown):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"text": "a text", "labels": labels}) + "\n")
+    rc, _, err = run(capsys, "train", data, "--out", tmp_path / "m")
+    assert rc == 2 and shown in err, err
+    assert not re.search(r"\((int|bool|dict|str|float)\)", err), err

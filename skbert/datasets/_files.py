@@ -363,6 +363,30 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _kind(value) -> str:
+    """What a cell's value is, in words that serve Python and the command line alike
+    (never a Python type's name).
+
+    Examples
+    --------
+    >>> _kind(True), _kind(3), _kind(2.5), _kind(None), _kind({"a": 1}), _kind([1])
+    ('true/false', 'a number', 'a number', 'no value', 'an object', 'a list')
+    """
+    import numbers
+
+    if isinstance(value, (bool, np.bool_)):
+        return "true/false"
+    if isinstance(value, numbers.Number):
+        return "a number"
+    if value is None:
+        return "no value"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "a list"
+    return "not text"
+
+
 def _parse_label_cell(value, row: int, label_column: str,
                       spell: dict = PYTHON_SPELLING) -> list[str]:
     """Turn one cell of the label column into a list of label names."""
@@ -376,8 +400,8 @@ def _parse_label_cell(value, row: int, label_column: str,
             if not isinstance(item, str):
                 raise ValueError(
                     f"Row {row} of label column {label_column!r} holds "
-                    f"{item!r} ({type(item).__name__}); the column must hold "
-                    "label names (str), as a list or as a string separated by "
+                    f"{item!r} ({_kind(item)}); the column must hold "
+                    "label names as text, as a list or as a string separated by "
                     "',', ';' or '|'."
                 )
             if item.strip():
@@ -385,7 +409,7 @@ def _parse_label_cell(value, row: int, label_column: str,
         return names
     raise ValueError(
         f"Row {row} of label column {label_column!r} holds {value!r} "
-        f"({type(value).__name__}); the column must hold a list of label names "
+        f"({_kind(value)}); the column must hold a list of label names "
         "or a string of names separated by ',', ';' or '|' (for 0/1 columns, "
         f"pass {spell['label_columns=']} instead)."
     )
