@@ -131,8 +131,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         (see "Getting good results" in the user guide). The rate used is in
         ``learning_rate_``.
     head_learning_rate : float or None, default=None
-        Peak learning rate of the new output layer, which starts from random
-        weights; ``None`` uses ``10 * learning_rate_``.
+        Peak learning rate of the new output layer (which starts as
+        ``head_init`` says: by default from the labels or a logistic regression
+        with mean pooling, random with cls pooling); ``None`` uses
+        ``10 * learning_rate_``.
     max_epochs : int or "auto", default=3
         Passes over the training data. ``"auto"`` makes three passes, or more
         on a small training set, so that training takes at least 300
@@ -190,7 +192,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ``"bank account"``). Keys must be labels of ``Y``. A ``"logistic"``
         head (the default after a contrastive warm-up) reads them only for
         labels on every training text or on none; the warm-up's batches read
-        them too (``contrastive_label_texts``).
+        them too (``contrastive_label_texts``). Each description must be a
+        non-empty text of at most 1,000 characters (a sentence or two is
+        enough); ``fit`` refuses a longer one.
 
         .. versionadded:: 0.2.0
     contrastive_steps : int or "auto", default="auto"
@@ -270,8 +274,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         .. versionadded:: 0.2.0
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop after
-        ``n_iter_no_change`` epochs without improvement of the validation loss,
-        and restore the best epoch's weights.
+        ``n_iter_no_change`` epochs without an improvement (by more than
+        ``tol``) of the validation objective that ``scoring`` names (by
+        default micro-F1; the validation loss with ``scoring="loss"``), and
+        restore the best epoch's weights.
     validation_fraction : float, default=0.1
         Share of the training texts held out (seeded, not stratified) when
         ``early_stopping=True`` or ``threshold="auto"``.
@@ -406,13 +412,15 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Thresholds tuned on the validation split by ``threshold_metric_`` (all
         equal with ``"f1_micro_global"``); only set when fit held one out
         (``early_stopping=True``, ``threshold="auto"`` or ``X_val``).
-    threshold_metric_ : str
-        The metric ``thresholds_`` are (or would be) tuned with:
-        ``threshold_metric``, with ``"auto"`` resolved by the number of
-        training texts. A model saved before ``"auto"`` existed has its
-        ``threshold_metric``; a :class:`ZeroShotMultiLabelClassifier`'s has
-        ``"label_rate"`` (each label fires on ``1 / n_labels`` of the texts
-        given to its ``fit``) or ``"default"`` (0.5, no texts given).
+    threshold_metric_ : str or None
+        The rule ``thresholds_`` were tuned with: ``threshold_metric``, with
+        ``"auto"`` resolved by the number of training texts. None when the
+        fit tuned no thresholds (no validation split, so no ``thresholds_``;
+        a model loaded or unpickled from such a fit too). A model saved
+        before ``"auto"`` existed has its ``threshold_metric``; a
+        :class:`ZeroShotMultiLabelClassifier`'s has ``"label_rate"`` (each
+        label fires on ``1 / n_labels`` of the texts given to its ``fit``) or
+        ``"default"`` (0.5, no texts given).
     min_labels_ : int
         What ``min_labels="auto"`` means for this fit: 1 when every row of
         ``Y`` (and of ``Y_val``) has at least one label, texts of weight 0
@@ -679,11 +687,19 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                           "still_improving": result.still_improving,
                           "diverged_epoch": result.diverged_epoch,
                           "checkpoint": result.checkpoint,
+                          # the epochs max_epochs (its "auto" on n_train) allowed this fit;
+                          # n_epochs_ is fewer when early stopping stopped it
+                          "max_epochs": (3 if result.n_train is None and self.max_epochs == "auto"
+                                         else resolve_max_epochs(self.max_epochs,
+                                                                 result.n_train or 0,
+                                                                 self.batch_size)),
                           # validation scores at the tuned thresholds, for the card
                           "tuned_scores": getattr(result, "tuned_scores", None)}
         self.min_labels_ = int(result.auto_min_labels)
-        self.threshold_metric_ = result.threshold_metric or resolve_threshold_metric(
-            self.threshold_metric, result.n_train)  # a fit-cache hit: its n_train
+        # the rule the thresholds_ were tuned with; None when none were (no validation split)
+        self.threshold_metric_ = None if result.thresholds is None else (
+            result.threshold_metric or resolve_threshold_metric(
+                self.threshold_metric, result.n_train))  # a fit-cache hit: its n_train
         if result.thresholds is not None:
             self.thresholds_ = np.array(result.thresholds, dtype=float)
         elif hasattr(self, "thresholds_"):
@@ -767,7 +783,11 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
 
         %(Parameters: X)s
         y : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
-            0/1 indicators.
+            0/1 indicators, one column per label of ``classes_`` in that
+            order. A DataFrame's columns are matched by name: the labels in
+            another order, or names that are not ``classes_``, raise a
+            ValueError (pass ``y[list(clf.classes_)]``); an array's columns
+            are taken by position.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -856,7 +876,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             # pickles of earlier versions lack these fitted attributes
             state.setdefault("interrupted_", False)
             state.setdefault("fit_cache_hit_", False)
-            state.setdefault("threshold_metric_", state.get("threshold_metric", DEFAULT_METRIC))
+            state.setdefault("threshold_metric_", state.get("threshold_metric", DEFAULT_METRIC)
+                             if "thresholds_" in state else None)  # no thresholds: no rule
             if "learning_rate_" not in state:
                 state["learning_rate_"] = _saved_learning_rate(
                     {}, state.get("learning_rate", "auto"), state["model_"])

@@ -296,7 +296,10 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
     lines += ["## Training", "", "| parameter | value |", "|---|---|"]
     for key in CARD_PARAMS:  # the parameter table's "shown on the card" rows
         if key in params:
-            lines.append(f"| `{key}` | {_md(_card_value(params[key], settings.get(key + '_')))} |")
+            shown = _card_value(params[key], settings.get(key + '_'))
+            if key == "threshold_metric" and settings.get("thresholds_") is None:
+                shown = f"{_fmt(params[key])} (not used: no thresholds were tuned)"[:80]
+            lines.append(f"| `{key}` | {_md(shown)} |")
     n_train, n_valid = _count(settings.get("n_train_")), _count(settings.get("n_valid_"))
     if n_train is not None:
         lines.append(f"| texts trained on | {n_train} |")

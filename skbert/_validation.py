@@ -25,7 +25,7 @@ from ._utils import SkbertWarning
 def _mlb_fix(name: str = "Y") -> str:
     """The MultiLabelBinarizer fix of a target named ``name``: for ``Y_val`` the binarizer
     fitted on ``Y``'s labels, so that the columns are the same labels in the same order."""
-    if name != "Y":
+    if name not in ("Y", "y"):
         return ("Encode the labels as an indicator matrix with the binarizer fitted on Y's "
                 "label lists, so the columns match Y's:\n"
                 "    mlb = MultiLabelBinarizer().fit(label_lists)   # Y = mlb.transform(...)\n"
@@ -458,13 +458,88 @@ def _check_target_values(Y: np.ndarray, name: str) -> None:
 
 def subset_accuracy(estimator, X, y, sample_weight=None) -> float:
     """``estimator.score``: subset accuracy of ``estimator.predict(X)``, with ``y`` read
-    as ``fit`` reads Y (so a DataFrame of nullable columns scores too)."""
+    as ``fit`` reads Y (so a DataFrame of nullable columns scores too) and lined up with
+    ``classes_`` (:func:`check_target_columns`)."""
     from sklearn.metrics import accuracy_score
-    from sklearn.utils.validation import _num_samples
+    from sklearn.utils.validation import _num_samples, check_is_fitted
 
-    y = check_targets(y, _num_samples(y), warn_missing=False, warn_scorers=False)[0]
-    return float(accuracy_score(y.astype(np.int8), estimator.predict(X),
+    check_is_fitted(estimator)
+    Y = check_targets(y, _num_samples(y), warn_missing=False, warn_scorers=False)[0]
+    check_target_columns(y, estimator.classes_)
+    return float(accuracy_score(Y.astype(np.int8), estimator.predict(X),
                                 sample_weight=sample_weight))
+
+
+def _plain(label):
+    """A label name as a plain Python str or int (``np.str_``/``np.int64`` too)."""
+    if isinstance(label, str):
+        return str(label)
+    if isinstance(label, Integral) and not isinstance(label, (bool, np.bool_)):
+        return int(label)
+    return label
+
+
+def check_target_columns(Y, classes, *, name: str = "Y", labels: str = "clf.classes_",
+                         reorder: str | None = None) -> None:
+    """Refuse targets whose columns are not the labels ``classes``, in that order.
+
+    Predictions have one column per label of ``classes``; a ``Y`` compared
+    with them (``score``, a zero-shot ``fit`` inside ``cross_val_score`` or
+    ``GridSearchCV``) must have the same columns in the same order, or each
+    label would silently be scored against another's column. A DataFrame is
+    matched by its column names: the labels in another order, or names that
+    are not labels, are refused. A plain array or sparse matrix is
+    positional (scikit-learn's rule): only its number of columns is checked.
+    Called on a ``Y`` that :func:`check_targets` accepted.
+
+    Parameters
+    ----------
+    Y : array-like, sparse matrix or DataFrame of shape (n_samples, n_columns)
+    classes : sequence of str or int
+        The labels, in the order of the predictions' columns.
+    name : str, default="Y"
+        How the messages name the targets (``"y"``).
+    labels : str, default="clf.classes_"
+        How the messages name ``classes`` in the code of the fix.
+    reorder : str or None, default=None
+        Another fix the messages offer (a zero-shot classifier's ``labels``
+        can be reordered instead).
+
+    Raises
+    ------
+    ValueError
+        Naming the columns, the labels and the fix (``Y[list(clf.classes_)]``).
+    """
+    expected = [_plain(c) for c in classes]
+    also = f", or {reorder}" if reorder else ""
+    columns = getattr(Y, "columns", None)
+    if columns is None:
+        shape = getattr(Y, "shape", None) or np.shape(Y)
+        if len(shape) == 2 and shape[1] != len(expected):
+            raise ValueError(
+                f"{name} has {shape[1]} column(s) but there are {len(expected)} labels "
+                f"({brief(expected, 80)}), the columns of the predictions it is compared "
+                f"with; pass one 0/1 column per label of {labels}, in that order{also}.")
+        return
+    given = [_plain(c) for c in columns]
+    if given == expected:
+        return
+    shown = f"{name}'s columns {brief(given, 80)}"
+    known = set(expected)
+    if len(given) == len(expected) and set(given) == known:
+        raise ValueError(
+            f"{shown} are the labels {brief(expected, 80)} in another order: each label's "
+            f"predictions would be compared with another label's column. Put the columns in "
+            f"the order of the labels: {name}[list({labels})]{also}.")
+    missing = [c for c in expected if c not in set(given)]
+    unknown = [c for c in given if c not in known]
+    parts = ([f"{brief(unknown, 60)} {'is' if len(unknown) == 1 else 'are'} not among them"]
+             if unknown else []) + ([f"{brief(missing, 60)} missing"] if missing else [])
+    raise ValueError(
+        f"{shown} are not the labels {brief(expected, 80)} ({'; '.join(parts)}), so they "
+        f"cannot be matched with the predictions' columns. Pass the columns of the labels, in "
+        f"their order: {name}[list({labels})]{also} (a plain array, {name}.to_numpy(), is "
+        "compared by column position).")
 
 
 def _check_column_kind(column, dtype, name: str = "Y") -> None:
@@ -522,9 +597,12 @@ def _label_names(columns, speak=None, *, name: str = "Y") -> np.ndarray:
 
     ``speak``: ``(holds, what, fix, fix_repeated)``, how the messages name
     the list and its fixes: by default the columns of the targets ``name``
-    (:func:`_y_columns`); ``ZeroShotMultiLabelClassifier`` passes its ``labels``'.
+    (:func:`_y_columns`); ``ZeroShotMultiLabelClassifier`` passes its ``labels``',
+    with a fifth item, a function of a bad name (empty, or holding a control
+    character: refused) giving how to rename it.
     """
-    holds, what, fix, fix_repeated = speak or _y_columns(name)
+    holds, what, fix, fix_repeated, *rest = speak or _y_columns(name)
+    rename = rest[0] if rest else None  # label -> how to rename it
     if getattr(columns, "nlevels", 1) > 1:
         raise ValueError(
             f"{name}'s columns are a {columns.nlevels}-level MultiIndex "
@@ -536,6 +614,10 @@ def _label_names(columns, speak=None, *, name: str = "Y") -> np.ndarray:
             raise ValueError(
                 f"{holds} {brief(label)} ({type(label).__name__}); label names must be str or "
                 f"int (what a saved model can hold). {fix}")
+        if isinstance(label, str):
+            _check_printable(label, holds, rename(label) if rename else (
+                f"Rename the column, e.g. {name} = {name}.rename(columns={{{brief(label)}: "
+                "'new_name'})."))
         if isinstance(label, Integral) and not -2**63 <= int(label) < 2**63:
             raise ValueError(
                 f"{holds} {int(label)}, an int beyond int64: a saved model could not hold it as "
@@ -547,7 +629,33 @@ def _label_names(columns, speak=None, *, name: str = "Y") -> np.ndarray:
             f"{holds} {dupes[0]!r} more than once; each label needs its own unique name. "
             f"{fix_repeated}")
     check_distinct_names(names, what, name=name)
-    return np.asarray([n if isinstance(n, str) else int(n) for n in names], dtype=object)
+    # plain str and int, whatever the container held (np.str_, np.int64)
+    return np.asarray([str(n) if isinstance(n, str) else int(n) for n in names], dtype=object)
+
+
+#: Unicode categories a label name may not hold: control characters (``"\x00"``, tab,
+#: newline) and the line and paragraph separators, which break CSV rows and the model
+#: card's table.
+_UNPRINTABLE = ("Cc", "Zl", "Zp")
+
+
+def _check_printable(label: str, holds: str, fix: str) -> None:
+    """Refuse a label name that is empty, only spaces, or holds a control character.
+
+    Such a name is a valid DataFrame column, but the CLI's CSV header and
+    JSON keys, ``id2label`` and the model card's table would show a blank
+    label or break a row. ``holds`` and ``fix`` word the message.
+    """
+    if not label.strip():
+        raise ValueError(
+            f"{holds} {brief(label)}, which is {'empty' if not label else 'only spaces'}: "
+            f"CSV headers, reports and the model card would show a blank label. {fix}")
+    bad = next((ch for ch in label if unicodedata.category(ch) in _UNPRINTABLE), None)
+    if bad is not None:
+        raise ValueError(
+            f"{holds} {brief(label)}, which holds the control character {bad!r}: it would "
+            "break the CLI's CSV rows and the model card's table (or not show there at all). "
+            f"{fix}")
 
 
 def _look_alike_fix(name: str = "Y") -> str:

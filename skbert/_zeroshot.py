@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._batches import pad_token_id
 from ._estimator import TransformerMultiLabelClassifier
@@ -34,6 +34,8 @@ from ._validation import (
     NumberInterval,
     _label_names,
     check_distinct_names,
+    check_target_columns,
+    check_targets,
     check_texts,
     subset_accuracy,
 )
@@ -58,12 +60,16 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     labels : list of str or int
-        The label names, in column order; they become ``classes_`` (numpy
-        ints as Python ints). Only str and int names can be saved, so others
-        (floats, bools, tuples, None) are refused by :meth:`fit`.
+        The label names, in column order; they become ``classes_`` as plain
+        Python str and int, whatever the container (a numpy array's
+        ``np.str_`` and ``np.int64`` included). Only str and int names can be
+        saved, so others (floats, bools, tuples, None) are refused by
+        :meth:`fit`, as are empty names and names holding a control
+        character (tab, newline, ``"\\x00"``).
     label_descriptions : dict or None, default=None
         Label -> text saying what it means (``{"acq": "mergers and
-        acquisitions"}``); other labels use their name made readable.
+        acquisitions"}``); other labels use their name made readable. Each
+        description must be a non-empty text of at most 1,000 characters.
     template : str, default="{}"
         Puts a readable label name into a sentence, e.g. ``"This text
         expresses {}."``; descriptions are used as they are.
@@ -151,8 +157,14 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             their mean vector centres the similarities and they calibrate
             ``thresholds_``. None (or no texts) centres on the labels' own
             vectors.
-        y : None
-            Ignored; accepted so that the estimator fits in a Pipeline.
+        y : None, array-like, sparse matrix or DataFrame of shape (n_samples, n_labels), \
+                default=None
+            Not learnt from (nothing is trained); accepted so that the
+            estimator fits in a Pipeline, ``cross_val_score`` and
+            ``GridSearchCV``, which score ``predict`` against it. Given, it
+            must line up with ``labels``: a DataFrame's column names must be
+            the labels in the same order (pass ``y[list(clf.labels)]``, or
+            reorder ``labels``), an array must have one column per label.
 
         Returns
         -------
@@ -167,7 +179,11 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             exactly one ``{}`` (``{{``/``}}`` for a literal brace), or a label
             whose name or description says nothing to the model (read as its
             unknown token or special tokens alone), or two labels that read as
-            the same tokens: pass ``label_descriptions`` for them.
+            the same tokens: pass ``label_descriptions`` for them; if a name is
+            empty (or only spaces) or holds a control character (``"\\t"``,
+            ``"\\n"``, ``"\\x00"``), which would break the CLI's CSV rows and
+            the model card; or if ``y`` is given and its columns are not the
+            labels in the same order.
         """
         if isinstance(self.labels, dict):  # names -> descriptions: only the keys would count
             names = list(self.labels)
@@ -205,6 +221,13 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         if X is not None and not isinstance(X, (str, bytes)) and len(X) == 0:
             X = None  # no texts: centred on the labels, as with None
         unlabelled = None if X is None else check_texts(X)
+        if y is not None:  # scored against predict's columns: they must line up
+            n = len(unlabelled) if unlabelled is not None else _num_samples(y)
+            check_targets(y, n, warn_missing=False, name="y")
+            check_target_columns(y, classes, name="y", labels="clf.labels",
+                                 reorder="put labels in the order of y's columns "
+                                         "(labels=list(y.columns))"
+                                 if hasattr(y, "columns") else None)
         inner._set_fitted(_zero_shot_fit(inner, classes, texts, unlabelled, words))
         self.classifier_ = inner
         self.classes_ = inner.classes_
@@ -278,7 +301,10 @@ def _check_labels(labels: list) -> np.ndarray:
 _REPEATED_FIX = "Give each label its own name, or drop the repeated one."
 #: How :func:`~skbert._validation._label_names` speaks of ``labels``.
 _LABELS = ("labels holds", "labels",
-           "Pass str names, e.g. labels=[str(c) for c in labels].", _REPEATED_FIX)
+           "Pass str names, e.g. labels=[str(c) for c in labels].", _REPEATED_FIX,
+           lambda label: f"Rename it in labels (and in label_descriptions), e.g. "
+                         f"labels=['new_name' if c == {label!r:.40} else c for c in labels]; "
+                         "if the labels are the columns of y, rename the column too.")
 
 
 def _check_template(template: str) -> None:
