@@ -811,7 +811,3 @@ class NumberInterval(Interval):
             if text.startswith(kind + " "):
                 return f"{kind} (not a bool){text[len(kind):]}"
         return text
-        for kind in ("an int", "a float"):
-            if text.startswith(kind + " "):
-                return f"{kind} (not a bool){text[len(kind):]}"
-        return text
