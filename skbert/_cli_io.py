@@ -270,10 +270,15 @@ def load_eval_data(path: str, names: list[str], *, text_column="text", label_col
     texts, Y, found = load_labelled(path, text_column=text_column, **kwargs)
     unknown = [n for n in found if n not in names]
     if unknown:
+        guarded = [n for n in unknown if n.startswith("'") and n[1:] in names]
+        why = (f" {guarded[:3]} are the model's labels behind the ' that skbert predict puts "
+               "before a CSV cell starting with =, +, - or @ (so that a spreadsheet shows it "
+               "as text): give evaluate labels without it, e.g. predictions written with "
+               "--format jsonl." if guarded else "")
         raise ValueError(
             f"{os.path.basename(path)!r} holds label(s) the model was not trained on: "
-            f"{unknown}; the model knows {names}. Fix the labels or evaluate a model trained "
-            "with them.")
+            f"{unknown}; the model knows {names}.{why} Fix the labels or evaluate a model "
+            "trained with them.")
     Y_full = np.zeros((len(texts), len(names)), dtype=np.int64)
     index = {n: j for j, n in enumerate(names)}
     for j, n in enumerate(found):

@@ -241,6 +241,11 @@ def _first_bad(bad: np.ndarray) -> tuple[int, int, int]:
     return row, col, int(np.count_nonzero(bad))
 
 
+#: How far outside [0, 1] a probability may be and still count as rounding noise
+#: (clipped): a sum or a cast in another precision can give 1 + 1e-12.
+PROBA_TOLERANCE = 1e-6
+
+
 def check_proba(proba, name: str = "proba") -> np.ndarray:
     """``proba`` as a float (n_samples, n_labels) array of probabilities in [0, 1].
 
@@ -251,7 +256,8 @@ def check_proba(proba, name: str = "proba") -> np.ndarray:
     ------
     ValueError
         If ``proba`` is not numbers, not 2-D, or holds NaN, an infinity, or a value
-        outside [0, 1].
+        outside [0, 1] by more than :data:`PROBA_TOLERANCE` (rounding noise within it
+        is clipped).
 
     Examples
     --------
@@ -285,7 +291,7 @@ def check_proba(proba, name: str = "proba") -> np.ndarray:
             f"(label index) {col} ({n} value(s) NaN or infinite); probabilities must be "
             "numbers in [0, 1]. Drop or fill the rows that hold NaN (or find why the model "
             "gave NaN) before tuning or applying thresholds.")
-    bad = (P < 0) | (P > 1)
+    bad = (P < -PROBA_TOLERANCE) | (P > 1 + PROBA_TOLERANCE)
     if bad.any():
         row, col, n = _first_bad(bad)
         raise ValueError(
@@ -294,7 +300,18 @@ def check_proba(proba, name: str = "proba") -> np.ndarray:
             "probabilities. If these are scores or logits, turn them into probabilities "
             "first (scipy.special.expit), e.g. pass clf.predict_proba(X), not "
             "clf.decision_function(X).")
+    if (P < 0).any() or (P > 1).any():  # rounding noise (1 + 1e-12): probabilities still
+        return np.clip(P, 0.0, 1.0)
     return P
+
+
+def _number_or_nan(value) -> float:
+    """A cell as a float: None and pandas' NA as NaN (refused by the caller, by place)."""
+    if value is None or type(value).__name__ == "NAType":
+        return float("nan")
+    if isinstance(value, str):
+        raise TypeError("text")
+    return float(value)
 
 
 def check_indicators(Y_true, name: str = "Y_true") -> np.ndarray:
@@ -315,7 +332,18 @@ def check_indicators(Y_true, name: str = "Y_true") -> np.ndarray:
     """
     if hasattr(Y_true, "toarray"):  # a scipy sparse matrix
         Y_true = Y_true.toarray()
+    if hasattr(Y_true, "to_numpy"):  # pandas, nullable Int8/boolean columns too: NA is NaN
+        dtypes = getattr(Y_true, "dtypes", None)
+        kinds = [d.kind for d in (dtypes if dtypes is not None and hasattr(dtypes, "__iter__")
+                                  else [Y_true.dtype])]
+        Y_true = (Y_true.to_numpy(dtype=float, na_value=np.nan)
+                  if all(k in "biuf" for k in kinds) else Y_true.to_numpy())
     Y = np.asarray(Y_true)
+    if Y.dtype == object and Y.ndim == 2:  # a nullable frame's to_numpy(): numbers, NA
+        try:
+            Y = np.vectorize(_number_or_nan, otypes=[float])(Y)
+        except (TypeError, ValueError):  # text: refused below, by its dtype
+            pass
     if Y.dtype == bool:
         return Y.astype(int)
     if Y.dtype.kind not in "iuf":

@@ -464,8 +464,15 @@ def subset_accuracy(estimator, X, y, sample_weight=None) -> float:
     from sklearn.utils.validation import _num_samples, check_is_fitted
 
     check_is_fitted(estimator)
-    Y = check_targets(y, _num_samples(y), warn_missing=False, warn_scorers=False)[0]
-    check_target_columns(y, estimator.classes_)
+    n_labels = len(estimator.classes_)
+    if np.ndim(y) == 1 and not hasattr(y, "columns"):  # one column: not what predict gives
+        raise ValueError(
+            f"y has one value per text (shape {np.shape(y)}), but score compares it with the "
+            f"predictions' {n_labels} columns, one per label of clf.classes_; pass y with "
+            f"{n_labels} 0/1 columns in that order.")
+    Y = check_targets(y, _num_samples(y), warn_missing=False, warn_scorers=False,
+                      name="y")[0]
+    check_target_columns(y, estimator.classes_, name="y")
     return float(accuracy_score(Y.astype(np.int8), estimator.predict(X),
                                 sample_weight=sample_weight))
 
@@ -535,11 +542,16 @@ def check_target_columns(Y, classes, *, name: str = "Y", labels: str = "clf.clas
     unknown = [c for c in given if c not in known]
     parts = ([f"{brief(unknown, 60)} {'is' if len(unknown) == 1 else 'are'} not among them"]
              if unknown else []) + ([f"{brief(missing, 60)} missing"] if missing else [])
+    if missing:  # no column to pick for them: only a positional array can be meant
+        fix = (f"If its columns are the labels in their order under other names, pass a "
+               f"plain array, {name}.to_numpy(), which is compared by column position"
+               f"{also}.")
+    else:
+        fix = (f"Pass the columns of the labels, in their order: {name}[list({labels})]"
+               f"{also} (a plain array, {name}.to_numpy(), is compared by column position).")
     raise ValueError(
         f"{shown} are not the labels {brief(expected, 80)} ({'; '.join(parts)}), so they "
-        f"cannot be matched with the predictions' columns. Pass the columns of the labels, in "
-        f"their order: {name}[list({labels})]{also} (a plain array, {name}.to_numpy(), is "
-        "compared by column position).")
+        f"cannot be matched with the predictions' columns. {fix}")
 
 
 def _check_column_kind(column, dtype, name: str = "Y") -> None:
@@ -665,6 +677,20 @@ def _look_alike_fix(name: str = "Y") -> str:
             f"{name}.columns]) and merge the columns that then share a name.")
 
 
+def _looks(text: str) -> str:
+    """How a name prints: NFC-normalised, stripped of surrounding spaces and of invisible
+    format characters (zero-width space, joiners, BOM: Unicode category Cf).
+
+    Examples
+    --------
+    >>> _looks(" joy\u200b") == _looks("joy")
+    True
+    """
+    text = "".join(ch for ch in unicodedata.normalize("NFC", text)
+                   if unicodedata.category(ch) != "Cf")
+    return text.strip()
+
+
 def check_distinct_names(names, what: str = "The label names", *, look_alike: bool = True,
                          fix: str | None = None, name: str = "Y") -> None:
     """Refuse label names that are different values but the same, or look-alike, text.
@@ -683,7 +709,8 @@ def check_distinct_names(names, what: str = "The label names", *, look_alike: bo
     what : str, default="The label names"
         How the message names the names.
     look_alike : bool, default=True
-        Also refuse names equal after NFC normalisation and ``strip()``.
+        Also refuse names equal after NFC normalisation, ``strip()`` and removing
+        invisible format characters (:func:`_looks`).
     fix : str or None, default=None
         The fix the message ends with; by default how to rename the columns of
         the targets ``name``.
@@ -713,13 +740,14 @@ def check_distinct_names(names, what: str = "The label names", *, look_alike: bo
         return
     by_look: dict[str, list[str]] = {}
     for text in by_text:
-        by_look.setdefault(unicodedata.normalize("NFC", text).strip(), []).append(text)
+        by_look.setdefault(_looks(text), []).append(text)
     clash = next((group for group in by_look.values() if len(group) > 1), None)
     if clash is not None:
         shown = " and ".join(ascii(t) for t in clash[:3])  # repr, with the code points shown
         raise ValueError(
-            f"{what} {shown} look the same (equal once Unicode-normalised to NFC and stripped "
-            "of surrounding spaces): CSV headers, reports and the model card would show two "
+            f"{what} {shown} look the same (equal once Unicode-normalised to NFC, stripped "
+            "of surrounding spaces and of invisible format characters such as the zero-width "
+            "space): CSV headers, reports and the model card would show two "
             f"identical labels. {fix or _look_alike_fix(name)}")
 
 

@@ -287,3 +287,16 @@ def test_a_label_list_item_that_is_not_text_is_named_without_python_types(
     rc, _, err = run(capsys, "train", data, "--out", tmp_path / "m")
     assert rc == 2 and shown in err, err
     assert not re.search(r"\((int|bool|dict|str|float)\)", err), err
+
+
+def test_evaluate_names_the_spreadsheet_quote_on_labels_read_back_from_csv(capsys, tmp_path,
+                                                                          tiny_model):
+    """A label starting with + or - (sentiment '+1'/'-1') is written to CSV behind a ' (the
+    spreadsheet guard, as documented); evaluate reading that file back says so."""
+    model = _train(tmp_path, tiny_model, [["+1"], ["-1"], ["+1"], ["-1"], ["+1", "-1"], ["+1"]])
+    preds = tmp_path / "p.csv"
+    texts = tmp_path / "t.txt"
+    texts.write_text("football match today\nthe pizza recipe\n")
+    assert run(capsys, "predict", model, texts, "--output", preds, "--threshold", "0")[0] == 0
+    rc, _, err = run(capsys, "evaluate", model, preds)
+    assert rc == 2 and "the model's labels behind the '" in err and "--format jsonl" in err, err

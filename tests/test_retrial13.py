@@ -1,0 +1,67 @@
+"""A second trial of the sixth session's fixes (2026-12-07) found these; each is pinned here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import LABELS, make_corpus
+
+from skbert import TransformerMultiLabelClassifier, tune_thresholds
+from skbert._thresholds import apply_thresholds
+from skbert.plotting import threshold_curve
+
+rng = np.random.default_rng(0)
+Y = pd.DataFrame((rng.random((30, 3)) > 0.6).astype(int), columns=["a", "b", "c"])
+P = rng.random((30, 3))
+
+
+@pytest.mark.parametrize("dtype", ["Int8", "Int64", "boolean"])
+def test_nullable_indicator_frames_tune_as_plain_ones(dtype):
+    """fit and score read nullable columns; tune_thresholds and threshold_curve refused them."""
+    plain = tune_thresholds(Y.to_numpy(), P, metric="f1")
+    np.testing.assert_array_equal(tune_thresholds(Y.astype(dtype), P, metric="f1"), plain)
+    np.testing.assert_array_equal(threshold_curve(Y.astype(dtype), P)[1],
+                                  threshold_curve(Y.to_numpy(), P)[1])
+
+
+def test_a_missing_value_in_a_nullable_frame_is_named_and_text_is_refused():
+    missing = Y.astype("Int8")
+    missing.iloc[2, 1] = pd.NA
+    with pytest.raises(ValueError, match=r"Y_true holds NaN at row 2, column \(label index\) 1"):
+        tune_thresholds(missing, P, metric="f1")
+    with pytest.raises(ValueError, match="must hold the numbers 0 and 1"):
+        tune_thresholds(Y.astype(str), P, metric="f1")
+
+
+def test_rounding_noise_above_one_is_a_probability_and_more_is_refused():
+    noisy = np.where(P > 0.9, 1 + 1e-12, P)
+    exact = np.where(P > 0.9, 1.0, P)
+    np.testing.assert_array_equal(tune_thresholds(Y.to_numpy(), noisy, metric="f1"),
+                                  tune_thresholds(Y.to_numpy(), exact, metric="f1"))
+    np.testing.assert_array_equal(apply_thresholds(noisy, 0.5), apply_thresholds(exact, 0.5))
+    with pytest.raises(ValueError, match="outside"):
+        apply_thresholds(np.where(P > 0.9, 1.001, P), 0.5)
+
+
+@pytest.mark.parametrize("twin", ["joy\u200b", "\u2060joy", "jo\ufeffy"])
+def test_names_that_differ_by_an_invisible_character_look_the_same(tiny_st_model, twin):
+    X, Yc = make_corpus(16, seed=0)
+    frame = pd.DataFrame(Yc, columns=["joy", twin, *LABELS[2:]])
+    with pytest.raises(ValueError, match="look the same"):
+        TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, precision="fp32",
+                                        fit_cache=False).fit(X, frame)
+
+
+def test_score_names_its_own_argument_and_the_column_count(tiny_st_model):
+    X, Yc = make_corpus(16, seed=0)
+    clf = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", threshold=0.5,
+                                          fit_cache=False).fit(X, Yc)
+    with pytest.raises(ValueError, match=r"y has one value per text .* 4 0/1 columns"):
+        clf.score(X, Yc[:, 0])
+    named = pd.DataFrame(Yc, columns=LABELS)  # fitted on an array: labels 0..3
+    with pytest.raises(ValueError, match=r"y\.to_numpy\(\)") as info:
+        clf.score(X, named)
+    assert "y[list(clf.classes_)]" not in str(info.value)
+    assert clf.score(X, named.to_numpy()) == clf.score(X, Yc)
