@@ -496,27 +496,30 @@ def _warn_names_left_out(dropped: list, classes, described: dict) -> None:
     def plain(i) -> bool:  # no description
         return str(plain_label(classes[i])) not in described
 
-    groups: dict[tuple, str] = {}  # label indices that read alike -> their text
-    for i, text, _, others in dropped:
-        group = tuple(sorted([i, *others]))
-        if others and all(plain(k) for k in group):
-            groups.setdefault(group, text)
+    texts = {i: text for i, text, _, _ in dropped}
+    groups = list(dict.fromkeys(  # label indices that read alike, each group once
+        tuple(sorted([i, *others])) for i, _, _, others in dropped
+        if others and all(plain(k) for k in [i, *others])))
     if not groups:
         return
     n = sum(len(g) for g in groups)
 
-    def names(group) -> str:  # 'a', 'b' and 'c'
-        said = [repr(str(plain_label(classes[k]))) for k in group]
+    def names(group) -> str:  # 'a', 'b_c' ('b c') and 'd'
+        said = []
+        for k in group:
+            name = str(plain_label(classes[k]))
+            text = texts.get(k)
+            said.append(repr(name) + (f" ({text[:40]!r})" if text and text != name else ""))
         return ", ".join(said[:-1]) + " and " + said[-1]
 
-    shown = "; ".join(f"{names(group)} (all read as {text[:40]!r})"
-                      for group, text in list(groups.items())[:5])
-    first = classes[next(iter(groups))[0]]
+    shown = "; ".join(names(group) for group in groups[:5])
+    first = classes[groups[0][0]]
     warnings.warn(
         f"The contrastive warm-up leaves out the names of {n} label(s) that read as the same "
         f"tokens, so their names cannot tell them apart: {shown}"
         f"{' ...' if len(groups) > 5 else ''}. A label without a description is read by its "
-        "name as words (underscores, hyphens and capitals dropped). If these are one label "
+        "name as words (underscores, hyphens and capitals dropped; a word the model does not "
+        "know reads as its unknown token). If these are one label "
         "spelled in several ways, merge their columns of Y; else give each its own words "
         f"with {description_example(first)}.", SkbertWarning, stacklevel=8)
 

@@ -129,8 +129,9 @@ def test_names_that_read_alike_warn_under_the_defaults(tiny_st_model, corpus, ca
     assert len(said) == 1, [str(w.message) for w in record]
     message = str(said[0].message)
     assert ("names of 3 label(s) that read as the same tokens, so their names cannot tell "
-            "them apart: 'team_code', 'team code' and 'Team-Code' (all read as 'team code')"
+            "them apart: 'team_code' ('team code'), 'team code' and 'Team-Code' ('team code')"
             ) in message
+    assert "a word the model does not know reads as its unknown token" in message
     assert "merge their columns of Y" in message
     assert 'label_descriptions={"team_code": "words saying what it means", ...}' in message
     assert said[0].filename == __file__  # the user's fit line
