@@ -551,8 +551,8 @@ def check_label_descriptions(descriptions, labels) -> None:
             f"description must be a non-empty string, e.g. {example}, or leave the label "
             "out to use its name.")
     raise ValueError(
-        f"--label-descriptions gives the label {label} a description of {len(text)} "
-        f"characters; keep each under {MAX_DESCRIPTION_CHARS} (a sentence or two is "
+        f"--label-descriptions gives the label {label} a description of {len(text.strip())} "
+        f"characters; keep each to at most {MAX_DESCRIPTION_CHARS} (a sentence or two is "
         "enough).")
 
 

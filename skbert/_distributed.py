@@ -147,7 +147,8 @@ def _leave(dist) -> None:
     barrier that fails (a peer gone, or later than the timeout) is logged, and
     the group is destroyed all the same. There is no barrier
 
-    * after an uncaught exception: a rank that raised mid-fit leaves at once, so
+    * after an uncaught exception, or an error the command line caught and
+      reported (:func:`mark_failed`): a rank that failed mid-fit leaves at once, so
       that the others, blocked in a collective it will never join, fail within a
       second ("Connection closed by peer") rather than after the timeout;
     * where torch's ``barrier`` takes no timeout (releases before early 2026): a
@@ -181,12 +182,23 @@ def _waits_for_the_others(dist) -> bool:
             and not _exiting_after_error())
 
 
+#: Set by :func:`mark_failed`: this rank is exiting after an error it caught.
+_FAILED = {"failed": False}
+
+
+def mark_failed() -> None:
+    """Record that this process is exiting after an error it caught and reported (the
+    command line's exit code 2): :func:`_leave` then leaves the group without waiting."""
+    _FAILED["failed"] = True
+
+
 def _exiting_after_error() -> bool:
-    """Whether the interpreter is exiting after an uncaught exception (Python records it
-    in ``sys.last_value``, and ``sys.last_exc`` from 3.12, before the exit handlers run)."""
+    """Whether the interpreter is exiting after an error: an uncaught exception (Python
+    records it in ``sys.last_value``, and ``sys.last_exc`` from 3.12, before the exit
+    handlers run) or one caught and reported (:func:`mark_failed`)."""
     import sys
 
-    return (getattr(sys, "last_exc", None) is not None
+    return (_FAILED["failed"] or getattr(sys, "last_exc", None) is not None
             or getattr(sys, "last_value", None) is not None)
 
 

@@ -118,11 +118,11 @@ def description_problem(descriptions, classes) -> DescriptionProblem | None:
                            f"label_descriptions[{key!r}] is {text!r:.60}; each description "
                            "must be a non-empty string,",
                            "e.g. 'acquisitions and mergers of companies'.")
-        if len(text) > MAX_DESCRIPTION_CHARS:
+        if len(text.strip()) > MAX_DESCRIPTION_CHARS:  # what is read: the text stripped
             return problem("long", key, text,
-                           f"label_descriptions[{key!r}] has {len(text)} characters;",
-                           f"keep each description under {MAX_DESCRIPTION_CHARS} (a sentence "
-                           "or two is enough).")
+                           f"label_descriptions[{key!r}] has {len(text.strip())} characters;",
+                           f"keep each description to at most {MAX_DESCRIPTION_CHARS} (a "
+                           "sentence or two is enough).")
     return None
 
 

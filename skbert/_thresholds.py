@@ -249,8 +249,9 @@ PROBA_TOLERANCE = 1e-6
 def check_proba(proba, name: str = "proba") -> np.ndarray:
     """``proba`` as a float (n_samples, n_labels) array of probabilities in [0, 1].
 
-    Vectorised (one pass over the array); the message names the first bad value,
-    its row and column, how many there are, and the fix, as scikit-learn's metrics do.
+    Vectorised (a minimum and a maximum; masks only to name a bad value); the
+    message names the first bad value, its row and column, how many there are,
+    and the fix, as scikit-learn's metrics do. A float array is not copied.
 
     Raises
     ------
@@ -270,8 +271,15 @@ def check_proba(proba, name: str = "proba") -> np.ndarray:
     """
     if hasattr(proba, "toarray"):  # a scipy sparse matrix
         proba = proba.toarray()
+    if hasattr(proba, "to_numpy") and not isinstance(proba, np.ndarray):
+        try:  # pandas, nullable Float64 too: NA as NaN (named below, by place)
+            proba = proba.to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError):
+            proba = proba.to_numpy()
     try:
-        P = np.asarray(proba, dtype=float)
+        P = np.asarray(proba)  # float32 stays float32: no copy of a large matrix
+        if P.dtype.kind != "f":
+            P = P.astype(float)
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"{name} must be an array of numbers (probabilities in [0, 1]) of shape "
@@ -281,6 +289,10 @@ def check_proba(proba, name: str = "proba") -> np.ndarray:
             f"{name} has shape {P.shape}; it must be 2-D, (n_samples, n_labels), e.g. "
             "clf.predict_proba(X_test) (reshape one label's column with "
             "p.reshape(-1, 1)).")
+    lo, hi = (P.min(), P.max()) if P.size else (0.0, 0.0)  # NaN propagates: two passes
+    if (np.isfinite(lo) and np.isfinite(hi) and lo >= -PROBA_TOLERANCE
+            and hi <= 1 + PROBA_TOLERANCE):  # the usual case: no mask, no copy
+        return np.clip(P, 0.0, 1.0) if lo < 0 or hi > 1 else P
     bad = ~np.isfinite(P)
     if bad.any():
         row, col, n = _first_bad(bad)

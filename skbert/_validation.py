@@ -25,7 +25,13 @@ from ._utils import SkbertWarning
 def _mlb_fix(name: str = "Y") -> str:
     """The MultiLabelBinarizer fix of a target named ``name``: for ``Y_val`` the binarizer
     fitted on ``Y``'s labels, so that the columns are the same labels in the same order."""
-    if name not in ("Y", "y"):
+    if name == "y":  # compared with a model's predictions: its labels, in their order
+        return ("Encode the labels as an indicator matrix whose columns are the model's "
+                "labels, in their order:\n"
+                "    from sklearn.preprocessing import MultiLabelBinarizer\n"
+                "    y = MultiLabelBinarizer(classes=list(clf.classes_)).fit_transform("
+                "label_lists)")
+    if name != "Y":
         return ("Encode the labels as an indicator matrix with the binarizer fitted on Y's "
                 "label lists, so the columns match Y's:\n"
                 "    mlb = MultiLabelBinarizer().fit(label_lists)   # Y = mlb.transform(...)\n"
@@ -465,7 +471,11 @@ def subset_accuracy(estimator, X, y, sample_weight=None) -> float:
 
     check_is_fitted(estimator)
     n_labels = len(estimator.classes_)
-    if np.ndim(y) == 1 and not hasattr(y, "columns"):  # one column: not what predict gives
+    try:
+        ndim = np.ndim(y)
+    except ValueError:  # label lists of different lengths: check_targets words it
+        ndim = None
+    if ndim == 1 and not hasattr(y, "columns"):  # one column: not what predict gives
         raise ValueError(
             f"y has one value per text (shape {np.shape(y)}), but score compares it with the "
             f"predictions' {n_labels} columns, one per label of clf.classes_; pass y with "
@@ -627,8 +637,9 @@ def _label_names(columns, speak=None, *, name: str = "Y") -> np.ndarray:
                 f"{holds} {brief(label)} ({type(label).__name__}); label names must be str or "
                 f"int (what a saved model can hold). {fix}")
         if isinstance(label, str):
+            old_name = repr(label) if len(repr(label)) <= 60 else "OLD_NAME"  # valid code
             _check_printable(label, holds, rename(label) if rename else (
-                f"Rename the column, e.g. {name} = {name}.rename(columns={{{brief(label)}: "
+                f"Rename the column, e.g. {name} = {name}.rename(columns={{{old_name}: "
                 "'new_name'})."))
         if isinstance(label, Integral) and not -2**63 <= int(label) < 2**63:
             raise ValueError(
@@ -652,15 +663,17 @@ _UNPRINTABLE = ("Cc", "Zl", "Zp")
 
 
 def _check_printable(label: str, holds: str, fix: str) -> None:
-    """Refuse a label name that is empty, only spaces, or holds a control character.
+    """Refuse a label name that is empty, shows nothing (spaces, invisible format
+    characters: :func:`_looks`), or holds a control character.
 
     Such a name is a valid DataFrame column, but the CLI's CSV header and
     JSON keys, ``id2label`` and the model card's table would show a blank
     label or break a row. ``holds`` and ``fix`` word the message.
     """
-    if not label.strip():
+    if not _looks(label):  # nothing visible: spaces or invisible format characters only
         raise ValueError(
-            f"{holds} {brief(label)}, which is {'empty' if not label else 'only spaces'}: "
+            f"{holds} {brief(label)}, which is "
+            f"{'empty' if not label else 'only spaces' if not label.strip() else 'invisible'}: "
             f"CSV headers, reports and the model card would show a blank label. {fix}")
     bad = next((ch for ch in label if unicodedata.category(ch) in _UNPRINTABLE), None)
     if bad is not None:
@@ -673,8 +686,9 @@ def _check_printable(label: str, holds: str, fix: str) -> None:
 def _look_alike_fix(name: str = "Y") -> str:
     """The fix of look-alike column names of the targets ``name``."""
     return ("Rename the clashing columns so they differ in visible text, or normalise the "
-            f"names ({name}.columns = [unicodedata.normalize('NFC', str(c)).strip() for c in "
-            f"{name}.columns]) and merge the columns that then share a name.")
+            f"names ({name}.columns = [''.join(ch for ch in unicodedata.normalize('NFC', str(c)) "
+            f"if unicodedata.category(ch) != 'Cf').strip() for c in {name}.columns]) and merge "
+            "the columns that then share a name.")
 
 
 def _looks(text: str) -> str:

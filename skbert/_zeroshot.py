@@ -303,7 +303,9 @@ _REPEATED_FIX = "Give each label its own name, or drop the repeated one."
 _LABELS = ("labels holds", "labels",
            "Pass str names, e.g. labels=[str(c) for c in labels].", _REPEATED_FIX,
            lambda label: f"Rename it in labels (and in label_descriptions), e.g. "
-                         f"labels=['new_name' if c == {label!r:.40} else c for c in labels]; "
+                         f"labels=['new_name' if c == "
+                         f"{repr(label) if len(repr(label)) <= 60 else 'OLD_NAME'} "
+                         "else c for c in labels]; "
                          "if the labels are the columns of y, rename the column too.")
 
 

@@ -99,10 +99,23 @@ def main(argv=None) -> int:
             _ignore_further_interrupts()
         saves = command in (None, "train", "demo")
         print(f"skbert: interrupted{'; nothing was saved' if saves else ''}", file=sys.stderr)
+        _failed_for_the_group()
         return EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED and program:  # training stopped by Ctrl-C, reported
         _ignore_further_interrupts()
+    if code != 0:
+        _failed_for_the_group()
     return code
+
+
+def _failed_for_the_group() -> None:
+    """Tell the process group this rank joined (under torchrun) that the command failed,
+    so that its exit does not wait for the other ranks (they may be blocked in a
+    collective this rank will never join): the error was caught here, so Python's
+    record of an uncaught one is not set."""
+    distributed = sys.modules.get("skbert._distributed")  # never imported: no group
+    if distributed is not None:
+        distributed.mark_failed()
 
 
 def _ignore_further_interrupts() -> None:

@@ -41,15 +41,14 @@ def _check_Y_proba(Y_true, proba):
     """``(Y, P)``: 0/1 indicators and probabilities of one shape, as
     :func:`~skbert.tune_thresholds` takes them (NaN, values outside [0, 1] and
     labels other than 0/1 are refused, naming the first)."""
-    Y = np.asarray(Y_true.toarray() if hasattr(Y_true, "toarray") else Y_true)
-    P = np.asarray(proba.toarray() if hasattr(proba, "toarray") else proba)
+    Y, P = check_indicators(Y_true), check_proba(proba)
     if Y.ndim != 2 or Y.shape != P.shape:
         raise ValueError(
             f"Y_true has shape {Y.shape} and proba {P.shape}; both must be "
             "(n_samples, n_labels) and equal, e.g. Y_test and clf.predict_proba(X_test).")
     if Y.shape[0] == 0:
         raise ValueError("Y_true and proba hold no samples; pass at least one row.")
-    return check_indicators(Y), check_proba(P)
+    return Y, P
 
 
 def plot_history(clf_or_history, ax=None):

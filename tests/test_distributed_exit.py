@@ -50,9 +50,13 @@ WORKER = textwrap.dedent('''
         if rank == 0:
             time.sleep(2.0)
         record["script_done"] = time.time()
-    elif mode == "raise":
-        if rank == 1:
+    elif mode in ("raise", "caught"):
+        if rank == 1 and mode == "raise":
             raise RuntimeError("rank 1 failed mid-fit")
+        if rank == 1:  # the command line caught an error, reported it and exits with 2
+            from skbert import cli
+            cli._failed_for_the_group()
+            sys.exit(2)
         start = time.time()
         try:
             d.all_reduce_sum(torch.ones(4), group)  # rank 1 never joins this one
@@ -109,3 +113,12 @@ def test_a_rank_that_raised_leaves_at_once(tmp_path):
     # rank 0's collective failed as soon as rank 1 left, not after LEAVE_TIMEOUT (30 s)
     assert codes[0] != 0 and r0["blocked_for"] < 15, (r0, outputs)
     assert "Connection" in outputs[0] or "closed" in outputs[0], outputs[0][-2000:]
+
+
+def test_a_rank_whose_error_the_command_line_caught_leaves_at_once(tmp_path):
+    """skbert's CLI catches user errors and exits with 2: no uncaught exception is
+    recorded, so it marks the failure itself; without that, rank 0 waited the barrier's
+    timeout (30 s here, 60 s by default)."""
+    codes, outputs, (r0, r1) = _two_ranks(tmp_path, "caught")
+    assert codes[1] == 2, outputs
+    assert codes[0] != 0 and r0["blocked_for"] < 15, (r0, outputs)

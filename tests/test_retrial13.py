@@ -65,3 +65,47 @@ def test_score_names_its_own_argument_and_the_column_count(tiny_st_model):
         clf.score(X, named)
     assert "y[list(clf.classes_)]" not in str(info.value)
     assert clf.score(X, named.to_numpy()) == clf.score(X, Yc)
+
+
+def test_a_description_is_measured_as_it_is_read_stripped():
+    from skbert._label_init import MAX_DESCRIPTION_CHARS, check_label_descriptions
+
+    padded = "x" * MAX_DESCRIPTION_CHARS + "\n\n"
+    assert check_label_descriptions({"a": padded}, ["a", "b"]) == {"a": padded.strip()}
+    with pytest.raises(ValueError, match=f"has {MAX_DESCRIPTION_CHARS + 1} characters; keep "
+                                         f"each description to at most {MAX_DESCRIPTION_CHARS}"):
+        check_label_descriptions({"a": "x" * (MAX_DESCRIPTION_CHARS + 1)}, ["a", "b"])
+
+
+def test_score_with_label_lists_is_told_the_binarizer_of_the_model_s_labels(tiny_st_model):
+    X, Yc = make_corpus(16, seed=0)
+    clf = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", threshold=0.5,
+                                          fit_cache=False).fit(X, Yc)
+    with pytest.raises(ValueError, match=r"MultiLabelBinarizer\(classes=list\(clf\.classes_\)\)"):
+        clf.score(X[:2], [["a"], ["a", "b"]])  # ragged lists: check_targets words it
+
+
+@pytest.mark.parametrize("name", ["\u200b", " \u2060 "])
+def test_a_name_with_nothing_visible_is_refused(tiny_st_model, name):
+    X, Yc = make_corpus(16, seed=0)
+    frame = pd.DataFrame(Yc, columns=[name, *LABELS[1:]])
+    with pytest.raises(ValueError, match="invisible|only spaces"):
+        TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, precision="fp32",
+                                        fit_cache=False).fit(X, frame)
+
+
+def test_the_look_alike_fix_given_makes_the_names_fit(tiny_st_model):
+    """Following the message's normalisation line merges the twins, so a fit on the merged
+    columns runs (it suggested NFC + strip only, which left a zero-width space in place)."""
+    import re
+    import unicodedata
+
+    X, Yc = make_corpus(16, seed=0)
+    Y = pd.DataFrame(Yc, columns=["joy", "joy\u200b", *LABELS[2:]])
+    with pytest.raises(ValueError, match="look the same") as info:
+        TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, precision="fp32",
+                                        fit_cache=False).fit(X, Y)
+    code = re.search(r"\((Y\.columns = .*? for c in Y\.columns\])\)", str(info.value))[1]
+    exec(code, {"Y": Y, "unicodedata": unicodedata})  # the line the message gives
+    assert list(Y.columns[:2]) == ["joy", "joy"]

@@ -198,7 +198,8 @@ def test_docstrings_say_what_the_code_does():
 def test_the_description_limit_the_docs_state_is_the_one_fit_applies(tiny_st_model):
     from skbert._label_init import MAX_DESCRIPTION_CHARS
 
-    with pytest.raises(ValueError, match=f"keep each description under {MAX_DESCRIPTION_CHARS}"):
+    limit = f"keep each description to at most {MAX_DESCRIPTION_CHARS}"
+    with pytest.raises(ValueError, match=limit):
         _zero_shot(tiny_st_model, label_descriptions={
             **DESCRIPTIONS, "food": "pizza " * (MAX_DESCRIPTION_CHARS // 6 + 1)}).fit()
 
