@@ -154,7 +154,22 @@ def check_label_descriptions(descriptions, classes) -> dict:
     problem = description_problem(descriptions, classes)
     if problem is not None:
         raise ValueError(f"{problem.message} {problem.fix}")
-    return {str(plain_label(key)): text.strip() for key, text in descriptions.items()}
+    return normalised_descriptions(descriptions)
+
+
+def normalised_descriptions(descriptions) -> dict:
+    """``label_descriptions`` as every fit reads them: ``str(label)`` -> text stripped
+    (``3``, ``np.int64(3)`` and ``"3"`` name one label). A value that is not text is kept
+    as its ``repr`` (only :func:`check_label_descriptions`' callers rely on text; a
+    signature of an unchecked dict needs a comparable value).
+
+    Examples
+    --------
+    >>> normalised_descriptions({np.int64(0): " ball games ", "1": "food"})
+    {'0': 'ball games', '1': 'food'}
+    """
+    return {str(plain_label(key)): text.strip() if isinstance(text, str) else repr(text)
+            for key, text in descriptions.items()}
 
 
 def saved_descriptions(descriptions) -> dict | None:

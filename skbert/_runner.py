@@ -57,6 +57,7 @@ from ._label_init import (
     description_example,
     distinct_label_texts,
     logistic_labels,
+    normalised_descriptions,
     same_token_labels,
     silent_labels,
     silent_tokens_named,
@@ -794,9 +795,7 @@ def _descriptions_signature(descriptions) -> tuple:
     sorted, whatever the keys' types (``3``, ``np.int64(3)`` and ``"3"`` name one label)."""
     if not isinstance(descriptions, dict):
         return ()
-    return tuple(sorted((str(plain_label(key)),
-                         text.strip() if isinstance(text, str) else repr(text))
-                        for key, text in descriptions.items()))
+    return tuple(sorted(normalised_descriptions(descriptions).items()))
 
 
 def _warn_descriptions_not_read(est, group) -> None:
