@@ -48,13 +48,12 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 
 import numpy as np
 import torch
 
 from ._thresholds import FEW_TEXTS
-from ._utils import SkbertWarning
+from ._utils import fit_warning
 
 logger = logging.getLogger("skbert")
 
@@ -419,12 +418,12 @@ def warn_short(info: dict, stacklevel: int = 2) -> None:
     if info["steps"] >= info["asked"]:
         return
     weight = " (with non-zero sample_weight)" if info.get("weighted") else ""
-    warnings.warn(
+    fit_warning(
         f"The contrastive warm-up ran {info['steps']} of contrastive_steps={info['asked']} "
         f"steps: a step needs two labels, each carried by at least two training texts{weight} "
         "or by one whose name or description joins the batch (contrastive_label_texts=True), "
         "and this training set has fewer. Label more texts per label, or pass "
-        "contrastive_steps=0.", SkbertWarning, stacklevel=stacklevel + 1)
+        "contrastive_steps=0.", stacklevel=stacklevel + 1)
 
 
 def summary(info: dict) -> str:

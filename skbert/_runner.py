@@ -92,8 +92,12 @@ from ._training import (
     train,
 )
 from ._utils import (
+    MAX_FIT_WARNING_CHARS,
+    MAX_FIT_WARNINGS,
     SkbertWarning,
     TrainingDivergedError,
+    fit_warning,
+    recording_fit_warnings,
     resolve_device,
     resolve_precision,
     seed_from_random_state,
@@ -146,6 +150,9 @@ class FitResult:
     #: A ``warm_start`` refit: the fitted model continued, so it still started from the
     #: ``label_descriptions`` it was first fitted with (:func:`build_signature`).
     warm: bool = False
+    #: What :func:`~skbert._utils.fit_warning` said during the fit (the label texts left
+    #: out, labels without a training text, ...): a fit-cache hit says it again.
+    warnings: list = field(default_factory=list)
 
     def cache_entry(self) -> dict:
         """The fields :func:`skbert._cache.put` stores (JSON-able but model and tokenizer)."""
@@ -157,7 +164,8 @@ class FitResult:
                 "thresholds": None if self.thresholds is None else np.asarray(self.thresholds),
                 "learning_rate": float(self.learning_rate),
                 "n_train": int(self.n_train), "n_valid": int(self.n_valid),
-                "tuned_scores": self.tuned_scores, "tuned_by_rule": self.tuned_by_rule}
+                "tuned_scores": self.tuned_scores, "tuned_by_rule": self.tuned_by_rule,
+                "warnings": [str(w) for w in self.warnings]}
 
 
 def run_fit(estimator, data: FitData) -> FitResult:
@@ -238,7 +246,9 @@ def _run(estimator, data: FitData) -> FitResult:
             cached = None  # it lacks this fit's threshold rule: trained again, and replaced
         if _distributed.all_ranks_agree(cached is not None, group):
             return _reuse(est, data, cached, group)
-        result = _train(est, data, labels, device, precision, rs, seed, group, warm, key)
+        with recording_fit_warnings() as said:
+            result = _train(est, data, labels, device, precision, rs, seed, group, warm, key)
+        result.warnings = list(said)
         if (reusable and not result.interrupted
                 and (group.is_main or store is True)):
             _cache.put(cache_key, store, result.cache_entry())
@@ -289,6 +299,11 @@ def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
         diverged_epoch=_int_or_none(cached.get("diverged_epoch")), from_cache=True,
         n_train=n_train, n_valid=_count(cached.get("n_valid")),
         tuned_scores=_scores_or_none(scores), tuned_by_rule=by_rule, threshold_metric=rule)
+    said = _said_warnings(cached.get("warnings"))
+    if group.is_main:  # what the fit warned of its data and parameters, said again
+        for text in said:
+            warnings.warn(text, SkbertWarning, stacklevel=6)  # the user's fit line
+    result.warnings = said
     message = (f"reusing the fine-tuned weights of an identical earlier fit from the fit cache "
                f"({result.best_epoch} of {len(result.history)} epoch(s) kept); nothing was "
                "trained. Set fit_cache=False to train again.")
@@ -302,6 +317,16 @@ def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
             "history": [dict(r) for r in result.history], "best_epoch": result.best_epoch,
             "learning_rate": result.learning_rate})
     return result
+
+
+def _said_warnings(value) -> list[str]:
+    """A fit-cache entry's recorded fit warnings (:func:`~skbert._utils.fit_warning`): a
+    list of at most ``MAX_FIT_WARNINGS`` texts; anything else (an entry written before
+    they were recorded) is none."""
+    if not (isinstance(value, list) and len(value) <= MAX_FIT_WARNINGS and all(
+            isinstance(w, str) and len(w) <= MAX_FIT_WARNING_CHARS for w in value)):
+        return []
+    return list(value)
 
 
 def _train(est, data: FitData, labels: LabelTexts, device, precision, rs, seed, group, warm,
@@ -515,14 +540,14 @@ def _warn_names_left_out(dropped: list, classes, described: dict) -> None:
 
     shown = "; ".join(names(group) for group in groups[:5])
     first = classes[groups[0][0]]
-    warnings.warn(
+    fit_warning(
         f"The contrastive warm-up leaves out the names of {n} label(s) that read as the same "
         f"tokens, so their names cannot tell them apart: {shown}"
         f"{' ...' if len(groups) > 5 else ''}. A label without a description is read by its "
         "name as words (underscores, hyphens and capitals dropped; a word the model does not "
         "know reads as its unknown token). If these are one label "
         "spelled in several ways, merge their columns of Y; else give each its own words "
-        f"with {description_example(first)}.", SkbertWarning, stacklevel=8)
+        f"with {description_example(first)}.", stacklevel=8)
 
 
 def _warn_left_out(est, left_out: list) -> None:
@@ -530,12 +555,12 @@ def _warn_left_out(est, left_out: list) -> None:
     if not left_out:
         return
     shown = "; ".join(f"{str(c)!r}: {why}" for c, why in left_out[:5])
-    warnings.warn(
+    fit_warning(
         f"The contrastive warm-up leaves out the label_descriptions of {len(left_out)} "
         f"label(s), which could not tell their label apart: {shown}"
         f"{' ...' if len(left_out) > 5 else ''}. Describe each label in its own words "
         f"that the model knows, within max_length={est.max_length} tokens.",
-        SkbertWarning, stacklevel=8)
+        stacklevel=8)
 
 
 def _why_left_out(why: str, others) -> str:
@@ -655,10 +680,10 @@ def _warn_descriptions_unused(described: dict, how: str, why: str,
         what = ("starts random" if how == "random"
                 else "starts from the centroids of the training texts alone")
         fix = "Pass head_init='labels' (or 'names') to start the head from them"
-    warnings.warn(
+    fit_warning(
         f"label_descriptions are given for {list(described)[:5]} but do not change this fit: "
         f"the head starts as {how!r} ({why}), which {what}. {fix}, or leave "
-        "label_descriptions out.", SkbertWarning, stacklevel=8)
+        "label_descriptions out.", stacklevel=8)
 
 
 def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
@@ -681,23 +706,23 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
     if missing and (how == "names" or (est.head_init == "labels" and len(missing) == len(texts))):
         start = ("start their rows random" if how == "names"
                  else "start the head from the centroids alone (as head_init='centroids')")
-        warnings.warn(
+        fit_warning(
             f"{head}, but {len(missing)} of {len(texts)} labels "
             f"({missing[:5]}{' ...' if len(missing) > 5 else ''}) have neither a name made of "
             f"words nor a description, so their names tell the head nothing: they {start}. "
             f"{fix(missing[0])}" + (", or pass head_init='labels' to use their training "
                                     "texts' centroids." if how == "names" else "."),
-            SkbertWarning, stacklevel=8)
+            stacklevel=8)
     name = str(est.model_name_or_path)
     unknown = silent_labels(tokenizer, classes, texts, est.max_length)
     if unknown:
         shown = ", ".join(f"{str(plain_label(c))!r} (text {t[:40]!r})" for c, t in unknown[:5])
-        warnings.warn(
+        fit_warning(
             f"{head} reads the name or description of {len(unknown)} label(s) as "
             f"only {silent_tokens_named(tokenizer)} of {name!r}: {shown}"
             f"{' ...' if len(unknown) > 5 else ''}. Such a text says nothing about its label, "
             f"and all such labels start from the same vector. {fix(unknown[0][0])}.",
-            SkbertWarning, stacklevel=8)
+            stacklevel=8)
     told = {str(plain_label(c)) for c, _ in unknown}  # all alike, and warned about above
     same = same_token_labels(tokenizer, classes, [
         None if str(plain_label(c)) in told else t for c, t in zip(classes, texts)],
@@ -705,11 +730,11 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
     if same:
         shown = ", ".join(f"{str(plain_label(c))!r} and {str(plain_label(d))!r} (text {t[:40]!r})"
                           for c, d, t in same[:5])
-        warnings.warn(
+        fit_warning(
             f"{head} reads the same tokens for the labels {shown}"
             f"{' ...' if len(same) > 5 else ''}, so their rows start from the same direction "
             "(the same row under 'names'). Give each label its own description in "
-            "label_descriptions.", SkbertWarning, stacklevel=8)
+            "label_descriptions.", stacklevel=8)
 
 
 def _warn_untrained_labels(est, data: FitData, Y_train, w_train, group) -> None:
@@ -730,11 +755,11 @@ def _warn_untrained_labels(est, data: FitData, Y_train, w_train, group) -> None:
         if labels.size == 0:
             continue
         names = [plain_label(data.classes[j]) for j in labels]
-        warnings.warn(
+        fit_warning(
             f"{labels.size} label(s) have texts in Y, but all of them went to {where}, so "
             f"no training text carries them: {names[:5]}{' ...' if labels.size > 5 else ''}. "
             f"The model learns nothing of them (their probabilities stay near 0); {fix}.",
-            SkbertWarning, stacklevel=7)
+            stacklevel=7)
 
 
 def _split(est, data: FitData, encoded, rs, tokenizer):

@@ -9,6 +9,8 @@ nothing of skbert), and nothing from scikit-learn.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import warnings
@@ -24,6 +26,39 @@ logger = logging.getLogger(__name__)
 
 class SkbertWarning(UserWarning):
     """Base class for warnings emitted by skbert."""
+
+
+#: The fit warnings said so far by the fit running in this context, or None (none runs).
+_FIT_WARNINGS: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "skbert_fit_warnings", default=None)
+
+#: The most fit warnings a fit records (and a fit-cache entry repeats), and their length.
+MAX_FIT_WARNINGS, MAX_FIT_WARNING_CHARS = 50, 4000
+
+
+def fit_warning(message: str, stacklevel: int = 1) -> None:
+    """Warn (a :class:`SkbertWarning`) of what this fit's data or parameters make of it.
+
+    Such a warning depends only on what the fit-cache key holds, so the fit records it
+    (:func:`recording_fit_warnings`) and a fit-cache hit says it again: the same fit
+    warns the same, trained or reused. ``stacklevel`` counts from the caller, as for
+    :func:`warnings.warn`.
+    """
+    said = _FIT_WARNINGS.get()
+    if said is not None and len(said) < MAX_FIT_WARNINGS:
+        said.append(message[:MAX_FIT_WARNING_CHARS])
+    warnings.warn(message, SkbertWarning, stacklevel=stacklevel + 1)
+
+
+@contextlib.contextmanager
+def recording_fit_warnings():
+    """Collect the :func:`fit_warning` messages said inside, in a list it yields."""
+    said: list[str] = []
+    token = _FIT_WARNINGS.set(said)
+    try:
+        yield said
+    finally:
+        _FIT_WARNINGS.reset(token)
 
 
 class DeviceWarning(SkbertWarning):

@@ -109,3 +109,39 @@ def test_the_look_alike_fix_given_makes_the_names_fit(tiny_st_model):
     code = re.search(r"\((Y\.columns = .*? for c in Y\.columns\])\)", str(info.value))[1]
     exec(code, {"Y": Y, "unicodedata": unicodedata})  # the line the message gives
     assert list(Y.columns[:2]) == ["joy", "joy"]
+
+
+@pytest.mark.parametrize("where", ["memory", "folder"])
+def test_a_fit_cache_hit_says_the_fit_s_warnings_again(tiny_st_model, tmp_path, where):
+    """Warnings about the fit's data and parameters (here: names that read alike, left out
+    of the warm-up) were lost when a re-run cell reused the fit from the cache."""
+    import warnings
+
+    from skbert._utils import SkbertWarning
+
+    X, Yc = make_corpus(32, seed=0)
+    Y = pd.DataFrame(Yc, columns=["football", "Football", "pizza", "robot"])  # read alike
+    cache = True if where == "memory" else str(tmp_path / "cache")
+
+    def fit():
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            clf = TransformerMultiLabelClassifier(
+                tiny_st_model, max_epochs=1, max_length=16, precision="fp32",
+                random_state=0, fit_cache=cache, contrastive_steps=2).fit(X, Y)
+        said = [w for w in record if issubclass(w.category, SkbertWarning)
+                and "leaves out the names of 2 label(s)" in str(w.message)]
+        return clf, said
+
+    first, said = fit()
+    again, said_again = fit()
+    assert not first.fit_cache_hit_ and again.fit_cache_hit_
+    assert len(said) == 1 and [str(w.message) for w in said_again] == [str(said[0].message)]
+    assert said_again[0].filename == __file__  # the user's fit line
+
+
+def test_an_entry_without_or_with_damaged_warnings_says_none():
+    from skbert._runner import _said_warnings
+
+    assert _said_warnings(None) == [] and _said_warnings(["a", 3]) == []
+    assert _said_warnings(["x" * 5000]) == [] and _said_warnings(["a", "b"]) == ["a", "b"]
