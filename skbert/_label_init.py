@@ -482,6 +482,19 @@ def says_nothing(ids, silent: frozenset[int]) -> bool:
     return all(t in silent for t in ids)
 
 
+class _WordTokenizer:
+    """A whitespace tokenizer of three words for the examples: ``[UNK]`` is 0, ``[SEP]`` 9."""
+
+    unk_token_id, all_special_ids = 0, [0, 9]
+    _vocab = {"joy": 1, "anger": 2, "[SEP]": 9}
+
+    def num_special_tokens_to_add(self) -> int:
+        return 2
+
+    def __call__(self, texts, **kwargs) -> dict:
+        return {"input_ids": [[self._vocab.get(w, 0) for w in t.split()] for t in texts]}
+
+
 def silent_labels(tokenizer, classes, texts, max_length: int = 512) -> list[tuple]:
     """The ``(label, text)`` pairs whose text says nothing (:func:`says_nothing`).
 
@@ -492,14 +505,7 @@ def silent_labels(tokenizer, classes, texts, max_length: int = 512) -> list[tupl
 
     Examples
     --------
-    >>> class Tok:
-    ...     unk_token_id, all_special_ids = 0, [0, 9]
-    ...     def num_special_tokens_to_add(self):
-    ...         return 2
-    ...     def __call__(self, texts, **kw):
-    ...         vocab = {"joy": 1, "[SEP]": 9}
-    ...         return {"input_ids": [[vocab.get(w, 0) for w in t.split()] for t in texts]}
-    >>> silent_labels(Tok(), ["a", "b", "c", "d"], ["joy", "xyz", "[SEP] xyz", None])
+    >>> silent_labels(_WordTokenizer(), ["a", "b", "c", "d"], ["joy", "xyz", "[SEP] xyz", None])
     [('b', 'xyz'), ('c', '[SEP] xyz')]
     """
     silent = silent_ids(tokenizer)
@@ -567,14 +573,8 @@ def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> tuple[np.nd
 
     Examples
     --------
-    >>> class Tok:
-    ...     unk_token_id, all_special_ids = 0, [0, 9]
-    ...     def num_special_tokens_to_add(self):
-    ...         return 2
-    ...     def __call__(self, texts, **kw):
-    ...         vocab = {"joy": 1, "anger": 2, "[SEP]": 9}
-    ...         return {"input_ids": [[vocab.get(w, 0) for w in t.split()] for t in texts]}
-    >>> keep, problems = distinct_label_texts(Tok(), ["joy", None, "anger", "xyz [SEP]", "joy"])
+    >>> keep, problems = distinct_label_texts(_WordTokenizer(),
+    ...                                       ["joy", None, "anger", "xyz [SEP]", "joy"])
     >>> keep.tolist()
     [2]
     >>> problems[3]
