@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from numbers import Integral
@@ -324,9 +325,14 @@ def _said_warnings(value) -> list[str]:
     list of at most ``MAX_FIT_WARNINGS`` texts; anything else (an entry written before
     they were recorded) is none."""
     if not (isinstance(value, list) and len(value) <= MAX_FIT_WARNINGS and all(
-            isinstance(w, str) and len(w) <= MAX_FIT_WARNING_CHARS for w in value)):
-        return []
+            isinstance(w, str) and len(w) <= MAX_FIT_WARNING_CHARS
+            and not _CONTROL.search(w) for w in value)):
+        return []  # skbert's messages show names with repr: a control character is damage
     return list(value)
+
+
+#: Control characters other than the newline (a terminal's escape codes, a carriage return).
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
 def _train(est, data: FitData, labels: LabelTexts, device, precision, rs, seed, group, warm,

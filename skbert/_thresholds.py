@@ -271,6 +271,8 @@ def check_proba(proba, name: str = "proba") -> np.ndarray:
     """
     if hasattr(proba, "toarray"):  # a scipy sparse matrix
         proba = proba.toarray()
+    if hasattr(proba, "detach") and hasattr(proba, "float"):  # a torch tensor, bfloat16 too
+        proba = proba.detach().float().cpu().numpy()
     if hasattr(proba, "to_numpy") and not isinstance(proba, np.ndarray):
         try:  # pandas, nullable Float64 too: NA as NaN (named below, by place)
             proba = proba.to_numpy(dtype=float, na_value=np.nan)
@@ -404,7 +406,9 @@ def apply_thresholds(proba, threshold=0.5) -> np.ndarray:
            [1, 0]])
     """
     proba = check_proba(proba)
-    t = check_threshold(threshold, proba.shape[1])
+    # compared in float64 whatever proba's dtype, as tune_thresholds counts: a float32
+    # 0.35 against the number 0.35 gives one answer, as one threshold or one per label
+    t = np.asarray(check_threshold(threshold, proba.shape[1]), dtype=np.float64)
     return (proba >= t).astype(int)
 
 
@@ -485,7 +489,7 @@ def at_least(proba, threshold=0.5, min_labels: int = 0) -> np.ndarray:
            [1, 0]])
     """
     proba = np.asarray(proba)
-    chosen = proba >= check_threshold(threshold, proba.shape[1])
+    chosen = proba >= np.asarray(check_threshold(threshold, proba.shape[1]), dtype=np.float64)
     k = min(int(min_labels), proba.shape[1])
     if k <= 0 or proba.shape[0] == 0:
         return chosen

@@ -693,7 +693,8 @@ def _look_alike_fix(name: str = "Y") -> str:
 
 def _looks(text: str) -> str:
     """How a name prints: NFC-normalised, stripped of surrounding spaces and of invisible
-    format characters (zero-width space, joiners, BOM: Unicode category Cf).
+    characters (format characters such as the zero-width space, joiners and BOM: Unicode
+    category Cf; variation selectors; the Hangul fillers and the Braille blank).
 
     Examples
     --------
@@ -701,8 +702,19 @@ def _looks(text: str) -> str:
     True
     """
     text = "".join(ch for ch in unicodedata.normalize("NFC", text)
-                   if unicodedata.category(ch) != "Cf")
+                   if unicodedata.category(ch) != "Cf" and ch not in _BLANKS
+                   and not _VARIATION_SELECTOR(ord(ch)))
     return text.strip()
+
+
+#: Letters and symbols that print as nothing: the Hangul fillers and the Braille blank.
+_BLANKS = frozenset("ᅟᅠㅤﾠ⠀")
+
+
+def _VARIATION_SELECTOR(code: int) -> bool:  # noqa: N802  (a predicate on code points)
+    """Whether ``code`` is a variation selector (U+FE00-FE0F, U+E0100-E01EF): it only
+    picks how the character before it looks."""
+    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
 
 
 def check_distinct_names(names, what: str = "The label names", *, look_alike: bool = True,

@@ -145,3 +145,43 @@ def test_an_entry_without_or_with_damaged_warnings_says_none():
 
     assert _said_warnings(None) == [] and _said_warnings(["a", 3]) == []
     assert _said_warnings(["x" * 5000]) == [] and _said_warnings(["a", "b"]) == ["a", "b"]
+
+
+def test_float32_probabilities_compare_alike_with_one_threshold_or_one_per_label():
+    """NumPy 2 compares a float32 array with a Python float in float32: 0.35 passed 0.35 as
+    one threshold but not as [0.35, 0.35], and tuned thresholds did not reproduce their
+    score. Every comparison is now in float64, as tune_thresholds counts."""
+    from skbert._thresholds import at_least
+
+    P32 = np.array([[0.35, 0.35], [0.10, 0.90]], dtype=np.float32)
+    expected = [[0, 0], [0, 1]]  # float32(0.35) is just below 0.35
+    assert apply_thresholds(P32, 0.35).tolist() == expected
+    assert apply_thresholds(P32, [0.35, 0.35]).tolist() == expected
+    assert apply_thresholds(pd.DataFrame(P32), 0.35).tolist() == expected
+    assert at_least(P32, 0.35).astype(int).tolist() == expected
+
+
+@pytest.mark.parametrize("twin", ["joy\ufe0f", "joy\u3164", "joy\u2800"])
+def test_names_that_differ_by_a_blank_letter_or_a_variation_selector_look_the_same(
+        tiny_st_model, twin):
+    X, Yc = make_corpus(16, seed=0)
+    frame = pd.DataFrame(Yc, columns=["joy", twin, *LABELS[2:]])
+    with pytest.raises(ValueError, match="look the same"):
+        TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, precision="fp32",
+                                        fit_cache=False).fit(X, frame)
+
+
+def test_recorded_warnings_with_control_characters_are_not_replayed():
+    from skbert._runner import _said_warnings
+
+    assert _said_warnings(["\x1b[2J\x1b[Hpwned"]) == []
+    assert _said_warnings(["fake\rERROR: run this"]) == []
+    assert _said_warnings(["two lines\nare fine"]) == ["two lines\nare fine"]
+
+
+def test_a_torch_tensor_of_probabilities_is_read_bfloat16_too():
+    import torch
+
+    P32 = np.array([[0.2, 0.7], [0.6, 0.1]], dtype=np.float32)
+    for dtype in (torch.float32, torch.bfloat16):
+        assert apply_thresholds(torch.tensor(P32, dtype=dtype), 0.5).tolist() == [[0, 1], [1, 0]]
