@@ -380,6 +380,15 @@ def check_indicators(Y_true, name: str = "Y_true") -> np.ndarray:
     return Y.astype(int)
 
 
+def _per_label(threshold, n_labels: int) -> np.ndarray:
+    """``threshold`` as a float64 array of one value per label, so that ``proba >= it``
+    compares in float64 whatever ``proba``'s dtype, as :func:`tune_thresholds` counts
+    (NumPy compares a float32 array with one number, or a 0-d array in NumPy 1, in
+    float32: 0.35 would pass 0.35 as one threshold but not as one per label). A view,
+    not a copy of ``proba``."""
+    return np.broadcast_to(np.asarray(threshold, dtype=np.float64), (n_labels,))
+
+
 def apply_thresholds(proba, threshold=0.5) -> np.ndarray:
     """Turn probabilities into 0/1 indicators with ``proba >= threshold``.
 
@@ -406,10 +415,8 @@ def apply_thresholds(proba, threshold=0.5) -> np.ndarray:
            [1, 0]])
     """
     proba = check_proba(proba)
-    # compared in float64 whatever proba's dtype, as tune_thresholds counts: a float32
-    # 0.35 against the number 0.35 gives one answer, as one threshold or one per label
-    t = np.asarray(check_threshold(threshold, proba.shape[1]), dtype=np.float64)
-    return (proba >= t).astype(int)
+    return (proba >= _per_label(check_threshold(threshold, proba.shape[1]),
+                                proba.shape[1])).astype(int)
 
 
 def auto_min_labels(Y, sample_weight=None) -> int:
@@ -489,7 +496,7 @@ def at_least(proba, threshold=0.5, min_labels: int = 0) -> np.ndarray:
            [1, 0]])
     """
     proba = np.asarray(proba)
-    chosen = proba >= np.asarray(check_threshold(threshold, proba.shape[1]), dtype=np.float64)
+    chosen = proba >= _per_label(check_threshold(threshold, proba.shape[1]), proba.shape[1])
     k = min(int(min_labels), proba.shape[1])
     if k <= 0 or proba.shape[0] == 0:
         return chosen
