@@ -688,8 +688,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
                           "diverged_epoch": result.diverged_epoch,
                           "checkpoint": result.checkpoint,
                           # the epochs max_epochs (its "auto" on n_train) allowed this fit;
-                          # n_epochs_ is fewer when early stopping stopped it
-                          "max_epochs": (3 if result.n_train is None and self.max_epochs == "auto"
+                          # n_epochs_ is fewer when early stopping stopped it. None: "auto"
+                          # of a folder that does not record how many texts trained
+                          "max_epochs": (None if result.n_train is None
+                                         and self.max_epochs == "auto"
                                          else resolve_max_epochs(self.max_epochs,
                                                                  result.n_train or 0,
                                                                  self.batch_size)),

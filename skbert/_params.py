@@ -211,11 +211,17 @@ def folder_problem(name: str, value, *, flag: str | None = None) -> str | None:
         return (f"{shown} names the shell variable {var.group()}, which Python does not "
                 "expand (a folder of that literal name would be created); pass the path "
                 f"itself, e.g. os.path.expandvars({path!r}){here}")
-    if os.path.expanduser(path).startswith("~"):
-        user = re.split(r"[/\\]", path, maxsplit=1)[0]
-        return (f"{shown} starts with {user!r}, the home folder of a user this system does "
-                "not know; pass the path itself")
-    return None
+    return unknown_home(path, shown)
+
+
+def unknown_home(path: str, shown: str, fix: str = "pass the path itself") -> str | None:
+    """What is wrong with ``path`` (``shown``, as a message names it) when it starts with
+    the home folder of a user this system does not know (``~nobody/x``), else None."""
+    if not os.path.expanduser(path).startswith("~"):
+        return None
+    user = re.split(r"[/\\]", path, maxsplit=1)[0]
+    return (f"{shown} starts with {user!r}, the home folder of a user this system does not "
+            f"know; {fix}")
 
 
 def expand_folder(value) -> str:
@@ -829,11 +835,9 @@ def _json_object(text: str) -> dict:
     try:
         value = read_json(path) if path is not None else json.loads(text)
     except FileNotFoundError:
-        if path is not None and path.startswith("~"):
-            user = re.split(r"[/\\]", path, maxsplit=1)[0]
-            raise argparse.ArgumentTypeError(
-                f"{where} starts with {user!r}, the home folder of a user this system does "
-                "not know; give the path itself") from None
+        unknown = path is not None and unknown_home(text[1:], where, "give the path itself")
+        if unknown:
+            raise argparse.ArgumentTypeError(unknown) from None
         shown = f" ({path!r})" if path is not None and path != text[1:] else ""
         raise argparse.ArgumentTypeError(f"{where}{shown} does not exist") from None
     except DamagedFile as exc:  # a link, FIFO, device, oversized or invalid file

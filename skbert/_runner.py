@@ -906,12 +906,12 @@ def warm_start_ok(est, classes) -> bool:
     return True
 
 
-def data_key(est, data: FitData, described: dict | None = None) -> str:
+def data_key(est, data: FitData, described: dict) -> str:
     """A hash of the training parameters, the base model's files and the data.
 
     ``label_descriptions`` enters as what the fit reads of it, ``described``
     (:func:`~skbert._label_init.check_label_descriptions`: ``str(label)`` -> stripped
-    text, in a fixed order; checked here when not given), so that equivalent
+    text, in a fixed order; ``LabelTexts.described``), so that equivalent
     spellings (``{np.int64(0): " x "}``, ``{0: "x"}``, a loaded folder's ``{"0": "x"}``)
     share one key.
     """
@@ -920,8 +920,6 @@ def data_key(est, data: FitData, described: dict | None = None) -> str:
 
     params = training_params(est.get_params(deep=False), resolve_device(est.device).type)
     if "label_descriptions" in params:
-        if described is None:
-            described = LabelTexts.check(est.label_descriptions, data.classes).described
         params["label_descriptions"] = sorted(described.items()) or None  # {} is None
     return _cache.make_key(params,
                            resolve_model_path(str(est.model_name_or_path)),

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import type_of_target
 
+from ._thresholds import plain_label
 from ._utils import SkbertWarning
 
 
@@ -487,15 +488,6 @@ def subset_accuracy(estimator, X, y, sample_weight=None) -> float:
                                 sample_weight=sample_weight))
 
 
-def _plain(label):
-    """A label name as a plain Python str or int (``np.str_``/``np.int64`` too)."""
-    if isinstance(label, str):
-        return str(label)
-    if isinstance(label, Integral) and not isinstance(label, (bool, np.bool_)):
-        return int(label)
-    return label
-
-
 def check_target_columns(Y, classes, *, name: str = "Y", labels: str = "clf.classes_",
                          reorder: str | None = None) -> None:
     """Refuse targets whose columns are not the labels ``classes``, in that order.
@@ -527,7 +519,7 @@ def check_target_columns(Y, classes, *, name: str = "Y", labels: str = "clf.clas
     ValueError
         Naming the columns, the labels and the fix (``Y[list(clf.classes_)]``).
     """
-    expected = [_plain(c) for c in classes]
+    expected = [plain_label(c) for c in classes]
     also = f", or {reorder}" if reorder else ""
     columns = getattr(Y, "columns", None)
     if columns is None:
@@ -538,7 +530,7 @@ def check_target_columns(Y, classes, *, name: str = "Y", labels: str = "clf.clas
                 f"({brief(expected, 80)}), the columns of the predictions it is compared "
                 f"with; pass one 0/1 column per label of {labels}, in that order{also}.")
         return
-    given = [_plain(c) for c in columns]
+    given = [plain_label(c) for c in columns]
     if given == expected:
         return
     shown = f"{name}'s columns {brief(given, 80)}"

@@ -16,6 +16,19 @@ Y = pd.DataFrame((rng.random((30, 3)) > 0.6).astype(int), columns=["a", "b", "c"
 P = rng.random((30, 3))
 
 
+def _fit(model, X, Y, **params):
+    """A one-epoch fit of the tiny model at fp32, no cache."""
+    return TransformerMultiLabelClassifier(model, max_epochs=1, max_length=16, precision="fp32",
+                                           fit_cache=False, **params).fit(X, Y)
+
+
+@pytest.fixture(scope="module")
+def array_fitted(tiny_st_model):
+    """A model fitted on a 0/1 array (labels 0..3), with its texts and targets."""
+    X, Yc = make_corpus(16, seed=0)
+    return _fit(tiny_st_model, X, Yc, threshold=0.5), X, Yc
+
+
 @pytest.mark.parametrize("dtype", ["Int8", "Int64", "boolean"])
 def test_nullable_indicator_frames_tune_as_plain_ones(dtype):
     """fit and score read nullable columns; tune_thresholds and threshold_curve refused them."""
@@ -49,15 +62,11 @@ def test_names_that_differ_by_an_invisible_character_look_the_same(tiny_st_model
     X, Yc = make_corpus(16, seed=0)
     frame = pd.DataFrame(Yc, columns=["joy", twin, *LABELS[2:]])
     with pytest.raises(ValueError, match="look the same"):
-        TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, precision="fp32",
-                                        fit_cache=False).fit(X, frame)
+        _fit(tiny_st_model, X, frame)
 
 
-def test_score_names_its_own_argument_and_the_column_count(tiny_st_model):
-    X, Yc = make_corpus(16, seed=0)
-    clf = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
-                                          precision="fp32", threshold=0.5,
-                                          fit_cache=False).fit(X, Yc)
+def test_score_names_its_own_argument_and_the_column_count(array_fitted):
+    clf, X, Yc = array_fitted
     with pytest.raises(ValueError, match=r"y has one value per text .* 4 0/1 columns"):
         clf.score(X, Yc[:, 0])
     named = pd.DataFrame(Yc, columns=LABELS)  # fitted on an array: labels 0..3
@@ -77,11 +86,8 @@ def test_a_description_is_measured_as_it_is_read_stripped():
         check_label_descriptions({"a": "x" * (MAX_DESCRIPTION_CHARS + 1)}, ["a", "b"])
 
 
-def test_score_with_label_lists_is_told_the_binarizer_of_the_model_s_labels(tiny_st_model):
-    X, Yc = make_corpus(16, seed=0)
-    clf = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
-                                          precision="fp32", threshold=0.5,
-                                          fit_cache=False).fit(X, Yc)
+def test_score_with_label_lists_is_told_the_binarizer_of_the_model_s_labels(array_fitted):
+    clf, X, _ = array_fitted
     with pytest.raises(ValueError, match=r"MultiLabelBinarizer\(classes=list\(clf\.classes_\)\)"):
         clf.score(X[:2], [["a"], ["a", "b"]])  # ragged lists: check_targets words it
 
@@ -91,8 +97,7 @@ def test_a_name_with_nothing_visible_is_refused(tiny_st_model, name):
     X, Yc = make_corpus(16, seed=0)
     frame = pd.DataFrame(Yc, columns=[name, *LABELS[1:]])
     with pytest.raises(ValueError, match="invisible|only spaces"):
-        TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, precision="fp32",
-                                        fit_cache=False).fit(X, frame)
+        _fit(tiny_st_model, X, frame)
 
 
 def test_the_look_alike_fix_given_makes_the_names_fit(tiny_st_model):
@@ -104,8 +109,7 @@ def test_the_look_alike_fix_given_makes_the_names_fit(tiny_st_model):
     X, Yc = make_corpus(16, seed=0)
     Y = pd.DataFrame(Yc, columns=["joy", "joy\u200b", *LABELS[2:]])
     with pytest.raises(ValueError, match="look the same") as info:
-        TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, precision="fp32",
-                                        fit_cache=False).fit(X, Y)
+        _fit(tiny_st_model, X, Y)
     code = re.search(r"\((Y\.columns = .*? for c in Y\.columns\])\)", str(info.value))[1]
     exec(code, {"Y": Y, "unicodedata": unicodedata})  # the line the message gives
     assert list(Y.columns[:2]) == ["joy", "joy"]
@@ -167,8 +171,7 @@ def test_names_that_differ_by_a_blank_letter_or_a_variation_selector_look_the_sa
     X, Yc = make_corpus(16, seed=0)
     frame = pd.DataFrame(Yc, columns=["joy", twin, *LABELS[2:]])
     with pytest.raises(ValueError, match="look the same"):
-        TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, precision="fp32",
-                                        fit_cache=False).fit(X, frame)
+        _fit(tiny_st_model, X, frame)
 
 
 def test_recorded_warnings_with_control_characters_are_not_replayed():
