@@ -88,7 +88,7 @@ def read_texts(path: str, text_column: str) -> list[str]:
         except UnicodeDecodeError:
             raise ValueError(f"{p.name!r} is not UTF-8 text; save it with UTF-8 encoding and "
                              "try again.") from None
-    table, available, _ = _read_table(p, [text_column], text_column, bare_strings=text_column)
+    table, available, _ = _read_table(p, [text_column], (text_column,), bare_strings=text_column)
     if text_column not in available:
         raise ValueError(_missing_text_column(text_column, p.name, available))
     texts = table[text_column]

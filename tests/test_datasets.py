@@ -610,3 +610,24 @@ def test_a_csv_label_column_read_as_text_names_the_cell_that_is_not_a_number(tmp
     path.write_text("text,food\na,1\nb,0\nd, 1\n", encoding="utf-8")  # a space makes it text
     with pytest.raises(ValueError, match=r"holds ' 1' at row 2"):
         load_texts_and_labels(path, label_columns=["food"])
+
+
+def test_csv_label_column_of_numbers_reads_them_as_label_names(tmp_path):
+    """A CSV cell is text: a column of class ids (one per row, as GoEmotions' files write
+    them) gives the labels "3" and "27", as it does when one row holds "3,27"."""
+    path = tmp_path / "data.csv"
+    path.write_text("text,labels\na,3\nb,27\nc,\n")
+    texts, Y, names = load_texts_and_labels(path)
+    assert names == ["27", "3"] and Y.tolist() == [[0, 1], [1, 0], [0, 0]]
+    path.write_text('text,labels\na,3\nb,"3,27"\n')
+    assert load_texts_and_labels(path, labels=["3", "27"])[1].tolist() == [[1, 0], [1, 1]]
+    path.with_suffix(".tsv").write_text("text\tlabels\na\t1.5\nb\t-2\n")
+    assert load_texts_and_labels(path.with_suffix(".tsv"))[2] == ["-2", "1.5"]
+
+
+@pytest.mark.parametrize("cells", [["0", "1", ""], ["true", "false", "true"]])
+def test_csv_label_column_of_only_indicators_is_still_refused(tmp_path, cells):
+    path = tmp_path / "data.csv"
+    path.write_text("text,labels\n" + "".join(f"t{i},{c}\n" for i, c in enumerate(cells)))
+    with pytest.raises(ValueError, match=r"pass label_columns=\[\.\.\.\] instead"):
+        load_texts_and_labels(path)

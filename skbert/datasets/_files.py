@@ -335,21 +335,22 @@ def _read_parquet(
 
 
 def _read_table(
-    path: Path, columns_needed: Sequence[str], text_column: str | None = None,
+    path: Path, columns_needed: Sequence[str], text_columns: Sequence[str] = (),
     bare_strings: str | None = None,
 ) -> tuple[dict[str, list], list[str], int]:
     """Read the columns ``columns_needed`` of ``path``.
 
     Returns the columns of ``columns_needed`` that exist, as Python lists,
     the names of all columns of the file and its number of rows. CSV cells are
-    typed by :func:`_typed_csv_column`, except those of ``text_column``, which
-    stay strings (an empty cell reads as None).
+    typed by :func:`_typed_csv_column`, except those of ``text_columns`` (the
+    texts, and a column of label names, where ``3`` is the label ``"3"``),
+    which stay strings (an empty cell reads as None).
     """
     suffix = path.suffix.lower()
     if suffix in _DELIMITERS:
         raw, available, n_rows = _read_csv(path, columns_needed)
         table = {
-            name: ([None if c == "" else c for c in cells] if name == text_column
+            name: ([None if c == "" else c for c in cells] if name in text_columns
                    else _typed_csv_column(cells))
             for name, cells in raw.items()
         }
@@ -463,8 +464,11 @@ def load_texts_and_labels(
         have as many fields as the header: quote a field that holds the
         delimiter (``"good, cheap"``). An empty CSV cell is a missing value
         and any other cell is read as written (``NA`` is the text ``"NA"``);
-        a label column whose cells are all numbers, or all ``true``/``false``,
-        is read as numbers or booleans.
+        cells of ``label_column`` are label names (``3`` is the label
+        ``"3"``), except that a label column of only ``0``/``1`` or
+        ``true``/``false`` cells is refused as an indicator column (pass
+        ``label_columns``), and ``label_columns`` cells are read as numbers or
+        booleans.
     text_column : str, default="text"
         Column holding the documents; every value must be a string.
     label_column : str, default="labels"
@@ -585,7 +589,16 @@ def load_table(path, *, text_column="text", label_column="labels", label_columns
             )
 
     wanted = [text_column] + (label_columns if label_columns is not None else [label_column])
-    table, available, n_rows = _read_table(path, wanted, text_column)
+    # a CSV column of label names is text: labels 3 and 4 are the names "3" and "4"
+    as_text = (text_column,) if label_columns is not None else (text_column, label_column)
+    table, available, n_rows = _read_table(path, wanted, as_text)
+    if suffix in _DELIMITERS and label_columns is None and label_column in table:
+        present = {c for c in table[label_column] if c is not None}
+        if present and (present <= {"0", "1"} or present <= _BOOLS.keys()):
+            # only 0/1 or true/false: one indicator column, not the labels "0" and "1";
+            # typed, so the cell check below names it and points at label_columns
+            table[label_column] = _typed_csv_column(
+                ["" if c is None else c for c in table[label_column]])
 
     if text_column not in available:
         raise ValueError(
