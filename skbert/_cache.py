@@ -251,8 +251,32 @@ def make_key(params: dict, resolved_path: str, texts, Y, classes) -> str:
     """
     # a numpy scalar keys as the Python value it equals (np.False_ as False, np.int64(3) as 3)
     plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
-    return joblib.hash((__version__, sorted(plain.items(), key=lambda kv: kv[0]),
-                        _model_files_stamp(resolved_path), texts, Y, list(classes)))
+    hashed = []
+    for name, value in sorted(plain.items(), key=lambda kv: kv[0]):
+        try:  # one by one: a failure names the parameter, never the data
+            hashed.append((name, joblib.hash(value)))
+        except Exception as exc:  # pickle's errors vary by the object: PicklingError, ...
+            raise UnkeyableParameter(name, value) from exc
+    return joblib.hash((__version__, hashed, _model_files_stamp(resolved_path), texts, Y,
+                        list(classes)))
+
+
+class UnkeyableParameter(TypeError):
+    """A training parameter the fit-cache key cannot hold: it cannot be pickled.
+
+    A lambda or a function defined inside another function (a ``scoring``
+    callable, say) pickles by its name only where that name can be imported
+    again; such a fit cannot be recognised later.
+    """
+
+    def __init__(self, name: str, value):
+        self.name, self.value = name, value
+        super().__init__(f"{name}={_short_repr(value)} cannot be pickled")
+
+
+def _short_repr(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @_entry_doc

@@ -90,7 +90,7 @@ from ._safe_io import (
     load_tensors,
     metadata_document,
 )
-from ._utils import SkbertWarning, read_parsed
+from ._utils import SkbertWarning, read_parsed, user_stacklevel
 from ._version import __version__
 
 __all__ = ["FILE_NAME", "TrainingState", "fingerprint", "load_state", "restore", "save_state"]
@@ -446,7 +446,7 @@ def _ignore(path: str, reason: str, other_fit: bool = False) -> None:
     warnings.warn(
         f"checkpoint_dir: ignoring {path}, {what} (it {reason}); training starts from epoch "
         "1 and replaces the file after the first epoch. Use another checkpoint_dir to keep "
-        "it.", SkbertWarning, stacklevel=5)  # load_state's caller, through read_parsed
+        "it.", SkbertWarning, stacklevel=user_stacklevel())
 
 
 def _parse(path: str, data: bytes, fp: str, check_extra, max_epochs) -> TrainingState:

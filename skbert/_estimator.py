@@ -62,7 +62,7 @@ from ._runner import (
     resolve_max_epochs,
     run_fit,
 )
-from ._scoring import make_score_fn
+from ._scoring import check_scoring
 from ._thresholds import (
     DEFAULT_METRIC,
     at_least,
@@ -634,10 +634,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         check_callbacks(self.callbacks)
         check_peft_config(self.peft_config)
         if self.scoring is not None:
-            try:
-                make_score_fn(self.scoring, 0.5, np.arange(n_labels))
-            except ValueError as exc:
-                raise ValueError(f"scoring={self.scoring!r} is not usable: {exc}") from None
+            check_scoring(self.scoring, n_labels)
         if self.pos_weight is not None and not isinstance(self.pos_weight, str):
             given = (by_label(self.pos_weight, n_labels, classes, "pos_weight")
                      if is_series(self.pos_weight) else self.pos_weight)  # by its labels

@@ -102,6 +102,7 @@ from ._utils import (
     resolve_device,
     resolve_precision,
     seed_from_random_state,
+    user_stacklevel,
 )
 from ._validation import FitData, check_encodable, is_hf_dataset
 from .callbacks import Checkpoint, notify
@@ -202,7 +203,7 @@ def _run(estimator, data: FitData) -> FitResult:
             f"threshold_metric={est.threshold_metric!r} has no effect: it tunes thresholds_ on "
             "a validation split, and this fit held none out (threshold is not 'auto', "
             "early_stopping is off and no X_val was given). Pass threshold='auto' to tune "
-            "them.", SkbertWarning, stacklevel=5)
+            "them.", SkbertWarning, stacklevel=user_stacklevel())
     store = cache_store(est.fit_cache)
     if isinstance(store, str):  # fail now, not after the epochs
         _cache.check_writable(store)
@@ -227,7 +228,7 @@ def _run(estimator, data: FitData) -> FitResult:
 
     key = None
     if (store is not False and not warm) or est.checkpoint_dir is not None:
-        key = data_key(est, data, labels.described)
+        key = _keyed(est, data, labels.described, store)
     cache_key = key if store is not False and not warm else None
     reusable = cache_key is not None and isinstance(est.random_state, Integral)
     if cache_key is not None and not reusable:
@@ -303,7 +304,7 @@ def _reuse(est, data: FitData, cached: dict, group) -> FitResult:
     said = _said_warnings(cached.get("warnings"))
     if group.is_main:  # what the fit warned of its data and parameters, said again
         for text in said:
-            warnings.warn(text, SkbertWarning, stacklevel=6)  # the user's fit line
+            warnings.warn(text, SkbertWarning, stacklevel=user_stacklevel())
     result.warnings = said
     message = (f"reusing the fine-tuned weights of an identical earlier fit from the fit cache "
                f"({result.best_epoch} of {len(result.history)} epoch(s) kept); nothing was "
@@ -383,6 +384,7 @@ def _train(est, data: FitData, labels: LabelTexts, device, precision, rs, seed, 
     threshold = est.threshold if isinstance(est.threshold, str) else check_threshold(
         est.threshold, len(data.classes), data.classes)  # a Series: in classes_ order
     config.score_fn = make_score_fn(est.scoring, threshold, data.classes)
+    config.scoring = est.scoring
     # the checkpoint restores on every rank before the user's on_fit_begin; they run on rank 0
     checkpoint = None if est.checkpoint_dir is None else Checkpoint(est.checkpoint_dir, key)
     callbacks = ([checkpoint] if checkpoint else []) + (
@@ -466,7 +468,7 @@ def _warm_up(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_tr
     info = warm_up(model, train_enc, Y_train, config, pad_token_id(tokenizer), steps, seed,
                    labels=batch_texts)
     info["weighted"] = bool(weighted)  # what summary and warn_short say of the texts drawn
-    warn_short(info, stacklevel=7)  # the user's fit line
+    warn_short(info, stacklevel=user_stacklevel())  # the user's fit line
     if say:
         print(f"contrastive warm-up: {summary(info)}{note or _dropped_note(dropped, classes)}",
               flush=True)
@@ -553,7 +555,7 @@ def _warn_names_left_out(dropped: list, classes, described: dict) -> None:
         "name as words (underscores, hyphens and capitals dropped; a word the model does not "
         "know reads as its unknown token). If these are one label "
         "spelled in several ways, merge their columns of Y; else give each its own words "
-        f"with {description_example(first)}.", stacklevel=8)
+        f"with {description_example(first)}.", stacklevel=user_stacklevel())
 
 
 def _warn_left_out(est, left_out: list) -> None:
@@ -566,7 +568,7 @@ def _warn_left_out(est, left_out: list) -> None:
         f"label(s), which could not tell their label apart: {shown}"
         f"{' ...' if len(left_out) > 5 else ''}. Describe each label in its own words "
         f"that the model knows, within max_length={est.max_length} tokens.",
-        stacklevel=8)
+        stacklevel=user_stacklevel())
 
 
 def _why_left_out(why: str, others) -> str:
@@ -689,7 +691,7 @@ def _warn_descriptions_unused(described: dict, how: str, why: str,
     fit_warning(
         f"label_descriptions are given for {list(described)[:5]} but do not change this fit: "
         f"the head starts as {how!r} ({why}), which {what}. {fix}, or leave "
-        "label_descriptions out.", stacklevel=8)
+        "label_descriptions out.", stacklevel=user_stacklevel())
 
 
 def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
@@ -718,7 +720,7 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
             f"words nor a description, so their names tell the head nothing: they {start}. "
             f"{fix(missing[0])}" + (", or pass head_init='labels' to use their training "
                                     "texts' centroids." if how == "names" else "."),
-            stacklevel=8)
+            stacklevel=user_stacklevel())
     name = str(est.model_name_or_path)
     unknown = silent_labels(tokenizer, classes, texts, est.max_length)
     if unknown:
@@ -728,7 +730,7 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
             f"only {silent_tokens_named(tokenizer)} of {name!r}: {shown}"
             f"{' ...' if len(unknown) > 5 else ''}. Such a text says nothing about its label, "
             f"and all such labels start from the same vector. {fix(unknown[0][0])}.",
-            stacklevel=8)
+            stacklevel=user_stacklevel())
     told = {str(plain_label(c)) for c, _ in unknown}  # all alike, and warned about above
     same = same_token_labels(tokenizer, classes, [
         None if str(plain_label(c)) in told else t for c, t in zip(classes, texts)],
@@ -740,7 +742,7 @@ def _warn_empty_label_texts(est, how: str, tokenizer, classes, texts) -> None:
             f"{head} reads the same tokens for the labels {shown}"
             f"{' ...' if len(same) > 5 else ''}, so their rows start from the same direction "
             "(the same row under 'names'). Give each label its own description in "
-            "label_descriptions.", stacklevel=8)
+            "label_descriptions.", stacklevel=user_stacklevel())
 
 
 def _warn_untrained_labels(est, data: FitData, Y_train, w_train, group) -> None:
@@ -765,7 +767,7 @@ def _warn_untrained_labels(est, data: FitData, Y_train, w_train, group) -> None:
             f"{labels.size} label(s) have texts in Y, but all of them went to {where}, so "
             f"no training text carries them: {names[:5]}{' ...' if labels.size > 5 else ''}. "
             f"The model learns nothing of them (their probabilities stay near 0); {fix}.",
-            stacklevel=7)
+            stacklevel=user_stacklevel())
 
 
 def _split(est, data: FitData, encoded, rs, tokenizer):
@@ -865,7 +867,7 @@ def _warn_descriptions_not_read(est, group) -> None:
     warnings.warn(
         f"{what}, but warm_start=True continues the fitted encoder and head and reads no "
         f"label_descriptions: {effect}. Refit with warm_start=False to {fix}.",
-        SkbertWarning, stacklevel=6)
+        SkbertWarning, stacklevel=user_stacklevel())
 
 
 def warm_start_ok(est, classes) -> bool:
@@ -904,6 +906,28 @@ def warm_start_ok(est, classes) -> bool:
             f"{list(est.classes_)[:6]}, but this Y has {list(classes)[:6]}. Fit with the "
             "same label columns, or set warm_start=False to start a new model.")
     return True
+
+
+def _keyed(est, data: FitData, described: dict, store) -> str | None:
+    """:func:`data_key`, or None, with a warning, where a parameter cannot be pickled and
+    only the fit cache needed the key (``checkpoint_dir`` cannot do without it)."""
+    try:
+        return data_key(est, data, described)
+    except _cache.UnkeyableParameter as exc:
+        fix = ("Define it with def at the top level of a module (a script's or an "
+               "importable one)")
+        if est.checkpoint_dir is not None:
+            raise ValueError(
+                f"checkpoint_dir recognises its checkpoint by the training parameters, and "
+                f"{exc}: it is a lambda or a function defined inside another. {fix}, or set "
+                "checkpoint_dir=None.") from None
+        warnings.warn(
+            f"This fit is not stored in the fit cache: {exc} (a lambda or a function "
+            f"defined inside another), so the cache could not recognise it again and a "
+            f"search over threshold or min_labels retrains every candidate. {fix} to reuse "
+            f"fits, or pass fit_cache=False to train without the cache and this warning.",
+            SkbertWarning, stacklevel=user_stacklevel())
+        return None
 
 
 def data_key(est, data: FitData, described: dict) -> str:
@@ -1104,7 +1128,7 @@ def _warn_repeated_unseeded_fit(key: str) -> None:
             "random_state=None, so it fine-tuned the model again (GridSearchCV over threshold "
             "or other predict-time parameters does this for every candidate). Pass an int "
             "random_state (e.g. random_state=0) to reuse the fine-tuned weights instead.",
-            SkbertWarning, stacklevel=6)
+            SkbertWarning, stacklevel=user_stacklevel())
     _UNSEEDED_FITS.add(key)
 
 

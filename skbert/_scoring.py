@@ -9,6 +9,7 @@ any scorer name (``"f1_micro"``, ``"roc_auc"``, skbert's ``"r_precision"``,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -89,3 +90,41 @@ def make_score_fn(scoring, threshold, classes) -> Callable[[np.ndarray, np.ndarr
         return float(scorer(EpochView(logits, t, np.asarray(classes)), None, Y))
 
     return score
+
+
+def check_scoring(scoring, n_labels: int) -> None:
+    """Refuse, before any training, a ``scoring`` that cannot score this target.
+
+    The scorer is tried once on made-up validation outputs of ``n_labels``
+    labels, each with a positive and a negative text: a name that is no scorer
+    (``"nope"``), a binary-only scorer (``"f1"``, ``"precision"``) or one asking
+    for more labels than there are (``"precision_at_50"`` on 5 labels) fails
+    here, not after the first epoch (or, without a validation split, never).
+
+    Raises
+    ------
+    ValueError
+        Naming ``scoring``, what the scorer said and the fix.
+    """
+    try:
+        score = make_score_fn(scoring, 0.5, np.arange(n_labels))
+    except ValueError as exc:
+        raise ValueError(f"scoring={scoring!r} is not usable: {exc}") from None
+    if score is None:
+        return
+    eye = np.eye(n_labels, dtype=int)
+    Y = np.vstack([eye, 1 - eye]) if n_labels > 1 else np.array([[1], [0]])
+    logits = np.random.RandomState(0).normal(size=Y.shape)
+    try:
+        with warnings.catch_warnings():  # made-up outputs: what the scorer says of them is noise
+            warnings.simplefilter("ignore")
+            score(Y, logits)
+    except (ValueError, TypeError, IndexError) as exc:
+        shown = " ".join(str(exc).split())[:300].rstrip(".")
+        fix = ("'f1_micro', 'roc_auc' or 'loss' (one label)" if n_labels == 1 else
+               "'f1_micro', 'f1_macro', 'average_precision', 'lrap', or 'precision_at_K' "
+               f"with K at most {n_labels}")
+        raise ValueError(
+            f"scoring={scoring!r} cannot score a multi-label target of {n_labels} label(s): "
+            f"{shown}. Use a multi-label scorer, e.g. {fix}.") from None
+

@@ -41,7 +41,13 @@ from ._distributed import (
     gather_rows,
     shard,
 )
-from ._utils import SkbertWarning, TrainingDivergedError, autocast_dtype
+from ._utils import (
+    SkbertWarning,
+    TrainingDivergedError,
+    autocast_dtype,
+    fit_warning,
+    user_stacklevel,
+)
 from .callbacks import notify
 
 logger = logging.getLogger(__name__)
@@ -116,6 +122,8 @@ class TrainConfig:
     #: ``score_fn(Y_valid, logits) -> float``, higher is better: what selects the
     #: kept epoch and drives early stopping; None follows the validation loss.
     score_fn: Callable[[np.ndarray, np.ndarray], float] | None = None
+    #: The ``scoring`` parameter ``score_fn`` comes from, as a warning names it.
+    scoring: object = None
     #: Keyword arguments of ``torch.compile``; None runs the model eagerly.
     compile: dict | None = None
     #: The process group (data-parallel training); SINGLE without a launcher.
@@ -160,8 +168,14 @@ class Selection:
         if value is None:  # no validation split: the last epoch is kept
             self.best_epoch = epoch
             return
-        improved = math.isfinite(value) and value > self.best_value + tol
-        if math.isfinite(value) and value > self.best_value:
+        if not math.isfinite(value):  # an undefined score (NaN) is never an improvement;
+            if self.best_value == -math.inf:  # with no epoch scored, the last one is kept
+                self.best_state, self.best_epoch = _cpu_state(model), epoch
+                self.best_logits = logits
+            self.no_improve += 1
+            return
+        improved = value > self.best_value + tol
+        if value > self.best_value:
             self.best_value = value
             self.best_state = _cpu_state(model)
             self.best_epoch = epoch
@@ -236,6 +250,8 @@ class LoopState:
     micro_batch_size: int | None = None
     #: The largest encoder learning rate of the current epoch's steps (its record's ``lr``).
     peak_lr: float = 0.0
+    #: Whether this fit has warned of a validation score that is not a number.
+    said_undefined_score: bool = False
 
     @property
     def steps_per_epoch(self) -> int:
@@ -681,6 +697,9 @@ def _run_one_epoch(state: LoopState, epoch: int) -> tuple[dict, np.ndarray | Non
         if config.score_fn is not None and np.isfinite(logits).all():
             record["valid_score"] = float(config.score_fn(data.Y_valid, logits))
             value = record["valid_score"]
+            if not math.isfinite(value) and not state.said_undefined_score:
+                state.said_undefined_score = True
+                _warn_undefined_score(value, epoch, config, data.Y_valid)
         else:
             value = -record["valid_loss"]
     state.selection.consider(epoch, value, state.model, logits, config.tol)
@@ -689,6 +708,25 @@ def _run_one_epoch(state: LoopState, epoch: int) -> tuple[dict, np.ndarray | Non
     state.epoch = epoch
     _log_epoch(record, config)
     return record, logits
+
+
+def _warn_undefined_score(value: float, epoch: int, config: TrainConfig,
+                          Y_valid: np.ndarray) -> None:
+    """Say once per fit that the validation score came out NaN, what it leaves and the fix."""
+    if not config.group.is_main:
+        return
+    empty = np.flatnonzero(np.asarray(Y_valid).sum(axis=0) == 0)
+    why = (f"{len(empty)} of the {Y_valid.shape[1]} labels "
+           f"{'has' if len(empty) == 1 else 'have'} no positive text in the "
+           f"{len(Y_valid)} validation texts, where many scores are undefined"
+           if len(empty) else "the scorer gave no number for these validation texts")
+    fit_warning(
+        f"scoring={config.scoring!r} gave {value} at epoch {epoch}: {why}. An epoch without "
+        "a score never counts as an improvement, so the kept epoch is the best scored one "
+        "(or, where none was scored, the last) and early stopping counts it as not "
+        "improving; thresholds are still tuned. Use a score defined on every split, such as "
+        "'loss' or 'f1_micro', or pass X_val, Y_val with a positive "
+        "text for every label.", stacklevel=user_stacklevel())
 
 
 def _finite(record: dict, valid_logits: np.ndarray | None) -> bool:

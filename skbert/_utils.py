@@ -36,6 +36,32 @@ _FIT_WARNINGS: contextvars.ContextVar[list | None] = contextvars.ContextVar(
 MAX_FIT_WARNINGS, MAX_FIT_WARNING_CHARS = 50, 4000
 
 
+#: Where the frames between a user's line and skbert's code live: skbert itself, and
+#: scikit-learn and joblib (a fit called by ``GridSearchCV.fit``); a warning points past them.
+_SKBERT_ROOT = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_LIBRARY_PARTS = (f"{os.sep}sklearn{os.sep}", f"{os.sep}joblib{os.sep}")
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes the caller's warning point at the user's code.
+
+    Counted as :func:`warnings.warn` counts from the function that calls this one
+    (1 is that function): the first frame outside skbert, scikit-learn and joblib
+    (a fit inside ``GridSearchCV`` points at the search's ``fit`` line), or the
+    outermost frame where every frame is theirs.
+    """
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and _is_library(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _is_library(filename: str) -> bool:
+    return filename.startswith(_SKBERT_ROOT) or any(p in filename for p in _LIBRARY_PARTS)
+
+
 def fit_warning(message: str, stacklevel: int = 1) -> None:
     """Warn (a :class:`SkbertWarning`) of what this fit's data or parameters make of it.
 

@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import type_of_target
 
 from ._thresholds import plain_label
-from ._utils import SkbertWarning
+from ._utils import SkbertWarning, user_stacklevel
 
 
 def _mlb_fix(name: str = "Y") -> str:
@@ -332,7 +332,7 @@ def check_targets(Y, n_samples: int, *, warn_missing: bool = True, warn_scorers:
             f"({', '.join(names)}{', ...' if no_pos.size > 10 else ''}); the model can only "
             "learn to never predict them. Drop those columns or add examples.",
             SkbertWarning,
-            stacklevel=5,
+            stacklevel=user_stacklevel(),
         )
     return Yf, classes, dtype
 
@@ -381,7 +381,7 @@ def _frame_targets(Y, name: str, warn_scorers: bool):
             "reads them, but scikit-learn's multi-label metrics cannot, so "
             "cross_val_score and GridSearchCV with a scoring such as 'f1_micro' would "
             f"score nan. Convert {name} first: {name} = {name}.astype(int).", SkbertWarning,
-            stacklevel=6)
+            stacklevel=user_stacklevel())
     return Y.to_numpy(dtype=np.result_type(*dtypes)), classes
 
 

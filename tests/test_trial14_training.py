@@ -1,0 +1,142 @@
+"""Trial 14 (training side): a lambda ``scoring`` and the fit-cache key, scorers that cannot
+score a multi-label target refused before training, and a validation score that comes out
+NaN (``roc_auc`` with a label that has no positive validation text)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from conftest import make_corpus
+from sklearn.metrics import f1_score
+from torch import nn
+
+from skbert import TransformerMultiLabelClassifier, _cache
+from skbert._training import Selection
+from skbert._utils import SkbertWarning
+
+FAST = dict(max_epochs=1, batch_size=16, max_length=16, random_state=0, device="cpu",
+            precision="fp32", threshold=0.5)
+
+
+def module_scorer(estimator, X, Y):
+    """A scorer defined at module level: it pickles by its name."""
+    return f1_score(Y, estimator.predict(X), average="micro")
+
+
+def _fit(model, X, Y, **kwargs):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = TransformerMultiLabelClassifier(model, **{**FAST, **kwargs}).fit(X, Y)
+    return clf, [w for w in record if issubclass(w.category, SkbertWarning)]
+
+
+# ---------------------------------------------------- 1. a lambda scoring and the fit cache
+def test_a_lambda_scoring_trains_without_the_cache_and_says_why(tiny_model, train_calls):
+    X, Y = make_corpus(40)
+    scorer = lambda est, X, Y: f1_score(Y, est.predict(X), average="micro")  # noqa: E731
+    for _ in range(2):
+        clf, said = _fit(tiny_model, X, Y, scoring=scorer, early_stopping=True)
+        assert clf.history_[0]["valid_score"] is not None
+        [w] = [w for w in said if "not stored in the fit cache" in str(w.message)]
+        assert w.filename == __file__  # the user's fit line, not skbert's
+        assert "scoring=<function" in str(w.message) and "fit_cache=False" in str(w.message)
+        assert X[0] not in str(w.message)
+    assert len(train_calls) == 2  # not recognised, so trained again
+
+
+def test_a_module_level_scorer_is_still_reused_from_the_cache(tiny_model, train_calls):
+    X, Y = make_corpus(40)
+    for _ in range(2):
+        _, said = _fit(tiny_model, X, Y, scoring=module_scorer, early_stopping=True)
+        assert not [w for w in said if "fit cache" in str(w.message)]
+    assert len(train_calls) == 1
+
+
+def test_a_lambda_scoring_with_checkpoint_dir_is_one_short_error(tiny_model, tmp_path,
+                                                                 train_calls):
+    X, Y = make_corpus(40)
+    with pytest.raises(ValueError, match=r"checkpoint_dir recognises its checkpoint.*"
+                                         r"scoring=<function .*cannot be pickled.*"
+                                         r"checkpoint_dir=None") as info:
+        _fit(tiny_model, X, Y, scoring=lambda e, X, Y: 0.5, checkpoint_dir=tmp_path / "ck")
+    assert len(str(info.value)) < 600 and X[0] not in str(info.value)
+    assert not train_calls
+
+
+def test_the_key_names_the_parameter_it_cannot_pickle_never_the_data():
+    texts = ["a private text"] * 3
+
+    def inner(est, X, Y):
+        return 0.0
+
+    with pytest.raises(_cache.UnkeyableParameter) as info:
+        _cache.make_key({"max_epochs": 3, "scoring": inner}, "/no/model", texts,
+                        np.zeros((3, 2)), ["a", "b"])
+    assert info.value.name == "scoring" and "private" not in str(info.value)
+
+
+# ------------------------------------------- 2. a scorer that cannot score: refused at once
+@pytest.mark.parametrize("scoring, said", [
+    ("f1", "average='binary'"), ("precision", "average='binary'"),
+    ("precision_at_0", "positive int"), ("precision_at_99", "k=99 is larger than the number "
+                                                             "of labels (4)")])
+@pytest.mark.parametrize("held_out", [True, False])
+def test_a_scorer_that_cannot_score_multi_label_is_refused_before_training(
+        tiny_model, train_calls, scoring, said, held_out):
+    X, Y = make_corpus(24)
+    extra = dict(early_stopping=True) if held_out else {}
+    with pytest.raises(ValueError, match=rf"scoring='{scoring}' cannot score a multi-label "
+                                         r"target of 4 label\(s\): .*Use a multi-label scorer, "
+                                         r"e\.g\. 'f1_micro'") as info:
+        _fit(tiny_model, X, Y, scoring=scoring, **extra)
+    assert said in str(info.value)
+    assert not train_calls
+
+
+@pytest.mark.parametrize("scoring", ["f1_micro", "roc_auc", "average_precision", "lrap",
+                                     "precision_at_4", "neg_log_loss", "loss", module_scorer])
+def test_multi_label_scorers_pass_the_check_without_a_warning(tiny_model, scoring):
+    X, Y = make_corpus(24)
+    _, said = _fit(tiny_model, X, Y, scoring=scoring, max_epochs=1)
+    assert not said
+
+
+# ------------------------------------------------------- 3. a validation score that is NaN
+def test_a_nan_validation_score_keeps_the_last_epoch_tunes_thresholds_and_warns(tiny_model):
+    X, Y = make_corpus(40)
+    X_val, Y_val = make_corpus(12, seed=1)
+    Y_val[:, 3] = 0  # 'tech' has no positive validation text: roc_auc is undefined
+    clf, said = _fit_val(tiny_model, X, Y, X_val, Y_val)
+    assert [math.isnan(r["valid_score"]) for r in clf.history_] == [True, True]
+    assert clf.best_epoch_ == 2  # as without a score: the last epoch
+    assert clf.thresholds_.shape == (4,)  # tuned on the kept epoch's outputs
+    assert clf.predict(X[:3]).shape == (3, 4)
+    [w] = [w for w in said if "gave nan" in str(w.message)]
+    assert w.filename == __file__
+    assert "scoring='roc_auc' gave nan at epoch 1: 1 of the 4 labels has no positive text in " \
+           "the 12 validation texts" in str(w.message)
+
+
+def _fit_val(model, X, Y, X_val, Y_val):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = TransformerMultiLabelClassifier(
+            model, **{**FAST, "threshold": "auto", "max_epochs": 2, "scoring": "roc_auc"}
+        ).fit(X, Y, X_val=X_val, Y_val=Y_val)
+    return clf, [w for w in record if issubclass(w.category, SkbertWarning)]
+
+
+@pytest.mark.parametrize("values, kept, no_improve", [
+    ([0.5, np.nan, 0.4], 1, 2), ([np.nan, np.nan], 2, 2), ([np.nan, 0.3, np.nan], 2, 1),
+    ([0.2, 0.6], 2, 0)])
+def test_selection_never_takes_nan_for_an_improvement(values, kept, no_improve):
+    model = nn.Linear(2, 2)
+    selection = Selection()
+    for epoch, value in enumerate(values, start=1):
+        selection.consider(epoch, value, model, np.full((1, 2), epoch, dtype=float), tol=0.0)
+    assert selection.best_epoch == kept and selection.best_state is not None
+    assert selection.best_logits[0, 0] == kept
+    assert selection.no_improve == no_improve  # early stopping counts NaN as no progress
