@@ -11,10 +11,11 @@ during ``fit`` on a validation split with ``threshold="auto"``.
 import os
 
 from sklearn.metrics import f1_score
-from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.model_selection import KFold
 
 from skbert import TransformerMultiLabelClassifier, tune_thresholds
 from skbert.datasets import load_goemotions
+from skbert.model_selection import cross_val_predict_proba
 
 MODEL = os.environ.get("SKBERT_EXAMPLE_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
 FAST = os.environ.get("SKBERT_EXAMPLE_FAST") == "1"
@@ -33,7 +34,7 @@ def micro_f1(clf):
 # 1. Out-of-fold probabilities: every text is scored by a model that never saw it.
 clf = TransformerMultiLabelClassifier(MODEL, **params)
 cv = KFold(n_splits=2 if FAST else 3, shuffle=True, random_state=0)
-proba = cross_val_predict(clf, X, Y, cv=cv, method="predict_proba")
+proba = cross_val_predict_proba(clf, X, Y, cv=cv)
 thresholds = tune_thresholds(Y, proba, metric="f1")  # each label's own F1
 print("tuned thresholds:", thresholds.round(2))
 

@@ -569,7 +569,7 @@ def tune_thresholds(Y_true, proba, *, metric: str | None = None, beta: float = 1
     """Choose one threshold per label that maximises a metric on given data.
 
     Use it on held-out probabilities, e.g. from
-    ``cross_val_predict(clf, X, Y, method="predict_proba")``, then pass the
+    :func:`skbert.model_selection.cross_val_predict_proba`, then pass the
     result as ``clf.set_params(threshold=...)``; no retraining is needed.
 
     Parameters

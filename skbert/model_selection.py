@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import type_of_target
 from ._utils import SkbertWarning
 from ._validation import check_targets
 
-__all__ = ["MultilabelStratifiedKFold"]
+__all__ = ["MultilabelStratifiedKFold", "cross_val_predict_proba"]
 
 _MLB_FIX = (
     "Encode the labels as an indicator matrix first:\n"
@@ -209,3 +209,110 @@ class MultilabelStratifiedKFold(BaseCrossValidator):
         impl.random_state = (0 if self.random_state is None and not self.shuffle
                              else self.random_state)
         yield from impl.split(np.zeros((n, 1)), Y)
+
+
+def cross_val_predict_proba(estimator, X, Y, *, cv=5, n_jobs=None, params=None):
+    """Out-of-fold probabilities of every label, each fold fitted on ``Y`` as given.
+
+    What ``cross_val_predict(estimator, X, Y, method="predict_proba")``
+    gives, for tuning thresholds on texts no fit has seen
+    (:func:`skbert.tune_thresholds`), except that each fold is fitted on
+    ``Y`` indexed as it was passed. scikit-learn's ``cross_val_predict``
+    label-encodes a classifier's targets first, so every fold gets a plain
+    array: the names of a DataFrame's columns are lost (``label_descriptions``
+    keyed by them is refused, and the contrastive warm-up and the head's
+    start read no label names), and a later ``cross_validate`` or grid search
+    on the DataFrame, whose folds keep the names, does not find those fits in
+    the fit cache. Here the folds are the ones those functions fit, so with
+    the same ``cv`` and an int ``random_state`` they reuse these fits.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A :class:`~skbert.TransformerMultiLabelClassifier` (or a Pipeline
+        ending in one): anything whose ``predict_proba`` gives one column per
+        label of ``Y``. It is cloned for each fold and not fitted itself.
+    X : list, array or Series of str, or a DataFrame a Pipeline reads
+        The texts.
+    Y : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
+        0/1 label indicators.
+    cv : int, cross-validation generator or iterable of (train, test), default=5
+        An int is :class:`MultilabelStratifiedKFold` with that many folds.
+        The test folds must hold every text exactly once.
+    n_jobs : int, default=None
+        Folds fitted in parallel with joblib (``None``: one at a time).
+        Give ``fit_cache`` a folder to share fits between processes.
+    params : dict, default=None
+        Keyword arguments of ``fit``: one with a value per text
+        (``sample_weight``) is cut to each training fold, the others
+        (``X_val``, ``Y_val``) are passed whole.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_labels)
+        Row ``i`` is the probabilities given by the fit whose test fold
+        holds text ``i``; columns in the order of ``Y``'s.
+
+    Raises
+    ------
+    ValueError
+        If the test folds do not hold every text exactly once, or a fold's
+        probabilities do not have one column per label of ``Y``.
+
+    See Also
+    --------
+    sklearn.model_selection.cross_val_predict : The same for array targets.
+    skbert.tune_thresholds : Thresholds from these probabilities.
+
+    Examples
+    --------
+    >>> from skbert import TransformerMultiLabelClassifier, tune_thresholds
+    >>> from skbert.datasets import load_goemotions
+    >>> from skbert.model_selection import cross_val_predict_proba
+    >>> X, Y = load_goemotions(return_X_y=True, as_frame=True)  # doctest: +SKIP
+    >>> clf = TransformerMultiLabelClassifier(random_state=0)  # doctest: +SKIP
+    >>> proba = cross_val_predict_proba(clf, X, Y, cv=5)  # doctest: +SKIP
+    >>> clf.set_params(threshold=tune_thresholds(Y, proba)).fit(X, Y)  # doctest: +SKIP
+    """
+    from joblib import Parallel, delayed
+    from sklearn.base import clone
+    from sklearn.model_selection import check_cv
+    from sklearn.utils import _safe_indexing
+    from sklearn.utils.validation import _num_samples
+
+    n = _num_samples(X)
+    check_consistent_length(X, Y)
+    if isinstance(cv, Integral) and not isinstance(cv, bool):
+        cv = MultilabelStratifiedKFold(n_splits=cv)
+    cv = check_cv(cv, Y, classifier=False)
+    splits = list(cv.split(X, Y))
+    tested = np.concatenate([np.asarray(test) for _, test in splits]) if splits else []
+    if len(tested) != n or not np.array_equal(np.sort(tested), np.arange(n)):
+        raise ValueError(
+            f"cv's test folds hold {len(tested)} texts and {len(np.unique(tested))} distinct "
+            f"ones, of the {n}; every text must be in exactly one test fold (a partition: "
+            "KFold, MultilabelStratifiedKFold), as for cross_val_predict.")
+    params = dict(params or {})
+
+    def fold_params(train):
+        return {k: (_safe_indexing(v, train)
+                    if v is not None and not isinstance(v, str) and hasattr(v, "__len__")
+                    and _num_samples(v) == n and k not in ("X_val", "Y_val") else v)
+                for k, v in params.items()}
+
+    def run(train, test):
+        fitted = clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(Y, train),
+                                      **fold_params(train))
+        return test, np.asarray(fitted.predict_proba(_safe_indexing(X, test)))
+
+    n_labels = np.shape(Y)[1]
+    out = np.zeros((n, n_labels), dtype=np.float64)
+    for test, proba in Parallel(n_jobs=n_jobs)(delayed(run)(tr, te) for tr, te in splits):
+        if proba.shape != (len(test), n_labels):
+            raise ValueError(
+                f"A fold's predict_proba gave shape {proba.shape}; expected "
+                f"({len(test)}, {n_labels}), one column per label of Y. The estimator must "
+                "give multi-label probabilities, as TransformerMultiLabelClassifier does.")
+        out[test] = proba
+    return out
+
