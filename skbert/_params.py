@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import (
     Interval,
@@ -478,7 +479,8 @@ PARAMS: tuple[Param, ...] = (
           from_folder=False),
     Param("tokenizer_kwargs", None, [dict, None],
           "extra keyword arguments of the tokenizer loader", from_folder=False),
-    Param("random_state", None, ["random_state"],
+    Param("random_state", None,
+          [NumberInterval(Integral, 0, 2**32 - 1, closed="both"), np.random.RandomState, None],
           "seeds the head, dropout, shuffling and the validation split",
           flag="--random-state", card=True, metavar="SEED", cli_default=0),
     Param("verbose", 0, ["verbose"], "0 silent, 1 one line per epoch, 2 progress bars",

@@ -170,12 +170,24 @@ def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
         raise ValueError(f"{name} is empty: pass at least one text.")
     for i, x in enumerate(X):
         if not isinstance(x, str):
+            if _is_missing(x):  # None, NaN, pandas' NA (a str column's gap reads as NaN)
+                raise TypeError(
+                    f"{name}[{i}] is a missing value ({brief(x)}), but every element of "
+                    f"{name} must be a str. Drop that text, or fill missing texts with '' "
+                    f"(e.g. {name}.fillna('') for a pandas Series).")
             raise TypeError(
                 f"{name}[{i}] is {type(x).__name__} ({brief(x)}), but every element of {name} "
                 f"must be a str. Convert or drop it, e.g. [str(x) for x in {name}] or fill "
                 "missing texts with ''."
             )
     return X
+
+
+def _is_missing(x) -> bool:
+    """None, a float NaN (NumPy's too) or pandas' ``NA``/``NaT``."""
+    if x is None or type(x).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(x, (float, np.floating)) and x != x
 
 
 def _targets_of(name: str) -> str:

@@ -429,7 +429,7 @@ def test_trial12_warm_start_refuses_another_model_or_pooling(tiny_st_model, tiny
 
 
 @pytest.mark.parametrize("bad, words", [
-    ("none", r"X_val\[3\] is NoneType"),
+    ("none", r"X_val\[3\] is a missing value \(None\)"),
     ("short", r"X_val has 5 texts but Y_val has 6 rows"),
     ("empty", r"X_val is empty"),
     ("values", r"Y_val holds the values \{0, 2\}"),

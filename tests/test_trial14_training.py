@@ -140,3 +140,27 @@ def test_selection_never_takes_nan_for_an_improvement(values, kept, no_improve):
     assert selection.best_epoch == kept and selection.best_state is not None
     assert selection.best_logits[0, 0] == kept
     assert selection.no_improve == no_improve  # early stopping counts NaN as no progress
+
+
+# ------------------------------------------------------------------- 4. small inconsistencies
+@pytest.mark.parametrize("value", [True, False, np.bool_(True)])
+def test_random_state_refuses_a_bool_as_every_int_parameter_does(value):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=r"'random_state' parameter .* an int "
+                                                    r"\(not a bool\)"):
+        TransformerMultiLabelClassifier(random_state=value)._validate_params()
+    TransformerMultiLabelClassifier(random_state=np.int64(3))._validate_params()
+
+
+@pytest.mark.parametrize("gap, shown", [(None, "None|nan"), (float("nan"), "nan"),
+                                        ("pd.NA", "nan|<NA>")])
+def test_a_missing_text_is_named_as_missing_with_the_fill_fix(tiny_model, gap, shown):
+    import pandas as pd
+
+    X, Y = make_corpus(8)
+    texts = pd.Series(X[:2] + [pd.NA if gap == "pd.NA" else gap] + X[3:])
+    clf = TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, Y)
+    with pytest.raises(TypeError, match=rf"X\[2\] is a missing value \(({shown})\).*"
+                                        r"X\.fillna\(''\)"):
+        clf.predict_proba(texts)
