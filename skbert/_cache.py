@@ -43,9 +43,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
 import logging
+import marshal
 import math
 import os
 import re
@@ -56,6 +58,7 @@ import stat
 import sys
 import threading
 import time
+import types
 import warnings
 from collections import OrderedDict
 
@@ -254,19 +257,63 @@ def make_key(params: dict, resolved_path: str, texts, Y, classes) -> str:
     hashed = []
     for name, value in sorted(plain.items(), key=lambda kv: kv[0]):
         try:  # one by one: a failure names the parameter, never the data
-            hashed.append((name, joblib.hash(value)))
+            hashed.append((name, joblib.hash(by_code(value))))
         except Exception as exc:  # pickle's errors vary by the object: PicklingError, ...
             raise UnkeyableParameter(name, value) from exc
     return joblib.hash((__version__, hashed, _model_files_stamp(resolved_path), texts, Y,
                         list(classes)))
 
 
+def by_code(value, _seen: frozenset = frozenset()):
+    """``value`` with every Python function in it replaced by what it computes.
+
+    Pickle, and so ``joblib.hash``, takes a function by its module and name:
+    a lambda or a function defined inside another cannot be pickled at all,
+    and two versions of one function (a notebook cell run again after an
+    edit) would hash alike. A function (in a list, tuple, dict or
+    ``functools.partial`` too) becomes its name, its compiled code, its
+    defaults and the values its closure holds, so a lambda ``scoring`` keys
+    the fit cache like any other value, and an edited one is another key.
+    What the code reads from module globals is not part of it.
+
+    Examples
+    --------
+    >>> import joblib
+    >>> def scorer(weight):
+    ...     return lambda est, X, Y: weight * est.score(X, Y)
+    >>> key = lambda f: joblib.hash(by_code(f))
+    >>> key(scorer(0.5)) == key(scorer(0.5)), key(scorer(0.5)) == key(scorer(0.25))
+    (True, False)
+    """
+    if id(value) in _seen:  # a function that refers to itself through its closure
+        return ("seen",)
+    seen = _seen | {id(value)}
+    if isinstance(value, types.FunctionType):
+        cells = []
+        for cell in value.__closure__ or ():
+            try:
+                cells.append(by_code(cell.cell_contents, seen))
+            except ValueError:  # an empty cell (a name assigned after the function)
+                cells.append(("empty",))
+        return ("function", value.__module__, value.__qualname__,
+                marshal.dumps(value.__code__), by_code(value.__defaults__, seen),
+                by_code(value.__kwdefaults__, seen), tuple(cells))
+    if isinstance(value, functools.partial):
+        return ("partial", by_code(value.func, seen), by_code(value.args, seen),
+                by_code(value.keywords, seen))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, *(by_code(v, seen) for v in value))
+    if isinstance(value, dict):
+        return ("dict", *((k, by_code(v, seen)) for k, v in value.items()))
+    return value
+
+
 class UnkeyableParameter(TypeError):
     """A training parameter the fit-cache key cannot hold: it cannot be pickled.
 
-    A lambda or a function defined inside another function (a ``scoring``
-    callable, say) pickles by its name only where that name can be imported
-    again; such a fit cannot be recognised later.
+    Functions key by their code (:func:`by_code`); what is left is an object
+    pickle refuses (a generator, a lock, an open file), held by the parameter
+    or by a function's closure: such a fit cannot be recognised later.
     """
 
     def __init__(self, name: str, value):

@@ -914,19 +914,18 @@ def _keyed(est, data: FitData, described: dict, store) -> str | None:
     try:
         return data_key(est, data, described)
     except _cache.UnkeyableParameter as exc:
-        fix = ("Define it with def at the top level of a module (a script's or an "
-               "importable one)")
+        why = ("it holds something that cannot be pickled (a function's closure or defaults "
+               "holding a generator, a lock, an open file...)")
+        fix = "Let it hold only values that pickle (numbers, text, arrays, estimators)"
         if est.checkpoint_dir is not None:
             raise ValueError(
                 f"checkpoint_dir recognises its checkpoint by the training parameters, and "
-                f"{exc}: it is a lambda or a function defined inside another. {fix}, or set "
-                "checkpoint_dir=None.") from None
+                f"{exc}: {why}. {fix}, or set checkpoint_dir=None.") from None
         warnings.warn(
-            f"This fit is not stored in the fit cache: {exc} (a lambda or a function "
-            f"defined inside another), so the cache could not recognise it again and a "
-            f"search over threshold or min_labels retrains every candidate. {fix} to reuse "
-            f"fits, or pass fit_cache=False to train without the cache and this warning.",
-            SkbertWarning, stacklevel=user_stacklevel())
+            f"This fit is not stored in the fit cache: {exc}: {why}, so the cache could not "
+            f"recognise it again and a search over threshold or min_labels retrains every "
+            f"candidate. {fix} to reuse fits, or pass fit_cache=False to train without the "
+            "cache and this warning.", SkbertWarning, stacklevel=user_stacklevel())
         return None
 
 

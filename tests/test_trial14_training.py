@@ -5,6 +5,7 @@ NaN (``roc_auc`` with a label that has no positive validation text)."""
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -34,12 +35,30 @@ def _fit(model, X, Y, **kwargs):
 
 
 # ---------------------------------------------------- 1. a lambda scoring and the fit cache
-def test_a_lambda_scoring_trains_without_the_cache_and_says_why(tiny_model, train_calls):
+def _weighted(weight):
+    return lambda est, X, Y: weight * f1_score(Y, est.predict(X), average="micro")
+
+
+def test_a_lambda_scoring_keys_the_fit_cache_by_its_code(tiny_model, train_calls):
     X, Y = make_corpus(40)
-    scorer = lambda est, X, Y: f1_score(Y, est.predict(X), average="micro")  # noqa: E731
+    for scorer in (_weighted(1.0), _weighted(1.0), _weighted(0.5)):  # the last: other code
+        clf, said = _fit(tiny_model, X, Y, scoring=scorer, early_stopping=True)
+        assert clf.history_[0]["valid_score"] is not None and not said
+    assert len(train_calls) == 2
+    assert clf.fit_cache_hit_ is False
+
+
+def test_a_scorer_closing_over_what_cannot_be_pickled_trains_and_says_why(tiny_model,
+                                                                           train_calls):
+    X, Y = make_corpus(40)
+    calls = (i for i in range(10**6))  # a generator: pickle refuses it
+
+    def scorer(est, X, Y):
+        next(calls)
+        return f1_score(Y, est.predict(X), average="micro")
+
     for _ in range(2):
         clf, said = _fit(tiny_model, X, Y, scoring=scorer, early_stopping=True)
-        assert clf.history_[0]["valid_score"] is not None
         [w] = [w for w in said if "not stored in the fit cache" in str(w.message)]
         assert w.filename == __file__  # the user's fit line, not skbert's
         assert "scoring=<function" in str(w.message) and "fit_cache=False" in str(w.message)
@@ -55,22 +74,30 @@ def test_a_module_level_scorer_is_still_reused_from_the_cache(tiny_model, train_
     assert len(train_calls) == 1
 
 
-def test_a_lambda_scoring_with_checkpoint_dir_is_one_short_error(tiny_model, tmp_path,
-                                                                 train_calls):
+def test_an_unpicklable_scorer_with_checkpoint_dir_is_one_short_error(tiny_model, tmp_path,
+                                                                     train_calls):
     X, Y = make_corpus(40)
+    lock = threading.Lock()
+
+    def scorer(est, X, Y):
+        with lock:
+            return 0.5
+
     with pytest.raises(ValueError, match=r"checkpoint_dir recognises its checkpoint.*"
                                          r"scoring=<function .*cannot be pickled.*"
                                          r"checkpoint_dir=None") as info:
-        _fit(tiny_model, X, Y, scoring=lambda e, X, Y: 0.5, checkpoint_dir=tmp_path / "ck")
-    assert len(str(info.value)) < 600 and X[0] not in str(info.value)
+        _fit(tiny_model, X, Y, scoring=scorer, checkpoint_dir=tmp_path / "ck")
+    assert len(str(info.value)) < 700 and X[0] not in str(info.value)
     assert not train_calls
 
 
 def test_the_key_names_the_parameter_it_cannot_pickle_never_the_data():
     texts = ["a private text"] * 3
 
+    lock = threading.Lock()
+
     def inner(est, X, Y):
-        return 0.0
+        return 0.0 if lock else 1.0
 
     with pytest.raises(_cache.UnkeyableParameter) as info:
         _cache.make_key({"max_epochs": 3, "scoring": inner}, "/no/model", texts,
