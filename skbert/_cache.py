@@ -21,7 +21,7 @@ truncated, foreign, of another format, not matching the network its config
 builds, with tensor data that does not match its recorded sha256, or with a
 NaN or infinite weight) is a cache miss: the fit retrains, and its entry
 replaces the damaged one. The metadata records the sha256 of the tensors
-(:func:`tensors_sha256`: names, dtypes, shapes and bytes) and that of the
+(:func:`~skbert._safe_io.tensors_sha256`: names, dtypes, shapes and bytes) and that of the
 whole entry (:func:`entry_sha256`: the canonical JSON of every other field,
 the tensors' digest included, so an edited threshold or ``n_train`` is a miss
 too), both checked on every read: they catch accidents (a flipped bit, a
@@ -44,7 +44,6 @@ import base64
 import binascii
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import marshal
@@ -78,12 +77,14 @@ from ._persistence import (
 from ._safe_io import (
     TMP_TAG,
     DamagedFile,
+    document_sha256,
     is_int,
     is_number,
     load_tensors,
     metadata_document,
     need,
     read_regular_file,
+    tensors_sha256,
     write_bytes,
 )
 from ._thresholds import THRESHOLD_METRICS
@@ -781,37 +782,6 @@ def _rebuild(data: bytes, device) -> dict:
     return fitted
 
 
-def tensors_sha256(tensors: dict) -> str:
-    """The SHA-256 of a state dict: every tensor's name, dtype, shape and bytes, by name.
-
-    What a folder entry's metadata records as ``tensors_sha256`` and what
-    reading it checks. It guards against accidents (a flipped bit, a
-    truncated or partly overwritten copy, an edit), not tampering: anyone
-    who can write the folder can compute it.
-
-    Parameters
-    ----------
-    tensors : dict of str to torch.Tensor
-        CPU tensors (copied to the CPU if not).
-
-    Returns
-    -------
-    str
-        64 lowercase hex digits.
-    """
-    import torch
-
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach()
-        head = json.dumps([name, str(t.dtype), list(t.shape)]).encode("utf-8")
-        digest.update(len(head).to_bytes(8, "little") + head)
-        raw = t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
-        digest.update(raw.size.to_bytes(8, "little"))
-        digest.update(raw.data)
-    return digest.hexdigest()
-
-
 def entry_sha256(doc: dict) -> str:
     """The SHA-256 of a folder entry's whole metadata document, less ``entry_sha256`` itself.
 
@@ -832,9 +802,7 @@ def entry_sha256(doc: dict) -> str:
     str
         64 lowercase hex digits.
     """
-    rest = {k: v for k, v in doc.items() if k != "entry_sha256"}
-    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(b"skbert-fit-entry\n" + text.encode("ascii")).hexdigest()
+    return document_sha256(doc, "skbert-fit-entry", "entry_sha256")
 
 
 def _check_finite(tensors: dict) -> None:

@@ -36,7 +36,11 @@ non-tensor per-parameter values, the scheduler's ``state_dict`` without
 callables, the gradient scaler's ``state_dict`` (numbers), the numpy
 Generator's ``bit_generator.state`` (integers as decimal strings, since
 PCG64's 128-bit integers exceed what many JSON readers hold), the CUDA
-devices and tensor names present, and the loop's ``extra`` object.
+devices and tensor names present, the loop's ``extra`` object, and two
+digests (:func:`seal`): ``tensors_sha256`` (every tensor's name, dtype, shape
+and bytes, :func:`skbert._safe_io.tensors_sha256`) and ``state_sha256`` (the
+canonical JSON of the rest of the document), so a file changed after it was
+written (a flipped bit, an edited weight or value) is ignored, not resumed.
 
 Reading never runs pickle or ``torch.load``. Every field is checked before
 use (:mod:`skbert._checkpoint_check`): :func:`load_state` checks the file on
@@ -86,9 +90,11 @@ from ._safe_io import (
     TMP_TAG,
     DamagedFile,
     atomic_writer,
+    document_sha256,
     is_int,
     load_tensors,
     metadata_document,
+    tensors_sha256,
 )
 from ._utils import SkbertWarning, read_parsed, user_stacklevel
 from ._version import __version__
@@ -102,6 +108,7 @@ FILE_NAME = "training_state.safetensors"
 #: Suffix of a file being written (by skbert._safe_io; moved into place when complete).
 TMP_SUFFIX = TMP_TAG
 _META_KEY = "skbert_training_state"
+_DIGEST_TAG = "skbert-training-state"
 _Damaged = DamagedFile  # a state file that cannot be used; the message says why
 
 
@@ -307,7 +314,7 @@ def save_state(folder, fp: str, *, epoch: int, model: torch.nn.Module,
         "has_best": best_state is not None,
         "extra_tensors": extra_names,
     }
-    text = json.dumps(doc, allow_nan=True)
+    text = json.dumps(seal(doc, tensors), allow_nan=True)
     try:  # what load_state checks, so that no state file is born damaged
         check_doc(json.loads(text), fp)
     except _Damaged as exc:
@@ -451,8 +458,11 @@ def _ignore(path: str, reason: str, other_fit: bool = False) -> None:
 
 def _parse(path: str, data: bytes, fp: str, check_extra, max_epochs) -> TrainingState:
     doc = metadata_document(data, _META_KEY, "an skbert training state")
+    # of the document as read: check_doc normalises some fields in place
+    as_read = document_sha256(doc, _DIGEST_TAG, "state_sha256") if isinstance(doc, dict) else ""
     doc = check_doc(doc, fp, max_epochs)
     tensors = load_tensors(data)
+    _check_digests(doc, as_read, tensors)
     state = assemble(path, doc, tensors)
     if check_extra is not None:
         try:
@@ -460,6 +470,35 @@ def _parse(path: str, data: bytes, fp: str, check_extra, max_epochs) -> Training
         except (ValueError, TypeError) as exc:
             raise _Damaged(f"has an 'extra' object the loop rejects ({exc})") from exc
     return state
+
+
+def seal(doc: dict, tensors: dict) -> dict:
+    """``doc`` with the digests :func:`load_state` checks: ``tensors_sha256`` of
+    ``tensors`` and ``state_sha256`` of the document as its JSON reads back."""
+    doc = {k: v for k, v in doc.items() if k not in ("tensors_sha256", "state_sha256")}
+    doc["tensors_sha256"] = tensors_sha256(tensors)
+    doc["state_sha256"] = document_sha256(json.loads(json.dumps(doc, allow_nan=True)),
+                                          _DIGEST_TAG, "state_sha256")
+    return doc
+
+
+def _check_digests(doc: dict, as_read: str, tensors: dict) -> None:
+    """The recorded SHA-256 of the tensors and of the document match what was read.
+
+    A flipped bit or an edited weight or value passes every range check but
+    would be trained on; the digests make such a file damaged (ignored). Not
+    an authenticity check: anyone who can write the folder can recompute them.
+    """
+    for key in ("tensors_sha256", "state_sha256"):
+        value = doc.get(key)
+        if not isinstance(value, str) or _HEX.fullmatch(value) is None:
+            raise _Damaged(f"has {key}={value!r:.80}, not 64 hex digits")
+    if tensors_sha256(tensors) != doc["tensors_sha256"]:
+        raise _Damaged("has tensors whose sha256 differs from the one it records (a flipped "
+                       "bit, an edit or a partly overwritten copy)")
+    if as_read != doc["state_sha256"]:
+        raise _Damaged("has metadata whose sha256 differs from the one it records (an edited "
+                       "value)")
 
 
 # ---------------------------------------------------------------- restore

@@ -22,7 +22,8 @@ from ._safe_io import DamagedFile, is_int, is_number, need
 
 logger = logging.getLogger("skbert._checkpoint")
 
-STATE_FORMAT = 1
+#: 2: the document records ``tensors_sha256`` and ``state_sha256`` (format 1 had none).
+STATE_FORMAT = 2
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _INT_STR = re.compile(r"-?[0-9]{1,200}")

@@ -475,7 +475,7 @@ def _weights_sha256(model) -> str:
     Unlike a sum per tensor, it tells a permutation (rows of the word
     embeddings swapped) or any one changed bit.
     """
-    from ._cache import tensors_sha256
+    from ._safe_io import tensors_sha256
 
     with torch.no_grad():
         return tensors_sha256(model.state_dict())

@@ -170,6 +170,57 @@ def load_tensors(data: bytes) -> dict:
         raise DamagedFile(f"has unreadable tensors ({exc})") from exc
 
 
+def tensors_sha256(tensors: dict) -> str:
+    """The SHA-256 of named tensors: every tensor's name, dtype, shape and bytes, by name.
+
+    What a fit-cache entry and a training state record of their tensors, and
+    what reading them checks. It guards against accidents (a flipped bit, a
+    truncated or partly overwritten copy, an edit), not tampering: anyone who
+    can write the file can compute it.
+
+    Parameters
+    ----------
+    tensors : dict of str to torch.Tensor
+        Tensors on any device (each is copied to the CPU in turn).
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach()
+        head = json.dumps([name, str(t.dtype), list(t.shape)]).encode("utf-8")
+        digest.update(len(head).to_bytes(8, "little") + head)
+        raw = t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+        digest.update(raw.size.to_bytes(8, "little"))
+        digest.update(raw.data)
+    return digest.hexdigest()
+
+
+def document_sha256(doc: dict, tag: str, leave_out: str) -> str:
+    """The SHA-256 of a metadata document less its own digest field ``leave_out``.
+
+    Taken over the canonical JSON of the parsed document (sorted keys, no
+    spaces, ASCII), so it depends on the values, not on how the text spells
+    them; ``tag`` (a line of its own) keeps one kind of file's digest from
+    matching another's. The document records :func:`tensors_sha256`, so this
+    digest covers the whole file. Like it, a guard against accidents only.
+
+    Examples
+    --------
+    >>> a = document_sha256({"x": 1, "own": "?"}, "demo", "own")
+    >>> a == document_sha256({"own": "other", "x": 1}, "demo", "own"), len(a)
+    (True, 64)
+    """
+    rest = {k: v for k, v in doc.items() if k != leave_out}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(tag.encode("ascii") + b"\n" + text.encode("ascii")).hexdigest()
+
+
 # ------------------------------------------------------------------ writing
 # The one writer of the package. Every file skbert writes (model folders,
 # ONNX exports and their metadata, fit-cache entries, training states, CLI

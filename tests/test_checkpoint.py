@@ -132,8 +132,10 @@ def _saved(tmp_path, fused=False, epochs=1):
     return folder
 
 
-def _rewrite(folder, edit_doc=None, edit_tensors=None):
-    """Rewrite the state file with its JSON document and/or tensors edited."""
+def _rewrite(folder, edit_doc=None, edit_tensors=None, reseal=True):
+    """Rewrite the state file with its JSON document and/or tensors edited; ``reseal``
+    recomputes the digests, as anyone who can write the folder can, so that the checks
+    behind them are what refuses the edit."""
     path = folder / FILE_NAME
     tensors = load_file(path)
     with open(path, "rb") as fh:
@@ -144,6 +146,8 @@ def _rewrite(folder, edit_doc=None, edit_tensors=None):
         edit_doc(doc)
     if edit_tensors is not None:
         edit_tensors(tensors)
+    if reseal:
+        doc = _checkpoint.seal(doc, tensors)
     save_file(tensors, path, metadata={"skbert_training_state": json.dumps(doc)})
 
 

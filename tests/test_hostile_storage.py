@@ -505,6 +505,9 @@ def _read_state(path):
 
 
 def _write_state(path, doc, tensors):
+    """Write an edited state with its digests recomputed (anyone who can write the folder
+    can), so that the value checks behind them are what refuses the edit."""
+    doc = _checkpoint.seal(doc, tensors)
     save_file(tensors, path, metadata={_checkpoint._META_KEY: json.dumps(doc)})
 
 

@@ -191,3 +191,56 @@ def test_a_missing_text_is_named_as_missing_with_the_fill_fix(tiny_model, gap, s
     with pytest.raises(TypeError, match=rf"X\[2\] is a missing value \(({shown})\).*"
                                         r"X\.fillna\(''\)"):
         clf.predict_proba(texts)
+
+
+# ------------------------------------------------------- 5. a checkpoint edited after writing
+def _edit_state(folder, edit_doc=None, edit_tensors=None):
+    """Edit the training state in place without recomputing its digests (an accident)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from skbert import _checkpoint
+
+    path = folder / _checkpoint.FILE_NAME
+    with safe_open(path, framework="pt") as fh:
+        doc = json.loads(fh.metadata()[_checkpoint._META_KEY])
+        tensors = {name: fh.get_tensor(name) for name in fh.keys()}
+    if edit_doc:
+        edit_doc(doc)
+    if edit_tensors:
+        edit_tensors(tensors)
+    save_file(tensors, path, metadata={_checkpoint._META_KEY: json.dumps(doc)})
+
+
+def _bump_layer_norm(tensors):
+    name = next(n for n in sorted(tensors) if n.startswith("model/") and "LayerNorm.weight" in n)
+    tensors[name] = tensors[name].clone()
+    tensors[name][0] = 1e4
+
+
+def _other_history(doc):
+    doc["history"][0]["train_loss"] = 0.123
+
+
+@pytest.mark.parametrize("edit, said", [
+    (dict(edit_tensors=_bump_layer_norm), "tensors whose sha256 differs"),
+    (dict(edit_doc=_other_history), "metadata whose sha256 differs")])
+def test_a_checkpoint_changed_after_writing_is_not_resumed(tiny_model, tmp_path,
+                                                           interrupt_at_epoch, edit, said):
+    X, Y = make_corpus(24)
+    kw = dict(FAST, max_epochs=2, fit_cache=False, checkpoint_dir=tmp_path)
+    full = TransformerMultiLabelClassifier(tiny_model, **{**kw, "checkpoint_dir": None}).fit(X, Y)
+    interrupt_at_epoch(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(KeyboardInterrupt):
+            TransformerMultiLabelClassifier(tiny_model, **kw).fit(X, Y)
+    interrupt_at_epoch(None)
+    _edit_state(tmp_path, **edit)
+    with pytest.warns(SkbertWarning, match=rf"checkpoint_dir: ignoring .*a damaged training "
+                                           rf"state \(it has {said}"):
+        resumed = TransformerMultiLabelClassifier(tiny_model, **kw).fit(X, Y)
+    assert len(resumed.history_) == 2  # trained from epoch 1, not from the edited state
+    np.testing.assert_array_equal(resumed.predict_proba(X), full.predict_proba(X))
