@@ -293,7 +293,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         such as ``"r_precision"``, ``"precision_at_5"``) or a callable
         ``scorer(estimator, X, Y)`` follows that score on the validation
         outputs (``predict`` uses ``threshold``, or 0.5 with ``"auto"``). Its
-        value is recorded per epoch in ``history_`` as ``valid_score``.
+        value is recorded per epoch in ``history_`` as ``valid_score`` (None
+        with ``"loss"``: see ``valid_loss``). A scorer that cannot score
+        multi-label targets (``"f1"``: binary) is refused when ``fit``
+        starts; a NaN score never counts as an improvement (``fit`` warns).
     pos_weight : None, "balanced" or array-like of shape (n_labels,), default=None
         Weight of positive examples in the loss, per label. ``"balanced"`` uses
         ``n_negative / n_positive`` of each label, capped at 100.
@@ -901,13 +904,30 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         ----------
         folder : str or path-like
             Created if missing; files of the same names are overwritten,
-            except a ``README.md`` that skbert did not write.
+            except a ``README.md`` that skbert did not write. Not the
+            checkpoint folder the model was fine-tuned from: a folder skbert
+            saved, as loaded with :meth:`from_pretrained`, may be saved into
+            again.
+
+        Raises
+        ------
+        ValueError
+            If ``folder`` is the checkpoint folder the model was fine-tuned
+            from (its files would be replaced), or an empty str.
+        FileExistsError
+            If ``folder`` is an existing file (or a link to no folder).
+        TypeError
+            If ``folder`` is not a str or path-like (None, bytes).
         """
+        from ._persistence import check_not_base_folder, folder_argument
+
+        folder = folder_argument(folder, "save_pretrained")
         check_is_fitted(self)
         check_lengths(self, self.tokenizer_, "this model")  # from_pretrained would refuse them
+        check_not_base_folder(folder, getattr(self, "_fitted_from", None)  # older pickles lack it
+                              or self.model_name_or_path)
         if _distributed.current().is_main:  # under a process group only rank 0 writes
-            save_model_folder(os.fspath(folder), self.model_, self.tokenizer_,
-                              fitted_settings(self))
+            save_model_folder(folder, self.model_, self.tokenizer_, fitted_settings(self))
 
     def push_to_hub(self, repo_id, *, private=False, token=None,
                     commit_message="Upload skbert model"):
@@ -1002,6 +1022,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             If the folder or one of its files is missing.
         ValueError
             If a file is damaged or holds a value the estimator rejects.
+        TypeError
+            If ``folder`` is not a str or path-like (None, bytes).
         """
         check_backend(backend, quantize=quantize, precision=precision,
                       overwrite_onnx=overwrite_onnx)
@@ -1010,7 +1032,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         validate_parameter_constraints(  # the caller's own: not the file's to blame
             {name: cls._parameter_constraints[name] for name in given}, given,
             caller_name=f"{cls.__name__}.from_pretrained")
-        folder = resolve_pretrained_source(os.fspath(folder), revision,
+        from ._persistence import folder_argument
+
+        folder = resolve_pretrained_source(folder_argument(folder, "from_pretrained"), revision,
                                            onnx=backend == "onnx")
         settings = read_settings(folder)
         settings_file = os.path.join(folder, SETTINGS_FILE)

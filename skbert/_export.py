@@ -53,6 +53,7 @@ from ._safe_io import (
 )
 from ._thresholds import describe_rule, min_labels_in_force
 from ._utils import SkbertWarning
+from ._validation import unsafe_char
 
 logger = logging.getLogger(__name__)
 
@@ -264,10 +265,10 @@ def model_card(settings: dict, name: str, *, hub: bool = False) -> str:
     max_length = params.get("max_length")
     if not (isinstance(base, str) and _is_hub_id(base)):  # no local path in a shared card
         base = f"{os.path.basename(str(base).rstrip('/' + os.sep)) or base} (a local folder)"
-    lines = [f"# {name}", "",
+    lines = [f"# {_md(name)}", "",
              f"A multi-label text classifier over {len(classes)} labels, fine-tuned with "
              f"[skbert](https://pypi.org/project/skbert/) {settings.get('skbert_version', '')} "
-             f"from `{base}` ({pooling} pooling, texts read up to {max_length} tokens). Each "
+             f"from {_code(base)} ({pooling} pooling, texts read up to {max_length} tokens). Each "
              "label gets its own probability (a sigmoid, not a softmax): a text can have "
              "several labels or none.", ""]
 
@@ -366,8 +367,59 @@ def _tuned_scores(scores) -> list[str]:
     return lines + [""]
 
 
+#: Characters of user-given text (label names, parameter values) that HTML reads as markup:
+#: written as entities, so no tag or comment (no forged :data:`CARD_MARKER`) reaches the card.
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+#: Characters that markdown reads as syntax in a table cell or heading (links, images,
+#: emphasis, code spans, strike-through, the cell's end): backslash-escaped.
+_MD_SYNTAX = frozenset("\\`*[]|~")
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    r"""``text`` for a table cell or a heading of the card: shown as written, never as markup.
+
+    HTML characters become entities, markdown's syntax characters are
+    backslash-escaped (``_`` only where it could start or end emphasis, not
+    inside a word such as ``f1_micro``), the characters ``fit`` refuses in
+    label names (control characters, bidi overrides:
+    :func:`skbert._validation.unsafe_char`) show as their code point, a line
+    break as a space.
+
+    Examples
+    --------
+    >>> print(_md("<!-- x --> [a](javascript:b) a|b f1_micro _c_"))
+    &lt;!-- x --&gt; \[a\](javascript:b) a\|b f1_micro \_c\_
+    >>> print(_md("c\u202e d\x1b"))
+    cU+202E dU+001B
+    """
+    out = []
+    for i, ch in enumerate(text):
+        inside_word = 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+        if ch in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[ch])
+        elif ch in _MD_SYNTAX or (ch == "_" and not inside_word):
+            out.append("\\" + ch)
+        elif ch in "\r\n\t":
+            out.append(" ")
+        elif unsafe_char(ch):
+            out.append(f"U+{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _code(text: str) -> str:
+    """``text`` as a markdown code span: fenced by more backticks than any run it holds.
+
+    Examples
+    --------
+    >>> _code("bert"), _code("a`b")
+    ('`bert`', '`` a`b ``')
+    """
+    text = " ".join(text.split())  # one line
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence}{text}{fence}" if not longest else f"{fence} {text} {fence}"
 
 
 def _usage(name: str, hub: bool, pooling: str, max_length, long_text) -> list[str]:

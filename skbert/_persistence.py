@@ -53,6 +53,7 @@ from ._modeling import (
     model_from_config,
     pretrained_kwargs,
     quiet_transformers,
+    resolve_model_path,
     sequence_classification_guard,
 )
 from ._safe_io import (
@@ -71,7 +72,7 @@ from ._safe_io import (
 )
 from ._sources import _extra_layers_error, _regular, weight_files
 from ._thresholds import THRESHOLD_RULES
-from ._validation import check_distinct_names
+from ._validation import _check_printable, check_distinct_names
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +216,96 @@ def fitted_settings(est) -> dict:
     }
 
 
+def folder_argument(folder, method: str) -> str:
+    """``folder`` as given to ``save_pretrained`` or ``from_pretrained``: a str path.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The caller's value.
+    method : {"save_pretrained", "from_pretrained"}
+        The method it was given to, named in the error.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError
+        If ``folder`` is not a str or a path-like of one (None, bytes, a number),
+        naming the value and the fix.
+    ValueError
+        If ``save_pretrained`` is given an empty str (which would write into the
+        current folder).
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> folder_argument(pathlib.Path("my-model"), "save_pretrained")
+    'my-model'
+    """
+    path = os.fspath(folder) if isinstance(folder, os.PathLike) else folder
+    if path == "" and method == "save_pretrained":
+        raise ValueError(
+            "save_pretrained(folder=''): folder is an empty str, which would write the model's "
+            "files into the current folder. Name the folder, e.g. save_pretrained('my-model') "
+            "(or save_pretrained('.') if you mean the current folder).")
+    if isinstance(path, str):
+        return path
+    what = ("the folder to write the model to" if method == "save_pretrained" else
+            "the folder written by save_pretrained, or the id of a Hub repository made by "
+            "push_to_hub ('user/name')")
+    raise TypeError(
+        f"{method}(folder={folder!r:.80}): folder is {type(folder).__name__}, not a path. "
+        f"Pass {what} as a str or pathlib.Path, e.g. {method}('my-model').")
+
+
+def check_not_base_folder(folder: str, fitted_from) -> None:
+    """Refuse to save a model into the checkpoint folder it was fine-tuned from.
+
+    Saving there would replace the checkpoint's ``config.json``, weights and
+    tokenizer files with the fine-tuned model's, so every later fit from that
+    folder would start from this fine-tuned model, not from the checkpoint.
+    The folders are compared as the command line compares ``--out`` with
+    ``--model`` (:func:`skbert._cli_paths.relation`: links, relative paths
+    and trailing slashes resolved). A folder skbert saved
+    (:func:`skbert._cli_paths.is_model_folder`) may be saved into again: a
+    model loaded with ``from_pretrained(folder)``, refitted or not, replaces
+    the model (and the card) of that folder.
+
+    Parameters
+    ----------
+    folder : str
+        Where ``save_pretrained`` is asked to write.
+    fitted_from : str, path-like or None
+        What the model was fitted from (its ``model_name_or_path`` at fit time:
+        a local folder, or a Hub name, the default one resolved to the copy
+        installed with skbert); None when unknown.
+
+    Raises
+    ------
+    ValueError
+        Naming both folders and the fix.
+    """
+    from ._cli_paths import is_model_folder, relation, shown_path
+
+    if fitted_from is None:
+        return
+    base = resolve_model_path(os.fspath(fitted_from) if isinstance(fitted_from, os.PathLike)
+                              else str(fitted_from))
+    if not os.path.isdir(base) or relation(folder, base) != "is" or is_model_folder(base):
+        return
+    real = os.path.realpath(base)
+    instead = os.path.join(os.path.dirname(real), f"{os.path.basename(real)}-finetuned")
+    raise ValueError(
+        f"save_pretrained({folder!r}) would write into {base!r}, the checkpoint folder this "
+        "model was fine-tuned from: its config.json, weights and tokenizer files would be "
+        "replaced by the fine-tuned model's, and every later fit from that folder would start "
+        "from this fine-tuned model instead of the checkpoint. Save to another folder, e.g. "
+        f"save_pretrained({shown_path(instead)!r}).")
+
+
 def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) -> None:
     """Write a Hugging Face model folder plus ``skbert.json``.
 
@@ -243,7 +334,14 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     folder = os.fspath(folder)
     model = merged(model)  # adapters (peft) are saved merged into plain weights
     if os.path.lexists(folder):
-        make_folders(folder)  # a file or a dangling link there fails now, before any work
+        if not os.path.isdir(folder):  # fails now, before any work
+            what = ("a link that leads to no folder" if os.path.islink(folder)
+                    else "an existing file, not a folder")
+            raise FileExistsError(
+                f"{folder!r} is {what}: a model is saved as a folder of files (config.json, "
+                "weights, tokenizer, skbert.json). Pass the path of a folder (it is created if "
+                "missing), or move that file away first.")
+        make_folders(folder)
     classes = settings["classes"]
     cfg = model.backbone.config
     cfg.id2label = {i: str(c) for i, c in enumerate(classes)}
@@ -720,6 +818,32 @@ def label_thresholds(settings: dict) -> list | None:
         return None
 
 
+def _check_label_texts(classes: list, path: str) -> None:
+    """Refuse the label names of ``skbert.json`` that ``fit`` refuses as column names.
+
+    An empty name, one that shows nothing, or one holding a control character
+    (an ESC sequence that clears a terminal, a CR or LF, NUL) would be written
+    as it is into the model card, the CLI's CSV headers and JSON keys. The
+    rule is ``fit``'s own (:func:`skbert._validation._check_printable`).
+    ``config.json``'s ``id2label`` must then name the same labels
+    (:func:`_check_config_labels`).
+
+    Raises
+    ------
+    SavedFileError
+        Naming the file, the label (as its ``repr``), why and the fix.
+    """
+    fix = ("fit refuses such label names: the file is damaged, or was saved by an older skbert "
+           "that did not. Restore the folder from a copy, or rename that label in 'classes' and "
+           "in config.json's id2label and label2id.")
+    for label in classes:
+        if isinstance(label, str):
+            try:
+                _check_printable(label, f"{path}: its 'classes' has the label", fix)
+            except ValueError as exc:  # the file's damage, not the caller's labels
+                raise SavedFileError(str(exc)) from None
+
+
 def check_settings(settings, path: str) -> dict:
     """Validate what ``skbert.json`` holds, field by field, before anything uses it.
 
@@ -763,6 +887,7 @@ def check_settings(settings, path: str) -> dict:
                                   "file from a copy.")
     except ValueError as exc:  # the file's damage, not the caller's labels
         raise SavedFileError(str(exc)) from None
+    _check_label_texts(classes, path)
     if not _one_of(settings["y_dtype"], _Y_DTYPES):
         raise _bad(path, "y_dtype", settings["y_dtype"], f"one of {sorted(_Y_DTYPES)}")
     for key in ("thresholds_", LABEL_THRESHOLDS):

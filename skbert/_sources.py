@@ -26,7 +26,7 @@ import warnings
 import torch
 
 from ._hf import transformers_names
-from ._safe_io import DamagedFile, is_int, open_regular, read_json, read_upto
+from ._safe_io import DamagedFile, is_int, is_number, open_regular, read_json, read_upto
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +217,10 @@ SIZE_LIMITS = {
     "vocab_size": 2_000_000, "type_vocab_size": 1024,
     "max_position_embeddings": 2_097_152, "n_positions": 2_097_152,
 }
+#: The normalisation epsilons of a configuration, each a number in (0, 1) (released models:
+#: 1e-12 to 1e-5). A NaN, zero or negative one builds a model that loads and then gives NaN
+#: for every text, which would be blamed on the weights; it is refused with the file instead.
+NORM_EPSILONS = ("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", "norm_eps")
 #: Bytes per element of the safetensors dtypes (sub-byte ones are not size-checked).
 _DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
                 "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
@@ -278,7 +282,8 @@ def check_config(config: dict, where: str) -> None:
     ``attn_implementation`` that is not one transformers ships (an
     ``org/name`` Hub kernel is code; a list is refused too), a
     ``quantization_config`` (it picks a quantisation backend: packages and
-    kernels), or sizes above :data:`SIZE_LIMITS`.
+    kernels), sizes above :data:`SIZE_LIMITS`, or a normalisation epsilon
+    (:data:`NORM_EPSILONS`) that is not a number in (0, 1).
     The same checks apply to nested sub-configurations.
 
     Parameters
@@ -334,6 +339,13 @@ def check_config(config: dict, where: str) -> None:
                     f"{where} sets {key}={str(value)[:40]}, outside [0, {limit:,}] (no released "
                     "model comes close; building it would take memory before any check). "
                     + _fix_folder(" (config.json as saved with the weights)"))
+        for key in NORM_EPSILONS:
+            value = doc.get(key)
+            if value is not None and not (is_number(value) and 0 < value < 1):
+                raise ValueError(
+                    f"{where} sets {key}={str(value)[:40]}, not a number in (0, 1) (released "
+                    "models use about 1e-12 to 1e-5): the model would give NaN probabilities for "
+                    "every text. " + _fix_folder(" (config.json as saved with the weights)"))
 
 
 def _check_model_type(config: dict, where: str) -> str:

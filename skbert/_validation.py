@@ -664,6 +664,18 @@ def _label_names(columns, speak=None, *, name: str = "Y") -> np.ndarray:
 #: newline) and the line and paragraph separators, which break CSV rows and the model
 #: card's table.
 _UNPRINTABLE = ("Cc", "Zl", "Zp")
+#: Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069): they
+#: reorder the text shown after them (the "Trojan Source" trick).
+_BIDI_CONTROLS = ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI")
+
+
+def unsafe_char(ch: str) -> bool:
+    """Whether ``ch`` is what a label name may not hold: a control character (Unicode
+    Cc, line and paragraph separators) or a bidirectional embedding, override or isolate
+    (:data:`_BIDI_CONTROLS`). A writer of outside text (the model card) shows it as its
+    code point."""
+    return (unicodedata.category(ch) in _UNPRINTABLE
+            or unicodedata.bidirectional(ch) in _BIDI_CONTROLS)
 
 
 def _check_printable(label: str, holds: str, fix: str) -> None:
@@ -685,6 +697,13 @@ def _check_printable(label: str, holds: str, fix: str) -> None:
             f"{holds} {brief(label)}, which holds the control character {bad!r}: it would "
             "break the CLI's CSV rows and the model card's table (or not show there at all). "
             f"{fix}")
+    bad = next((ch for ch in label if unicodedata.bidirectional(ch) in _BIDI_CONTROLS), None)
+    if bad is not None:
+        raise ValueError(
+            f"{holds} {brief(label)}, which holds the bidirectional control {bad!r} "
+            f"(U+{ord(bad):04X}): it reorders how the text after it shows, so the name and the "
+            "rows beside it in a terminal, a report or the model card would read other than "
+            f"they are. {fix}")
 
 
 def _look_alike_fix(name: str = "Y") -> str:

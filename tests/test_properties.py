@@ -261,5 +261,7 @@ non_str = st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.bina
 def test_check_texts_reports_index_of_non_str(texts, bad, data):
     i = data.draw(st.integers(0, len(texts)), label="index")
     X = texts[:i] + [bad] + texts[i:]
-    with pytest.raises(TypeError, match=rf"X\[{i}\] is {type(bad).__name__} "):
+    missing = bad is None or (isinstance(bad, float) and bad != bad)
+    what = "a missing value" if missing else type(bad).__name__
+    with pytest.raises(TypeError, match=rf"X\[{i}\] is {what} "):
         check_texts(X)
