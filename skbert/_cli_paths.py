@@ -50,7 +50,10 @@ def relation(path: str, other: str) -> str | None:
     a, b = os.path.realpath(path), os.path.realpath(other)
     if a == b:
         return "is"
-    common = os.path.commonpath([a, b])
+    try:
+        common = os.path.commonpath([a, b])
+    except ValueError:  # other drives (Windows): unrelated
+        return None
     if common == b:
         return "is inside"
     if common == a:

@@ -1210,17 +1210,15 @@ def _check_checkpoint_dir(checkpoint_dir, model_name_or_path) -> None:
     model = resolve_model_path(os.fspath(model_name_or_path)
                                if isinstance(model_name_or_path, os.PathLike)
                                else str(model_name_or_path))
+    from ._cli_paths import relation  # the command line's rule for --out and --model
+
     if not os.path.isdir(model):
         return  # a hub name: nothing local to protect
-    ckpt = os.path.realpath(os.path.expanduser(os.fspath(checkpoint_dir)))  # as used
+    how = relation(os.path.expanduser(os.fspath(checkpoint_dir)), model)  # as used
+    if how is None:
+        return
+    how = "sits inside" if how == "is inside" else how
     real = os.path.realpath(model)
-    try:
-        common = os.path.commonpath([ckpt, real])
-    except ValueError:  # other drives (Windows)
-        return
-    if common not in (ckpt, real):
-        return
-    how = ("is" if ckpt == real else "sits inside" if common == real else "contains")
     raise ValueError(
         f"checkpoint_dir={os.fspath(checkpoint_dir)!r} {how} the model folder {model!r}: "
         "training state written there would change the model folder, and a later fit could "
