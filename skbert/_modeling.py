@@ -19,6 +19,7 @@ from ._load_errors import explain_load_errors
 from ._safe_io import is_int
 from ._sources import (  # noqa: F401 (names other modules import from here)
     _CODE_CONFIGS,
+    BUILTIN_ATTENTION,
     DEFAULT_MODEL,
     SIZE_LIMITS,
     TOKENIZER_FILES,
@@ -220,6 +221,14 @@ def no_remote_code(kwargs: dict | None, name: str) -> dict:
             f"{name} sets use_safetensors={kwargs['use_safetensors']!r}; skbert reads "
             "safetensors weights only (a pickle can run code when loaded). Remove that key; "
             "convert a pytorch_model.bin folder once with save_pretrained.")
+    attention = kwargs.get("attn_implementation")
+    if attention is not None and (not isinstance(attention, str)
+                                  or attention not in BUILTIN_ATTENTION):
+        raise ValueError(
+            f"{name} sets attn_implementation={str(attention)[:100]!r}, which is not an "
+            "attention transformers ships (an 'org/name' value downloads attention code from "
+            "the Hub, and skbert never runs code shipped with a model). Remove that key, or "
+            f"use one of {sorted(BUILTIN_ATTENTION)}.")
     taken = [k for k in _LABEL_KWARGS if k in kwargs]
     if name == "model_kwargs" and taken:
         raise ValueError(

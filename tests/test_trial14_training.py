@@ -244,3 +244,21 @@ def test_a_checkpoint_changed_after_writing_is_not_resumed(tiny_model, tmp_path,
         resumed = TransformerMultiLabelClassifier(tiny_model, **kw).fit(X, Y)
     assert len(resumed.history_) == 2  # trained from epoch 1, not from the edited state
     np.testing.assert_array_equal(resumed.predict_proba(X), full.predict_proba(X))
+
+
+@pytest.mark.parametrize("value", ["org/evil", "kernels-community/flash-attn", ["eager"]])
+def test_a_hub_attention_kernel_in_model_kwargs_is_refused_naming_model_kwargs(tiny_model,
+                                                                               value):
+    X, Y = make_corpus(8)
+    with pytest.raises(ValueError, match=r"model_kwargs sets attn_implementation=.* not an "
+                                         r"attention transformers ships") as info:
+        TransformerMultiLabelClassifier(tiny_model, model_kwargs={"attn_implementation": value},
+                                        **FAST).fit(X, Y)
+    assert "needs its own Python code" not in str(info.value)  # not the folder's fault
+
+
+def test_a_builtin_attention_in_model_kwargs_still_works(tiny_model):
+    X, Y = make_corpus(8)
+    clf = TransformerMultiLabelClassifier(tiny_model, model_kwargs={"attn_implementation": "eager"},
+                                          **FAST).fit(X, Y)
+    assert clf.predict_proba(X).shape == (8, 4)
