@@ -237,7 +237,10 @@ def test_item5_the_docs_say_what_the_label_column_reader_takes(tmp_path):
     path.write_text('text,labels\na,sports|tech\nb,sports;tech\nc,"sports, tech"\nd,\n')
     _, Y, names = load_texts_and_labels(path)
     assert names == ["sports", "tech"] and Y.tolist() == [[1, 1]] * 3 + [[0, 0]]
-    path.write_text("text,labels\na,3\nb,0\n")
+    assert "a cell ``3`` is the label ``\"3\"``" in text
+    path.write_text("text,labels\na,3\nb,0\n")  # class ids: CSV cells are text
+    assert load_texts_and_labels(path)[2] == ["0", "3"]
+    path.write_text("text,labels\na,1\nb,0\n")  # only 0/1: one indicator column
     with pytest.raises(ValueError, match="label names"):
         load_texts_and_labels(path)
 
