@@ -46,7 +46,6 @@ import contextlib
 import functools
 import json
 import logging
-import marshal
 import math
 import os
 import re
@@ -272,10 +271,13 @@ def by_code(value, _seen: frozenset = frozenset()):
     a lambda or a function defined inside another cannot be pickled at all,
     and two versions of one function (a notebook cell run again after an
     edit) would hash alike. A function (in a list, tuple, dict or
-    ``functools.partial`` too) becomes its name, its compiled code, its
-    defaults and the values its closure holds, so a lambda ``scoring`` keys
-    the fit cache like any other value, and an edited one is another key.
-    What the code reads from module globals is not part of it.
+    ``functools.partial`` too, a bound method, or a callable object such as
+    ``make_scorer``'s scorer or a class with ``__call__``) becomes its
+    compiled code (not where it is written: :func:`_code_key`), its defaults
+    and the values its closure (or the object's attributes) hold, so a
+    lambda ``scoring`` keys the fit cache like any other value, and an
+    edited one is another key. What the code reads from module globals is
+    not part of it.
 
     Examples
     --------
@@ -296,9 +298,11 @@ def by_code(value, _seen: frozenset = frozenset()):
                 cells.append(by_code(cell.cell_contents, seen))
             except ValueError:  # an empty cell (a name assigned after the function)
                 cells.append(("empty",))
-        return ("function", value.__module__, value.__qualname__,
-                marshal.dumps(value.__code__), by_code(value.__defaults__, seen),
-                by_code(value.__kwdefaults__, seen), tuple(cells))
+        return ("function", value.__module__, _code_key(value.__code__),
+                by_code(value.__defaults__, seen), by_code(value.__kwdefaults__, seen),
+                tuple(cells))
+    if isinstance(value, types.MethodType):  # a bound method: its function and its object
+        return ("method", by_code(value.__func__, seen), by_code(value.__self__, seen))
     if isinstance(value, functools.partial):
         return ("partial", by_code(value.func, seen), by_code(value.args, seen),
                 by_code(value.keywords, seen))
@@ -306,7 +310,25 @@ def by_code(value, _seen: frozenset = frozenset()):
         return (type(value).__name__, *(by_code(v, seen) for v in value))
     if isinstance(value, dict):
         return ("dict", *((k, by_code(v, seen)) for k, v in value.items()))
+    if callable(value) and hasattr(value, "__dict__") and not isinstance(value, type):
+        # a callable object (make_scorer's scorer, a class with __call__): its class's
+        # code and its attributes, so a function it holds keys by its code too
+        cls = type(value)
+        call = getattr(cls, "__call__", None)
+        return ("callable", cls.__module__, cls.__qualname__,
+                by_code(call, seen) if isinstance(call, types.FunctionType) else None,
+                by_code(vars(value), seen))
     return value
+
+
+def _code_key(code: types.CodeType) -> tuple:
+    """What a code object computes: its bytecode, constants (nested code too), names and
+    variables; not its file, line numbers or name, so the same lambda written on another
+    line (or after an inserted line) keys alike."""
+    consts = tuple(_code_key(c) if isinstance(c, types.CodeType) else c
+                   for c in code.co_consts)
+    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars,
+            code.co_cellvars, code.co_argcount, code.co_kwonlyargcount, code.co_flags)
 
 
 class UnkeyableParameter(TypeError):

@@ -637,7 +637,7 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         check_callbacks(self.callbacks)
         check_peft_config(self.peft_config)
         if self.scoring is not None:
-            check_scoring(self.scoring, n_labels)
+            check_scoring(self.scoring, classes)
         if self.pos_weight is not None and not isinstance(self.pos_weight, str):
             given = (by_label(self.pos_weight, n_labels, classes, "pos_weight")
                      if is_series(self.pos_weight) else self.pos_weight)  # by its labels

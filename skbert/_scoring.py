@@ -85,18 +85,21 @@ def make_score_fn(scoring, threshold, classes) -> Callable[[np.ndarray, np.ndarr
         return None
     scorer = get_scorer(scoring)
     t = 0.5 if isinstance(threshold, str) else threshold
+    # label positions, not names, as classes_: with two labels named by text, scikit-learn
+    # takes the view for a binary classifier and refuses pos_label=1 (average_precision)
+    positions = np.arange(len(classes))
 
     def score(Y: np.ndarray, logits: np.ndarray) -> float:
-        return float(scorer(EpochView(logits, t, np.asarray(classes)), None, Y))
+        return float(scorer(EpochView(logits, t, positions), None, Y))
 
     return score
 
 
-def check_scoring(scoring, n_labels: int) -> None:
+def check_scoring(scoring, classes) -> None:
     """Refuse, before any training, a ``scoring`` that cannot score this target.
 
-    The scorer is tried once on made-up validation outputs of ``n_labels``
-    labels, each with a positive and a negative text: a name that is no scorer
+    The scorer is tried once on made-up validation outputs for the labels
+    ``classes``, each with a positive and a negative text: a name that is no scorer
     (``"nope"``), a binary-only scorer (``"f1"``, ``"precision"``) or one asking
     for more labels than there are (``"precision_at_50"`` on 5 labels) fails
     here, not after the first epoch (or, without a validation split, never).
@@ -106,8 +109,9 @@ def check_scoring(scoring, n_labels: int) -> None:
     ValueError
         Naming ``scoring``, what the scorer said and the fix.
     """
+    n_labels = len(classes)
     try:
-        score = make_score_fn(scoring, 0.5, np.arange(n_labels))
+        score = make_score_fn(scoring, 0.5, classes)
     except ValueError as exc:
         raise ValueError(f"scoring={scoring!r} is not usable: {exc}") from None
     if score is None:

@@ -30,7 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
-from sklearn.metrics import label_ranking_average_precision_score, make_scorer
+from sklearn.metrics import label_ranking_average_precision_score
+from sklearn.metrics._scorer import _Scorer
 from sklearn.utils import check_array
 
 from ._docs import fill_doc
@@ -329,13 +330,41 @@ def _lrap(Y_true, y_score, sample_weight=None):
 
 
 # --------------------------------------------------------------------- scorers
-r_precision_scorer = make_scorer(r_precision_score, response_method=_RESPONSE)
+class _RankingScorer(_Scorer):
+    """``make_scorer``'s scorer for the ranking metrics, given every label's scores.
+
+    scikit-learn takes a classifier whose ``classes_`` has two entries for a
+    binary one and keeps one column of ``predict_proba``; a multi-label model
+    with two labels would lose the other label's scores (and the metric would
+    refuse the 1-D response). Such a response is asked again from the
+    estimator, whole; with three or more labels scikit-learn's (cached)
+    response is used as it is.
+    """
+
+    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+        def every_label(est, method, X_, **options):
+            out = method_caller(est, method, X_, **options)
+            if np.ndim(out) == 1 and np.ndim(y_true) == 2:
+                out = getattr(est, method)(X_)
+            return out
+
+        return super()._score(every_label, estimator, X, y_true, **kwargs)
+
+
+def _ranking_scorer(score_func, **kwargs) -> _RankingScorer:
+    """``make_scorer(score_func, response_method=_RESPONSE, **kwargs)``, for multi-label
+    scores (:class:`_RankingScorer`)."""
+    return _RankingScorer(score_func=score_func, sign=1, kwargs=kwargs,
+                          response_method=_RESPONSE)
+
+
+r_precision_scorer = _ranking_scorer(r_precision_score)
 r_precision_scorer.__doc__ = "Scorer for :func:`r_precision_score` (``scoring=``)."
 
-lrap_scorer = make_scorer(_lrap, response_method=_RESPONSE)
+lrap_scorer = _ranking_scorer(_lrap)
 lrap_scorer.__doc__ = "Scorer for ``sklearn.metrics.label_ranking_average_precision_score``."
 
-precision_at_5_scorer = make_scorer(precision_at_k_score, response_method=_RESPONSE, k=5)
+precision_at_5_scorer = _ranking_scorer(precision_at_k_score, k=5)
 precision_at_5_scorer.__doc__ = "Scorer for :func:`precision_at_k_score` with ``k=5``."
 
 _AT_K = re.compile(r"^(precision|recall)_at_(k|\d+)$")
@@ -385,7 +414,7 @@ def get_scorer(scoring):
         kind, k = match.groups()
         k = 5 if k == "k" else int(k)
         func = precision_at_k_score if kind == "precision" else recall_at_k_score
-        return make_scorer(func, response_method=_RESPONSE, k=k)
+        return _ranking_scorer(func, k=k)
     try:
         return _sklearn_get_scorer(scoring)
     except ValueError as exc:

@@ -211,7 +211,7 @@ class MultilabelStratifiedKFold(BaseCrossValidator):
         yield from impl.split(np.zeros((n, 1)), Y)
 
 
-def cross_val_predict_proba(estimator, X, Y, *, cv=5, n_jobs=None, params=None):
+def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, params=None):
     """Out-of-fold probabilities of every label, each fold fitted on ``Y`` as given.
 
     What ``cross_val_predict(estimator, X, Y, method="predict_proba")``
@@ -236,9 +236,15 @@ def cross_val_predict_proba(estimator, X, Y, *, cv=5, n_jobs=None, params=None):
         The texts.
     Y : array-like, sparse matrix or DataFrame of shape (n_samples, n_labels)
         0/1 label indicators.
+    groups : array-like of shape (n_samples,), default=None
+        Group of each text, for a splitter that keeps groups apart
+        (``GroupKFold``).
     cv : int, cross-validation generator or iterable of (train, test), default=5
-        An int is :class:`MultilabelStratifiedKFold` with that many folds.
-        The test folds must hold every text exactly once.
+        An int is ``KFold`` with that many folds, as in scikit-learn's
+        ``cross_val_predict`` and ``cross_validate`` (so they share the
+        folds, and the fit cache's fits); pass
+        ``MultilabelStratifiedKFold(n_splits=5)`` for folds that spread every
+        label's positives. The test folds must hold every text exactly once.
     n_jobs : int, default=None
         Folds fitted in parallel with joblib (``None``: one at a time).
         Give ``fit_cache`` a folder to share fits between processes.
@@ -282,17 +288,28 @@ def cross_val_predict_proba(estimator, X, Y, *, cv=5, n_jobs=None, params=None):
 
     n = _num_samples(X)
     check_consistent_length(X, Y)
-    if isinstance(cv, Integral) and not isinstance(cv, bool):
-        cv = MultilabelStratifiedKFold(n_splits=cv)
-    cv = check_cv(cv, Y, classifier=False)
-    splits = list(cv.split(X, Y))
-    tested = np.concatenate([np.asarray(test) for _, test in splits]) if splits else []
+    n_labels = check_targets(Y, n, warn_missing=False, warn_scorers=False)[0].shape[1]
+    if isinstance(cv, (bool, np.bool_)):
+        raise TypeError(f"cv={cv!r} is a bool; pass a number of folds (e.g. cv=5) or a "
+                        "splitter such as MultilabelStratifiedKFold(n_splits=5).")
+    cv = check_cv(cv, Y, classifier=True)  # an int: KFold for multi-label Y, as scikit-learn
+    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv.split(X, Y, groups)]
+    tested = np.concatenate([test for _, test in splits]) if splits else np.zeros(0, int)
     if len(tested) != n or not np.array_equal(np.sort(tested), np.arange(n)):
+        outside = tested[(tested < 0) | (tested >= n)] if tested.size else tested
+        why = (f"{len(outside)} index(es) outside 0..{n - 1} (e.g. {outside[0]})"
+               if outside.size else f"{len(tested)} test indices, {len(np.unique(tested))} "
+               f"distinct, for {n} texts")
         raise ValueError(
-            f"cv's test folds hold {len(tested)} texts and {len(np.unique(tested))} distinct "
-            f"ones, of the {n}; every text must be in exactly one test fold (a partition: "
-            "KFold, MultilabelStratifiedKFold), as for cross_val_predict.")
+            f"cv's test folds are not a partition of the texts ({why}); every text must be in "
+            "exactly one test fold (KFold, MultilabelStratifiedKFold, GroupKFold), as for "
+            "cross_val_predict.")
     params = dict(params or {})
+    weights = params.get("sample_weight")
+    if weights is not None and _num_samples(weights) != n:
+        raise ValueError(
+            f"params['sample_weight'] has {_num_samples(weights)} values for the {n} texts of "
+            "X; give one weight per text.")
 
     def fold_params(train):
         return {k: (_safe_indexing(v, train)
@@ -305,7 +322,6 @@ def cross_val_predict_proba(estimator, X, Y, *, cv=5, n_jobs=None, params=None):
                                       **fold_params(train))
         return test, np.asarray(fitted.predict_proba(_safe_indexing(X, test)))
 
-    n_labels = np.shape(Y)[1]
     out = np.zeros((n, n_labels), dtype=np.float64)
     for test, proba in Parallel(n_jobs=n_jobs)(delayed(run)(tr, te) for tr, te in splits):
         if proba.shape != (len(test), n_labels):

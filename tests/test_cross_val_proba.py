@@ -81,25 +81,58 @@ def test_folds_that_are_not_a_partition_are_refused(tiny_model, data):
     X, Y = data
     clf = TransformerMultiLabelClassifier(tiny_model, **FAST)
     half = np.arange(len(X) // 2)
-    with pytest.raises(ValueError, match=r"test folds hold 18 texts and 18 distinct ones, of "
-                                         r"the 36; every text must be in exactly one"):
+    with pytest.raises(ValueError, match=r"not a partition of the texts \(18 test indices, 18 "
+                                         r"distinct, for 36 texts\)"):
         cross_val_predict_proba(clf, X, Y, cv=[(half + 18, half)])
+    with pytest.raises(ValueError, match=r"not a partition .*18 index\(es\) outside 0\.\.35 "
+                                         r"\(e\.g\. -18\)"):
+        cross_val_predict_proba(clf, X, Y, cv=[(half, half - 18), (half - 18, half)])
 
 
-def test_an_int_cv_is_stratified_so_every_label_is_in_every_test_fold(tiny_model, data,
-                                                                      monkeypatch):
+def test_an_int_cv_gives_scikit_learns_folds_so_cross_validate_reuses_them(
+        tiny_model, data, train_calls):
     X, Y = data
+    clf = TransformerMultiLabelClassifier(tiny_model, fit_cache=True, **FAST)
+    proba = cross_val_predict_proba(clf, X, Y, cv=3)
+    np.testing.assert_allclose(
+        proba, cross_val_predict(clf, X, Y.to_numpy(), cv=3, method="predict_proba"),
+        rtol=0, atol=1e-6)  # KFold(3), as scikit-learn reads cv=3 for multi-label Y
+    n = len(train_calls)
+    result = cross_validate(clf, X, Y, cv=3, return_estimator=True)
+    assert len(train_calls) == n and all(e.fit_cache_hit_ for e in result["estimator"])
+
+
+def test_groups_reach_a_group_splitter(tiny_model, data, monkeypatch):
+    from sklearn.model_selection import GroupKFold
+
+    X, Y = data
+    groups = np.arange(len(X)) // 4  # 9 groups of 4 texts
     tested = []
     real = TransformerMultiLabelClassifier.predict_proba
-
-    def recording(self, X_test):
-        tested.append(list(X_test))
-        return real(self, X_test)
-
-    monkeypatch.setattr(TransformerMultiLabelClassifier, "predict_proba", recording)
+    monkeypatch.setattr(TransformerMultiLabelClassifier, "predict_proba",
+                        lambda self, Xt: tested.append(list(Xt)) or real(self, Xt))
     clf = TransformerMultiLabelClassifier(tiny_model, fit_cache=False, **FAST)
-    cross_val_predict_proba(clf, X, Y, cv=3)
-    assert len(tested) == 3
-    for texts in tested:
-        rows = [X.index(t) for t in texts]
-        assert (Y.iloc[rows].sum() > 0).all()
+    cross_val_predict_proba(clf, X, Y, groups=groups, cv=GroupKFold(3))
+    for texts in tested:  # no group is split between a training and a test fold
+        fold_groups = {groups[X.index(t)] for t in texts}
+        assert sum(groups[X.index(t)] in fold_groups for t in X) == len(texts)
+
+
+@pytest.mark.parametrize("cv, error, said", [
+    (True, TypeError, r"cv=True is a bool; pass a number of folds"),
+    (1, ValueError, r"n_splits=1"),  # scikit-learn's own words
+])
+def test_a_cv_that_is_no_number_of_folds_is_refused(tiny_model, data, cv, error, said):
+    X, Y = data
+    with pytest.raises(error, match=said):
+        cross_val_predict_proba(TransformerMultiLabelClassifier(tiny_model, **FAST), X, Y, cv=cv)
+
+
+def test_a_1d_target_and_short_sample_weight_get_clear_errors(tiny_model, data):
+    X, Y = data
+    clf = TransformerMultiLabelClassifier(tiny_model, **FAST)
+    with pytest.raises(ValueError, match="one 0/1 value per text"):
+        cross_val_predict_proba(clf, X, Y["sports"].to_numpy(), cv=3)
+    with pytest.raises(ValueError, match=r"params\['sample_weight'\] has 10 values for the 36 "
+                                         r"texts of X"):
+        cross_val_predict_proba(clf, X, Y, cv=3, params={"sample_weight": np.ones(10)})

@@ -228,15 +228,15 @@ def test_scorers_fall_back_to_decision_function():
         r_precision_score(Y, est.decision_function(X)))
 
 
-def test_two_label_sklearn_limitation_gets_a_clear_error():
-    """scikit-learn reads classes_ == [0, 1] as binary and keeps one column; say so."""
+def test_two_label_models_are_scored_on_both_columns():
+    """scikit-learn reads classes_ == [0, 1] as binary and keeps one column; skbert's
+    scorers ask the model again for both, so they equal the metric on predict_proba."""
     X, Y = numeric_multilabel()
     est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0)
     with pytest.warns(Warning):  # ConvergenceWarning
         est.fit(X, Y[:, :2])
-    with pytest.raises(ValueError, match="binary classifier"):
-        r_precision_scorer(est, X, Y[:, :2])
-    assert 0 <= r_precision_score(Y[:, :2], est.predict_proba(X)) <= 1
+    assert r_precision_scorer(est, X, Y[:, :2]) == pytest.approx(
+        r_precision_score(Y[:, :2], est.predict_proba(X)))
 
 
 def test_scorers_with_the_transformer_classifier(tiny_st_model, corpus):

@@ -262,3 +262,48 @@ def test_a_builtin_attention_in_model_kwargs_still_works(tiny_model):
     clf = TransformerMultiLabelClassifier(tiny_model, model_kwargs={"attn_implementation": "eager"},
                                           **FAST).fit(X, Y)
     assert clf.predict_proba(X).shape == (8, 4)
+
+
+# ------------------------------------------------ 6. trial 15: two labels, scorer objects
+@pytest.mark.parametrize("scoring", ["average_precision", "lrap", "r_precision", "f1_macro"])
+def test_two_labels_named_by_text_score_during_fit(tiny_model, scoring):
+    import pandas as pd
+
+    X, Y = make_corpus(40)
+    Y2 = pd.DataFrame(Y[:, :2], columns=["sports", "politics"])
+    clf, _ = _fit(tiny_model, X, Y2, scoring=scoring, early_stopping=True)
+    assert math.isfinite(clf.history_[0]["valid_score"])
+
+
+@pytest.mark.parametrize("name, metric", [
+    ("lrap", "label_ranking_average_precision_score"), ("r_precision", "r_precision_score"),
+    ("precision_at_1", "precision_at_k_score")])
+@pytest.mark.parametrize("named", [False, True])
+def test_skbert_scorers_read_both_labels_of_a_two_label_model(tiny_model, name, metric, named):
+    import pandas as pd
+
+    from skbert import metrics
+
+    X, Y = make_corpus(40, seed=3)
+    Y2 = pd.DataFrame(Y[:, 1:3], columns=["politics", "food"]) if named else Y[:, 1:3]
+    clf = TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, Y2)
+    kwargs = {"k": 1} if name == "precision_at_1" else {}
+    expected = getattr(metrics, metric)(np.asarray(Y2), clf.predict_proba(X), **kwargs)
+    assert metrics.get_scorer(name)(clf, X, Y2) == pytest.approx(expected)
+
+
+def test_make_scorer_objects_key_the_cache_by_their_function_s_code(tiny_model, train_calls):
+    from sklearn.metrics import make_scorer
+
+    X, Y = make_corpus(40)
+    # the same lambda written on two lines: one code, one key
+    a = make_scorer(lambda y, p: f1_score(y, p, average="micro"))
+    b = make_scorer(lambda y, p: f1_score(y, p, average="micro"))
+    for scorer in (a, b):
+        _, said = _fit(tiny_model, X, Y, scoring=scorer, early_stopping=True)
+        assert not said
+    assert len(train_calls) == 1
+    # an edited function behind make_scorer (a notebook cell run again) is another key
+    edited = make_scorer(lambda y, p: -f1_score(y, p, average="micro"))
+    clf, _ = _fit(tiny_model, X, Y, scoring=edited, early_stopping=True)
+    assert len(train_calls) == 2 and clf.history_[0]["valid_score"] <= 0
