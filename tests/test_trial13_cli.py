@@ -303,3 +303,24 @@ def test_evaluate_names_the_spreadsheet_quote_on_labels_read_back_from_csv(capsy
     assert run(capsys, "predict", model, texts, "--output", preds, "--threshold", "0")[0] == 0
     rc, _, err = run(capsys, "evaluate", model, preds)
     assert rc == 2 and "the model's labels behind the '" in err and "--format jsonl" in err, err
+
+
+def test_class_ids_0_1_2_round_trip_through_predict_and_evaluate(capsys, tmp_path, tiny_model):
+    """Labels "0", "1", "2" from a CSV of class ids: predictions (and a test file) whose
+    label cells are only 0 and 1 are read back as the model's label names, not refused as
+    one 0/1 column."""
+    data = tmp_path / "d.csv"
+    rows = [("football match", "0"), ("the senate vote", "1"), ("pizza recipe", "2"),
+            ("goal team", "0"), ("election policy", "1"), ("cheese dinner", '"0,2"')]
+    data.write_text("text,labels\n" + "".join(f"{t},{c}\n" for t, c in rows))
+    rc, _, err = run(capsys, "train", data, "--out", tmp_path / "m", "--model", tiny_model,
+                     "--max-epochs", "1", "--verbose", "0", "--threshold", "0.5")
+    assert rc == 0, err
+    test = tmp_path / "t.csv"
+    test.write_text("text,labels\nfootball goal,0\nsenate vote,1\n")
+    rc, out, err = run(capsys, "evaluate", tmp_path / "m", test)
+    assert rc == 0 and "micro-F1" in out, err
+    preds = tmp_path / "p.csv"  # a prediction file whose label cells are 0s and 1s
+    preds.write_text("text,labels\nfootball goal,0\nsenate vote,1\npizza,\n")
+    rc, out, err = run(capsys, "evaluate", tmp_path / "m", preds)
+    assert rc == 0 and "micro-F1" in out, err

@@ -467,8 +467,8 @@ def load_texts_and_labels(
         cells of ``label_column`` are label names (``3`` is the label
         ``"3"``), except that a label column of only ``0``/``1`` or
         ``true``/``false`` cells is refused as an indicator column (pass
-        ``label_columns``), and ``label_columns`` cells are read as numbers or
-        booleans.
+        ``label_columns``, or ``labels=["0", "1"]`` when those are label
+        names), and ``label_columns`` cells are read as numbers or booleans.
     text_column : str, default="text"
         Column holding the documents; every value must be a string.
     label_column : str, default="labels"
@@ -529,11 +529,15 @@ def load_texts_and_labels(
 
 
 def load_table(path, *, text_column="text", label_column="labels", label_columns=None,
-               labels=None, spell: dict = PYTHON_SPELLING):
+               labels=None, spell: dict = PYTHON_SPELLING, known=None):
     """:func:`load_texts_and_labels`, with messages naming parameters as ``spell`` says.
 
     The command line passes ``spell`` mapping each parameter to its flag
-    (``"text_column": "--text-column"``), so its errors speak in flags.
+    (``"text_column": "--text-column"``), so its errors speak in flags, and
+    ``known``, the label names of the model a file is scored against: a CSV
+    label column of only ``0``/``1`` cells is read as those names when the
+    model has them (otherwise, as without ``labels``, it is refused as one 0/1
+    column).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
@@ -594,7 +598,9 @@ def load_table(path, *, text_column="text", label_column="labels", label_columns
     table, available, n_rows = _read_table(path, wanted, as_text)
     if suffix in _DELIMITERS and label_columns is None and label_column in table:
         present = {c for c in table[label_column] if c is not None}
-        if present and (present <= {"0", "1"} or present <= _BOOLS.keys()):
+        names = {str(n) for n in (labels if labels is not None else known or ())}
+        if present and (present <= {"0", "1"} or present <= _BOOLS.keys()) and not (
+                present <= names):
             # only 0/1 or true/false: one indicator column, not the labels "0" and "1";
             # typed, so the cell check below names it and points at label_columns
             table[label_column] = _typed_csv_column(
