@@ -174,10 +174,12 @@ def _is_hub_id(name: str) -> bool:
 
 
 def is_skbert_card(path: str) -> bool:
-    """Whether the file at ``path`` is a model card skbert wrote (it carries the marker)."""
+    """Whether the file at ``path`` is a model card skbert wrote: a line of it is the
+    marker, alone (a folder or label name quoting the marker inside a line does not
+    count, so deleting the marker line keeps a card)."""
     try:
         data, _ = read_regular_file(os.fspath(path))  # a link is not skbert's card
-        return CARD_MARKER in data.decode("utf-8")
+        return CARD_MARKER in (line.strip() for line in data.decode("utf-8").splitlines())
     except (OSError, DamagedFile, UnicodeDecodeError):
         return False
 

@@ -229,6 +229,8 @@ def folder_argument(folder, method: str) -> str:
     Returns
     -------
     str
+        With a leading ``~`` expanded, as a shell would (and as ``fit_cache``
+        and ``checkpoint_dir`` are).
 
     Raises
     ------
@@ -237,7 +239,8 @@ def folder_argument(folder, method: str) -> str:
         naming the value and the fix.
     ValueError
         If ``save_pretrained`` is given an empty str (which would write into the
-        current folder).
+        current folder), a shell variable (``"$HOME/m"``) or the home folder of
+        an unknown user (``"~nobody/m"``): :func:`skbert._params.folder_problem`.
 
     Examples
     --------
@@ -252,7 +255,12 @@ def folder_argument(folder, method: str) -> str:
             "files into the current folder. Name the folder, e.g. save_pretrained('my-model') "
             "(or save_pretrained('.') if you mean the current folder).")
     if isinstance(path, str):
-        return path
+        from ._params import expand_folder, folder_problem
+
+        problem = folder_problem("folder", path) if method == "save_pretrained" else None
+        if problem is not None:  # "$HOME/x", "~nobody/x": a folder of that literal name
+            raise ValueError(f"save_pretrained: {problem}.")
+        return expand_folder(path) if path.startswith("~") else path
     what = ("the folder to write the model to" if method == "save_pretrained" else
             "the folder written by save_pretrained, or the id of a Hub repository made by "
             "push_to_hub ('user/name')")

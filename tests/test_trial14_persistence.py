@@ -25,6 +25,7 @@ from conftest import make_corpus
 
 from skbert import TransformerMultiLabelClassifier
 from skbert._load_errors import SavedFileError
+from skbert._utils import SkbertWarning
 
 FAST = dict(precision="fp32", max_epochs=1, max_length=16, batch_size=8, device="cpu",
             random_state=0, fit_cache=False, contrastive_steps=0)
@@ -263,3 +264,34 @@ def test_fit_refuses_a_label_name_holding_a_bidi_override(tiny_st_model, name):
         TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(
             X, pd.DataFrame(Y, columns=columns))
 
+
+
+def test_save_pretrained_expands_home_and_refuses_what_a_shell_would_have_changed(
+        saved, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    clf = TransformerMultiLabelClassifier.from_pretrained(saved)
+    clf.save_pretrained("~/m")  # the home folder, as a shell reads it
+    assert (tmp_path / "home" / "m" / "skbert.json").is_file()
+    for value, said in [("$HOME/m2", r"shell variable \$HOME"),
+                        ("~nobody_skbert/m", r"home folder of a user this system does not know")]:
+        with pytest.raises(ValueError, match=rf"save_pretrained: folder=.*{said}"):
+            clf.save_pretrained(value)
+    assert sorted(os.listdir(tmp_path)) == ["home"]  # no './~' or './$HOME' folder
+    again = TransformerMultiLabelClassifier.from_pretrained("~/m")
+    assert list(again.classes_) == list(clf.classes_)
+
+
+def test_a_folder_named_like_the_marker_keeps_a_card_whose_marker_line_was_deleted(
+        saved, tmp_path):
+    from skbert import _export
+
+    clf = TransformerMultiLabelClassifier.from_pretrained(saved)
+    folder = tmp_path / _export.CARD_MARKER  # the card quotes the folder's name
+    clf.save_pretrained(folder)
+    card = (folder / "README.md").read_text()
+    mine = "\n".join(line for line in card.splitlines() if line.strip() != _export.CARD_MARKER)
+    (folder / "README.md").write_text(mine + "\nMY OWN NOTES\n")
+    with pytest.warns(SkbertWarning, match="README.md"):
+        clf.save_pretrained(folder)
+    assert "MY OWN NOTES" in (folder / "README.md").read_text()
