@@ -492,7 +492,7 @@ def _check_digests(doc: dict, as_read: str, tensors: dict) -> None:
     for key in ("tensors_sha256", "state_sha256"):
         value = doc.get(key)
         if not isinstance(value, str) or _HEX.fullmatch(value) is None:
-            raise _Damaged(f"has {key}={value!r:.80}, not 64 hex digits")
+            raise _Damaged(f"has {key}={value!r:.80}, not 64 lowercase hex digits")
     if tensors_sha256(tensors) != doc["tensors_sha256"]:
         raise _Damaged("has tensors whose sha256 differs from the one it records (a flipped "
                        "bit, an edit or a partly overwritten copy)")

@@ -95,6 +95,11 @@ def make_score_fn(scoring, threshold, classes) -> Callable[[np.ndarray, np.ndarr
     return score
 
 
+#: scikit-learn metrics that read a row of probabilities as one distribution over classes.
+_ONE_DISTRIBUTION = frozenset({"log_loss", "brier_score_loss", "d2_log_loss_score",
+                               "d2_brier_score"})
+
+
 def check_scoring(scoring, classes) -> None:
     """Refuse, before any training, a ``scoring`` that cannot score this target.
 
@@ -116,6 +121,16 @@ def check_scoring(scoring, classes) -> None:
         raise ValueError(f"scoring={scoring!r} is not usable: {exc}") from None
     if score is None:
         return
+    func = getattr(get_scorer(scoring), "_score_func", None)
+    name = getattr(func, "__name__", "")
+    if name in _ONE_DISTRIBUTION or getattr(func, "__module__", "").endswith("._regression"):
+        what = ("a regression metric" if name not in _ONE_DISTRIBUTION else
+                "a metric that reads each text's probabilities as one distribution over "
+                "classes (they sum to 1), which independent label probabilities are not")
+        raise ValueError(
+            f"scoring={scoring!r} uses {name}, {what}, so its value would not rank epochs by "
+            "how well they label the texts. Use 'loss' (the validation BCE, the per-label "
+            "log loss), 'average_precision' or 'f1_micro'.")
     eye = np.eye(n_labels, dtype=int)
     Y = np.vstack([eye, 1 - eye]) if n_labels > 1 else np.array([[1], [0]])
     logits = np.random.RandomState(0).normal(size=Y.shape)

@@ -343,9 +343,10 @@ def check_config(config: dict, where: str) -> None:
             value = doc.get(key)
             if value is not None and not (is_number(value) and 0 < value < 1):
                 raise ValueError(
-                    f"{where} sets {key}={str(value)[:40]}, not a number in (0, 1) (released "
-                    "models use about 1e-12 to 1e-5): the model would give NaN probabilities for "
-                    "every text. " + _fix_folder(" (config.json as saved with the weights)"))
+                    f"{where} sets {key}={repr(value)[:40]}, not a number in (0, 1) (released "
+                    "models use about 1e-12 to 1e-5): the model's normalisation would give "
+                    "wrong or NaN probabilities for every text. "
+                    + _fix_folder(" (config.json as saved with the weights)"))
 
 
 def _check_model_type(config: dict, where: str) -> str:

@@ -686,6 +686,12 @@ def _check_printable(label: str, holds: str, fix: str) -> None:
     JSON keys, ``id2label`` and the model card's table would show a blank
     label or break a row. ``holds`` and ``fix`` word the message.
     """
+    bad = next((ch for ch in label if unicodedata.category(ch) == "Cs"), None)
+    if bad is not None:  # first: it cannot even be encoded to be shown or written
+        raise ValueError(
+            f"{holds} {brief(label)}, which holds the lone surrogate {bad!r}: it is not valid "
+            "Unicode, so it cannot be written to a file or shown. Repair the name, e.g. "
+            "name.encode('utf-8', 'replace').decode('utf-8'). " + fix)
     if not _looks(label):  # nothing visible: spaces or invisible format characters only
         raise ValueError(
             f"{holds} {brief(label)}, which is "

@@ -205,7 +205,7 @@ def test_a_norm_epsilon_that_gives_nan_is_refused_on_loading(saved, tmp_path, va
     with pytest.raises(ValueError) as info:  # not TrainingDivergedError at predict time
         TransformerMultiLabelClassifier.from_pretrained(folder)
     message = str(info.value)
-    assert str(folder / "config.json") in message and f"layer_norm_eps={value}" in message
+    assert str(folder / "config.json") in message and f"layer_norm_eps={value!r}" in message
     assert "not a number in (0, 1)" in message and "original files" in message
 
 
@@ -295,3 +295,15 @@ def test_a_folder_named_like_the_marker_keeps_a_card_whose_marker_line_was_delet
     with pytest.warns(SkbertWarning, match="README.md"):
         clf.save_pretrained(folder)
     assert "MY OWN NOTES" in (folder / "README.md").read_text()
+
+
+def test_a_label_name_with_a_lone_surrogate_is_refused_by_fit_and_from_a_folder(
+        tiny_st_model, saved, tmp_path):
+    X, Y = make_corpus(16, seed=2)
+    columns = pd.Index(["a\ud800b", "politics", "food", "tech"], dtype=object)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(
+            X, pd.DataFrame(Y, columns=columns))
+    folder = _with_labels(saved, tmp_path, ["a", "b\ud800", "c", "d"])
+    with pytest.raises(SavedFileError, match="lone surrogate"):
+        TransformerMultiLabelClassifier.from_pretrained(folder)

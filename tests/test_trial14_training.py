@@ -124,7 +124,7 @@ def test_a_scorer_that_cannot_score_multi_label_is_refused_before_training(
 
 
 @pytest.mark.parametrize("scoring", ["f1_micro", "roc_auc", "average_precision", "lrap",
-                                     "precision_at_4", "neg_log_loss", "loss", module_scorer])
+                                     "precision_at_4", "jaccard_samples", "loss", module_scorer])
 def test_multi_label_scorers_pass_the_check_without_a_warning(tiny_model, scoring):
     X, Y = make_corpus(24)
     _, said = _fit(tiny_model, X, Y, scoring=scoring, max_epochs=1)
@@ -307,3 +307,15 @@ def test_make_scorer_objects_key_the_cache_by_their_function_s_code(tiny_model, 
     edited = make_scorer(lambda y, p: -f1_score(y, p, average="micro"))
     clf, _ = _fit(tiny_model, X, Y, scoring=edited, early_stopping=True)
     assert len(train_calls) == 2 and clf.history_[0]["valid_score"] <= 0
+
+
+@pytest.mark.parametrize("scoring, said", [
+    ("neg_log_loss", "one distribution over classes"), ("neg_brier_score", "one distribution"),
+    ("r2", "a regression metric"), ("neg_mean_absolute_error", "a regression metric")])
+def test_scorers_whose_value_means_nothing_for_independent_labels_are_refused(
+        tiny_model, train_calls, scoring, said):
+    X, Y = make_corpus(24)
+    with pytest.raises(ValueError, match=rf"scoring='{scoring}' uses .*{said}.*Use 'loss'"):
+        _fit(tiny_model, X, Y, scoring=scoring, early_stopping=True)
+    assert not train_calls
+
