@@ -28,6 +28,7 @@ FLAG_SPELLING = {
     "label_columns": "--label-columns",
     "label_columns=": "--label-columns A,B,C",
     "label_column=": "--label-column",
+    "labels=": 'give the labels as lists in a JSON Lines file ({"labels": ["0"]})',
 }
 #: Most bytes read from stdin (1 GiB): a runaway pipe ends with an error, not a hang.
 MAX_STDIN = 1 << 30
@@ -59,10 +60,9 @@ def stdin_as_file(path: str, fmt: str | None, default: str, stack: contextlib.Ex
     return write_bytes(os.path.join(folder, f"stdin.{fmt or default}"), data)
 
 
-def load_labelled(path: str, known=None, **columns):
-    """Texts, label matrix and names of a labelled file; errors name the flags. ``known``:
-    the model's label names, when the file is scored against a model."""
-    return load_table(path, spell=FLAG_SPELLING, known=known, **columns)
+def load_labelled(path: str, **columns):
+    """Texts, label matrix and names of a labelled file; errors name the flags."""
+    return load_table(path, spell=FLAG_SPELLING, **columns)
 
 
 def _missing_text_column(column: str, where: str, available) -> str:
@@ -268,7 +268,7 @@ def load_eval_data(path: str, names: list[str], *, text_column="text", label_col
             label_column = "labels"
     kwargs = ({"label_columns": label_columns} if label_columns is not None
               else {"label_column": label_column})
-    texts, Y, found = load_labelled(path, names, text_column=text_column, **kwargs)
+    texts, Y, found = load_labelled(path, text_column=text_column, **kwargs)
     unknown = [n for n in found if n not in names]
     if unknown:
         guarded = [n for n in unknown if n.startswith("'") and n[1:] in names]

@@ -422,13 +422,13 @@ def _check_target_shape(Y: np.ndarray, classes, name: str) -> None:
         # one yes/no label: y = df["spam"], or MultiLabelBinarizer of one class
         column = f"{name}[{classes[0]!r}]" if classes is not None else name
         what = "one label column" if Y.ndim == 2 else "one 0/1 value per text"
+        fix = (f"{name}['not_{classes[0]}'] = 1 - {column}" if classes is not None else
+               # named columns: labels 0 and 1 would read as the 0/1 values they are not
+               f"{name} = pd.DataFrame({{'yes': np.ravel({name}), 'no': 1 - np.ravel({name})}})")
         raise ValueError(
             f"{name} has {what} (shape {Y.shape}); a multi-label model needs at least two "
-            "labels. For one yes/no label, add its complement as a second label, e.g. "
-            f"{name} = np.column_stack([{name}, 1 - {name}])"
-            + (f" (with a DataFrame: {name}['not_{classes[0]}'] = 1 - {column})"
-               if classes is not None else "")
-            + "; predict_proba's first column is then the label's probability.")
+            f"labels. For one yes/no label, add its complement as a second label, e.g. {fix}"
+            "; predict_proba's first column is then the label's probability.")
     if Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1):
         raise ValueError(
             f"{name} has shape {Y.shape}: one label per text. This estimator is multi-label "

@@ -629,7 +629,9 @@ def test_csv_label_column_of_numbers_reads_them_as_label_names(tmp_path):
 def test_csv_label_column_of_only_indicators_is_still_refused(tmp_path, cells):
     path = tmp_path / "data.csv"
     path.write_text("text,labels\n" + "".join(f"t{i},{c}\n" for i, c in enumerate(cells)))
-    with pytest.raises(ValueError, match=r"pass label_columns=\[\.\.\.\] instead"):
+    with pytest.raises(ValueError, match=r"reads as one 0/1 column as much as label names.*"
+                                         r"pass label_columns=\[\.\.\.\] instead; if these are "
+                                         r"label names \(class ids\), pass labels="):
         load_texts_and_labels(path)
 
 
@@ -638,5 +640,5 @@ def test_csv_class_ids_0_and_1_are_names_where_labels_name_them(tmp_path):
     path.write_text("text,labels\na,1\nb,0\nc,\n")
     texts, Y, names = load_texts_and_labels(path, labels=["0", "1", "2"])
     assert names == ["0", "1", "2"] and Y.tolist() == [[0, 1, 0], [1, 0, 0], [0, 0, 0]]
-    with pytest.raises(ValueError, match=r"pass label_columns=\[\.\.\.\] instead"):
+    with pytest.raises(ValueError, match=r"holds only 0 and 1: that reads as one 0/1 column"):
         load_texts_and_labels(path, labels=["1", "2"])  # '0' is no label: one 0/1 column

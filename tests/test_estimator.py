@@ -635,13 +635,14 @@ MLB_FIX = r"MultiLabelBinarizer\(\)\.fit_transform\(label_lists\)"
 
 def test_one_dimensional_y(tiny_st_model, corpus):
     X, Y = corpus
-    with pytest.raises(ValueError, match=r"one 0/1 value per text.*np.column_stack"):
+    with pytest.raises(ValueError, match=r"one 0/1 value per text.*pd.DataFrame\(\{'yes'"):
         make_est(tiny_st_model).fit(X, Y[:, 0])  # y = df["spam"]: one yes/no label
     with pytest.raises(ValueError, match=MLB_FIX):  # class ids, one per text
         make_est(tiny_st_model).fit(X, np.arange(len(X)) % 3)
     with pytest.raises(ValueError, match=r"one label column \(shape \(\d+, 1\)\); a multi-"
                                          r"label model needs at least two.*"
-                                         r"np.column_stack\(\[Y, 1 - Y\]\)"):
+                                         r"pd.DataFrame\(\{'yes': np.ravel\(Y\), 'no': 1 - "
+                                         r"np.ravel\(Y\)\}\)"):
         make_est(tiny_st_model).fit(X, Y[:, :1])  # the fix MultiLabelBinarizer gave is this
     with pytest.raises(ValueError, match=r"Y\['not_sports'\] = 1 - Y\['sports'\]"):
         make_est(tiny_st_model).fit(X, pd.DataFrame({"sports": Y[:, 0]}))

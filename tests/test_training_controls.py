@@ -470,7 +470,7 @@ def test_trial13_y_val_of_other_width_and_one_0_1_vector(tiny_st_model, corpus, 
     with pytest.raises(ValueError, match=r"Y_val has 1 label column\(s\) but Y has 4"):
         est.fit(X, Y, X_val=X[:6], Y_val=Y[:6, :1])
     with pytest.raises(ValueError, match=r"Y has one 0/1 value per text \(shape \(\d+,\)\).*"
-                                         r"np.column_stack"):
+                                         r"pd.DataFrame\(\{'yes'"):
         est.fit(X, Y[:, 0])
     with pytest.raises(TypeError, match=r"DatasetDict of the splits \['train'\].*ds\['train'\]"):
         import datasets

@@ -305,10 +305,11 @@ def test_evaluate_names_the_spreadsheet_quote_on_labels_read_back_from_csv(capsy
     assert rc == 2 and "the model's labels behind the '" in err and "--format jsonl" in err, err
 
 
-def test_class_ids_0_1_2_round_trip_through_predict_and_evaluate(capsys, tmp_path, tiny_model):
-    """Labels "0", "1", "2" from a CSV of class ids: predictions (and a test file) whose
-    label cells are only 0 and 1 are read back as the model's label names, not refused as
-    one 0/1 column."""
+def test_class_ids_0_1_2_train_and_a_0_1_column_is_refused_by_evaluate_as_ambiguous(
+        capsys, tmp_path, tiny_model):
+    """Labels "0", "1", "2" from a CSV of class ids train; a test file whose label cells are
+    only 0 and 1 reads as one 0/1 column as much as class ids (opposite answers for a model
+    whose label "0" means yes), so evaluate refuses it and says how to give either."""
     data = tmp_path / "d.csv"
     rows = [("football match", "0"), ("the senate vote", "1"), ("pizza recipe", "2"),
             ("goal team", "0"), ("election policy", "1"), ("cheese dinner", '"0,2"')]
@@ -318,9 +319,10 @@ def test_class_ids_0_1_2_round_trip_through_predict_and_evaluate(capsys, tmp_pat
     assert rc == 0, err
     test = tmp_path / "t.csv"
     test.write_text("text,labels\nfootball goal,0\nsenate vote,1\n")
-    rc, out, err = run(capsys, "evaluate", tmp_path / "m", test)
-    assert rc == 0 and "micro-F1" in out, err
-    preds = tmp_path / "p.csv"  # a prediction file whose label cells are 0s and 1s
-    preds.write_text("text,labels\nfootball goal,0\nsenate vote,1\npizza,\n")
-    rc, out, err = run(capsys, "evaluate", tmp_path / "m", preds)
+    rc, _, err = run(capsys, "evaluate", tmp_path / "m", test)
+    assert rc == 2 and "--label-columns A,B,C" in err and "JSON Lines" in err, err
+    lists = tmp_path / "t.jsonl"
+    lists.write_text('{"text": "football goal", "labels": ["0"]}\n'
+                     '{"text": "senate vote", "labels": ["1"]}\n')
+    rc, out, err = run(capsys, "evaluate", tmp_path / "m", lists)
     assert rc == 0 and "micro-F1" in out, err

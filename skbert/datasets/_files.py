@@ -40,6 +40,7 @@ PYTHON_SPELLING = {
     "label_columns": "label_columns",
     "label_columns=": "label_columns=[...]",
     "label_column=": "label_column=",
+    "labels=": "pass labels=['0', '1', ...] naming every label",
 }
 
 
@@ -529,15 +530,11 @@ def load_texts_and_labels(
 
 
 def load_table(path, *, text_column="text", label_column="labels", label_columns=None,
-               labels=None, spell: dict = PYTHON_SPELLING, known=None):
+               labels=None, spell: dict = PYTHON_SPELLING):
     """:func:`load_texts_and_labels`, with messages naming parameters as ``spell`` says.
 
     The command line passes ``spell`` mapping each parameter to its flag
-    (``"text_column": "--text-column"``), so its errors speak in flags, and
-    ``known``, the label names of the model a file is scored against: a CSV
-    label column of only ``0``/``1`` cells is read as those names when the
-    model has them (otherwise, as without ``labels``, it is refused as one 0/1
-    column).
+    (``"text_column": "--text-column"``), so its errors speak in flags.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
@@ -598,13 +595,17 @@ def load_table(path, *, text_column="text", label_column="labels", label_columns
     table, available, n_rows = _read_table(path, wanted, as_text)
     if suffix in _DELIMITERS and label_columns is None and label_column in table:
         present = {c for c in table[label_column] if c is not None}
-        names = {str(n) for n in (labels if labels is not None else known or ())}
+        names = {str(n) for n in labels} if labels is not None else set()
         if present and (present <= {"0", "1"} or present <= _BOOLS.keys()) and not (
                 present <= names):
-            # only 0/1 or true/false: one indicator column, not the labels "0" and "1";
-            # typed, so the cell check below names it and points at label_columns
-            table[label_column] = _typed_csv_column(
-                ["" if c is None else c for c in table[label_column]])
+            # only 0/1 or true/false: it reads as one indicator column as much as the class
+            # ids 0 and 1, and the two readings give opposite answers; labels= says which
+            raise ValueError(
+                f"Label column {label_column!r} of {path.name!r} holds only "
+                f"{' and '.join(sorted(present))}: that reads as one 0/1 column as much as "
+                "label names, so it is not guessed. For 0/1 columns, one per label, pass "
+                f"{spell['label_columns=']} instead; if these are label names (class ids), "
+                f"{spell['labels=']}.")
 
     if text_column not in available:
         raise ValueError(
