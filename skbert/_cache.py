@@ -310,23 +310,83 @@ def by_code(value, _seen: frozenset = frozenset()):
         return (type(value).__name__, *(by_code(v, seen) for v in value))
     if isinstance(value, dict):
         return ("dict", *((k, by_code(v, seen)) for k, v in value.items()))
-    if callable(value) and hasattr(value, "__dict__") and not isinstance(value, type):
-        # a callable object (make_scorer's scorer, a class with __call__): its class's
-        # code and its attributes, so a function it holds keys by its code too
-        cls = type(value)
-        call = getattr(cls, "__call__", None)
-        return ("callable", cls.__module__, cls.__qualname__,
-                by_code(call, seen) if isinstance(call, types.FunctionType) else None,
-                by_code(vars(value), seen))
+    if isinstance(value, (set, frozenset)):  # in a fixed order: hash order varies by process
+        return ("set", *sorted((by_code(v, seen) for v in value), key=repr))
+    if isinstance(value, type):  # a class (held by a closure, say): what it defines
+        return _class_key(value, seen) if _python_class(value) else value
+    cls = type(value)
+    if _python_class(cls) and (callable(value) or cls.__module__ == "__main__"):
+        # a callable object (make_scorer's scorer, a class with __call__), or an object of
+        # a class of the running script or notebook: its class's code and attributes and
+        # its own state, so an edited method or class attribute is another key
+        return ("object", _class_key(cls, seen), by_code(_state(value), seen))
     return value
+
+
+def _python_class(cls: type) -> bool:
+    """Whether ``cls`` is written in Python (a heap type: not a builtin or C extension
+    type, whose behaviour cannot change without reinstalling)."""
+    return bool(getattr(cls, "__flags__", 0) & _HEAP_TYPE)
+
+
+#: ``Py_TPFLAGS_HEAPTYPE``: set on classes created by a ``class`` statement.
+_HEAP_TYPE = 1 << 9
+
+
+#: Entries of a class's namespace that are bookkeeping, not behaviour.
+_CLASS_BOOKKEEPING = frozenset({"__dict__", "__weakref__", "__doc__", "__module__",
+                                "__qualname__", "__slotnames__", "__annotations__",
+                                "__static_attributes__", "__firstlineno__", "__slots__",
+                                "__match_args__", "__dataclass_fields__",
+                                "__dataclass_params__", "__parameters__", "__orig_bases__",
+                                "__abstractmethods__", "_abc_impl"})
+
+
+def _class_key(cls: type, seen: frozenset) -> tuple:
+    """A class as what it defines: every Python class of its MRO with its methods (by
+    code), properties, class and static methods and class attributes."""
+    parts = []
+    for klass in cls.__mro__:
+        if klass is object or not _python_class(klass):
+            continue
+        items = []
+        for name, attr in sorted(vars(klass).items()):
+            if name in _CLASS_BOOKKEEPING or isinstance(attr, _C_DESCRIPTORS):
+                continue
+            if isinstance(attr, (staticmethod, classmethod)):
+                attr = attr.__func__
+            elif isinstance(attr, property):
+                attr = (attr.fget, attr.fset, attr.fdel)
+            items.append((name, by_code(attr, seen | {id(cls)})))
+        parts.append((klass.__module__, klass.__qualname__, tuple(items)))
+    return ("class", tuple(parts))
+
+
+_C_DESCRIPTORS = (types.MemberDescriptorType, types.GetSetDescriptorType,
+                  types.WrapperDescriptorType, types.MethodDescriptorType,
+                  types.BuiltinFunctionType, types.ClassMethodDescriptorType)
+
+
+def _state(value) -> dict:
+    """An object's own attributes: its ``__dict__`` and the slots its classes declare."""
+    state = dict(getattr(value, "__dict__", {}))
+    for klass in type(value).__mro__:
+        slots = vars(klass).get("__slots__", ())
+        for name in ([slots] if isinstance(slots, str) else slots):
+            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
+                state[f"slot:{name}"] = getattr(value, name)
+    return state
 
 
 def _code_key(code: types.CodeType) -> tuple:
     """What a code object computes: its bytecode, constants (nested code too), names and
     variables; not its file, line numbers or name, so the same lambda written on another
     line (or after an inserted line) keys alike."""
-    consts = tuple(_code_key(c) if isinstance(c, types.CodeType) else c
-                   for c in code.co_consts)
+    consts = tuple(_code_key(c) if isinstance(c, types.CodeType) else
+                   # a set constant (`x in {"a", "b"}`) pickles in hash order, which
+                   # changes from process to process: sorted, the key does not
+                   ("frozenset", tuple(sorted(map(repr, c)))) if isinstance(c, frozenset)
+                   else c for c in code.co_consts)
     return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars,
             code.co_cellvars, code.co_argcount, code.co_kwonlyargcount, code.co_flags)
 

@@ -30,6 +30,13 @@ class EpochView(ClassifierMixin, BaseEstimator):
     threshold : float or ndarray of shape (n_labels,)
         The decision threshold of ``predict``.
     classes : ndarray of shape (n_labels,)
+        The labels; ``classes_`` is ``[array([0, 1])] * n_labels``, what
+        scikit-learn's own multi-label classifiers give (one 0/1 pair per
+        label), so scikit-learn reads the view as multi-label whatever the
+        number of labels: with two labels named or numbered ``[0, 1]`` it
+        would take a binary classifier and keep one column of its
+        probabilities (``roc_auc_ovr`` then fails, ``average_precision``
+        refuses ``pos_label=1`` for text names).
     """
 
     def __init__(self, logits=None, threshold=0.5, classes=None):
@@ -48,7 +55,7 @@ class EpochView(ClassifierMixin, BaseEstimator):
 
     @property
     def classes_(self):
-        return self.classes
+        return [np.array([0, 1])] * len(self.classes)
 
     def decision_function(self, X=None) -> np.ndarray:
         """The validation logits."""
@@ -85,12 +92,10 @@ def make_score_fn(scoring, threshold, classes) -> Callable[[np.ndarray, np.ndarr
         return None
     scorer = get_scorer(scoring)
     t = 0.5 if isinstance(threshold, str) else threshold
-    # label positions, not names, as classes_: with two labels named by text, scikit-learn
-    # takes the view for a binary classifier and refuses pos_label=1 (average_precision)
-    positions = np.arange(len(classes))
+    classes = np.asarray(classes)
 
     def score(Y: np.ndarray, logits: np.ndarray) -> float:
-        return float(scorer(EpochView(logits, t, positions), None, Y))
+        return float(scorer(EpochView(logits, t, classes), None, Y))
 
     return score
 
@@ -123,12 +128,11 @@ def check_scoring(scoring, classes) -> None:
         return
     func = getattr(get_scorer(scoring), "_score_func", None)
     name = getattr(func, "__name__", "")
-    if name in _ONE_DISTRIBUTION or getattr(func, "__module__", "").endswith("._regression"):
-        what = ("a regression metric" if name not in _ONE_DISTRIBUTION else
-                "a metric that reads each text's probabilities as one distribution over "
-                "classes (they sum to 1), which independent label probabilities are not")
+    if name in _ONE_DISTRIBUTION and getattr(func, "__module__", "").startswith("sklearn."):
         raise ValueError(
-            f"scoring={scoring!r} uses {name}, {what}, so its value would not rank epochs by "
+            f"scoring={scoring!r} uses scikit-learn's {name}, which reads each text's "
+            "probabilities as one distribution over classes (they sum to 1), which "
+            "independent label probabilities are not, so its value would not rank epochs by "
             "how well they label the texts. Use 'loss' (the validation BCE, the per-label "
             "log loss), 'average_precision' or 'f1_micro'.")
     eye = np.eye(n_labels, dtype=int)

@@ -310,8 +310,7 @@ def test_make_scorer_objects_key_the_cache_by_their_function_s_code(tiny_model, 
 
 
 @pytest.mark.parametrize("scoring, said", [
-    ("neg_log_loss", "one distribution over classes"), ("neg_brier_score", "one distribution"),
-    ("r2", "a regression metric"), ("neg_mean_absolute_error", "a regression metric")])
+    ("neg_log_loss", "one distribution over classes"), ("neg_brier_score", "one distribution")])
 def test_scorers_whose_value_means_nothing_for_independent_labels_are_refused(
         tiny_model, train_calls, scoring, said):
     X, Y = make_corpus(24)
@@ -319,3 +318,89 @@ def test_scorers_whose_value_means_nothing_for_independent_labels_are_refused(
         _fit(tiny_model, X, Y, scoring=scoring, early_stopping=True)
     assert not train_calls
 
+
+
+def test_the_key_of_a_callable_scorer_is_the_same_in_every_process(tmp_path):
+    """A fit-cache folder is shared by processes (n_jobs, later sessions): the key of a
+    scorer object must not depend on the process's string hashing (set constants in
+    code, sets in attributes)."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "key.py"
+    script.write_text(
+        "import joblib\n"
+        "from sklearn.metrics import get_scorer, make_scorer, f1_score\n"
+        "from skbert.metrics import get_scorer as ours\n"
+        "from skbert._cache import by_code\n"
+        "class Weighted:\n"
+        "    names = {'a', 'b', 'c'}\n"
+        "    def __call__(self, est, X, Y):\n"
+        "        return 1.0 if 'a' in {'x', 'y', 'a'} else 0.0\n"
+        "scorers = [get_scorer('f1_micro'), make_scorer(f1_score, average='macro'),\n"
+        "           ours('lrap'), Weighted(), lambda e, X, Y: 0.5]\n"
+        "print([joblib.hash(by_code(s)) for s in scorers])\n")
+    keys = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                             text=True, check=True, timeout=120)
+        keys.add(out.stdout.strip())
+    assert len(keys) == 1, keys
+
+
+def test_an_edited_scorer_class_is_another_key(tiny_model, train_calls):
+    """A notebook cell that defines a scorer class, edited and run again: a class attribute,
+    a helper method or a classmethod's class changed, so the fit must not be reused."""
+    X, Y = make_corpus(40)
+
+    def version(weight, bonus):
+        class Scorer:
+            scale = weight
+
+            def extra(self):
+                return bonus
+
+            def __call__(self, est, X, Y):
+                return self.scale * f1_score(Y, est.predict(X), average="micro") + self.extra()
+
+        return Scorer
+
+    first = version(1.0, 0.0)
+    for scorer_class in (first, first, version(100.0, 0.0), version(1.0, 5.0)):
+        clf, said = _fit(tiny_model, X, Y, scoring=scorer_class(), early_stopping=True)
+        assert not said
+    assert len(train_calls) == 3  # the second is the first again; the others are edits
+    assert clf.history_[0]["valid_score"] >= 5.0  # the edited helper's score, not a stale one
+
+
+def test_a_users_own_function_named_log_loss_is_not_refused(tiny_model):
+    from sklearn.metrics import make_scorer
+
+    def log_loss(y, p):  # the user's per-label loss, not scikit-learn's
+        return float(np.mean(np.abs(np.asarray(y) - p)))
+
+    X, Y = make_corpus(24)
+    clf, _ = _fit(tiny_model, X, Y, scoring=make_scorer(log_loss, greater_is_better=False,
+                                                        response_method="predict_proba"),
+                  early_stopping=True)
+    assert math.isfinite(clf.history_[0]["valid_score"])
+
+
+
+@pytest.mark.parametrize("scoring", ["roc_auc_ovr", "roc_auc", "average_precision"])
+def test_two_label_scores_during_fit_equal_the_metric_on_the_validation_outputs(
+        tiny_model, scoring):
+    import pandas as pd
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    X, Y = make_corpus(40)
+    X_val, Y_val = make_corpus(16, seed=5)
+    columns = ["sports", "politics"]
+    clf = TransformerMultiLabelClassifier(tiny_model, **{**FAST, "scoring": scoring}).fit(
+        X, pd.DataFrame(Y[:, :2], columns=columns), X_val=X_val,
+        Y_val=pd.DataFrame(Y_val[:, :2], columns=columns))
+    metric = average_precision_score if scoring == "average_precision" else roc_auc_score
+    assert clf.history_[0]["valid_score"] == pytest.approx(
+        metric(Y_val[:, :2], clf.predict_proba(X_val)), abs=1e-6)
