@@ -217,7 +217,7 @@ def folder_problem(name: str, value, *, flag: str | None = None) -> str | None:
 
 def unknown_home(path: str, shown: str, fix: str = "pass the path itself") -> str | None:
     """What is wrong with ``path`` (``shown``, as a message names it) when it starts with
-    the home folder of a user this system does not know (``~nobody/x``), else None."""
+    the home folder of a user this system does not know (``~no_such_user/x``), else None."""
     if not os.path.expanduser(path).startswith("~"):
         return None
     user = re.split(r"[/\\]", path, maxsplit=1)[0]

@@ -240,7 +240,7 @@ def folder_argument(folder, method: str) -> str:
     ValueError
         If ``save_pretrained`` is given an empty str (which would write into the
         current folder), a shell variable (``"$HOME/m"``) or the home folder of
-        an unknown user (``"~nobody/m"``): :func:`skbert._params.folder_problem`.
+        an unknown user (``"~no_such_user/m"``): :func:`skbert._params.folder_problem`.
 
     Examples
     --------
@@ -258,7 +258,7 @@ def folder_argument(folder, method: str) -> str:
         from ._params import expand_folder, folder_problem
 
         problem = folder_problem("folder", path) if method == "save_pretrained" else None
-        if problem is not None:  # "$HOME/x", "~nobody/x": a folder of that literal name
+        if problem is not None:  # "$HOME/x", "~no_such_user/x": a folder of that literal name
             raise ValueError(f"save_pretrained: {problem}.")
         return expand_folder(path) if path.startswith("~") else path
     what = ("the folder to write the model to" if method == "save_pretrained" else

@@ -642,3 +642,10 @@ def test_csv_class_ids_0_and_1_are_names_where_labels_name_them(tmp_path):
     assert names == ["0", "1", "2"] and Y.tolist() == [[0, 1, 0], [1, 0, 0], [0, 0, 0]]
     with pytest.raises(ValueError, match=r"holds only 0 and 1: that reads as one 0/1 column"):
         load_texts_and_labels(path, labels=["1", "2"])  # '0' is no label: one 0/1 column
+
+
+def test_labels_given_as_numbers_are_told_to_be_text(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("text,labels\na,1\nb,0\n")
+    with pytest.raises(ValueError, match=r"Label names are text: write \['0', '1'\] as strings"):
+        load_texts_and_labels(path, labels=[0, 1])

@@ -656,9 +656,12 @@ def load_table(path, *, text_column="text", label_column="labels", label_columns
     else:
         unknown = sorted(found - set(labels))
         if unknown:
+            as_text = [n for n in unknown if n in {str(lab) for lab in labels}]
             raise ValueError(
                 f"The data holds labels not in `labels`: {unknown}; add them to "
                 "labels or pass labels=None to use every label in the file."
+                + (f" Label names are text: write {as_text[:3]} as strings in labels "
+                   f"(labels={[str(lab) for lab in labels][:4]}...)." if as_text else "")
             )
         label_names = labels
     column_of = {name: j for j, name in enumerate(label_names)}
