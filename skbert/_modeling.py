@@ -30,6 +30,7 @@ from ._sources import (  # noqa: F401 (names other modules import from here)
     _read_folder_json,
     _regular,
     _shape_mismatch,
+    builtin_attention,
     check_config,
     check_model_source,
     check_tokenizer_fits,
@@ -222,8 +223,7 @@ def no_remote_code(kwargs: dict | None, name: str) -> dict:
             "safetensors weights only (a pickle can run code when loaded). Remove that key; "
             "convert a pytorch_model.bin folder once with save_pretrained.")
     attention = kwargs.get("attn_implementation")
-    if attention is not None and (not isinstance(attention, str)
-                                  or attention not in BUILTIN_ATTENTION):
+    if not builtin_attention(attention):
         raise ValueError(
             f"{name} sets attn_implementation={str(attention)[:100]!r}, which is not an "
             "attention transformers ships (an 'org/name' value downloads attention code from "

@@ -206,6 +206,13 @@ BUILTIN_ATTENTION = frozenset({
     "flex_attention", "paged|eager", "paged|sdpa", "paged|flash_attention_2",
     "paged|flash_attention_3", "paged|flex_attention", "paged_attention", "sdpa_paged",
     "eager_paged", "flash_paged"})
+def builtin_attention(value) -> bool:
+    """Whether an ``attn_implementation`` value picks no code: None (transformers decides)
+    or one of :data:`BUILTIN_ATTENTION`; the rule for a folder's config and for the user's
+    ``model_kwargs`` alike."""
+    return value is None or (isinstance(value, str) and value in BUILTIN_ATTENTION)
+
+
 #: Upper bounds of a configuration's sizes, far above any released encoder; checked
 #: before anything is built, so that a planted value cannot cost gigabytes first.
 SIZE_LIMITS = {
@@ -312,8 +319,7 @@ def check_config(config: dict, where: str) -> None:
                     "architecture is one transformers ships.")
         for key in ("attn_implementation", "_attn_implementation"):
             value = doc.get(key)
-            if value is not None and (not isinstance(value, str)
-                                      or value not in BUILTIN_ATTENTION):
+            if not builtin_attention(value):
                 raise ValueError(
                     f"{where} sets {key}={str(value)[:100]!r}, which is not an attention "
                     "transformers ships (an 'org/name' value makes transformers download "
