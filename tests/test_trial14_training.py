@@ -404,3 +404,69 @@ def test_two_label_scores_during_fit_equal_the_metric_on_the_validation_outputs(
     metric = average_precision_score if scoring == "average_precision" else roc_auc_score
     assert clf.history_[0]["valid_score"] == pytest.approx(
         metric(Y_val[:, :2], clf.predict_proba(X_val)), abs=1e-6)
+
+
+# -------------------------------------------------- 7. trial 17: what by_code must not miss
+def _key(value):
+    import joblib
+
+    return joblib.hash(_cache.by_code(value))
+
+
+def test_a_callable_builtin_subclass_is_keyed_by_its_class_and_its_value():
+    def version(factor):
+        class Scorer(dict):  # a notebook cell run again after an edit
+            def __call__(self, est, X, Y):
+                return factor * self["k"]
+
+        return Scorer
+
+    first = version(0.25)
+    assert _key(first(k=1)) == _key(first(k=1))
+    assert _key(first(k=1)) != _key(version(0.75)(k=1))  # the edited __call__
+    assert _key(first(k=1)) != _key(first(k=2))  # the dict's own items
+
+    class Number(float):
+        pass
+
+    def closing(value):
+        return lambda est, X, Y: float(value)
+
+    assert _key(closing(Number(0.3))) != _key(closing(Number(0.7)))
+    assert _key(closing(np.array([1.0, 2.0]).view(type("W", (np.ndarray,), {})))) != _key(
+        closing(np.array([5.0, 2.0]).view(type("W", (np.ndarray,), {}))))
+
+
+def test_shared_and_cyclic_structures_are_keyed_in_linear_time():
+    import time
+
+    def compose(a, b):
+        return lambda x: b(a(x))
+
+    f = lambda x: x  # noqa: E731
+    for _ in range(24):  # 2**24 paths through a tree walk; 24 distinct functions
+        f = compose(f, f)
+    start = time.perf_counter()
+    _key(f)
+    assert time.perf_counter() - start < 5
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.x, b.x, a.o = 1, 2, b
+    b.o = a
+    cyclic = _key(lambda e, X, Y: a)
+    b.o = b  # another cycle: another key
+    assert _key(lambda e, X, Y: a) != cyclic
+
+
+def test_a_scorer_holding_an_installed_packages_callable_object_is_still_cached():
+    import torch
+
+    layer = torch.nn.Linear(2, 1)
+    scorer = (lambda module: lambda est, X, Y: float(module.weight.sum()))(layer)
+    assert _key(scorer) == _key(scorer)
+    with torch.no_grad():
+        layer.weight += 1
+    assert _key(scorer) != _key((lambda module: lambda est, X, Y: 0.0)(layer))
