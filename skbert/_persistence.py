@@ -249,11 +249,6 @@ def folder_argument(folder, method: str) -> str:
     'my-model'
     """
     path = os.fspath(folder) if isinstance(folder, os.PathLike) else folder
-    if path == "" and method == "save_pretrained":
-        raise ValueError(
-            "save_pretrained(folder=''): folder is an empty str, which would write the model's "
-            "files into the current folder. Name the folder, e.g. save_pretrained('my-model') "
-            "(or save_pretrained('.') if you mean the current folder).")
     if isinstance(path, str):
         from ._params import expand_folder, folder_problem
 

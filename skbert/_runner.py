@@ -384,7 +384,6 @@ def _train(est, data: FitData, labels: LabelTexts, device, precision, rs, seed, 
     threshold = est.threshold if isinstance(est.threshold, str) else check_threshold(
         est.threshold, len(data.classes), data.classes)  # a Series: in classes_ order
     config.score_fn = make_score_fn(est.scoring, threshold, data.classes)
-    config.scoring = est.scoring
     # the checkpoint restores on every rank before the user's on_fit_begin; they run on rank 0
     checkpoint = None if est.checkpoint_dir is None else Checkpoint(est.checkpoint_dir, key)
     callbacks = ([checkpoint] if checkpoint else []) + (

@@ -122,8 +122,6 @@ class TrainConfig:
     #: ``score_fn(Y_valid, logits) -> float``, higher is better: what selects the
     #: kept epoch and drives early stopping; None follows the validation loss.
     score_fn: Callable[[np.ndarray, np.ndarray], float] | None = None
-    #: The ``scoring`` parameter ``score_fn`` comes from, as a warning names it.
-    scoring: object = None
     #: Keyword arguments of ``torch.compile``; None runs the model eagerly.
     compile: dict | None = None
     #: The process group (data-parallel training); SINGLE without a launcher.
@@ -721,12 +719,12 @@ def _warn_undefined_score(value: float, epoch: int, config: TrainConfig,
            f"{len(Y_valid)} validation texts, where many scores are undefined"
            if len(empty) else "the scorer gave no number for these validation texts")
     fit_warning(
-        f"scoring={config.scoring!r} gave {value} at epoch {epoch}: {why}. An epoch without "
-        "a score never counts as an improvement, so the kept epoch is the best scored one "
-        "(or, where none was scored, the last) and early stopping counts it as not "
-        "improving; thresholds are still tuned. Use a score defined on every split, such as "
-        "'loss' or 'f1_micro', or pass X_val, Y_val with a positive "
-        "text for every label.", stacklevel=user_stacklevel())
+        f"scoring={getattr(config.score_fn, 'scoring', None)!r} gave {value} at epoch {epoch}: "
+        f"{why}. An epoch without a score never counts as an improvement, so the kept epoch "
+        "is the best scored one (or, where none was scored, the last) and early stopping "
+        "counts it as not improving; thresholds are still tuned. Use a score defined on every "
+        "split, such as 'loss' or 'f1_micro', or pass X_val, Y_val with a positive text for "
+        "every label.", stacklevel=user_stacklevel())
 
 
 def _finite(record: dict, valid_logits: np.ndarray | None) -> bool:

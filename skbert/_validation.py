@@ -170,7 +170,7 @@ def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
         raise ValueError(f"{name} is empty: pass at least one text.")
     for i, x in enumerate(X):
         if not isinstance(x, str):
-            if _is_missing(x):  # None, NaN, pandas' NA (a str column's gap reads as NaN)
+            if is_missing(x):  # None, NaN, pandas' NA (a str column's gap reads as NaN)
                 raise TypeError(
                     f"{name}[{i}] is a missing value ({brief(x)}), but every element of "
                     f"{name} must be a str. Drop that text, or fill missing texts with '' "
@@ -183,8 +183,9 @@ def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
     return X
 
 
-def _is_missing(x) -> bool:
-    """None, a float NaN (NumPy's too) or pandas' ``NA``/``NaT``."""
+def is_missing(x) -> bool:
+    """None, a float NaN (NumPy's too) or pandas' ``NA``/``NaT``: a missing value, in a
+    text column or a data file's cell."""
     if x is None or type(x).__name__ in ("NAType", "NaTType"):
         return True
     return isinstance(x, (float, np.floating)) and x != x

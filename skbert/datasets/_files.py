@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -19,6 +18,8 @@ from numbers import Number
 from pathlib import Path
 
 import numpy as np
+
+from .._validation import is_missing as _is_missing
 
 #: Supported extensions, in the order error messages list them.
 _SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
@@ -359,10 +360,6 @@ def _read_table(
     if suffix == ".parquet":
         return _read_parquet(path, columns_needed)
     return _read_json(path, columns_needed, bare_strings)
-
-
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _kind(value) -> str:
