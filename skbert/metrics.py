@@ -336,17 +336,17 @@ class _RankingScorer(_Scorer):
     scikit-learn takes a classifier whose ``classes_`` has two entries for a
     binary one and keeps one column of ``predict_proba``; a multi-label model
     with two labels would lose the other label's scores (and the metric would
-    refuse the 1-D response). Such a response is asked again from the
-    estimator, whole; with three or more labels scikit-learn's (cached)
-    response is used as it is.
+    refuse the 1-D response). For such a model the response is asked from the
+    estimator itself, whole (once: not first through scikit-learn); otherwise
+    scikit-learn's (cached) response is used as it is.
     """
 
     def _score(self, method_caller, estimator, X, y_true, **kwargs):
         def every_label(est, method, X_, **options):
-            out = method_caller(est, method, X_, **options)
-            if np.ndim(out) == 1 and np.ndim(y_true) == 2:
-                out = getattr(est, method)(X_)
-            return out
+            classes = getattr(est, "classes_", None)
+            if np.ndim(y_true) == 2 and classes is not None and len(classes) == 2:
+                return getattr(est, method)(X_)  # what scikit-learn would cut to a column
+            return method_caller(est, method, X_, **options)
 
         return super()._score(every_label, estimator, X, y_true, **kwargs)
 

@@ -249,9 +249,9 @@ def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, 
         Folds fitted in parallel with joblib (``None``: one at a time).
         Give ``fit_cache`` a folder to share fits between processes.
     params : dict, default=None
-        Keyword arguments of ``fit``: one with a value per text
-        (``sample_weight``) is cut to each training fold, the others
-        (``X_val``, ``Y_val``) are passed whole.
+        Keyword arguments of ``fit``: ``sample_weight`` (one value per text)
+        is cut to each training fold, the others (``X_val``, ``Y_val``) are
+        passed whole.
 
     Returns
     -------
@@ -312,9 +312,7 @@ def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, 
             "X; give one weight per text.")
 
     def fold_params(train):
-        return {k: (_safe_indexing(v, train)
-                    if v is not None and not isinstance(v, str) and hasattr(v, "__len__")
-                    and _num_samples(v) == n and k not in ("X_val", "Y_val") else v)
+        return {k: _safe_indexing(v, train) if k == "sample_weight" and v is not None else v
                 for k, v in params.items()}
 
     def run(train, test):
