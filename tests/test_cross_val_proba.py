@@ -25,7 +25,8 @@ def data():
 def test_folds_of_a_dataframe_keep_the_label_names_descriptions_too(tiny_st_model, data):
     X, Y = data
     clf = TransformerMultiLabelClassifier(
-        tiny_st_model, label_descriptions={"sports": "football goal match"}, **FAST)
+        tiny_st_model, label_descriptions={"sports": "football goal match"}, fit_cache=False,
+        **FAST)
     cv = KFold(3, shuffle=True, random_state=0)
     with pytest.raises(ValueError, match="label_descriptions has the key 'sports'"):
         cross_val_predict(clf, X, Y, cv=cv, method="predict_proba")  # scikit-learn's
@@ -33,8 +34,8 @@ def test_folds_of_a_dataframe_keep_the_label_names_descriptions_too(tiny_st_mode
     manual = np.zeros(Y.shape)
     for train, test in cv.split(X, Y):
         fold = TransformerMultiLabelClassifier(
-            tiny_st_model, label_descriptions={"sports": "football goal match"}, **FAST
-        ).fit([X[i] for i in train], Y.iloc[train])
+            tiny_st_model, label_descriptions={"sports": "football goal match"},
+            fit_cache=False, **FAST).fit([X[i] for i in train], Y.iloc[train])  # a fresh fit
         assert list(fold.classes_) == LABELS
         manual[test] = fold.predict_proba([X[i] for i in test])
     np.testing.assert_allclose(proba, manual, rtol=0, atol=1e-6)

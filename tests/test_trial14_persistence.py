@@ -138,10 +138,13 @@ def test_a_label_name_fit_refuses_is_refused_from_a_folder(saved, tmp_path, bad,
         TransformerMultiLabelClassifier(str(folder), **FAST).fit(*make_corpus(16, seed=2))
 
 
-def test_a_bad_label_in_config_json_alone_is_refused(saved, tmp_path):
+def test_a_bad_label_in_config_json_alone_is_refused_as_a_mismatch(saved, tmp_path):
+    """skbert.json's classes are checked; config.json's id2label must name the same labels,
+    so a control character there alone is refused by that rule."""
     folder = _with_labels(saved, tmp_path, ["a", "b\x1b[2J", "c", "d"], in_classes=False)
-    with pytest.raises(SavedFileError, match="disagree on the labels"):
+    with pytest.raises(SavedFileError, match="disagree on the labels") as info:
         TransformerMultiLabelClassifier.from_pretrained(folder)
+    assert "\x1b" not in str(info.value)  # the message shows it escaped
 
 
 def test_printable_unicode_labels_still_load(saved, tmp_path):

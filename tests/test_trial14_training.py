@@ -41,7 +41,7 @@ def _weighted(weight):
 
 def test_a_lambda_scoring_keys_the_fit_cache_by_its_code(tiny_model, train_calls):
     X, Y = make_corpus(40)
-    for scorer in (_weighted(1.0), _weighted(1.0), _weighted(0.5)):  # the last: other code
+    for scorer in (_weighted(1.0), _weighted(1.0), _weighted(0.5)):  # last: another closure value
         clf, said = _fit(tiny_model, X, Y, scoring=scorer, early_stopping=True)
         assert clf.history_[0]["valid_score"] is not None and not said
     assert len(train_calls) == 2
@@ -243,6 +243,7 @@ def test_a_checkpoint_changed_after_writing_is_not_resumed(tiny_model, tmp_path,
                                            rf"state \(it has {said}"):
         resumed = TransformerMultiLabelClassifier(tiny_model, **kw).fit(X, Y)
     assert len(resumed.history_) == 2  # trained from epoch 1, not from the edited state
+    assert resumed.history_[0]["train_loss"] != 0.123  # not the edited record
     np.testing.assert_array_equal(resumed.predict_proba(X), full.predict_proba(X))
 
 
@@ -306,7 +307,7 @@ def test_make_scorer_objects_key_the_cache_by_their_function_s_code(tiny_model, 
     # an edited function behind make_scorer (a notebook cell run again) is another key
     edited = make_scorer(lambda y, p: -f1_score(y, p, average="micro"))
     clf, _ = _fit(tiny_model, X, Y, scoring=edited, early_stopping=True)
-    assert len(train_calls) == 2 and clf.history_[0]["valid_score"] <= 0
+    assert len(train_calls) == 2
 
 
 @pytest.mark.parametrize("scoring, said", [
@@ -466,7 +467,8 @@ def test_a_scorer_holding_an_installed_packages_callable_object_is_still_cached(
 
     layer = torch.nn.Linear(2, 1)
     scorer = (lambda module: lambda est, X, Y: float(module.weight.sum()))(layer)
-    assert _key(scorer) == _key(scorer)
+    before = _key(scorer)
+    assert _key(scorer) == before
     with torch.no_grad():
         layer.weight += 1
-    assert _key(scorer) != _key((lambda module: lambda est, X, Y: 0.0)(layer))
+    assert _key(scorer) != before  # the module's state is keyed
