@@ -56,6 +56,7 @@ from ._modeling import (
     resolve_model_path,
     sequence_classification_guard,
 )
+from ._params import expand_folder, folder_problem
 from ._safe_io import (
     TMP_TAG,
     DamagedFile,
@@ -250,8 +251,6 @@ def folder_argument(folder, method: str) -> str:
     """
     path = os.fspath(folder) if isinstance(folder, os.PathLike) else folder
     if isinstance(path, str):
-        from ._params import expand_folder, folder_problem
-
         problem = folder_problem("folder", path) if method == "save_pretrained" else None
         if problem is not None:  # "$HOME/x", "~no_such_user/x": a folder of that literal name
             raise ValueError(f"save_pretrained: {problem}.")
