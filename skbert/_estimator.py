@@ -746,7 +746,10 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_labels), float32
-            Logits; ``sigmoid(logits)`` equals ``predict_proba``.
+            Logits; ``sigmoid(logits)`` equals ``predict_proba``. ``predict``
+            is not ``logits > 0`` in general: it compares the probabilities
+            with ``threshold`` and, with ``min_labels`` (``"auto"``: 1 when
+            every training text has a label), adds each text's top labels.
         """
         return self._predict_into(X, lambda z: z, np.float32)
 

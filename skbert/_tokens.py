@@ -17,6 +17,7 @@ import dataclasses
 import itertools
 import mmap
 import threading
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -82,7 +83,9 @@ class ArrowTokens:
     release_bytes : int, default=RELEASE_BYTES
     owner : object, default=None
         Kept alive with the store, e.g. the ``TemporaryDirectory`` holding
-        the files, so that they are deleted with it.
+        the files, so that they are deleted with it. An owner with a
+        ``cleanup()`` method has it called when the store is collected (an
+        explicit cleanup, so no ``ResourceWarning`` of an implicit one).
     """
 
     def __init__(self, maps: list[mmap.mmap], views: list[np.ndarray], *,
@@ -95,6 +98,8 @@ class ArrowTokens:
         self.dtype = views[0].dtype if views else np.dtype(np.uint16)
         self._release_bytes = int(release_bytes)
         self._owner = owner
+        if callable(getattr(owner, "cleanup", None)):
+            weakref.finalize(self, owner.cleanup)
         self._touched = 0
         self._lock = threading.Lock()
 

@@ -110,7 +110,10 @@ def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
     Raises
     ------
     TypeError
-        If X is a bare string or holds a non-str element (reported by index).
+        If X is a bare string or holds a non-str element (reported by position,
+        and for a pandas Series by index label too).
+    MissingTextError
+        A TypeError and a ValueError: if X holds a missing value (None, NaN, NA).
     ValueError
         If X is empty, or is 2-D with more than one column.
 
@@ -141,6 +144,7 @@ def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
                 f"{name}['text']."
             )
         X = X.iloc[:, 0]
+    index = getattr(X, "index", None) if hasattr(X, "iloc") else None  # a pandas Series
     if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
         X = X.to_numpy()
     if isinstance(X, np.ndarray):
@@ -170,17 +174,39 @@ def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
         raise ValueError(f"{name} is empty: pass at least one text.")
     for i, x in enumerate(X):
         if not isinstance(x, str):
+            where = _position(name, i, index)
             if is_missing(x):  # None, NaN, pandas' NA (a str column's gap reads as NaN)
-                raise TypeError(
-                    f"{name}[{i}] is a missing value ({brief(x)}), but every element of "
+                raise MissingTextError(
+                    f"{where} is a missing value ({brief(x)}), but every element of "
                     f"{name} must be a str. Drop that text, or fill missing texts with '' "
                     f"(e.g. {name}.fillna('') for a pandas Series).")
             raise TypeError(
-                f"{name}[{i}] is {type(x).__name__} ({brief(x)}), but every element of {name} "
+                f"{where} is {type(x).__name__} ({brief(x)}), but every element of {name} "
                 f"must be a str. Convert or drop it, e.g. [str(x) for x in {name}] or fill "
                 "missing texts with ''."
             )
     return X
+
+
+class MissingTextError(TypeError, ValueError):
+    """A text that is missing (None, NaN, pandas' NA): a TypeError, since a text must be a
+    str, and a ValueError, as scikit-learn's own error for NaN in its input is."""
+
+
+def _position(name: str, i: int, index) -> str:
+    """Where element ``i`` of ``name`` is: ``X[3]``, or for a pandas Series whose index is
+    not ``0 .. n-1``, its position and index label (``X.iloc[3] (index label 103)``)."""
+    if index is None:
+        return f"{name}[{i}]"
+    try:
+        label = index[i]
+    except Exception:  # noqa: BLE001 - an index that cannot say; the position still can
+        return f"{name}.iloc[{i}]"
+    if isinstance(label, np.generic):
+        label = label.item()
+    if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and label == i:
+        return f"{name}[{i}]"
+    return f"{name}.iloc[{i}] (index label {brief(label)})"
 
 
 def is_missing(x) -> bool:
@@ -380,6 +406,11 @@ def _frame_targets(Y, name: str, warn_scorers: bool):
     for column, dt in zip(columns, dtypes):
         _check_column_kind(column, Y[column].dtype, name)
         if dt is None or dt.kind not in "biuf":
+            if _object_zero_one(Y[column]):
+                raise ValueError(
+                    f"{name}'s column {column!r} holds 0/1 values but has dtype object, which "
+                    "scikit-learn's multi-label metrics cannot read (cross_val_score would "
+                    f"fail or score nan). Convert {name} first: {name} = {name}.astype(int).")
             first = brief(Y[column].iloc[0], 30) if len(Y) else "no rows"
             raise ValueError(
                 f"{name}'s column {column!r} has dtype {Y[column].dtype} ({first} in "
@@ -416,6 +447,14 @@ def _target_array(Y, name: str) -> np.ndarray:
             "shape (n_samples, n_labels) with one row per text. " + _mlb_fix(name)) from None
 
 
+def _object_zero_one(column) -> bool:
+    """Whether a pandas column of dtype object holds only the numbers 0 and 1 (or bools)."""
+    if str(getattr(column, "dtype", "")) != "object" or not len(column):
+        return False
+    return all(isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating))
+               and v in (0, 1) for v in column.to_numpy())
+
+
 def _check_target_shape(Y: np.ndarray, classes, name: str) -> None:
     """Refuse a ``Y`` that is not 2-D with at least two label columns, saying the fix."""
     if (Y.ndim in (1, 2) and Y.shape[0] and (Y.ndim == 1 or Y.shape[1] == 1)
@@ -429,7 +468,11 @@ def _check_target_shape(Y: np.ndarray, classes, name: str) -> None:
         raise ValueError(
             f"{name} has {what} (shape {Y.shape}); a multi-label model needs at least two "
             f"labels. For one yes/no label, add its complement as a second label, e.g. {fix}"
-            "; predict_proba's first column is then the label's probability.")
+            "; predict_proba's first column is then the label's probability."
+            + ("" if Y.ndim == 2 else
+               " If a wrapper such as MultiOutputClassifier or OneVsRestClassifier hands it "
+               "one label at a time, fit this estimator itself on the whole indicator matrix "
+               "instead: it is multi-label already."))
     if Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1):
         raise ValueError(
             f"{name} has shape {Y.shape}: one label per text. This estimator is multi-label "

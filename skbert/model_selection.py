@@ -238,7 +238,9 @@ def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, 
         0/1 label indicators.
     groups : array-like of shape (n_samples,), default=None
         Group of each text, for a splitter that keeps groups apart
-        (``GroupKFold``).
+        (``GroupKFold``). As in scikit-learn, only while metadata routing is
+        off; with ``sklearn.set_config(enable_metadata_routing=True)`` pass
+        ``params={"groups": groups}``.
     cv : int, cross-validation generator or iterable of (train, test), default=5
         An int is ``KFold`` with that many folds, as in scikit-learn's
         ``cross_val_predict`` and ``cross_validate`` (so they share the
@@ -251,7 +253,11 @@ def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, 
     params : dict, default=None
         Keyword arguments of ``fit``: ``sample_weight`` (one value per text)
         is cut to each training fold, the others (``X_val``, ``Y_val``) are
-        passed whole.
+        passed whole. With metadata routing on, they are routed as
+        scikit-learn's ``cross_val_predict`` routes them: to ``fit`` only
+        what the estimator requested (``set_fit_request(sample_weight=True)``;
+        otherwise scikit-learn's ``UnsetMetadataPassedError``), and
+        ``groups`` to the splitter.
 
     Returns
     -------
@@ -293,7 +299,9 @@ def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, 
         raise TypeError(f"cv={cv!r} is a bool; pass a number of folds (e.g. cv=5) or a "
                         "splitter such as MultilabelStratifiedKFold(n_splits=5).")
     cv = check_cv(cv, Y, classifier=True)  # an int: KFold for multi-label Y, as scikit-learn
-    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv.split(X, Y, groups)]
+    split_params, params = _route(estimator, cv, groups, dict(params or {}))
+    splits = [(np.asarray(train), np.asarray(test))
+              for train, test in cv.split(X, Y, **split_params)]
     tested = np.concatenate([test for _, test in splits]) if splits else np.zeros(0, int)
     if len(tested) != n or not np.array_equal(np.sort(tested), np.arange(n)):
         outside = tested[(tested < 0) | (tested >= n)] if tested.size else tested
@@ -304,7 +312,6 @@ def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, 
             f"cv's test folds are not a partition of the texts ({why}); every text must be in "
             "exactly one test fold (KFold, MultilabelStratifiedKFold, GroupKFold), as for "
             "cross_val_predict.")
-    params = dict(params or {})
     weights = params.get("sample_weight")
     if weights is not None and _num_samples(weights) != n:
         raise ValueError(
@@ -330,3 +337,36 @@ def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, 
         out[test] = proba
     return out
 
+
+
+def _route(estimator, cv, groups, params: dict) -> tuple[dict, dict]:
+    """The splitter's ``split`` and the estimator's ``fit`` keyword arguments.
+
+    With metadata routing off, ``groups`` goes to the splitter and ``params``
+    to ``fit``; with it on, as scikit-learn's ``cross_val_predict`` routes
+    them (``groups`` only inside ``params``, and to ``fit`` only what the
+    estimator requested).
+    """
+    from sklearn import get_config
+
+    if not get_config().get("enable_metadata_routing", False):
+        return {"groups": groups}, params
+    from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+
+    if groups is not None:
+        raise ValueError(
+            "groups= can only be passed while metadata routing is off, as in scikit-learn's "
+            "cross_val_predict. With sklearn.set_config(enable_metadata_routing=True), pass "
+            "it with the other metadata: params={'groups': groups}.")
+    router = (MetadataRouter(owner="cross_val_predict_proba")
+              .add(splitter=cv, method_mapping=MethodMapping().add(caller="fit", callee="split"))
+              .add(estimator=estimator,
+                   method_mapping=MethodMapping().add(caller="fit", callee="fit")))
+    try:
+        routed = process_routing(router, "fit", **params)
+    except UnsetMetadataPassedError as exc:  # the user called this function, not a fit
+        raise UnsetMetadataPassedError(
+            message=str(exc).replace("cross_val_predict_proba.fit", "cross_val_predict_proba"),
+            unrequested_params=exc.unrequested_params, routed_params=exc.routed_params) from None
+    return dict(routed.splitter.split), dict(routed.estimator.fit)
