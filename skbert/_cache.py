@@ -727,7 +727,8 @@ def _rebuild(data: bytes, device) -> dict:
     except RuntimeError as exc:
         raise _Damaged(f"has weights the network does not accept ({exc})") from exc
     try:
-        tokenizer = _tokenizer_from_files(spec["tokenizer_files"])
+        tokenizer = _tokenizer_from_files(spec["tokenizer_files"],
+                                          rows=spec["config"].get("vocab_size"))
     except Exception as exc:
         raise _Damaged(f"has tokenizer files that do not load "
                        f"({type(exc).__name__}: {exc})") from exc

@@ -15,6 +15,7 @@ import sys
 import time
 
 from ._cli_args import _add_table_options, check_auto_threshold, check_threshold_list
+from ._cli_io import json_line
 
 #: Largest texts file read (bytes): explanations cost a model pass per word or step.
 MAX_INPUT_BYTES = 200 * 2**20
@@ -161,7 +162,7 @@ def run(args) -> int:
         _refuse_foreign(ex.to_jsonl, "--json", json_file, overwrite=args.overwrite)
     if to_stdout or (not args.html and not args.json):
         for e in ex:
-            print(json.dumps(e.to_dict(), ensure_ascii=False))
+            print(json_line(e.to_dict()))
     gaps = ex.completeness_gaps()
     gap = f"; completeness gap max {100 * gaps.max():.1f}%" if gaps.size else ""
     written = ", ".join(p for p in (args.html, json_file) if p)

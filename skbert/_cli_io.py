@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -134,6 +135,46 @@ def spreadsheet_safe(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
+#: What JSON leaves raw but a terminal acts on or a reader is fooled by: DEL, the C1
+#: controls (U+0080-009F), the line and paragraph separators and the bidirectional
+#: embeddings, overrides and isolates (the characters ``fit`` refuses in label names).
+_JSON_RAW_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: The same and the C0 controls other than tab and newline: what a CSV cell shown on a
+#: terminal may not hold (an escape sequence could retitle the window or rewrite the screen).
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                              "\u2066-\u2069]")
+
+
+def json_line(record: dict) -> str:
+    r"""``record`` as one JSON line, every character a terminal could act on escaped.
+
+    ``json.dumps`` escapes the C0 controls (an ESC becomes ``\u001b``) but
+    leaves DEL, the C1 controls and bidi overrides raw; here they are
+    ``\uXXXX`` escapes too, which JSON reads back as the same characters.
+
+    Examples
+    --------
+    >>> print(json_line({"text": "a\u202eb\x1bc"}))
+    {"text": "a\u202eb\u001bc"}
+    """
+    line = json.dumps(record, ensure_ascii=False)
+    return _JSON_RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+def terminal_safe(cell: str) -> str:
+    r"""``cell`` with each character a terminal would act on shown as its code point.
+
+    For CSV written to a terminal only: CSV has no escapes, so a file or a pipe
+    gets the text exactly as read.
+
+    Examples
+    --------
+    >>> terminal_safe("\x1b]0;title\x07 hi")
+    'U+001B]0;titleU+0007 hi'
+    """
+    return _TERMINAL_UNSAFE.sub(lambda m: f"U+{ord(m.group()):04X}", cell)
+
+
 def json_label(label):
     """``label`` as the Python value JSON writes with its type: a NumPy scalar becomes
     its Python value (``np.int64(3)`` -> ``3``, ``np.str_("a")`` -> ``"a"``).
@@ -195,7 +236,10 @@ def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -
     CSV rows hold ``text``, ``labels`` (names joined by ``|``, the separator
     :func:`skbert.datasets.load_texts_and_labels` reads back; a model with a label
     that would not read back is refused, :func:`csv_label_problem`) and one
-    ``proba_<label>`` column per label. A CSV text or label cell that starts
+    ``proba_<label>`` column per label. JSON escapes every control character
+    and bidi override (:func:`json_line`); CSV written to a terminal shows
+    them as code points (:func:`terminal_safe`), and to a file or pipe as
+    read. A CSV text or label cell that starts
     with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'`` in
     front (:func:`spreadsheet_safe`), so a spreadsheet shows it instead of
     running it as a formula.
@@ -212,16 +256,24 @@ def write_predictions(out: io.TextIOBase, texts, pred, proba, names, fmt: str) -
         if problem is not None:  # cmd_predict refuses before predicting; never a lossy column
             raise ValueError(problem)
         writer = csv.writer(out)
+        shown = terminal_safe if _is_terminal(out) else (lambda cell: cell)
         writer.writerow(["text", "labels"] + [f"proba_{n}" for n in text_names])
         for text, row, p in zip(texts, pred, proba):
             labels = [n for n, on in zip(text_names, row) if on]
-            writer.writerow([spreadsheet_safe(text), spreadsheet_safe("|".join(labels))]
+            writer.writerow([shown(spreadsheet_safe(text)), spreadsheet_safe("|".join(labels))]
                             + [f"{float(v):.6g}" for v in p])
         return
     for text, row, p in zip(texts, pred, proba):
         record = {"text": text, "labels": [n for n, on in zip(plain, row) if on],
                   "probabilities": {n: round(float(v), 6) for n, v in zip(text_names, p)}}
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json_line(record) + "\n")
+
+
+def _is_terminal(out) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def file_columns(path: str) -> list[str]:

@@ -150,13 +150,15 @@ MIN_CHARS = 2048
 
 
 def char_budget(max_length: int, long_text: str = "truncate",
-                max_chunks: int | None = None, truncation_side: str = "right") -> int | None:
+                max_chunks: int | None = None, truncation_side: str = "right",
+                stride: int = 0) -> int | None:
     """The characters of a text read before it is tokenised, or None for all of them.
 
     skbert keeps at most ``max_length`` tokens of a text with
     ``long_text="truncate"``, and at most ``max_chunks`` windows of
     ``max_length`` tokens (overlapping by ``stride``, so fewer tokens in all)
-    with ``"chunk"``. A tokenizer reads the whole text it is given, and its
+    with ``"chunk"``: ``max_length`` tokens and ``max_length - stride`` more for each
+    window after the first. A tokenizer reads the whole text it is given, and its
     cost grows with the text: a ``tokenizer.json`` pre-tokenizer regex can even
     take quadratic time. So every text is cut to :data:`CHARS_PER_TOKEN`
     characters per token kept (at least :data:`MIN_CHARS`) first. Real text
@@ -177,12 +179,16 @@ def char_budget(max_length: int, long_text: str = "truncate",
     --------
     >>> char_budget(128), char_budget(128, "chunk", max_chunks=4), char_budget(16)
     (4096, 16384, 2048)
+    >>> char_budget(128, "chunk", max_chunks=4, stride=96)  # windows 32 tokens apart
+    7168
     >>> char_budget(128, "chunk") is None
     True
     """
     if long_text == "chunk" and (max_chunks is None or truncation_side == "left"):
         return None
-    tokens = int(max_length) * (int(max_chunks) if long_text == "chunk" else 1)
+    tokens = int(max_length)
+    if long_text == "chunk":  # each later window starts max_length - stride tokens on
+        tokens += (int(max_chunks) - 1) * max(int(max_length) - int(stride), 1)
     return max(CHARS_PER_TOKEN * tokens, MIN_CHARS)
 
 
@@ -198,6 +204,25 @@ def cut_texts(texts: list[str], budget: int | None, side: str = "right") -> list
     return [t if len(t) <= budget else t[:budget] for t in texts]
 
 
+def _call(tokenizer, texts: list[str], **kwargs):
+    """``tokenizer(texts, **kwargs)``, with a panic of the Rust library as a ValueError.
+
+    A regex of a ``tokenizer.json`` step that backtracks too far makes the
+    library panic (``pyo3_runtime.PanicException``, a BaseException that no
+    ``except Exception`` catches).
+    """
+    try:
+        return tokenizer(texts, **kwargs)
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise ValueError(
+            f"The tokenizer failed inside its Rust library on a batch of {len(texts)} texts "
+            f"({str(exc)[:200]}): a step of its tokenizer.json (a regex of a Split or Replace "
+            "step) cannot read them. Use the tokenizer saved with the model, or one from a "
+            "source you trust.") from None
+
+
 def _tokenise(tokenizer, texts: list[str], *, max_length: int, long_text: str, stride: int,
               max_chunks: int | None, dtype: np.dtype):
     """One tokenizer call: (flat ids, window lengths, windows per text).
@@ -205,15 +230,15 @@ def _tokenise(tokenizer, texts: list[str], *, max_length: int, long_text: str, s
     Each text is first cut to :func:`char_budget` characters.
     """
     side = getattr(tokenizer, "truncation_side", "right")
-    texts = cut_texts(texts, char_budget(max_length, long_text, max_chunks, side), side)
+    texts = cut_texts(texts, char_budget(max_length, long_text, max_chunks, side, stride), side)
     if long_text == "truncate":
-        enc = tokenizer(texts, truncation=True, max_length=max_length,
-                        return_attention_mask=False, return_token_type_ids=False)
+        enc = _call(tokenizer, texts, truncation=True, max_length=max_length,
+                    return_attention_mask=False, return_token_type_ids=False)
         counts = np.ones(len(texts), dtype=np.int64)
     else:
-        enc = tokenizer(texts, truncation=True, max_length=max_length, stride=stride,
-                        return_overflowing_tokens=True, return_attention_mask=False,
-                        return_token_type_ids=False)
+        enc = _call(tokenizer, texts, truncation=True, max_length=max_length, stride=stride,
+                    return_overflowing_tokens=True, return_attention_mask=False,
+                    return_token_type_ids=False)
         mapping = np.asarray(enc["overflow_to_sample_mapping"], dtype=np.int64)
         counts = np.bincount(mapping, minlength=len(texts)).astype(np.int64)
     ids = enc["input_ids"]

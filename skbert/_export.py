@@ -415,9 +415,11 @@ def _code(text: str) -> str:
 
     Examples
     --------
-    >>> _code("bert"), _code("a`b")
-    ('`bert`', '`` a`b ``')
+    >>> _code("bert"), _code("a`b"), _code("a\x1b[31mb")
+    ('`bert`', '`` a`b ``', '`aU+001B[31mb`')
     """
+    text = "".join(f"U+{ord(ch):04X}" if unsafe_char(ch) and not ch.isspace() else ch
+                   for ch in text)
     text = " ".join(text.split())  # one line
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)

@@ -33,6 +33,7 @@ from ._sources import (  # noqa: F401 (names other modules import from here)
     builtin_attention,
     check_config,
     check_model_source,
+    check_tokenizer_file,
     check_tokenizer_fits,
     is_sentence_embedding_checkpoint,
     pretrained_kwargs,
@@ -238,12 +239,15 @@ def no_remote_code(kwargs: dict | None, name: str) -> dict:
     return kwargs
 
 
-def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
+def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None, *,
+                   rows: int | None = None):
     """Load a fast tokenizer from a folder or hub name.
 
-    In a folder, ``tokenizer_config.json`` may not pick code (an ``auto_map``)
-    and, when the folder has a ``config.json``, no token id may reach past its
-    ``vocab_size`` (:func:`check_tokenizer_fits`).
+    ``tokenizer_config.json`` may not pick code (an ``auto_map``),
+    ``tokenizer.json`` may not blow a text up (:func:`check_tokenizer_file`)
+    and no token id may reach past the model's embedding ``rows``
+    (:func:`check_tokenizer_fits`): given, or in a folder with a
+    ``config.json`` its ``vocab_size``.
     """
     AutoTokenizer = transformers_names("AutoTokenizer")
 
@@ -259,6 +263,7 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
             if os.path.lexists(os.path.join(path, name)):
                 _regular(os.path.join(path, name))
     _checked_config(path, _CODE_CONFIGS[1], kwargs.get("revision"))
+    check_tokenizer_file(path, kwargs.get("revision"))
     with quiet_transformers(), explain_load_errors(path, "tokenizer"):
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
     if not getattr(tok, "is_fast", False):
@@ -268,11 +273,11 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None):
             "it with AutoTokenizer.from_pretrained(..., use_fast=True)."
         )
     model_config = os.path.join(path, "config.json")
-    if local and os.path.lexists(model_config):
+    if rows is None and local and os.path.lexists(model_config):
         rows = _read_folder_json(model_config, "config.json")
         rows = rows.get("vocab_size") if isinstance(rows, dict) else None
-        if is_int(rows):
-            check_tokenizer_fits(tok, rows, path)
+    if is_int(rows):
+        check_tokenizer_fits(tok, rows, path)
     return tok
 
 

@@ -79,6 +79,7 @@ from sklearn.utils._param_validation import (
 from ._label_init import label_descriptions_problem
 from ._load_errors import SavedFileError, SavedFileWarning, file_key, file_keys
 from ._modeling import DEFAULT_MODEL
+from ._safe_io import is_int
 from ._thresholds import THRESHOLD_METRICS
 from ._utils import DEVICE_CHOICES, DEVICE_TYPES
 from ._validation import NumberInterval
@@ -589,8 +590,68 @@ def folder_params(settings: dict, path: str) -> dict:
             continue
         if expected is not None:
             raise _saved_value_error(path, name, value, expected)
+        if name in FOLDER_LIMITS and (value is None or value > FOLDER_LIMITS[name][0]):
+            limit, instead, effect = FOLDER_LIMITS[name]
+            warnings.warn(
+                f"{path}: {file_key(name)} is {value!r:.80}; a saved folder may set at most "
+                f"{limit} ({effect}), so the model loads with {name}={instead}. Set more "
+                f"yourself with set_params({name}=...) if this machine has the memory.",
+                SavedFileWarning, stacklevel=3)
+            value = instead
         out[name] = value
+    _limit_folder_windows(out, path)
     return _label_indexed(out, settings.get("label_indexed"), classes, path)
+
+
+def _limit_folder_windows(params: dict, path: str) -> None:
+    """With ``long_text="chunk"``, a folder's ``max_chunks`` above
+    :data:`FOLDER_MAX_CHUNKS` (or None) made that, and a ``stride`` that starts a
+    window every few tokens made ``max_length * 7 // 8 - 2`` (windows about an
+    eighth of ``max_length`` apart).
+
+    The tokenizer makes a window at every step of a text before ``max_chunks``
+    keeps the first ones, so a stride of nearly ``max_length`` makes a window of
+    nearly every token: one long text then takes ``max_length`` times its own
+    memory. A user may set either with ``set_params``; a folder may not.
+    """
+    get = lambda name: params.get(name, PARAM[name].default)  # noqa: E731
+    max_length, stride, chunks = get("max_length"), get("stride"), get("max_chunks")
+    if get("long_text") != "chunk" or not (is_int(max_length) and is_int(stride)):
+        return
+    if chunks is None or chunks > FOLDER_MAX_CHUNKS:
+        warnings.warn(
+            f"{path}: {file_key('max_chunks')} is {chunks!r:.40} with long_text='chunk'; a "
+            f"saved folder may set at most {FOLDER_MAX_CHUNKS} (the windows of one text are "
+            f"held in memory together), so the model loads with max_chunks="
+            f"{FOLDER_MAX_CHUNKS}: a text of more windows is read in its first "
+            f"{FOLDER_MAX_CHUNKS}. Set more yourself with set_params(max_chunks=...) if this "
+            "machine has the memory.", SavedFileWarning, stacklevel=4)
+        params["max_chunks"] = FOLDER_MAX_CHUNKS
+    most = max(max_length * 7 // 8 - 2, 0)  # two special tokens: an eighth apart
+    if stride > most:
+        warnings.warn(
+            f"{path}: {file_key('stride')} is {stride} with max_length={max_length}: about a "
+            f"window every {max(max_length - 2 - stride, 1)} token(s), so a long text is held "
+            f"in memory about {max_length // max(max_length - 2 - stride, 1)} times over. A "
+            f"saved folder may set at most {most} (windows about {max_length - 2 - most} "
+            f"tokens apart), so the model loads with stride={most}; its "
+            "long texts' probabilities may differ a little. Set it yourself with "
+            "set_params(stride=...) if you mean it.", SavedFileWarning, stacklevel=4)
+        params["stride"] = most
+
+
+#: Parameters that size the memory of prediction, their most from a folder, the value
+#: used instead and what that changes: a stranger's folder could otherwise ask one long
+#: text or one forward pass for all the memory there is (``max_chunks=None`` with a
+#: ``stride`` of nearly ``max_length`` makes a window of every token). A larger value
+#: the user gives with ``set_params`` is theirs to give.
+FOLDER_LIMITS = {
+    "predict_batch_size": (4096, 64, "it changes no prediction, only the memory of each "
+                                     "forward pass"),
+}
+#: With ``long_text="chunk"``, the most windows per text a folder may ask for
+#: (``max_chunks=None`` included): the windows of one text are held in memory together.
+FOLDER_MAX_CHUNKS = 1024
 
 
 #: The parameters a pandas Series may give, matched to the labels by its index.

@@ -73,7 +73,7 @@ from ._safe_io import (
 )
 from ._sources import _extra_layers_error, _regular, weight_files
 from ._thresholds import THRESHOLD_RULES
-from ._validation import _check_printable, check_distinct_names
+from ._validation import _check_printable, check_distinct_names, unsafe_char
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +113,13 @@ def _tokenizer_files(tokenizer) -> dict[str, bytes]:
     return files
 
 
-def _tokenizer_from_files(files: dict[str, bytes]):
+def _tokenizer_from_files(files: dict[str, bytes], rows: int | None = None):
+    """The tokenizer of ``files`` (name -> bytes), checked as a folder's is; ``rows``: the
+    model's embedding rows, which no token id may reach."""
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in files.items():
             write_bytes(os.path.join(tmp, os.path.basename(name)), data, root=tmp)
-        return load_tokenizer(tmp)
+        return load_tokenizer(tmp, rows=rows)
 
 
 def dump_model(model: MultiLabelModel, tokenizer) -> dict:
@@ -908,8 +910,10 @@ def check_settings(settings, path: str) -> dict:
     if not isinstance(params, dict):
         raise _bad(path, "params", params, "a JSON object of estimator parameters")
     base = settings.get("base_model")
-    if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000):
-        raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned")
+    if base is not None and (not isinstance(base, str) or not 0 < len(base) <= 1000
+                             or any(unsafe_char(ch) for ch in base)):
+        raise _bad(path, "base_model", base, "null or the name of the checkpoint fine-tuned "
+                   "(printable: no control characters or bidi overrides)")
     metric = settings.get("threshold_metric_")  # older folders lack it
     if metric is not None and not _one_of(metric, THRESHOLD_RULES):
         raise _bad(path, "threshold_metric_", metric, f"null or one of {list(THRESHOLD_RULES)}")

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import warnings
 from dataclasses import dataclass, field, replace
 from numbers import Integral
@@ -104,7 +103,7 @@ from ._utils import (
     seed_from_random_state,
     user_stacklevel,
 )
-from ._validation import FitData, check_encodable, is_hf_dataset
+from ._validation import FitData, check_encodable, is_hf_dataset, unsafe_char
 from .callbacks import Checkpoint, notify
 
 logger = logging.getLogger(__name__)
@@ -327,13 +326,11 @@ def _said_warnings(value) -> list[str]:
     they were recorded) is none."""
     if not (isinstance(value, list) and len(value) <= MAX_FIT_WARNINGS and all(
             isinstance(w, str) and len(w) <= MAX_FIT_WARNING_CHARS
-            and not _CONTROL.search(w) for w in value)):
-        return []  # skbert's messages show names with repr: a control character is damage
+            and not any(ch != "\n" and unsafe_char(ch) for ch in w) for w in value)):
+        # skbert's messages show names with repr: a control character (a terminal's escape
+        # codes, a carriage return) or a bidi override is damage, or a planted message
+        return []
     return list(value)
-
-
-#: Control characters other than the newline (a terminal's escape codes, a carriage return).
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
 def _train(est, data: FitData, labels: LabelTexts, device, precision, rs, seed, group, warm,

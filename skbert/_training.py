@@ -397,11 +397,22 @@ def _batch_to(batch: dict, dev: torch.device) -> tuple[torch.Tensor, torch.Tenso
             batch["attention_mask"].to(dev, non_blocking=True))
 
 
+#: A forward pass of prediction holds at most ``predict_batch_size`` times this many
+#: windows (the default ``max_chunks``): a batch of texts with more windows (long texts,
+#: ``max_chunks=None``) runs its windows in slices, so memory does not grow with a text.
+WINDOWS_PER_TEXT = 8
+
+
 def _logits(model, batch: dict, n_docs: int, config: TrainConfig) -> torch.Tensor:
-    """Text-level float32 logits of one collated batch."""
+    """Text-level float32 logits of one collated batch (its windows in bounded slices)."""
     ids, mask = _batch_to(batch, config.device)
+    most = max(1, config.predict_batch_size) * WINDOWS_PER_TEXT
     with autocast(config.device, config.precision), explain_compile_errors(config.compile):
-        logits = model(ids, mask)
+        if len(ids) <= most:
+            logits = model(ids, mask)
+        else:
+            logits = torch.cat([model(ids[i:i + most], mask[i:i + most])
+                                for i in range(0, len(ids), most)])
     return pool_windows(logits.float(), batch["window_doc"], n_docs, config.chunk_pooling)
 
 
