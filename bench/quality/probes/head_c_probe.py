@@ -19,21 +19,17 @@ from __future__ import annotations
 import json
 import sys
 
-import torch
-from fewshot_probe import probe_fit, probe_sample
-from head_start_probe import scores, start_hook
+from fewshot_probe import probe_fit
+from head_start_probe import estimator_params, read_args, scores, start_hook
 
 from skbert import _label_init, _runner
 
 
 def main(argv: list[str]) -> None:
-    torch.set_num_threads(1)
-    k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
-    n_test = int(argv[3]) if len(argv) > 3 else 2000
-    X, Yd, test_texts, Yt = probe_sample(k, seed, n_test)
+    k, seed, variants, X, Yd, test_texts, Yt = read_args(argv)
     real = _runner._init_head
     for name, variant in variants.items():
-        params = {key: value for key, value in variant.items() if not key.startswith("_")}
+        params = estimator_params(variant)
         C = float(variant.get("_C", _label_init.LOGISTIC_C))
         seen = {}
         clf, fit_s = probe_fit(X, Yd, seed, params, [

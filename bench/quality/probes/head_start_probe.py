@@ -50,14 +50,26 @@ def start_hook(real, texts: list[str], Y, seen: dict, logits_out: dict | None = 
     return hook
 
 
+def read_args(argv: list[str]):
+    """``K SEED VARIANTS_JSON [N_TEST]`` read, one torch thread set, the sample drawn:
+    ``(k, seed, variants, X, Y, test_texts, Y_test)``."""
+    torch.set_num_threads(1)
+    k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
+    n_test = int(argv[3]) if len(argv) > 3 else 2000
+    return (k, seed, variants, *probe_sample(k, seed, n_test))
+
+
+def estimator_params(variant: dict) -> dict:
+    """A variant's estimator parameters: its keys that do not start with ``_`` (those are
+    the probe's own settings)."""
+    return {key: value for key, value in variant.items() if not key.startswith("_")}
+
+
 def main(argv: list[str], wrap=None, extra: dict | None = None) -> None:
     """Fit and print each variant of ``argv``; ``wrap(hook)``, when given, replaces the
     start hook (``frozen_head_probe`` freezes the encoder in it); ``extra`` is added to
     each JSON line."""
-    torch.set_num_threads(1)
-    k, seed, variants = int(argv[0]), int(argv[1]), json.loads(argv[2])
-    n_test = int(argv[3]) if len(argv) > 3 else 2000
-    X, Yd, test_texts, Yt = probe_sample(k, seed, n_test)
+    k, seed, variants, X, Yd, test_texts, Yt = read_args(argv)
     real = _runner._init_head
     for name, params in variants.items():
         seen = {}
