@@ -401,8 +401,10 @@ def text_cases(draw, category: str, container: str, max_texts: int, chunk: int |
               if isinstance(v, str) and any("\ud800" <= c <= "\udfff" for c in v)]
     if n == 0:
         case.expect, case.needles = "error", ("empty",)
-    elif bad:
-        case.expect, case.needles = "error", (f"X[{bad[0]}]",)
+    elif bad:  # a Series not indexed 0..n-1: its position and its index label
+        label = (n - 1 - bad[0]) * 7 if name == "Series(shuffled index)" else bad[0]
+        case.expect, case.needles = "error", (
+            f"X[{bad[0]}]" if label == bad[0] else f"X.iloc[{bad[0]}] (index label {label})",)
     elif broken:
         case.expect, case.needles = "error", (f"X[{broken[0]}]",)
         if chunk is not None and broken[0] >= chunk:
