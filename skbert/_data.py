@@ -172,8 +172,9 @@ def char_budget(max_length: int, long_text: str = "truncate",
     character: the text is not cut (None), and the tokenizer's cost grows with
     the text like the model's forward passes over its windows do. Set
     ``max_chunks`` to bound both. A tokenizer that truncates on the left keeps
-    a text's end: with ``"truncate"`` the text's last characters are kept
-    instead; with ``"chunk"`` nothing is cut.
+    a text's end (its first window is the text's last tokens, and the
+    windows go back from there): the text's last characters are kept
+    instead.
 
     Examples
     --------
@@ -184,7 +185,7 @@ def char_budget(max_length: int, long_text: str = "truncate",
     >>> char_budget(128, "chunk") is None
     True
     """
-    if long_text == "chunk" and (max_chunks is None or truncation_side == "left"):
+    if long_text == "chunk" and max_chunks is None:
         return None
     tokens = int(max_length)
     if long_text == "chunk":  # each later window starts max_length - stride tokens on

@@ -33,13 +33,13 @@ from ._sources import (  # noqa: F401 (names other modules import from here)
     builtin_attention,
     check_config,
     check_model_source,
-    check_tokenizer_file,
     check_tokenizer_fits,
     is_sentence_embedding_checkpoint,
     pretrained_kwargs,
     quiet_transformers,
     resolve_model_path,
 )
+from ._tokenizer_growth import check_loaded_tokenizer
 from ._utils import SkbertWarning
 
 logger = logging.getLogger(__name__)
@@ -243,9 +243,10 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None, *,
                    rows: int | None = None):
     """Load a fast tokenizer from a folder or hub name.
 
-    ``tokenizer_config.json`` may not pick code (an ``auto_map``),
-    ``tokenizer.json`` may not blow a text up (:func:`check_tokenizer_file`)
-    and no token id may reach past the model's embedding ``rows``
+    ``tokenizer_config.json`` may not pick code (an ``auto_map``), the
+    tokenizer built may not blow a text up
+    (:func:`skbert._tokenizer_growth.check_loaded_tokenizer`, before it reads
+    any text) and no token id may reach past the model's embedding ``rows``
     (:func:`check_tokenizer_fits`): given, or in a folder with a
     ``config.json`` its ``vocab_size``.
     """
@@ -263,7 +264,6 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None, *,
             if os.path.lexists(os.path.join(path, name)):
                 _regular(os.path.join(path, name))
     _checked_config(path, _CODE_CONFIGS[1], kwargs.get("revision"))
-    check_tokenizer_file(path, kwargs.get("revision"))
     with quiet_transformers(), explain_load_errors(path, "tokenizer"):
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
     if not getattr(tok, "is_fast", False):
@@ -272,6 +272,8 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None, *,
             "batched tokenisation. Convert it with tokenizer.save_pretrained after loading "
             "it with AutoTokenizer.from_pretrained(..., use_fast=True)."
         )
+    with quiet_transformers():  # the probe of special tokens may exceed model_max_length
+        check_loaded_tokenizer(tok, path)
     model_config = os.path.join(path, "config.json")
     if rows is None and local and os.path.lexists(model_config):
         rows = _read_folder_json(model_config, "config.json")

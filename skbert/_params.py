@@ -607,7 +607,7 @@ def _limit_folder_windows(params: dict, path: str) -> None:
     """With ``long_text="chunk"``, a folder's ``max_chunks`` above
     :data:`FOLDER_MAX_CHUNKS` (or None) made that, and a ``stride`` that starts a
     window every few tokens made ``max_length * 7 // 8 - 2`` (windows about an
-    eighth of ``max_length`` apart).
+    eighth of ``max_length`` apart) where ``max_chunks`` is above its default.
 
     The tokenizer makes a window at every step of a text before ``max_chunks``
     keeps the first ones, so a stride of nearly ``max_length`` makes a window of
@@ -628,7 +628,9 @@ def _limit_folder_windows(params: dict, path: str) -> None:
             "machine has the memory.", SavedFileWarning, stacklevel=4)
         params["max_chunks"] = FOLDER_MAX_CHUNKS
     most = max(max_length * 7 // 8 - 2, 0)  # two special tokens: an eighth apart
-    if stride > most:
+    # with the default max_chunks the characters read bound the windows made; more
+    # windows a text make a stride near max_length costly
+    if stride > most and params.get("max_chunks", chunks) > PARAM["max_chunks"].default:
         warnings.warn(
             f"{path}: {file_key('stride')} is {stride} with max_length={max_length}: about a "
             f"window every {max(max_length - 2 - stride, 1)} token(s), so a long text is held "

@@ -27,7 +27,6 @@ import torch
 
 from ._hf import transformers_names
 from ._safe_io import DamagedFile, is_int, is_number, open_regular, read_json, read_upto
-from ._tokenizer_growth import check_tokenizer_json
 
 logger = logging.getLogger(__name__)
 
@@ -741,26 +740,6 @@ def _checked_config(path: str, name: str, revision=None) -> dict | None:
     doc = _read_folder_json(local, name)
     check_config(doc, local if os.path.isdir(path) else f"{path}/{name}")
     return doc
-
-
-def check_tokenizer_file(path: str, revision=None) -> None:
-    """Refuse a checkpoint's ``tokenizer.json`` that could blow a text up (a bomb).
-
-    For a folder the file itself; for a hub name the copy transformers is
-    about to load. Read as JSON and checked by
-    :func:`skbert._tokenizer_growth.check_tokenizer_json` before the
-    tokenizer library reads it: the library would abort the process, not
-    raise.
-    """
-    name = "tokenizer.json"
-    if os.path.isdir(path):
-        local = os.path.join(path, name)
-        local = local if os.path.lexists(local) else None
-    else:
-        local = _hub_file(path, name, revision)
-    if local is not None:
-        check_tokenizer_json(_read_folder_json(local, name),
-                             local if os.path.isdir(path) else f"{path}/{name}")
 
 
 def _attention_for(config: dict | None, auto) -> str:

@@ -13,30 +13,42 @@ reads it), the factor by which every step can lengthen a text, and refuses a
 file whose steps together could lengthen it more than :data:`MAX_GROWTH`
 times. The bounds are per step and worst case (each ``Replace`` as if every
 character matched, NFKC's longest expansion, a ``Precompiled`` map's longest
-replacement), so real tokenizers stay far below the limit: BERT's
-normalizer is at most 36, RoBERTa's byte-level step 4.
+replacement), so real tokenizers stay below the limit: BERT's normalizer is
+at most 12, RoBERTa's byte-level step 4, ALBERT's and XLNet's whole pipeline
+648. :func:`check_loaded_tokenizer` applies it to the tokenizer transformers
+actually built (whatever files it came from: ``tokenizer.json``, a
+SentencePiece model, a subfolder, the Hub), then measures the growth on a
+probe text, which a bomb on a common character cannot pass.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
+import json
 import struct
 
 #: The most a tokenizer.json's steps may multiply a text's length, in the worst case.
 MAX_GROWTH = 1024
 #: The deepest nesting of ``Sequence`` steps read.
 MAX_DEPTH = 16
-#: The longest text a ``Prepend`` step may add.
-MAX_PREPEND = 1000
+#: The most a loaded tokenizer may lengthen :data:`PROBE` (normaliser and
+#: pre-tokenizer); real ones stay near 1 (byte-level ones about 2).
+PROBE_GROWTH = 8
+#: The most token ids a loaded tokenizer may add to an empty text (BERT adds 2).
+MAX_SPECIAL_IDS = 64
+#: Everyday text of several scripts, digits, punctuation and spaces.
+PROBE = ("The quick brown fox jumps over 13 lazy dogs! Isn't it: deja vu? Ça coûte 5 € - "
+         "naïve façade. 東京で会いましょう。 مرحبا بالعالم. Привет, мир! 👍🏽 \t(end) ") * 4
 
 #: Worst-case length factor of the steps that take no settings of their own.
 #: Unicode's longest decompositions: 18 characters for NFKC/NFKD (U+FDFA), 4
-#: for NFC/NFD; lowercasing at most 3; bytes as characters at most 4 per
-#: character; the others do not lengthen a text.
-_FIXED = {"NFKC": 18, "NFKD": 18, "NFC": 4, "NFD": 4, "Lowercase": 3, "ByteLevel": 4,
+#: for NFC/NFD; lowercasing at most 2 (U+0130, which NFD and NFKD take apart
+#: first); bytes as characters at most 4 per character; a word's marker 2.
+_FIXED = {"NFKC": 18, "NFKD": 18, "NFC": 4, "NFD": 4, "Lowercase": 2, "ByteLevel": 4,
           "Metaspace": 2}
+#: Steps after which no character lowercases into two (until a step adds characters).
+_DECOMPOSING = ("NFD", "NFKD")
 
 
 class TokenizerBomb(ValueError):
@@ -71,10 +83,10 @@ def check_tokenizer_json(doc, where: str) -> None:
     if not isinstance(doc, dict):
         return  # transformers reports a file that is not a tokenizer
     worst: list[str] = []
-    total = 1.0
+    total, state = 1.0, {"decomposed": False}
     for key, children in (("normalizer", "normalizers"), ("pre_tokenizer", "pretokenizers"),
                           ("post_processor", "processors")):
-        total *= _growth(doc.get(key), children, where, worst, 0)
+        total *= _growth(doc.get(key), children, where, worst, 0, state)
     if total > MAX_GROWTH:
         step = f" ({worst[0]}, and chained steps multiply)" if worst else ""
         raise TokenizerBomb(
@@ -85,8 +97,13 @@ def check_tokenizer_json(doc, where: str) -> None:
             "the model, or one from a source you trust.")
 
 
-def _growth(step, children: str, where: str, worst: list[str], depth: int) -> float:
-    """The worst-case length factor of one step (a ``Sequence``'s: the product of its own)."""
+def _growth(step, children: str, where: str, worst: list[str], depth: int,
+            state: dict) -> float:
+    """The worst-case length factor of one step (a ``Sequence``'s: the product of its own).
+
+    ``state["decomposed"]``: an NFD or NFKD step ran and no step has added
+    characters since, so lowercasing lengthens nothing.
+    """
     if step is None or not isinstance(step, dict):
         return 1.0
     if depth > MAX_DEPTH:
@@ -96,25 +113,36 @@ def _growth(step, children: str, where: str, worst: list[str], depth: int) -> fl
     if kind == "Sequence":
         factor = 1.0
         for child in _list(step.get(children)):
-            factor *= _growth(child, children, where, worst, depth + 1)
+            factor *= _growth(child, children, where, worst, depth + 1, state)
         return factor
+    if kind == "Lowercase":
+        return 1.0 if state["decomposed"] else float(_FIXED["Lowercase"])
+    if kind in _DECOMPOSING:
+        state["decomposed"] = True
+        return float(_FIXED[kind])
+    if kind == "BertNormalizer":  # CJK spacing, then NFD (strip accents), then lowercase
+        lower = step.get("lowercase") is not False
+        strip = step.get("strip_accents")
+        strip = lower if strip is None else bool(strip)
+        state["decomposed"] = state["decomposed"] or strip
+        return ((3.0 if step.get("handle_chinese_chars") is not False else 1.0)
+                * (_FIXED["NFD"] if strip else 1.0)
+                * (_FIXED["Lowercase"] if lower and not state["decomposed"] else 1.0))
+    factor = _adding(step, kind, where, worst)
+    if factor > 1:
+        state["decomposed"] = False
+    return factor
+
+
+def _adding(step: dict, kind, where: str, worst: list[str]) -> float:
+    """The factor of a step that may add characters of its own choosing."""
     if kind == "Replace":
         return _replace(step, worst)
     if kind == "Precompiled":
         return _precompiled(step.get("precompiled_charsmap"), where)
-    if kind == "BertNormalizer":
-        lower = step.get("lowercase") is not False
-        strip = step.get("strip_accents")
-        strip = lower if strip is None else bool(strip)
-        return ((3.0 if step.get("handle_chinese_chars") is not False else 1.0)
-                * (_FIXED["NFD"] if strip else 1.0) * (_FIXED["Lowercase"] if lower else 1.0))
-    if kind == "Prepend":
+    if kind == "Prepend":  # before every piece between added tokens: one character long
         text = step.get("prepend")
-        if isinstance(text, str) and len(text) > MAX_PREPEND:
-            raise TokenizerBomb(f"{where} prepends {len(text)} characters to every text (at "
-                                f"most {MAX_PREPEND} read); use the tokenizer.json saved with "
-                                "the model.")
-        return 1.0  # once per text: added, not multiplied
+        return 1.0 + (len(text) if isinstance(text, str) else 0)
     if kind == "TemplateProcessing":
         return float(max(1, _template_copies(step.get("single")),
                          _template_copies(step.get("pair"))))
@@ -131,9 +159,10 @@ def _replace(step: dict, worst: list[str]) -> float:
     if isinstance(pattern, dict) and isinstance(pattern.get("String"), str):
         found = pattern["String"]
         factor = (len(content) / len(found) if found else len(content) + 1.0)
-    else:  # a regex: as if it matched every character, or between them
+    else:  # a regex: as if it matched at every shortest match (or between characters)
         found = pattern.get("Regex") if isinstance(pattern, dict) else None
-        factor = float(len(content) + (1 if _may_match_empty(found) else 0))
+        shortest = _shortest_match(found)
+        factor = len(content) + 1.0 if shortest == 0 else len(content) / shortest
     factor = max(factor, 1.0)
     if factor > 1 and not worst:
         worst.append(f"a Replace of {str(found)[:20]!r} by {content[:20]!r} makes it "
@@ -141,14 +170,23 @@ def _replace(step: dict, worst: list[str]) -> float:
     return factor
 
 
-def _may_match_empty(regex) -> bool:
-    """Whether ``regex`` may match the empty string (when Python cannot read it: yes)."""
+def _shortest_match(regex) -> int:
+    """The fewest characters ``regex`` can match, as Python's parser reads it; 0 where it
+    may match the empty string (a lookaround, ``\\b``, ``x*``) or cannot be read.
+
+    The tokenizer library's regexes are Oniguruma's: a construct Python reads
+    otherwise or not at all counts as matching the empty string.
+    """
     if not isinstance(regex, str):
-        return True
+        return 0
     try:
-        return re.fullmatch(regex, "") is not None
-    except (re.error, RecursionError, OverflowError):
-        return True
+        import re._parser as parser  # Python 3.11+
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse as parser
+    try:
+        return int(parser.parse(regex).getwidth()[0])
+    except Exception:  # noqa: BLE001 - any failure to read it is the worst case
+        return 0
 
 
 def _precompiled(charsmap, where: str) -> float:
@@ -158,23 +196,28 @@ def _precompiled(charsmap, where: str) -> float:
     trie, then the replacement strings, each ended by a NUL byte. Each
     replaces at least one character, so the longest bounds the factor.
     """
+    blob = None
     if isinstance(charsmap, list):  # older files: the bytes as a list of ints
         try:
             blob = bytes(charsmap)
         except (TypeError, ValueError):
-            return 1.0  # the library refuses it
-    elif isinstance(charsmap, str):
+            pass
+    elif isinstance(charsmap, str):  # the library also reads it without its padding
+        text = "".join(charsmap.split())
         try:
-            blob = base64.b64decode(charsmap, validate=True)
+            blob = base64.b64decode(text + "=" * (-len(text) % 4))
         except (binascii.Error, ValueError):
-            return 1.0  # the library refuses it
-    else:
-        return 1.0
+            pass
+    if blob is None:
+        raise TokenizerBomb(f"{where} has a Precompiled normaliser whose map skbert cannot "
+                            "read, so it cannot bound how much longer it makes a text. Use "
+                            "the tokenizer.json saved with the model.")
     if len(blob) < 4:
         return 1.0
     (trie,) = struct.unpack("<I", blob[:4])
     strings = blob[4 + trie:] if 4 + trie <= len(blob) else blob[4:]
-    longest = max((len(s) for s in strings.split(b"\0")), default=1)
+    longest = max((len(s.decode("utf-8", "replace")) for s in strings.split(b"\0")),
+                  default=1)
     return float(max(longest, 1))
 
 
@@ -187,3 +230,46 @@ def _template_copies(template) -> int:
             key = str(sequence.get("id"))
             counts[key] = counts.get(key, 0) + 1
     return max(counts.values(), default=1)
+
+
+def check_loaded_tokenizer(tokenizer, where: str) -> None:
+    """Refuse a loaded fast tokenizer that could blow a text up, before it reads one.
+
+    Its pipeline as the library holds it (``backend_tokenizer.to_str()``:
+    whatever files it was built from) must pass :func:`check_tokenizer_json`;
+    then :data:`PROBE` may grow at most :data:`PROBE_GROWTH` times through its
+    normaliser and pre-tokenizer, and an empty text may get at most
+    :data:`MAX_SPECIAL_IDS` ids. The probe runs only after the static bound
+    has held, so it cannot itself blow up.
+
+    Raises
+    ------
+    TokenizerBomb
+        A ValueError naming ``where`` and what grew.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return
+    check_tokenizer_json(json.loads(backend.to_str()), where)
+    try:
+        text = backend.normalizer.normalize_str(PROBE) if backend.normalizer else PROBE
+        if backend.pre_tokenizer is not None:
+            text = "".join(piece for piece, _ in backend.pre_tokenizer.pre_tokenize_str(text))
+        ids = len(tokenizer("")["input_ids"])
+    except BaseException as exc:  # the library's panic is a BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError)):
+            raise
+        raise TokenizerBomb(f"{where}'s tokenizer fails on everyday text "
+                            f"({type(exc).__name__}: {str(exc)[:200]}). Use the tokenizer "
+                            "saved with the model.") from None
+    if len(text) > PROBE_GROWTH * len(PROBE):
+        raise TokenizerBomb(
+            f"{where}'s tokenizer makes everyday text {len(text) / len(PROBE):.3g} times as "
+            f"long before it is cut (skbert allows {PROBE_GROWTH}; real tokenizers stay near "
+            "1): its normaliser or pre-tokenizer would blow texts up. Use the tokenizer saved "
+            "with the model, or one from a source you trust.")
+    if ids > MAX_SPECIAL_IDS:
+        raise TokenizerBomb(
+            f"{where}'s tokenizer gives an empty text {ids} token ids (skbert allows "
+            f"{MAX_SPECIAL_IDS}; BERT's gives 2): its special tokens would fill every window. "
+            "Use the tokenizer saved with the model, or one from a source you trust.")

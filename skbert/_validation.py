@@ -204,6 +204,8 @@ def _position(name: str, i: int, index) -> str:
         return f"{name}.iloc[{i}]"
     if isinstance(label, np.generic):
         label = label.item()
+    elif isinstance(label, tuple):  # a MultiIndex
+        label = tuple(v.item() if isinstance(v, np.generic) else v for v in label)
     if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and label == i:
         return f"{name}[{i}]"
     return f"{name}.iloc[{i}] (index label {brief(label)})"
@@ -408,7 +410,8 @@ def _frame_targets(Y, name: str, warn_scorers: bool):
         if dt is None or dt.kind not in "biuf":
             if _object_zero_one(Y[column]):
                 raise ValueError(
-                    f"{name}'s column {column!r} holds 0/1 values but has dtype object, which "
+                    f"{name}'s column {column!r} holds 0/1 (or True/False) values but has "
+                    "dtype object, which "
                     "scikit-learn's multi-label metrics cannot read (cross_val_score would "
                     f"fail or score nan). Convert {name} first: {name} = {name}.astype(int).")
             first = brief(Y[column].iloc[0], 30) if len(Y) else "no rows"

@@ -350,6 +350,11 @@ def _route(estimator, cv, groups, params: dict) -> tuple[dict, dict]:
     from sklearn import get_config
 
     if not get_config().get("enable_metadata_routing", False):
+        if "groups" in params:
+            raise TypeError(
+                "params holds 'groups', which goes to the splitter only while metadata routing "
+                "is on (sklearn.set_config(enable_metadata_routing=True)); with it off, as "
+                "now, pass groups=groups, as to scikit-learn's cross_val_predict.")
         return {"groups": groups}, params
     from sklearn.exceptions import UnsetMetadataPassedError
     from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing

@@ -425,7 +425,7 @@ SETTINGS = [dict(max_length=MAX_LENGTH), dict(max_length=200),
 def test_item07_cut_texts_keep_the_same_tokens(model_path, kw):
     tok = load_tokenizer(model_path)
     budget = skbert._data.char_budget(kw["max_length"], kw.get("long_text", "truncate"),
-                                      kw.get("max_chunks"))
+                                      kw.get("max_chunks"), stride=kw.get("stride", 0))
     texts = texts_around(budget, FILLER + [EARLY, LATE])
     assert max(map(len, texts)) > 3 * budget
     spy = TextSpy(tok)
@@ -440,6 +440,22 @@ def test_item07_left_truncation_keeps_the_end_of_a_cut_text(model_path):
     texts = texts_around(skbert._data.char_budget(MAX_LENGTH), FILLER + [EARLY, LATE], seed=1)
     enc = encode(tok, texts, max_length=MAX_LENGTH)
     assert enc.input_ids == windows_of_whole_texts(tok, texts, MAX_LENGTH)
+
+
+def test_item07_left_truncated_chunks_cut_the_start_and_keep_their_windows(model_path):
+    """A tokenizer that truncates on the left windows a text from its end back: the
+    budget keeps the end (a folder's tokenizer_config.json chose the side, so skipping the
+    cut let one text make every window of a text of any length)."""
+    tok = load_tokenizer(model_path)
+    tok.truncation_side = "left"
+    kw = dict(max_length=MAX_LENGTH, long_text="chunk", stride=STRIDE, max_chunks=3)
+    budget = skbert._data.char_budget(MAX_LENGTH, "chunk", 3, "left", STRIDE)
+    texts = texts_around(budget, FILLER + [EARLY, LATE], seed=2)
+    assert max(map(len, texts)) > 3 * budget
+    spy = TextSpy(tok)
+    enc = encode(spy, texts, **kw)
+    assert spy.longest == budget  # the tokenizer never saw more
+    assert enc.input_ids == windows_of_whole_texts(tok, texts, **kw)
 
 
 def test_item07_chunk_without_max_chunks_reads_every_character(model_path):
@@ -462,7 +478,7 @@ def test_item07_minilm_tokens_unchanged_by_the_cut():
     for kw in (dict(max_length=128), dict(max_length=32),
                dict(max_length=128, long_text="chunk", stride=32, max_chunks=8)):
         budget = skbert._data.char_budget(kw["max_length"], kw.get("long_text", "truncate"),
-                                          kw.get("max_chunks"))
+                                          kw.get("max_chunks"), stride=kw.get("stride", 0))
         texts = [story[i * budget // 3:] for i in range(4)] + [story[:budget + 7]]
         spy = TextSpy(tok)
         assert encode(spy, texts, **kw).input_ids == windows_of_whole_texts(tok, texts, **kw)

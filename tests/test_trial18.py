@@ -62,7 +62,7 @@ def test_a_missing_text_is_named_by_position_and_index_label(tiny_model, data):
 def test_an_object_column_of_zeros_and_ones_is_told_its_dtype_is_the_problem(tiny_model, data):
     X, Y = data
     frame = pd.DataFrame(Y, columns=LABELS).astype(object)
-    with pytest.raises(ValueError, match="holds 0/1 values but has dtype object") as info:
+    with pytest.raises(ValueError, match=r"\(or True/False\) values but has dtype object") as info:
         TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, frame)
     assert "Y = Y.astype(int)" in str(info.value)
     frame[LABELS[0]] = ["yes"] * len(X)  # not 0/1: the general message
@@ -87,6 +87,9 @@ def test_cross_val_predict_proba_routes_metadata_as_scikit_learn_does(tiny_model
                                          params={"groups": groups, "sample_weight": weights})
         unweighted = cross_val_predict_proba(TransformerMultiLabelClassifier(tiny_model, **FAST),
                                              X, Y, cv=cv, params={"groups": groups})
+    with pytest.raises(TypeError, match="pass groups=groups"):  # routing off: groups=
+        cross_val_predict_proba(TransformerMultiLabelClassifier(tiny_model, **FAST), X, Y,
+                                cv=cv, params={"groups": groups})
     plain = cross_val_predict_proba(TransformerMultiLabelClassifier(tiny_model, **FAST), X, Y,
                                     cv=cv, groups=groups, params={"sample_weight": weights})
     bare = cross_val_predict_proba(TransformerMultiLabelClassifier(tiny_model, **FAST), X, Y,

@@ -57,8 +57,13 @@ def test_a_chain_of_replacements_is_refused_before_any_text_is_tokenised(tiny_mo
     assert "a Replace of 'o' by 'oo'" in str(info.value)
     assert isinstance(info.value, TokenizerBomb)
     ten = _edit_tokenizer(tiny_model, tmp_path / "ten", lambda d: d.update(
-        normalizer={"type": "Sequence", "normalizers": [DOUBLE_O] * 10}))  # 1024: allowed
-    TransformerMultiLabelClassifier(ten, **FAST).fit(X, Y)
+        normalizer={"type": "Sequence", "normalizers": [DOUBLE_O] * 10}))  # 1024: the bound
+    with pytest.raises(ValueError, match="makes everyday text 36.8 times as long"):
+        TransformerMultiLabelClassifier(ten, **FAST).fit(X, Y)  # but the probe text grows
+    rare = {"type": "Replace", "pattern": {"String": "\u0436"}, "content": "\u0436" * 2}
+    allowed = _edit_tokenizer(tiny_model, tmp_path / "rare", lambda d: d.update(
+        normalizer={"type": "Sequence", "normalizers": [rare] * 10}))  # 1024 on one letter
+    TransformerMultiLabelClassifier(allowed, **FAST).fit(X, Y)
 
 
 def test_a_saved_folder_with_a_planted_tokenizer_is_refused_on_loading(tiny_model, tmp_path,
@@ -67,9 +72,31 @@ def test_a_saved_folder_with_a_planted_tokenizer_is_refused_on_loading(tiny_mode
     folder = tmp_path / "saved"
     TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, Y).save_pretrained(folder)
     bomb = _edit_tokenizer(folder, tmp_path / "planted", lambda d: d.update(
-        pre_tokenizer={"type": "Sequence", "pretokenizers": [{"type": "ByteLevel"}] * 6}))
+        pre_tokenizer={"type": "Sequence", "pretokenizers": [{
+            "type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+            "use_regex": True}] * 6}))
     with pytest.raises(ValueError, match="could make a text 4.1e\\+03 times as long"):
         TransformerMultiLabelClassifier.from_pretrained(bomb)
+
+
+def test_a_tokenizer_is_checked_as_built_subfolder_and_special_tokens_too(tiny_model,
+                                                                          tmp_path):
+    from skbert._modeling import load_tokenizer
+
+    folder = tmp_path / "sub_bomb"
+    shutil.copytree(tiny_model, folder)
+    _edit_tokenizer(tiny_model, folder / "sub", lambda d: d.update(
+        normalizer={"type": "Sequence", "normalizers": [DOUBLE_O] * 12}))
+    load_tokenizer(str(folder))  # the folder's own tokenizer is fine
+    with pytest.raises(TokenizerBomb, match="4.1e\\+03 times"):  # the one transformers reads
+        load_tokenizer(str(folder), {"subfolder": "sub"})
+
+    def many_specials(doc):
+        doc["post_processor"]["special_tokens"]["[CLS]"]["ids"] = [2] * 500
+
+    specials = _edit_tokenizer(tiny_model, tmp_path / "specials", many_specials)
+    with pytest.raises(TokenizerBomb, match="gives an empty text 501 token ids"):
+        load_tokenizer(specials)
 
 
 def test_the_bounds_of_each_step():
@@ -96,8 +123,17 @@ def test_the_bounds_of_each_step():
         deep = {"type": "Sequence", "normalizers": [deep]}
     with pytest.raises(TokenizerBomb, match="nests"):
         check_tokenizer_json({"normalizer": deep}, "t")
-    with pytest.raises(TokenizerBomb, match="prepends"):
+    with pytest.raises(TokenizerBomb, match="5e\\+03 times"):  # before every piece
         check_tokenizer_json({"normalizer": {"type": "Prepend", "prepend": "x" * 5000}}, "t")
+    lookahead = {"type": "Replace", "pattern": {"Regex": "(?=o)"}, "content": "o"}
+    with pytest.raises(TokenizerBomb):  # matches nothing, yet inserts: 2 a step, 2**11
+        check_tokenizer_json({"normalizer": {"type": "Sequence",
+                                             "normalizers": [lookahead] * 11}}, "t")
+    unpadded = charsmap.decode().rstrip("=")
+    assert unpadded != charsmap.decode()  # the library reads it without padding too
+    with pytest.raises(TokenizerBomb, match="2e\\+03 times"):
+        check_tokenizer_json({"normalizer": {"type": "Precompiled",
+                                             "precompiled_charsmap": unpadded}}, "t")
     assert MAX_GROWTH == 1024
 
 
@@ -128,13 +164,19 @@ def test_a_folders_memory_settings_are_bounded_on_loading(tiny_model, tmp_path, 
     with pytest.warns(SavedFileWarning, match="params.max_chunks is None"):
         kept = TransformerMultiLabelClassifier.from_pretrained(folder)  # every window: no
     assert kept.max_chunks == 1024 and kept.stride == 4
-    doc["params"].update(predict_batch_size=10**9, stride=13, max_chunks=8)  # every token
+    doc["params"].update(predict_batch_size=10**9, stride=13, max_chunks=64)  # every token
     path.write_text(json.dumps(doc))
     with pytest.warns(SavedFileWarning) as caught:
         loaded = TransformerMultiLabelClassifier.from_pretrained(folder)
     said = " ".join(str(w.message) for w in caught)
     assert "params.predict_batch_size is 1000000000" in said and "params.stride is 13" in said
-    assert loaded.predict_batch_size == 64 and loaded.stride == 12 and loaded.max_chunks == 8
+    assert loaded.predict_batch_size == 64 and loaded.stride == 12 and loaded.max_chunks == 64
+    doc["params"].update(predict_batch_size=64, max_chunks=8)  # the characters read bound it
+    path.write_text(json.dumps(doc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        own = TransformerMultiLabelClassifier.from_pretrained(folder)
+    assert own.stride == 13 and own.max_chunks == 8
     doc["params"].update(long_text="truncate", max_chunks=None, predict_batch_size=4096)
     path.write_text(json.dumps(doc))
     with warnings.catch_warnings():
