@@ -33,6 +33,7 @@ from ._sources import (  # noqa: F401 (names other modules import from here)
     builtin_attention,
     check_config,
     check_model_source,
+    check_tokenizer_file,
     check_tokenizer_fits,
     is_sentence_embedding_checkpoint,
     pretrained_kwargs,
@@ -243,10 +244,12 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None, *,
                    rows: int | None = None):
     """Load a fast tokenizer from a folder or hub name.
 
-    ``tokenizer_config.json`` may not pick code (an ``auto_map``), the
-    tokenizer built may not blow a text up
-    (:func:`skbert._tokenizer_growth.check_loaded_tokenizer`, before it reads
-    any text) and no token id may reach past the model's embedding ``rows``
+    ``tokenizer_config.json`` may not pick code (an ``auto_map``), neither
+    ``tokenizer.json`` (:func:`check_tokenizer_file`, before the library reads
+    it) nor the tokenizer built
+    (:func:`skbert._tokenizer_growth.check_loaded_tokenizer`, before skbert
+    gives it a text) may blow a text up, and no token id may reach past the
+    model's embedding ``rows``
     (:func:`check_tokenizer_fits`): given, or in a folder with a
     ``config.json`` its ``vocab_size``.
     """
@@ -264,6 +267,9 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None, *,
             if os.path.lexists(os.path.join(path, name)):
                 _regular(os.path.join(path, name))
     _checked_config(path, _CODE_CONFIGS[1], kwargs.get("revision"))
+    subfolder = kwargs.get("subfolder")
+    check_tokenizer_file(path, kwargs.get("revision"),
+                         subfolder if isinstance(subfolder, str) else None)
     with quiet_transformers(), explain_load_errors(path, "tokenizer"):
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
     if not getattr(tok, "is_fast", False):

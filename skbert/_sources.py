@@ -27,6 +27,7 @@ import torch
 
 from ._hf import transformers_names
 from ._safe_io import DamagedFile, is_int, is_number, open_regular, read_json, read_upto
+from ._tokenizer_growth import check_tokenizer_json
 
 logger = logging.getLogger(__name__)
 
@@ -740,6 +741,29 @@ def _checked_config(path: str, name: str, revision=None) -> dict | None:
     doc = _read_folder_json(local, name)
     check_config(doc, local if os.path.isdir(path) else f"{path}/{name}")
     return doc
+
+
+def check_tokenizer_file(path: str, revision=None, subfolder: str | None = None) -> None:
+    """Refuse a checkpoint's ``tokenizer.json`` that could blow a text up, before the
+    tokenizer library reads it.
+
+    The library runs the file's normaliser on every added token marked
+    ``normalized`` while it loads the file, so a bomb there would go off in
+    ``from_pretrained`` itself (an abort, not an exception). For a folder the
+    file transformers reads (in ``subfolder`` when given); for a hub name the
+    copy it is about to load. The tokenizer built is checked again after
+    loading (:func:`skbert._tokenizer_growth.check_loaded_tokenizer`), which
+    covers tokenizers built from other files.
+    """
+    name = "tokenizer.json" if not subfolder else f"{subfolder}/tokenizer.json"
+    if os.path.isdir(path):
+        local = os.path.join(path, *name.split("/"))
+        local = local if os.path.lexists(local) else None
+    else:
+        local = _hub_file(path, name, revision)
+    if local is not None:
+        check_tokenizer_json(_read_folder_json(local, "tokenizer.json"),
+                             local if os.path.isdir(path) else f"{path}/{name}")
 
 
 def _attention_for(config: dict | None, auto) -> str:

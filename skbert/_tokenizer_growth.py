@@ -27,6 +27,7 @@ import base64
 import binascii
 import json
 import struct
+import warnings
 
 #: The most a tokenizer.json's steps may multiply a text's length, in the worst case.
 MAX_GROWTH = 1024
@@ -39,7 +40,9 @@ PROBE_GROWTH = 8
 MAX_SPECIAL_IDS = 64
 #: Everyday text of several scripts, digits, punctuation and spaces.
 PROBE = ("The quick brown fox jumps over 13 lazy dogs! Isn't it: deja vu? Ça coûte 5 € - "
-         "naïve façade. 東京で会いましょう。 مرحبا بالعالم. Привет, мир! 👍🏽 \t(end) ") * 4
+         "naïve façade. 東京で会いましょう。 مرحبا بالعالم. Привет, мир! 👍🏽 \t(end)\n"
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz 0123456789 "
+         "\"'#$%&*+,-./:;<=>?@[\\]^_`{|}~ ") * 4
 
 #: Worst-case length factor of the steps that take no settings of their own.
 #: Unicode's longest decompositions: 18 characters for NFKC/NFKD (U+FDFA), 4
@@ -47,8 +50,10 @@ PROBE = ("The quick brown fox jumps over 13 lazy dogs! Isn't it: deja vu? Ça co
 #: first); bytes as characters at most 4 per character; a word's marker 2.
 _FIXED = {"NFKC": 18, "NFKD": 18, "NFC": 4, "NFD": 4, "Lowercase": 2, "ByteLevel": 4,
           "Metaspace": 2}
-#: Steps after which no character lowercases into two (until a step adds characters).
+#: Steps after which no character lowercases into two (U+0130 is taken apart) ...
 _DECOMPOSING = ("NFD", "NFKD")
+#: ... and the steps that keep it so: every other step may put such a character back.
+_KEEP_DECOMPOSED = ("Strip", "StripAccents", "Lowercase", "Nmt")
 
 
 class TokenizerBomb(ValueError):
@@ -117,6 +122,8 @@ def _growth(step, children: str, where: str, worst: list[str], depth: int,
         return factor
     if kind == "Lowercase":
         return 1.0 if state["decomposed"] else float(_FIXED["Lowercase"])
+    if kind in _KEEP_DECOMPOSED:
+        return 1.0
     if kind in _DECOMPOSING:
         state["decomposed"] = True
         return float(_FIXED[kind])
@@ -128,10 +135,8 @@ def _growth(step, children: str, where: str, worst: list[str], depth: int,
         return ((3.0 if step.get("handle_chinese_chars") is not False else 1.0)
                 * (_FIXED["NFD"] if strip else 1.0)
                 * (_FIXED["Lowercase"] if lower and not state["decomposed"] else 1.0))
-    factor = _adding(step, kind, where, worst)
-    if factor > 1:
-        state["decomposed"] = False
-    return factor
+    state["decomposed"] = False  # it may have put back a character that lowercases into two
+    return _adding(step, kind, where, worst)
 
 
 def _adding(step: dict, kind, where: str, worst: list[str]) -> float:
@@ -144,8 +149,13 @@ def _adding(step: dict, kind, where: str, worst: list[str]) -> float:
         text = step.get("prepend")
         return 1.0 + (len(text) if isinstance(text, str) else 0)
     if kind == "TemplateProcessing":
-        return float(max(1, _template_copies(step.get("single")),
-                         _template_copies(step.get("pair"))))
+        copies = max(_template_copies(step.get("single")), _template_copies(step.get("pair")))
+        if copies > 1:  # each copy multiplies the overflowing windows: exponential
+            raise TokenizerBomb(
+                f"{where}'s post-processor repeats a text {copies} times in its template; "
+                "each copy multiplies the windows of a long text, and no real tokenizer "
+                "repeats one. Use the tokenizer saved with the model.")
+        return 1.0
     return float(_FIXED.get(kind, 1))
 
 
@@ -161,8 +171,9 @@ def _replace(step: dict, worst: list[str]) -> float:
         factor = (len(content) / len(found) if found else len(content) + 1.0)
     else:  # a regex: as if it matched at every shortest match (or between characters)
         found = pattern.get("Regex") if isinstance(pattern, dict) else None
-        shortest = _shortest_match(found)
-        factor = len(content) + 1.0 if shortest == 0 else len(content) / shortest
+        # Python's parser may read a class or a case-folded run wider than Oniguruma
+        # does (``[[:alpha:]]``, ``(?i)ss`` matching one "ß"): never count on more than one
+        factor = len(content) + 1.0 if _shortest_match(found) == 0 else float(len(content))
     factor = max(factor, 1.0)
     if factor > 1 and not worst:
         worst.append(f"a Replace of {str(found)[:20]!r} by {content[:20]!r} makes it "
@@ -184,7 +195,9 @@ def _shortest_match(regex) -> int:
     except ImportError:  # pragma: no cover - Python 3.10
         import sre_parse as parser
     try:
-        return int(parser.parse(regex).getwidth()[0])
+        with warnings.catch_warnings():  # "possible set intersection" and the like
+            warnings.simplefilter("ignore")
+            return int(parser.parse(regex).getwidth()[0])
     except Exception:  # noqa: BLE001 - any failure to read it is the worst case
         return 0
 
@@ -250,7 +263,8 @@ def check_loaded_tokenizer(tokenizer, where: str) -> None:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return
-    check_tokenizer_json(json.loads(backend.to_str()), where)
+    check_tokenizer_json({key: _state(getattr(backend, key, None))
+                          for key in ("normalizer", "pre_tokenizer", "post_processor")}, where)
     try:
         text = backend.normalizer.normalize_str(PROBE) if backend.normalizer else PROBE
         if backend.pre_tokenizer is not None:
@@ -273,3 +287,15 @@ def check_loaded_tokenizer(tokenizer, where: str) -> None:
             f"{where}'s tokenizer gives an empty text {ids} token ids (skbert allows "
             f"{MAX_SPECIAL_IDS}; BERT's gives 2): its special tokens would fill every window. "
             "Use the tokenizer saved with the model, or one from a source you trust.")
+
+
+def _state(step):
+    """A step of a loaded tokenizer as the JSON ``tokenizer.json`` holds (None: no step)."""
+    if step is None:
+        return None
+    try:
+        return json.loads(step.__getstate__())
+    except Exception as exc:  # noqa: BLE001 - a step that cannot say what it is
+        raise TokenizerBomb(f"a tokenizer step ({type(step).__name__}) that cannot be read "
+                            f"({exc}), so how much longer it makes a text is not known. Use "
+                            "the tokenizer saved with the model.") from None
