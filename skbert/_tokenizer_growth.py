@@ -266,7 +266,8 @@ def check_loaded_tokenizer(tokenizer, where: str) -> None:
     check_tokenizer_json({key: _state(getattr(backend, key, None))
                           for key in ("normalizer", "pre_tokenizer", "post_processor")}, where)
     try:
-        text = backend.normalizer.normalize_str(PROBE) if backend.normalizer else PROBE
+        normalizer = backend.normalizer  # a Sequence is falsy in some releases: test None
+        text = normalizer.normalize_str(PROBE) if normalizer is not None else PROBE
         if backend.pre_tokenizer is not None:
             text = "".join(piece for piece, _ in backend.pre_tokenizer.pre_tokenize_str(text))
         ids = len(tokenizer("")["input_ids"])

@@ -117,7 +117,8 @@ def test_item07_budget_is_proportional_to_what_is_kept():
     assert _data.char_budget(8) == _data.MIN_CHARS
     assert _data.char_budget(128, "chunk", 8) == 8 * 128 * _data.CHARS_PER_TOKEN
     assert _data.char_budget(128, "chunk", None) is None  # every window: every character
-    assert _data.char_budget(128, "chunk", 8, truncation_side="left") is None
+    assert _data.char_budget(128, "chunk", 8, truncation_side="left") == 8 * 128 * _data.CHARS_PER_TOKEN  # noqa: E501
+    assert _data.char_budget(128, "chunk", 8, stride=32) == (128 + 7 * 96) * _data.CHARS_PER_TOKEN
     texts = ["ab", "abcdef"]
     assert _data.cut_texts(texts, 4) == ["ab", "abcd"]
     assert _data.cut_texts(texts, 4, "left") == ["ab", "cdef"]
