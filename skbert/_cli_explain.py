@@ -15,7 +15,7 @@ import sys
 import time
 
 from ._cli_args import _add_table_options, check_auto_threshold, check_threshold_list
-from ._cli_io import json_line
+from ._validation import json_line
 
 #: Largest texts file read (bytes): explanations cost a model pass per word or step.
 MAX_INPUT_BYTES = 200 * 2**20

@@ -12,12 +12,12 @@ import csv
 import io
 import json
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
 
 from ._safe_io import write_bytes
+from ._validation import json_line, terminal_safe
 from .datasets._files import _LABEL_SEPARATORS, _read_table, load_table
 
 _TEXT_FORMATS = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
@@ -133,46 +133,6 @@ def spreadsheet_safe(cell: str) -> str:
     ("'=1+1", 'fine', '')
     """
     return "'" + cell if cell.startswith(FORMULA_START) else cell
-
-
-#: What JSON leaves raw but a terminal acts on or a reader is fooled by: DEL, the C1
-#: controls (U+0080-009F), the line and paragraph separators and the bidirectional
-#: embeddings, overrides and isolates (the characters ``fit`` refuses in label names).
-_JSON_RAW_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-#: The same and the C0 controls other than tab and newline: what a CSV cell shown on a
-#: terminal may not hold (an escape sequence could retitle the window or rewrite the screen).
-_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
-                              "\u2066-\u2069]")
-
-
-def json_line(record: dict) -> str:
-    r"""``record`` as one JSON line, every character a terminal could act on escaped.
-
-    ``json.dumps`` escapes the C0 controls (an ESC becomes ``\u001b``) but
-    leaves DEL, the C1 controls and bidi overrides raw; here they are
-    ``\uXXXX`` escapes too, which JSON reads back as the same characters.
-
-    Examples
-    --------
-    >>> print(json_line({"text": "a\u202eb\x1bc"}))
-    {"text": "a\u202eb\u001bc"}
-    """
-    line = json.dumps(record, ensure_ascii=False)
-    return _JSON_RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
-
-
-def terminal_safe(cell: str) -> str:
-    r"""``cell`` with each character a terminal would act on shown as its code point.
-
-    For CSV written to a terminal only: CSV has no escapes, so a file or a pipe
-    gets the text exactly as read.
-
-    Examples
-    --------
-    >>> terminal_safe("\x1b]0;title\x07 hi")
-    'U+001B]0;titleU+0007 hi'
-    """
-    return _TERMINAL_UNSAFE.sub(lambda m: f"U+{ord(m.group()):04X}", cell)
 
 
 def json_label(label):

@@ -174,7 +174,9 @@ def char_budget(max_length: int, long_text: str = "truncate",
     ``max_chunks`` to bound both. A tokenizer that truncates on the left keeps
     a text's end (its first window is the text's last tokens, and the
     windows go back from there): the text's last characters are kept
-    instead.
+    instead. ``truncation_side`` no longer changes the budget (both sides are
+    cut alike; :func:`cut_texts` keeps the end for the left); it stays for
+    the callers that pass it.
 
     Examples
     --------
@@ -205,7 +207,7 @@ def cut_texts(texts: list[str], budget: int | None, side: str = "right") -> list
     return [t if len(t) <= budget else t[:budget] for t in texts]
 
 
-def _call(tokenizer, texts: list[str], **kwargs):
+def call_tokenizer(tokenizer, texts: list[str], **kwargs):
     """``tokenizer(texts, **kwargs)``, with a panic of the Rust library as a ValueError.
 
     A regex of a ``tokenizer.json`` step that backtracks too far makes the
@@ -233,13 +235,13 @@ def _tokenise(tokenizer, texts: list[str], *, max_length: int, long_text: str, s
     side = getattr(tokenizer, "truncation_side", "right")
     texts = cut_texts(texts, char_budget(max_length, long_text, max_chunks, side, stride), side)
     if long_text == "truncate":
-        enc = _call(tokenizer, texts, truncation=True, max_length=max_length,
-                    return_attention_mask=False, return_token_type_ids=False)
+        enc = call_tokenizer(tokenizer, texts, truncation=True, max_length=max_length,
+                             return_attention_mask=False, return_token_type_ids=False)
         counts = np.ones(len(texts), dtype=np.int64)
     else:
-        enc = _call(tokenizer, texts, truncation=True, max_length=max_length, stride=stride,
-                    return_overflowing_tokens=True, return_attention_mask=False,
-                    return_token_type_ids=False)
+        enc = call_tokenizer(tokenizer, texts, truncation=True, max_length=max_length,
+                             stride=stride, return_overflowing_tokens=True,
+                             return_attention_mask=False, return_token_type_ids=False)
         mapping = np.asarray(enc["overflow_to_sample_mapping"], dtype=np.int64)
         counts = np.bincount(mapping, minlength=len(texts)).astype(np.int64)
     ids = enc["input_ids"]

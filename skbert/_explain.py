@@ -223,12 +223,11 @@ class Explanations(list):
         An existing file that skbert did not write is kept unless
         ``overwrite=True``.
         """
-        import json
-
         from ._safe_io import write_text
+        from ._validation import json_line
 
         replace = _check_overwrite(path, overwrite, f'"format": "{FORMAT}"')
-        lines = [json.dumps(e.to_dict(), ensure_ascii=False) for e in self]
+        lines = [json_line(e.to_dict()) for e in self]  # controls escaped
         return write_text(path, "".join(line + "\n" for line in lines), replace=replace)
 
     def completeness_gaps(self) -> np.ndarray:
@@ -342,7 +341,7 @@ def _tokenise(estimator, texts: list[str]) -> tuple[list[_Doc], list[_Window]]:
     if not getattr(tok, "is_fast", False):
         raise ValueError("explain needs a fast (Rust) tokenizer for character offsets; this "
                          "model's tokenizer is not one.")
-    from ._data import char_budget, cut_texts
+    from ._data import call_tokenizer, char_budget, cut_texts
 
     long_text = getattr(estimator, "long_text", "truncate")
     chunk = long_text == "chunk"
@@ -357,7 +356,7 @@ def _tokenise(estimator, texts: list[str]) -> tuple[list[_Doc], list[_Window]]:
                                              estimator.stride if chunk else 0), side)
     # a left cut keeps a text's end: its offsets move by the characters cut off
     shift = [len(t) - len(c) if side == "left" else 0 for t, c in zip(texts, cut)]
-    enc = tok(cut, **kwargs)
+    enc = call_tokenizer(tok, cut, **kwargs)
     n_win = len(enc["input_ids"])
     mapping = (np.asarray(enc["overflow_to_sample_mapping"]) if chunk
                else np.arange(n_win))

@@ -603,9 +603,11 @@ def distinct_label_texts(tokenizer, texts, max_length: int = 512) -> tuple[np.nd
 def _token_ids(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     if not texts:
         return []
+    from ._data import call_tokenizer  # a tokenizer's panic as a ValueError
+
     room = max(1, max_length - tokenizer.num_special_tokens_to_add())  # what is embedded
-    return tokenizer(list(texts), add_special_tokens=False, truncation=True,
-                     max_length=room)["input_ids"]
+    return call_tokenizer(tokenizer, list(texts), add_special_tokens=False, truncation=True,
+                          max_length=room)["input_ids"]
 
 
 def start_head(model, config, pad_id: int, texts, labels, Y: np.ndarray, prior: np.ndarray, *,

@@ -245,8 +245,8 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None, *,
     """Load a fast tokenizer from a folder or hub name.
 
     ``tokenizer_config.json`` may not pick code (an ``auto_map``), neither
-    ``tokenizer.json`` (:func:`check_tokenizer_file`, before the library reads
-    it) nor the tokenizer built
+    the ``tokenizer*.json`` files (:func:`check_tokenizer_file`, before the
+    library reads them) nor the tokenizer built
     (:func:`skbert._tokenizer_growth.check_loaded_tokenizer`, before skbert
     gives it a text) may blow a text up, and no token id may reach past the
     model's embedding ``rows``
@@ -269,7 +269,9 @@ def load_tokenizer(path: str, tokenizer_kwargs: dict | None = None, *,
     _checked_config(path, _CODE_CONFIGS[1], kwargs.get("revision"))
     subfolder = kwargs.get("subfolder")
     check_tokenizer_file(path, kwargs.get("revision"),
-                         subfolder if isinstance(subfolder, str) else None)
+                         subfolder if isinstance(subfolder, str) else None,
+                         {k: kwargs[k] for k in ("token", "cache_dir", "local_files_only")
+                          if k in kwargs})
     with quiet_transformers(), explain_load_errors(path, "tokenizer"):
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
     if not getattr(tok, "is_fast", False):

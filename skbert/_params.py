@@ -590,7 +590,7 @@ def folder_params(settings: dict, path: str) -> dict:
             continue
         if expected is not None:
             raise _saved_value_error(path, name, value, expected)
-        if name in FOLDER_LIMITS and (value is None or value > FOLDER_LIMITS[name][0]):
+        if name in FOLDER_LIMITS and value > FOLDER_LIMITS[name][0]:
             limit, instead, effect = FOLDER_LIMITS[name]
             warnings.warn(
                 f"{path}: {file_key(name)} is {value!r:.80}; a saved folder may set at most "
@@ -605,9 +605,9 @@ def folder_params(settings: dict, path: str) -> dict:
 
 def _limit_folder_windows(params: dict, path: str) -> None:
     """With ``long_text="chunk"``, a folder's ``max_chunks`` above
-    :data:`FOLDER_MAX_CHUNKS` (or None) made that, and a ``stride`` that starts a
-    window every few tokens made ``max_length * 7 // 8 - 2`` (windows about an
-    eighth of ``max_length`` apart) where ``max_chunks`` is above its default.
+    :data:`FOLDER_MAX_CHUNKS` (or None) made that, and a ``stride`` that starts
+    windows fewer than ``max_length / 32`` tokens apart made the largest that
+    does not (``max_length - 2 - ceil(max_length / 32)``).
 
     The tokenizer makes a window at every step of a text before ``max_chunks``
     keeps the first ones, so a stride of nearly ``max_length`` makes a window of
@@ -627,16 +627,17 @@ def _limit_folder_windows(params: dict, path: str) -> None:
             f"{FOLDER_MAX_CHUNKS}. Set more yourself with set_params(max_chunks=...) if this "
             "machine has the memory.", SavedFileWarning, stacklevel=4)
         params["max_chunks"] = FOLDER_MAX_CHUNKS
-    most = max(max_length * 7 // 8 - 2, 0)  # two special tokens: an eighth apart
-    # with the default max_chunks the characters read bound the windows made; more
-    # windows a text make a stride near max_length costly
-    if stride > most and params.get("max_chunks", chunks) > PARAM["max_chunks"].default:
+    # the tokenizer makes a window every max_length - 2 - stride tokens of the characters
+    # it reads (two special tokens a window): keep them at least max_length / 32 apart, so
+    # a text is held at most about 32 times over, whatever max_chunks keeps
+    most = max(max_length - 2 - -(-max_length // 32), 0)
+    if stride > most:
         warnings.warn(
             f"{path}: {file_key('stride')} is {stride} with max_length={max_length}: about a "
             f"window every {max(max_length - 2 - stride, 1)} token(s), so a long text is held "
             f"in memory about {max_length // max(max_length - 2 - stride, 1)} times over. A "
-            f"saved folder may set at most {most} (windows about {max_length - 2 - most} "
-            f"tokens apart), so the model loads with stride={most}; its "
+            f"saved folder may set at most {most} (windows {max_length - 2 - most} tokens "
+            f"apart), so the model loads with stride={most}; its "
             "long texts' probabilities may differ a little. Set it yourself with "
             "set_params(stride=...) if you mean it.", SavedFileWarning, stacklevel=4)
         params["stride"] = most

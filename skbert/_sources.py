@@ -708,7 +708,7 @@ def check_tokenizer_fits(tokenizer, rows: int, source: str) -> None:
             "weights.")
 
 
-def _hub_file(repo_id: str, name: str, revision=None) -> str | None:
+def _hub_file(repo_id: str, name: str, revision=None, **kwargs) -> str | None:
     """A hub repo's file, downloaded into the Hugging Face cache as transformers would.
 
     None where the repo has no such file or the hub cannot be reached (the
@@ -717,7 +717,7 @@ def _hub_file(repo_id: str, name: str, revision=None) -> str | None:
     try:
         from transformers.utils import cached_file
 
-        return cached_file(repo_id, name, revision=revision,
+        return cached_file(repo_id, name, revision=revision, **kwargs,
                            _raise_exceptions_for_missing_entries=False,
                            _raise_exceptions_for_connection_errors=False)
     except Exception:
@@ -743,27 +743,39 @@ def _checked_config(path: str, name: str, revision=None) -> dict | None:
     return doc
 
 
-def check_tokenizer_file(path: str, revision=None, subfolder: str | None = None) -> None:
-    """Refuse a checkpoint's ``tokenizer.json`` that could blow a text up, before the
-    tokenizer library reads it.
+def check_tokenizer_file(path: str, revision=None, subfolder: str | None = None,
+                         hub_kwargs: dict | None = None) -> None:
+    """Refuse a checkpoint's tokenizer files that could blow a text up, before the
+    tokenizer library reads them.
 
-    The library runs the file's normaliser on every added token marked
+    The library runs a file's normaliser on every added token marked
     ``normalized`` while it loads the file, so a bomb there would go off in
-    ``from_pretrained`` itself (an abort, not an exception). For a folder the
-    file transformers reads (in ``subfolder`` when given); for a hub name the
-    copy it is about to load. The tokenizer built is checked again after
-    loading (:func:`skbert._tokenizer_growth.check_loaded_tokenizer`), which
-    covers tokenizers built from other files.
+    ``from_pretrained`` itself (an abort, not an exception). For a folder
+    every ``tokenizer*.json`` but ``tokenizer_config.json`` (in ``subfolder``
+    when given): transformers may pick a versioned one such as
+    ``tokenizer.1.0.0.json`` (``fast_tokenizer_files``); for a hub name the
+    ``tokenizer.json`` it is about to load (``hub_kwargs``: ``token``,
+    ``cache_dir``, ``local_files_only`` as given to ``from_pretrained``). The
+    tokenizer built is checked again after loading
+    (:func:`skbert._tokenizer_growth.check_loaded_tokenizer`), which covers
+    tokenizers built from other files.
     """
-    name = "tokenizer.json" if not subfolder else f"{subfolder}/tokenizer.json"
     if os.path.isdir(path):
-        local = os.path.join(path, *name.split("/"))
-        local = local if os.path.lexists(local) else None
-    else:
-        local = _hub_file(path, name, revision)
+        folder = os.path.join(path, *subfolder.split("/")) if subfolder else path
+        if not os.path.isdir(folder):
+            return  # transformers reports the missing subfolder
+        with os.scandir(folder) as entries:
+            names = sorted(e.name for e in entries
+                           if e.name.startswith("tokenizer") and e.name.endswith(".json")
+                           and e.name != "tokenizer_config.json")
+        for name in names[:100]:
+            local = os.path.join(folder, name)
+            check_tokenizer_json(_read_folder_json(local, name), local)
+        return
+    name = "tokenizer.json" if not subfolder else f"{subfolder}/tokenizer.json"
+    local = _hub_file(path, name, revision, **(hub_kwargs or {}))
     if local is not None:
-        check_tokenizer_json(_read_folder_json(local, "tokenizer.json"),
-                             local if os.path.isdir(path) else f"{path}/{name}")
+        check_tokenizer_json(_read_folder_json(local, "tokenizer.json"), f"{path}/{name}")
 
 
 def _attention_for(config: dict | None, auto) -> str:

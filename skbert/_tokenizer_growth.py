@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import struct
 import warnings
 
@@ -135,7 +136,11 @@ def _growth(step, children: str, where: str, worst: list[str], depth: int,
         return ((3.0 if step.get("handle_chinese_chars") is not False else 1.0)
                 * (_FIXED["NFD"] if strip else 1.0)
                 * (_FIXED["Lowercase"] if lower and not state["decomposed"] else 1.0))
+    if children == "processors":  # after the tokens are made: only the template adds ids
+        return _adding(step, kind, where, worst) if kind == "TemplateProcessing" else 1.0
     state["decomposed"] = False  # it may have put back a character that lowercases into two
+    if kind == "ByteLevel" and step.get("add_prefix_space"):
+        return _FIXED["ByteLevel"] + 1.0  # a space before every piece, one character long
     return _adding(step, kind, where, worst)
 
 
@@ -181,6 +186,11 @@ def _replace(step: dict, worst: list[str]) -> float:
     return factor
 
 
+#: Oniguruma reads an interval followed by ``?`` (``a{2}?``) as optional, ``(?:a{2})?``,
+#: where Python reads a lazy interval of at least that many characters.
+_ONIG_OPTIONAL = re.compile(r"\{\d*,?\d*\}\?")
+
+
 def _shortest_match(regex) -> int:
     """The fewest characters ``regex`` can match, as Python's parser reads it; 0 where it
     may match the empty string (a lookaround, ``\\b``, ``x*``) or cannot be read.
@@ -188,7 +198,7 @@ def _shortest_match(regex) -> int:
     The tokenizer library's regexes are Oniguruma's: a construct Python reads
     otherwise or not at all counts as matching the empty string.
     """
-    if not isinstance(regex, str):
+    if not isinstance(regex, str) or _ONIG_OPTIONAL.search(regex):
         return 0
     try:
         import re._parser as parser  # Python 3.11+
@@ -251,9 +261,9 @@ def check_loaded_tokenizer(tokenizer, where: str) -> None:
     Its pipeline as the library holds it (``backend_tokenizer.to_str()``:
     whatever files it was built from) must pass :func:`check_tokenizer_json`;
     then :data:`PROBE` may grow at most :data:`PROBE_GROWTH` times through its
-    normaliser and pre-tokenizer, and an empty text may get at most
-    :data:`MAX_SPECIAL_IDS` ids. The probe runs only after the static bound
-    has held, so it cannot itself blow up.
+    normaliser and pre-tokenizer (its first 64 characters first, so that a
+    step the bound misjudges costs little), and an empty text may get at most
+    :data:`MAX_SPECIAL_IDS` ids.
 
     Raises
     ------
@@ -266,10 +276,10 @@ def check_loaded_tokenizer(tokenizer, where: str) -> None:
     check_tokenizer_json({key: _state(getattr(backend, key, None))
                           for key in ("normalizer", "pre_tokenizer", "post_processor")}, where)
     try:
-        normalizer = backend.normalizer  # a Sequence is falsy in some releases: test None
-        text = normalizer.normalize_str(PROBE) if normalizer is not None else PROBE
-        if backend.pre_tokenizer is not None:
-            text = "".join(piece for piece, _ in backend.pre_tokenizer.pre_tokenize_str(text))
+        for probe in (PROBE[:64], PROBE):  # a short one first: a miscount costs little
+            text = _through(backend, probe)
+            if len(text) > PROBE_GROWTH * len(probe):
+                break
         ids = len(tokenizer("")["input_ids"])
     except BaseException as exc:  # the library's panic is a BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError)):
@@ -277,9 +287,9 @@ def check_loaded_tokenizer(tokenizer, where: str) -> None:
         raise TokenizerBomb(f"{where}'s tokenizer fails on everyday text "
                             f"({type(exc).__name__}: {str(exc)[:200]}). Use the tokenizer "
                             "saved with the model.") from None
-    if len(text) > PROBE_GROWTH * len(PROBE):
+    if len(text) > PROBE_GROWTH * len(probe):
         raise TokenizerBomb(
-            f"{where}'s tokenizer makes everyday text {len(text) / len(PROBE):.3g} times as "
+            f"{where}'s tokenizer makes everyday text {len(text) / len(probe):.3g} times as "
             f"long before it is cut (skbert allows {PROBE_GROWTH}; real tokenizers stay near "
             "1): its normaliser or pre-tokenizer would blow texts up. Use the tokenizer saved "
             "with the model, or one from a source you trust.")
@@ -288,6 +298,16 @@ def check_loaded_tokenizer(tokenizer, where: str) -> None:
             f"{where}'s tokenizer gives an empty text {ids} token ids (skbert allows "
             f"{MAX_SPECIAL_IDS}; BERT's gives 2): its special tokens would fill every window. "
             "Use the tokenizer saved with the model, or one from a source you trust.")
+
+
+def _through(backend, text: str) -> str:
+    """``text`` after the normaliser and the pre-tokenizer of ``backend``, pieces joined."""
+    normalizer = backend.normalizer  # a Sequence is falsy in some releases: test None
+    if normalizer is not None:
+        text = normalizer.normalize_str(text)
+    if backend.pre_tokenizer is not None:
+        text = "".join(piece for piece, _ in backend.pre_tokenizer.pre_tokenize_str(text))
+    return text
 
 
 def _state(step):

@@ -397,7 +397,8 @@ def _batch_to(batch: dict, dev: torch.device) -> tuple[torch.Tensor, torch.Tenso
             batch["attention_mask"].to(dev, non_blocking=True))
 
 
-#: A forward pass of prediction holds at most ``predict_batch_size`` times this many
+#: A forward pass of prediction (no gradient) holds at most ``predict_batch_size`` times
+#: this many
 #: windows (the default ``max_chunks``): a batch of texts with more windows (long texts,
 #: ``max_chunks=None``) runs its windows in slices, so memory does not grow with a text.
 WINDOWS_PER_TEXT = 8
@@ -408,7 +409,9 @@ def _logits(model, batch: dict, n_docs: int, config: TrainConfig) -> torch.Tenso
     ids, mask = _batch_to(batch, config.device)
     most = max(1, config.predict_batch_size) * WINDOWS_PER_TEXT
     with autocast(config.device, config.precision), explain_compile_errors(config.compile):
-        if len(ids) <= most:
+        # training keeps every slice's activations for the backward pass (no memory saved)
+        # and its dropout would then depend on predict_batch_size: one pass there
+        if len(ids) <= most or torch.is_grad_enabled():
             logits = model(ids, mask)
         else:
             logits = torch.cat([model(ids[i:i + most], mask[i:i + most])

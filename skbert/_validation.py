@@ -7,6 +7,7 @@ validation set's errors speak of ``X_val``/``Y_val`` from the start.
 
 from __future__ import annotations
 
+import re
 import reprlib
 import unicodedata
 import warnings
@@ -112,8 +113,9 @@ def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
     TypeError
         If X is a bare string or holds a non-str element (reported by position,
         and for a pandas Series by index label too).
-    MissingTextError
-        A TypeError and a ValueError: if X holds a missing value (None, NaN, NA).
+    TypeError
+        Also a ValueError, as scikit-learn's error for NaN input is: if X holds
+        a missing value (None, NaN, NA).
     ValueError
         If X is empty, or is 2-D with more than one column.
 
@@ -723,6 +725,47 @@ def unsafe_char(ch: str) -> bool:
     code point."""
     return (unicodedata.category(ch) in _UNPRINTABLE
             or unicodedata.bidirectional(ch) in _BIDI_CONTROLS)
+
+
+#: Every character :func:`unsafe_char` refuses, as one class: the C0 and C1 controls and
+#: DEL, the line and paragraph separators and the bidi embeddings, overrides and isolates.
+UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: The same less tab and newline: what a text shown on a terminal may not hold.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                              "\u2066-\u2069]")
+
+
+def json_line(record: dict) -> str:
+    r"""``record`` as one JSON line, every character a terminal could act on escaped.
+
+    ``json.dumps`` escapes the C0 controls (an ESC becomes ``\u001b``) but
+    leaves DEL, the C1 controls and bidi overrides raw; here they are
+    ``\uXXXX`` escapes too (:data:`UNSAFE_CHARS`), which JSON reads back as
+    the same characters.
+
+    Examples
+    --------
+    >>> print(json_line({"text": "a\u202eb\x1bc"}))
+    {"text": "a\u202eb\u001bc"}
+    """
+    import json
+
+    line = json.dumps(record, ensure_ascii=False)
+    return UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+def terminal_safe(cell: str) -> str:
+    r"""``cell`` with each character a terminal would act on shown as its code point.
+
+    For CSV written to a terminal only: CSV has no escapes, so a file or a pipe
+    gets the text exactly as read.
+
+    Examples
+    --------
+    >>> terminal_safe("\x1b]0;title\x07 hi")
+    'U+001B]0;titleU+0007 hi'
+    """
+    return _TERMINAL_UNSAFE.sub(lambda m: f"U+{ord(m.group()):04X}", cell)
 
 
 def _check_printable(label: str, holds: str, fix: str) -> None:

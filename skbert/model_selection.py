@@ -338,7 +338,6 @@ def cross_val_predict_proba(estimator, X, Y, *, groups=None, cv=5, n_jobs=None, 
     return out
 
 
-
 def _route(estimator, cv, groups, params: dict) -> tuple[dict, dict]:
     """The splitter's ``split`` and the estimator's ``fit`` keyword arguments.
 

@@ -47,8 +47,9 @@ def test_a_missing_text_is_named_by_position_and_index_label(tiny_model, data):
     series = pd.Series(X, index=range(100, 100 + len(X)))
     series.loc[103] = None
     clf = TransformerMultiLabelClassifier(tiny_model, **FAST)
-    with pytest.raises(ValueError, match=r"X\.iloc\[3\] \(index label 103\) is a missing"):
+    with pytest.raises(ValueError, match=r"X\.iloc\[3\] \(index label 103\) is a missing") as info:
         clf.fit(series, Y)
+    assert isinstance(info.value, TypeError)  # a str was expected: both, as NotFittedError
     with pytest.raises(TypeError, match=r"X\[3\] is a missing"):  # a plain list: X[3] is right
         clf.fit([x if i != 3 else None for i, x in enumerate(X)], Y)
     clf.fit(X, Y)
@@ -99,9 +100,19 @@ def test_cross_val_predict_proba_routes_metadata_as_scikit_learn_does(tiny_model
     assert np.abs(plain - bare).max() > 1e-4  # the weights do change the fits
 
 
-def test_a_dataset_fit_removes_its_token_files_without_a_resource_warning(tiny_model, data):
+def test_a_dataset_fit_removes_its_token_files_without_a_resource_warning(tiny_model, data,
+                                                                          tmp_path, monkeypatch):
     datasets = pytest.importorskip("datasets")
     X, Y = data
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # not shared with other runs
+    made = []
+
+    class Recorded(tempfile.TemporaryDirectory):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self.name)
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", Recorded)
     before = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("skbert-tokens-")}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
@@ -113,3 +124,4 @@ def test_a_dataset_fit_removes_its_token_files_without_a_resource_warning(tiny_m
                 and "skbert-tokens" in str(w.message)]
     after = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("skbert-tokens-")}
     assert after <= before
+    assert any("skbert-tokens-" in name for name in made)  # made here, and gone

@@ -79,15 +79,7 @@ def test_a_bomb_the_library_runs_while_loading_is_refused_before(tiny_model, tmp
                                     "special": False})
 
     folder = _edit_tokenizer(tiny_model, tmp_path / "added", plant)
-    import transformers
-
-    loaded, original = [], transformers.AutoTokenizer.from_pretrained
-
-    def spy(*args, **kwargs):
-        loaded.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", spy)
+    loaded = _spy_on_loading(monkeypatch)
     with pytest.raises(TokenizerBomb, match="4.1e\\+03 times"):
         load_tokenizer(folder)
     assert not loaded  # refused before the library read the file
@@ -108,8 +100,22 @@ def test_a_saved_folder_with_a_planted_tokenizer_is_refused_on_loading(tiny_mode
         TransformerMultiLabelClassifier.from_pretrained(bomb)
 
 
+def _spy_on_loading(monkeypatch) -> list:
+    """A list that records every AutoTokenizer.from_pretrained call from now on."""
+    import transformers
+
+    loaded, original = [], transformers.AutoTokenizer.from_pretrained
+
+    def spy(*args, **kwargs):
+        loaded.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", spy)
+    return loaded
+
+
 def test_a_tokenizer_is_checked_as_built_subfolder_and_special_tokens_too(tiny_model,
-                                                                          tmp_path):
+                                                                          tmp_path, monkeypatch):
     from skbert._modeling import load_tokenizer
 
     folder = tmp_path / "sub_bomb"
@@ -117,8 +123,17 @@ def test_a_tokenizer_is_checked_as_built_subfolder_and_special_tokens_too(tiny_m
     _edit_tokenizer(tiny_model, folder / "sub", lambda d: d.update(
         normalizer={"type": "Sequence", "normalizers": [DOUBLE_O] * 12}))
     load_tokenizer(str(folder))  # the folder's own tokenizer is fine
+    loaded = _spy_on_loading(monkeypatch)
     with pytest.raises(TokenizerBomb, match="4.1e\\+03 times"):  # the one transformers reads
         load_tokenizer(str(folder), {"subfolder": "sub"})
+    versioned = tmp_path / "versioned"  # tokenizer_config.json may pick tokenizer.1.0.0.json
+    shutil.copytree(tiny_model, versioned)
+    _edit_tokenizer(tiny_model, tmp_path / "bombed", lambda d: d.update(
+        normalizer={"type": "Sequence", "normalizers": [DOUBLE_O] * 12}))
+    shutil.copy(tmp_path / "bombed" / "tokenizer.json", versioned / "tokenizer.1.0.0.json")
+    with pytest.raises(TokenizerBomb, match="tokenizer.1.0.0.json"):
+        load_tokenizer(str(versioned))
+    assert not loaded  # both refused before the library read a file
 
     def many_specials(doc):
         doc["post_processor"]["special_tokens"]["[CLS]"]["ids"] = [2] * 500
@@ -167,6 +182,10 @@ def test_the_bounds_of_each_step():
     with pytest.raises(TokenizerBomb):  # matches nothing, yet inserts: 2 a step, 2**11
         check_tokenizer_json({"normalizer": {"type": "Sequence",
                                              "normalizers": [lookahead] * 11}}, "t")
+    optional = {"type": "Replace", "pattern": {"Regex": "a{1}?"}, "content": "o"}
+    with pytest.raises(TokenizerBomb):  # Oniguruma: (?:a{1})?, which matches nothing too
+        check_tokenizer_json({"normalizer": {"type": "Sequence",
+                                             "normalizers": [optional] * 11}}, "t")
     unpadded = charsmap.decode().rstrip("=")
     assert unpadded != charsmap.decode()  # the library reads it without padding too
     with pytest.raises(TokenizerBomb, match="2e\\+03 times"):
@@ -187,6 +206,8 @@ def test_a_regex_that_panics_the_tokenizer_is_a_value_error(tiny_model, tmp_path
     loaded.predict_proba(["pizza and code"])  # the regex reads ordinary texts
     with pytest.raises(ValueError, match="failed inside its Rust library"):
         loaded.predict_proba(["a" * 40 + "!"])
+    with pytest.raises(ValueError, match="failed inside its Rust library"):
+        loaded.explain(["a" * 40 + "!"])
 
 
 # ------------------------------------------------------------- a folder's memory settings
@@ -202,25 +223,26 @@ def test_a_folders_memory_settings_are_bounded_on_loading(tiny_model, tmp_path, 
     with pytest.warns(SavedFileWarning, match="params.max_chunks is None"):
         kept = TransformerMultiLabelClassifier.from_pretrained(folder)  # every window: no
     assert kept.max_chunks == 1024 and kept.stride == 4
-    doc["params"].update(predict_batch_size=10**9, stride=13, max_chunks=64)  # every token
+    doc["params"].update(predict_batch_size=10**9, max_length=64, stride=61)  # every token
     path.write_text(json.dumps(doc))
     with pytest.warns(SavedFileWarning) as caught:
         loaded = TransformerMultiLabelClassifier.from_pretrained(folder)
     said = " ".join(str(w.message) for w in caught)
-    assert "params.predict_batch_size is 1000000000" in said and "params.stride is 13" in said
-    assert loaded.predict_batch_size == 64 and loaded.stride == 12 and loaded.max_chunks == 64
-    doc["params"].update(predict_batch_size=64, max_chunks=8)  # the characters read bound it
-    path.write_text(json.dumps(doc))
+    assert "params.predict_batch_size is 1000000000" in said and "params.stride is 61" in said
+    assert loaded.predict_batch_size == 64 and loaded.stride == 60  # 2 tokens apart: 64 / 32
+    doc["params"].update(predict_batch_size=64, max_length=36, stride=32, max_chunks=8)
+    path.write_text(json.dumps(doc))  # a user's own: windows 2 tokens apart in 36
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         own = TransformerMultiLabelClassifier.from_pretrained(folder)
-    assert own.stride == 13 and own.max_chunks == 8
-    doc["params"].update(long_text="truncate", max_chunks=None, predict_batch_size=4096)
+    assert own.stride == 32 and own.max_chunks == 8
+    doc["params"].update(long_text="truncate", max_chunks=None, predict_batch_size=4096,
+                         stride=33)
     path.write_text(json.dumps(doc))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # windows unused, and a batch within the limit
         plain = TransformerMultiLabelClassifier.from_pretrained(folder)
-    assert plain.max_chunks is None and plain.stride == 13 and plain.predict_batch_size == 4096
+    assert plain.max_chunks is None and plain.stride == 33 and plain.predict_batch_size == 4096
 
 
 def test_windows_run_in_bounded_slices_with_the_same_probabilities(tiny_model, data):
@@ -242,6 +264,15 @@ def test_windows_run_in_bounded_slices_with_the_same_probabilities(tiny_model, d
     sliced = clf.set_params(predict_batch_size=1).predict_proba(long)  # 8 windows a pass
     assert max(seen) == 8 and sum(seen) > 16
     np.testing.assert_allclose(sliced, whole, rtol=0, atol=1e-6)
+
+
+def test_training_does_not_depend_on_predict_batch_size(tiny_model, data):
+    X, Y = data
+    long = [" ".join(X[i:i + 6]) * 2 for i in range(len(X))]  # several windows each
+    probas = [TransformerMultiLabelClassifier(
+        tiny_model, long_text="chunk", stride=2, max_chunks=None, predict_batch_size=size,
+        **FAST).fit(long, Y).predict_proba(long) for size in (64, 1)]
+    np.testing.assert_allclose(probas[0], probas[1], rtol=0, atol=1e-6)
 
 
 # --------------------------------------------------------------- fit-cache entries
@@ -296,8 +327,7 @@ def test_planted_fit_warnings_with_bidi_or_escapes_are_dropped():
 
 
 # ------------------------------------------------------------------ what skbert writes
-def test_base_model_with_escapes_is_refused_and_the_card_shows_code_points(tiny_model,
-                                                                           tmp_path, data):
+def test_base_model_with_escapes_is_refused_on_loading(tiny_model, tmp_path, data):
     X, Y = data
     folder = tmp_path / "saved"
     TransformerMultiLabelClassifier(tiny_model, **FAST).fit(X, Y).save_pretrained(folder)
@@ -329,3 +359,11 @@ def test_predictions_escape_terminal_controls_losslessly_in_json():
     assert text in to_file.getvalue()  # a file gets the text as read
     shown = to_terminal.getvalue()
     assert not any(ch in shown for ch in "\x1b\x07\u202e\x9b") and "U+001B[2J" in shown
+
+
+def test_one_rule_for_the_characters_output_escapes():
+    from skbert._validation import UNSAFE_CHARS, unsafe_char
+
+    differ = [hex(cp) for cp in range(0x110000)
+              if bool(UNSAFE_CHARS.fullmatch(chr(cp))) != unsafe_char(chr(cp))]
+    assert not differ
