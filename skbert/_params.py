@@ -631,7 +631,7 @@ def _limit_folder_windows(params: dict, path: str) -> None:
     # it reads (two special tokens a window): keep them at least max_length / 32 apart, so
     # a text is held at most about 32 times over, whatever max_chunks keeps
     most = max(max_length - 2 - -(-max_length // 32), 0)
-    if stride > most:
+    if most < stride < max_length - 2:  # at or past a window's room: damage, refused later
         warnings.warn(
             f"{path}: {file_key('stride')} is {stride} with max_length={max_length}: about a "
             f"window every {max(max_length - 2 - stride, 1)} token(s), so a long text is held "
