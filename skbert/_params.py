@@ -604,33 +604,25 @@ def folder_params(settings: dict, path: str) -> dict:
 
 
 def _limit_folder_windows(params: dict, path: str) -> None:
-    """With ``long_text="chunk"``, a folder's ``max_chunks`` above
-    :data:`FOLDER_MAX_CHUNKS` (or None) made that, and a ``stride`` that starts
-    windows fewer than ``max_length / 32`` tokens apart made the largest that
-    does not (``max_length - 2 - ceil(max_length / 32)``).
+    """With ``long_text="chunk"``, a folder's ``stride`` that starts windows fewer
+    than ``max_length / 64`` tokens apart made the largest that does not
+    (``max_length - 2 - ceil(max_length / 64)``).
 
     The tokenizer makes a window at every step of a text before ``max_chunks``
     keeps the first ones, so a stride of nearly ``max_length`` makes a window of
     nearly every token: one long text then takes ``max_length`` times its own
-    memory. A user may set either with ``set_params``; a folder may not.
+    memory. ``max_chunks`` (None too) is taken as saved: what it lets a text
+    cost grows with the text, which the user chooses. A user may set any
+    stride with ``set_params``; a folder may not.
     """
     get = lambda name: params.get(name, PARAM[name].default)  # noqa: E731
-    max_length, stride, chunks = get("max_length"), get("stride"), get("max_chunks")
+    max_length, stride = get("max_length"), get("stride")
     if get("long_text") != "chunk" or not (is_int(max_length) and is_int(stride)):
         return
-    if chunks is None or chunks > FOLDER_MAX_CHUNKS:
-        warnings.warn(
-            f"{path}: {file_key('max_chunks')} is {chunks!r:.40} with long_text='chunk'; a "
-            f"saved folder may set at most {FOLDER_MAX_CHUNKS} (the windows of one text are "
-            f"held in memory together), so the model loads with max_chunks="
-            f"{FOLDER_MAX_CHUNKS}: a text of more windows is read in its first "
-            f"{FOLDER_MAX_CHUNKS}. Set more yourself with set_params(max_chunks=...) if this "
-            "machine has the memory.", SavedFileWarning, stacklevel=4)
-        params["max_chunks"] = FOLDER_MAX_CHUNKS
     # the tokenizer makes a window every max_length - 2 - stride tokens of the characters
-    # it reads (two special tokens a window): keep them at least max_length / 32 apart, so
-    # a text is held at most about 32 times over, whatever max_chunks keeps
-    most = max(max_length - 2 - -(-max_length // 32), 0)
+    # it reads (two special tokens a window): keep them at least max_length / 64 apart, so
+    # a text is held at most about 64 times over, whatever max_chunks keeps
+    most = max(max_length - 2 - -(-max_length // 64), 0)
     if most < stride < max_length - 2:  # at or past a window's room: damage, refused later
         warnings.warn(
             f"{path}: {file_key('stride')} is {stride} with max_length={max_length}: about a "
@@ -652,9 +644,6 @@ FOLDER_LIMITS = {
     "predict_batch_size": (4096, 64, "it changes no prediction, only the memory of each "
                                      "forward pass"),
 }
-#: With ``long_text="chunk"``, the most windows per text a folder may ask for
-#: (``max_chunks=None`` included): the windows of one text are held in memory together.
-FOLDER_MAX_CHUNKS = 1024
 
 
 #: The parameters a pandas Series may give, matched to the labels by its index.

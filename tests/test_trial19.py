@@ -220,22 +220,24 @@ def test_a_folders_memory_settings_are_bounded_on_loading(tiny_model, tmp_path, 
     path = folder / "skbert.json"
     doc = json.loads(path.read_text())
     assert doc["params"]["max_chunks"] is None
-    with pytest.warns(SavedFileWarning, match="params.max_chunks is None"):
-        kept = TransformerMultiLabelClassifier.from_pretrained(folder)  # every window: no
-    assert kept.max_chunks == 1024 and kept.stride == 4
-    doc["params"].update(predict_batch_size=10**9, max_length=64, stride=61)  # every token
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every window, as the user asked: the texts are theirs
+        kept = TransformerMultiLabelClassifier.from_pretrained(folder)
+    assert kept.max_chunks is None and kept.stride == 4
+    doc["params"].update(predict_batch_size=10**9, max_length=256, stride=253)  # every token
     path.write_text(json.dumps(doc))
     with pytest.warns(SavedFileWarning) as caught:
         loaded = TransformerMultiLabelClassifier.from_pretrained(folder)
     said = " ".join(str(w.message) for w in caught)
-    assert "params.predict_batch_size is 1000000000" in said and "params.stride is 61" in said
-    assert loaded.predict_batch_size == 64 and loaded.stride == 60  # 2 tokens apart: 64 / 32
-    doc["params"].update(predict_batch_size=64, max_length=36, stride=32, max_chunks=8)
-    path.write_text(json.dumps(doc))  # a user's own: windows 2 tokens apart in 36
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        own = TransformerMultiLabelClassifier.from_pretrained(folder)
-    assert own.stride == 32 and own.max_chunks == 8
+    assert "params.predict_batch_size is 1000000000" in said and "params.stride is 253" in said
+    assert loaded.predict_batch_size == 64 and loaded.stride == 250  # 4 apart: 256 / 64
+    for max_length, stride in ((35, 32), (36, 32), (64, 61)):  # a user's own, fit accepts
+        doc["params"].update(predict_batch_size=64, max_length=max_length, stride=stride)
+        path.write_text(json.dumps(doc))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            own = TransformerMultiLabelClassifier.from_pretrained(folder)
+        assert own.stride == stride
     doc["params"].update(long_text="truncate", max_chunks=None, predict_batch_size=4096,
                          stride=33)
     path.write_text(json.dumps(doc))
