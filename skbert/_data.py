@@ -150,8 +150,7 @@ MIN_CHARS = 2048
 
 
 def char_budget(max_length: int, long_text: str = "truncate",
-                max_chunks: int | None = None, truncation_side: str = "right",
-                stride: int = 0) -> int | None:
+                max_chunks: int | None = None, stride: int = 0) -> int | None:
     """The characters of a text read before it is tokenised, or None for all of them.
 
     skbert keeps at most ``max_length`` tokens of a text with
@@ -174,9 +173,7 @@ def char_budget(max_length: int, long_text: str = "truncate",
     ``max_chunks`` to bound both. A tokenizer that truncates on the left keeps
     a text's end (its first window is the text's last tokens, and the
     windows go back from there): the text's last characters are kept
-    instead. ``truncation_side`` no longer changes the budget (both sides are
-    cut alike; :func:`cut_texts` keeps the end for the left); it stays for
-    the callers that pass it.
+    instead (:func:`cut_texts` with ``side="left"``); the budget is the same.
 
     Examples
     --------
@@ -233,7 +230,7 @@ def _tokenise(tokenizer, texts: list[str], *, max_length: int, long_text: str, s
     Each text is first cut to :func:`char_budget` characters.
     """
     side = getattr(tokenizer, "truncation_side", "right")
-    texts = cut_texts(texts, char_budget(max_length, long_text, max_chunks, side, stride), side)
+    texts = cut_texts(texts, char_budget(max_length, long_text, max_chunks, stride), side)
     if long_text == "truncate":
         enc = call_tokenizer(tokenizer, texts, truncation=True, max_length=max_length,
                              return_attention_mask=False, return_token_type_ids=False)

@@ -352,7 +352,7 @@ def _tokenise(estimator, texts: list[str]) -> tuple[list[_Doc], list[_Window]]:
         kwargs.update(stride=estimator.stride, return_overflowing_tokens=True)
     # the characters prediction reads (issue 20 item 7): a huge text costs its budget only
     side = getattr(tok, "truncation_side", "right")
-    cut = cut_texts(list(texts), char_budget(estimator.max_length, long_text, max_chunks, side,
+    cut = cut_texts(list(texts), char_budget(estimator.max_length, long_text, max_chunks,
                                              estimator.stride if chunk else 0), side)
     # a left cut keeps a text's end: its offsets move by the characters cut off
     shift = [len(t) - len(c) if side == "left" else 0 for t, c in zip(texts, cut)]

@@ -103,7 +103,7 @@ from ._utils import (
     seed_from_random_state,
     user_stacklevel,
 )
-from ._validation import FitData, check_encodable, is_hf_dataset, unsafe_char
+from ._validation import UNSAFE_CHARS, FitData, check_encodable, is_hf_dataset
 from .callbacks import Checkpoint, notify
 
 logger = logging.getLogger(__name__)
@@ -326,7 +326,7 @@ def _said_warnings(value) -> list[str]:
     they were recorded) is none."""
     if not (isinstance(value, list) and len(value) <= MAX_FIT_WARNINGS and all(
             isinstance(w, str) and len(w) <= MAX_FIT_WARNING_CHARS
-            and not any(ch != "\n" and unsafe_char(ch) for ch in w) for w in value)):
+            and not UNSAFE_CHARS.search(w.replace("\n", "")) for w in value)):
         # skbert's messages show names with repr: a control character (a terminal's escape
         # codes, a carriage return) or a bidi override is damage, or a planted message
         return []

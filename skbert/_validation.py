@@ -730,9 +730,6 @@ def unsafe_char(ch: str) -> bool:
 #: Every character :func:`unsafe_char` refuses, as one class: the C0 and C1 controls and
 #: DEL, the line and paragraph separators and the bidi embeddings, overrides and isolates.
 UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-#: The same less tab and newline: what a text shown on a terminal may not hold.
-_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
-                              "\u2066-\u2069]")
 
 
 def json_line(record: dict) -> str:
@@ -765,7 +762,8 @@ def terminal_safe(cell: str) -> str:
     >>> terminal_safe("\x1b]0;title\x07 hi")
     'U+001B]0;titleU+0007 hi'
     """
-    return _TERMINAL_UNSAFE.sub(lambda m: f"U+{ord(m.group()):04X}", cell)
+    return UNSAFE_CHARS.sub(  # tab and newline lay a cell out; they change no screen
+        lambda m: m.group() if m.group() in "\t\n" else f"U+{ord(m.group()):04X}", cell)
 
 
 def _check_printable(label: str, holds: str, fix: str) -> None:

@@ -117,7 +117,6 @@ def test_item07_budget_is_proportional_to_what_is_kept():
     assert _data.char_budget(8) == _data.MIN_CHARS
     assert _data.char_budget(128, "chunk", 8) == 8 * 128 * _data.CHARS_PER_TOKEN
     assert _data.char_budget(128, "chunk", None) is None  # every window: every character
-    assert _data.char_budget(128, "chunk", 8, truncation_side="left") == 8 * 128 * _data.CHARS_PER_TOKEN  # noqa: E501
     assert _data.char_budget(128, "chunk", 8, stride=32) == (128 + 7 * 96) * _data.CHARS_PER_TOKEN
     texts = ["ab", "abcdef"]
     assert _data.cut_texts(texts, 4) == ["ab", "abcd"]
@@ -247,7 +246,7 @@ def test_item07_explain_reads_only_the_budget(fitted, side, monkeypatch):
     spy = TextSpy(est.tokenizer_)
     monkeypatch.setattr(est, "tokenizer_", spy)
     huge = million_character_text()
-    budget = _data.char_budget(est.max_length, est.long_text, est.max_chunks, side)
+    budget = _data.char_budget(est.max_length, est.long_text, est.max_chunks)  # either side
     [whole] = explain(est, [huge], labels="all", n_steps=2)
     assert spy.longest <= budget  # neither predict_proba nor explain's own tokenising read more
     kept = huge[:budget] if side == "right" else huge[-budget:]

@@ -449,7 +449,7 @@ def test_item07_left_truncated_chunks_cut_the_start_and_keep_their_windows(model
     tok = load_tokenizer(model_path)
     tok.truncation_side = "left"
     kw = dict(max_length=MAX_LENGTH, long_text="chunk", stride=STRIDE, max_chunks=3)
-    budget = skbert._data.char_budget(MAX_LENGTH, "chunk", 3, "left", STRIDE)
+    budget = skbert._data.char_budget(MAX_LENGTH, "chunk", 3, STRIDE)  # either side
     texts = texts_around(budget, FILLER + [EARLY, LATE], seed=2)
     assert max(map(len, texts)) > 3 * budget
     spy = TextSpy(tok)
