@@ -369,3 +369,61 @@ def test_one_rule_for_the_characters_output_escapes():
     differ = [hex(cp) for cp in range(0x110000)
               if bool(UNSAFE_CHARS.fullmatch(chr(cp))) != unsafe_char(chr(cp))]
     assert not differ
+
+
+def test_real_tokenizer_shapes_are_within_the_bound():
+    """The pipelines of released tokenizers, built as transformers' converters build them
+    (a SentencePiece map stood in for by one whose longest replacement is 18 characters,
+    NFKC's longest): none is refused, ALBERT's (the largest) under the bound."""
+    from tokenizers import Regex, Tokenizer, models
+    from tokenizers import normalizers as N
+    from tokenizers import pre_tokenizers as P
+    from tokenizers import processors as PP
+
+    from skbert._tokenizer_growth import _growth
+
+    charsmap = base64.b64encode(struct.pack("<I", 4) + b"trie" + "\ufdfa".encode() + b"\0"
+                                + ("\u0635" * 18).encode() + b"\0").decode()
+    precompiled = {"type": "Precompiled", "precompiled_charsmap": charsmap}
+    unigram = Tokenizer(models.Unigram([("<unk>", 0.0), ("\u2581a", -1.0)], 0))
+    metaspace = P.Metaspace(replacement="\u2581", prepend_scheme="always")
+    shapes = {}
+
+    def add(name, tok, before=(), after=(), steps=None):
+        doc = json.loads(tok.to_str())
+        if steps is not None:  # a SentencePiece pipeline around its Precompiled map
+            doc["normalizer"] = {"type": "Sequence", "normalizers": [
+                *[json.loads(n.__getstate__()) for n in before], precompiled,
+                *[json.loads(n.__getstate__()) for n in after]]}
+        shapes[name] = doc
+
+    for name, before in (("albert", [N.Replace("``", '"'), N.Replace("''", '"'), N.NFKD(),
+                                     N.StripAccents(), N.Lowercase()]),
+                         ("xlnet", [N.Replace("``", '"'), N.Replace("''", '"'), N.NFKD(),
+                                    N.StripAccents()]),
+                         ("t5", [])):
+        unigram.pre_tokenizer = metaspace
+        add(name, unigram, before, [N.Replace(Regex(" {2,}"), " ")], steps=True)
+    llama2 = Tokenizer(models.BPE())
+    llama2.normalizer = N.Sequence([N.Prepend("\u2581"), N.Replace(" ", "\u2581")])
+    add("llama-2", llama2)
+    llama3 = Tokenizer(models.BPE())
+    llama3.pre_tokenizer = P.Sequence([P.Split(Regex(r"\p{N}{1,3}| ?\p{L}+|\s+"), "isolated"),
+                                       P.ByteLevel(add_prefix_space=False, use_regex=False)])
+    llama3.post_processor = PP.ByteLevel(trim_offsets=False)
+    add("llama-3", llama3)
+    roberta = Tokenizer(models.BPE())
+    roberta.pre_tokenizer = P.ByteLevel(add_prefix_space=False)
+    roberta.post_processor = PP.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    add("roberta", roberta)
+    bert = Tokenizer(models.WordPiece({"[UNK]": 0}, unk_token="[UNK]"))
+    bert.normalizer = N.BertNormalizer(lowercase=True)
+    bert.pre_tokenizer = P.BertPreTokenizer()
+    add("bert", bert)
+    for name, doc in shapes.items():
+        check_tokenizer_json(doc, name)
+    state = {"decomposed": False}
+    albert = [_growth(shapes["albert"].get(key), children, "albert", [], 0, state)
+              for key, children in (("normalizer", "normalizers"),
+                                    ("pre_tokenizer", "pretokenizers"))]
+    assert albert == [18 * 18, 2.0]  # NFKD, then the map; the word marker
