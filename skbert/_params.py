@@ -17,7 +17,9 @@ API
     nor predictions), ``cache_key`` (part of the fit-cache key: the ``"fit"``
     rows but ``threshold_metric``, whose rules the cache keeps all), ``card``
     (shown on the model card), ``from_folder`` (read back from a saved
-    folder's ``skbert.json``), plus CLI details (``metavar``, ``cli_default``).
+    folder's ``skbert.json``), ``folder_most`` (the largest value a folder
+    may set, for a parameter that sizes memory and changes no prediction;
+    above it the default loads, with a warning), plus CLI details (``metavar``, ``cli_default``).
 ``PARAM`` : dict, name -> :class:`Param`.
 ``DEFAULTS`` : dict, name -> default.
 ``PARAMETER_CONSTRAINTS`` : dict, the estimator's ``_parameter_constraints``.
@@ -102,6 +104,8 @@ class Param:
     from_folder: bool = True
     metavar: str | None = None
     cli_default: Any = _UNSET
+    #: The most a saved folder may set (None: no bound); see the module docstring.
+    folder_most: int | None = None
     #: False for a fit-time parameter that acts after training only (``threshold_metric``:
     #: the fit cache keeps the thresholds of every rule, so the weights are reused).
     in_cache_key: bool = True
@@ -449,7 +453,7 @@ PARAMS: tuple[Param, ...] = (
           "how window logits make a text's", flag="--chunk-pooling"),
     Param("predict_batch_size", 64, [_pos(Integral)],
           "texts per forward pass in prediction and validation",
-          flag="--predict-batch-size", when="predict", metavar="N"),
+          flag="--predict-batch-size", when="predict", metavar="N", folder_most=4096),
     Param("fit_cache", True, ["boolean", FolderPath("fit_cache")],
           "reuse fine-tuned weights of an identical earlier fit (a str: a shared folder)",
           when="observer", from_folder=False),
@@ -590,14 +594,15 @@ def folder_params(settings: dict, path: str) -> dict:
             continue
         if expected is not None:
             raise _saved_value_error(path, name, value, expected)
-        if name in FOLDER_LIMITS and value > FOLDER_LIMITS[name][0]:
-            limit, instead, effect = FOLDER_LIMITS[name]
+        if param.folder_most is not None and value > param.folder_most:
+            # a stranger's folder could otherwise ask every forward pass for all the memory
             warnings.warn(
                 f"{path}: {file_key(name)} is {value!r:.80}; a saved folder may set at most "
-                f"{limit} ({effect}), so the model loads with {name}={instead}. Set more "
+                f"{param.folder_most} (it changes no prediction, only the memory of each "
+                f"forward pass), so the model loads with {name}={param.default}. Set more "
                 f"yourself with set_params({name}=...) if this machine has the memory.",
                 SavedFileWarning, stacklevel=3)
-            value = instead
+            value = param.default
         out[name] = value
     _limit_folder_windows(out, path)
     return _label_indexed(out, settings.get("label_indexed"), classes, path)
@@ -633,17 +638,6 @@ def _limit_folder_windows(params: dict, path: str) -> None:
             "long texts' probabilities may differ a little. Set it yourself with "
             "set_params(stride=...) if you mean it.", SavedFileWarning, stacklevel=4)
         params["stride"] = most
-
-
-#: Parameters that size the memory of prediction, their most from a folder, the value
-#: used instead and what that changes: a stranger's folder could otherwise ask one long
-#: text or one forward pass for all the memory there is (``max_chunks=None`` with a
-#: ``stride`` of nearly ``max_length`` makes a window of every token). A larger value
-#: the user gives with ``set_params`` is theirs to give.
-FOLDER_LIMITS = {
-    "predict_batch_size": (4096, 64, "it changes no prediction, only the memory of each "
-                                     "forward pass"),
-}
 
 
 #: The parameters a pandas Series may give, matched to the labels by its index.
