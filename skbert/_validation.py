@@ -720,16 +720,18 @@ _BIDI_CONTROLS = ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI")
 
 def unsafe_char(ch: str) -> bool:
     """Whether ``ch`` is what a label name may not hold: a control character (Unicode
-    Cc, line and paragraph separators) or a bidirectional embedding, override or isolate
-    (:data:`_BIDI_CONTROLS`). A writer of outside text (the model card) shows it as its
-    code point."""
-    return (unicodedata.category(ch) in _UNPRINTABLE
+    Cc, line and paragraph separators), a lone surrogate (Cs: no UTF-8 can write it) or a
+    bidirectional embedding, override or isolate (:data:`_BIDI_CONTROLS`). A writer of
+    outside text (the model card) shows it as its code point."""
+    return (unicodedata.category(ch) in (*_UNPRINTABLE, "Cs")
             or unicodedata.bidirectional(ch) in _BIDI_CONTROLS)
 
 
 #: Every character :func:`unsafe_char` refuses, as one class: the C0 and C1 controls and
-#: DEL, the line and paragraph separators and the bidi embeddings, overrides and isolates.
-UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: DEL, the line and paragraph separators, the lone surrogates and the bidi embeddings,
+#: overrides and isolates.
+UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                          "\ud800-\udfff]")
 
 
 def json_line(record: dict) -> str:
@@ -785,13 +787,13 @@ def _check_printable(label: str, holds: str, fix: str) -> None:
             f"{holds} {brief(label)}, which is "
             f"{'empty' if not label else 'only spaces' if not label.strip() else 'invisible'}: "
             f"CSV headers, reports and the model card would show a blank label. {fix}")
-    bad = next((ch for ch in label if unicodedata.category(ch) in _UNPRINTABLE), None)
-    if bad is not None:
+    found = UNSAFE_CHARS.search(label)  # the one rule; the message says which kind
+    bad = found.group() if found else None
+    if bad is not None and unicodedata.bidirectional(bad) not in _BIDI_CONTROLS:
         raise ValueError(
             f"{holds} {brief(label)}, which holds the control character {bad!r}: it would "
             "break the CLI's CSV rows and the model card's table (or not show there at all). "
             f"{fix}")
-    bad = next((ch for ch in label if unicodedata.bidirectional(ch) in _BIDI_CONTROLS), None)
     if bad is not None:
         raise ValueError(
             f"{holds} {brief(label)}, which holds the bidirectional control {bad!r} "

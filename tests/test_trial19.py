@@ -427,3 +427,11 @@ def test_real_tokenizer_shapes_are_within_the_bound():
               for key, children in (("normalizer", "normalizers"),
                                     ("pre_tokenizer", "pretokenizers"))]
     assert albert == [18 * 18, 2.0]  # NFKD, then the map; the word marker
+
+
+def test_a_lone_surrogate_is_shown_or_escaped_not_written_raw():
+    from skbert._export import _code, _md
+
+    assert _md("caf\udce9") == "cafU+DCE9" and _code("caf\udce9") == "`cafU+DCE9`"
+    line = json_line({"t": "caf\udce9"})
+    assert line == '{"t": "caf\\udce9"}' and line.encode("utf-8")  # writable as UTF-8
