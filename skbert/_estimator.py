@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from . import _distributed
+from ._cli_paths import relation  # the command line's rule for --out and --model
 from ._data import pad_token_id
 from ._docs import fill_doc
 from ._explain import explain
@@ -45,8 +46,10 @@ from ._params import (
 )
 from ._persistence import (
     SETTINGS_FILE,
+    check_not_base_folder,
     dump_model,
     fitted_settings,
+    folder_argument,
     load_folder,
     read_settings,
     restore_model,
@@ -922,8 +925,6 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         TypeError
             If ``folder`` is not a str or path-like (None, bytes).
         """
-        from ._persistence import check_not_base_folder, folder_argument
-
         folder = folder_argument(folder, "save_pretrained")
         check_is_fitted(self)
         check_lengths(self, self.tokenizer_, "this model")  # from_pretrained would refuse them
@@ -1035,8 +1036,6 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         validate_parameter_constraints(  # the caller's own: not the file's to blame
             {name: cls._parameter_constraints[name] for name in given}, given,
             caller_name=f"{cls.__name__}.from_pretrained")
-        from ._persistence import folder_argument
-
         folder = resolve_pretrained_source(folder_argument(folder, "from_pretrained"), revision,
                                            onnx=backend == "onnx")
         settings = read_settings(folder)
@@ -1213,8 +1212,6 @@ def _check_checkpoint_dir(checkpoint_dir, model_name_or_path) -> None:
     model = resolve_model_path(os.fspath(model_name_or_path)
                                if isinstance(model_name_or_path, os.PathLike)
                                else str(model_name_or_path))
-    from ._cli_paths import relation  # the command line's rule for --out and --model
-
     if not os.path.isdir(model):
         return  # a hub name: nothing local to protect
     how = relation(os.path.expanduser(os.fspath(checkpoint_dir)), model)  # as used

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from ._cli_paths import is_model_folder, relation, shown_path
 from ._hf import transformers_names
 from ._load_errors import NewerFileError, SavedFileError, explain_load_errors
 from ._modeling import (
@@ -292,8 +293,6 @@ def check_not_base_folder(folder: str, fitted_from) -> None:
     ValueError
         Naming both folders and the fix.
     """
-    from ._cli_paths import is_model_folder, relation, shown_path
-
     if fitted_from is None:
         return
     base = resolve_model_path(os.fspath(fitted_from) if isinstance(fitted_from, os.PathLike)

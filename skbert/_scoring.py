@@ -98,6 +98,7 @@ def make_score_fn(scoring, threshold, classes) -> Callable[[np.ndarray, np.ndarr
         return float(scorer(EpochView(logits, t, classes), None, Y))
 
     score.scoring = scoring  # what a warning about the score names
+    score.scorer = scorer  # what check_scoring inspects: built once
     return score
 
 
@@ -127,7 +128,7 @@ def check_scoring(scoring, classes) -> None:
         raise ValueError(f"scoring={scoring!r} is not usable: {exc}") from None
     if score is None:
         return
-    func = getattr(get_scorer(scoring), "_score_func", None)
+    func = getattr(score.scorer, "_score_func", None)
     name = getattr(func, "__name__", "")
     if name in _ONE_DISTRIBUTION and getattr(func, "__module__", "").startswith("sklearn."):
         raise ValueError(

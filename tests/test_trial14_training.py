@@ -15,6 +15,7 @@ from sklearn.metrics import f1_score
 from torch import nn
 
 from skbert import TransformerMultiLabelClassifier, _cache
+from skbert._param_key import by_code
 from skbert._training import Selection
 from skbert._utils import SkbertWarning
 
@@ -334,7 +335,7 @@ def test_the_key_of_a_callable_scorer_is_the_same_in_every_process(tmp_path):
         "import joblib\n"
         "from sklearn.metrics import get_scorer, make_scorer, f1_score\n"
         "from skbert.metrics import get_scorer as ours\n"
-        "from skbert._cache import by_code\n"
+        "from skbert._param_key import by_code\n"
         "class Weighted:\n"
         "    names = {'a', 'b', 'c'}\n"
         "    def __call__(self, est, X, Y):\n"
@@ -411,7 +412,7 @@ def test_two_label_scores_during_fit_equal_the_metric_on_the_validation_outputs(
 def _key(value):
     import joblib
 
-    return joblib.hash(_cache.by_code(value))
+    return joblib.hash(by_code(value))
 
 
 def test_a_callable_builtin_subclass_is_keyed_by_its_class_and_its_value():

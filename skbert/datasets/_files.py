@@ -653,7 +653,8 @@ def load_table(path, *, text_column="text", label_column="labels", label_columns
     else:
         unknown = sorted(found - set(labels))
         if unknown:
-            as_text = [n for n in unknown if n in {str(lab) for lab in labels}]
+            label_texts = {str(lab) for lab in labels}
+            as_text = [n for n in unknown if n in label_texts]
             raise ValueError(
                 f"The data holds labels not in `labels`: {unknown}; add them to "
                 "labels or pass labels=None to use every label in the file."
