@@ -384,6 +384,18 @@ def test_ill_typed_fields_warn_and_are_ignored(tmp_path, edit, match):
     _load_warns(folder, match)
 
 
+def test_a_state_written_before_the_digests_is_ignored(tmp_path):
+    """security.rst: a training state of format 1 (no digests) warns and is not resumed."""
+    def older(doc):
+        doc.update(format=1)
+        doc.pop("tensors_sha256", None)
+        doc.pop("document_sha256", None)
+
+    folder = _saved(tmp_path)
+    _rewrite(folder, edit_doc=older, reseal=False)
+    _load_warns(folder, "format 1")
+
+
 @pytest.mark.parametrize("edit, match", [
     (lambda t: t.update({"pickle/payload": torch.zeros(1)}), "unexpected tensor"),
     (lambda t: t.pop("rng/torch_cpu"), "torch CPU generator"),
