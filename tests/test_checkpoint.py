@@ -389,7 +389,7 @@ def test_a_state_written_before_the_digests_is_ignored(tmp_path):
     def older(doc):
         doc.update(format=1)
         doc.pop("tensors_sha256", None)
-        doc.pop("document_sha256", None)
+        doc.pop("state_sha256", None)
 
     folder = _saved(tmp_path)
     _rewrite(folder, edit_doc=older, reseal=False)
