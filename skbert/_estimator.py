@@ -1209,9 +1209,7 @@ def _check_checkpoint_dir(checkpoint_dir, model_name_or_path) -> None:
     """
     if checkpoint_dir is None:
         return
-    model = resolve_model_path(os.fspath(model_name_or_path)
-                               if isinstance(model_name_or_path, os.PathLike)
-                               else str(model_name_or_path))
+    model = resolve_model_path(model_name_or_path)
     if not os.path.isdir(model):
         return  # a hub name: nothing local to protect
     how = relation(os.path.expanduser(os.fspath(checkpoint_dir)), model)  # as used

