@@ -260,7 +260,7 @@ def _add_saved_model_options(p) -> None:
                    help="with --backend onnx: an int8-quantised copy, 4x smaller and usually "
                         "faster "
                         "on CPUs; it changes predictions (on a fine-tuned MiniLM probabilities "
-                        "moved by up to ~0.3 and some decisions flipped): check it on "
+                        "moved by up to ~0.4 and some decisions flipped): check it on "
                         "validation data first")
 
 

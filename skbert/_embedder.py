@@ -100,7 +100,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         request (faster on CPUs with AMX or AVX-512 bf16). Embeddings are
         returned as float32 in every case.
 
-        .. versionchanged:: 0.1.1
+        .. versionchanged:: 0.2.0
            ``"auto"`` is fp32 on the CPU (it was bf16 on CPUs with AMX or
            AVX-512 bf16).
     compile : bool or dict, default=False
