@@ -370,9 +370,47 @@ def remove_file(path, *, root=None, links: bool = False) -> bool:
 
 
 def make_folders(path, *, root=None) -> str:
-    """Create folder ``path`` (and those above it, up to ``root``) without following links."""
-    os.close(_open_folder(path, root, create=True))
+    """Create folder ``path`` (and those above it, up to ``root``) without following links.
+
+    A file (or anything but a folder) where a folder of the path should be is
+    a :class:`FileExistsError` that names it, not the system's bare message.
+
+    >>> import tempfile
+    >>> base = tempfile.mkdtemp()
+    >>> open(os.path.join(base, "notes"), "w").close()
+    >>> try:
+    ...     make_folders(os.path.join(base, "notes", "model"))
+    ... except FileExistsError as exc:
+    ...     print(str(exc).replace(base, "BASE")[:60])
+    'BASE/notes' is a file, not a folder, so the folder 'BASE/no
+    """
+    try:
+        os.close(_open_folder(path, root, create=True))
+    except (FileExistsError, FileNotFoundError, NotADirectoryError) as exc:
+        blocker = _first_non_folder(os.path.abspath(os.fspath(path)))
+        if blocker is None:
+            raise
+        what = "a link that leads to no folder" if os.path.islink(blocker) else "a file"
+        raise FileExistsError(
+            f"{blocker!r} is {what}, not a folder, so the folder "
+            f"{os.path.abspath(os.fspath(path))!r} cannot be created there. Move it away, "
+            "or choose another folder.") from exc
     return os.fspath(path)
+
+
+def _first_non_folder(path: str) -> str | None:
+    """The first component of absolute ``path`` that exists and is not a folder (links to
+    folders count as folders here), or None."""
+    current = os.sep
+    for part in path.split(os.sep):
+        if not part:
+            continue
+        current = os.path.join(current, part)
+        if not os.path.lexists(current):
+            return None
+        if not os.path.isdir(current):
+            return current
+    return None
 
 
 @contextlib.contextmanager
