@@ -244,6 +244,9 @@ def check_out_folder(out: str, *, inputs=(), model: str | None = None,
             "--out - would save the model in a folder named '-': a model is a folder of "
             "files, not a stream. Name the folder, e.g. --out my-model (or --out ./- if you "
             "mean that name).")
+    from ._persistence import check_folder_name
+
+    check_folder_name(out)  # before training: the save would fail after it
     if os.path.lexists(out) and not os.path.isdir(out):
         raise FileExistsError(
             f"--out {out!r} is an existing file; give a folder path for the model.")

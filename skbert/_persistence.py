@@ -254,6 +254,8 @@ def folder_argument(folder, method: str) -> str:
     """
     path = os.fspath(folder) if isinstance(folder, os.PathLike) else folder
     if isinstance(path, str):
+        if method == "save_pretrained":
+            check_folder_name(path)
         problem = folder_problem("folder", path) if method == "save_pretrained" else None
         if problem is not None:  # "$HOME/x", "~no_such_user/x": a folder of that literal name
             raise ValueError(f"save_pretrained: {problem}.")
@@ -308,6 +310,23 @@ def check_not_base_folder(folder: str, fitted_from) -> None:
         f"save_pretrained({shown_path(instead)!r}).")
 
 
+def check_folder_name(folder) -> str:
+    """``folder`` as a str, refused when UTF-8 cannot encode it (a lone surrogate).
+
+    The tokenizer library writes through UTF-8 paths only; such a name (a file
+    name read in another encoding gives one) would fail halfway through a save.
+    """
+    folder = os.fspath(folder)
+    try:
+        folder.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"The folder name {ascii(folder)} holds a character UTF-8 cannot encode (a lone "
+            "surrogate, as a file name read in another encoding gives); the tokenizer cannot "
+            "be saved there. Choose a folder name in plain UTF-8.") from None
+    return folder
+
+
 def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) -> None:
     """Write a Hugging Face model folder plus ``skbert.json``.
 
@@ -333,7 +352,7 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
             f"This estimator predicts with {type(model).__name__} (loaded with backend='onnx'), "
             "which holds no torch weights to save. Load the folder with backend='torch' to save "
             "it again, or copy the folder it was loaded from.")
-    folder = os.fspath(folder)
+    folder = check_folder_name(folder)
     model = merged(model)  # adapters (peft) are saved merged into plain weights
     if os.path.lexists(folder):
         if not os.path.isdir(folder):  # fails now, before any work

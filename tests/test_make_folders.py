@@ -1,5 +1,6 @@
 """A file where a folder must go is named in the error (make_folders and its callers)."""
 
+import json
 import os
 
 import pytest
@@ -37,3 +38,33 @@ def test_save_pretrained_under_a_file_keeps_the_file(tiny_st_model, corpus, tmp_
         clf.save_pretrained(notes / "model")
     assert notes.read_text() == "mine"
     assert sorted(os.listdir(tmp_path)) == ["notes"]
+
+
+@pytest.mark.parametrize("name", ["sur\udcffx", "sur\ud800x"])
+def test_save_pretrained_refuses_a_folder_name_utf8_cannot_encode(tiny_st_model, corpus,
+                                                                  tmp_path, name):
+    X, Y = corpus
+    clf = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", contrastive_steps=0,
+                                          fit_cache=False).fit(X, Y)
+    with pytest.raises(ValueError, match=r"UTF-8 cannot encode .*Choose a folder name"):
+        clf.save_pretrained(os.path.join(str(tmp_path), name))
+    assert os.listdir(tmp_path) == []
+
+
+def test_cli_train_refuses_such_an_out_before_training(tiny_st_model, corpus, tmp_path,
+                                                       capsys, train_calls):
+    from skbert.cli import main
+
+    X, Y = corpus
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(
+        json.dumps({"text": t, "labels": [f"L{j}" for j in range(Y.shape[1]) if row[j]]}) + "\n"
+        for t, row in zip(X, Y)))
+    out = os.path.join(str(tmp_path), "m\udcff")
+    rc = main(["train", str(data), "--out", out, "--model", tiny_st_model, "--max-epochs", "1",
+               "--max-length", "16", "--contrastive-steps", "0", "--verbose", "0"])
+    assert rc != 0
+    assert "UTF-8 cannot encode" in capsys.readouterr().err
+    assert train_calls == []
+    assert sorted(os.listdir(tmp_path)) == ["train.jsonl"]
