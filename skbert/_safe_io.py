@@ -69,6 +69,96 @@ def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes, t
     return data, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
+#: The largest safetensors header skbert reads (safetensors' own reader allows 100 MB).
+SAFETENSORS_HEADER_MOST = 100_000_000
+
+
+class TooLarge(DamagedFile):
+    """A file whose contents would not fit in the memory free now: skipped, not damaged."""
+
+
+def memory_available() -> int | None:
+    """Bytes of memory free for a new allocation now (Linux ``MemAvailable``), or None."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return None
+
+
+def check_safetensors_extent(path: str) -> tuple:
+    """Check from its header alone that the safetensors file ``path`` is whole and fits in memory.
+
+    Reads the 8-byte header length and the header (at most
+    :data:`SAFETENSORS_HEADER_MOST` bytes), never the tensors. A file whose size
+    is not exactly what its header describes (a sparse or padded file planted
+    to exhaust memory, a truncated copy) is :class:`DamagedFile`; one whose
+    tensors would need more memory than is free now is :class:`TooLarge`.
+
+    Returns
+    -------
+    tuple
+        The file's identity (device, inode, size, mtime), as
+        :func:`read_regular_file` gives it.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file.
+    DamagedFile
+        As :func:`read_regular_file`, and as above.
+    """
+    fd, info = open_regular(path)
+    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    try:
+        _check_extent(fd, info)
+    except OSError as exc:  # not read: nothing to judge it by
+        raise DamagedFile(f"cannot be read ({exc.strerror or exc})") from exc
+    except DamagedFile as exc:
+        if not isinstance(exc, TooLarge):
+            exc.identity = identity  # read and refused: the caller may remove it
+        raise
+    finally:
+        os.close(fd)
+    return identity
+
+
+def _check_extent(fd: int, info: os.stat_result) -> None:
+    """The checks of :func:`check_safetensors_extent` on an open file (OSError passes)."""
+    head = read_upto(fd, 8)
+    if len(head) < 8:
+        raise DamagedFile(f"is {info.st_size} bytes long, shorter than a safetensors header")
+    n = int.from_bytes(head, "little")
+    if n > min(SAFETENSORS_HEADER_MOST, info.st_size - 8):
+        raise DamagedFile(f"declares a {n}-byte header in a {info.st_size}-byte file "
+                          "(truncated?)")
+    try:
+        header = json.loads(read_upto(fd, n))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DamagedFile(f"has an unreadable safetensors header ({exc})") from exc
+    end = 0
+    for name, entry in (header.items() if isinstance(header, dict) else ()):
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(type(x) is int and x >= 0 for x in offsets)):
+            raise DamagedFile(f"has unreadable tensors ({name!r:.80} has no valid "
+                              "data_offsets)")
+        end = max(end, offsets[1])
+    if not isinstance(header, dict) or info.st_size != 8 + n + end:
+        raise DamagedFile(f"is {info.st_size} bytes, but its header describes "
+                          f"{8 + n + end}: unreadable tensors (a truncated, padded or "
+                          "sparse copy)")
+    free = memory_available()
+    if free is not None and end > free:
+        raise TooLarge(f"holds {end / 2**30:.1f} GiB of tensors, more than the "
+                       f"{free / 2**30:.1f} GiB of memory free now")
+
+
 def open_regular(path: str) -> tuple[int, os.stat_result]:
     """A read descriptor of the regular file ``path`` (never a link, FIFO or device), and its stat.
 

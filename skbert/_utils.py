@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._safe_io import DamagedFile, read_regular_file
+from ._safe_io import DamagedFile, TooLarge, check_safetensors_extent, read_regular_file
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -337,7 +337,11 @@ def read_parsed(path: str, parse, damaged):
     The one shape of the fit cache's and the checkpoint's readers: no file is a
     plain miss (None); a file that cannot be read, or whose bytes ``parse``
     refuses with :class:`~skbert._safe_io.DamagedFile`, is handed to
-    ``damaged(exc, identity)`` and gives None.
+    ``damaged(exc, identity)`` and gives None. The file is a safetensors file:
+    its header is checked first (:func:`~skbert._safe_io.check_safetensors_extent`),
+    so a file larger than its header describes (a sparse file planted to exhaust
+    memory) is damaged without being read, and one whose tensors would not fit in
+    the memory free now is skipped (``identity`` None: it is not removed).
 
     Parameters
     ----------
@@ -355,15 +359,26 @@ def read_parsed(path: str, parse, damaged):
     -------
     object or None
     """
-    try:
-        data, identity = read_regular_file(path)
+    try:  # from the header first: a planted sparse file never reaches memory
+        checked = check_safetensors_extent(path)
+        # at most the size checked: a file swapped in meanwhile is not read past it
+        data, identity = read_regular_file(path, max_bytes=checked[2])
     except FileNotFoundError:
         return None
-    except DamagedFile as exc:
+    except TooLarge as exc:  # perhaps someone's real file, at a bad time: kept
         damaged(exc, None)
+        return None
+    except DamagedFile as exc:
+        damaged(exc, getattr(exc, "identity", None))
+        return None
+    except MemoryError:
+        damaged(DamagedFile("could not be read into the memory free now"), None)
         return None
     try:
         return parse(data)
     except DamagedFile as exc:
         damaged(exc, identity)
+        return None
+    except MemoryError:
+        damaged(DamagedFile("could not be parsed in the memory free now"), None)
         return None

@@ -20,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from skbert import TransformerMultiLabelClassifier, _cache
+from skbert import _utils as _cache_utils
 
 FAST = dict(max_epochs=1, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
             precision="fp32")
@@ -217,6 +218,8 @@ DAMAGE = {
     "missing tensor": _tensors(lambda t: t.pop(_first_tensor(t))),
     "extra tensor": _tensors(lambda t: t.update(planted=torch.zeros(1))),
     "wrong shape": _tensors(lambda t: t.update({_first_tensor(t): torch.zeros(3, 3)})),
+    # a sparse tail costs no disk but would be read into memory: refused from the header
+    "sparse 64 GiB tail": lambda p: os.truncate(p, os.path.getsize(p) + 64 * 2**30),
 }
 
 
@@ -496,3 +499,22 @@ def test_trial13_an_entry_without_the_rule_asked_for_is_a_miss(edit, tiny_st_mod
     got = make_est(tiny_st_model, folder, threshold_metric="f1_shrunk", **kwargs).fit(X, Y)
     np.testing.assert_array_equal(got.thresholds_, fresh.thresholds_)
     assert got.threshold_metric_ == "f1_shrunk"
+
+
+def test_entry_larger_than_free_memory_is_skipped_not_read(tiny_st_model, corpus, tmp_path,
+                                                           train_calls, caplog, monkeypatch):
+    from skbert import _safe_io
+
+    X, Y = corpus
+    folder = str(tmp_path / "fits")
+    make_est(tiny_st_model, folder).fit(X, Y)
+    reads = []
+    real_read = _safe_io.read_regular_file
+    monkeypatch.setattr(_safe_io, "memory_available", lambda: 1000)
+    monkeypatch.setattr(_cache_utils, "read_regular_file",
+                        lambda *a, **k: reads.append(a) or real_read(*a, **k))
+    with caplog.at_level(logging.WARNING, logger="skbert._cache"):
+        make_est(tiny_st_model, folder).fit(X, Y)
+    assert len(train_calls) == 2
+    assert "GiB of memory free now" in caplog.text
+    assert reads == []
