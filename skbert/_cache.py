@@ -82,7 +82,9 @@ from ._safe_io import (
     metadata_document,
     need,
     read_regular_file,
+    shown,
     tensors_sha256,
+    terminal_safe,
     write_bytes,
 )
 from ._thresholds import THRESHOLD_METRICS
@@ -720,7 +722,7 @@ def _rebuild(data: bytes, device) -> dict:
                                   source="the fit-cache entry")
     except Exception as exc:
         raise _Damaged(f"has a model config that builds no network of its tensors "
-                       f"({type(exc).__name__}: {exc})") from exc
+                       f"({type(exc).__name__}: {shown(exc)})") from exc
     _check_tensors(tensors, model.state_dict())  # names and dtypes
     try:
         model.load_state_dict(tensors)
@@ -788,6 +790,7 @@ def _check_tensors(tensors: dict, expected: dict) -> None:
 
 def _warn_once(message: str) -> None:
     """Log a problem as a warning the first time, then at DEBUG (a grid search repeats it)."""
+    message = terminal_safe(message)  # may quote a planted file's text
     if message in _reported:
         logger.debug(message)
     else:
@@ -799,6 +802,7 @@ def _report(path: str, reason: str,
             then: str = "; the fit retrains and replaces it.") -> None:
     """Log a damaged entry: a warning the first time, then at DEBUG."""
     message = "fit cache: ignoring %s, which %s%s"
+    reason = terminal_safe(reason)  # quotes the planted file's values
     if path in _reported:
         logger.debug(message, path, reason, then)
     else:

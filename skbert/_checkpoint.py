@@ -95,6 +95,7 @@ from ._safe_io import (
     load_tensors,
     metadata_document,
     tensors_sha256,
+    terminal_safe,
 )
 from ._utils import SkbertWarning, read_parsed, user_stacklevel
 from ._version import __version__
@@ -451,9 +452,9 @@ def _ignore(path: str, reason: str, other_fit: bool = False) -> None:
     what = "the training state of a fit with other parameters or data" if other_fit else (
         "a damaged training state")
     warnings.warn(
-        f"checkpoint_dir: ignoring {path}, {what} (it {reason}); training starts from epoch "
-        "1 and replaces the file after the first epoch. Use another checkpoint_dir to keep "
-        "it.", SkbertWarning, stacklevel=user_stacklevel())
+        f"checkpoint_dir: ignoring {path}, {what} (it {terminal_safe(reason)}); training "
+        "starts from epoch 1 and replaces the file after the first epoch. Use another "
+        "checkpoint_dir to keep it.", SkbertWarning, stacklevel=user_stacklevel())
 
 
 def _parse(path: str, data: bytes, fp: str, check_extra, max_epochs) -> TrainingState:

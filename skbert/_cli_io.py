@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ._safe_io import write_bytes
-from ._validation import json_line, terminal_safe
+from ._safe_io import terminal_safe, write_bytes
+from ._validation import json_line
 from .datasets._files import _LABEL_SEPARATORS, _read_table, load_table
 
 _TEXT_FORMATS = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")

@@ -74,6 +74,7 @@ from ._modeling import (
 )
 from ._params import training_params
 from ._persistence import saved_head
+from ._safe_io import UNSAFE_CHARS
 from ._scoring import make_score_fn
 from ._thresholds import (
     THRESHOLD_METRICS,
@@ -103,7 +104,7 @@ from ._utils import (
     seed_from_random_state,
     user_stacklevel,
 )
-from ._validation import UNSAFE_CHARS, FitData, check_encodable, is_hf_dataset
+from ._validation import FitData, check_encodable, is_hf_dataset
 from .callbacks import Checkpoint, notify
 
 logger = logging.getLogger(__name__)

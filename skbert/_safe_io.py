@@ -14,12 +14,45 @@ import errno
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
 
 #: safetensors' own limit on the JSON header.
 MAX_HEADER = 100_000_000
+
+
+#: Every character :func:`skbert._validation.unsafe_char` refuses, as one class: the C0
+#: and C1 controls and DEL, the line and paragraph separators, the lone surrogates and the
+#: bidi embeddings, overrides and isolates.
+UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                          "\ud800-\udfff]")
+
+
+def terminal_safe(cell: str) -> str:
+    r"""``cell`` with each character a terminal would act on shown as its code point.
+
+    For CSV written to a terminal only: CSV has no escapes, so a file or a pipe
+    gets the text exactly as read.
+
+    Examples
+    --------
+    >>> terminal_safe("\x1b]0;title\x07 hi")
+    'U+001B]0;titleU+0007 hi'
+    """
+    return UNSAFE_CHARS.sub(  # tab and newline lay a cell out; they change no screen
+        lambda m: m.group() if m.group() in "\t\n" else f"U+{ord(m.group()):04X}", cell)
+
+
+def shown(text, most: int = 200) -> str:
+    r"""``text`` (or an exception's message) on one line for a message: at most ``most``
+    characters, each a terminal would act on as its code point (:func:`terminal_safe`).
+
+    >>> shown("bad\x1b[31m value\n here")
+    'badU+001B[31m value here'
+    """
+    return terminal_safe(" ".join(str(text).split()))[:most]
 
 
 class DamagedFile(Exception):

@@ -26,7 +26,15 @@ import warnings
 import torch
 
 from ._hf import transformers_names
-from ._safe_io import DamagedFile, is_int, is_number, open_regular, read_json, read_upto
+from ._safe_io import (
+    DamagedFile,
+    is_int,
+    is_number,
+    open_regular,
+    read_json,
+    read_upto,
+    shown,
+)
 from ._tokenizer_growth import check_tokenizer_json
 
 logger = logging.getLogger(__name__)
@@ -577,7 +585,7 @@ def check_sizes(config: dict, shapes: dict[str, tuple], where: str, weights: str
         expected, prefix = _meta_state_shapes(config)
     except Exception as exc:
         raise ValueError(f"{where} builds no model ({type(exc).__name__}: "
-                         f"{' '.join(str(exc).split())[:200]}). " + _fix_folder()) from None
+                         f"{shown(exc)}). " + _fix_folder()) from None
     present = missing = 0
     absent = []
     for name, shape in expected.items():

@@ -7,7 +7,6 @@ validation set's errors speak of ``X_val``/``Y_val`` from the start.
 
 from __future__ import annotations
 
-import re
 import reprlib
 import unicodedata
 import warnings
@@ -20,6 +19,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import type_of_target
 
+from ._safe_io import UNSAFE_CHARS
 from ._thresholds import plain_label
 from ._utils import SkbertWarning, user_stacklevel
 
@@ -727,11 +727,6 @@ def unsafe_char(ch: str) -> bool:
             or unicodedata.bidirectional(ch) in _BIDI_CONTROLS)
 
 
-#: Every character :func:`unsafe_char` refuses, as one class: the C0 and C1 controls and
-#: DEL, the line and paragraph separators, the lone surrogates and the bidi embeddings,
-#: overrides and isolates.
-UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                          "\ud800-\udfff]")
 
 
 def json_line(record: dict) -> str:
@@ -751,21 +746,6 @@ def json_line(record: dict) -> str:
 
     line = json.dumps(record, ensure_ascii=False)
     return UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
-
-
-def terminal_safe(cell: str) -> str:
-    r"""``cell`` with each character a terminal would act on shown as its code point.
-
-    For CSV written to a terminal only: CSV has no escapes, so a file or a pipe
-    gets the text exactly as read.
-
-    Examples
-    --------
-    >>> terminal_safe("\x1b]0;title\x07 hi")
-    'U+001B]0;titleU+0007 hi'
-    """
-    return UNSAFE_CHARS.sub(  # tab and newline lay a cell out; they change no screen
-        lambda m: m.group() if m.group() in "\t\n" else f"U+{ord(m.group()):04X}", cell)
 
 
 def _check_printable(label: str, holds: str, fix: str) -> None:

@@ -151,7 +151,9 @@ def _run(args, debug: bool) -> int:
         # a saved file's keys and a folder's file names are not flags: printed as they are
         if not isinstance(exc, (SavedFileError, SavedFileWarning, FolderRefused)):
             message = speak_flags(message)
-        print(f"skbert: error: {message}", file=sys.stderr)
+        from ._safe_io import terminal_safe
+
+        print(f"skbert: error: {terminal_safe(message)}", file=sys.stderr)
         return 2
 
 
@@ -201,12 +203,13 @@ def _one_line(exc: BaseException) -> str:
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     from ._cli_args import speak_flags
     from ._load_errors import SavedFileWarning
+    from ._safe_io import terminal_safe
 
     text = " ".join((_one_line(message) if isinstance(message, Exception)
                      else str(message)).split())
     if not issubclass(category, SavedFileWarning):  # a saved file's keys are not flags
         text = speak_flags(text)
-    print(f"skbert: warning: {text}", file=sys.stderr if file is None else file)
+    print(f"skbert: warning: {terminal_safe(text)}", file=sys.stderr if file is None else file)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -518,3 +518,21 @@ def test_entry_larger_than_free_memory_is_skipped_not_read(tiny_st_model, corpus
     assert len(train_calls) == 2
     assert "GiB of memory free now" in caplog.text
     assert reads == []
+
+
+def test_planted_escape_codes_reach_no_log_raw(tiny_st_model, corpus, tmp_path, caplog):
+    """A value of a planted entry quoted in the warning is shown as code points (trial 23)."""
+    X, Y = corpus
+    folder = str(tmp_path / "fits")
+    make_est(tiny_st_model, folder).fit(X, Y)
+    (name,) = entries(folder)
+    def plant(doc):  # as anyone who can write the folder can: the digest recomputed
+        doc["model"]["config"]["dtype"] = "X\x1b]0;PWNED\x07\x1b[31mRED"
+        doc["entry_sha256"] = _cache.entry_sha256(doc)
+
+    _doc(plant)(os.path.join(folder, name))
+    with caplog.at_level(logging.WARNING, logger="skbert._cache"):
+        make_est(tiny_st_model, folder).fit(X, Y)
+    assert "builds no network" in caplog.text
+    assert "U+001B]0;PWNEDU+0007" in caplog.text
+    assert "\x1b" not in caplog.text and "\x07" not in caplog.text

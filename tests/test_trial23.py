@@ -1,4 +1,5 @@
-"""A file where a folder must go is named in the error (make_folders and its callers)."""
+"""Trial 23 (session of 2026-12-08): folders in the way, folder names UTF-8 cannot encode,
+planted escape codes in messages; found by a user trial and an attacker trial."""
 
 import json
 import os
@@ -68,3 +69,42 @@ def test_cli_train_refuses_such_an_out_before_training(tiny_st_model, corpus, tm
     assert "UTF-8 cannot encode" in capsys.readouterr().err
     assert train_calls == []
     assert sorted(os.listdir(tmp_path)) == ["train.jsonl"]
+
+
+def test_cli_error_from_a_planted_config_shows_escape_codes(tiny_st_model, corpus, tmp_path,
+                                                             capsys):
+    """A model folder's config value quoted in an error reaches no terminal raw (trial 23)."""
+    from skbert.cli import main
+
+    X, Y = corpus
+    folder = tmp_path / "planted"
+    TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                    precision="fp32", contrastive_steps=0,
+                                    fit_cache=False).fit(X, Y).save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["dtype"] = "X\x1b]0;PWNED\x07\x1b[31mRED"
+    (folder / "config.json").write_text(json.dumps(config))
+    texts = tmp_path / "t.txt"
+    texts.write_text("hello\n")
+    rc = main(["predict", str(folder), str(texts), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert "\x1b" not in err and "\x07" not in err
+    assert "U+001B" in err
+
+
+def test_cli_label_names_with_escape_codes_reach_no_terminal_raw(tiny_st_model, tmp_path,
+                                                                 capsys):
+    from skbert.cli import main
+
+    evil = "\x1b[31mRED\x1b[0m\x1b]0;PWNED\x07"
+    rows = [{"text": "good food", "labels": ["food", evil]},
+            {"text": "bad service", "labels": ["service"]}] * 4
+    data = tmp_path / "evil.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for flag, value in (("--pos-weight", "1,2"), ("--threshold", "0.5,0.5")):
+        rc = main(["train", str(data), "--model", tiny_st_model, "--out", str(tmp_path / "o"),
+                   "--max-epochs", "1", flag, value])
+        err = capsys.readouterr().err
+        assert rc != 0 and "U+001B[31mRED" in err
+        assert "\x1b" not in err and "\x07" not in err
