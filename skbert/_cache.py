@@ -69,6 +69,8 @@ from ._persistence import (
     PROBE_PREFIX,
     _tokenizer_from_files,
     dump_model,
+    is_history_record,
+    is_tuned_scores,
     probe_writable,
     restore_model,
 )
@@ -860,9 +862,10 @@ def _check_doc(doc) -> tuple[dict, dict]:
 
     history = fitted.get("history")
     need(isinstance(history, list) and all(
-        isinstance(r, dict) and all(isinstance(k, str) and (v is None or is_number(v))
-                                    for k, v in r.items()) for r in history),
-         "a history that is not a list of {str: number or null} records")
+        is_history_record(r) and all(v is None or is_number(v) for v in r.values())
+        for r in history),
+         "a history that is not a list of {str: number or null} records, each with an "
+         "epoch from 1 and a train_loss (what a saved folder holds)")
     best = fitted.get("best_epoch")
     need(is_int(best) and 0 <= best <= len(history),
          f"best_epoch={best!r}, not an int in [0, {len(history)}]")
@@ -880,11 +883,9 @@ def _check_doc(doc) -> tuple[dict, dict]:
         isinstance(by_rule, dict) and set(by_rule) <= set(THRESHOLD_METRICS) and all(
             isinstance(v, dict) and set(v) == {"thresholds", "scores"}
             and _unit_numbers(v["thresholds"], n_labels)
-            and isinstance(v["scores"], dict) and len(v["scores"]) <= 20
-            and all(isinstance(k, str) and _unit_numbers([s], 1)
-                    for k, s in v["scores"].items()) for v in by_rule.values())),
+            and is_tuned_scores(v["scores"]) for v in by_rule.values())),
          f"tuned_by_rule that is not null or {{rule: {{'thresholds': {n_labels} numbers in "
-         "[0, 1], 'scores': {name: number in [0, 1]}}}")
+         "[0, 1], 'scores': {name of at most 40 characters: number in [0, 1]}}}")
     lr = fitted.get("learning_rate")  # absent in entries written before learning_rate_
     need(lr is None or (is_number(lr) and math.isfinite(lr) and lr > 0),
          f"learning_rate={lr!r}, not null or a positive finite number")

@@ -753,10 +753,11 @@ def _is_number(v) -> bool:
 _HISTORY_NUMBERS = ("train_loss", "valid_loss", "valid_f1", "valid_score", "lr", "dur")
 
 
-def _is_history_record(record) -> bool:
+def is_history_record(record) -> bool:
     """Whether ``record`` is a ``history_`` entry as skbert writes one: a positive int
     ``epoch``, a number ``train_loss``, numbers or null for the other values skbert
-    records, and short str, numbers or null for what a callback added."""
+    records, and short str, numbers or null for what a callback added. The fit cache
+    holds its entries to the same rule."""
     if not (isinstance(record, dict) and all(isinstance(k, str) for k in record)):
         return False
     epoch = record.get("epoch")
@@ -767,6 +768,15 @@ def _is_history_record(record) -> bool:
     return all(_is_number(v) or v is None if k in _HISTORY_NUMBERS
                else v is None or _is_number(v) or (isinstance(v, str) and len(v) <= 1000)
                for k, v in record.items() if k != "epoch")
+
+
+def is_tuned_scores(scores) -> bool:
+    """Whether ``scores`` is a ``tuned_scores_`` value as skbert writes one: at most 20
+    metric names of at most 40 characters, each to a number in [0, 1]. The fit cache
+    holds its entries to the same rule, so a reused fit always saves a loadable folder."""
+    return isinstance(scores, dict) and len(scores) <= 20 and all(
+        isinstance(k, str) and len(k) <= 40 and _is_number(v) and 0 <= v <= 1
+        for k, v in scores.items())
 
 
 def _is_thresholds(value, n_labels: int) -> bool:
@@ -916,7 +926,7 @@ def check_settings(settings, path: str) -> dict:
         if thresholds is not None and not _is_thresholds(thresholds, len(classes)):
             raise _bad(path, key, thresholds, f"null or a list of {len(classes)} numbers in [0, 1]")
     history = settings["history_"]
-    if not isinstance(history, list) or not all(_is_history_record(r) for r in history):
+    if not isinstance(history, list) or not all(is_history_record(r) for r in history):
         raise _bad(path, "history_", history,
                    "a list of per-epoch records: an int 'epoch', a number 'train_loss', "
                    "numbers or null for the other values skbert records")
@@ -950,9 +960,7 @@ def check_settings(settings, path: str) -> dict:
     if interrupted is not None and not isinstance(interrupted, bool):
         raise _bad(path, "interrupted_", interrupted, "null, true or false")
     scores = settings.get("tuned_scores_")
-    if scores is not None and not (isinstance(scores, dict) and len(scores) <= 20 and all(
-            isinstance(k, str) and len(k) <= 40 and _is_number(v) and 0 <= v <= 1
-            for k, v in scores.items())):
+    if scores is not None and not is_tuned_scores(scores):
         raise _bad(path, "tuned_scores_", scores,
                    "null or an object of metric names to scores in [0, 1]")
     return settings

@@ -536,3 +536,30 @@ def test_planted_escape_codes_reach_no_log_raw(tiny_st_model, corpus, tmp_path, 
     assert "builds no network" in caplog.text
     assert "U+001B]0;PWNEDU+0007" in caplog.text
     assert "\x1b" not in caplog.text and "\x07" not in caplog.text
+
+
+@pytest.mark.parametrize("field, value", [
+    ("history", [{"epoch": 1}]),                                 # no train_loss
+    ("history", [{"epoch": 0, "train_loss": 0.5}]),              # epoch 0
+    ("tuned_by_rule", {"f1": {"thresholds": [0.5] * 4,
+                              "scores": {"f1_micro_" + "x" * 60: 0.5}}}),   # name too long
+])
+def test_entry_holding_what_a_folder_refuses_is_a_miss(field, value, tiny_st_model, corpus,
+                                                       tmp_path, train_calls, caplog):
+    """An entry resealed with a value the saved folder would refuse (its digest recomputed,
+    as anyone who can write the folder can) is a miss, so the fit saves a loadable folder."""
+    X, Y = corpus
+    folder = str(tmp_path / "fits")
+    make_est(tiny_st_model, folder).fit(X, Y)
+    (name,) = entries(folder)
+
+    def plant(doc):
+        doc["fitted"][field] = value
+        doc["entry_sha256"] = _cache.entry_sha256(doc)
+
+    _doc(plant)(os.path.join(folder, name))
+    with caplog.at_level(logging.WARNING, logger="skbert._cache"):
+        clf = make_est(tiny_st_model, folder).fit(X, Y)
+    assert len(train_calls) == 2 and name in caplog.text
+    clf.save_pretrained(tmp_path / "saved")
+    TransformerMultiLabelClassifier.from_pretrained(tmp_path / "saved")
