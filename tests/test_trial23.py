@@ -108,3 +108,29 @@ def test_cli_label_names_with_escape_codes_reach_no_terminal_raw(tiny_st_model, 
         err = capsys.readouterr().err
         assert rc != 0 and "U+001B[31mRED" in err
         assert "\x1b" not in err and "\x07" not in err
+
+
+def test_parquet_too_large_once_read_is_refused_from_its_metadata(tmp_path, monkeypatch):
+    """A small Parquet file can hold millions of rows of one repeated text: refused before
+    it is read when those rows would not fit in the memory free (trial 23)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import numpy as np
+
+    from skbert import _safe_io
+    from skbert.datasets import load_texts_and_labels
+
+    n = 200_000
+    texts = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype="int32")),
+                                           pa.array(["good food"]))
+    labels = pa.array([["food"]] * n)
+    path = tmp_path / "many.parquet"
+    pq.write_table(pa.table({"text": texts, "labels": labels}), path, compression="zstd")
+    assert path.stat().st_size < 200_000
+    monkeypatch.setattr(_safe_io, "memory_available", lambda: 2**20)
+    with pytest.raises(ValueError, match=r"holds 200,000 rows, about .* more than the .*"
+                                         r"Parquet compresses"):
+        load_texts_and_labels(path)
+    monkeypatch.setattr(_safe_io, "memory_available", lambda: None)
+    X, Y, names = load_texts_and_labels(path)
+    assert len(X) == n and list(names) == ["food"]

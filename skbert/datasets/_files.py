@@ -315,6 +315,40 @@ def _too_deep(path: Path, where: str) -> ValueError:
     )
 
 
+#: Bytes a value of a Parquet column costs once read into a Python list, besides its own
+#: characters (a str object's header and the list's pointer to it).
+_PY_VALUE_BYTES = 64
+
+
+def _check_parquet_fits(path: Path, parquet, columns: Sequence[str]) -> None:
+    """Refuse, from its metadata alone, a Parquet file whose ``columns`` would need more
+    memory than is free now once read into Python lists.
+
+    Parquet compresses: a file of a few hundred kilobytes can hold two hundred
+    million copies of one short text (a dictionary-encoded column), which no
+    reader of its size would expect to take gigabytes.
+    """
+    from .._safe_io import memory_available
+
+    meta = parquet.metadata
+    wanted = set(columns)
+    chars = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            if column.path_in_schema.split(".")[0] in wanted:
+                chars += max(int(column.total_uncompressed_size), 0)
+    need = meta.num_rows * max(len(wanted), 1) * _PY_VALUE_BYTES + chars
+    free = memory_available()
+    if free is not None and need > free:
+        raise ValueError(
+            f"{path.name!r} holds {meta.num_rows:,} rows, about {need / 2**30:.1f} GiB once "
+            f"read, more than the {free / 2**30:.1f} GiB of memory free now (the file itself "
+            f"is {path.stat().st_size:,} bytes: Parquet compresses). Split it into smaller "
+            "files, or free memory.")
+
+
 def _read_parquet(
     path: Path, columns_needed: Sequence[str]
 ) -> tuple[dict[str, list], list[str], int]:
@@ -325,8 +359,15 @@ def _read_parquet(
         parquet = pq.ParquetFile(path)
         available = list(parquet.schema_arrow.names)
         present = [c for c in dict.fromkeys(columns_needed) if c in available]
+        _check_parquet_fits(path, parquet, present)
         table = parquet.read(columns=present).to_pydict() if present else {}
         n_rows = parquet.metadata.num_rows
+    except MemoryError:
+        raise ValueError(
+            f"{path.name!r} does not fit in the memory free now once read; split it into "
+            "smaller files.") from None
+    except ValueError:
+        raise
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise ValueError(
             f"Could not read {path.name!r} as Parquet ({type(exc).__name__}: "
