@@ -912,11 +912,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         folder : str or path-like
-            Created if missing; files of the same names are overwritten,
-            except a ``README.md`` that skbert did not write. Not the
-            checkpoint folder the model was fine-tuned from: a folder skbert
-            saved, as loaded with :meth:`from_pretrained`, may be saved into
-            again.
+            Created if missing. A model folder skbert saved may be saved into
+            again (its files are replaced, other files are left alone, and a
+            ``README.md`` skbert did not write is kept); any other folder only
+            when it holds no file of a name the save writes (a Hugging Face
+            checkpoint's ``config.json`` and weights, say): skbert never
+            replaces files it did not write. Not the checkpoint folder the
+            model was fine-tuned from.
 
         Raises
         ------
@@ -924,7 +926,8 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
             If ``folder`` is the checkpoint folder the model was fine-tuned
             from (its files would be replaced), or an empty str.
         FileExistsError
-            If ``folder`` is an existing file (or a link to no folder).
+            If ``folder`` is an existing file (or a link to no folder), or a
+            folder skbert did not save that holds files the save would replace.
         TypeError
             If ``folder`` is not a str or path-like (None, bytes).
         """

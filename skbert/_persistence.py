@@ -375,6 +375,7 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
                       indent=2, default=_json_default)  # serialise fully before writing
 
     def publish(built: str) -> None:  # into an existing folder, one file at a time
+        _refuse_foreign_files(built, folder)
         if model.pooling != "mean":
             _remove_sentence_files(folder)
         published = publish_folder(built, folder, skip=(SETTINGS_FILE,))
@@ -397,6 +398,28 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
                 model.backbone.save_pretrained(stage)
         tokenizer.save_pretrained(stage)
         write_bytes(os.path.join(stage, SETTINGS_FILE), text.encode("utf-8"), root=stage)
+
+
+def _refuse_foreign_files(built: str, folder: str) -> None:
+    """Refuse to publish ``built`` into ``folder`` where that would replace files skbert
+    did not write: ``folder`` is not a model folder skbert saved and holds a file of a
+    name the save writes (a Hugging Face checkpoint's ``config.json`` and weights, say).
+    The model card is written after this (and keeps a ``README.md`` skbert did not
+    write)."""
+    if is_model_folder(folder):
+        return
+    taken = []
+    for root, _, files in os.walk(built):
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), built)
+            if os.path.lexists(os.path.join(folder, rel)):
+                taken.append(rel)
+    if taken:
+        shown = ", ".join(sorted(taken)[:5]) + (", ..." if len(taken) > 5 else "")
+        raise FileExistsError(
+            f"{folder!r} holds {len(taken)} file(s) that skbert did not write ({shown}), "
+            "which saving the model would replace; save_pretrained never replaces files it "
+            "did not write. Choose another folder, or move those files away first.")
 
 
 @contextlib.contextmanager

@@ -134,3 +134,34 @@ def test_parquet_too_large_once_read_is_refused_from_its_metadata(tmp_path, monk
     monkeypatch.setattr(_safe_io, "memory_available", lambda: None)
     X, Y, names = load_texts_and_labels(path)
     assert len(X) == n and list(names) == ["food"]
+
+
+def test_save_pretrained_never_replaces_a_foreign_checkpoint(tiny_st_model, corpus, tmp_path):
+    """A folder skbert did not save keeps its files: a Hugging Face checkpoint there is
+    refused whole, a folder of other files gets the model beside them (trial 23)."""
+    import hashlib
+    import shutil
+
+    X, Y = corpus
+    clf = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", contrastive_steps=0,
+                                          fit_cache=False).fit(X, Y)
+    theirs = tmp_path / "their-checkpoint"
+    shutil.copytree(tiny_st_model, theirs)
+
+    def digests(folder):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    before = digests(theirs)
+    with pytest.raises(FileExistsError, match=r"skbert did not write .*config[.]json.*"
+                                              r"Choose another folder"):
+        clf.save_pretrained(theirs)
+    assert digests(theirs) == before
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    clf.save_pretrained(project)  # no name taken: saved beside the note
+    assert (project / "notes.txt").read_text() == "mine"
+    clf.save_pretrained(project)  # now skbert's own folder: saved into again
+    TransformerMultiLabelClassifier.from_pretrained(project)
