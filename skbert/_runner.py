@@ -601,6 +601,16 @@ def _init_head(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_
         if say:
             print("head start: the trained head of the saved folder, kept (same labels)",
                   flush=True)
+        given = ([f"head_init={est.head_init!r}"] if est.head_init != "auto" else []) + (
+            [f"label_descriptions for {list(labels.described)[:5]}"] if labels.described
+            else [])
+        if given:  # asked for explicitly, and it changes nothing: say so
+            fit_warning(
+                f"{' and '.join(given)} do not change this fit: the head is the trained one "
+                "of the saved folder (same labels), kept as it is. To start a new head from "
+                "them, fit from the checkpoint that folder was fine-tuned from (its "
+                "skbert.json records it as base_model); else leave them out.",
+                stacklevel=user_stacklevel())
         return
     how = est.head_init
     if how == "auto":

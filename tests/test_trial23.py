@@ -165,3 +165,27 @@ def test_save_pretrained_never_replaces_a_foreign_checkpoint(tiny_st_model, corp
     assert (project / "notes.txt").read_text() == "mine"
     clf.save_pretrained(project)  # now skbert's own folder: saved into again
     TransformerMultiLabelClassifier.from_pretrained(project)
+
+
+def test_refit_from_a_folder_warns_that_explicit_head_settings_change_nothing(
+        tiny_st_model, corpus, tmp_path):
+    """head_init or label_descriptions given to a fit that keeps the folder's trained head
+    warn (trial 23); the defaults do not."""
+    import warnings
+
+    import pandas as pd
+
+    X, Y = corpus
+    Yd = pd.DataFrame(Y, columns=[f"topic_{j}" for j in range(Y.shape[1])])
+    kw = dict(max_epochs=1, max_length=16, precision="fp32", contrastive_steps=0,
+              fit_cache=False)
+    TransformerMultiLabelClassifier(tiny_st_model, **kw).fit(X, Yd).save_pretrained(
+        tmp_path / "m")
+    with pytest.warns(UserWarning, match=r"head_init='random' and label_descriptions for "
+                                         r"\['topic_0'\] do not change this fit"):
+        TransformerMultiLabelClassifier(
+            tmp_path / "m", head_init="random", label_descriptions={"topic_0": "sports news"},
+            **kw).fit(X, Yd)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TransformerMultiLabelClassifier(tmp_path / "m", **kw).fit(X, Yd)
