@@ -132,12 +132,13 @@ def run(args) -> int:
                          "for standard output use --json - (JSON Lines).")
     to_stdout = args.json == "-"  # as predict's --output -
     json_file = None if to_stdout else args.json
-    for flag, path, mark in (("--html", args.html, _HTML_MARK),
-                             ("--json", json_file, f'"format": "{FORMAT}"')):
+    for flag, path, mark, what in (("--html", args.html, _HTML_MARK, "page"),
+                                   ("--json", json_file, f'"format": "{FORMAT}"',
+                                    "JSON Lines file")):
         if path is not None:  # before the model pass, which may take minutes
             if os.path.isdir(path):
                 raise ValueError(f"{flag} {path!r} is a folder; name a file inside it.")
-            _refuse_foreign(_check_overwrite, flag, path, args.overwrite, mark)
+            _refuse_foreign(_check_overwrite, flag, path, args.overwrite, mark, what)
     texts = read_texts(args.input, args.text_column)
     if not os.path.isdir(args.folder):
         raise FileNotFoundError(f"Model folder {args.folder!r} does not exist; train one with "
@@ -174,14 +175,14 @@ def run(args) -> int:
 def _refuse_foreign(write, flag: str, path: str, *args, **kwargs):
     """``write(path, *args, **kwargs)``; its refusal of a file skbert explain did not write
     says so in the command line's words (the library's speaks of ``overwrite=True``)."""
+    from ._explain import ForeignOutput
+
     try:
         return write(path, *args, **kwargs)
-    except FileExistsError as exc:
-        if "not written by skbert explain" not in str(exc):
-            raise
+    except ForeignOutput as exc:
         raise FileExistsError(
-            f"{flag} {path!r} exists and was not written by skbert explain; pass --overwrite "
-            "to replace it, or choose another file.") from None
+            f"{flag} {path!r} exists and {exc.reason}; pass --overwrite to replace it, or "
+            "choose another file.") from None
 
 
 def _as_class(clf, name: str):

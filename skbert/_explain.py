@@ -69,7 +69,9 @@ class Explanation:
         Character ``[start, end)`` of each word in ``text``:
         ``text[start:end] == words[i]``.
     labels : list
-        The labels explained (names from ``classes_``).
+        The labels explained (names from ``classes_``): in the order
+        ``explain(labels=[...])`` named them, most probable first with
+        ``top_k``, else in ``classes_`` order.
     label_index : ndarray of shape (n_labels_asked,), int
         Their columns in ``classes_``.
     attributions : ndarray of shape (n_labels_asked, n_words), float
@@ -130,7 +132,8 @@ class Explanation:
                 return i
         raise KeyError(
             f"label {label!r} was not explained for this text; explained: "
-            f"{[str(x) for x in self.labels]}. Pass labels=[{label!r}] to explain().")
+            f"{[str(x) for x in self.labels]}. If it is a label of the model, pass "
+            f"labels=[{label!r}] (or labels='all') to explain().")
 
     def top_words(self, label, k: int = 5, *, positive_only: bool = True) -> list:
         """The ``k`` words with the largest attribution to ``label``.
@@ -189,7 +192,29 @@ class Explanation:
 
 
 class Explanations(list):
-    """A list of :class:`Explanation`, one per text, that renders and saves itself."""
+    """A list of :class:`Explanation`, one per text, that renders and saves itself.
+
+    A slice, ``+`` and ``*`` give an :class:`Explanations` again, so
+    ``ex[:10].to_html(...)`` works; ``Explanations(some_list)`` wraps any list.
+    """
+
+    def __getitem__(self, index):
+        got = super().__getitem__(index)
+        return Explanations(got) if isinstance(index, slice) else got
+
+    def __add__(self, other):
+        return Explanations(list(self) + list(other))
+
+    def __radd__(self, other):
+        return Explanations(list(other) + list(self))
+
+    def __mul__(self, n):
+        return Explanations(list(self) * n)
+
+    __rmul__ = __mul__
+
+    def copy(self):
+        return Explanations(self)
 
     def _repr_html_(self) -> str:
         from ._explain_html import explanations_html
@@ -214,7 +239,7 @@ class Explanations(list):
         from ._explain_html import page_html
         from ._safe_io import write_text
 
-        replace = _check_overwrite(path, overwrite, _HTML_MARK)
+        replace = _check_overwrite(path, overwrite, _HTML_MARK, "page")
         return write_text(path, page_html(self), replace=replace)
 
     def to_jsonl(self, path, *, overwrite: bool = False) -> str:
@@ -226,7 +251,7 @@ class Explanations(list):
         from ._safe_io import write_text
         from ._validation import json_line
 
-        replace = _check_overwrite(path, overwrite, f'"format": "{FORMAT}"')
+        replace = _check_overwrite(path, overwrite, f'"format": "{FORMAT}"', "JSON Lines file")
         lines = [json_line(e.to_dict()) for e in self]  # controls escaped
         return write_text(path, "".join(line + "\n" for line in lines), replace=replace)
 
@@ -239,7 +264,7 @@ class Explanations(list):
 _HTML_MARK = '<meta name="generator" content="skbert explain">'
 
 
-def _check_overwrite(path, overwrite: bool, mark: str) -> bool:
+def _check_overwrite(path, overwrite: bool, mark: str, what: str) -> bool:
     """Refuse to replace a file skbert did not write (it may be the user's).
 
     Its first 4 KiB are read through :mod:`skbert._safe_io` (a regular file only,
@@ -269,10 +294,19 @@ def _check_overwrite(path, overwrite: bool, mark: str) -> bool:
         finally:
             os.close(fd)
     if mark.encode() not in head:
-        raise FileExistsError(
-            f"{path!r} exists and was not written by skbert explain; choose another path, or "
-            "pass overwrite=True (--overwrite on the command line) to replace it.")
+        raise ForeignOutput(path, what)
     return True
+
+
+class ForeignOutput(FileExistsError):
+    """An explain output path holding a file that is not the output skbert explain wrote."""
+
+    def __init__(self, path, what: str):
+        self.path, self.what = path, what
+        self.reason = (f"is not a {what} that skbert explain wrote (a file of the user's, or "
+                       "the other kind of explain output)")
+        super().__init__(f"{path!r} exists and {self.reason}; choose another path, or pass "
+                         "overwrite=True (--overwrite on the command line) to replace it.")
 
 
 
@@ -409,7 +443,7 @@ def _resolve_labels(estimator, proba: np.ndarray, labels, top_k,
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k={top_k!r} must be a positive int (e.g. top_k=3) or None.")
         k = min(int(top_k), len(classes))
-        return [np.sort(np.argsort(-p, kind="stable")[:k]) for p in proba]
+        return [np.argsort(-p, kind="stable")[:k] for p in proba]  # most probable first
     if labels is None:
         out = []
         for p, row in zip(proba, chosen):
@@ -432,7 +466,7 @@ def _resolve_labels(estimator, proba: np.ndarray, labels, top_k,
     if not cols:
         raise ValueError("labels is empty; pass None (the predicted labels), 'all', or names "
                          "from classes_.")
-    return [np.array(sorted(set(cols)))] * n
+    return [np.array(list(dict.fromkeys(cols)))] * n  # in the order asked, once each
 
 
 def _thresholds(estimator) -> np.ndarray:
@@ -452,14 +486,15 @@ def explain(estimator, X, labels=None, *, method="integrated_gradients", n_steps
     X : list of str
         The texts.
     labels : None, label name, list of label names, or "all", default=None
-        The labels to explain. None explains each text's predicted labels,
-        plus its most probable label when none is predicted.
+        The labels to explain. None explains each text's predicted labels
+        (in ``classes_`` order), plus its most probable label when none is
+        predicted; a list keeps its order.
     method : {"integrated_gradients", "occlusion"}, default="integrated_gradients"
     n_steps : int, default=32
         Integration points of integrated gradients (Gauss-Legendre).
     top_k : int or None, default=None
-        Explain each text's ``top_k`` most probable labels instead
-        (not with ``labels``).
+        Explain each text's ``top_k`` most probable labels instead, most
+        probable first (not with ``labels``).
 
     Returns
     -------

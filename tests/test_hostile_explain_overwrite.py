@@ -14,7 +14,7 @@ MARK = _explain._HTML_MARK
 
 
 def check(path):
-    _explain._check_overwrite(path, False, MARK)
+    _explain._check_overwrite(path, False, MARK, "page")
 
 
 def test_item05_a_page_skbert_wrote_may_be_replaced(tmp_path):
@@ -27,9 +27,9 @@ def test_item05_a_page_skbert_wrote_may_be_replaced(tmp_path):
 def test_item05_a_file_of_the_user_is_kept(tmp_path):
     page = tmp_path / "page.html"
     page.write_text("<html>my notes</html>")
-    with pytest.raises(FileExistsError, match="not written by skbert explain.*overwrite=True"):
+    with pytest.raises(FileExistsError, match="not a page that skbert explain.*overwrite=True"):
         check(page)
-    _explain._check_overwrite(page, True, MARK)  # asked to replace it
+    _explain._check_overwrite(page, True, MARK, "page")  # asked to replace it
 
 
 def test_item05_a_link_to_a_skbert_page_is_refused(tmp_path):
@@ -37,7 +37,7 @@ def test_item05_a_link_to_a_skbert_page_is_refused(tmp_path):
     page.write_text(f"<html>{MARK}</html>")
     link = tmp_path / "link.html"
     link.symlink_to(page)
-    with pytest.raises(FileExistsError, match="not written by skbert"):
+    with pytest.raises(FileExistsError, match="not a page that skbert explain wrote"):
         check(link)
     dangling = tmp_path / "dangling.html"
     dangling.symlink_to(tmp_path / "nowhere")

@@ -189,3 +189,21 @@ def test_refit_from_a_folder_warns_that_explicit_head_settings_change_nothing(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TransformerMultiLabelClassifier(tmp_path / "m", **kw).fit(X, Yd)
+
+
+def test_explanations_slice_and_join_keep_their_methods(tiny_st_model, corpus, tmp_path):
+    """ex[:1] and ex + ex are Explanations (trial 23), and to_jsonl over the page explain
+    wrote is refused with what it is."""
+    from skbert._explain import Explanations
+
+    X, Y = corpus
+    clf = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", contrastive_steps=0,
+                                          fit_cache=False).fit(X, Y)
+    ex = clf.explain(X[:3], n_steps=4)
+    for part in (ex[:1], ex + ex, ex[::2], ex * 2, ex.copy()):
+        assert type(part) is Explanations
+    assert ex[0] is list.__getitem__(ex, 0)
+    page = ex[:2].to_html(tmp_path / "why.html")
+    with pytest.raises(FileExistsError, match="is not a JSON Lines file that skbert explain"):
+        ex.to_jsonl(page)
