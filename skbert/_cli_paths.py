@@ -276,14 +276,14 @@ def check_out_folder(out: str, *, inputs=(), model: str | None = None,
     if os.path.isdir(out):
         entries = sorted(os.listdir(out))
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        why = is_skbert_folder(out) if entries else None
+        if why:  # first: --overwrite would not allow it either, so do not suggest it
+            raise FolderRefused(_not_ours(out, why, shown))
         if entries and not overwrite:
             raise FileExistsError(
                 f"--out {out!r} already holds {len(entries)} file(s) ({shown}); pass "
                 "--overwrite to replace that folder once training has finished, or choose a "
                 "new --out.")
-        why = is_skbert_folder(out) if entries else None
-        if why:
-            raise FolderRefused(_not_ours(out, why, shown))
     check_writable(os.path.abspath(out), "--out", out)
 
 

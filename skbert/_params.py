@@ -896,7 +896,10 @@ def _json_object(text: str) -> dict:
                 "Latin-1 or Windows-1252); save it as UTF-8 and try again") from None
         raise argparse.ArgumentTypeError(f"{where} {exc}") from None
     except (OSError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(f"{where} is not valid JSON ({exc})") from None
+        hint = ""
+        if path is None and os.path.isfile(os.path.expanduser(text)):  # a file named bare
+            hint = f"; to read the file {text!r}, put @ before its name: @{text}"
+        raise argparse.ArgumentTypeError(f"{where} is not valid JSON ({exc}){hint}") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(
             f"{where} holds {json_kind(value)}, not an object such as "

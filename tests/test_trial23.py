@@ -207,3 +207,18 @@ def test_explanations_slice_and_join_keep_their_methods(tiny_st_model, corpus, t
     page = ex[:2].to_html(tmp_path / "why.html")
     with pytest.raises(FileExistsError, match="is not a JSON Lines file that skbert explain"):
         ex.to_jsonl(page)
+
+
+def test_cli_label_descriptions_file_named_without_at_gets_the_hint(tmp_path, monkeypatch):
+    import argparse
+
+    from skbert._params import _json_object
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "desc.json").write_text('{"food": "meals"}')
+    with pytest.raises(argparse.ArgumentTypeError, match=r"put @ before its name: @desc\.json"):
+        _json_object("desc.json")
+    assert _json_object("@desc.json") == {"food": "meals"}
+    with pytest.raises(argparse.ArgumentTypeError) as caught:
+        _json_object("no-such.json")
+    assert "put @" not in str(caught.value)
