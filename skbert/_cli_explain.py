@@ -9,12 +9,16 @@ one-line error report.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
-from ._cli_args import _add_table_options, check_auto_threshold, check_threshold_list
+from ._cli_args import (
+    _add_input_format,
+    _add_table_options,
+    check_auto_threshold,
+    check_threshold_list,
+)
 from ._validation import json_line
 
 #: Largest texts file read (bytes): explanations cost a model pass per word or step.
@@ -31,7 +35,8 @@ def add_parser(subparsers, parents=()) -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="MODEL", help="model folder written by train, demo or "
                                                    "save_pretrained")
     p.add_argument("input", metavar="TEXTS",
-                   help="texts: .txt (one per line) or .jsonl (one object per line)")
+                   help="texts, read as 'skbert predict' reads INPUT: .txt (one per line), "
+                        ".jsonl, .json, .csv, .tsv or .parquet, or - for stdin")
     p.add_argument("--html", metavar="FILE", help="write one offline page with a label selector")
     p.add_argument("--json", metavar="FILE",
                    help="write one JSON object per text (JSON Lines); - for standard output")
@@ -48,7 +53,8 @@ def add_parser(subparsers, parents=()) -> argparse.ArgumentParser:
     # the table's, parsed and checked as 'skbert predict' does (one per label: 0.3,0.5,...)
     _add_table_options(p, ("--threshold", "--min-labels"), saved=True)
     p.add_argument("--text-column", default="text", metavar="COL",
-                   help="key of the text in .jsonl records (default: text)")
+                   help="column or key of the text (default: text)")
+    _add_input_format(p, "txt")
     p.add_argument("--device", default="auto", metavar="DEV", help="(default: auto)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace output files that skbert did not write")
@@ -56,44 +62,23 @@ def add_parser(subparsers, parents=()) -> argparse.ArgumentParser:
     return p
 
 
-def read_texts(path: str, text_column: str = "text") -> list[str]:
-    """Texts from a .txt file (one per non-blank line) or a .jsonl file."""
-    from ._safe_io import read_regular_file, unique_keys
+def read_texts(path: str, text_column: str = "text", input_format: str | None = None,
+               stack=None) -> list[str]:
+    """The texts of ``path`` as ``skbert predict`` reads its INPUT (.txt, .jsonl, .json,
+    .csv, .tsv, .parquet, or ``-`` for stdin in ``input_format``), at most
+    :data:`MAX_INPUT_BYTES` of them."""
+    import contextlib
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such file: {path!r}; check the path of TEXTS.")
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in (".txt", ".jsonl"):
-        raise ValueError(f"TEXTS {path!r} must end in .txt (one text per line) or .jsonl "
-                         f"(one object per line with a {text_column!r} key).")
-    if os.path.getsize(path) > MAX_INPUT_BYTES:
-        raise ValueError(f"{path!r} is larger than {MAX_INPUT_BYTES // 2**20} MiB; explain a "
-                         "sample of the texts (explanations cost many model passes per text).")
-    data, _ = read_regular_file(path)
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path!r} is not UTF-8 text (byte {exc.start}); save it as "
-                         "UTF-8.") from None
-    lines = content.splitlines()
-    if suffix == ".txt":
-        texts = [line for line in lines if line.strip()]
-    else:
-        texts = []
-        for i, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line, object_pairs_hook=unique_keys)  # a key twice: refused
-            except (ValueError, RecursionError) as exc:
-                why = getattr(exc, "msg", exc)
-                raise ValueError(f"Line {i} of {path!r} is not valid JSON ({why}); fix or "
-                                 "remove that line.") from None
-            text = row.get(text_column) if isinstance(row, dict) else row
-            if not isinstance(text, str):
-                raise ValueError(f"Line {i} of {path!r} has no string {text_column!r}; every "
-                                 "record needs its text (set --text-column for another key).")
-            texts.append(text)
+    from ._cli_io import read_texts as read_input
+    from ._cli_io import stdin_as_file
+
+    with contextlib.ExitStack() as own:
+        path = stdin_as_file(path, input_format, "txt", stack if stack is not None else own)
+        if os.path.isfile(path) and os.path.getsize(path) > MAX_INPUT_BYTES:
+            raise ValueError(f"{path!r} is larger than {MAX_INPUT_BYTES // 2**20} MiB; explain "
+                             "a sample of the texts (explanations cost many model passes per "
+                             "text).")
+        texts = read_input(path, text_column, "TEXTS")
     if not texts:
         raise ValueError(f"{path!r} holds no text; put one text per line.")
     return texts
@@ -117,8 +102,9 @@ def check_distinct_outputs(html: str | None, json_file: str | None) -> None:
             f"{stem}.jsonl.")
 
 
-def run(args) -> int:
-    """Explain the texts of ``args.input`` with the model of ``args.folder``."""
+def run(args, stack=None) -> int:
+    """Explain the texts of ``args.input`` with the model of ``args.folder`` (``stack``
+    holds a copy of stdin for ``-`` until the command ends)."""
     from ._explain import _HTML_MARK, FORMAT, Explanations, _check_overwrite, explain
     from .cli import load_saved_model
 
@@ -139,7 +125,7 @@ def run(args) -> int:
             if os.path.isdir(path):
                 raise ValueError(f"{flag} {path!r} is a folder; name a file inside it.")
             _refuse_foreign(_check_overwrite, flag, path, args.overwrite, mark, what)
-    texts = read_texts(args.input, args.text_column)
+    texts = read_texts(args.input, args.text_column, args.input_format, stack)
     if not os.path.isdir(args.folder):
         raise FileNotFoundError(f"Model folder {args.folder!r} does not exist; train one with "
                                 f"'skbert train DATA --out {args.folder}'.")

@@ -71,14 +71,15 @@ def _missing_text_column(column: str, where: str, available) -> str:
             f"available columns: {list(available)}.")
 
 
-def read_texts(path: str, text_column: str) -> list[str]:
+def read_texts(path: str, text_column: str, name: str = "INPUT") -> list[str]:
     """Texts from a .txt (one per line), JSON Lines, JSON array, CSV/TSV or Parquet file.
 
-    JSON records may be objects holding ``text_column`` or plain strings.
+    JSON records may be objects holding ``text_column`` or plain strings. ``name`` is
+    the argument's name in the command's usage, for the message of a missing file.
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"No such file: {path!r}; check the path of INPUT.")
+        raise FileNotFoundError(f"No such file: {path!r}; check the path of {name}.")
     suffix = p.suffix.lower()
     if suffix not in _TEXT_FORMATS:
         raise ValueError(f"Unsupported input extension {p.suffix or '(none)'!r} for {p.name!r}; "

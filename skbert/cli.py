@@ -504,7 +504,7 @@ def cmd_explain(args, stack) -> int:
     for flag, example in (("--html", "explanations.html"), ("--json", "explanations.jsonl")):
         check_output_file(getattr(args, flag[2:]), flag, inputs=[args.input],
                           folder=args.folder, overwrite=None, example=example)
-    return explain(args)
+    return explain(args, stack)
 
 
 # ----------------------------------------------------------------------------- demo

@@ -350,7 +350,7 @@ def test_cli_explain_errors_name_the_fix(saved_model, tmp_path, capsys):
         err = capsys.readouterr().err
         assert f"--min-labels: invalid min labels '{bad}'" in err and "auto" in err, err
     (tmp_path / "bad.jsonl").write_text('{"text": 3}\n')
-    with pytest.raises(ValueError, match="Line 1"):
+    with pytest.raises(ValueError, match="Record 0 of 'bad.jsonl' has 3 as its text"):
         _cli(["explain", saved_model, str(tmp_path / "bad.jsonl")])
 
 
@@ -375,7 +375,7 @@ def test_cli_text_reader_refuses_a_key_given_twice(tmp_path):
 
     path = tmp_path / "texts.jsonl"
     path.write_text('{"text": "real text", "text": "pizza"}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="Line 1 .*'text' appears twice"):
+    with pytest.raises(ValueError, match="Line 1 .*the key 'text' twice"):
         read_texts(str(path))
     path.write_text('{"text": "real text"}\n', encoding="utf-8")
     assert read_texts(str(path)) == ["real text"]
@@ -439,3 +439,24 @@ def test_a_file_that_appears_while_the_page_is_made_is_kept(planted_clf, tmp_pat
         ex.to_html(mine)
     assert mine.read_text() == "my notes\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["why.html"]
+
+
+def test_cli_explain_reads_inputs_as_predict_does(saved_model, tmp_path, capsys, monkeypatch):
+    """CSV and stdin (``-``), as ``skbert predict`` reads them (trial 23)."""
+    import io
+
+    (tmp_path / "t.csv").write_text("text,other\npizza today,1\nfootball,2\n")
+    assert _cli(["explain", saved_model, str(tmp_path / "t.csv"), "--method", "occlusion",
+                 "--json", "-", "--device", "cpu"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in rows] == ["pizza today", "football"]
+
+    class Piped(io.TextIOWrapper):
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr("sys.stdin", Piped(io.BytesIO(b"pizza today\n\nfootball\n")))
+    assert _cli(["explain", saved_model, "-", "--method", "occlusion", "--json", "-",
+                 "--device", "cpu"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in rows] == ["pizza today", "football"]
