@@ -28,6 +28,7 @@ from ._modeling import DEFAULT_MODEL, build_model, check_model_source, load_toke
 from ._modeling import resolve_model_path as _resolve
 from ._params import validate_params
 from ._runner import FitResult, encode_texts, inference_config
+from ._thresholds import plain_label
 from ._training import resolve_learning_rate
 from ._utils import resolve_device, resolve_precision
 from ._validation import (
@@ -205,11 +206,11 @@ class ZeroShotMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         words = label_texts(classes, described)
         texts = [t if t is None or str(c) in described else self.template.format(t)
                  for c, t in zip(classes, words)]
-        missing = [str(c) for c, t in zip(classes, texts) if t is None]
+        missing = [plain_label(c) for c, t in zip(classes, texts) if t is None]
         if missing:
             raise ValueError(
                 f"labels {missing[:5]} have no words to embed; give them a text in "
-                "label_descriptions, e.g. {'L07': 'late delivery'}.")
+                f"label_descriptions, e.g. {description_example(missing[0])}.")
         shared = {name: getattr(self, name) for name in _SHARED}
         if described:  # keyed by the labels as saved (numpy ints become ints)
             shared["label_descriptions"] = {c: described[str(c)] for c in classes

@@ -222,3 +222,11 @@ def test_cli_label_descriptions_file_named_without_at_gets_the_hint(tmp_path, mo
     with pytest.raises(argparse.ArgumentTypeError) as caught:
         _json_object("no-such.json")
     assert "put @" not in str(caught.value)
+
+
+def test_zero_shot_int_labels_without_words_are_named_as_ints():
+    from skbert import ZeroShotMultiLabelClassifier
+
+    with pytest.raises(ValueError, match=r"labels \[1, 2\] have no words to embed; .* "
+                                         r"label_descriptions=\{1: "):
+        ZeroShotMultiLabelClassifier([1, 2]).fit()
