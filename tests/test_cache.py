@@ -520,8 +520,18 @@ def test_entry_larger_than_free_memory_is_skipped_not_read(tiny_st_model, corpus
     assert reads == []
 
 
+def test_report_shows_escape_codes_as_code_points(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="skbert._cache"):
+        _cache._report(str(tmp_path / "entry"), "has X\x1b]0;PWNED\x07 in it")
+    assert "XU+001B]0;PWNEDU+0007 in it" in caplog.text and "\x1b" not in caplog.text
+
+
 def test_planted_escape_codes_reach_no_log_raw(tiny_st_model, corpus, tmp_path, caplog):
     """A value of a planted entry quoted in the warning is shown as code points (trial 23)."""
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) < 5:
+        pytest.skip("transformers 4 builds a model whatever its config's dtype says")
     X, Y = corpus
     folder = str(tmp_path / "fits")
     make_est(tiny_st_model, folder).fit(X, Y)

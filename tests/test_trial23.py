@@ -74,7 +74,12 @@ def test_cli_train_refuses_such_an_out_before_training(tiny_st_model, corpus, tm
 def test_cli_error_from_a_planted_config_shows_escape_codes(tiny_st_model, corpus, tmp_path,
                                                              capsys):
     """A model folder's config value quoted in an error reaches no terminal raw (trial 23)."""
+    import transformers
+
     from skbert.cli import main
+
+    if int(transformers.__version__.split(".")[0]) < 5:
+        pytest.skip("transformers 4 builds a model whatever its config's dtype says")
 
     X, Y = corpus
     folder = tmp_path / "planted"
