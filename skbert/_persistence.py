@@ -404,6 +404,7 @@ def _refuse_foreign_files(built: str, folder: str) -> None:
     """Refuse to publish ``built`` into ``folder`` where that would replace files skbert
     did not write: ``folder`` is not a model folder skbert saved and holds a file of a
     name the save writes (a Hugging Face checkpoint's ``config.json`` and weights, say).
+    A link of such a name does not count: it is replaced, and what it leads to kept.
     The model card is written after this (and keeps a ``README.md`` skbert did not
     write)."""
     if is_model_folder(folder):
@@ -412,7 +413,9 @@ def _refuse_foreign_files(built: str, folder: str) -> None:
     for root, _, files in os.walk(built):
         for name in files:
             rel = os.path.relpath(os.path.join(root, name), built)
-            if os.path.lexists(os.path.join(folder, rel)):
+            there = os.path.join(folder, rel)
+            # a link is replaced, never written through: what it leads to is kept
+            if os.path.lexists(there) and not os.path.islink(there):
                 taken.append(rel)
     if taken:
         shown = ", ".join(sorted(taken)[:5]) + (", ..." if len(taken) > 5 else "")

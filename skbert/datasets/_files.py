@@ -320,9 +320,9 @@ def _too_deep(path: Path, where: str) -> ValueError:
 _PY_VALUE_BYTES = 64
 
 
-def _check_parquet_fits(path: Path, parquet, columns: Sequence[str]) -> None:
-    """Refuse, from its metadata alone, a Parquet file whose ``columns`` would need more
-    memory than is free now once read into Python lists.
+def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str]) -> str | None:
+    """Why a Parquet file cannot be read, from its metadata alone: its ``columns`` would
+    need more memory than is free now once read into Python lists (None: they fit).
 
     Parquet compresses: a file of a few hundred kilobytes can hold two hundred
     million copies of one short text (a dictionary-encoded column), which no
@@ -342,11 +342,11 @@ def _check_parquet_fits(path: Path, parquet, columns: Sequence[str]) -> None:
     need = meta.num_rows * max(len(wanted), 1) * _PY_VALUE_BYTES + chars
     free = memory_available()
     if free is not None and need > free:
-        raise ValueError(
-            f"{path.name!r} holds {meta.num_rows:,} rows, about {need / 2**30:.1f} GiB once "
-            f"read, more than the {free / 2**30:.1f} GiB of memory free now (the file itself "
-            f"is {path.stat().st_size:,} bytes: Parquet compresses). Split it into smaller "
-            "files, or free memory.")
+        return (f"{path.name!r} holds {meta.num_rows:,} rows, about {need / 2**30:.1f} GiB "
+                f"once read, more than the {free / 2**30:.1f} GiB of memory free now (the file "
+                f"itself is {path.stat().st_size:,} bytes: Parquet compresses). Split it into "
+                "smaller files, or free memory.")
+    return None
 
 
 def _read_parquet(
@@ -359,21 +359,21 @@ def _read_parquet(
         parquet = pq.ParquetFile(path)
         available = list(parquet.schema_arrow.names)
         present = [c for c in dict.fromkeys(columns_needed) if c in available]
-        _check_parquet_fits(path, parquet, present)
-        table = parquet.read(columns=present).to_pydict() if present else {}
-        n_rows = parquet.metadata.num_rows
+        fits = _parquet_fit_problem(path, parquet, present)
+        if fits is None:
+            table = parquet.read(columns=present).to_pydict() if present else {}
+            n_rows = parquet.metadata.num_rows
     except MemoryError:
-        raise ValueError(
-            f"{path.name!r} does not fit in the memory free now once read; split it into "
-            "smaller files.") from None
-    except ValueError:
-        raise
+        fits = (f"{path.name!r} does not fit in the memory free now once read; split it into "
+                "smaller files.")
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise ValueError(
             f"Could not read {path.name!r} as Parquet ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())}); check that the file is a complete Parquet "
             "file and matches its extension."
         ) from None
+    if fits is not None:
+        raise ValueError(fits)
     return table, available, n_rows
 
 
