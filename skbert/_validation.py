@@ -705,7 +705,10 @@ def _label_names(columns, speak=None, *, name: str = "Y") -> np.ndarray:
             f"{holds} {dupes[0]!r} more than once; each label needs its own unique name. "
             f"{fix_repeated}")
     check_distinct_names(names, what, name=name)
-    # plain str and int, whatever the container held (np.str_, np.int64)
+    # plain str and int, whatever the container held (np.str_, np.int64); int names
+    # alone are int64, as an indicator array's columns and a loaded model's classes_ are
+    if all(isinstance(n, Integral) for n in names):
+        return np.asarray([int(n) for n in names], dtype=np.int64)
     return np.asarray([str(n) if isinstance(n, str) else int(n) for n in names], dtype=object)
 
 

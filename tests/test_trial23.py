@@ -4,6 +4,7 @@ planted escape codes in messages; found by a user trial and an attacker trial.""
 import json
 import os
 
+import numpy as np
 import pytest
 
 from skbert import TransformerMultiLabelClassifier
@@ -235,3 +236,19 @@ def test_zero_shot_int_labels_without_words_are_named_as_ints():
     with pytest.raises(ValueError, match=r"labels \[1, 2\] have no words to embed; .* "
                                          r"label_descriptions=\{1: "):
         ZeroShotMultiLabelClassifier([1, 2]).fit()
+
+
+def test_int_column_names_give_int64_classes_as_a_loaded_model_has(tiny_st_model, corpus,
+                                                                  tmp_path):
+    import pandas as pd
+
+    X, Y = corpus
+    Yd = pd.DataFrame(Y, columns=[10 * (j + 1) for j in range(Y.shape[1])])
+    clf = TransformerMultiLabelClassifier(tiny_st_model, max_epochs=1, max_length=16,
+                                          precision="fp32", contrastive_steps=0,
+                                          fit_cache=False).fit(X, Yd)
+    assert clf.classes_.dtype == np.int64 and list(clf.classes_) == list(Yd.columns)
+    clf.save_pretrained(tmp_path / "m")
+    loaded = TransformerMultiLabelClassifier.from_pretrained(tmp_path / "m")
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
