@@ -317,11 +317,12 @@ def check_folder_name(folder) -> str:
     name read in another encoding gives one) would fail halfway through a save.
     """
     folder = os.fspath(folder)
-    try:
-        folder.encode("utf-8")
+    try:  # the whole path: a relative name inside a folder of another encoding fails too
+        os.path.abspath(folder).encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(
-            f"The folder name {ascii(folder)} holds a character UTF-8 cannot encode (a lone "
+            f"The folder {ascii(os.path.abspath(folder))} holds a character UTF-8 cannot encode "
+            "(a lone "
             "surrogate, as a file name read in another encoding gives); the tokenizer cannot "
             "be saved there. Choose a folder name in plain UTF-8.") from None
     return folder
@@ -375,11 +376,14 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
                       indent=2, default=_json_default)  # serialise fully before writing
 
     def publish(built: str) -> None:  # into an existing folder, one file at a time
-        _refuse_foreign_files(built, folder)
-        if model.pooling != "mean":
+        ours = is_model_folder(folder)  # what is removed below must be skbert's own
+        if not ours:
+            _refuse_foreign_files(built, folder)
+        if ours and model.pooling != "mean":
             _remove_sentence_files(folder)
         published = publish_folder(built, folder, skip=(SETTINGS_FILE,))
-        _remove_stale_shards(folder, published)
+        if ours:
+            _remove_stale_shards(folder, published)
         publish_folder(built, folder, only=(SETTINGS_FILE,))  # last: the folder is complete
 
     with built_into(folder, publish) as stage:
@@ -407,8 +411,6 @@ def _refuse_foreign_files(built: str, folder: str) -> None:
     A link of such a name does not count: it is replaced, and what it leads to kept.
     The model card is written after this (and keeps a ``README.md`` skbert did not
     write)."""
-    if is_model_folder(folder):
-        return
     taken = []
     for root, _, files in os.walk(built):
         for name in files:
@@ -422,7 +424,9 @@ def _refuse_foreign_files(built: str, folder: str) -> None:
         raise FileExistsError(
             f"{folder!r} holds {len(taken)} file(s) that skbert did not write ({shown}), "
             "which saving the model would replace; save_pretrained never replaces files it "
-            "did not write. Choose another folder, or move those files away first.")
+            "did not write (it cannot tell its own files of an interrupted save, which has no "
+            "skbert.json yet, from others). Choose another folder, or move those files away "
+            "first.")
 
 
 @contextlib.contextmanager

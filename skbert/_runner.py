@@ -601,12 +601,15 @@ def _init_head(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_
         if say:
             print("head start: the trained head of the saved folder, kept (same labels)",
                   flush=True)
+        # descriptions the warm-up read (contrastive_steps given) do change the fit
+        described = labels.described if not _reads_described(
+            warm_read, classes, labels.described) else {}
         given = ([f"head_init={est.head_init!r}"] if est.head_init != "auto" else []) + (
-            [f"label_descriptions for {list(labels.described)[:5]}"] if labels.described
-            else [])
+            [f"label_descriptions for {list(described)[:5]}"] if described else [])
         if given:  # asked for explicitly, and it changes nothing: say so
+            verb = "do" if len(given) > 1 or described else "does"
             fit_warning(
-                f"{' and '.join(given)} do not change this fit: the head is the trained one "
+                f"{' and '.join(given)} {verb} not change this fit: the head is the trained one "
                 "of the saved folder (same labels), kept as it is. To start a new head from "
                 "them, fit from the checkpoint that folder was fine-tuned from (its "
                 "skbert.json records it as base_model); else leave them out.",

@@ -218,6 +218,8 @@ DAMAGE = {
     "missing tensor": _tensors(lambda t: t.pop(_first_tensor(t))),
     "extra tensor": _tensors(lambda t: t.update(planted=torch.zeros(1))),
     "wrong shape": _tensors(lambda t: t.update({_first_tensor(t): torch.zeros(3, 3)})),
+    # a header nested past Python's recursion limit (retrial of trial 23)
+    "header nested too deep": _write((100_000).to_bytes(8, "little") + b"[" * 100_000),
     # a sparse tail costs no disk but would be read into memory: refused from the header
     "sparse 64 GiB tail": lambda p: os.truncate(p, os.path.getsize(p) + 64 * 2**30),
 }

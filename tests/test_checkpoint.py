@@ -347,6 +347,8 @@ def test_save_rejects_malformed_arguments(tmp_path):
 @pytest.mark.parametrize("damage, match", [
     (lambda p: p.write_bytes(b""), "0 bytes long"),
     (lambda p: os.truncate(p, p.stat().st_size + 64 * 2**30), "header describes"),  # sparse
+    (lambda p: p.write_bytes((50_000 * 5).to_bytes(8, "little") + b'{"a":' * 50_000),
+     "unreadable safetensors header"),  # nested past the recursion limit
     (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "truncated|unreadable"),
     (lambda p: p.write_bytes(p.read_bytes()[:-7]), "unreadable tensors"),
     (lambda p: p.write_bytes(os.urandom(4096)), "header"),

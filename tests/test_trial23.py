@@ -137,6 +137,16 @@ def test_parquet_too_large_once_read_is_refused_from_its_metadata(tmp_path, monk
     with pytest.raises(ValueError, match=r"holds 200,000 rows, about .* more than the .*"
                                          r"Parquet compresses"):
         load_texts_and_labels(path)
+    # a few rows of one long text (the metadata counts the dictionary once), and a column
+    # name holding a dot: both counted as the texts they decode to (retrial of trial 23)
+    long_text = pa.DictionaryArray.from_arrays(pa.array(np.zeros(2000, dtype="int32")),
+                                               pa.array(["pizza " * 2000]))
+    for column in ("text", "my.text"):
+        few = tmp_path / "few.parquet"
+        pq.write_table(pa.table({column: long_text, "labels": labels[:2000]}), few)
+        monkeypatch.setattr(_safe_io, "memory_available", lambda: 20 * 2**20)
+        with pytest.raises(ValueError, match=r"holds 2,000 rows"):
+            load_texts_and_labels(few, text_column=column)
     monkeypatch.setattr(_safe_io, "memory_available", lambda: None)
     X, Y, names = load_texts_and_labels(path)
     assert len(X) == n and list(names) == ["food"]

@@ -320,13 +320,16 @@ def _too_deep(path: Path, where: str) -> ValueError:
 _PY_VALUE_BYTES = 64
 
 
-def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str]) -> str | None:
-    """Why a Parquet file cannot be read, from its metadata alone: its ``columns`` would
-    need more memory than is free now once read into Python lists (None: they fit).
+def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str],
+                         decoded: int = 0) -> str | None:
+    """Why a Parquet file cannot be read: its ``columns`` would need more memory than is
+    free now once read into Python lists (None: they fit).
 
     Parquet compresses: a file of a few hundred kilobytes can hold two hundred
-    million copies of one short text (a dictionary-encoded column), which no
-    reader of its size would expect to take gigabytes.
+    million copies of one text, which no reader of its size would expect to take
+    gigabytes. The metadata gives the rows and each column's uncompressed bytes;
+    a dictionary-encoded text column's are the dictionary's, not the texts', so
+    ``decoded`` adds what its texts come to once decoded (:func:`_decoded_bytes`).
     """
     from .._safe_io import memory_available
 
@@ -337,9 +340,10 @@ def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str]) -> str | N
         group = meta.row_group(g)
         for c in range(group.num_columns):
             column = group.column(c)
-            if column.path_in_schema.split(".")[0] in wanted:
+            name = column.path_in_schema  # "labels.list.element" for a list column's values
+            if any(name == w or name.startswith(w + ".") for w in wanted):
                 chars += max(int(column.total_uncompressed_size), 0)
-    need = meta.num_rows * max(len(wanted), 1) * _PY_VALUE_BYTES + chars
+    need = meta.num_rows * max(len(wanted), 1) * _PY_VALUE_BYTES + chars + decoded
     free = memory_available()
     if free is not None and need > free:
         return (f"{path.name!r} holds {meta.num_rows:,} rows, about {need / 2**30:.1f} GiB "
@@ -349,10 +353,31 @@ def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str]) -> str | N
     return None
 
 
+def _decoded_bytes(table, columns: Sequence[str]) -> int:
+    """Bytes the dictionary-encoded ``columns`` of ``table`` come to once decoded: each
+    value's length times the rows that use it, computed on the indices (nothing decoded)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = 0
+    for name in columns:
+        for chunk in table.column(name).chunks:
+            if pa.types.is_dictionary(chunk.type) and len(chunk):
+                lengths = pc.binary_length(chunk.dictionary)
+                total += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
+    return total
+
+
 def _read_parquet(
     path: Path, columns_needed: Sequence[str]
 ) -> tuple[dict[str, list], list[str], int]:
-    """Read the columns ``columns_needed`` of a Parquet file with pyarrow."""
+    """Read the columns ``columns_needed`` of a Parquet file with pyarrow.
+
+    Text columns are read as dictionaries (a text repeated on many rows is held
+    once), so that what they come to once decoded into Python strings is known
+    before it is built (:func:`_parquet_fit_problem`).
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -360,9 +385,18 @@ def _read_parquet(
         available = list(parquet.schema_arrow.names)
         present = [c for c in dict.fromkeys(columns_needed) if c in available]
         fits = _parquet_fit_problem(path, parquet, present)
-        if fits is None:
-            table = parquet.read(columns=present).to_pydict() if present else {}
-            n_rows = parquet.metadata.num_rows
+        if fits is None and present:
+            texts = [c for c in present
+                     if pa.types.is_string(parquet.schema_arrow.field(c).type)
+                     or pa.types.is_large_string(parquet.schema_arrow.field(c).type)]
+            arrow = pq.ParquetFile(path, read_dictionary=texts).read(columns=present)
+            # every dictionary column counts: one written from a DictionaryArray reads as one
+            fits = _parquet_fit_problem(path, parquet, present, _decoded_bytes(arrow, present))
+            if fits is None:
+                table = arrow.to_pydict()
+        elif fits is None:
+            table = {}
+        n_rows = parquet.metadata.num_rows
     except MemoryError:
         fits = (f"{path.name!r} does not fit in the memory free now once read; split it into "
                 "smaller files.")
