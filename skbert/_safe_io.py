@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import os
 import re
@@ -102,10 +103,6 @@ def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes, t
     return data, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
-#: The largest safetensors header skbert reads (safetensors' own reader allows 100 MB).
-SAFETENSORS_HEADER_MOST = 100_000_000
-
-
 class TooLarge(DamagedFile):
     """A file whose contents would not fit in the memory free now: skipped, not damaged."""
 
@@ -125,8 +122,7 @@ def memory_available() -> int | None:
 def check_safetensors_extent(path: str) -> tuple:
     """Check from its header alone that the safetensors file ``path`` is whole and fits in memory.
 
-    Reads the 8-byte header length and the header (at most
-    :data:`SAFETENSORS_HEADER_MOST` bytes), never the tensors. A file whose size
+    Reads the header only (:func:`safetensors_header`), never the tensors. A file whose size
     is not exactly what its header describes (a sparse or padded file planted
     to exhaust memory, a truncated copy) is :class:`DamagedFile`; one whose
     tensors would need more memory than is free now is :class:`TooLarge`.
@@ -161,20 +157,7 @@ def check_safetensors_extent(path: str) -> tuple:
 
 def _check_extent(fd: int, info: os.stat_result) -> None:
     """The checks of :func:`check_safetensors_extent` on an open file (OSError passes)."""
-    head = read_upto(fd, 8)
-    if len(head) < 8:
-        raise DamagedFile(f"is {info.st_size} bytes long, shorter than a safetensors header")
-    n = int.from_bytes(head, "little")
-    if n > min(SAFETENSORS_HEADER_MOST, info.st_size - 8):
-        raise DamagedFile(f"declares a {n}-byte header in a {info.st_size}-byte file "
-                          "(truncated?)")
-    try:
-        header = json.loads(read_upto(fd, n))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise DamagedFile(f"has an unreadable safetensors header ({exc})") from exc
-    if not isinstance(header, dict):
-        raise DamagedFile(f"has a safetensors header that is {type(header).__name__}, not an "
-                          "object")
+    n, header = safetensors_header(lambda k: read_upto(fd, k), info.st_size)
     end = 0
     for name, entry in header.items():
         if name == "__metadata__":
@@ -250,6 +233,35 @@ def read_upto(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
+def safetensors_header(read, size: int) -> tuple[int, dict]:
+    """The header of a safetensors file of ``size`` bytes: its length and the JSON object.
+
+    ``read(k)`` gives the next ``k`` bytes (of an open file, or of bytes in
+    memory); only the 8-byte length and the header (at most
+    :data:`MAX_HEADER` bytes) are read, never the tensors.
+
+    Raises
+    ------
+    DamagedFile
+        If the file is shorter than a header, declares a header longer than
+        the file or :data:`MAX_HEADER`, or its header is not a JSON object.
+    """
+    head = read(8)
+    if len(head) < 8:
+        raise DamagedFile(f"is {size} bytes long, shorter than a safetensors header")
+    n = int.from_bytes(head, "little")
+    if n > min(size - 8, MAX_HEADER):
+        raise DamagedFile(f"declares a {n}-byte header in a {size}-byte file (truncated?)")
+    try:
+        header = json.loads(read(n).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DamagedFile(f"has an unreadable safetensors header ({exc})") from exc
+    if not isinstance(header, dict):
+        raise DamagedFile(f"has a safetensors header that is {type(header).__name__}, not an "
+                          "object")
+    return n, header
+
+
 def metadata_document(data: bytes, key: str, what: str):
     """The JSON document stored under ``key`` in a safetensors file's metadata.
 
@@ -268,16 +280,8 @@ def metadata_document(data: bytes, key: str, what: str):
         If the header is truncated, oversized or not JSON, the key is
         missing, or its value is not JSON.
     """
-    if len(data) < 8:
-        raise DamagedFile(f"is {len(data)} bytes long, shorter than a safetensors header")
-    n = int.from_bytes(data[:8], "little")
-    if n > min(len(data) - 8, MAX_HEADER):
-        raise DamagedFile(f"declares a {n}-byte header in a {len(data)}-byte file (truncated?)")
-    try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise DamagedFile(f"has an unreadable safetensors header ({exc})") from exc
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    _, header = safetensors_header(io.BytesIO(data).read, len(data))
+    metadata = header.get("__metadata__")
     text = metadata.get(key) if isinstance(metadata, dict) else None
     if not isinstance(text, str):
         raise DamagedFile(f"has no {key!r} metadata, so it is not {what}")

@@ -15,7 +15,6 @@ stays cheap.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -33,6 +32,7 @@ from ._safe_io import (
     open_regular,
     read_json,
     read_upto,
+    safetensors_header,
     shown,
 )
 from ._tokenizer_growth import check_tokenizer_json
@@ -244,7 +244,6 @@ NORM_EPSILONS = ("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", "norm_e
 _DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
                 "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
                 "I64": 8, "U64": 8, "F64": 8, "C64": 8}
-_MAX_HEADER = 100_000_000
 
 
 def _fix_folder(what: str = "") -> str:
@@ -442,25 +441,15 @@ def safetensors_shapes(path: str) -> dict[str, tuple[int, ...]]:
         fd, info = open_regular(_regular(path))
     except (OSError, DamagedFile) as exc:
         raise damaged(f"cannot be opened: {getattr(exc, 'strerror', None) or exc}") from None
+    size = info.st_size
     try:
-        size = info.st_size
-        head = os.read(fd, 8)
-        if len(head) < 8:
-            raise damaged(f"{size} bytes, shorter than a header")
-        n = int.from_bytes(head, "little")
-        if n > min(size - 8, _MAX_HEADER):
-            raise damaged(f"its header claims {n:,} bytes, the file has {size - 8:,} after it")
-        raw = read_upto(fd, n)
+        n, header = safetensors_header(lambda k: read_upto(fd, k), size)
     except OSError as exc:
         raise damaged(f"cannot be read: {exc.strerror or exc}") from None
+    except DamagedFile as exc:  # the file ... (as the one reader words it)
+        raise damaged(f"it {shown(exc)}") from None
     finally:
         os.close(fd)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise damaged(f"its header is not JSON: {str(exc)[:80]}") from None
-    if not isinstance(header, dict):
-        raise damaged("its header is not a JSON object")
     room = size - 8 - n
     shapes = {}
     for name, info in header.items():
