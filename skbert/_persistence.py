@@ -322,9 +322,8 @@ def check_folder_name(folder) -> str:
     except UnicodeEncodeError:
         raise ValueError(
             f"The folder {ascii(os.path.abspath(folder))} holds a character UTF-8 cannot encode "
-            "(a lone "
-            "surrogate, as a file name read in another encoding gives); the tokenizer cannot "
-            "be saved there. Choose a folder name in plain UTF-8.") from None
+            "(a lone surrogate, as a file name read in another encoding gives); the tokenizer "
+            "cannot be saved there. Choose a folder name in plain UTF-8.") from None
     return folder
 
 
