@@ -83,17 +83,8 @@ def save_model_folder(folder: str, model, tokenizer, settings: dict) -> None:
         What the estimator saves in ``skbert.json`` (see
         :func:`~skbert._persistence.check_settings`).
     """
-    from ._modeling import is_peft
-
     settings = {**settings, "base_model": base_model_of(settings["params"]["model_name_or_path"])}
-    save_folder(folder, model, tokenizer, shareable_settings(settings))
-    if is_peft(model):  # the adapter alone too, for peft users
-        from ._persistence import built_into, publish_folder
-
-        folder = os.fspath(folder)
-        with built_into(os.path.join(folder, "adapter"),
-                        lambda built: publish_folder(built, folder, under="adapter")) as stage:
-            model.backbone.save_pretrained(stage)
+    save_folder(folder, model, tokenizer, shareable_settings(settings))  # with peft's adapter/
     write_model_card(folder)
 
 

@@ -49,6 +49,7 @@ from ._modeling import (
     SavedHead,
     check_model_source,
     head_dropout,
+    is_peft,
     load_tokenizer,
     merged,
     model_from_config,
@@ -344,6 +345,11 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     atomically, never through a link planted in ``folder`` (a linked
     sub-folder is :class:`~skbert._safe_io.UnsafePath`), and other files there
     are left alone, ``skbert.json`` last. Either way with skbert's one mode policy.
+
+    A model with peft adapters is saved merged into plain weights, and its
+    adapter alone goes to ``folder/adapter/`` in the same build: a folder
+    skbert did not save is refused (:func:`_refuse_foreign_files`) before any
+    file of it, the adapter's included, is replaced.
     """
     from safetensors.torch import save as safetensors_bytes
 
@@ -353,6 +359,7 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
             "which holds no torch weights to save. Load the folder with backend='torch' to save "
             "it again, or copy the folder it was loaded from.")
     folder = check_folder_name(folder)
+    adapter = model.backbone if is_peft(model) else None  # also saved alone, for peft users
     model = merged(model)  # adapters (peft) are saved merged into plain weights
     if os.path.lexists(folder):
         if not os.path.isdir(folder):  # fails now, before any work
@@ -400,6 +407,8 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
             with quiet_transformers():
                 model.backbone.save_pretrained(stage)
         tokenizer.save_pretrained(stage)
+        if adapter is not None:
+            adapter.save_pretrained(os.path.join(stage, "adapter"))
         write_bytes(os.path.join(stage, SETTINGS_FILE), text.encode("utf-8"), root=stage)
 
 

@@ -77,3 +77,22 @@ def test_bad_peft_config_is_named(tiny_st_model, corpus, train_calls):
     with pytest.raises(ValueError, match="not a peft configuration.*LoraConfig"):
         TransformerMultiLabelClassifier(tiny_st_model, peft_config={"r": 8}, **FAST).fit(X, Y)
     assert train_calls == []
+
+
+def test_adapter_files_of_a_folder_skbert_did_not_save_are_kept(tiny_st_model, corpus, tmp_path):
+    # before: the foreign-folder check covered the model files only, and adapter/ was
+    # written after it, over a checkpoint's own adapter files
+    X, Y = corpus
+    est = TransformerMultiLabelClassifier(tiny_st_model, peft_config=lora(), **FAST).fit(X, Y)
+    theirs = tmp_path / "checkpoint"
+    (theirs / "adapter").mkdir(parents=True)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        (theirs / "adapter" / name).write_text("theirs")
+    with pytest.raises(FileExistsError, match=r"did not write \(adapter/adapter_config.json"):
+        est.save_pretrained(theirs)
+    assert sorted(p.name for p in theirs.iterdir()) == ["adapter"]
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        assert (theirs / "adapter" / name).read_text() == "theirs"
+    est.save_pretrained(tmp_path / "m")  # a second save over skbert's own folder replaces it
+    est.save_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "adapter" / "adapter_model.safetensors").is_file()
