@@ -899,12 +899,30 @@ def _json_object(text: str) -> dict:
         hint = ""
         if path is None and os.path.isfile(os.path.expanduser(text)):  # a file named bare
             hint = f"; to read the file {text!r}, put @ before its name: @{text}"
+        elif path is None and _looks_like_json_file(text):  # a bare file name, mistyped too
+            hint = (f"; to read a file, put @ before its name: @{text} (there is no file "
+                    f"{text!r} either: check the path)")
         raise argparse.ArgumentTypeError(f"{where} is not valid JSON ({exc}){hint}") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(
             f"{where} holds {json_kind(value)}, not an object such as "
             '{"acq": "mergers and acquisitions"}')
     return value
+
+
+def _looks_like_json_file(text: str) -> bool:
+    """Whether ``text`` reads as a JSON file's name rather than JSON: it ends in ``.json``
+    and does not open as an object, array or string does.
+
+    Examples
+    --------
+    >>> _looks_like_json_file("desc.json"), _looks_like_json_file("data/Desc.JSON")
+    (True, True)
+    >>> _looks_like_json_file('{"a": "b.json'), _looks_like_json_file("desc.txt")
+    (False, False)
+    """
+    text = text.strip()
+    return text.lower().endswith(".json") and not text.startswith(("{", "[", '"'))
 
 
 def json_kind(value) -> str:

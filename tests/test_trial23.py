@@ -236,8 +236,22 @@ def test_cli_label_descriptions_file_named_without_at_gets_the_hint(tmp_path, mo
         _json_object("desc.json")
     assert _json_object("@desc.json") == {"food": "meals"}
     with pytest.raises(argparse.ArgumentTypeError) as caught:
-        _json_object("no-such.json")
+        _json_object("no-such.txt")  # not a JSON file's name: no hint
     assert "put @" not in str(caught.value)
+
+
+def test_cli_label_descriptions_missing_json_file_without_at_gets_the_hint(
+        tmp_path, monkeypatch, capsys):
+    # before: only an existing file got the @ hint; a mistyped (missing) one got none
+    from skbert.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.csv").write_text("text,a,b\nhello,1,0\nworld,0,1\n")
+    assert main(["train", "t.csv", "--label-descriptions", "missing.json", "--out", "m"]) == 2
+    err = capsys.readouterr().err
+    assert "put @ before its name: @missing.json" in err
+    assert "no file 'missing.json'" in err
+    assert not (tmp_path / "m").exists()
 
 
 def test_zero_shot_int_labels_without_words_are_named_as_ints():
