@@ -244,6 +244,26 @@ def test_min_labels_travels_with_a_saved_folder(tiny_st_model, corpus, tmp_path)
     assert "min_labels" in json.dumps(settings)
 
 
+def test_min_labels_above_the_number_of_labels_gives_every_label(tiny_st_model, corpus,
+                                                                  tmp_path, capsys):
+    # pinned, no change: min_labels is read at predict time (a grid search tries it
+    # unrefitted), so a value above the number of labels means every label, never an error
+    from skbert.cli import main
+
+    X, Y = corpus
+    est = _frozen(tiny_st_model, min_labels=len(LABELS) + 3).fit(X, Y)
+    assert est.predict(X[:3]).all()
+    assert all(len(e.labels) == len(LABELS) and e.predicted.all()
+               for e in est.explain(X[:2], method="occlusion"))
+    est.set_params(min_labels=0).save_pretrained(tmp_path / "m")
+    pd.DataFrame({"text": X[:2]}).to_csv(tmp_path / "t.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m"), str(tmp_path / "t.csv"),
+                 "--min-labels", "99"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["labels"] for r in rows] == [list(est.classes_)] * 2
+
+
 @pytest.mark.parametrize("pooling_model, params, same_as", [
     ("tiny_st_model", {}, "logistic"),                          # after the warm-up
     ("tiny_st_model", {"contrastive_steps": 0}, "labels"),
