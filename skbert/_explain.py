@@ -245,15 +245,33 @@ class Explanations(list):
     def to_jsonl(self, path, *, overwrite: bool = False) -> str:
         """Write one JSON object per text (see :meth:`Explanation.to_dict`).
 
-        An existing file that skbert did not write is kept unless
-        ``overwrite=True``.
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.jsonl`` file, or ``"-"`` for standard output (as
+            ``skbert explain --json -``); a file named ``-`` is ``"./-"``. An
+            existing file that skbert did not write is kept unless
+            ``overwrite=True``.
+        overwrite : bool, default=False
+
+        Returns
+        -------
+        str
+            The path written (``"-"`` for standard output).
         """
+        import sys
+
         from ._safe_io import write_text
         from ._validation import json_line
 
-        replace = _check_overwrite(path, overwrite, f'"format": "{FORMAT}"', "JSON Lines file")
         lines = [json_line(e.to_dict()) for e in self]  # controls escaped
-        return write_text(path, "".join(line + "\n" for line in lines), replace=replace)
+        text = "".join(line + "\n" for line in lines)
+        if isinstance(path, str) and path == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return path
+        replace = _check_overwrite(path, overwrite, f'"format": "{FORMAT}"', "JSON Lines file")
+        return write_text(path, text, replace=replace)
 
     def completeness_gaps(self) -> np.ndarray:
         """Every (text, label) completeness gap of integrated gradients, flat."""

@@ -274,6 +274,20 @@ def test_to_jsonl_round_trips(planted_clf, tmp_path):
     assert json.loads(lines[0])["labels"][0]["completeness_gap"] is None
 
 
+def test_to_jsonl_dash_is_standard_output_as_in_the_cli(planted_clf, tmp_path, monkeypatch,
+                                                         capsys):
+    # before: to_jsonl("-") wrote a file named "-"; skbert explain --json - is standard output
+    monkeypatch.chdir(tmp_path)
+    ex = explain(planted_clf, ["pizza today", "vote laptop"], method="occlusion")
+    capsys.readouterr()
+    assert ex.to_jsonl("-") == "-"
+    assert not (tmp_path / "-").exists()
+    out = capsys.readouterr().out.splitlines()
+    assert [json.loads(x)["text"] for x in out] == ["pizza today", "vote laptop"]
+    ex.to_jsonl("./-")  # a file of that name
+    assert (tmp_path / "-").read_text().splitlines() == out
+
+
 def test_empty_result_type(planted_clf):
     assert isinstance(explain(planted_clf, ["pizza"]), Explanations)
 
