@@ -132,11 +132,15 @@ def protected_folders(*, model: str | None = None, folder: str | None = None,
 
 
 # ------------------------------------------------------------- model folders
+#: The file ``save_pretrained`` keeps in an existing folder while it replaces the files
+#: there, removed once ``skbert.json`` is written: where it remains, a save was interrupted
+#: (:func:`skbert._persistence.read_save_marker`).
+SAVE_MARKER = ".skbert-save.json"
 #: Top-level files a saved model folder may hold: what ``save_pretrained`` writes (skbert,
 #: transformers, sentence-transformers, the model card) and every tokenizer file name
 #: transformers' tokenizers save (their ``VOCAB_FILES_NAMES``, special tokens, chat template).
 SAVED_FILES = frozenset({
-    "skbert.json", "skbert_head.safetensors", "README.md",
+    "skbert.json", "skbert_head.safetensors", "README.md", SAVE_MARKER,
     "config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
     "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",

@@ -914,7 +914,9 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         folder : str or path-like
             Created if missing. A model folder skbert saved may be saved into
             again (its files are replaced, other files are left alone, and a
-            ``README.md`` skbert did not write is kept); any other folder only
+            ``README.md`` skbert did not write is kept), and so may one where
+            such a save was interrupted (the files it had written are
+            replaced; see :doc:`/user_guide/persistence`); any other folder only
             when it holds no file of a name the save writes (a Hugging Face
             checkpoint's ``config.json`` and weights, say): skbert never
             replaces files it did not write. Not the checkpoint folder the
@@ -1029,9 +1031,13 @@ class TransformerMultiLabelClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         FileNotFoundError
-            If the folder or one of its files is missing.
+            If the folder or one of its files is missing (``skbert.json``
+            too, where a save into the folder was interrupted before it:
+            the message says to save again).
         ValueError
-            If a file is damaged or holds a value the estimator rejects.
+            If a file is damaged or holds a value the estimator rejects, or
+            the folder mixes the files of two models (a save over an earlier
+            model was interrupted: save again).
         TypeError
             If ``folder`` is not a str or path-like (None, bytes).
         """

@@ -29,6 +29,7 @@ probabilities without skbert, or refuse to load it:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
-from ._cli_paths import is_model_folder, relation, shown_path
+from ._cli_paths import MAX_SETTINGS_BYTES, SAVE_MARKER, is_model_folder, relation, shown_path
 from ._hf import transformers_names
 from ._load_errors import NewerFileError, SavedFileError, explain_load_errors
 from ._modeling import (
@@ -72,6 +73,7 @@ from ._safe_io import (
     remove_file,
     staging_folder,
     write_bytes,
+    write_json,
 )
 from ._sources import _extra_layers_error, _regular, weight_files
 from ._thresholds import THRESHOLD_RULES
@@ -86,6 +88,9 @@ LABEL_THRESHOLDS = "label_thresholds"
 #: The name of :func:`probe_writable`'s folder starts so.
 PROBE_PREFIX = ".skbert-probe-"
 HEAD_FILE = "skbert_head.safetensors"
+#: What :data:`~skbert._cli_paths.SAVE_MARKER` holds (``"skbert_save"``), and its largest size.
+SAVE_MARKER_VERSION = 1
+MAX_SAVE_MARKER_BYTES = 1_000_000
 #: What ``skbert.json`` (and a pickled model's state) may hold. 2 (skbert 0.2.0):
 #: ``min_labels="auto"`` and ``threshold_metric="auto"`` with ``min_labels_`` and
 #: ``threshold_metric_``, which a reader of format 1 would take for a damaged file; it
@@ -346,6 +351,13 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     sub-folder is :class:`~skbert._safe_io.UnsafePath`), and other files there
     are left alone, ``skbert.json`` last. Either way with skbert's one mode policy.
 
+    While it publishes into an existing folder, the folder holds
+    :data:`~skbert._cli_paths.SAVE_MARKER` (:func:`write_save_marker`),
+    written before the first file is replaced and removed after
+    ``skbert.json``: where a save is interrupted (Ctrl-C, a crash, a full
+    disk), it says so to :func:`read_settings`, and lets the next save replace
+    the files it lists, as skbert's own.
+
     A model with peft adapters is saved merged into plain weights, and its
     adapter alone goes to ``folder/adapter/`` in the same build: a folder
     skbert did not save is refused (:func:`_refuse_foreign_files`) before any
@@ -381,16 +393,23 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     text = json.dumps({"format": FORMAT_VERSION, "pooling": model.pooling, **settings},
                       indent=2, default=_json_default)  # serialise fully before writing
 
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+
     def publish(built: str) -> None:  # into an existing folder, one file at a time
-        ours = is_model_folder(folder)  # what is removed below must be skbert's own
-        if not ours:
-            _refuse_foreign_files(built, folder)
-        if ours and model.pooling != "mean":
-            _remove_sentence_files(folder)
+        # what is replaced or removed below must be skbert's own: any file of a model folder
+        # it saved (None), else only the files an interrupted save of its own recorded
+        earlier = read_save_marker(folder)
+        left = set(earlier["files"]) if earlier is not None else set()
+        owned = None if is_model_folder(folder) else left
+        if owned is not None:
+            _refuse_foreign_files(built, folder, owned)
+        write_save_marker(folder, _relative_files(built) | left, digest)  # before any change
+        if model.pooling != "mean":
+            _remove_sentence_files(folder, owned)
         published = publish_folder(built, folder, skip=(SETTINGS_FILE,))
-        if ours:
-            _remove_stale_shards(folder, published)
+        _remove_stale_shards(folder, published, owned)
         publish_folder(built, folder, only=(SETTINGS_FILE,))  # last: the folder is complete
+        remove_file(os.path.join(folder, SAVE_MARKER), root=folder)
 
     with built_into(folder, publish) as stage:
         if model.pooling == "mean":
@@ -412,29 +431,131 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
         write_bytes(os.path.join(stage, SETTINGS_FILE), text.encode("utf-8"), root=stage)
 
 
-def _refuse_foreign_files(built: str, folder: str) -> None:
+def _refuse_foreign_files(built: str, folder: str, owned=frozenset()) -> None:
     """Refuse to publish ``built`` into ``folder`` where that would replace files skbert
     did not write: ``folder`` is not a model folder skbert saved and holds a file of a
-    name the save writes (a Hugging Face checkpoint's ``config.json`` and weights, say).
-    A link of such a name does not count: it is replaced, and what it leads to kept.
-    The model card is written after this (and keeps a ``README.md`` skbert did not
-    write)."""
+    name the save writes (a Hugging Face checkpoint's ``config.json`` and weights, say)
+    that is not in ``owned``, the files (relative, ``/``-separated) an interrupted save
+    of skbert's recorded (:func:`read_save_marker`). A link of such a name does not
+    count: it is replaced, and what it leads to kept. The model card is written after
+    this (and keeps a ``README.md`` skbert did not write)."""
     taken = []
-    for root, _, files in os.walk(built):
-        for name in files:
-            rel = os.path.relpath(os.path.join(root, name), built)
-            there = os.path.join(folder, rel)
-            # a link is replaced, never written through: what it leads to is kept
-            if os.path.lexists(there) and not os.path.islink(there):
-                taken.append(rel)
+    for rel in _relative_files(built):
+        there = os.path.join(folder, *rel.split("/"))
+        # a link is replaced, never written through: what it leads to is kept
+        if rel not in owned and os.path.lexists(there) and not os.path.islink(there):
+            taken.append(rel)
     if taken:
         shown = ", ".join(sorted(taken)[:5]) + (", ..." if len(taken) > 5 else "")
         raise FileExistsError(
             f"{folder!r} holds {len(taken)} file(s) that skbert did not write ({shown}), "
             "which saving the model would replace; save_pretrained never replaces files it "
-            "did not write (it cannot tell its own files of an interrupted save, which has no "
-            "skbert.json yet, from others). Choose another folder, or move those files away "
-            "first.")
+            "did not write (only its own: those of a model folder it saved, and those an "
+            f"interrupted save of its own listed in {SAVE_MARKER}). Choose another folder, or "
+            "move those files away first.")
+
+
+def _relative_files(built: str) -> set[str]:
+    """The files under the folder ``built`` as relative, ``/``-separated paths."""
+    return {os.path.relpath(os.path.join(root, name), built).replace(os.sep, "/")
+            for root, _, files in os.walk(built) for name in files}
+
+
+def write_save_marker(folder: str, files, settings_sha256: str) -> None:
+    """Write :data:`~skbert._cli_paths.SAVE_MARKER` into ``folder``: a save is under way.
+
+    Written (atomically, never through a link) before the save replaces the
+    first file of an existing folder, and removed once ``skbert.json`` is
+    written. Where it remains, the save was interrupted: the files it lists
+    are skbert's own, which the next save may replace
+    (:func:`_refuse_foreign_files`), and ``from_pretrained`` says to save again
+    (:func:`check_save_finished`).
+
+    Parameters
+    ----------
+    folder : str
+    files : iterable of str
+        The files (relative, ``/``-separated) the save may write.
+    settings_sha256 : str
+        The SHA-256 (hex) of the ``skbert.json`` the save writes last: a
+        folder holding that very file was saved whole.
+    """
+    write_json(os.path.join(folder, SAVE_MARKER),
+               {"skbert_save": SAVE_MARKER_VERSION, "files": sorted(files),
+                "settings_sha256": settings_sha256}, root=folder)
+
+
+def _safe_relative(name) -> bool:
+    """Whether ``name`` is a relative, ``/``-separated path inside a folder."""
+    return (isinstance(name, str) and 0 < len(name) <= 1000 and "\\" not in name
+            and "\0" not in name and not name.startswith("/")
+            and all(part not in ("", ".", "..") for part in name.split("/")))
+
+
+def read_save_marker(folder: str) -> dict | None:
+    """The :data:`~skbert._cli_paths.SAVE_MARKER` of ``folder`` (:func:`write_save_marker`).
+
+    Returns
+    -------
+    dict or None
+        Its document, with ``files`` (a list of relative paths) and
+        ``settings_sha256``; None when there is none, or it is not a regular
+        file (a link does not count), is larger than
+        :data:`MAX_SAVE_MARKER_BYTES` or is not what skbert writes there.
+    """
+    try:
+        doc = read_json(os.path.join(folder, SAVE_MARKER), what=SAVE_MARKER,
+                        max_bytes=MAX_SAVE_MARKER_BYTES)
+    except (OSError, DamagedFile):
+        return None
+    if not (isinstance(doc, dict) and set(doc) == {"skbert_save", "files", "settings_sha256"}
+            and doc["skbert_save"] == SAVE_MARKER_VERSION
+            and isinstance(doc["settings_sha256"], str)
+            and re.fullmatch(r"[0-9a-f]{64}", doc["settings_sha256"])
+            and isinstance(doc["files"], list) and all(map(_safe_relative, doc["files"]))):
+        return None
+    return doc
+
+
+def check_save_finished(folder: str) -> None:
+    """Refuse ``folder`` where a ``save_pretrained`` into it was interrupted.
+
+    That is where :data:`~skbert._cli_paths.SAVE_MARKER` remains
+    (:func:`read_save_marker`) and ``skbert.json`` is missing or is not the
+    one that save wrote (it is then the earlier model's, beside files of the
+    new one). A folder whose save was interrupted only after ``skbert.json``
+    was written is whole, and passes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``skbert.json`` is missing: the save was interrupted before it.
+    SavedFileError
+        If ``skbert.json`` is an earlier save's.
+    """
+    marker = read_save_marker(folder)
+    if marker is None:
+        return
+    path = os.path.join(folder, SETTINGS_FILE)
+    again = (f"Save the model again with save_pretrained({folder!r}), which replaces the files "
+             "of the interrupted save, or load another folder.")
+    if not os.path.lexists(path):
+        raise FileNotFoundError(
+            f"{folder!r} holds no {SETTINGS_FILE}: a save_pretrained into it was interrupted "
+            f"(Ctrl-C, a crash, a full disk) before it wrote {SETTINGS_FILE}, its last file "
+            f"({SAVE_MARKER}, which marks a save under way, is still there), so the model in it "
+            f"is incomplete. {again}")
+    try:
+        data, _ = read_regular_file(os.path.realpath(path), MAX_SETTINGS_BYTES)
+    except (OSError, DamagedFile):
+        return  # read_settings says what is wrong with it
+    if hashlib.sha256(data).hexdigest() != marker["settings_sha256"]:
+        raise SavedFileError(
+            f"{folder!r} mixes the files of two models: a save_pretrained into it was "
+            f"interrupted (Ctrl-C, a crash, a full disk) after it had replaced some of the files "
+            f"of the model saved there before, but not {SETTINGS_FILE}, which is still the "
+            f"earlier model's ({SAVE_MARKER}, which marks a save under way, is still there). "
+            f"{again}")
 
 
 @contextlib.contextmanager
@@ -540,15 +661,18 @@ _WEIGHT_FILE = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors$"
                           r"|^model\.safetensors\.index\.json$")
 
 
-def _remove_stale_shards(folder: str, written: set[str]) -> None:
+def _remove_stale_shards(folder: str, written: set[str], owned=None) -> None:
     """Remove weight shards of an earlier save that this save did not write.
 
     transformers does the same when it saves into a folder; without it, a
     model saved as one file over a sharded one would leave the old index
-    (which transformers prefers) pointing at the old weights.
+    (which transformers prefers) pointing at the old weights. With ``owned``
+    (a set of relative paths), only those files are skbert's, and only they
+    may be removed; None: all are (a model folder skbert saved).
     """
     for name in os.listdir(folder):
-        if _WEIGHT_FILE.match(name) and name not in written:
+        if (_WEIGHT_FILE.match(name) and name not in written
+                and (owned is None or name in owned)):
             remove_file(os.path.join(folder, name), root=folder)
 
 
@@ -623,7 +747,7 @@ def _read_json(path: str):
         return None
 
 
-def _remove_sentence_files(folder: str) -> None:
+def _remove_sentence_files(folder: str, owned=None) -> None:
     """Remove the mean-pooling files a previous save wrote into ``folder``.
 
     A cls model saved over a mean one would otherwise leave a
@@ -631,15 +755,20 @@ def _remove_sentence_files(folder: str) -> None:
     old head on the new encoder. Only a layout skbert wrote (its exact
     ``modules.json``) is removed, only regular files are removed, and nothing
     is removed through a linked sub-folder (:class:`~skbert._safe_io.UnsafePath`).
+    With ``owned`` (a set of relative, ``/``-separated paths: those an
+    interrupted save recorded), only those files are skbert's and may be
+    removed; None: all are (a model folder skbert saved).
     """
-    if _read_json(os.path.join(folder, "modules.json")) != SENTENCE_MODULES:
+    if (owned is not None and "modules.json" not in owned
+            or _read_json(os.path.join(folder, "modules.json")) != SENTENCE_MODULES):
         return
     for sub in ("1_Pooling", "2_Dense"):
         if os.path.islink(os.path.join(folder, sub)):
             raise UnsafePath(f"{os.path.join(folder, sub)!r} is a link; skbert does not write "
                              "or delete through links. Remove it or choose another folder.")
     for name in SENTENCE_FILES + (HEAD_FILE,):
-        remove_file(os.path.join(folder, name), root=folder)  # never through a link
+        if owned is None or name.replace(os.sep, "/") in owned:
+            remove_file(os.path.join(folder, name), root=folder)  # never through a link
     for sub in ("1_Pooling", "2_Dense"):
         path = os.path.join(folder, sub)
         if os.path.isdir(path) and not os.listdir(path):
@@ -677,7 +806,9 @@ def _folder_file(folder: str, name: str, missing: str) -> str:
 
 
 def read_settings(folder: str) -> dict:
-    """Read ``skbert.json``; a clear error if the folder is not an skbert model."""
+    """Read ``skbert.json``; a clear error if the folder is not an skbert model, or
+    holds the files of an interrupted save (:func:`check_save_finished`)."""
+    check_save_finished(folder)
     path = os.path.join(folder, SETTINGS_FILE)
     real = _folder_file(
         folder, SETTINGS_FILE,

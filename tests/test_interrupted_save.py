@@ -1,0 +1,184 @@
+"""An interrupted save_pretrained into an existing folder: the folder keeps a marker
+(.skbert-save.json) while files are replaced, so the next save may replace skbert's own
+files of the interrupted save (and only those), and from_pretrained says the save was
+interrupted instead of loading half a model or calling it "not a folder skbert wrote"."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import LABELS
+
+import skbert._persistence as persistence
+from skbert import SkbertWarning, TransformerMultiLabelClassifier
+from skbert._cli_paths import SAVE_MARKER, foreign_entries
+from skbert._load_errors import SavedFileError
+
+FAST = dict(max_epochs=1, batch_size=8, learning_rate=3e-3, random_state=0, device="cpu",
+            precision="fp32", fit_cache=False, max_length=16)
+TEXTS = ["football match", "parliament vote"]
+
+
+def fit(base, corpus):
+    X, Y = corpus
+    return TransformerMultiLabelClassifier(base, **FAST).fit(X, pd.DataFrame(Y, columns=LABELS))
+
+
+@pytest.fixture(scope="module")
+def mean(tiny_st_model, corpus):
+    est = fit(tiny_st_model, corpus)
+    assert est.pooling_ == "mean"
+    return est
+
+
+@pytest.fixture(scope="module")
+def cls(tiny_model, corpus):
+    est = fit(tiny_model, corpus)
+    assert est.pooling_ == "cls"
+    return est
+
+
+def interrupt_publish(monkeypatch, call):
+    """Ctrl-C in the ``call``-th publish_folder of the next save (2: skbert.json's)."""
+    real, calls = persistence.publish_folder, []
+
+    def publish_folder(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(persistence, "publish_folder", publish_folder)
+
+
+def interrupted_save(est, folder, monkeypatch, call=2):
+    with monkeypatch.context() as m:
+        interrupt_publish(m, call)
+        with pytest.raises(KeyboardInterrupt):
+            est.save_pretrained(folder)
+
+
+def check_loads_as(folder, est):
+    back = TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+    np.testing.assert_allclose(back.predict_proba(TEXTS), est.predict_proba(TEXTS), atol=1e-6)
+    assert not os.path.lexists(os.path.join(folder, SAVE_MARKER))
+
+
+def test_a_save_interrupted_before_skbert_json_can_be_saved_again(mean, tmp_path, monkeypatch):
+    folder = tmp_path / "m"
+    folder.mkdir()  # an existing folder: files are published one at a time
+    interrupted_save(mean, folder, monkeypatch)
+    assert (folder / "config.json").exists() and not (folder / "skbert.json").exists()
+    with pytest.raises(FileNotFoundError, match=r"(?s)was interrupted.*Save the model again"):
+        TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+    mean.save_pretrained(folder)  # before: refused as "files that skbert did not write"
+    check_loads_as(folder, mean)
+
+
+def test_a_cls_save_over_an_interrupted_mean_save_removes_its_sentence_files(
+        mean, cls, tmp_path, monkeypatch):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    interrupted_save(mean, folder, monkeypatch)
+    assert (folder / "modules.json").exists()
+    interrupted_save(cls, folder, monkeypatch, call=1)  # again, before any file is replaced
+    cls.save_pretrained(folder)
+    assert not (folder / "modules.json").exists()  # SentenceTransformer would load the old head
+    assert not (folder / "2_Dense").exists()
+    check_loads_as(folder, cls)
+
+
+def test_an_interrupted_save_over_an_earlier_model_is_refused_on_load(mean, tmp_path,
+                                                                      monkeypatch):
+    folder = tmp_path / "m"
+    mean.save_pretrained(folder)
+    other = copy.deepcopy(mean).set_params(threshold=0.25)  # another skbert.json
+    interrupted_save(other, folder, monkeypatch)  # the earlier model's skbert.json stays
+    with pytest.raises(SavedFileError, match=r"(?s)mixes the files of two models.*Save the "
+                                             r"model again"):
+        TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+    other.save_pretrained(folder)
+    check_loads_as(folder, other)
+
+
+def test_a_save_interrupted_after_skbert_json_loads(mean, tmp_path, monkeypatch):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    real = persistence.remove_file
+
+    def remove_file(path, **kwargs):
+        if os.path.basename(path) == SAVE_MARKER:
+            raise KeyboardInterrupt
+        return real(path, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(persistence, "remove_file", remove_file)
+        with pytest.raises(KeyboardInterrupt):
+            mean.save_pretrained(folder)
+    assert (folder / SAVE_MARKER).exists()  # yet skbert.json is the one this save wrote
+    back = TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+    np.testing.assert_allclose(back.predict_proba(TEXTS), mean.predict_proba(TEXTS), atol=1e-6)
+    assert foreign_entries(folder) == []  # --overwrite may still replace the folder
+    mean.save_pretrained(folder)
+    check_loads_as(folder, mean)
+
+
+def test_a_readme_of_the_user_is_kept_across_an_interrupted_save(mean, tmp_path, monkeypatch):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "README.md").write_text("# My notes\n")
+    interrupted_save(mean, folder, monkeypatch)
+    with pytest.warns(SkbertWarning, match="was not written by skbert"):
+        mean.save_pretrained(folder)
+    assert (folder / "README.md").read_text() == "# My notes\n"
+    check_loads_as(folder, mean)
+
+
+def checkpoint_with_marker(tiny_model, tmp_path, doc):
+    """A Hugging Face checkpoint (not skbert's) holding ``doc`` as its marker."""
+    folder = tmp_path / "hf"
+    shutil.copytree(tiny_model, folder)
+    if doc is not None:
+        (folder / SAVE_MARKER).write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return folder
+
+
+def marker(files):
+    return {"skbert_save": 1, "files": files, "settings_sha256": "0" * 64}
+
+
+@pytest.mark.parametrize("doc", [
+    None,
+    marker(["README.md"]),  # lists none of the checkpoint's files
+    "not json",
+    {**marker(["config.json", "model.safetensors"]), "skbert_save": 2},
+    marker(["../config.json", "model.safetensors"]),
+    {k: v for k, v in marker(["config.json"]).items() if k != "settings_sha256"},
+], ids=["none", "other-files", "not-json", "unknown-version", "dotdot", "no-digest"])
+def test_a_checkpoint_without_a_valid_marker_of_its_files_is_not_replaced(
+        cls, tiny_model, tmp_path, doc):
+    folder = checkpoint_with_marker(tiny_model, tmp_path, doc)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    with pytest.raises(FileExistsError, match=r"(?s)did not write \(.*config\.json.*"
+                                              + SAVE_MARKER.replace(".", r"\.")):
+        cls.save_pretrained(folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_a_linked_marker_does_not_count(cls, tiny_model, tmp_path):
+    folder = checkpoint_with_marker(tiny_model, tmp_path, None)
+    names = sorted(p.name for p in folder.iterdir())
+    real = tmp_path / "marker.json"
+    real.write_text(json.dumps(marker(names)))
+    os.symlink(real, folder / SAVE_MARKER)
+    with pytest.raises(FileExistsError, match="did not write"):
+        cls.save_pretrained(folder)
+    assert persistence.read_save_marker(str(folder)) is None
+    with pytest.raises(FileNotFoundError, match="holds no skbert.json, so it is not a folder"):
+        TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
