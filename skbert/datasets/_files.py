@@ -13,7 +13,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from numbers import Number
 from pathlib import Path
 
@@ -320,19 +320,33 @@ def _too_deep(path: Path, where: str) -> ValueError:
 _PY_VALUE_BYTES = 64
 
 
-def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str],
-                         decoded: int = 0) -> str | None:
-    """Why a Parquet file cannot be read: its ``columns`` would need more memory than is
-    free now once read into Python lists (None: they fit).
+def _parquet_bytes(parquet, columns: Sequence[str], decoded: Mapping[str, int] | None = None,
+                   ) -> int:
+    """Bytes the ``columns`` of the Parquet file ``parquet`` come to once read into Python
+    lists: a value's overhead per row and column (:data:`_PY_VALUE_BYTES`), plus each
+    column's texts.
 
     Parquet compresses: a file of a few hundred kilobytes can hold two hundred
     million copies of one text, which no reader of its size would expect to take
-    gigabytes. The metadata gives the rows and each column's uncompressed bytes;
-    a dictionary-encoded text column's are the dictionary's, not the texts', so
-    ``decoded`` adds what its texts come to once decoded (:func:`_decoded_bytes`).
-    """
-    from .._safe_io import memory_available
+    gigabytes. The metadata gives the rows and each column's uncompressed bytes,
+    which are its texts' for a plainly encoded column, but the dictionary's for a
+    dictionary-encoded one. So a column of ``decoded`` (name: bytes of its texts
+    once decoded, :func:`_decoded_bytes`) counts those bytes instead of the
+    metadata's, once; the other columns count the metadata's.
 
+    Parameters
+    ----------
+    parquet : pyarrow.parquet.ParquetFile
+    columns : sequence of str
+        The columns to be read.
+    decoded : mapping of str to int, optional
+        The columns whose decoded bytes are known, read as dictionaries.
+
+    Returns
+    -------
+    int
+    """
+    decoded = dict(decoded or {})
     meta = parquet.metadata
     wanted = set(columns)
     chars = 0
@@ -341,9 +355,21 @@ def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str],
         for c in range(group.num_columns):
             column = group.column(c)
             name = column.path_in_schema  # "labels.list.element" for a list column's values
-            if any(name == w or name.startswith(w + ".") for w in wanted):
+            if any((name == w or name.startswith(w + ".")) and w not in decoded for w in wanted):
                 chars += max(int(column.total_uncompressed_size), 0)
-    need = meta.num_rows * max(len(wanted), 1) * _PY_VALUE_BYTES + chars + decoded
+    known = sum(n for w, n in decoded.items() if w in wanted)
+    return meta.num_rows * max(len(wanted), 1) * _PY_VALUE_BYTES + chars + known
+
+
+def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str],
+                         decoded: Mapping[str, int] | None = None) -> str | None:
+    """Why a Parquet file cannot be read: its ``columns`` would need more memory than is
+    free now once read into Python lists (None: they fit). The need is
+    :func:`_parquet_bytes` (``decoded`` as there)."""
+    from .._safe_io import memory_available
+
+    meta = parquet.metadata
+    need = _parquet_bytes(parquet, columns, decoded)
     free = memory_available()
     if free is not None and need > free:
         return (f"{path.name!r} holds {meta.num_rows:,} rows, about {need / 2**30:.1f} GiB "
@@ -353,19 +379,29 @@ def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str],
     return None
 
 
-def _decoded_bytes(table, columns: Sequence[str]) -> int:
-    """Bytes the dictionary-encoded ``columns`` of ``table`` come to once decoded: each
-    value's length times the rows that use it, computed on the indices (nothing decoded)."""
+def _decoded_bytes(table, columns: Sequence[str]) -> dict[str, int]:
+    """Bytes each dictionary column of ``columns`` of ``table`` comes to once decoded: each
+    value's length times the rows that use it, computed on the indices (nothing decoded).
+
+    Returns
+    -------
+    dict of str to int
+        By column name; a column that is not a dictionary is left out.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    total = 0
+    out = {}
     for name in columns:
-        for chunk in table.column(name).chunks:
-            if pa.types.is_dictionary(chunk.type) and len(chunk):
+        column = table.column(name)
+        if not pa.types.is_dictionary(column.type):
+            continue
+        out[name] = 0
+        for chunk in column.chunks:
+            if len(chunk):
                 lengths = pc.binary_length(chunk.dictionary)
-                total += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
-    return total
+                out[name] += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
+    return out
 
 
 def _read_parquet(
