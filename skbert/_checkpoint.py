@@ -96,6 +96,7 @@ from ._safe_io import (
     metadata_document,
     tensors_sha256,
     terminal_safe,
+    update_tensors_sha256,
 )
 from ._utils import SkbertWarning, read_parsed, user_stacklevel
 from ._version import __version__
@@ -106,6 +107,9 @@ logger = logging.getLogger(__name__)
 
 #: Name of the state file inside ``checkpoint_dir``.
 FILE_NAME = "training_state.safetensors"
+#: ``tensors_sha256`` in the header :func:`_write_safetensors` writes first, and
+#: replaces (at the same length) once the tensors are written and their digest known.
+_DIGEST_PLACEHOLDER = "0" * 64
 #: Suffix of a file being written (by skbert._safe_io; moved into place when complete).
 TMP_SUFFIX = TMP_TAG
 _META_KEY = "skbert_training_state"
@@ -315,12 +319,15 @@ def save_state(folder, fp: str, *, epoch: int, model: torch.nn.Module,
         "has_best": best_state is not None,
         "extra_tensors": extra_names,
     }
-    text = json.dumps(seal(doc, tensors), allow_nan=True)
+
+    def metadata(digest: str) -> dict:  # of the tensors, computed as they are written
+        return {_META_KEY: json.dumps(seal(doc, digest=digest), allow_nan=True)}
+
     try:  # what load_state checks, so that no state file is born damaged
-        check_doc(json.loads(text), fp)
+        check_doc(json.loads(metadata(_DIGEST_PLACEHOLDER)[_META_KEY]), fp)
     except _Damaged as exc:
         raise ValueError(f"the training state to save is malformed: it {exc}.") from exc
-    return _write(expand_folder(folder), tensors, text)
+    return _write(expand_folder(folder), tensors, metadata)
 
 
 def _check_best(best_state: dict, tensors: dict) -> None:
@@ -356,11 +363,11 @@ def _check_save_args(fp, epoch, history, extra, np_rng) -> None:
                         f"{_BIT_GENERATORS}.")
 
 
-def _write(folder: str, tensors: dict, text: str) -> str | None:
+def _write(folder: str, tensors: dict, metadata) -> str | None:
     final = os.path.join(folder, FILE_NAME)
     try:  # a link planted at the file's name is replaced, never written through
         with atomic_writer(final, root=folder) as fh:
-            _write_safetensors(fh, tensors, {_META_KEY: text})
+            _write_safetensors(fh, tensors, metadata)
     except OSError as exc:
         warnings.warn(
             f"checkpoint_dir={folder!r}: could not write the training state "
@@ -372,40 +379,60 @@ def _write(folder: str, tensors: dict, text: str) -> str | None:
     return final
 
 
-def _write_safetensors(fh, tensors: dict[str, torch.Tensor], metadata: dict) -> None:
+def _write_safetensors(fh, tensors: dict[str, torch.Tensor], metadata) -> None:
     """Write ``tensors`` to the binary file ``fh`` in the safetensors format, one at a time.
 
     ``safetensors.torch.save`` would first copy every tensor into one bytes
     object (and ``save_file`` renames its own temporary file into place);
-    streaming keeps the extra memory to one tensor, copied to the CPU if it
-    lives elsewhere. The file is read back with safetensors' own loader.
+    streaming keeps the extra memory to one tensor, copied to the CPU once if
+    it lives elsewhere: the same copy gives its bytes to the file and to the
+    :func:`~skbert._safe_io.tensors_sha256` the header records. So the header
+    (``metadata(digest)``, the ``__metadata__`` for that digest) is written
+    first for a placeholder digest, and again over it, at the same length,
+    once the tensors are written. The file is read back with safetensors'
+    own loader.
     """
     if sys.byteorder != "little":  # pragma: no cover - safetensors is little-endian
         from safetensors.torch import save
 
         _write_all(fh, save({k: v.cpu().contiguous() for k, v in tensors.items()},
-                            metadata=metadata))
+                            metadata=metadata(tensors_sha256(tensors))))
         return
-    header: dict = {"__metadata__": metadata}
-    offset = 0
     names = sorted(tensors)
     for name in names:
-        t = tensors[name]
-        if t.dtype not in _DTYPE_NAMES:
-            raise TypeError(f"tensor {name!r} has dtype {t.dtype}, which the training state "
-                            f"does not store; supported: {sorted(map(str, _DTYPE_NAMES))}.")
-        size = t.numel() * t.element_size()
-        header[name] = {"dtype": _DTYPE_NAMES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + size]}
-        offset += size
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned
-    _write_all(fh, len(raw).to_bytes(8, "little") + raw)
+        if tensors[name].dtype not in _DTYPE_NAMES:
+            raise TypeError(f"tensor {name!r} has dtype {tensors[name].dtype}, which the "
+                            "training state does not store; supported: "
+                            f"{sorted(map(str, _DTYPE_NAMES))}.")
+
+    def header(digest: str) -> bytes:
+        out: dict = {"__metadata__": metadata(digest)}
+        offset = 0
+        for name in names:
+            t = tensors[name]
+            size = t.numel() * t.element_size()
+            out[name] = {"dtype": _DTYPE_NAMES[t.dtype], "shape": list(t.shape),
+                         "data_offsets": [offset, offset + size]}
+            offset += size
+        raw = json.dumps(out, separators=(",", ":")).encode("utf-8")
+        raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned
+        return len(raw).to_bytes(8, "little") + raw
+
+    start = fh.tell()
+    first = header(_DIGEST_PLACEHOLDER)
+    _write_all(fh, first)
+    digest = hashlib.sha256()
     for name in names:
-        t = tensors[name]
-        if t.numel():
-            flat = t.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8)
-            _write_all(fh, memoryview(flat.numpy()))
+        raw = update_tensors_sha256(digest, name, tensors[name])
+        if raw.size:
+            _write_all(fh, memoryview(raw))
+    end = fh.tell()
+    final = header(digest.hexdigest())
+    if len(final) != len(first):  # never: a digest is 64 hex digits, as the placeholder
+        raise RuntimeError("the training state's header changed length with its digest")
+    fh.seek(start)
+    _write_all(fh, final)
+    fh.seek(end)
 
 
 def _write_all(fh, data) -> None:
@@ -473,11 +500,12 @@ def _parse(path: str, data: bytes, fp: str, check_extra, max_epochs) -> Training
     return state
 
 
-def seal(doc: dict, tensors: dict) -> dict:
+def seal(doc: dict, tensors: dict | None = None, *, digest: str | None = None) -> dict:
     """``doc`` with the digests :func:`load_state` checks: ``tensors_sha256`` of
-    ``tensors`` and ``state_sha256`` of the document as its JSON reads back."""
+    ``tensors`` (or ``digest``, that digest computed already) and ``state_sha256``
+    of the document as its JSON reads back."""
     doc = {k: v for k, v in doc.items() if k not in ("tensors_sha256", "state_sha256")}
-    doc["tensors_sha256"] = tensors_sha256(tensors)
+    doc["tensors_sha256"] = tensors_sha256(tensors) if digest is None else digest
     doc["state_sha256"] = document_sha256(json.loads(json.dumps(doc, allow_nan=True)),
                                           _DIGEST_TAG, "state_sha256")
     return doc

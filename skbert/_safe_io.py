@@ -320,17 +320,41 @@ def tensors_sha256(tensors: dict) -> str:
     str
         64 lowercase hex digits.
     """
-    import torch
-
     digest = hashlib.sha256()
     for name in sorted(tensors):
-        t = tensors[name].detach()
-        head = json.dumps([name, str(t.dtype), list(t.shape)]).encode("utf-8")
-        digest.update(len(head).to_bytes(8, "little") + head)
-        raw = t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
-        digest.update(raw.size.to_bytes(8, "little"))
-        digest.update(raw.data)
+        update_tensors_sha256(digest, name, tensors[name])
     return digest.hexdigest()
+
+
+def update_tensors_sha256(digest, name: str, tensor):
+    """Add one named tensor to a :func:`tensors_sha256` digest, copying it to the CPU once.
+
+    Feeding a fresh ``hashlib.sha256()`` the tensors in sorted name order gives
+    :func:`tensors_sha256`; a writer that also needs the bytes (a training
+    state, written tensor by tensor) gets them back, so a tensor on a GPU is
+    copied to the CPU once for both.
+
+    Parameters
+    ----------
+    digest : hashlib sha256 object
+    name : str
+    tensor : torch.Tensor
+        On any device.
+
+    Returns
+    -------
+    numpy.ndarray
+        The tensor's bytes on the CPU: a flat ``uint8`` array.
+    """
+    import torch
+
+    t = tensor.detach()
+    head = json.dumps([name, str(t.dtype), list(t.shape)]).encode("utf-8")
+    digest.update(len(head).to_bytes(8, "little") + head)
+    raw = t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+    digest.update(raw.size.to_bytes(8, "little"))
+    digest.update(raw.data)
+    return raw
 
 
 def document_sha256(doc: dict, tag: str, leave_out: str) -> str:

@@ -530,3 +530,34 @@ def test_cuda_generator_state_is_saved_and_restored(tmp_path):
         assert restore(state, model=model, optimizer=optimizer, scheduler=scheduler)
         assert torch.equal(torch.rand(4, device="cuda"), expected)
         assert optimizer.state[next(iter(model.parameters()))]["exp_avg"].is_cuda
+
+
+def test_each_tensor_is_brought_to_the_cpu_once(tmp_path, monkeypatch):
+    """Its digest and its bytes in the file come from one copy (from a GPU: one transfer
+    per tensor, not two); the file reads back as before."""
+    model, optimizer, scheduler = _build(False)
+    extra = {"logits": torch.randn(6, L), "empty": torch.zeros(0, 4),
+             "transposed": torch.arange(12.0).reshape(3, 4).t()}
+    moves = []
+    cpu, to = torch.Tensor.cpu, torch.Tensor.to
+
+    def counted_cpu(self, *args, **kwargs):
+        moves.append(tuple(self.shape))
+        return cpu(self, *args, **kwargs)
+
+    def counted_to(self, *args, **kwargs):
+        target = args[0] if args else kwargs.get("device")
+        if isinstance(target, (str, torch.device)) and torch.device(target).type == "cpu":
+            moves.append(tuple(self.shape))
+        return to(self, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(torch.Tensor, "cpu", counted_cpu)
+        m.setattr(torch.Tensor, "to", counted_to)
+        save_state(tmp_path, FP, epoch=1, model=model, optimizer=optimizer,
+                   scheduler=scheduler, np_rng=np.random.default_rng(0), history=[{}],
+                   extra_tensors=extra)
+    written = load_file(tmp_path / FILE_NAME)
+    assert len(moves) == len(written)
+    state = load_state(tmp_path, FP)
+    assert all(torch.equal(state.extra_tensors[k], v) for k, v in extra.items())
