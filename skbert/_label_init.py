@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ._safe_io import is_int
 from ._thresholds import plain_label
 
 #: Most characters of one label description.
@@ -103,10 +104,17 @@ def description_problem(descriptions, classes) -> DescriptionProblem | None:
         label = (str(plain) if isinstance(plain, (str, int)) and not isinstance(plain, bool)
                  else None)
         if label not in names:
-            shown = f"{list(names)[:8]}{' ...' if len(names) > 8 else ''}"
+            labels = [plain_label(c) for c in names.values()]
+            shown = f"{labels[:8]}{' ...' if len(labels) > 8 else ''}"
+            fix = "Use the label names (classes_) as keys."
+            if all(is_int(c) for c in labels) and not is_int(plain):
+                fix = ("The labels are integers (a Y given as an array has the column "
+                       "numbers 0 .. n-1): key the descriptions by those, or pass Y as a "
+                       "DataFrame named by the labels (e.g. pd.DataFrame(Y, "
+                       "columns=mlb.classes_)).")
             return problem("key", key, text,
                            f"label_descriptions has the key {key!r:.80}, which is not one of "
-                           f"the labels ({shown}).", "Use the label names (classes_) as keys.")
+                           f"the labels ({shown}).", fix)
         if label in taken:
             return problem("same", key, text,
                            f"label_descriptions has the keys {taken[label]!r} and {key!r}, "

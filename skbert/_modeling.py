@@ -63,11 +63,17 @@ class SavedHead:
     head : dict of str to torch.Tensor or None
         With mean pooling, the trained head's ``weight`` and ``bias``; with
         cls pooling None (the head is part of the transformers checkpoint).
+    recorded : dict or None
+        The folder's own ``head_init`` and ``label_descriptions``, as its
+        ``skbert.json`` records them (a key of a value of another type is
+        left out): what a refit of the loaded estimator passes back, which
+        does not ask for a new head.
     """
 
     pooling: str
     classes: tuple
     head: dict | None = None
+    recorded: dict | None = None
 
     def same_labels(self, classes) -> bool:
         """Whether ``classes`` are the saved labels, same names in the same order."""
@@ -158,6 +164,9 @@ class MultiLabelModel(nn.Module):
         self.pooling = pooling
         #: True when :func:`build_model` started the head from a saved, trained one.
         self.trained_head = False
+        #: Then the saved folder's own ``head_init`` and ``label_descriptions``
+        #: (:attr:`SavedHead.recorded`).
+        self.recorded_params = {}
         if pooling == "mean":
             hidden = backbone.config.hidden_size
             self.dropout = nn.Dropout(dropout)
@@ -354,6 +363,7 @@ def build_model(path: str, pooling: str, classes, *, seed: int,
             model.head.load_state_dict(saved.head if order is None else
                                        {k: v[order] for k, v in saved.head.items()})
         model.trained_head = True
+        model.recorded_params = dict(saved.recorded or {})
         logger.debug("loaded %s with %s pooling and its trained %d-label head", path, pooling,
                      len(classes))
     else:

@@ -1198,7 +1198,33 @@ def saved_head(path: str) -> SavedHead | None:
         n = len(settings["classes"])
         head = read_head(path, {"weight": (n, config.hidden_size), "bias": (n,)})
         _check_sentence_files(path, head, settings, token_limit(config))
-    return SavedHead(pooling=settings["pooling"], classes=tuple(settings["classes"]), head=head)
+    return SavedHead(pooling=settings["pooling"], classes=tuple(settings["classes"]), head=head,
+                     recorded=_recorded_head_params(settings["params"]))
+
+
+def _recorded_head_params(params: dict) -> dict:
+    """``head_init`` and ``label_descriptions`` of a folder's ``params``, where each is of
+    the type a fit reads (a str; a dict of str to str): what
+    :attr:`~skbert._modeling.SavedHead.recorded` compares a refit's values with. The values
+    only silence a warning, so no other check applies.
+
+    Examples
+    --------
+    >>> _recorded_head_params({"head_init": "names", "label_descriptions": {"a": " b "}})
+    {'head_init': 'names', 'label_descriptions': {'a': 'b'}}
+    >>> _recorded_head_params({"head_init": 3, "label_descriptions": {"a": 1}})
+    {}
+    """
+    from ._label_init import normalised_descriptions
+
+    out = {}
+    if isinstance(params.get("head_init"), str):
+        out["head_init"] = params["head_init"]
+    described = params.get("label_descriptions")
+    if isinstance(described, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                           for k, v in described.items()):
+        out["label_descriptions"] = normalised_descriptions(described)
+    return out
 
 
 def _weights_name(folder: str) -> str:

@@ -601,10 +601,14 @@ def _init_head(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_
         if say:
             print("head start: the trained head of the saved folder, kept (same labels)",
                   flush=True)
-        # descriptions the warm-up read (contrastive_steps given) do change the fit
-        described = labels.described if not _reads_described(
-            warm_read, classes, labels.described) else {}
-        given = ([f"head_init={est.head_init!r}"] if est.head_init != "auto" else []) + (
+        # descriptions the warm-up read (contrastive_steps given) do change the fit; the
+        # folder's own values (a refit of the estimator from_pretrained gave) ask for nothing
+        recorded = getattr(model, "recorded_params", {})
+        kept = recorded.get("label_descriptions", {})
+        described = {} if _reads_described(warm_read, classes, labels.described) else {
+            label: text for label, text in labels.described.items() if kept.get(label) != text}
+        asked = est.head_init not in ("auto", recorded.get("head_init"))
+        given = ([f"head_init={est.head_init!r}"] if asked else []) + (
             [f"label_descriptions for {list(described)[:5]}"] if described else [])
         if given:  # asked for explicitly, and it changes nothing: say so
             verb = "do" if len(given) > 1 or described else "does"

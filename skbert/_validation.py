@@ -182,11 +182,15 @@ def check_texts(X, *, text_column: str = "text", name: str = "X") -> list[str]:
                     f"{where} is a missing value ({brief(x)}), but every element of "
                     f"{name} must be a str. Drop that text, or fill missing texts with '' "
                     f"(e.g. {name}.fillna('') for a pandas Series).")
+            if isinstance(x, (bytes, bytearray)):  # str() would give "b'...'", not the text
+                fix = (f"Decode the bytes, e.g. [x.decode('utf-8') for x in {name}] (with the "
+                       "encoding they were written in).")
+            else:
+                fix = (f"Convert or drop it, e.g. [str(x) for x in {name}] or fill missing "
+                       "texts with ''.")
             raise TypeError(
                 f"{where} is {type(x).__name__} ({brief(x)}), but every element of {name} "
-                f"must be a str. Convert or drop it, e.g. [str(x) for x in {name}] or fill "
-                "missing texts with ''."
-            )
+                f"must be a str. {fix}")
     return X
 
 
@@ -304,7 +308,7 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:
         raise ValueError(
-            f"sample_weight[{bad[0]}] is {w[bad[0]]!r}; weights must be finite and >= 0. "
+            f"sample_weight[{bad[0]}] is {float(w[bad[0]])!r}; weights must be finite and >= 0. "
             "Fix or drop that text.")
     if not (w > 0).any():
         raise ValueError("sample_weight is zero for every text, so no text would count in the "
