@@ -615,7 +615,9 @@ def test_non_str_element_reported_by_index(bad, fitted, tiny_st_model, corpus):
     X, Y = corpus
     X = list(X)
     X[5] = bad
-    fix = r"fill missing texts with ''" if bad is None else r"\[str\(x\) for x in X\]"
+    fix = (r"fill missing texts with ''" if bad is None
+           else r"x\.decode\('utf-8'\) for x in X" if isinstance(bad, bytes)
+           else r"\[str\(x\) for x in X\]")
     with pytest.raises(TypeError, match=r"X\[5\] is .*" + fix):
         make_est(tiny_st_model).fit(X, Y)
     with pytest.raises(TypeError, match=r"X\[5\]"):
