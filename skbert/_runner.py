@@ -628,7 +628,8 @@ def _init_head(est, model, tokenizer, classes, labels: LabelTexts, train_enc, Y_
         if say:
             print(f"head start: random, biases at the priors ({why})", flush=True)
         if not _reads_described(warm_read, classes, unexplained):
-            _warn_descriptions_unused(unexplained, how, why)
+            _warn_descriptions_unused(unexplained, how, why,
+                                      warm_off=warmed and not est.contrastive_label_texts)
         model.init_bias_to_priors(torch.from_numpy(prior))
         return
     texts = labels.texts
@@ -702,6 +703,9 @@ def _warn_descriptions_unused(described: dict, how: str, why: str,
         what = ("starts random" if how == "random"
                 else "starts from the centroids of the training texts alone")
         fix = "Pass head_init='labels' (or 'names') to start the head from them"
+        if warm_off:
+            what += ", and contrastive_label_texts=False keeps them out of the warm-up"
+            fix += ", or contrastive_label_texts=True to warm up with them"
     fit_warning(
         f"label_descriptions are given for {list(described)[:5]} but do not change this fit: "
         f"the head starts as {how!r} ({why}), which {what}. {fix}, or leave "

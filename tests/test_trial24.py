@@ -75,3 +75,17 @@ def test_negative_sample_weight_is_named_as_a_number(tiny_st_model, corpus):
     with pytest.raises(ValueError, match=r"sample_weight\[0\] is -1\.0; weights must") as info:
         est.fit(X, Y, sample_weight=-np.ones(len(X)))
     assert "np.float64" not in str(info.value)
+
+
+def test_a_random_head_after_a_warm_up_without_label_texts_names_both(tiny_st_model, corpus):
+    """head_init='random' with contrastive_label_texts=False: the descriptions are read by
+    neither, and the warning said only that the head starts random."""
+    X, Y = corpus
+    Yd = pd.DataFrame(Y, columns=[f"t{j}" for j in range(Y.shape[1])])
+    est = TransformerMultiLabelClassifier(
+        tiny_st_model, head_init="random", label_descriptions={"t0": "sports news"},
+        **{**KW, "contrastive_steps": 2}, contrastive_label_texts=False)
+    with pytest.warns(UserWarning, match=r"starts random, and contrastive_label_texts=False "
+                                         r"keeps them out of the warm-up.*"
+                                         r"contrastive_label_texts=True"):
+        est.fit(X, Yd)
