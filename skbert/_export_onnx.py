@@ -24,8 +24,6 @@ import hmac
 import logging
 import os
 import re
-import secrets
-import stat
 import sys
 import tempfile
 import warnings
@@ -38,7 +36,6 @@ from ._modeling import load_tokenizer
 from ._persistence import load_folder, read_settings
 from ._safe_io import (
     DamagedFile,
-    atomic_writer,
     file_sha256,
     make_folders,
     read_json,
@@ -47,6 +44,7 @@ from ._safe_io import (
     write_bytes,
     write_json,
 )
+from ._user_key import key_path, user_key  # noqa: F401 (key_path: this module's API)
 from ._utils import SkbertWarning
 from ._version import __version__
 
@@ -257,80 +255,6 @@ def weights_hash(folder: str) -> str:
 
 
 _HEX64 = r"[0-9a-f]{64}"
-#: Where this user's ONNX key lives, under ``$XDG_CACHE_HOME`` (else ``~/.cache``).
-KEY_FILE = os.path.join("skbert", "onnx-key")
-_KEY_BYTES = 32
-
-
-def key_path() -> str:
-    """This user's ONNX key file: ``$XDG_CACHE_HOME/skbert/onnx-key``.
-
-    ``XDG_CACHE_HOME`` is used where it is an absolute path (the XDG rule),
-    else ``~/.cache``.
-    """
-    return os.path.join(_cache_home(), KEY_FILE)
-
-
-def _cache_home() -> str:
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    return base if os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")
-
-
-def _read_key(path: str) -> bytes:
-    """The key in ``path``: a regular file (never a link) of 32 bytes, this user's and private.
-
-    Raises
-    ------
-    FileNotFoundError
-        If there is none yet.
-    ValueError
-        If it is a link, not a regular file, unreadable, of another size, owned by
-        another user, or readable or writable by others.
-    """
-    try:
-        data, ident = read_regular_file(path, max_bytes=4 * _KEY_BYTES)
-        info = os.stat(path, follow_symlinks=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, DamagedFile) as exc:
-        raise ValueError(str(exc)) from None
-    if (info.st_dev, info.st_ino) != ident[:2]:
-        raise ValueError("it was replaced while it was read")
-    if len(data) != _KEY_BYTES:
-        raise ValueError(f"it holds {len(data)} bytes, not {_KEY_BYTES}")
-    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-        raise ValueError(f"it belongs to user id {info.st_uid}, not to this user")
-    if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
-        raise ValueError(f"its mode is {stat.S_IMODE(info.st_mode):#o}: others may read or "
-                         "write it (skbert makes it 0o600)")
-    return data
-
-
-def user_key() -> tuple[bytes | None, str]:
-    """This user's secret ONNX key, made on first use; ``(None, why)`` where it cannot be used.
-
-    The key (``secrets.token_bytes(32)``) is written once to :func:`key_path`
-    through :mod:`skbert._safe_io` (never through a link), private to the user
-    (mode ``0o600``, set before any byte of it is written). A key file that is
-    a link, not a regular file, of the wrong size, another user's or readable
-    by others is not used (and not replaced): every export is then made again.
-    """
-    path = key_path()
-    try:
-        return _read_key(path), ""
-    except FileNotFoundError:
-        pass
-    except ValueError as exc:
-        return None, (f"this user's ONNX key {path} cannot be used ({exc}); delete it and skbert "
-                      "makes a new one")
-    try:
-        with atomic_writer(path, root=_cache_home(), private=True) as fh:
-            fh.write(secrets.token_bytes(_KEY_BYTES))
-        return _read_key(path), ""  # read back: another process may have written it first
-    except (OSError, ValueError) as exc:
-        return None, f"this user's ONNX key {path} cannot be made ({exc})"
-
-
 def _mac(key: bytes, fp32_sha: str, int8_sha: str, source: str, version: str) -> str:
     """HMAC-SHA256 binding the exported files to the weights and skbert version they came from."""
     message = "\0".join(("skbert-onnx-1", fp32_sha, int8_sha, source, version)).encode()

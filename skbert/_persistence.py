@@ -73,7 +73,6 @@ from ._safe_io import (
     remove_file,
     staging_folder,
     write_bytes,
-    write_json,
 )
 from ._sources import _extra_layers_error, _regular, weight_files
 from ._thresholds import THRESHOLD_RULES
@@ -397,15 +396,17 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
 
     def publish(built: str) -> None:  # into an existing folder, one file at a time
         # what is replaced or removed below must be skbert's own: any file of a model folder
-        # it saved (None), else only the files an interrupted save of its own recorded
-        earlier = read_save_marker(folder)
-        left = set(earlier["files"]) if earlier is not None else set()
+        # it saved (None), else only the files an interrupted save of this user's recorded
+        left = owned_by_marker(folder)
         owned = None if is_model_folder(folder) else left
+        _check_sub_folders(built, folder)  # before any change: a file or link in the way
         if owned is not None:
             _refuse_foreign_files(built, folder, owned)
         write_save_marker(folder, _relative_files(built) | left, digest)  # before any change
         if model.pooling != "mean":
             _remove_sentence_files(folder, owned)
+        if adapter is None:  # a peft save's adapter/ would stand beside other weights
+            _remove_adapter_files(folder, owned)
         published = publish_folder(built, folder, skip=(SETTINGS_FILE,))
         _remove_stale_shards(folder, published, owned)
         publish_folder(built, folder, only=(SETTINGS_FILE,))  # last: the folder is complete
@@ -461,15 +462,29 @@ def _relative_files(built: str) -> set[str]:
             for root, _, files in os.walk(built) for name in files}
 
 
+#: What a save marker's signature signs (:func:`skbert._user_key.signature`).
+_MARKER_PURPOSE = "skbert-save-1"
+#: Peft's files in ``adapter/`` (what ``save_pretrained`` writes there with ``peft_config``).
+ADAPTER_FILES = ("adapter/adapter_config.json", "adapter/adapter_model.safetensors",
+                 "adapter/README.md")
+
+
+def _marker_message(folder: str, files: list, settings_sha256: str) -> tuple[str, ...]:
+    """What a save marker's signature covers: the folder (its real path), the files, the
+    digest of the ``skbert.json`` the save writes."""
+    return (os.path.realpath(folder), json.dumps(sorted(files)), settings_sha256)
+
+
 def write_save_marker(folder: str, files, settings_sha256: str) -> None:
     """Write :data:`~skbert._cli_paths.SAVE_MARKER` into ``folder``: a save is under way.
 
     Written (atomically, never through a link) before the save replaces the
     first file of an existing folder, and removed once ``skbert.json`` is
-    written. Where it remains, the save was interrupted: the files it lists
-    are skbert's own, which the next save may replace
-    (:func:`_refuse_foreign_files`), and ``from_pretrained`` says to save again
-    (:func:`check_save_finished`).
+    written. Where it remains, the save was interrupted: ``from_pretrained``
+    says to save again (:func:`check_save_finished`), and the next save of
+    this user may replace the files it lists (:func:`owned_by_marker`): the
+    marker is signed with this user's key (:mod:`skbert._user_key`), so one
+    planted by someone else grants nothing.
 
     Parameters
     ----------
@@ -480,9 +495,14 @@ def write_save_marker(folder: str, files, settings_sha256: str) -> None:
         The SHA-256 (hex) of the ``skbert.json`` the save writes last: a
         folder holding that very file was saved whole.
     """
-    write_json(os.path.join(folder, SAVE_MARKER),
-               {"skbert_save": SAVE_MARKER_VERSION, "files": sorted(files),
-                "settings_sha256": settings_sha256}, root=folder)
+    from ._user_key import signature
+
+    files = sorted(files)
+    mac = signature(_MARKER_PURPOSE, *_marker_message(folder, files, settings_sha256))
+    doc = {"skbert_save": SAVE_MARKER_VERSION, "files": files,
+           "settings_sha256": settings_sha256, "mac": mac or ""}
+    write_bytes(os.path.join(folder, SAVE_MARKER),
+                json.dumps(doc, separators=(",", ":")).encode("utf-8"), root=folder)
 
 
 def _safe_relative(name) -> bool:
@@ -498,23 +518,78 @@ def read_save_marker(folder: str) -> dict | None:
     Returns
     -------
     dict or None
-        Its document, with ``files`` (a list of relative paths) and
-        ``settings_sha256``; None when there is none, or it is not a regular
-        file (a link does not count), is larger than
-        :data:`MAX_SAVE_MARKER_BYTES` or is not what skbert writes there.
+        Its document, with ``files`` (a list of relative paths),
+        ``settings_sha256`` and ``mac``; None when there is none, or it is not
+        a regular file (a link does not count), is larger than
+        :data:`MAX_SAVE_MARKER_BYTES` or is not what skbert writes there. Its
+        signature is not checked here (:func:`owned_by_marker` does).
     """
     try:
         doc = read_json(os.path.join(folder, SAVE_MARKER), what=SAVE_MARKER,
                         max_bytes=MAX_SAVE_MARKER_BYTES)
     except (OSError, DamagedFile):
         return None
-    if not (isinstance(doc, dict) and set(doc) == {"skbert_save", "files", "settings_sha256"}
-            and doc["skbert_save"] == SAVE_MARKER_VERSION
+    if not (isinstance(doc, dict)
+            and set(doc) == {"skbert_save", "files", "settings_sha256", "mac"}
+            and type(doc["skbert_save"]) is int and doc["skbert_save"] == SAVE_MARKER_VERSION
             and isinstance(doc["settings_sha256"], str)
             and re.fullmatch(r"[0-9a-f]{64}", doc["settings_sha256"])
+            and isinstance(doc["mac"], str) and re.fullmatch(r"([0-9a-f]{64})?", doc["mac"])
             and isinstance(doc["files"], list) and all(map(_safe_relative, doc["files"]))):
         return None
     return doc
+
+
+def owned_by_marker(folder: str) -> set[str]:
+    """The files of ``folder`` an interrupted save of this user's listed: skbert's own.
+
+    Those of a :data:`~skbert._cli_paths.SAVE_MARKER` whose signature this
+    user's key verifies for this folder (:func:`write_save_marker`); an empty
+    set where there is none, or it was planted, copied from another folder,
+    or signed by another user (or no key can be read).
+    """
+    from ._user_key import verifies
+
+    marker = read_save_marker(folder)
+    if marker is None or not verifies(marker["mac"], _MARKER_PURPOSE, *_marker_message(
+            folder, marker["files"], marker["settings_sha256"])):
+        return set()
+    return set(marker["files"])
+
+
+def _check_sub_folders(built: str, folder: str) -> None:
+    """Refuse, before anything is written, a save whose sub-folders (``1_Pooling``,
+    ``adapter``, ...) are taken in ``folder`` by a file or a link."""
+    for here, dirs, _ in os.walk(built):
+        for name in dirs:
+            rel = os.path.relpath(os.path.join(here, name), built)
+            there = os.path.join(folder, rel)
+            if os.path.islink(there):
+                raise UnsafePath(
+                    f"{there!r} is a link where the model's sub-folder {rel!r} goes; skbert does "
+                    "not write or delete through links. Remove the link, or choose another "
+                    "folder.")
+            if os.path.lexists(there) and not os.path.isdir(there):
+                raise FileExistsError(
+                    f"{there!r} is a file where the model's sub-folder {rel!r} goes, so the "
+                    "model cannot be saved there (nothing was written). Move that file away, "
+                    "or choose another folder.")
+
+
+def _remove_adapter_files(folder: str, owned=None) -> None:
+    """Remove the peft adapter an earlier save wrote to ``folder/adapter/``: a model saved
+    without ``peft_config`` over it would leave another model's adapter beside its weights.
+    Only :data:`ADAPTER_FILES`, only regular files, never through a link; with ``owned``
+    (those an interrupted save recorded) only those; None: all are skbert's."""
+    sub = os.path.join(folder, "adapter")
+    if not os.path.isdir(sub) or os.path.islink(sub):
+        return
+    for rel in ADAPTER_FILES:
+        if owned is None or rel in owned:
+            remove_file(os.path.join(folder, *rel.split("/")), root=folder)
+    with contextlib.suppress(OSError):
+        if not os.listdir(sub):
+            os.rmdir(sub)
 
 
 def check_save_finished(folder: str) -> None:

@@ -144,13 +144,17 @@ def checkpoint_with_marker(tiny_model, tmp_path, doc):
     """A Hugging Face checkpoint (not skbert's) holding ``doc`` as its marker."""
     folder = tmp_path / "hf"
     shutil.copytree(tiny_model, folder)
+    if isinstance(doc, dict) and doc.get("files") == ["*"]:  # every file of the checkpoint
+        doc = {**doc, "files": sorted(p.name for p in folder.iterdir())}
     if doc is not None:
         (folder / SAVE_MARKER).write_text(doc if isinstance(doc, str) else json.dumps(doc))
     return folder
 
 
-def marker(files):
-    return {"skbert_save": 1, "files": files, "settings_sha256": "0" * 64}
+def marker(files, mac=None):
+    """A well-formed marker of ``files``; with ``mac``, its (forged) signature."""
+    doc = {"skbert_save": 1, "files": files, "settings_sha256": "0" * 64}
+    return doc if mac is None else {**doc, "mac": mac}
 
 
 @pytest.mark.parametrize("doc", [
@@ -160,7 +164,12 @@ def marker(files):
     {**marker(["config.json", "model.safetensors"]), "skbert_save": 2},
     marker(["../config.json", "model.safetensors"]),
     {k: v for k, v in marker(["config.json"]).items() if k != "settings_sha256"},
-], ids=["none", "other-files", "not-json", "unknown-version", "dotdot", "no-digest"])
+    marker(["*"]),
+    marker(["*"], ""),
+    marker(["*"], "a" * 64),
+    {**marker(["*"]), "skbert_save": True},
+], ids=["none", "other-files", "not-json", "unknown-version", "dotdot", "no-digest",
+        "unsigned", "empty-signature", "forged-signature", "bool-version"])
 def test_a_checkpoint_without_a_valid_marker_of_its_files_is_not_replaced(
         cls, tiny_model, tmp_path, doc):
     folder = checkpoint_with_marker(tiny_model, tmp_path, doc)
@@ -182,3 +191,56 @@ def test_a_linked_marker_does_not_count(cls, tiny_model, tmp_path):
     assert persistence.read_save_marker(str(folder)) is None
     with pytest.raises(FileNotFoundError, match="holds no skbert.json, so it is not a folder"):
         TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+
+
+def test_a_marker_signed_for_another_folder_grants_nothing(mean, cls, tiny_model, tmp_path,
+                                                           monkeypatch):
+    """A marker is signed with this user's key for its own folder (attacker trial 24: a
+    planted, well-formed marker made save_pretrained replace and delete a victim's files):
+    one copied from a folder of an interrupted save into a checkpoint grants nothing there."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    interrupted_save(mean, mine, monkeypatch)
+    assert persistence.owned_by_marker(str(mine))  # signed: this user's own
+    folder = checkpoint_with_marker(tiny_model, tmp_path, None)
+    shutil.copy(mine / SAVE_MARKER, folder / SAVE_MARKER)
+    assert persistence.read_save_marker(str(folder)) is not None
+    assert persistence.owned_by_marker(str(folder)) == set()
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    with pytest.raises(FileExistsError, match="did not write"):
+        cls.save_pretrained(folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_another_users_key_does_not_verify_a_marker(mean, tmp_path, monkeypatch):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    interrupted_save(mean, mine, monkeypatch)
+    assert persistence.owned_by_marker(str(mine))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-user-cache"))
+    assert persistence.owned_by_marker(str(mine)) == set()
+
+
+@pytest.mark.parametrize("sub", ["1_Pooling", "2_Dense"])
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_a_file_or_link_in_place_of_a_sub_folder_stops_the_save_before_any_write(
+        mean, tmp_path, sub, kind):
+    """Attacker trial 24: a file named like a sub-folder failed the save with a bare
+    NotADirectoryError after the top-level files were replaced (the earlier model lost,
+    "save again" looping); now nothing is written and the error names the path."""
+    folder = tmp_path / "m"
+    mean.save_pretrained(folder)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    shutil.rmtree(folder / sub)
+    if kind == "file":
+        (folder / sub).write_text("in the way")
+    else:
+        os.symlink(theirs, folder / sub)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    other = copy.deepcopy(mean).set_params(threshold=0.25)
+    error = FileExistsError if kind == "file" else OSError
+    with pytest.raises(error, match=r"where the model's sub-folder '" + sub + "' goes"):
+        other.save_pretrained(folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert not (folder / SAVE_MARKER).exists() and list(theirs.iterdir()) == []

@@ -96,3 +96,20 @@ def test_adapter_files_of_a_folder_skbert_did_not_save_are_kept(tiny_st_model, c
     est.save_pretrained(tmp_path / "m")  # a second save over skbert's own folder replaces it
     est.save_pretrained(tmp_path / "m")
     assert (tmp_path / "m" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_a_save_without_peft_removes_the_adapter_an_earlier_peft_save_wrote(
+        tiny_st_model, corpus, tmp_path):
+    """Attacker trial 24: a model fitted without peft_config saved over a folder a peft
+    model was saved to left the other model's adapter/ beside its weights."""
+    X, Y = corpus
+    folder = tmp_path / "m"
+    TransformerMultiLabelClassifier(tiny_st_model, peft_config=lora(), **FAST).fit(
+        X, Y).save_pretrained(folder)
+    assert (folder / "adapter" / "adapter_config.json").exists()
+    (folder / "adapter" / "my-notes.txt").write_text("mine")  # not peft's: kept
+    TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y).save_pretrained(folder)
+    assert sorted(p.name for p in (folder / "adapter").iterdir()) == ["my-notes.txt"]
+    (folder / "adapter" / "my-notes.txt").unlink()
+    TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y).save_pretrained(folder)
+    assert not (folder / "adapter").exists()
