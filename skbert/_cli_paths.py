@@ -198,12 +198,17 @@ def is_skbert_folder(folder: str) -> str | None:
     writes (:func:`foreign_entries`): ``--overwrite`` replaces the whole folder,
     so a file of the user's in it (notes, results) refuses the replacement.
     """
-    from ._persistence import SETTINGS_FILE, check_settings
+    from ._persistence import SETTINGS_FILE, check_settings, owned_by_marker
 
     path = os.path.join(folder, SETTINGS_FILE)
     try:
         check_settings(read_json(path, what=SETTINGS_FILE), path)
     except FileNotFoundError:
+        # an interrupted save of this user's: its signed marker lists every file there
+        owned = owned_by_marker(folder)
+        tops = {name.split("/")[0] for name in owned} | {SAVE_MARKER}
+        if owned and not foreign_entries(folder) and set(os.listdir(folder)) <= tops:
+            return None
         return f"it holds no {SETTINGS_FILE}"
     except Exception as exc:  # a planted file of any shape: not a folder skbert wrote
         return f"its {SETTINGS_FILE} is not one skbert wrote ({_reason(exc)})"

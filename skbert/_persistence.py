@@ -612,8 +612,9 @@ def check_save_finished(folder: str) -> None:
     if marker is None:
         return
     path = os.path.join(folder, SETTINGS_FILE)
-    again = (f"Save the model again with save_pretrained({folder!r}), which replaces the files "
-             "of the interrupted save, or load another folder.")
+    again = (f"Save the model again with save_pretrained({folder!r}) (skbert train: --out "
+             "with --overwrite), which replaces the files of the interrupted save, or load "
+             "another folder.")
     if not os.path.lexists(path):
         raise FileNotFoundError(
             f"{folder!r} holds no {SETTINGS_FILE}: a save_pretrained into it was interrupted "

@@ -244,3 +244,33 @@ def test_a_file_or_link_in_place_of_a_sub_folder_stops_the_save_before_any_write
         other.save_pretrained(folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
     assert not (folder / SAVE_MARKER).exists() and list(theirs.iterdir()) == []
+
+
+def test_skbert_train_overwrite_completes_an_interrupted_folder(cls, tiny_model, corpus,
+                                                                tmp_path, monkeypatch, capsys):
+    """Attacker trial 24: `skbert train --out FOLDER --overwrite` called an interrupted save's
+    folder 'files skbert did not write'; with this user's signed marker listing every file
+    there it is skbert's, and the training saves into it. A file of the user's beside them
+    still refuses it."""
+    from conftest import LABELS as NAMES
+
+    from skbert.cli import main
+
+    X, Y = corpus
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "labels": [n for n, v in zip(NAMES, y) if v]})
+                            + "\n" for t, y in zip(X, Y)))
+    folder = tmp_path / "m"
+    folder.mkdir()
+    interrupted_save(cls, folder, monkeypatch)
+    with pytest.raises(FileNotFoundError, match=r"--out with --overwrite"):
+        TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+    argv = ["train", str(data), "--out", str(folder), "--model", tiny_model, "--max-epochs",
+            "1", "--max-length", "16", "--precision", "fp32", "--verbose", "0"]
+    (folder / "notes.txt").write_text("mine")
+    assert main(argv + ["--overwrite"]) != 0
+    assert "holds no skbert.json" in capsys.readouterr().err
+    (folder / "notes.txt").unlink()
+    assert main(argv + ["--overwrite"]) == 0
+    TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+    assert not (folder / SAVE_MARKER).exists()
