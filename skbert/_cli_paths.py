@@ -206,10 +206,15 @@ def is_skbert_folder(folder: str) -> str | None:
     except FileNotFoundError:
         # an interrupted save of this user's: its signed marker lists every file there
         owned = owned_by_marker(folder)
+        if not owned:
+            return f"it holds no {SETTINGS_FILE}"
         tops = {name.split("/")[0] for name in owned} | {SAVE_MARKER}
-        if owned and not foreign_entries(folder) and set(os.listdir(folder)) <= tops:
+        foreign = sorted(set(foreign_entries(folder))
+                         | {name for name in os.listdir(folder) if name not in tops})
+        if not foreign:
             return None
-        return f"it holds no {SETTINGS_FILE}"
+        return (f"{_BESIDES}{', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''} (beside "
+                "the files of an interrupted save), which replacing the folder would delete")
     except Exception as exc:  # a planted file of any shape: not a folder skbert wrote
         return f"its {SETTINGS_FILE} is not one skbert wrote ({_reason(exc)})"
     foreign = foreign_entries(folder)

@@ -37,6 +37,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -76,6 +77,7 @@ from ._safe_io import (
 )
 from ._sources import _extra_layers_error, _regular, weight_files
 from ._thresholds import THRESHOLD_RULES
+from ._utils import SkbertWarning, user_stacklevel
 from ._validation import _check_printable, check_distinct_names, unsafe_char
 
 logger = logging.getLogger(__name__)
@@ -495,10 +497,15 @@ def write_save_marker(folder: str, files, settings_sha256: str) -> None:
         The SHA-256 (hex) of the ``skbert.json`` the save writes last: a
         folder holding that very file was saved whole.
     """
-    from ._user_key import signature
+    from ._user_key import signature, user_key
 
     files = sorted(files)
     mac = signature(_MARKER_PURPOSE, *_marker_message(folder, files, settings_sha256))
+    if mac is None:
+        warnings.warn(
+            f"{user_key()[1]}: this save into {folder!r} is marked unsigned, so if it is "
+            "interrupted, a later save cannot replace its files (skbert cannot tell them from "
+            "another's); the save itself goes on.", SkbertWarning, stacklevel=user_stacklevel())
     doc = {"skbert_save": SAVE_MARKER_VERSION, "files": files,
            "settings_sha256": settings_sha256, "mac": mac or ""}
     write_bytes(os.path.join(folder, SAVE_MARKER),
@@ -608,6 +615,8 @@ def check_save_finished(folder: str) -> None:
     SavedFileError
         If ``skbert.json`` is an earlier save's.
     """
+    from ._user_key import key_path
+
     marker = read_save_marker(folder)
     if marker is None:
         return
@@ -615,6 +624,12 @@ def check_save_finished(folder: str) -> None:
     again = (f"Save the model again with save_pretrained({folder!r}) (skbert train: --out "
              "with --overwrite), which replaces the files of the interrupted save, or load "
              "another folder.")
+    if not owned_by_marker(folder):  # not this user's save here: its files are not skbert's
+        again = (f"That {SAVE_MARKER} is not signed by your skbert key ({key_path()}) for this "
+                 "folder: it was moved or copied from another folder, made by another user or "
+                 "key, or planted, so a save into the folder would not replace its files. If "
+                 f"the folder is your own and whole, delete {SAVE_MARKER}; else save the model "
+                 "into a new folder.")
     if not os.path.lexists(path):
         raise FileNotFoundError(
             f"{folder!r} holds no {SETTINGS_FILE}: a save_pretrained into it was interrupted "

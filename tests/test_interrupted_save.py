@@ -269,8 +269,40 @@ def test_skbert_train_overwrite_completes_an_interrupted_folder(cls, tiny_model,
             "1", "--max-length", "16", "--precision", "fp32", "--verbose", "0"]
     (folder / "notes.txt").write_text("mine")
     assert main(argv + ["--overwrite"]) != 0
-    assert "holds no skbert.json" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "notes.txt (beside the files of an interrupted save)" in err  # the file named
     (folder / "notes.txt").unlink()
     assert main(argv + ["--overwrite"]) == 0
     TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
     assert not (folder / SAVE_MARKER).exists()
+
+
+def test_an_unsigned_marker_in_a_whole_folder_says_to_delete_it(mean, tmp_path):
+    """Retrial of attacker trial 24: an unsigned marker planted in a whole model folder made
+    from_pretrained say the folder 'mixes the files of two models' and to save again, which
+    the refused save could not do; it says the marker is not the user's and what to do."""
+    folder = tmp_path / "m"
+    mean.save_pretrained(folder)
+    (folder / SAVE_MARKER).write_text(json.dumps(marker(["config.json"], "")))
+    with pytest.raises(SavedFileError, match=r"(?s)not signed by your skbert key .*delete "
+                                             r"\.skbert-save\.json; else save the model into "
+                                             r"a new folder"):
+        TransformerMultiLabelClassifier.from_pretrained(folder, device="cpu")
+    (folder / SAVE_MARKER).unlink()
+    check_loads_as(folder, mean)
+
+
+def test_a_save_with_an_unusable_key_warns_that_it_is_unsigned(mean, tmp_path, monkeypatch):
+    """Retrial of attacker trial 24: where this user's key cannot be read, the marker was
+    written unsigned without a word (an interrupted save could then never be completed)."""
+    cache = tmp_path / "cache"
+    (cache / "skbert").mkdir(parents=True)
+    key = cache / "skbert" / "onnx-key"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o644)  # readable by others: not used
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    folder = tmp_path / "m"
+    folder.mkdir()
+    with pytest.warns(SkbertWarning, match=r"(?s)cannot be used.*marked unsigned"):
+        mean.save_pretrained(folder)
+    check_loads_as(folder, mean)
