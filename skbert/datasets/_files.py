@@ -315,24 +315,93 @@ def _too_deep(path: Path, where: str) -> ValueError:
     )
 
 
-#: Bytes a value of a Parquet column costs once read into a Python list, besides its own
-#: characters (a str object's header and the list's pointer to it).
-_PY_VALUE_BYTES = 64
+#: Bytes one value of a Parquet column costs once read into Python lists, besides its
+#: characters: the Python object, the list's pointer to it and pyarrow's buffers while the
+#: lists are built (measured peaks, pyarrow 25 and CPython 3.11: 102 for a short text, 97
+#: for a text in a list, 71 for an int, 87 for a timestamp).
+_PY_VALUE_BYTES = 128
+
+#: Encodings of text values that pyarrow cannot read as a dictionary (it has to decode
+#: every value), and whose metadata do not bound the texts' size (DELTA_BYTE_ARRAY stores
+#: each value as a prefix of the one before plus a suffix).
+_UNCHECKED_ENCODINGS = ("DELTA_BYTE_ARRAY", "DELTA_LENGTH_BYTE_ARRAY")
+
+
+def _is_list_like(t) -> bool:
+    import pyarrow as pa
+
+    return any(getattr(pa.types, f"is_{kind}", lambda _: False)(t) for kind in (
+        "list", "large_list", "fixed_size_list", "list_view", "large_list_view"))
+
+
+def _leaf_weights(arrow_type, above: int = 0) -> list[int]:
+    """How many :data:`_PY_VALUE_BYTES` a value of each Parquet leaf column of a column of
+    ``arrow_type`` costs once read into Python, in Parquet's order of leaves (depth first).
+
+    One for the value itself (two for a ``Decimal``), one more for each list it is in (the
+    list object, counted per value since a list holds at least one value or stands for one
+    in Parquet's count), two for each struct or map (a dict, a list of tuples).
+    """
+    import pyarrow as pa
+
+    t = arrow_type
+    while isinstance(t, pa.ExtensionType):
+        t = t.storage_type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_map(t):
+        return _leaf_weights(t.key_type, above + 2) + _leaf_weights(t.item_type, above + 2)
+    if pa.types.is_struct(t):
+        return [w for i in range(t.num_fields) for w in _leaf_weights(t.field(i).type, above + 2)]
+    if _is_list_like(t):
+        return _leaf_weights(t.value_type, above + 1)
+    return [above + (2 if pa.types.is_decimal(t) else 1)]
+
+
+def _parquet_leaves(parquet, columns: Sequence[str]) -> list[tuple[int, str, int, bool, int]]:
+    """The Parquet leaf columns (what the metadata describe, a list column's values being
+    one) of the top-level ``columns`` of ``parquet``: ``(index, column, weight, text,
+    width)``, where ``weight`` is :func:`_leaf_weights`', ``text`` whether its values are
+    strings or bytes of any length (read as a dictionary, counted once decoded) and
+    ``width`` the length of a fixed-length binary value (else 0)."""
+    paths = parquet.reader.column_paths  # a name may hold a dot: "my.text" is one name
+    schema = parquet.schema
+    weights, i = [], 0
+    for field in parquet.schema_arrow:
+        field_weights = _leaf_weights(field.type)
+        if any(p[0] != field.name for p in paths[i:i + len(field_weights)]):
+            break
+        weights += field_weights
+        i += len(field_weights)
+    if len(weights) != len(paths):  # a layout the walk does not know: a weight per level
+        weights = [len(p) + 1 for p in paths]
+    wanted = set(columns)
+    leaves = []
+    for index, path in enumerate(paths):
+        if path[0] not in wanted:
+            continue
+        leaf = schema.column(index)
+        text = leaf.physical_type == "BYTE_ARRAY" and leaf.logical_type.type != "DECIMAL"
+        width = leaf.length if leaf.physical_type == "FIXED_LEN_BYTE_ARRAY" else 0
+        leaves.append((index, path[0], weights[index], text, max(int(width or 0), 0)))
+    return leaves
 
 
 def _parquet_bytes(parquet, columns: Sequence[str], decoded: Mapping[str, int] | None = None,
                    ) -> int:
     """Bytes the ``columns`` of the Parquet file ``parquet`` come to once read into Python
-    lists: a value's overhead per row and column (:data:`_PY_VALUE_BYTES`), plus each
-    column's texts.
+    lists: each value's overhead (:data:`_PY_VALUE_BYTES`, times the lists, dicts it is in:
+    :func:`_leaf_weights`), plus each column's texts.
 
     Parquet compresses: a file of a few hundred kilobytes can hold two hundred
-    million copies of one text, which no reader of its size would expect to take
-    gigabytes. The metadata gives the rows and each column's uncompressed bytes,
-    which are its texts' for a plainly encoded column, but the dictionary's for a
-    dictionary-encoded one. So a column of ``decoded`` (name: bytes of its texts
+    million copies of one text, or one row whose list holds a hundred million labels,
+    which no reader of its size would expect to take gigabytes. The metadata gives each
+    leaf column's values (a list column's: its items, not its rows) and uncompressed
+    bytes, which are its texts' for a plainly encoded column, but the dictionary's for
+    a dictionary-encoded one. So a column of ``decoded`` (name: bytes of its texts
     once decoded, :func:`_decoded_bytes`) counts those bytes instead of the
-    metadata's, once; the other columns count the metadata's.
+    metadata's, once; the other columns count the metadata's (which bound what pyarrow
+    holds when it reads the texts as dictionaries).
 
     Parameters
     ----------
@@ -346,19 +415,18 @@ def _parquet_bytes(parquet, columns: Sequence[str], decoded: Mapping[str, int] |
     -------
     int
     """
-    decoded = dict(decoded or {})
-    meta = parquet.metadata
     wanted = set(columns)
-    chars = 0
-    for g in range(meta.num_row_groups):
-        group = meta.row_group(g)
-        for c in range(group.num_columns):
-            column = group.column(c)
-            name = column.path_in_schema  # "labels.list.element" for a list column's values
-            if any((name == w or name.startswith(w + ".")) and w not in decoded for w in wanted):
-                chars += max(int(column.total_uncompressed_size), 0)
-    known = sum(n for w, n in decoded.items() if w in wanted)
-    return meta.num_rows * max(len(wanted), 1) * _PY_VALUE_BYTES + chars + known
+    decoded = {w: n for w, n in (decoded or {}).items() if w in wanted}
+    meta = parquet.metadata
+    need = 0
+    for index, column, weight, text, width in _parquet_leaves(parquet, columns):
+        for g in range(meta.num_row_groups):
+            chunk = meta.row_group(g).column(index)
+            values = max(int(chunk.num_values), 0)
+            need += values * weight * _PY_VALUE_BYTES
+            if not (text and column in decoded):
+                need += max(int(chunk.total_uncompressed_size), values * width, 0)
+    return need + sum(decoded.values())
 
 
 def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str],
@@ -372,59 +440,166 @@ def _parquet_fit_problem(path: Path, parquet, columns: Sequence[str],
     need = _parquet_bytes(parquet, columns, decoded)
     free = memory_available()
     if free is not None and need > free:
-        return (f"{path.name!r} holds {meta.num_rows:,} rows, about {need / 2**30:.1f} GiB "
-                f"once read, more than the {free / 2**30:.1f} GiB of memory free now (the file "
-                f"itself is {path.stat().st_size:,} bytes: Parquet compresses). Split it into "
-                "smaller files, or free memory.")
+        rows = meta.num_rows
+        items = max((sum(meta.row_group(g).column(index).num_values
+                         for g in range(meta.num_row_groups))
+                     for index, *_ in _parquet_leaves(parquet, columns)), default=0)
+        # a list column's items, when they outnumber the rows: one row can hold millions
+        held = f"{rows:,} row{'s' if rows != 1 else ''}" + (
+            f" with {items:,} values in a column's lists" if items > rows else "")
+        return (f"{path.name!r} holds {held}, about {_in_units(need)} once read, more than "
+                f"the {_in_units(free)} of memory free now (the file itself is "
+                f"{path.stat().st_size:,} bytes: Parquet compresses). Split it into smaller "
+                "files, or free memory.")
     return None
 
 
+def _in_units(n: int) -> str:
+    """``n`` bytes in GiB, or MiB below one GiB (so that 0.0 GiB never reads as nothing)."""
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def _parquet_type_problem(path: Path, parquet, columns: Sequence[str],
+                          text_columns: Sequence[str]) -> str | None:
+    """Why the ``columns`` of a Parquet file are refused from its schema, before any value
+    is read (None: they are not): a column of ``text_columns`` (texts, label names) that
+    holds bytes, not strings; or texts stored with an encoding of
+    :data:`_UNCHECKED_ENCODINGS`, whose size once read the metadata do not give."""
+    import pyarrow as pa
+
+    for name in text_columns:
+        if name not in columns:
+            continue
+        t = parquet.schema_arrow.field(name).type
+        while True:
+            while isinstance(t, pa.ExtensionType):
+                t = t.storage_type
+            if pa.types.is_dictionary(t):
+                t = t.value_type
+            if not _is_list_like(t):
+                break
+            t = t.value_type
+        if (pa.types.is_binary(t) or pa.types.is_large_binary(t)
+                or pa.types.is_fixed_size_binary(t)
+                or getattr(pa.types, "is_binary_view", lambda _: False)(t)):
+            return (f"Column {name!r} of {path.name!r} holds bytes (Parquet binary, type {t}), "
+                    "not text: texts and label names are read as strings. Write that column "
+                    "as UTF-8 strings (with pyarrow, cast it to pa.string(), or a list of "
+                    "pa.string() for label lists).")
+    meta = parquet.metadata
+    for index, column, _, text, _ in _parquet_leaves(parquet, columns):
+        for g in range(meta.num_row_groups if text else 0):
+            used = [e for e in meta.row_group(g).column(index).encodings
+                    if e in _UNCHECKED_ENCODINGS]
+            if used:
+                return (f"Column {column!r} of {path.name!r} stores its values with Parquet's "
+                        f"{used[0]} encoding, which skbert cannot read without decoding every "
+                        "value first, so what it comes to in memory cannot be checked. Write "
+                        "the file with dictionary or plain encoding (pyarrow's default: "
+                        "pyarrow.parquet.write_table(table, path)).")
+    return None
+
+
+def _text_arrays(array):
+    """The dictionary, string and binary arrays of ``array``: itself, or the values of its
+    lists, structs and maps."""
+    import pyarrow as pa
+
+    if isinstance(array, pa.ExtensionArray):
+        array = array.storage
+    t = array.type
+    if pa.types.is_struct(t):
+        for child in array.flatten():
+            yield from _text_arrays(child)
+    elif pa.types.is_map(t) or _is_list_like(t):
+        yield from _text_arrays(array.flatten())
+    elif pa.types.is_dictionary(t) or _is_text(t):
+        yield array
+
+
+def _is_text(t) -> bool:
+    import pyarrow as pa
+
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t))
+
+
+def _python_bytes(values):
+    """Bytes of each of ``values`` (strings or bytes) once a Python object: a string's
+    characters take 1, 2 or 4 bytes each, by the largest of them (PEP 393), not the
+    UTF-8 bytes stored (one emoji makes a text of ASCII letters take four bytes each)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stored = pc.cast(pc.binary_length(values), pa.int64())
+    if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        return stored
+    chars = pc.cast(pc.utf8_length(values), pa.int64())
+    if pc.sum(stored).as_py() == pc.sum(chars).as_py():  # ASCII: a byte a character
+        return chars
+    wide = pc.match_substring_regex(values, r"[^\x{0}-\x{FF}]")
+    astral = pc.match_substring_regex(values, r"[^\x{0}-\x{FFFF}]")
+    size = pc.if_else(astral, 4, pc.if_else(wide, 2, 1))
+    return pc.multiply_checked(chars, pc.cast(size, pa.int64()))
+
+
 def _decoded_bytes(table, columns: Sequence[str]) -> dict[str, int]:
-    """Bytes each dictionary column of ``columns`` of ``table`` comes to once decoded: each
-    value's length times the rows that use it, computed on the indices (nothing decoded).
+    """Bytes the texts (strings, bytes) of each column of ``columns`` of ``table`` come to
+    once Python objects (:func:`_python_bytes`), a list column's items included: for a
+    dictionary, each value's times the rows that use it, computed on the indices (nothing
+    decoded).
 
     Returns
     -------
     dict of str to int
-        By column name; a column that is not a dictionary is left out.
+        By column name; a column without texts is left out.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     out = {}
     for name in columns:
-        column = table.column(name)
-        if not pa.types.is_dictionary(column.type):
-            continue
-        out[name] = 0
-        for chunk in column.chunks:
-            if len(chunk):
-                lengths = pc.binary_length(chunk.dictionary)
-                out[name] += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
+        for chunk in table.column(name).chunks:
+            for array in _text_arrays(chunk):
+                if pa.types.is_dictionary(array.type):
+                    if not _is_text(array.type.value_type):
+                        continue  # numbers: each one's cost is the per-value overhead
+                    out[name] = out.get(name, 0)
+                    if not len(array):
+                        continue
+                    counts = pc.value_counts(array.indices)
+                    sizes = pc.take(_python_bytes(array.dictionary), counts.field("values"))
+                    total = pc.sum(pc.multiply_checked(sizes, counts.field("counts")))
+                else:
+                    out[name] = out.get(name, 0)
+                    total = pc.sum(_python_bytes(array)) if len(array) else None
+                out[name] += int((total.as_py() if total is not None else 0) or 0)
     return out
 
 
 def _read_parquet(
-    path: Path, columns_needed: Sequence[str]
+    path: Path, columns_needed: Sequence[str], text_columns: Sequence[str] = (),
 ) -> tuple[dict[str, list], list[str], int]:
     """Read the columns ``columns_needed`` of a Parquet file with pyarrow.
 
-    Text columns are read as dictionaries (a text repeated on many rows is held
-    once), so that what they come to once decoded into Python strings is known
-    before it is built (:func:`_parquet_fit_problem`).
+    Texts (every string or bytes value, a list column's items included) are read as
+    dictionaries (a text repeated on many rows is held once), so that what they come
+    to once decoded into Python strings is known before it is built
+    (:func:`_parquet_fit_problem`). A column of ``text_columns`` that holds bytes is
+    refused from the schema (:func:`_parquet_type_problem`).
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
         available = list(parquet.schema_arrow.names)
         present = [c for c in dict.fromkeys(columns_needed) if c in available]
-        fits = _parquet_fit_problem(path, parquet, present)
+        fits = _parquet_type_problem(path, parquet, present, text_columns)
+        if fits is None:
+            fits = _parquet_fit_problem(path, parquet, present)
         if fits is None and present:
-            texts = [c for c in present
-                     if pa.types.is_string(parquet.schema_arrow.field(c).type)
-                     or pa.types.is_large_string(parquet.schema_arrow.field(c).type)]
+            texts = [index for index, _, _, text, _ in _parquet_leaves(parquet, present)
+                     if text]
             arrow = pq.ParquetFile(path, read_dictionary=texts).read(columns=present)
             # every dictionary column counts: one written from a DictionaryArray reads as one
             fits = _parquet_fit_problem(path, parquet, present, _decoded_bytes(arrow, present))
@@ -469,7 +644,7 @@ def _read_table(
         }
         return table, available, n_rows
     if suffix == ".parquet":
-        return _read_parquet(path, columns_needed)
+        return _read_parquet(path, columns_needed, text_columns)
     return _read_json(path, columns_needed, bare_strings)
 
 
