@@ -589,6 +589,14 @@ def _remove_adapter_files(folder: str, owned=None) -> None:
     Only :data:`ADAPTER_FILES`, only regular files, never through a link; with ``owned``
     (those an interrupted save recorded) only those; None: all are skbert's."""
     sub = os.path.join(folder, "adapter")
+    links = [sub] if os.path.islink(sub) else [
+        os.path.join(folder, *rel.split("/")) for rel in ADAPTER_FILES
+        if os.path.islink(os.path.join(folder, *rel.split("/")))]
+    if links:  # never removed through, nor as skbert's: say that it stays
+        warnings.warn(
+            f"{links[0]!r} is a link, which skbert neither follows nor removes: it stays beside "
+            "this model, saved without peft_config, as an adapter of another model. Remove it "
+            "if it is not yours to keep.", SkbertWarning, stacklevel=user_stacklevel())
     if not os.path.isdir(sub) or os.path.islink(sub):
         return
     for rel in ADAPTER_FILES:

@@ -113,3 +113,22 @@ def test_a_save_without_peft_removes_the_adapter_an_earlier_peft_save_wrote(
     (folder / "adapter" / "my-notes.txt").unlink()
     TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y).save_pretrained(folder)
     assert not (folder / "adapter").exists()
+
+
+def test_a_linked_adapter_kept_beside_a_model_saved_without_peft_warns(
+        tiny_st_model, corpus, tmp_path):
+    """Retrial of attacker trial 24: a link at adapter/ (or at one of peft's files in it)
+    was kept, never followed, without a word."""
+    import os
+
+    X, Y = corpus
+    folder = tmp_path / "m"
+    est = TransformerMultiLabelClassifier(tiny_st_model, **FAST).fit(X, Y)
+    est.save_pretrained(folder)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "adapter_config.json").write_text("{}")
+    os.symlink(theirs, folder / "adapter")
+    with pytest.warns(UserWarning, match=r"adapter' is a link, which skbert neither follows"):
+        est.save_pretrained(folder)
+    assert (theirs / "adapter_config.json").read_text() == "{}"
