@@ -66,6 +66,7 @@ from ._safe_io import (
     DamagedFile,
     UnsafePath,
     atomic_writer,
+    file_sha256,
     is_int,
     load_tensors,
     make_folders,
@@ -399,12 +400,16 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     def publish(built: str) -> None:  # into an existing folder, one file at a time
         # what is replaced or removed below must be skbert's own: any file of a model folder
         # it saved (None), else only the files an interrupted save of this user's recorded
-        left = owned_by_marker(folder)
-        owned = None if is_model_folder(folder) else left
+        left = written_by_marker(folder)
+        owned = None if is_model_folder(folder) else set(left)
         _check_sub_folders(built, folder)  # before any change: a file or link in the way
         if owned is not None:
             _refuse_foreign_files(built, folder, owned)
-        write_save_marker(folder, _relative_files(built) | left, digest)  # before any change
+        files = {rel: [sha] for rel, sha in left.items()}  # until replaced, they hold that
+        for rel in _relative_files(built):
+            sha = file_sha256(os.path.join(built, *rel.split("/")))
+            files[rel] = sorted({*files.get(rel, []), sha})
+        write_save_marker(folder, files, digest)  # before any change
         if model.pooling != "mean":
             _remove_sentence_files(folder, owned)
         if adapter is None:  # a peft save's adapter/ would stand beside other weights
@@ -471,10 +476,11 @@ ADAPTER_FILES = ("adapter/adapter_config.json", "adapter/adapter_model.safetenso
                  "adapter/README.md")
 
 
-def _marker_message(folder: str, files: list, settings_sha256: str) -> tuple[str, ...]:
-    """What a save marker's signature covers: the folder (its real path), the files, the
-    digest of the ``skbert.json`` the save writes."""
-    return (os.path.realpath(folder), json.dumps(sorted(files)), settings_sha256)
+def _marker_message(folder: str, files: dict, settings_sha256: str) -> tuple[str, ...]:
+    """What a save marker's signature covers: the folder (its real path), the files with
+    the sha256 of what the save writes in each, the digest of the ``skbert.json`` it
+    writes."""
+    return (os.path.realpath(folder), json.dumps(sorted(files.items())), settings_sha256)
 
 
 def write_save_marker(folder: str, files, settings_sha256: str) -> None:
@@ -491,15 +497,20 @@ def write_save_marker(folder: str, files, settings_sha256: str) -> None:
     Parameters
     ----------
     folder : str
-    files : iterable of str
-        The files (relative, ``/``-separated) the save may write.
+    files : dict of str to list of str
+        The files (relative, ``/``-separated) the save may write, each with the
+        sha256 (hex) of what it writes there (and of what an earlier
+        interrupted save wrote there, which it holds until replaced): a later
+        save counts as skbert's only a file that still holds one of those
+        (:func:`written_by_marker`), never one a user made since under the
+        same name.
     settings_sha256 : str
         The SHA-256 (hex) of the ``skbert.json`` the save writes last: a
         folder holding that very file was saved whole.
     """
     from ._user_key import signature, user_key
 
-    files = sorted(files)
+    files = dict(sorted(files.items()))
     mac = signature(_MARKER_PURPOSE, *_marker_message(folder, files, settings_sha256))
     if mac is None:
         warnings.warn(
@@ -525,7 +536,7 @@ def read_save_marker(folder: str) -> dict | None:
     Returns
     -------
     dict or None
-        Its document, with ``files`` (a list of relative paths),
+        Its document, with ``files`` (relative path: its sha256s),
         ``settings_sha256`` and ``mac``; None when there is none, or it is not
         a regular file (a link does not count), is larger than
         :data:`MAX_SAVE_MARKER_BYTES` or is not what skbert writes there. Its
@@ -542,26 +553,59 @@ def read_save_marker(folder: str) -> dict | None:
             and isinstance(doc["settings_sha256"], str)
             and re.fullmatch(r"[0-9a-f]{64}", doc["settings_sha256"])
             and isinstance(doc["mac"], str) and re.fullmatch(r"([0-9a-f]{64})?", doc["mac"])
-            and isinstance(doc["files"], list) and all(map(_safe_relative, doc["files"]))):
+            and isinstance(doc["files"], dict) and all(map(_safe_relative, doc["files"]))
+            and all(isinstance(v, list) and 0 < len(v) <= 2 and all(
+                isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h) for h in v)
+                for v in doc["files"].values())):
         return None
     return doc
 
 
-def owned_by_marker(folder: str) -> set[str]:
-    """The files of ``folder`` an interrupted save of this user's listed: skbert's own.
-
-    Those of a :data:`~skbert._cli_paths.SAVE_MARKER` whose signature this
-    user's key verifies for this folder (:func:`write_save_marker`); an empty
-    set where there is none, or it was planted, copied from another folder,
-    or signed by another user (or no key can be read).
-    """
+def marker_signed(folder: str, marker: dict | None = None) -> bool:
+    """Whether ``folder``'s :data:`~skbert._cli_paths.SAVE_MARKER` (``marker``, read when
+    None) was written by a save of this user's into this folder: its signature verifies
+    under this user's key (:func:`write_save_marker`)."""
     from ._user_key import verifies
 
+    marker = read_save_marker(folder) if marker is None else marker
+    return marker is not None and verifies(marker["mac"], _MARKER_PURPOSE, *_marker_message(
+        folder, marker["files"], marker["settings_sha256"]))
+
+
+def written_by_marker(folder: str) -> dict[str, str]:
+    """The files of ``folder`` an interrupted save of this user's wrote: skbert's own.
+
+    Those a :data:`~skbert._cli_paths.SAVE_MARKER` signed for this folder
+    (:func:`marker_signed`) lists that are regular files still holding what
+    the save wrote there (their sha256): not one the save had not reached, nor
+    one a user made since under the same name. Empty where there is no such
+    marker (planted, copied from another folder, another user's or key).
+
+    Returns
+    -------
+    dict of str to str
+        Relative path -> sha256.
+    """
     marker = read_save_marker(folder)
-    if marker is None or not verifies(marker["mac"], _MARKER_PURPOSE, *_marker_message(
-            folder, marker["files"], marker["settings_sha256"])):
-        return set()
-    return set(marker["files"])
+    if not marker_signed(folder, marker):
+        return {}
+    out = {}
+    for rel, shas in marker["files"].items():
+        path = os.path.join(folder, *rel.split("/"))
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        try:
+            sha = file_sha256(path)
+        except (OSError, DamagedFile):
+            continue
+        if sha in shas:
+            out[rel] = sha
+    return out
+
+
+def owned_by_marker(folder: str) -> set[str]:
+    """The files of ``folder`` a save may replace as skbert's own: :func:`written_by_marker`."""
+    return set(written_by_marker(folder))
 
 
 def _check_sub_folders(built: str, folder: str) -> None:
@@ -632,7 +676,7 @@ def check_save_finished(folder: str) -> None:
     again = (f"Save the model again with save_pretrained({folder!r}) (skbert train: --out "
              "with --overwrite), which replaces the files of the interrupted save, or load "
              "another folder.")
-    if not owned_by_marker(folder):  # not this user's save here: its files are not skbert's
+    if not marker_signed(folder, marker):  # not this user's save here: not skbert's files
         again = (f"That {SAVE_MARKER} is not signed by your skbert key ({key_path()}) for this "
                  "folder: it was moved or copied from another folder, made by another user or "
                  "key, or planted, so a save into the folder would not replace its files. If "

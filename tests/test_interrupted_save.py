@@ -6,6 +6,7 @@ interrupted instead of loading half a model or calling it "not a folder skbert w
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -146,9 +147,22 @@ def checkpoint_with_marker(tiny_model, tmp_path, doc):
     shutil.copytree(tiny_model, folder)
     if isinstance(doc, dict) and doc.get("files") == ["*"]:  # every file of the checkpoint
         doc = {**doc, "files": sorted(p.name for p in folder.iterdir())}
+    if isinstance(doc, dict) and isinstance(doc.get("files"), list):
+        doc = {**doc, "files": hashed(folder, doc["files"])}
     if doc is not None:
         (folder / SAVE_MARKER).write_text(doc if isinstance(doc, str) else json.dumps(doc))
     return folder
+
+
+def hashed(folder, names):
+    """``names`` with the sha256 of what ``folder`` holds under each (zeros where nothing):
+    a planted marker as strong as one can be made without the user's key."""
+    def sha(name):
+        path = folder / name
+        if ".." in name.split("/") or not path.is_file():
+            return "0" * 64
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return {name: [sha(name)] for name in names}
 
 
 def marker(files, mac=None):
@@ -184,7 +198,7 @@ def test_a_linked_marker_does_not_count(cls, tiny_model, tmp_path):
     folder = checkpoint_with_marker(tiny_model, tmp_path, None)
     names = sorted(p.name for p in folder.iterdir())
     real = tmp_path / "marker.json"
-    real.write_text(json.dumps(marker(names)))
+    real.write_text(json.dumps(marker(hashed(folder, names))))
     os.symlink(real, folder / SAVE_MARKER)
     with pytest.raises(FileExistsError, match="did not write"):
         cls.save_pretrained(folder)
@@ -283,7 +297,7 @@ def test_an_unsigned_marker_in_a_whole_folder_says_to_delete_it(mean, tmp_path):
     the refused save could not do; it says the marker is not the user's and what to do."""
     folder = tmp_path / "m"
     mean.save_pretrained(folder)
-    (folder / SAVE_MARKER).write_text(json.dumps(marker(["config.json"], "")))
+    (folder / SAVE_MARKER).write_text(json.dumps(marker(hashed(folder, ["config.json"]), "")))
     with pytest.raises(SavedFileError, match=r"(?s)not signed by your skbert key .*delete "
                                              r"\.skbert-save\.json; else save the model into "
                                              r"a new folder"):
@@ -306,3 +320,26 @@ def test_a_save_with_an_unusable_key_warns_that_it_is_unsigned(mean, tmp_path, m
     with pytest.warns(SkbertWarning, match=r"(?s)cannot be used.*marked unsigned"):
         mean.save_pretrained(folder)
     check_loads_as(folder, mean)
+
+
+def test_a_signed_marker_replayed_over_files_made_since_grants_nothing(mean, tmp_path,
+                                                                      monkeypatch):
+    """Retrial of attacker trial 24 (N2): a signed marker kept from an interrupted save and
+    put back after the user recreated the folder with files of their own under the same
+    names made the next save replace them. The marker records what the save wrote in each
+    file; a file holding anything else is not skbert's."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    interrupted_save(mean, folder, monkeypatch)
+    kept = (folder / SAVE_MARKER).read_bytes()
+    shutil.rmtree(folder)
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (folder / name).write_text(f"my own {name}")
+    (folder / SAVE_MARKER).write_bytes(kept)
+    assert persistence.marker_signed(str(folder))  # signed for this very path, yet
+    assert persistence.owned_by_marker(str(folder)) == set()  # none of these is its file
+    with pytest.raises(FileExistsError, match="did not write"):
+        mean.save_pretrained(folder)
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        assert (folder / name).read_text() == f"my own {name}"
