@@ -39,7 +39,8 @@ def main(argv: list[str]) -> None:
 
         def logistic(features, Y, sample_weight=None, C=None):
             f = np.asarray(features, dtype=np.float64)
-            counted = len(f) if sample_weight is None else int((np.asarray(sample_weight) > 0).sum())
+            counted = (len(f) if sample_weight is None
+                       else int((np.asarray(sample_weight) > 0).sum()))
             fitted_on.update(scale=float(np.linalg.norm(f - f.mean(0), axis=1).mean()) or 1.0,
                              n=counted, C=_label_init.LOGISTIC_C if C is None else C)
             return real_logistic(features, Y, sample_weight, C)
