@@ -198,14 +198,14 @@ def is_skbert_folder(folder: str) -> str | None:
     writes (:func:`foreign_entries`): ``--overwrite`` replaces the whole folder,
     so a file of the user's in it (notes, results) refuses the replacement.
     """
-    from ._persistence import SETTINGS_FILE, check_settings, owned_by_marker
+    from ._persistence import SETTINGS_FILE, check_settings, written_by_marker
 
     path = os.path.join(folder, SETTINGS_FILE)
     try:
         check_settings(read_json(path, what=SETTINGS_FILE), path)
     except FileNotFoundError:
         # an interrupted save of this user's: its signed marker lists every file there
-        owned = owned_by_marker(folder)
+        owned = written_by_marker(folder)
         if not owned:
             return f"it holds no {SETTINGS_FILE}"
         tops = {name.split("/")[0] for name in owned} | {SAVE_MARKER}

@@ -400,15 +400,18 @@ def save_folder(folder: str, model: MultiLabelModel, tokenizer, settings: dict) 
     def publish(built: str) -> None:  # into an existing folder, one file at a time
         # what is replaced or removed below must be skbert's own: any file of a model folder
         # it saved (None), else only the files an interrupted save of this user's recorded
-        left = written_by_marker(folder)
-        owned = None if is_model_folder(folder) else set(left)
+        ours = is_model_folder(folder)
+        left = {} if ours else written_by_marker(folder)
+        owned = None if ours else set(left)
         _check_sub_folders(built, folder)  # before any change: a file or link in the way
         if owned is not None:
             _refuse_foreign_files(built, folder, owned)
-        files = {rel: [sha] for rel, sha in left.items()}  # until replaced, they hold that
-        for rel in _relative_files(built):
+        # a folder skbert saved keeps its skbert.json, so its files stay skbert's whatever
+        # happens: only a save into another folder records what it writes in each file
+        files = {} if owned is None else {rel: [sha] for rel, sha in left.items()}
+        for rel in _relative_files(built) if owned is not None else ():
             sha = file_sha256(os.path.join(built, *rel.split("/")))
-            files[rel] = sorted({*files.get(rel, []), sha})
+            files[rel] = sorted({*files.get(rel, []), sha})  # until replaced: the earlier
         write_save_marker(folder, files, digest)  # before any change
         if model.pooling != "mean":
             _remove_sentence_files(folder, owned)
@@ -490,7 +493,7 @@ def write_save_marker(folder: str, files, settings_sha256: str) -> None:
     first file of an existing folder, and removed once ``skbert.json`` is
     written. Where it remains, the save was interrupted: ``from_pretrained``
     says to save again (:func:`check_save_finished`), and the next save of
-    this user may replace the files it lists (:func:`owned_by_marker`): the
+    this user may replace the files it lists (:func:`written_by_marker`): the
     marker is signed with this user's key (:mod:`skbert._user_key`), so one
     planted by someone else grants nothing.
 
@@ -540,7 +543,7 @@ def read_save_marker(folder: str) -> dict | None:
         ``settings_sha256`` and ``mac``; None when there is none, or it is not
         a regular file (a link does not count), is larger than
         :data:`MAX_SAVE_MARKER_BYTES` or is not what skbert writes there. Its
-        signature is not checked here (:func:`owned_by_marker` does).
+        signature is not checked here (:func:`marker_signed` does).
     """
     try:
         doc = read_json(os.path.join(folder, SAVE_MARKER), what=SAVE_MARKER,
@@ -601,11 +604,6 @@ def written_by_marker(folder: str) -> dict[str, str]:
         if sha in shas:
             out[rel] = sha
     return out
-
-
-def owned_by_marker(folder: str) -> set[str]:
-    """The files of ``folder`` a save may replace as skbert's own: :func:`written_by_marker`."""
-    return set(written_by_marker(folder))
 
 
 def _check_sub_folders(built: str, folder: str) -> None:
@@ -766,15 +764,14 @@ def probe_writable(folder: str, *, create: bool = False) -> None:
         shutil.rmtree(probe, ignore_errors=True)
 
 
-def publish_folder(stage: str, folder: str, under: str = "", *, skip=(), only=None) -> set[str]:
+def publish_folder(stage: str, folder: str, *, skip=(), only=None) -> set[str]:
     """Copy every file under the private folder ``stage`` into ``folder``, atomically.
 
     Each file goes through :func:`skbert._safe_io.atomic_writer` with
     ``root=folder``: a link planted in ``folder`` (at a file's name or as a
     sub-folder) is never written through. Files already in ``folder`` under
-    other names are left alone. ``under`` (a relative folder) puts the
-    files in ``folder/under``, checked the same way. Relative paths
-    (``/``-separated) in ``skip`` are left out; with ``only``, only those are copied.
+    other names are left alone. Relative paths (``/``-separated) in ``skip``
+    are left out; with ``only``, only those are copied.
 
     Returns
     -------
@@ -792,7 +789,7 @@ def publish_folder(stage: str, folder: str, under: str = "", *, skip=(), only=No
             key = rel.replace(os.sep, "/")
             if key in skip or (only is not None and key not in only):
                 continue
-            with open(src, "rb") as fh, atomic_writer(os.path.join(folder, under, rel),
+            with open(src, "rb") as fh, atomic_writer(os.path.join(folder, rel),
                                                       root=folder) as out:
                 shutil.copyfileobj(fh, out, 1 << 20)
             written.add(key)

@@ -215,11 +215,11 @@ def test_a_marker_signed_for_another_folder_grants_nothing(mean, cls, tiny_model
     mine = tmp_path / "mine"
     mine.mkdir()
     interrupted_save(mean, mine, monkeypatch)
-    assert persistence.owned_by_marker(str(mine))  # signed: this user's own
+    assert persistence.written_by_marker(str(mine))  # signed: this user's own
     folder = checkpoint_with_marker(tiny_model, tmp_path, None)
     shutil.copy(mine / SAVE_MARKER, folder / SAVE_MARKER)
     assert persistence.read_save_marker(str(folder)) is not None
-    assert persistence.owned_by_marker(str(folder)) == set()
+    assert persistence.written_by_marker(str(folder)) == {}
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     with pytest.raises(FileExistsError, match="did not write"):
         cls.save_pretrained(folder)
@@ -230,9 +230,9 @@ def test_another_users_key_does_not_verify_a_marker(mean, tmp_path, monkeypatch)
     mine = tmp_path / "mine"
     mine.mkdir()
     interrupted_save(mean, mine, monkeypatch)
-    assert persistence.owned_by_marker(str(mine))
+    assert persistence.written_by_marker(str(mine))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-user-cache"))
-    assert persistence.owned_by_marker(str(mine)) == set()
+    assert persistence.written_by_marker(str(mine)) == {}
 
 
 @pytest.mark.parametrize("sub", ["1_Pooling", "2_Dense"])
@@ -338,7 +338,7 @@ def test_a_signed_marker_replayed_over_files_made_since_grants_nothing(mean, tmp
         (folder / name).write_text(f"my own {name}")
     (folder / SAVE_MARKER).write_bytes(kept)
     assert persistence.marker_signed(str(folder))  # signed for this very path, yet
-    assert persistence.owned_by_marker(str(folder)) == set()  # none of these is its file
+    assert persistence.written_by_marker(str(folder)) == {}  # none of these is its file
     with pytest.raises(FileExistsError, match="did not write"):
         mean.save_pretrained(folder)
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
