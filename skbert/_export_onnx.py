@@ -44,7 +44,7 @@ from ._safe_io import (
     write_bytes,
     write_json,
 )
-from ._user_key import key_path, user_key  # noqa: F401 (key_path: this module's API)
+from ._user_key import key_path, keyed_signature, user_key  # noqa: F401 (key_path)
 from ._utils import SkbertWarning
 from ._version import __version__
 
@@ -257,8 +257,7 @@ def weights_hash(folder: str) -> str:
 _HEX64 = r"[0-9a-f]{64}"
 def _mac(key: bytes, fp32_sha: str, int8_sha: str, source: str, version: str) -> str:
     """HMAC-SHA256 binding the exported files to the weights and skbert version they came from."""
-    message = "\0".join(("skbert-onnx-1", fp32_sha, int8_sha, source, version)).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return keyed_signature(key, "skbert-onnx-1", fp32_sha, int8_sha, source, version)
 
 
 def _sign(key: bytes | None, files: dict) -> dict:

@@ -113,8 +113,12 @@ def signature(purpose: str, *parts: str) -> str | None:
         (:func:`user_key`).
     """
     key, _ = user_key()
-    if key is None:
-        return None
+    return None if key is None else keyed_signature(key, purpose, *parts)
+
+
+def keyed_signature(key: bytes, purpose: str, *parts: str) -> str:
+    """:func:`signature` under ``key`` (read once by a caller that signs several times):
+    the one HMAC-SHA256 skbert signs with, of ``purpose`` and ``parts`` joined with NUL."""
     message = "\0".join((purpose, *parts)).encode("utf-8", "surrogatepass")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
