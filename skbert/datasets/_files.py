@@ -334,6 +334,16 @@ def _is_list_like(t) -> bool:
         "list", "large_list", "fixed_size_list", "list_view", "large_list_view"))
 
 
+def _value_type(t):
+    """The Arrow type the values of type ``t`` hold: an extension type's storage, a
+    dictionary's values."""
+    import pyarrow as pa
+
+    while isinstance(t, pa.ExtensionType):
+        t = t.storage_type
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
 def _leaf_weights(arrow_type, above: int = 0) -> list[int]:
     """How many :data:`_PY_VALUE_BYTES` a value of each Parquet leaf column of a column of
     ``arrow_type`` costs once read into Python, in Parquet's order of leaves (depth first).
@@ -344,11 +354,7 @@ def _leaf_weights(arrow_type, above: int = 0) -> list[int]:
     """
     import pyarrow as pa
 
-    t = arrow_type
-    while isinstance(t, pa.ExtensionType):
-        t = t.storage_type
-    if pa.types.is_dictionary(t):
-        t = t.value_type
+    t = _value_type(arrow_type)
     if pa.types.is_map(t):
         return _leaf_weights(t.key_type, above + 2) + _leaf_weights(t.item_type, above + 2)
     if pa.types.is_struct(t):
@@ -470,15 +476,9 @@ def _parquet_type_problem(path: Path, parquet, columns: Sequence[str],
     for name in text_columns:
         if name not in columns:
             continue
-        t = parquet.schema_arrow.field(name).type
-        while True:
-            while isinstance(t, pa.ExtensionType):
-                t = t.storage_type
-            if pa.types.is_dictionary(t):
-                t = t.value_type
-            if not _is_list_like(t):
-                break
-            t = t.value_type
+        t = _value_type(parquet.schema_arrow.field(name).type)
+        while _is_list_like(t):  # a label column: a list of names
+            t = _value_type(t.value_type)
         if (pa.types.is_binary(t) or pa.types.is_large_binary(t)
                 or pa.types.is_fixed_size_binary(t)
                 or getattr(pa.types, "is_binary_view", lambda _: False)(t)):
