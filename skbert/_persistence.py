@@ -506,7 +506,8 @@ def write_save_marker(folder: str, files, settings_sha256: str) -> None:
         interrupted save wrote there, which it holds until replaced): a later
         save counts as skbert's only a file that still holds one of those
         (:func:`written_by_marker`), never one a user made since under the
-        same name.
+        same name. Empty in a folder skbert saved, whose ``skbert.json``
+        marks every file skbert's.
     settings_sha256 : str
         The SHA-256 (hex) of the ``skbert.json`` the save writes last: a
         folder holding that very file was saved whole.
