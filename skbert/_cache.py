@@ -80,6 +80,7 @@ from ._safe_io import (
     document_sha256,
     is_int,
     is_number,
+    is_sha256,
     load_tensors,
     metadata_document,
     need,
@@ -108,7 +109,6 @@ TMP_SUFFIX = TMP_TAG
 #: 2: the metadata records ``tensors_sha256``; 3: and ``entry_sha256``, the digest of the
 #: whole entry (entries of formats 1 and 2 are misses).
 ENTRY_FORMAT = 3
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _META_KEY = "skbert_fit"
 _KEY = re.compile(r"[0-9a-f]{8,128}")
 _TOKENIZER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -834,10 +834,10 @@ def _check_doc(doc) -> tuple[dict, dict]:
     need(doc.get("format") == ENTRY_FORMAT,
          f"format {doc.get('format')!r}; this skbert reads format {ENTRY_FORMAT}")
     digest = doc.get("tensors_sha256")
-    need(isinstance(digest, str) and _SHA256.fullmatch(digest) is not None,
+    need(is_sha256(digest),
          f"tensors_sha256={digest!r:.80}, not the sha256 of its tensors (64 hex digits)")
     whole = doc.get("entry_sha256")
-    need(isinstance(whole, str) and _SHA256.fullmatch(whole) is not None,
+    need(is_sha256(whole),
          f"entry_sha256={whole!r:.80}, not the sha256 of the entry (64 hex digits)")
     model, fitted = doc.get("model"), doc.get("fitted")
     need(isinstance(model, dict), "no 'model' object")

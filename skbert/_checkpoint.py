@@ -75,7 +75,6 @@ import torch
 
 from ._checkpoint_check import (
     _BIT_GENERATORS,
-    _HEX,
     _NAME,
     STATE_FORMAT,
     Mismatch,
@@ -92,6 +91,7 @@ from ._safe_io import (
     atomic_writer,
     document_sha256,
     is_int,
+    is_sha256,
     load_tensors,
     metadata_document,
     tensors_sha256,
@@ -343,7 +343,7 @@ def _check_best(best_state: dict, tensors: dict) -> None:
 
 
 def _check_save_args(fp, epoch, history, extra, np_rng) -> None:
-    if not isinstance(fp, str) or not _HEX.fullmatch(fp):
+    if not is_sha256(fp):
         raise ValueError(f"fp={fp!r} is not a fingerprint; build it with "
                          "skbert._checkpoint.fingerprint.")
     if not is_int(epoch) or epoch < 1:
@@ -520,7 +520,7 @@ def _check_digests(doc: dict, as_read: str, tensors: dict) -> None:
     """
     for key in ("tensors_sha256", "state_sha256"):
         value = doc.get(key)
-        if not isinstance(value, str) or _HEX.fullmatch(value) is None:
+        if not is_sha256(value):
             raise _Damaged(f"has {key}={value!r:.80}, not 64 lowercase hex digits")
     if tensors_sha256(tensors) != doc["tensors_sha256"]:
         raise _Damaged("has tensors whose sha256 differs from the one it records (a flipped "

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._safe_io import DamagedFile, is_int, is_number, need
+from ._safe_io import DamagedFile, is_int, is_number, is_sha256, need
 
 logger = logging.getLogger("skbert._checkpoint")
 
 #: 2: the document records ``tensors_sha256`` and ``state_sha256`` (format 1 had none).
 STATE_FORMAT = 2
 
-_HEX = re.compile(r"[0-9a-f]{64}")
 _INT_STR = re.compile(r"-?[0-9]{1,200}")
 _INDEX = re.compile(r"0|[1-9][0-9]{0,8}")  # canonical: "1", never "01"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,199}")
@@ -84,7 +83,7 @@ def check_doc(doc, fp: str, max_epochs: int | None = None) -> dict:
     need(doc.get("format") == STATE_FORMAT,
          f"format {doc.get('format')!r}; this skbert reads format {STATE_FORMAT}")
     got = doc.get("fingerprint")
-    need(isinstance(got, str) and _HEX.fullmatch(got) is not None,
+    need(is_sha256(got),
          f"fingerprint {got!r}, not 64 hex digits")
     if got != fp:
         raise Mismatch(f"has fingerprint {got[:12]}..., this fit {fp[:12]}...")

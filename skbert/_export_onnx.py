@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import logging
 import os
-import re
 import sys
 import tempfile
 import warnings
@@ -37,6 +36,7 @@ from ._persistence import load_folder, read_settings
 from ._safe_io import (
     DamagedFile,
     file_sha256,
+    is_sha256,
     make_folders,
     read_json,
     read_regular_file,
@@ -254,7 +254,6 @@ def weights_hash(folder: str) -> str:
     return digest.hexdigest()
 
 
-_HEX64 = r"[0-9a-f]{64}"
 def _mac(key: bytes, fp32_sha: str, int8_sha: str, source: str, version: str) -> str:
     """HMAC-SHA256 binding the exported files to the weights and skbert version they came from."""
     return keyed_signature(key, "skbert-onnx-1", fp32_sha, int8_sha, source, version)
@@ -282,12 +281,12 @@ def _read_meta(onnx_dir: str) -> dict:
     files = {}
     for name, record in meta["files"].items():
         if (name in (ONNX_FILE, INT8_FILE) and isinstance(record, dict)
-                and all(isinstance(record.get(k), str) and re.fullmatch(_HEX64, record[k])
+                and all(is_sha256(record.get(k))
                         for k in ("sha256", "source"))):
             files[name] = record
     out = {"files": files}
     mac, version = meta.get("mac"), meta.get("skbert_version")
-    if (isinstance(mac, str) and re.fullmatch(_HEX64, mac) and isinstance(version, str)
+    if (is_sha256(mac) and isinstance(version, str)
             and 0 < len(version) <= 100):
         out["mac"], out["skbert_version"] = mac, version
     return out

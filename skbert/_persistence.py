@@ -68,6 +68,7 @@ from ._safe_io import (
     atomic_writer,
     file_sha256,
     is_int,
+    is_sha256,
     load_tensors,
     make_folders,
     read_json,
@@ -554,13 +555,11 @@ def read_save_marker(folder: str) -> dict | None:
     if not (isinstance(doc, dict)
             and set(doc) == {"skbert_save", "files", "settings_sha256", "mac"}
             and type(doc["skbert_save"]) is int and doc["skbert_save"] == SAVE_MARKER_VERSION
-            and isinstance(doc["settings_sha256"], str)
-            and re.fullmatch(r"[0-9a-f]{64}", doc["settings_sha256"])
-            and isinstance(doc["mac"], str) and re.fullmatch(r"([0-9a-f]{64})?", doc["mac"])
+            and is_sha256(doc["settings_sha256"])
+            and (doc["mac"] == "" or is_sha256(doc["mac"]))
             and isinstance(doc["files"], dict) and all(map(_safe_relative, doc["files"]))
-            and all(isinstance(v, list) and 0 < len(v) <= 2 and all(
-                isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h) for h in v)
-                for v in doc["files"].values())):
+            and all(isinstance(v, list) and 0 < len(v) <= 2 and all(map(is_sha256, v))
+                    for v in doc["files"].values())):
         return None
     return doc
 

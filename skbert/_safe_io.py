@@ -71,6 +71,17 @@ def is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def is_sha256(x) -> bool:
+    """A SHA-256 digest as skbert writes one: a str of 64 lowercase hex digits.
+
+    Examples
+    --------
+    >>> is_sha256("0" * 64), is_sha256("0" * 63), is_sha256("A" * 64), is_sha256(None)
+    (True, False, False, False)
+    """
+    return isinstance(x, str) and len(x) == 64 and re.fullmatch(r"[0-9a-f]{64}", x) is not None
+
+
 def is_number(x) -> bool:
     """An int or float that is not a bool."""
     return isinstance(x, (int, float)) and not isinstance(x, bool)
